@@ -1,0 +1,251 @@
+//! The command-line definition: clap derive for the fixed part, and one flag per extension and per
+//! extension option, generated from the registry (`--cargo`, `--cargo-version 1.95.0`).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use quarry_core::{EngineLevel, Registry, Request, Selection};
+
+use crate::exit;
+
+/// Compose cache-friendly multi-stage Dockerfiles from a catalog of extensions.
+#[derive(Debug, Parser)]
+#[command(name = "quarry", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render the Dockerfile for an image and a set of extensions.
+    ///
+    /// Select extensions with their flags (`--cargo --npm`) or by name (`-e cargo`); an option
+    /// flag such as `--cargo-version 1.95.0` selects its extension too. Dependencies are added
+    /// automatically. The output is the same whatever order the extensions are given in.
+    Render(RenderArgs),
+    /// List every extension: name, cache priority, builder base image and options.
+    List,
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// The final image, e.g. `ubuntu:24.04`.
+    image: String,
+    /// Write the Dockerfile to FILE instead of stdout (written whole or not at all).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Select an extension by name (repeatable).
+    #[arg(short = 'e', long = "extension", value_name = "NAME")]
+    extensions: Vec<String>,
+    /// Image every builder starts from, unless an extension's own override says otherwise
+    /// [default: ubuntu:22.04, or the extension's own choice].
+    #[arg(long, value_name = "IMAGE")]
+    builder_base_image: Option<String>,
+    /// The engine the Dockerfile is for: `modern` (Docker 23+, `COPY --link`) or `legacy`
+    /// (Docker 20.10: plain `COPY --from`).
+    #[arg(long, value_enum, default_value_t = EngineArg::Modern, value_name = "LEVEL")]
+    engine: EngineArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EngineArg {
+    Modern,
+    Legacy,
+}
+
+/// A parsed `quarry render`.
+#[derive(Debug, Clone)]
+pub struct Render {
+    /// What to render.
+    pub request: Request,
+    /// Where to write it (stdout when `None`).
+    pub output: Option<PathBuf>,
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub enum Invocation {
+    /// `quarry render`.
+    Render(Render),
+    /// `quarry list`.
+    List,
+}
+
+/// A command line that could not be parsed.
+#[derive(Debug)]
+pub enum ArgsError {
+    /// clap's own error (usage, `--help`, `--version`).
+    Clap(clap::Error),
+    /// An extension flag that does not exist, reported as an unknown extension.
+    Unknown(anyhow::Error),
+}
+
+impl ArgsError {
+    /// Prints the error (or the help) and returns the exit code.
+    pub fn exit(self) -> ExitCode {
+        match self {
+            ArgsError::Clap(e) => {
+                let _ = e.print();
+                ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 })
+            }
+            ArgsError::Unknown(e) => exit::report(&e, exit::FAILURE),
+        }
+    }
+}
+
+/// One generated flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionFlag {
+    /// The long flag without `--`.
+    pub long: String,
+    /// The extension.
+    pub extension: &'static str,
+    /// The option, for option flags.
+    pub option: Option<&'static str>,
+}
+
+/// Every generated flag, or the first two that collide with each other or with a fixed flag.
+pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String> {
+    let mut flags: BTreeMap<String, ExtensionFlag> = BTreeMap::new();
+    let fixed: Vec<String> = Cli::command()
+        .find_subcommand("render")
+        .map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    for ext in registry.iter() {
+        let mut add = |flag: ExtensionFlag| -> Result<(), String> {
+            if fixed.contains(&flag.long) {
+                return Err(format!(
+                    "flag `--{}` of extension `{}` collides with a built-in flag",
+                    flag.long, flag.extension
+                ));
+            }
+            if let Some(prev) = flags.get(&flag.long) {
+                return Err(format!(
+                    "flag `--{}` is claimed by extension `{}` and by extension `{}`",
+                    flag.long, prev.extension, flag.extension
+                ));
+            }
+            flags.insert(flag.long.clone(), flag);
+            Ok(())
+        };
+        let base = ext.name.replace('_', "-");
+        add(ExtensionFlag { long: base.clone(), extension: ext.name, option: None })?;
+        for option in ext.options {
+            let long = format!("{base}-{}", option.name.replace('_', "-"));
+            add(ExtensionFlag { long, extension: ext.name, option: Some(option.name) })?;
+        }
+    }
+    Ok(flags.into_values().collect())
+}
+
+/// The full command, with the registry's flags on `render`.
+pub fn command(registry: &Registry) -> Result<clap::Command, String> {
+    let flags = extension_flags(registry)?;
+    Ok(Cli::command().mut_subcommand("render", |mut render| {
+        for flag in &flags {
+            let ext = registry.get(flag.extension).expect("flags come from the registry");
+            let arg = Arg::new(flag.long.clone()).long(flag.long.clone());
+            render = render.arg(match flag.option {
+                None => arg.action(ArgAction::SetTrue).help(ext.description).help_heading("Extensions"),
+                Some(option) => {
+                    let spec = ext.option(option).expect("flags come from the registry");
+                    arg.action(ArgAction::Set)
+                        .value_name("VALUE")
+                        .help(format!("{} [default: {}]", spec.description, spec.default))
+                        .help_heading("Extension options")
+                }
+            });
+        }
+        render
+    }))
+}
+
+/// Parses `argv` (program name first).
+pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, ArgsError> {
+    let command = command(registry).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
+    let matches = command.try_get_matches_from(argv).map_err(|e| unknown_extension(registry, e))?;
+    let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
+    match cli.command {
+        Command::List => Ok(Invocation::List),
+        Command::Render(args) => {
+            let sub = matches.subcommand_matches("render").expect("the render subcommand matched");
+            Ok(Invocation::Render(render_invocation(registry, args, sub)))
+        }
+    }
+}
+
+fn render_invocation(registry: &Registry, args: RenderArgs, matches: &ArgMatches) -> Render {
+    let mut selections: BTreeMap<String, Selection> = BTreeMap::new();
+    for name in &args.extensions {
+        selections.entry(name.clone()).or_insert_with(|| Selection::new(name.clone()));
+    }
+    for flag in extension_flags(registry).unwrap_or_default() {
+        match flag.option {
+            None => {
+                if matches.get_flag(&flag.long) {
+                    selections
+                        .entry(flag.extension.to_owned())
+                        .or_insert_with(|| Selection::new(flag.extension));
+                }
+            }
+            Some(option) => {
+                if let Some(value) = matches.get_one::<String>(&flag.long) {
+                    selections
+                        .entry(flag.extension.to_owned())
+                        .or_insert_with(|| Selection::new(flag.extension))
+                        .options
+                        .insert(option.to_owned(), value.clone());
+                }
+            }
+        }
+    }
+    Render {
+        request: Request {
+            image: args.image,
+            extensions: selections.into_values().collect(),
+            builder_base_image: args.builder_base_image,
+            overrides: BTreeMap::new(),
+            engine: match args.engine {
+                EngineArg::Modern => EngineLevel::Modern,
+                EngineArg::Legacy => EngineLevel::Legacy,
+            },
+        },
+        output: args.output,
+    }
+}
+
+/// Turns clap's "unexpected argument `--carg`" into "unknown extension `carg`, did you mean
+/// `--cargo`?" when the flag looks like an extension flag.
+fn unknown_extension(registry: &Registry, e: clap::Error) -> ArgsError {
+    if e.kind() != ErrorKind::UnknownArgument {
+        return ArgsError::Clap(e);
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return ArgsError::Clap(e);
+    };
+    let Some(name) = arg.strip_prefix("--").map(|a| a.split('=').next().unwrap_or(a)) else {
+        return ArgsError::Clap(e);
+    };
+    let flags: Vec<String> =
+        extension_flags(registry).unwrap_or_default().into_iter().map(|f| f.long).collect();
+    match quarry_core::suggest_closest(name, flags.iter().map(String::as_str)) {
+        Some(flag) => ArgsError::Unknown(anyhow::anyhow!(
+            "unknown extension or option `--{name}`\nhint: did you mean `--{flag}`? `quarry list` shows every extension"
+        )),
+        None => ArgsError::Clap(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fixed_command_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,932 @@
+//! Parsing and validation of `extension.toml`, collecting every mistake with its location.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use quarry_core::rules::{self, Rule};
+use quarry_core::template::{self, Slot};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::Input;
+use crate::diagnostic::Diagnostic;
+
+/// A template file named by the metadata, with its text.
+#[derive(Debug, Clone)]
+pub struct TemplateFile {
+    /// Path relative to the crate.
+    pub file: String,
+    /// The text.
+    pub source: String,
+}
+
+/// An option as declared in metadata.
+#[derive(Debug, Clone)]
+pub struct OptionMeta {
+    /// Option name.
+    pub name: String,
+    /// Help text.
+    pub description: String,
+    /// Default value.
+    pub default: String,
+    /// Validation rule.
+    pub rule: Rule,
+}
+
+/// A builder as declared in metadata.
+#[derive(Debug, Clone)]
+pub struct BuilderMeta {
+    /// Start from the shared builder base.
+    pub shared_base: bool,
+    /// Builder apt packages.
+    pub apt_packages: Vec<String>,
+    /// Stage body.
+    pub template: TemplateFile,
+    /// (source, dest) pairs.
+    pub artifacts: Vec<(String, String)>,
+}
+
+/// An apt repository as declared in metadata.
+#[derive(Debug, Clone)]
+pub struct RepositoryMeta {
+    /// Name.
+    pub name: String,
+    /// Key URL.
+    pub key_url: String,
+    /// Source line template.
+    pub source: String,
+}
+
+/// A context file with its contents.
+#[derive(Debug, Clone)]
+pub struct FileMeta {
+    /// Path relative to the crate.
+    pub path: String,
+    /// Contents.
+    pub contents: Vec<u8>,
+    /// Executable bit.
+    pub executable: bool,
+}
+
+/// `docker run` needs.
+#[derive(Debug, Clone, Default)]
+pub struct RunMeta {
+    /// Environment.
+    pub env: Vec<String>,
+    /// Bind mounts.
+    pub volumes: Vec<String>,
+    /// Devices.
+    pub devices: Vec<String>,
+    /// Other arguments.
+    pub args: Vec<String>,
+}
+
+/// Validated metadata of one extension.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Dependencies.
+    pub depends_on: Vec<String>,
+    /// Priority.
+    pub cache_priority: u8,
+    /// Builder base image.
+    pub builder_base_image: Option<String>,
+    /// Final-image packages.
+    pub apt_packages: Vec<String>,
+    /// Repositories.
+    pub apt_repositories: Vec<RepositoryMeta>,
+    /// Builder.
+    pub builder: Option<BuilderMeta>,
+    /// Root setup template.
+    pub setup: Option<TemplateFile>,
+    /// User setup template.
+    pub user_setup: Option<TemplateFile>,
+    /// The image user template.
+    pub final_user: Option<String>,
+    /// Supported final images.
+    pub supported_images: Vec<String>,
+    /// Options.
+    pub options: Vec<OptionMeta>,
+    /// Context files.
+    pub files: Vec<FileMeta>,
+    /// Run needs.
+    pub run: RunMeta,
+}
+
+impl Metadata {
+    /// Every file the metadata names, relative to the crate.
+    pub fn referenced_files(&self) -> Vec<String> {
+        let mut files: BTreeSet<String> = BTreeSet::new();
+        if let Some(b) = &self.builder {
+            files.insert(b.template.file.clone());
+        }
+        for t in [&self.setup, &self.user_setup].into_iter().flatten() {
+            files.insert(t.file.clone());
+        }
+        files.extend(self.files.iter().map(|f| f.path.clone()));
+        files.into_iter().collect()
+    }
+}
+
+const ROOT_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "depends_on",
+    "cache_priority",
+    "builder_base_image",
+    "apt_packages",
+    "apt_repositories",
+    "builder",
+    "setup",
+    "user_setup",
+    "final_user",
+    "supported_images",
+    "options",
+    "files",
+    "run",
+];
+const BUILDER_KEYS: &[&str] = &["shared_base", "apt_packages", "template", "artifacts"];
+const ARTIFACT_KEYS: &[&str] = &["source", "dest"];
+const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
+const OPTION_KEYS: &[&str] = &["description", "default", "rule", "one_of"];
+const FILE_KEYS: &[&str] = &["path", "executable"];
+const RUN_KEYS: &[&str] = &["env", "volumes", "devices", "args"];
+const RULE_NAMES: &[&str] =
+    &["version", "identifier", "user_name", "apt_package", "abs_path", "image", "uint", "bool"];
+const SOURCE_PLACEHOLDERS: &[&str] = &["{{ keyring }}", "{{ arch }}", "{{ codename }}"];
+
+type Table<'i> = DeTable<'i>;
+type Value<'i> = Spanned<DeValue<'i>>;
+
+struct Walker<'a> {
+    input: &'a Input<'a>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses `input`, returning every diagnostic found.
+pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
+    let (root, errors) = DeTable::parse_recoverable(input.text);
+    let mut w = Walker { input, diagnostics: Vec::new() };
+    for e in errors {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        w.error(offset, "", "toml-syntax", e.message().trim().to_owned());
+    }
+    if !w.diagnostics.is_empty() {
+        return Err(w.finish());
+    }
+    let root = root.get_ref();
+    w.check_keys(root, "", ROOT_KEYS);
+
+    let name = w.string(root, "", "name", true);
+    let name_ok = match (&name, root.get("name")) {
+        (Some(name), Some(v)) => w.check(rules::is_snake_case(name), v.span().start, "name", "snake-case-name", || {
+            format!("{name:?} is not a snake_case name: use lowercase letters, digits and `_`, starting with a letter")
+        }),
+        _ => false,
+    };
+    let name = name.unwrap_or_default();
+    let description = w.string(root, "", "description", true).unwrap_or_default();
+    if description.trim().is_empty()
+        && let Some(v) = root.get("description")
+    {
+        w.error(v.span().start, "description", "required", "must not be empty".to_owned());
+    }
+
+    let depends_on = w.string_array(root, "", "depends_on");
+    if let Some(Some(list)) = root.get("depends_on").map(|v| v.get_ref().as_array()) {
+        let mut seen = BTreeSet::new();
+        for (dep, item) in depends_on.iter().zip(list.iter()) {
+            let at = item.span().start;
+            if name_ok && *dep == name {
+                w.error(
+                    at,
+                    "depends_on",
+                    "self-dependency",
+                    format!("`{dep}` is this extension itself: an extension cannot depend on itself"),
+                );
+            } else if !rules::is_snake_case(dep) {
+                w.error(at, "depends_on", "snake-case-name", format!("{dep:?} is not an extension name"));
+            } else if !seen.insert(dep.clone()) {
+                w.error(at, "depends_on", "duplicate", format!("`{dep}` is listed twice"));
+            }
+        }
+    }
+
+    let cache_priority = match root.get("cache_priority") {
+        None => quarry_core::DEFAULT_CACHE_PRIORITY,
+        Some(v) => match v.get_ref() {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(p) if (0..=i64::from(quarry_core::MAX_CACHE_PRIORITY)).contains(&p) => p as u8,
+                _ => {
+                    w.error(v.span().start, "cache_priority", "priority-range", format!("{} is out of range: use a whole number from 0 to 100 (high = changes rarely = emitted early)", i.as_str()));
+                    quarry_core::DEFAULT_CACHE_PRIORITY
+                }
+            },
+            other => {
+                w.type_error(v, "cache_priority", "an integer from 0 to 100", other);
+                quarry_core::DEFAULT_CACHE_PRIORITY
+            }
+        },
+    };
+
+    let builder_base_image = w.string(root, "", "builder_base_image", false);
+    if let (Some(image), Some(v)) = (&builder_base_image, root.get("builder_base_image")) {
+        w.check(rules::is_image_ref(image), v.span().start, "builder_base_image", "image-reference", || {
+            format!("{image:?} is not an image reference: write it like `ubuntu:22.04`")
+        });
+        w.check(
+            root.contains_key("builder"),
+            v.span().start,
+            "builder_base_image",
+            "builder-required",
+            || "is set but there is no `[builder]` table: only builders have a base image".to_owned(),
+        );
+    }
+
+    let supported_images = w.string_array(root, "", "supported_images");
+    if let Some(Some(list)) = root.get("supported_images").map(|v| v.get_ref().as_array()) {
+        for (image, item) in supported_images.iter().zip(list.iter()) {
+            w.check(
+                rules::is_image_ref(image),
+                item.span().start,
+                "supported_images",
+                "image-reference",
+                || format!("{image:?} is not an image reference"),
+            );
+        }
+    }
+
+    // Options come before templates: templates are checked against them.
+    let options = w.options(root);
+    let option_names: Vec<&str> = options.iter().map(|o| o.name.as_str()).collect();
+    let apt_packages = w.packages(root, "", "apt_packages", &name, &options);
+
+    let apt_repositories = w.repositories(root);
+    let builder = w.builder(root, &name, &options, &option_names);
+    let setup = w.template_key(root, "", "setup", Slot::Setup, &name, &options, &option_names);
+    let user_setup = w.template_key(root, "", "user_setup", Slot::UserSetup, &name, &options, &option_names);
+    let final_user = w.string(root, "", "final_user", false);
+    if let (Some(user), Some(v)) = (&final_user, root.get("final_user")) {
+        match template::unknown_variables(user, &option_names) {
+            Err(e) => w.error(v.span().start, "final_user", "template-syntax", e.to_string()),
+            Ok(unknown) => {
+                for var in unknown {
+                    w.error(
+                        v.span().start,
+                        "final_user",
+                        "template-variable",
+                        unknown_variable_message(&var),
+                    );
+                }
+            }
+        }
+    }
+    let files = w.files(root);
+    let run = w.run(root);
+
+    if !w.diagnostics.is_empty() {
+        return Err(w.finish());
+    }
+    Ok(Metadata {
+        name,
+        description,
+        depends_on,
+        cache_priority,
+        builder_base_image,
+        apt_packages,
+        apt_repositories,
+        builder,
+        setup,
+        user_setup,
+        final_user,
+        supported_images,
+        options,
+        files,
+        run,
+    })
+}
+
+fn unknown_variable_message(var: &str) -> String {
+    if let Some(option) = var.strip_prefix("options.") {
+        format!(
+            "the template uses `{var}`, but there is no option `{}`: declare it under `[options]`",
+            option.split('.').next().unwrap_or(option)
+        )
+    } else {
+        format!(
+            "the template uses the variable `{var}`, which does not exist: templates may use {}, {} and options.<name>",
+            template::VARIABLES.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
+            template::FUNCTIONS.iter().map(|v| format!("`{v}()`")).collect::<Vec<_>>().join(", "),
+        )
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") }
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date-time",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+impl Walker<'_> {
+    fn finish(mut self) -> Vec<Diagnostic> {
+        self.diagnostics.sort();
+        self.diagnostics.dedup();
+        self.diagnostics
+    }
+
+    fn error(&mut self, offset: usize, key: &str, rule: &'static str, message: String) {
+        self.diagnostics.push(Diagnostic::at(self.input.path, self.input.text, offset, key, rule, message));
+    }
+
+    fn check(
+        &mut self,
+        ok: bool,
+        offset: usize,
+        key: &str,
+        rule: &'static str,
+        message: impl FnOnce() -> String,
+    ) -> bool {
+        if !ok {
+            self.error(offset, key, rule, message());
+        }
+        ok
+    }
+
+    fn type_error(&mut self, v: &Value<'_>, key: &str, expected: &str, found: &DeValue<'_>) {
+        self.error(v.span().start, key, "type", format!("expected {expected}, found {}", type_name(found)));
+    }
+
+    fn check_keys(&mut self, table: &Table<'_>, prefix: &str, allowed: &[&str]) {
+        for key in table.keys() {
+            let k: &str = key.get_ref();
+            if !allowed.contains(&k) {
+                let hint = match quarry_core::suggest_closest(k, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "allowed keys: {}",
+                        allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                self.error(
+                    key.span().start,
+                    &join(prefix, k),
+                    "unknown-key",
+                    format!("unknown key `{k}`; {hint}"),
+                );
+            }
+        }
+    }
+
+    fn string(&mut self, table: &Table<'_>, prefix: &str, key: &str, required: bool) -> Option<String> {
+        match table.get(key) {
+            None => {
+                if required {
+                    let offset = 0;
+                    self.error(
+                        offset,
+                        &join(prefix, key),
+                        "required",
+                        format!("the key `{key}` is required"),
+                    );
+                }
+                None
+            }
+            Some(v) => match v.get_ref() {
+                DeValue::String(s) => Some(s.to_string()),
+                other => {
+                    self.type_error(v, &join(prefix, key), "a string", other);
+                    None
+                }
+            },
+        }
+    }
+
+    fn boolean(&mut self, table: &Table<'_>, prefix: &str, key: &str, default: bool) -> bool {
+        match table.get(key) {
+            None => default,
+            Some(v) => match v.get_ref() {
+                DeValue::Boolean(b) => *b,
+                other => {
+                    self.type_error(v, &join(prefix, key), "a boolean", other);
+                    default
+                }
+            },
+        }
+    }
+
+    fn string_array(&mut self, table: &Table<'_>, prefix: &str, key: &str) -> Vec<String> {
+        let Some(v) = table.get(key) else { return Vec::new() };
+        let Some(list) = v.get_ref().as_array() else {
+            self.type_error(v, &join(prefix, key), "an array of strings", v.get_ref());
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in list.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(s.to_string()),
+                other => self.type_error(item, &join(prefix, key), "a string", other),
+            }
+        }
+        out
+    }
+
+    fn table<'t, 'i>(&mut self, table: &'t Table<'i>, prefix: &str, key: &str) -> Option<&'t Table<'i>> {
+        let v = table.get(key)?;
+        match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                self.type_error(v, &join(prefix, key), "a table", other);
+                None
+            }
+        }
+    }
+
+    fn tables<'t, 'i>(&mut self, table: &'t Table<'i>, key: &str) -> Vec<(&'t Table<'i>, Range<usize>)> {
+        let Some(v) = table.get(key) else { return Vec::new() };
+        let Some(list) = v.get_ref().as_array() else {
+            self.type_error(v, key, "an array of tables", v.get_ref());
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in list.iter() {
+            match item.get_ref() {
+                DeValue::Table(t) => out.push((t, item.span())),
+                other => self.type_error(item, key, "a table", other),
+            }
+        }
+        out
+    }
+
+    /// Package names; an entry may use `{{ options.<name> }}`, checked by rendering it with the
+    /// options' defaults.
+    fn packages(
+        &mut self,
+        table: &Table<'_>,
+        prefix: &str,
+        key: &str,
+        name: &str,
+        options: &[OptionMeta],
+    ) -> Vec<String> {
+        let packages = self.string_array(table, prefix, key);
+        let option_names: Vec<&str> = options.iter().map(|o| o.name.as_str()).collect();
+        if let Some(Some(list)) = table.get(key).map(|v| v.get_ref().as_array()) {
+            for (p, item) in packages.iter().zip(list.iter()) {
+                let at = item.span().start;
+                let key = join(prefix, key);
+                if !p.contains("{{") {
+                    self.check(rules::is_apt_package(p), at, &key, "apt-package", || {
+                        format!("{p:?} is not a Debian package name ([a-z0-9][a-z0-9+.-]+)")
+                    });
+                    continue;
+                }
+                match template::unknown_variables(p, &option_names) {
+                    Err(e) => self.error(at, &key, "template-syntax", format!("{p:?} does not parse: {e}")),
+                    Ok(unknown) if !unknown.is_empty() => {
+                        for var in unknown {
+                            self.error(at, &key, "template-variable", unknown_variable_message(&var));
+                        }
+                    }
+                    Ok(_) => {
+                        let ctx = template::context(
+                            name,
+                            options.iter().map(|o| (o.name.as_str(), o.default.as_str(), o.rule)),
+                        );
+                        let rendered = template::render("apt_packages", p, ctx).unwrap_or_default();
+                        self.check(rules::is_apt_package(&rendered) && rules::is_templated_apt_package(p), at, &key, "apt-package", || {
+                            format!("{p:?} renders to {rendered:?} with the default options, which is not a Debian package name")
+                        });
+                    }
+                }
+            }
+        }
+        packages
+    }
+
+    fn options(&mut self, root: &Table<'_>) -> Vec<OptionMeta> {
+        let Some(options) = self.table(root, "", "options") else { return Vec::new() };
+        let mut out = Vec::new();
+        for (key, value) in options.iter() {
+            let name: &str = key.get_ref();
+            let prefix = format!("options.{name}");
+            if !rules::is_snake_case(name) {
+                self.error(
+                    key.span().start,
+                    &prefix,
+                    "snake-case-name",
+                    format!("option name {name:?} is not snake_case"),
+                );
+            }
+            let DeValue::Table(t) = value.get_ref() else {
+                self.type_error(value, &prefix, "a table", value.get_ref());
+                continue;
+            };
+            self.check_keys(t, &prefix, OPTION_KEYS);
+            let description = self.string(t, &prefix, "description", false).unwrap_or_default();
+            if description.is_empty() {
+                self.error(
+                    key.span().start,
+                    &join(&prefix, "description"),
+                    "required",
+                    format!("option `{name}` needs a `description`"),
+                );
+            }
+            let default = self.string(t, &prefix, "default", false);
+            let rule = match (t.get("rule"), t.get("one_of")) {
+                (Some(_), Some(v)) => {
+                    self.error(
+                        v.span().start,
+                        &join(&prefix, "one_of"),
+                        "rule",
+                        "give either `rule` or `one_of`, not both".to_owned(),
+                    );
+                    None
+                }
+                (None, None) => {
+                    self.error(key.span().start, &prefix, "rule", format!("option `{name}` needs a validation rule: `rule = \"...\"` ({}) or `one_of = [...]`", RULE_NAMES.join(", ")));
+                    None
+                }
+                (Some(v), None) => {
+                    let r = self.string(t, &prefix, "rule", false).unwrap_or_default();
+                    let rule = match r.as_str() {
+                        "version" => Some(Rule::Version),
+                        "identifier" => Some(Rule::Identifier),
+                        "user_name" => Some(Rule::UserName),
+                        "apt_package" => Some(Rule::AptPackage),
+                        "abs_path" => Some(Rule::AbsPath),
+                        "image" => Some(Rule::ImageRef),
+                        "uint" => Some(Rule::Uint),
+                        "bool" => Some(Rule::Bool),
+                        _ => None,
+                    };
+                    if rule.is_none() {
+                        let hint = quarry_core::suggest_closest(&r, RULE_NAMES.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| format!("known rules: {}", RULE_NAMES.join(", ")));
+                        self.error(
+                            v.span().start,
+                            &join(&prefix, "rule"),
+                            "rule",
+                            format!("unknown rule {r:?}; {hint}"),
+                        );
+                    }
+                    rule
+                }
+                (None, Some(v)) => {
+                    let values = self.string_array(t, &prefix, "one_of");
+                    let mut ok = !values.is_empty();
+                    if values.is_empty() {
+                        self.error(
+                            v.span().start,
+                            &join(&prefix, "one_of"),
+                            "rule",
+                            "`one_of` needs at least one value".to_owned(),
+                        );
+                    }
+                    for value in &values {
+                        if !(rules::is_version(value) || rules::is_identifier(value)) {
+                            ok = false;
+                            self.error(
+                                v.span().start,
+                                &join(&prefix, "one_of"),
+                                "rule",
+                                format!(
+                                    "{value:?} cannot be a value: use letters, digits, `.`, `_`, `-`, `+`"
+                                ),
+                            );
+                        }
+                    }
+                    ok.then(|| {
+                        let leaked: Vec<&'static str> =
+                            values.into_iter().map(|s| &*Box::leak(s.into_boxed_str())).collect();
+                        Rule::OneOf(Box::leak(leaked.into_boxed_slice()))
+                    })
+                }
+            };
+            let Some(default) = default else {
+                self.error(
+                    key.span().start,
+                    &join(&prefix, "default"),
+                    "required",
+                    format!("option `{name}` needs a `default`"),
+                );
+                continue;
+            };
+            if let Some(rule) = rule {
+                if !rule.accepts(&default) {
+                    let at = t.get("default").map(|v| v.span().start).unwrap_or(key.span().start);
+                    self.error(
+                        at,
+                        &join(&prefix, "default"),
+                        "option-default",
+                        format!(
+                            "the default {default:?} fails the option's own rule: expected {}",
+                            rule.expectation()
+                        ),
+                    );
+                }
+                out.push(OptionMeta { name: name.to_owned(), description, default, rule });
+            }
+        }
+        out
+    }
+
+    fn repositories(&mut self, root: &Table<'_>) -> Vec<RepositoryMeta> {
+        let mut out = Vec::new();
+        for (t, span) in self.tables(root, "apt_repositories") {
+            let prefix = "apt_repositories";
+            self.check_keys(t, prefix, REPOSITORY_KEYS);
+            let name = self.string(t, prefix, "name", false);
+            let key_url = self.string(t, prefix, "key_url", false);
+            let source = self.string(t, prefix, "source", false);
+            let (Some(name), Some(key_url), Some(source)) = (name, key_url, source) else {
+                self.error(
+                    span.start,
+                    prefix,
+                    "required",
+                    "each repository needs `name`, `key_url` and `source`".to_owned(),
+                );
+                continue;
+            };
+            let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
+            self.check(
+                rules::is_snake_case(&name),
+                at("name"),
+                "apt_repositories.name",
+                "snake-case-name",
+                || format!("{name:?} is not snake_case"),
+            );
+            self.check(
+                rules::is_https_url(&key_url),
+                at("key_url"),
+                "apt_repositories.key_url",
+                "https-url",
+                || format!("{key_url:?} is not an https:// URL without spaces or shell characters"),
+            );
+            let mut rest = source.clone();
+            for p in SOURCE_PLACEHOLDERS {
+                rest = rest.replace(p, "");
+            }
+            let clean = rest.bytes().all(|c| c.is_ascii_alphanumeric() || b" /:.-_[]=,+~".contains(&c));
+            self.check(source.starts_with("deb ") && clean && source.contains("{{ keyring }}"), at("source"), "apt_repositories.source", "apt-source", || {
+                format!(
+                    "{source:?} must be a `deb ` line using `signed-by={{{{ keyring }}}}`, with only {} as placeholders and no quotes, `$`, `\\` or newlines",
+                    SOURCE_PLACEHOLDERS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                )
+            });
+            out.push(RepositoryMeta { name, key_url, source });
+        }
+        out
+    }
+
+    fn builder(
+        &mut self,
+        root: &Table<'_>,
+        name: &str,
+        options: &[OptionMeta],
+        option_names: &[&str],
+    ) -> Option<BuilderMeta> {
+        let t = self.table(root, "", "builder")?;
+        let prefix = "builder";
+        self.check_keys(t, prefix, BUILDER_KEYS);
+        let shared_base = self.boolean(t, prefix, "shared_base", true);
+        let apt_packages = self.packages(t, prefix, "apt_packages", name, options);
+        let template = self.template_key(t, prefix, "template", Slot::Builder, name, options, option_names);
+        if !t.contains_key("template") {
+            let offset = root.get("builder").map(|v| v.span().start).unwrap_or(0);
+            self.error(
+                offset,
+                "builder.template",
+                "required",
+                "a builder needs a `template` file".to_owned(),
+            );
+        }
+        let mut artifacts = Vec::new();
+        for (a, span) in self.tables(t, "artifacts") {
+            let prefix = "builder.artifacts";
+            self.check_keys(a, prefix, ARTIFACT_KEYS);
+            let Some(source) = self.string(a, prefix, "source", false) else {
+                self.error(
+                    span.start,
+                    "builder.artifacts.source",
+                    "required",
+                    "each artifact needs a `source`".to_owned(),
+                );
+                continue;
+            };
+            let dest = self.string(a, prefix, "dest", false).unwrap_or_else(|| source.clone());
+            let at = |k: &str| a.get(k).map(|v| v.span().start).unwrap_or(span.start);
+            let ok = self.check(
+                rules::is_abs_path(&source),
+                at("source"),
+                "builder.artifacts.source",
+                "abs-path",
+                || format!("{source:?} is not an absolute path"),
+            );
+            if ok {
+                self.check(rules::is_artifact_of(&source, name), at("source"), "builder.artifacts.source", "artifact-path", || {
+                    format!("{source:?} is outside the builder's output folder: builders write under `/opt/quarry/{name}/`")
+                });
+            }
+            self.check(rules::is_abs_path(&dest), at("dest"), "builder.artifacts.dest", "abs-path", || {
+                format!("{dest:?} is not an absolute path")
+            });
+            artifacts.push((source, dest));
+        }
+        Some(BuilderMeta { shared_base, apt_packages, template: template?, artifacts })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn template_key(
+        &mut self,
+        table: &Table<'_>,
+        prefix: &str,
+        key: &str,
+        slot: Slot,
+        name: &str,
+        options: &[OptionMeta],
+        option_names: &[&str],
+    ) -> Option<TemplateFile> {
+        let file = self.string(table, prefix, key, false)?;
+        let key_path = join(prefix, key);
+        let at = table.get(key).map(|v| v.span().start).unwrap_or(0);
+        if !rules::is_rel_path(&file) {
+            self.error(
+                at,
+                &key_path,
+                "missing-file",
+                format!("{file:?} must be a path relative to the crate"),
+            );
+            return None;
+        }
+        let Some(bytes) = (self.input.load)(&file) else {
+            self.error(
+                at,
+                &key_path,
+                "missing-file",
+                format!("template file `{file}` does not exist (paths are relative to the crate folder)"),
+            );
+            return None;
+        };
+        let Ok(source) = String::from_utf8(bytes) else {
+            self.error(at, &key_path, "missing-file", format!("template file `{file}` is not UTF-8"));
+            return None;
+        };
+        let shown = template_path(self.input.path, &file);
+        match template::unknown_variables(&source, option_names) {
+            Err(e) => {
+                let offset = e
+                    .range()
+                    .map(|r| r.start)
+                    .or_else(|| e.line().map(|l| line_offset(&source, l)))
+                    .unwrap_or(0);
+                let detail = e.detail().map(str::to_owned).unwrap_or_else(|| e.kind().to_string());
+                self.diagnostics.push(Diagnostic::at(
+                    &shown,
+                    &source,
+                    offset,
+                    &key_path,
+                    "template-syntax",
+                    format!("the template does not parse: {detail}"),
+                ));
+                return None;
+            }
+            Ok(unknown) if !unknown.is_empty() => {
+                for var in unknown {
+                    let needle = var.rsplit('.').next().unwrap_or(&var);
+                    let offset = source.find(needle).unwrap_or(0);
+                    self.diagnostics.push(Diagnostic::at(
+                        &shown,
+                        &source,
+                        offset,
+                        &key_path,
+                        "template-variable",
+                        unknown_variable_message(&var),
+                    ));
+                }
+                return None;
+            }
+            Ok(_) => {}
+        }
+        // Render with the defaults: the output must be instructions this slot allows.
+        if !name.is_empty() && options.iter().all(|o| o.rule.accepts(&o.default)) {
+            let ctx = template::context(
+                name,
+                options.iter().map(|o| (o.name.as_str(), o.default.as_str(), o.rule)),
+            );
+            match template::render(&format!("{name}/{file}"), &source, ctx) {
+                Err(e) => {
+                    let offset = e.line().map(|l| line_offset(&source, l)).unwrap_or(0);
+                    self.diagnostics.push(Diagnostic::at(
+                        &shown,
+                        &source,
+                        offset,
+                        &key_path,
+                        "template-render",
+                        format!("rendering with the default options fails: {e}"),
+                    ));
+                }
+                Ok(out) => {
+                    if let Err(m) = template::check_snippet(slot, &out) {
+                        self.diagnostics.push(Diagnostic::at(
+                            &shown,
+                            &source,
+                            0,
+                            &key_path,
+                            "template-output",
+                            format!("rendered with the default options: {m}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Some(TemplateFile { file, source })
+    }
+
+    fn files(&mut self, root: &Table<'_>) -> Vec<FileMeta> {
+        let mut out = Vec::new();
+        for (t, span) in self.tables(root, "files") {
+            self.check_keys(t, "files", FILE_KEYS);
+            let Some(path) = self.string(t, "files", "path", false) else {
+                self.error(span.start, "files.path", "required", "each file needs a `path`".to_owned());
+                continue;
+            };
+            let executable = self.boolean(t, "files", "executable", false);
+            let at = t.get("path").map(|v| v.span().start).unwrap_or(span.start);
+            if !rules::is_rel_path(&path) {
+                self.error(
+                    at,
+                    "files.path",
+                    "rel-path",
+                    format!("{path:?} must be relative to the crate, without `..`"),
+                );
+                continue;
+            }
+            match (self.input.load)(&path) {
+                Some(contents) => out.push(FileMeta { path, contents, executable }),
+                None => self.error(
+                    at,
+                    "files.path",
+                    "missing-file",
+                    format!("file `{path}` does not exist (paths are relative to the crate folder)"),
+                ),
+            }
+        }
+        out
+    }
+
+    fn run(&mut self, root: &Table<'_>) -> RunMeta {
+        let Some(t) = self.table(root, "", "run") else { return RunMeta::default() };
+        self.check_keys(t, "run", RUN_KEYS);
+        let run = RunMeta {
+            env: self.string_array(t, "run", "env"),
+            volumes: self.string_array(t, "run", "volumes"),
+            devices: self.string_array(t, "run", "devices"),
+            args: self.string_array(t, "run", "args"),
+        };
+        for key in RUN_KEYS {
+            let values = match *key {
+                "env" => &run.env,
+                "volumes" => &run.volumes,
+                "devices" => &run.devices,
+                _ => &run.args,
+            };
+            let at = t.get(*key).map(|v| v.span().start).unwrap_or(0);
+            for value in values {
+                self.check(
+                    !value.is_empty() && !value.contains(['\n', '\r', '\0']),
+                    at,
+                    &format!("run.{key}"),
+                    "run-arg",
+                    || format!("{value:?} must be one non-empty line"),
+                );
+            }
+        }
+        run
+    }
+}
+
+/// Byte offset of the start of 1-based `line`.
+fn line_offset(text: &str, line: usize) -> usize {
+    text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum()
+}
+
+/// The template's path for diagnostics: next to the metadata file.
+fn template_path(metadata_path: &str, file: &str) -> String {
+    match metadata_path.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{file}"),
+        None => file.to_owned(),
+    }
+}

@@ -1,0 +1,33 @@
+//! quarry's core: the extension model, the registry of linked extensions and the pure renderer
+//! that turns a selection of extensions into one cache-friendly multi-stage Dockerfile.
+//!
+//! Rendering does no IO, reads no clock and no environment: the same [`Request`] always gives the
+//! same bytes, whatever order extensions were listed or linked in.
+
+mod error;
+mod model;
+mod registry;
+mod render;
+mod resolve;
+pub mod rules;
+mod suggest;
+pub mod template;
+
+pub use error::Error;
+pub use model::{
+    ARTIFACT_ROOT, AptRepository, Artifact, Builder, ContextFile, DEFAULT_BUILDER_BASE_IMAGE,
+    DEFAULT_CACHE_PRIORITY, Extension, MAX_CACHE_PRIORITY, OptionSpec, RunSpec, Template,
+};
+pub use registry::{DuplicateExtension, Registration, Registry, registry};
+pub use render::{
+    BUILDER_BASE_STAGE, BUILDER_BASE_TOOLS, BuildFile, EngineLevel, FINAL_STAGE, Override, Rendered, Request,
+    Selection, render,
+};
+pub use resolve::{AddedDependency, Resolved, ResolvedExtension, resolve};
+pub use rules::Rule;
+pub use suggest::closest as suggest_closest;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}

@@ -1,0 +1,247 @@
+//! From what the user selected to the ordered list of extensions to render: dependencies added,
+//! options checked and defaulted, overrides applied, and one deterministic order.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use crate::error::Error;
+use crate::model::{DEFAULT_BUILDER_BASE_IMAGE, Extension, MAX_CACHE_PRIORITY};
+use crate::registry::Registry;
+use crate::render::Request;
+use crate::rules;
+
+/// An extension as it will be rendered.
+#[derive(Debug, Clone)]
+pub struct ResolvedExtension {
+    /// The registered extension.
+    pub extension: &'static Extension,
+    /// Every option's value: the user's, or the default.
+    pub options: BTreeMap<String, String>,
+    /// Effective cache priority (metadata or override).
+    pub priority: u8,
+    /// Effective builder base image, if the extension has a builder.
+    pub builder_base_image: Option<String>,
+    /// Whether the user selected it (rather than it being pulled in as a dependency).
+    pub requested: bool,
+}
+
+/// A dependency added because a selected extension needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedDependency {
+    /// The added extension.
+    pub name: &'static str,
+    /// The first (by name) extension that needs it.
+    pub required_by: &'static str,
+}
+
+/// The resolved selection, in render order.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Extensions ordered by (priority descending, name), dependencies first.
+    pub extensions: Vec<ResolvedExtension>,
+    /// Dependencies that were added automatically.
+    pub added: Vec<AddedDependency>,
+    /// The global builder base image (override or default).
+    pub default_builder_base_image: String,
+}
+
+/// Resolves `request` against `registry`.
+pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error> {
+    if request.extensions.is_empty() {
+        return Err(Error::NothingSelected);
+    }
+    let default_builder_base_image = match &request.builder_base_image {
+        Some(image) => checked_image("global builder base image", image)?,
+        None => DEFAULT_BUILDER_BASE_IMAGE.to_owned(),
+    };
+
+    // The user's selections, merged by name.
+    let mut selected: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
+    for selection in &request.extensions {
+        let ext = registry.get(&selection.name).ok_or_else(|| Error::UnknownExtension {
+            name: selection.name.clone(),
+            suggestion: registry.suggest(&selection.name).map(str::to_owned),
+        })?;
+        let options = selected.entry(ext.name).or_default();
+        for (option, value) in &selection.options {
+            check_option(ext, option, value)?;
+            if let Some(previous) = options.get(option)
+                && previous != value
+            {
+                return Err(Error::ConflictingOption {
+                    extension: ext.name.to_owned(),
+                    option: option.clone(),
+                    first: previous.clone(),
+                    second: value.clone(),
+                });
+            }
+            options.insert(option.clone(), value.clone());
+        }
+    }
+
+    // Dependencies, transitively; visited in name order so `required_by` is deterministic.
+    let mut all: BTreeMap<&'static str, &'static Extension> = BTreeMap::new();
+    let mut added = Vec::new();
+    let mut queue: Vec<&'static Extension> = selected.keys().filter_map(|name| registry.get(name)).collect();
+    while !queue.is_empty() {
+        queue.sort_by_key(|e| Reverse(e.name));
+        let ext = queue.pop().expect("queue is not empty");
+        if all.insert(ext.name, ext).is_some() {
+            continue;
+        }
+        for dep in ext.depends_on {
+            let dep_ext = registry.get(dep).ok_or_else(|| Error::MissingDependency {
+                extension: ext.name.to_owned(),
+                dependency: (*dep).to_owned(),
+            })?;
+            if !selected.contains_key(dep) {
+                added.push(AddedDependency { name: dep_ext.name, required_by: ext.name });
+            }
+            queue.push(dep_ext);
+        }
+    }
+    added.sort_by(|a, b| (a.name, a.required_by).cmp(&(b.name, b.required_by)));
+    added.dedup_by(|a, b| a.name == b.name);
+
+    for name in request.overrides.keys() {
+        if !all.contains_key(name.as_str()) {
+            return Err(Error::OverrideForUnselected { name: name.clone() });
+        }
+    }
+
+    let mut resolved: BTreeMap<&'static str, ResolvedExtension> = BTreeMap::new();
+    for (&name, &ext) in &all {
+        let overrides = request.overrides.get(name);
+        let priority = match overrides.and_then(|o| o.cache_priority) {
+            Some(p) if p > u32::from(MAX_CACHE_PRIORITY) => {
+                return Err(Error::InvalidPriority { extension: name.to_owned(), value: p });
+            }
+            Some(p) => p as u8,
+            None => ext.cache_priority,
+        };
+        let builder_base_image = match ext.builder {
+            None => None,
+            Some(_) => Some(match overrides.and_then(|o| o.builder_base_image.as_deref()) {
+                Some(image) => checked_image(&format!("builder base image of `{name}`"), image)?,
+                None if request.builder_base_image.is_some() => default_builder_base_image.clone(),
+                None => ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE).to_owned(),
+            }),
+        };
+        let mut options: BTreeMap<String, String> =
+            ext.options.iter().map(|o| (o.name.to_owned(), o.default.to_owned())).collect();
+        if let Some(given) = selected.get(name) {
+            options.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        resolved.insert(
+            name,
+            ResolvedExtension {
+                extension: ext,
+                options,
+                priority,
+                builder_base_image,
+                requested: selected.contains_key(name),
+            },
+        );
+    }
+
+    let order = order(&resolved)?;
+    let extensions =
+        order.into_iter().map(|name| resolved.remove(name).expect("ordered names are resolved")).collect();
+    Ok(Resolved { extensions, added, default_builder_base_image })
+}
+
+fn checked_image(what: &str, image: &str) -> Result<String, Error> {
+    if rules::is_image_ref(image) {
+        Ok(image.to_owned())
+    } else {
+        Err(Error::InvalidImage { what: what.to_owned(), value: image.to_owned() })
+    }
+}
+
+/// Validates one user-given option value.
+pub(crate) fn check_option(ext: &Extension, option: &str, value: &str) -> Result<(), Error> {
+    let Some(spec) = ext.option(option) else {
+        let known: Vec<&str> = ext.options.iter().map(|o| o.name).collect();
+        return Err(Error::UnknownOption {
+            extension: ext.name.to_owned(),
+            option: option.to_owned(),
+            suggestion: crate::suggest::closest(option, known.iter().copied()).map(str::to_owned),
+            known: known.iter().map(|k| (*k).to_owned()).collect(),
+        });
+    };
+    if spec.rule.accepts(value) {
+        Ok(())
+    } else {
+        Err(Error::InvalidOption {
+            extension: ext.name.to_owned(),
+            option: option.to_owned(),
+            value: value.to_owned(),
+            expectation: spec.rule.expectation(),
+        })
+    }
+}
+
+/// Topological order in which, among the extensions whose dependencies are all placed, the one
+/// with the highest priority (then the smallest name) comes next.
+fn order(resolved: &BTreeMap<&'static str, ResolvedExtension>) -> Result<Vec<&'static str>, Error> {
+    let mut pending: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut dependents: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
+    for (&name, r) in resolved {
+        pending.insert(name, r.extension.depends_on.len());
+        for dep in r.extension.depends_on {
+            dependents.entry(dep).or_default().push(name);
+        }
+    }
+    let mut ready: BinaryHeap<(u8, Reverse<&'static str>)> = pending
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(&name, _)| (resolved[name].priority, Reverse(name)))
+        .collect();
+    let mut out = Vec::with_capacity(resolved.len());
+    while let Some((_, Reverse(name))) = ready.pop() {
+        out.push(name);
+        for &dependent in dependents.get(name).map(Vec::as_slice).unwrap_or_default() {
+            let n = pending.get_mut(dependent).expect("every dependent is pending");
+            *n -= 1;
+            if *n == 0 {
+                ready.push((resolved[dependent].priority, Reverse(dependent)));
+            }
+        }
+    }
+    if out.len() == resolved.len() {
+        return Ok(out);
+    }
+    let placed: BTreeSet<&str> = out.iter().copied().collect();
+    Err(Error::DependencyCycle { cycle: find_cycle(resolved, &placed) })
+}
+
+/// A cycle among the extensions that could not be placed, starting at the smallest name.
+fn find_cycle(resolved: &BTreeMap<&'static str, ResolvedExtension>, placed: &BTreeSet<&str>) -> Vec<String> {
+    let start = resolved
+        .keys()
+        .copied()
+        .find(|n| !placed.contains(n))
+        .expect("a cycle leaves at least one extension unplaced");
+    // Walk unplaced dependencies until a name repeats; every unplaced node has one.
+    let mut path: Vec<&str> = vec![start];
+    loop {
+        let current = *path.last().expect("path is never empty");
+        let next = resolved[current]
+            .extension
+            .depends_on
+            .iter()
+            .copied()
+            .filter(|d| !placed.contains(d))
+            .min()
+            .expect("an unplaced extension has an unplaced dependency");
+        if let Some(pos) = path.iter().position(|p| *p == next) {
+            let mut cycle: Vec<String> = path[pos..].iter().map(|s| (*s).to_owned()).collect();
+            // Rotate so the cycle starts at its smallest name, for a stable message.
+            let min = cycle.iter().enumerate().min_by_key(|(_, n)| n.as_str()).map(|(i, _)| i).unwrap_or(0);
+            cycle.rotate_left(min);
+            cycle.push(cycle[0].clone());
+            return cycle;
+        }
+        path.push(next);
+    }
+}

@@ -1,0 +1,583 @@
+//! What a value may look like before it reaches a Dockerfile.
+//!
+//! Every check is a `const fn` so that the same code validates registrations at compile time,
+//! metadata in `codegen` and user input at run time. None of the accepted shapes can contain
+//! white space, a quote, a backslash or a newline, so an accepted value can never start a new
+//! Dockerfile instruction or continue a line.
+
+/// The validation rule of an option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// A version such as `1.83.0`, `22.12.0`, `v0.8`, `nightly-2024-05-01`, `1.2.3+build`.
+    Version,
+    /// An identifier: letters, digits, `_`, `.`, `-`; starting with a letter, digit or `_`.
+    Identifier,
+    /// A POSIX user or group name: `[a-z_][a-z0-9_-]*`, at most 32 characters.
+    UserName,
+    /// A Debian package name.
+    AptPackage,
+    /// An absolute path without white space or shell metacharacters.
+    AbsPath,
+    /// A container image reference such as `ubuntu:24.04` or `ghcr.io/org/img:tag@sha256:...`.
+    ImageRef,
+    /// A whole number from 0 to 4294967295.
+    Uint,
+    /// `true` or `false`.
+    Bool,
+    /// One of a fixed set of values.
+    OneOf(&'static [&'static str]),
+}
+
+impl Rule {
+    /// Whether `value` satisfies the rule.
+    pub const fn accepts(&self, value: &str) -> bool {
+        match self {
+            Rule::Version => is_version(value),
+            Rule::Identifier => is_identifier(value),
+            Rule::UserName => is_user_name(value),
+            Rule::AptPackage => is_apt_package(value),
+            Rule::AbsPath => is_abs_path(value),
+            Rule::ImageRef => is_image_ref(value),
+            Rule::Uint => is_uint(value),
+            Rule::Bool => str_eq(value, "true") || str_eq(value, "false"),
+            Rule::OneOf(values) => {
+                let mut i = 0;
+                while i < values.len() {
+                    if str_eq(values[i], value) {
+                        return true;
+                    }
+                    i += 1;
+                }
+                false
+            }
+        }
+    }
+
+    /// The rule's name as written in metadata files.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Rule::Version => "version",
+            Rule::Identifier => "identifier",
+            Rule::UserName => "user_name",
+            Rule::AptPackage => "apt_package",
+            Rule::AbsPath => "abs_path",
+            Rule::ImageRef => "image",
+            Rule::Uint => "uint",
+            Rule::Bool => "bool",
+            Rule::OneOf(_) => "one_of",
+        }
+    }
+
+    /// What an accepted value looks like, for error messages.
+    pub fn expectation(&self) -> String {
+        match self {
+            Rule::Version => "a version such as `1.83.0`: letters, digits, `.`, `_`, `+`, `-`, \
+                              starting with a letter or digit, at most 64 characters"
+                .to_owned(),
+            Rule::Identifier => "an identifier: letters, digits, `_`, `.`, `-`, starting with a \
+                                 letter, digit or `_`, at most 64 characters"
+                .to_owned(),
+            Rule::UserName => "a user name: lowercase letters, digits, `_`, `-`, starting with a \
+                               letter or `_`, at most 32 characters"
+                .to_owned(),
+            Rule::AptPackage => "a Debian package name such as `libssl-dev`".to_owned(),
+            Rule::AbsPath => "an absolute path such as `/opt/tools`, without spaces or quotes".to_owned(),
+            Rule::ImageRef => "an image reference such as `ubuntu:24.04`".to_owned(),
+            Rule::Uint => "a whole number from 0 to 4294967295".to_owned(),
+            Rule::Bool => "`true` or `false`".to_owned(),
+            Rule::OneOf(values) => {
+                let list: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+                format!("one of {}", list.join(", "))
+            }
+        }
+    }
+}
+
+/// Byte-wise string equality usable in `const fn`.
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn starts_with(s: &[u8], prefix: &[u8]) -> bool {
+    if s.len() < prefix.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < prefix.len() {
+        if s[i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn is_lower_alnum(c: u8) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+/// `[a-z][a-z0-9_]*`, at most 64 characters, no `__`, not ending in `_`.
+pub const fn is_snake_case(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 64 || !b[0].is_ascii_lowercase() || b[b.len() - 1] == b'_' {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(is_lower_alnum(c) || c == b'_') || (c == b'_' && b[i - 1] == b'_') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// See [`Rule::Version`].
+pub const fn is_version(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 64 || !b[0].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'+' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// See [`Rule::Identifier`].
+pub const fn is_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 64 || !(b[0].is_ascii_alphanumeric() || b[0] == b'_') {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// See [`Rule::UserName`].
+pub const fn is_user_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 32 || !(b[0].is_ascii_lowercase() || b[0] == b'_') {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(is_lower_alnum(c) || c == b'_' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A Debian package name: `[a-z0-9][a-z0-9+.-]+`.
+pub const fn is_apt_package(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 2 || b.len() > 128 || !is_lower_alnum(b[0]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(is_lower_alnum(c) || c == b'+' || c == b'.' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A package name with `{{ options.<name> }}` placeholders, checked for its shape only (the
+/// rendered name is checked when rendering): package characters, spaces, `{`, `}`, `_`.
+pub const fn is_templated_apt_package(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 128 {
+        return false;
+    }
+    let mut i = 0;
+    let mut braces = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'{' {
+            braces += 1;
+        }
+        if !(is_lower_alnum(c) || matches!(c, b'+' | b'.' | b'-' | b'{' | b'}' | b' ' | b'_')) {
+            return false;
+        }
+        i += 1;
+    }
+    braces > 0
+}
+
+const fn is_path_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'/' || c == b'.' || c == b'_' || c == b'-' || c == b'+'
+}
+
+/// `/` followed by `[A-Za-z0-9/._+-]`, no `..` component, at most 255 characters.
+pub const fn is_abs_path(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty() && b[0] == b'/' && b.len() <= 255 && path_bytes_ok(b)
+}
+
+/// A relative path: `[A-Za-z0-9/._+-]`, not starting with `/`, no `..` component.
+pub const fn is_rel_path(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty() && b[0] != b'/' && b.len() <= 255 && path_bytes_ok(b)
+}
+
+const fn path_bytes_ok(b: &[u8]) -> bool {
+    let mut i = 0;
+    let mut component_start = 0;
+    while i <= b.len() {
+        if i == b.len() || b[i] == b'/' {
+            if i - component_start == 2 && b[component_start] == b'.' && b[component_start + 1] == b'.' {
+                return false;
+            }
+            component_start = i + 1;
+        } else if !is_path_byte(b[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether `path` is `/opt/quarry/<name>` or below it.
+pub const fn is_artifact_of(path: &str, name: &str) -> bool {
+    let (p, n) = (path.as_bytes(), name.as_bytes());
+    let root = b"/opt/quarry/";
+    if !starts_with(p, root) || p.len() < root.len() + n.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < n.len() {
+        if p[root.len() + i] != n[i] {
+            return false;
+        }
+        i += 1;
+    }
+    p.len() == root.len() + n.len() || p[root.len() + n.len()] == b'/'
+}
+
+/// `https://` followed by URL characters without white space, quotes or shell metacharacters.
+pub const fn is_https_url(s: &str) -> bool {
+    let b = s.as_bytes();
+    let prefix = b"https://";
+    if !starts_with(b, prefix) || b.len() == prefix.len() || b.len() > 2048 {
+        return false;
+    }
+    let mut i = prefix.len();
+    while i < b.len() {
+        let c = b[i];
+        let ok = c.is_ascii_alphanumeric()
+            || matches!(c, b'/' | b'.' | b'_' | b'-' | b'~' | b':' | b'%' | b'+' | b'=' | b'@');
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A whole number that fits in `u32`.
+pub const fn is_uint(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') {
+        return false;
+    }
+    let mut value: u64 = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            return false;
+        }
+        value = value * 10 + (b[i] - b'0') as u64;
+        i += 1;
+    }
+    value <= u32::MAX as u64
+}
+
+/// A container image reference: `[host[:port]/]path[:tag][@sha256:<64 hex>]`.
+///
+/// Path components are lowercase alphanumerics separated by `.`, `_` or `-`; the tag is
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. At most 255 characters.
+pub const fn is_image_ref(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 255 {
+        return false;
+    }
+    // Split off the digest.
+    let mut end = b.len();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'@' {
+            if !is_sha256_digest(b, i + 1) {
+                return false;
+            }
+            end = i;
+            break;
+        }
+        i += 1;
+    }
+    // The tag starts at the last `:` after the last `/`.
+    let mut last_slash = None;
+    let mut i = 0;
+    while i < end {
+        if b[i] == b'/' {
+            last_slash = Some(i);
+        }
+        i += 1;
+    }
+    let name_start_of_last = match last_slash {
+        Some(p) => p + 1,
+        None => 0,
+    };
+    let mut name_end = end;
+    let mut i = name_start_of_last;
+    while i < end {
+        if b[i] == b':' {
+            if !is_tag(b, i + 1, end) {
+                return false;
+            }
+            name_end = i;
+            break;
+        }
+        i += 1;
+    }
+    if name_end == 0 {
+        return false;
+    }
+    // Components of the name.
+    let mut start = 0;
+    let mut first = true;
+    let mut i = 0;
+    while i <= name_end {
+        if i == name_end || b[i] == b'/' {
+            let is_domain = first && i != name_end && looks_like_domain(b, start, i);
+            let ok =
+                if is_domain { is_domain_component(b, start, i) } else { is_path_component(b, start, i) };
+            if !ok {
+                return false;
+            }
+            first = false;
+            start = i + 1;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn is_sha256_digest(b: &[u8], start: usize) -> bool {
+    let prefix = b"sha256:";
+    if b.len() != start + prefix.len() + 64 {
+        return false;
+    }
+    let mut i = 0;
+    while i < prefix.len() {
+        if b[start + i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    let mut i = start + prefix.len();
+    while i < b.len() {
+        if !(b[i].is_ascii_digit() || (b[i] >= b'a' && b[i] <= b'f')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn is_tag(b: &[u8], start: usize, end: usize) -> bool {
+    if start >= end || end - start > 128 || !(b[start].is_ascii_alphanumeric() || b[start] == b'_') {
+        return false;
+    }
+    let mut i = start;
+    while i < end {
+        if !(b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn looks_like_domain(b: &[u8], start: usize, end: usize) -> bool {
+    if end - start == 9 && starts_with_at(b, start, b"localhost") {
+        return true;
+    }
+    let mut i = start;
+    while i < end {
+        if b[i] == b'.' || b[i] == b':' || b[i].is_ascii_uppercase() {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn starts_with_at(b: &[u8], start: usize, prefix: &[u8]) -> bool {
+    let mut i = 0;
+    while i < prefix.len() {
+        if start + i >= b.len() || b[start + i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn is_domain_component(b: &[u8], start: usize, end: usize) -> bool {
+    if start >= end || !b[start].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut i = start;
+    let mut in_port = false;
+    let mut port_digits = 0;
+    while i < end {
+        let c = b[i];
+        if in_port {
+            if !c.is_ascii_digit() {
+                return false;
+            }
+            port_digits += 1;
+        } else if c == b':' {
+            in_port = true;
+        } else if !(c.is_ascii_alphanumeric() || c == b'.' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    !in_port || (port_digits > 0 && port_digits <= 5)
+}
+
+const fn is_path_component(b: &[u8], start: usize, end: usize) -> bool {
+    if start >= end || !is_lower_alnum(b[start]) || !is_lower_alnum(b[end - 1]) {
+        return false;
+    }
+    let mut i = start;
+    while i < end {
+        let c = b[i];
+        if c == b'.' && b[i - 1] == b'.' {
+            return false;
+        }
+        if !(is_lower_alnum(c) || c == b'.' || c == b'_' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references() {
+        for ok in [
+            "ubuntu",
+            "ubuntu:24.04",
+            "library/ubuntu:22.04",
+            "ghcr.io/prefix-dev/pixi:0.40.0",
+            "localhost:5000/my_team/img-x",
+            "localhost/img",
+            "registry.example.com:443/a/b/c:v1.2_3",
+            "debian@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "quarry-test/busybox:latest",
+        ] {
+            assert!(is_image_ref(ok), "{ok} should be accepted");
+        }
+        for bad in [
+            "",
+            "Ubuntu",
+            "ubuntu:",
+            ":latest",
+            "ubuntu:24.04\nRUN rm -rf /",
+            "ubuntu 24.04",
+            "ubuntu:-x",
+            "a//b",
+            "a/../b",
+            "ubuntu@sha256:abc",
+            "UPPER/case",
+            "-leading",
+            "trailing-",
+            "ubuntu:24.04 AS evil",
+            "ubuntu:24.04\\",
+        ] {
+            assert!(!is_image_ref(bad), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn versions_reject_injection() {
+        assert!(is_version("1.83.0"));
+        assert!(is_version("nightly-2024-05-01"));
+        assert!(is_version("v0.8"));
+        for bad in ["", "1.0 && rm", "1.0\nRUN x", "1.0\\", "-1", "1;2", "$(id)", "a'b"] {
+            assert!(!is_version(bad), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn names_and_paths() {
+        assert!(is_snake_case("ros_jazzy"));
+        assert!(!is_snake_case("Ros"));
+        assert!(!is_snake_case("ros__jazzy"));
+        assert!(!is_snake_case("ros_"));
+        assert!(!is_snake_case("1ros"));
+        assert!(is_apt_package("libstdc++-dev"));
+        assert!(!is_apt_package("a"));
+        assert!(!is_apt_package("Foo"));
+        assert!(is_abs_path("/opt/quarry/cargo"));
+        assert!(!is_abs_path("/opt/../etc"));
+        assert!(!is_abs_path("opt"));
+        assert!(!is_abs_path("/opt/x y"));
+        assert!(is_rel_path("files/entry.sh"));
+        assert!(!is_rel_path("../x"));
+        assert!(is_artifact_of("/opt/quarry/cargo", "cargo"));
+        assert!(is_artifact_of("/opt/quarry/cargo/bin", "cargo"));
+        assert!(!is_artifact_of("/opt/quarry/cargox", "cargo"));
+        assert!(!is_artifact_of("/opt/quarry", "cargo"));
+        assert!(is_uint("0") && is_uint("4294967295"));
+        assert!(!is_uint("4294967296") && !is_uint("01") && !is_uint("-1"));
+        assert!(is_user_name("dev-user") && !is_user_name("Dev"));
+        assert!(is_https_url("https://example.org/key.asc"));
+        assert!(!is_https_url("http://example.org/key.asc"));
+        assert!(!is_https_url("https://example.org/key.asc; rm -rf /"));
+    }
+
+    #[test]
+    fn one_of() {
+        let rule = Rule::OneOf(&["ros-base", "desktop"]);
+        assert!(rule.accepts("desktop"));
+        assert!(!rule.accepts("desk"));
+        assert_eq!(rule.expectation(), "one of `ros-base`, `desktop`");
+    }
+}

@@ -1,0 +1,234 @@
+//! The one minijinja environment every extension template is rendered with, the variables a
+//! template may use, and the check that a rendered snippet holds only Dockerfile instructions an
+//! extension may emit.
+
+use std::collections::BTreeSet;
+
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
+
+use crate::rules;
+
+/// Which slot of the Dockerfile a template fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Slot {
+    /// The body of `<name>_builder`.
+    Builder,
+    /// Final-stage steps run as root.
+    Setup,
+    /// Final-stage steps run as the image's user.
+    UserSetup,
+    /// The `final_user` value.
+    FinalUser,
+}
+
+impl Slot {
+    /// The metadata key of the slot.
+    pub fn key(self) -> &'static str {
+        match self {
+            Slot::Builder => "builder.template",
+            Slot::Setup => "setup",
+            Slot::UserSetup => "user_setup",
+            Slot::FinalUser => "final_user",
+        }
+    }
+
+    /// Instructions a snippet in this slot may contain.
+    pub fn allowed_instructions(self) -> &'static [&'static str] {
+        match self {
+            Slot::Builder => &["RUN", "COPY", "ENV", "WORKDIR"],
+            Slot::Setup | Slot::UserSetup => &["RUN", "COPY", "ENV", "WORKDIR", "LABEL"],
+            Slot::FinalUser => &[],
+        }
+    }
+}
+
+/// Top-level variables every template may use.
+///
+/// - `name`: the extension's name.
+/// - `out`: `/opt/quarry/<name>`, where a builder writes what it produces.
+/// - `context`: `quarry/<name>`, the build-context folder holding the extension's files.
+/// - `options`: the option values, by option name.
+pub const VARIABLES: &[&str] = &["name", "out", "context", "options"];
+
+/// Functions every template may call.
+///
+/// - `cache_mount(id, target)`: a BuildKit cache mount whose id ends in `-${CACHE_ID}`.
+pub const FUNCTIONS: &[&str] = &["cache_mount"];
+
+/// Creates the template environment: strict undefined, no auto-escaping, trailing newline kept,
+/// `trim_blocks` and `lstrip_blocks`.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+        .expect("the default delimiters are valid");
+    env.set_syntax(syntax);
+    env.add_function("cache_mount", cache_mount);
+    env
+}
+
+/// `--mount=type=cache,id=<id>-${CACHE_ID},target=<target>,sharing=locked`.
+fn cache_mount(id: &str, target: &str) -> Result<String, minijinja::Error> {
+    if !rules::is_identifier(id) {
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!("cache_mount id `{id}` must be an identifier (letters, digits, `_`, `.`, `-`)"),
+        ));
+    }
+    if !rules::is_abs_path(target) {
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            format!("cache_mount target `{target}` must be an absolute path"),
+        ));
+    }
+    Ok(cache_mount_flag(id, target))
+}
+
+/// The cache-mount flag core writes for `id` on `target`.
+pub fn cache_mount_flag(id: &str, target: &str) -> String {
+    format!("--mount=type=cache,id={id}-${{CACHE_ID}},target={target},sharing=locked")
+}
+
+/// The variables `source` uses that no template may use, given the extension's option names.
+///
+/// Nested attribute lookups are checked too: `options.versoin` is reported when there is no
+/// option `versoin`.
+pub fn unknown_variables(source: &str, option_names: &[&str]) -> Result<Vec<String>, minijinja::Error> {
+    let env = environment();
+    let template = env.template_from_str(source)?;
+    let mut unknown = BTreeSet::new();
+    for var in template.undeclared_variables(true) {
+        let mut parts = var.splitn(2, '.');
+        let head = parts.next().unwrap_or_default();
+        let rest = parts.next();
+        let known = match head {
+            "options" => match rest {
+                None => true,
+                Some(rest) => {
+                    let option = rest.split('.').next().unwrap_or_default();
+                    option_names.contains(&option)
+                }
+            },
+            h if VARIABLES.contains(&h) || FUNCTIONS.contains(&h) => rest.is_none(),
+            _ => false,
+        };
+        if !known {
+            unknown.insert(var);
+        }
+    }
+    Ok(unknown.into_iter().collect())
+}
+
+/// The context every template of extension `name` is rendered with, given its option values
+/// (name, value, rule). `bool` options become booleans and `uint` options numbers.
+pub fn context<'a>(name: &str, options: impl IntoIterator<Item = (&'a str, &'a str, rules::Rule)>) -> Value {
+    let options: std::collections::BTreeMap<&str, Value> = options
+        .into_iter()
+        .map(|(option, value, rule)| {
+            let value = match rule {
+                rules::Rule::Bool => Value::from(value == "true"),
+                rules::Rule::Uint => Value::from(value.parse::<u64>().unwrap_or_default()),
+                _ => Value::from(value),
+            };
+            (option, value)
+        })
+        .collect();
+    minijinja::context! {
+        name => name,
+        out => format!("{}/{name}", crate::ARTIFACT_ROOT),
+        context => format!("quarry/{name}"),
+        options => options,
+    }
+}
+
+/// Renders `source` (named `<extension>/<file>`) with `ctx`.
+pub fn render(name: &str, source: &str, ctx: Value) -> Result<String, minijinja::Error> {
+    let env = environment();
+    let template = env.template_from_named_str(name, source)?;
+    template.render(ctx)
+}
+
+/// Checks a rendered snippet: every instruction is allowed in its slot, no heredoc, and the
+/// snippet is not empty.
+pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), String> {
+    let allowed = slot.allowed_instructions();
+    let mut continued = false;
+    let mut any = false;
+    for (index, line) in snippet.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let is_continuation = continued;
+        continued = line.trim_end().ends_with('\\');
+        if is_continuation || trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        any = true;
+        let word = trimmed.split_whitespace().next().unwrap_or_default();
+        let upper = word.to_ascii_uppercase();
+        if !allowed.contains(&upper.as_str()) {
+            return Err(format!(
+                "line {}: instruction `{word}` is not allowed here (allowed: {})",
+                index + 1,
+                allowed.join(", ")
+            ));
+        }
+        if word != upper {
+            return Err(format!("line {}: write the instruction as `{upper}`", index + 1));
+        }
+        if trimmed.contains("<<") && (upper == "RUN" || upper == "COPY") {
+            return Err(format!(
+                "line {}: heredocs need a newer Dockerfile frontend than quarry targets; \
+                 use a file shipped in the build context instead",
+                index + 1
+            ));
+        }
+    }
+    if continued {
+        return Err("the last line ends with `\\`, continuing into whatever follows".to_owned());
+    }
+    if !any {
+        return Err("the template produced no instruction".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_is_strict() {
+        let err = render("x/t", "{{ nope }}", Value::from(())).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UndefinedError);
+    }
+
+    #[test]
+    fn unknown_variables_are_found() {
+        let src = "RUN {{ options.version }} {{ options.versoin }} {{ out }} {{ image }}\n";
+        let unknown = unknown_variables(src, &["version"]).unwrap();
+        assert_eq!(unknown, vec!["image".to_owned(), "options.versoin".to_owned()]);
+    }
+
+    #[test]
+    fn snippets_are_checked() {
+        assert!(check_snippet(Slot::Builder, "RUN a \\\n  && b\nENV X=1\n").is_ok());
+        assert!(check_snippet(Slot::Builder, "FROM x\n").unwrap_err().contains("`FROM`"));
+        assert!(check_snippet(Slot::Setup, "run x\n").unwrap_err().contains("`RUN`"));
+        assert!(check_snippet(Slot::Setup, "RUN x \\\n").unwrap_err().contains("continuing"));
+        assert!(check_snippet(Slot::Setup, "# only a comment\n").is_err());
+        assert!(check_snippet(Slot::Setup, "RUN <<EOF\nx\nEOF\n").is_err());
+    }
+
+    #[test]
+    fn cache_mount_rejects_injection() {
+        let env = environment();
+        let ok = env.render_str("{{ cache_mount('cargo', '/root/.cargo') }}", ()).unwrap();
+        assert_eq!(ok, "--mount=type=cache,id=cargo-${CACHE_ID},target=/root/.cargo,sharing=locked");
+        assert!(env.render_str("{{ cache_mount('a,b', '/x') }}", ()).is_err());
+        assert!(env.render_str("{{ cache_mount('a', 'x y') }}", ()).is_err());
+    }
+}
