@@ -457,3 +457,197 @@ impl<'a> Stage<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Artifact, Builder, RunSpec};
+    use crate::resolve::AddedDependency;
+
+    fn leak<T>(v: T) -> &'static T {
+        Box::leak(Box::new(v))
+    }
+
+    fn ext(name: &'static str, deps: &'static [&'static str], priority: u8) -> Extension {
+        Extension {
+            name,
+            crate_name: "test",
+            description: "test extension",
+            depends_on: deps,
+            cache_priority: priority,
+            builder_base_image: None,
+            apt_packages: &[],
+            apt_repositories: &[],
+            builder: None,
+            setup: Some(Template { file: "setup", source: "RUN echo {{ name }}\n" }),
+            user_setup: None,
+            final_user: None,
+            supported_images: &[],
+            options: &[],
+            files: &[],
+            run: RunSpec::EMPTY,
+        }
+    }
+
+    fn registry(list: Vec<Extension>) -> Registry {
+        Registry::from_extensions(list.into_iter().map(leak)).unwrap()
+    }
+
+    fn request(names: &[&str]) -> Request {
+        Request {
+            image: "debian:bookworm".to_owned(),
+            extensions: names.iter().map(|n| Selection::new(*n)).collect(),
+            ..Request::default()
+        }
+    }
+
+    fn order(reg: &Registry, names: &[&str]) -> Vec<&'static str> {
+        resolve(reg, &request(names)).unwrap().extensions.iter().map(|r| r.extension.name).collect()
+    }
+
+    #[test]
+    fn order_is_priority_then_name_with_dependencies_first() {
+        let reg =
+            registry(vec![ext("a", &[], 10), ext("b", &[], 90), ext("c", &["a"], 95), ext("d", &[], 90)]);
+        // c has the highest priority but needs a, so a comes just before it.
+        assert_eq!(order(&reg, &["a", "b", "c", "d"]), ["b", "d", "a", "c"]);
+        assert_eq!(order(&reg, &["d", "c", "b", "a"]), ["b", "d", "a", "c"]);
+    }
+
+    #[test]
+    fn dependencies_are_added_and_reported() {
+        let reg = registry(vec![ext("a", &[], 10), ext("b", &["a"], 20), ext("c", &["a", "b"], 30)]);
+        let resolved = resolve(&reg, &request(&["c"])).unwrap();
+        let names: Vec<_> = resolved.extensions.iter().map(|r| (r.extension.name, r.requested)).collect();
+        assert_eq!(names, [("a", false), ("b", false), ("c", true)]);
+        assert_eq!(
+            resolved.added,
+            [
+                AddedDependency { name: "a", required_by: "b" },
+                AddedDependency { name: "b", required_by: "c" }
+            ]
+        );
+    }
+
+    #[test]
+    fn cycles_are_named() {
+        let reg = registry(vec![
+            ext("a", &["c"], 10),
+            ext("b", &["a"], 20),
+            ext("c", &["b"], 30),
+            ext("d", &["a"], 1),
+        ]);
+        let err = resolve(&reg, &request(&["d"])).unwrap_err();
+        assert_eq!(
+            err,
+            Error::DependencyCycle { cycle: vec!["a".into(), "c".into(), "b".into(), "a".into()] }
+        );
+        assert_eq!(
+            err.to_string(),
+            "dependency cycle: a -> c -> b -> a\nhint: remove one of these `depends_on` entries"
+        );
+    }
+
+    #[test]
+    fn unknown_names_get_suggestions() {
+        let reg = registry(vec![ext("ros_jazzy", &[], 10)]);
+        let err = resolve(&reg, &request(&["ros-jazy"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown extension `ros-jazy`\nhint: did you mean `ros_jazzy`? `quarry list` shows every extension"
+        );
+        let err = resolve(&reg, &request(&[])).unwrap_err();
+        assert_eq!(err, Error::NothingSelected);
+    }
+
+    #[test]
+    fn cache_arg_is_declared_right_before_its_first_use() {
+        let mut builder_ext = ext("tool", &[], 50);
+        builder_ext.setup = None;
+        builder_ext.builder = Some(Builder {
+            shared_base: false,
+            apt_packages: &[],
+            template: Template {
+                file: "builder",
+                source: "RUN echo first\nRUN {{ cache_mount('x', '/root/.cache') }} echo second\n",
+            },
+            artifacts: &[Artifact { source: "/opt/quarry/tool", dest: "/opt/quarry/tool" }],
+        });
+        let reg = registry(vec![builder_ext]);
+        let out = render(&reg, &request(&["tool"])).unwrap().dockerfile;
+        let stage: Vec<&str> = out.split("\nFROM ").nth(1).unwrap().lines().collect();
+        assert_eq!(
+            stage,
+            [
+                "ubuntu:22.04 AS tool_builder",
+                "# tool: builder",
+                "RUN echo first",
+                "ARG CACHE_ID",
+                "RUN --mount=type=cache,id=x-${CACHE_ID},target=/root/.cache,sharing=locked echo second",
+            ]
+        );
+        assert!(out.starts_with("# Rendered by quarry"));
+        assert!(out.contains("\nARG CACHE_ID=default\n\nFROM"));
+        assert!(out.contains("COPY --link --from=tool_builder /opt/quarry/tool /opt/quarry/tool\n"));
+        let legacy = render(&reg, &Request { engine: EngineLevel::Legacy, ..request(&["tool"]) }).unwrap();
+        assert!(legacy.dockerfile.contains("COPY --from=tool_builder /opt/quarry/tool /opt/quarry/tool\n"));
+        assert!(!legacy.dockerfile.contains("--link"));
+    }
+
+    #[test]
+    fn stages_appear_only_when_needed() {
+        let mut apt_only = ext("aptonly", &[], 50);
+        apt_only.apt_packages = &["jq"];
+        apt_only.setup = None;
+        let reg = registry(vec![apt_only]);
+        let out = render(&reg, &request(&["aptonly"])).unwrap().dockerfile;
+        assert_eq!(out.matches("\nFROM ").count(), 1, "{out}");
+        assert!(out.contains("FROM debian:bookworm AS quarry_final\n"));
+        assert!(out.contains("apt-get install -y --no-install-recommends \\\n      jq\n"));
+    }
+
+    #[test]
+    fn options_are_validated_and_never_injected() {
+        let mut e = ext("tool", &[], 50);
+        e.options = leak([crate::OptionSpec {
+            name: "version",
+            description: "v",
+            default: "1.0.0",
+            rule: crate::Rule::Version,
+        }]);
+        e.setup = Some(Template { file: "setup", source: "RUN echo {{ options.version }}\n" });
+        let reg = registry(vec![e]);
+        for bad in ["1.0\nRUN rm -rf /", "1.0 \\", "1.0 beta", "$(id)"] {
+            let mut req = request(&[]);
+            req.extensions = vec![Selection::new("tool").with_option("version", bad)];
+            let err = render(&reg, &req).unwrap_err();
+            assert!(matches!(err, Error::InvalidOption { .. }), "{bad:?}: {err}");
+        }
+        let mut req = request(&[]);
+        req.extensions = vec![Selection::new("tool").with_option("versoin", "1")];
+        assert_eq!(
+            render(&reg, &req).unwrap_err().to_string(),
+            "extension `tool` has no option `versoin`\nhint: did you mean `version`?"
+        );
+        req.extensions = vec![Selection::new("tool").with_option("version", "2.0")];
+        assert!(render(&reg, &req).unwrap().dockerfile.contains("RUN echo 2.0\n"));
+    }
+
+    #[test]
+    fn images_are_validated() {
+        let reg = registry(vec![ext("a", &[], 1)]);
+        let mut req = request(&["a"]);
+        req.image = "ubuntu:24.04\nRUN evil".to_owned();
+        assert!(matches!(render(&reg, &req).unwrap_err(), Error::InvalidImage { .. }));
+        let mut req = request(&["a"]);
+        req.builder_base_image = Some("Not An Image".to_owned());
+        assert!(matches!(render(&reg, &req).unwrap_err(), Error::InvalidImage { .. }));
+    }
+
+    #[test]
+    fn image_normalization() {
+        assert_eq!(normalize_image("docker.io/library/ubuntu:24.04"), "ubuntu:24.04");
+        assert_eq!(normalize_image("ubuntu"), "ubuntu:latest");
+        assert_eq!(normalize_image("localhost:5000/x"), "localhost:5000/x:latest");
+    }
+}

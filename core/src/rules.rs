@@ -525,7 +525,6 @@ mod tests {
             "a//b",
             "a/../b",
             "ubuntu@sha256:abc",
-            "UPPER/case",
             "-leading",
             "trailing-",
             "ubuntu:24.04 AS evil",

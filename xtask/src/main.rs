@@ -1,1 +1,80 @@
-fn main() {}
+//! Project automation, the one entry point for project tasks: `cargo xtask <task>`.
+//!
+//! - `render [--config FILE]`: render the built-in example configuration (or FILE) to stdout.
+//! - `codegen [--check]`: regenerate the list of extension crates the `quarry` binary links
+//!   (`cli/src/linked.rs` and the dependency block of `cli/Cargo.toml`); `--check` fails when
+//!   they are out of date instead of writing.
+//! - `test`: the whole test suite, as CI runs it.
+
+mod codegen;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, bail};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> anyhow::Result<()> {
+    let (task, rest) = args.split_first().map(|(t, r)| (t.as_str(), r)).unwrap_or(("help", &[]));
+    match task {
+        "render" => render(rest),
+        "codegen" => match rest {
+            [] => codegen::write(&workspace()),
+            [flag] if flag == "--check" => codegen::check(&workspace()),
+            _ => bail!("usage: cargo xtask codegen [--check]"),
+        },
+        "test" => test(rest),
+        "help" | "--help" | "-h" => {
+            println!("usage: cargo xtask <render [--config FILE] | codegen [--check] | test>");
+            Ok(())
+        }
+        other => bail!("unknown task `{other}`\nhint: run `cargo xtask help`"),
+    }
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_path_buf()
+}
+
+fn render(args: &[String]) -> anyhow::Result<()> {
+    let (text, origin) = match args {
+        [] => (quarry_cli::config::EXAMPLE.to_owned(), "the built-in example".to_owned()),
+        [flag, file] if flag == "--config" => {
+            (std::fs::read_to_string(file).with_context(|| format!("cannot read `{file}`"))?, file.clone())
+        }
+        _ => bail!("usage: cargo xtask render [--config FILE]"),
+    };
+    let config = quarry_cli::config::Config::parse(&text, &origin)?;
+    let registry = quarry_core::registry()?;
+    let rendered =
+        quarry_cli::render_request(registry, &config.to_request(quarry_core::EngineLevel::Modern))?;
+    quarry_cli::output::stdout(rendered.dockerfile.as_bytes())
+}
+
+fn test(args: &[String]) -> anyhow::Result<()> {
+    if !args.is_empty() {
+        bail!("usage: cargo xtask test");
+    }
+    codegen::check(&workspace())?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["test", "--workspace", "--all-targets"])
+        .current_dir(workspace())
+        .status()
+        .context("cannot run cargo test")?;
+    if !status.success() {
+        bail!("tests failed");
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! The `quarry` binary as a user runs it: exit codes, messages, and nothing half-written.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn quarry(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quarry")).args(args).output().expect("quarry runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quarry-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn renders_to_stdout_and_reports_added_dependencies() {
+    let o = quarry(&["render", "ubuntu:24.04", "--cargo", "--cargo-version", "1.80.1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(out.contains("--default-toolchain 1.80.1;"));
+    assert_eq!(stderr(&o), "note: added `curl` (needed by `cargo`)\n");
+}
+
+#[test]
+fn an_option_flag_selects_its_extension_and_e_selects_by_name() {
+    let a = quarry(&["render", "ubuntu:24.04", "--npm-version", "22.12.0", "-e", "pixi"]);
+    let b = quarry(&["render", "ubuntu:24.04", "--pixi", "--npm", "--npm-version", "22.12.0"]);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn writes_the_output_file() {
+    let dir = scratch("out");
+    let file = dir.join("Dockerfile");
+    let o = quarry(&["render", "debian:bookworm", "--git", "-o", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&file).unwrap().contains("FROM debian:bookworm AS quarry_final"));
+    assert!(o.stdout.is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Each bad input: one error line and one hint line, exit code 1, and no file written.
+#[test]
+fn bad_input_is_a_clear_error_and_writes_nothing() {
+    let cases: &[(&[&str], &str, &str)] = &[
+        (&["--carg"], "error: unknown extension or option `--carg`", "hint: did you mean `--cargo`?"),
+        (&["-e", "ros-jazy"], "error: unknown extension `ros-jazy`", "hint: did you mean `ros_jazzy`?"),
+        (
+            &["--cargo-version", "1.80 && rm -rf /"],
+            "error: invalid value \"1.80 && rm -rf /\" for option `version` of extension `cargo`",
+            "hint: expected a version",
+        ),
+        (
+            &["--cargo-version", "1.80\nRUN id"],
+            "error: invalid value \"1.80\\nRUN id\" for option `version` of extension `cargo`",
+            "hint: expected a version",
+        ),
+        (
+            &["--cargo-version", "1.80 \\"],
+            "error: invalid value \"1.80 \\\\\" for option `version` of extension `cargo`",
+            "hint: expected a version",
+        ),
+        (
+            &["--ros-jazzy-variant", "desk"],
+            "error: invalid value \"desk\" for option `variant` of extension `ros_jazzy`",
+            "hint: expected one of `ros-core`, `ros-base`, `desktop`, `desktop-full`",
+        ),
+        (
+            &["--cargo", "--builder-base-image", "ubuntu 22.04"],
+            "error: global builder base image \"ubuntu 22.04\" is not an image reference",
+            "hint: write it like `ubuntu:24.04`",
+        ),
+    ];
+    let dir = scratch("bad");
+    let file = dir.join("Dockerfile");
+    for (args, error, hint) in cases {
+        let mut argv = vec!["render", "ubuntu:24.04", "-o", file.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        let o = quarry(&argv);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{args:?}: {err}");
+        assert!(lines[0].starts_with(error), "{args:?}: {err}");
+        assert!(lines[1].starts_with(hint), "{args:?}: {err}");
+        assert!(!file.exists(), "{args:?} wrote a file");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{args:?} left a file");
+    }
+    let o = quarry(&["render", "ubuntu 24.04", "--git"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: final image \"ubuntu 24.04\" is not an image reference\nhint:"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = quarry(&["render"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = quarry(&["render", "ubuntu:24.04", "--engine", "ancient"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = quarry(&["render", "ubuntu:24.04"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: no extension selected\nhint:"));
+}
+
+#[test]
+fn unwritable_output_is_an_error() {
+    let o = quarry(&["render", "ubuntu:24.04", "--git", "-o", "/nonexistent-dir/Dockerfile"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("\nerror: cannot write `/nonexistent-dir/Dockerfile`: "), "{}", stderr(&o));
+}
+
+#[test]
+fn list_and_help() {
+    let o = quarry(&["list"]);
+    assert!(o.status.success());
+    insta::assert_snapshot!("list", String::from_utf8(o.stdout).unwrap());
+    let o = quarry(&["render", "--help"]);
+    assert!(o.status.success());
+    insta::assert_snapshot!("render_help", String::from_utf8(o.stdout).unwrap());
+    let o = quarry(&["--help"]);
+    insta::assert_snapshot!("help", String::from_utf8(o.stdout).unwrap());
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["render", "ubuntu:24.04", "--cargo", "--npm", "--pixi", "--palanteer", "--ros-jazzy"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
