@@ -221,7 +221,7 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(p) if (0..=i64::from(quarry_core::MAX_CACHE_PRIORITY)).contains(&p) => p as u8,
                 _ => {
-                    w.error(v.span().start, "cache_priority", "priority-range", format!("{} is out of range: use a whole number from 0 to 100 (high = changes rarely = emitted early)", i.as_str()));
+                    w.error(v.span().start, "cache_priority", "priority-range", format!("{} is out of range: use a whole number from 0 to 100 (high = changes rarely = emitted early)", &input.text[v.span()]));
                     quarry_core::DEFAULT_CACHE_PRIORITY
                 }
             },
@@ -454,17 +454,23 @@ impl Walker<'_> {
         }
     }
 
-    fn tables<'t, 'i>(&mut self, table: &'t Table<'i>, key: &str) -> Vec<(&'t Table<'i>, Range<usize>)> {
+    fn tables<'t, 'i>(
+        &mut self,
+        table: &'t Table<'i>,
+        prefix: &str,
+        key: &str,
+    ) -> Vec<(&'t Table<'i>, Range<usize>)> {
         let Some(v) = table.get(key) else { return Vec::new() };
+        let key = join(prefix, key);
         let Some(list) = v.get_ref().as_array() else {
-            self.type_error(v, key, "an array of tables", v.get_ref());
+            self.type_error(v, &key, "an array of tables", v.get_ref());
             return Vec::new();
         };
         let mut out = Vec::new();
         for item in list.iter() {
             match item.get_ref() {
                 DeValue::Table(t) => out.push((t, item.span())),
-                other => self.type_error(item, key, "a table", other),
+                other => self.type_error(item, &key, "a table", other),
             }
         }
         out
@@ -645,7 +651,7 @@ impl Walker<'_> {
 
     fn repositories(&mut self, root: &Table<'_>) -> Vec<RepositoryMeta> {
         let mut out = Vec::new();
-        for (t, span) in self.tables(root, "apt_repositories") {
+        for (t, span) in self.tables(root, "", "apt_repositories") {
             let prefix = "apt_repositories";
             self.check_keys(t, prefix, REPOSITORY_KEYS);
             let name = self.string(t, prefix, "name", false);
@@ -714,7 +720,7 @@ impl Walker<'_> {
             );
         }
         let mut artifacts = Vec::new();
-        for (a, span) in self.tables(t, "artifacts") {
+        for (a, span) in self.tables(t, "builder", "artifacts") {
             let prefix = "builder.artifacts";
             self.check_keys(a, prefix, ARTIFACT_KEYS);
             let Some(source) = self.string(a, prefix, "source", false) else {
@@ -805,8 +811,7 @@ impl Walker<'_> {
             }
             Ok(unknown) if !unknown.is_empty() => {
                 for var in unknown {
-                    let needle = var.rsplit('.').next().unwrap_or(&var);
-                    let offset = source.find(needle).unwrap_or(0);
+                    let offset = find_in_expressions(&source, &var).unwrap_or(0);
                     self.diagnostics.push(Diagnostic::at(
                         &shown,
                         &source,
@@ -839,14 +844,15 @@ impl Walker<'_> {
                     ));
                 }
                 Ok(out) => {
-                    if let Err(m) = template::check_snippet(slot, &out) {
+                    if let Err(e) = template::check_snippet(slot, &out) {
+                        let offset = find_source_line(&source, &e.text).unwrap_or(0);
                         self.diagnostics.push(Diagnostic::at(
                             &shown,
                             &source,
-                            0,
+                            offset,
                             &key_path,
                             "template-output",
-                            format!("rendered with the default options: {m}"),
+                            format!("rendered with the default options, {e}"),
                         ));
                     }
                 }
@@ -857,7 +863,7 @@ impl Walker<'_> {
 
     fn files(&mut self, root: &Table<'_>) -> Vec<FileMeta> {
         let mut out = Vec::new();
-        for (t, span) in self.tables(root, "files") {
+        for (t, span) in self.tables(root, "", "files") {
             self.check_keys(t, "files", FILE_KEYS);
             let Some(path) = self.string(t, "files", "path", false) else {
                 self.error(span.start, "files.path", "required", "each file needs a `path`".to_owned());
@@ -916,6 +922,58 @@ impl Walker<'_> {
         }
         run
     }
+}
+
+/// Where `var` (`image`, `options.versoin`) is used inside a `{{ }}` or `{% %}` block of
+/// `source`: the first whole-word occurrence of the name.
+fn find_in_expressions(source: &str, var: &str) -> Option<usize> {
+    let mut blocks = Vec::new();
+    let mut at = 0;
+    while let Some(start) = source[at..].find(['{']).map(|i| at + i) {
+        let open = &source[start..];
+        let close = if open.starts_with("{{") {
+            "}}"
+        } else if open.starts_with("{%") {
+            "%}"
+        } else {
+            at = start + 1;
+            continue;
+        };
+        let end = source[start + 2..].find(close).map_or(source.len(), |i| start + 2 + i);
+        blocks.push(start + 2..end);
+        at = end;
+    }
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    for block in &blocks {
+        let text = &source[block.clone()];
+        for (i, _) in text.match_indices(var) {
+            let before = text[..i].chars().next_back();
+            let after = text[i + var.len()..].chars().next();
+            if !before.is_some_and(is_word) && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Some(block.start + i);
+            }
+        }
+    }
+    None
+}
+
+/// Where a rendered line came from: the template line equal to it, else the first line that starts
+/// with the same instruction word.
+fn find_source_line(source: &str, rendered: &str) -> Option<usize> {
+    let mut offset = 0;
+    let word = rendered.split_whitespace().next()?;
+    let mut first_word_match = None;
+    for line in source.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed == rendered {
+            return Some(offset + line.len() - line.trim_start().len());
+        }
+        if first_word_match.is_none() && trimmed.split_whitespace().next() == Some(word) {
+            first_word_match = Some(offset + line.len() - line.trim_start().len());
+        }
+        offset += line.len();
+    }
+    first_word_match
 }
 
 /// Byte offset of the start of 1-based `line`.

@@ -357,7 +357,7 @@ fn render_template(r: &ResolvedExtension, template: &Template, slot: Slot) -> Re
     let rendered = template::render(&name, template.source, ctx)
         .map_err(|e| template_error(ext, template, e.to_string()))?;
     if slot != Slot::FinalUser {
-        template::check_snippet(slot, &rendered).map_err(|m| template_error(ext, template, m))?;
+        template::check_snippet(slot, &rendered).map_err(|e| template_error(ext, template, e.to_string()))?;
     }
     Ok(rendered)
 }

@@ -153,9 +153,29 @@ pub fn render(name: &str, source: &str, ctx: Value) -> Result<String, minijinja:
     template.render(ctx)
 }
 
+/// A rendered snippet that its slot does not allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnippetError {
+    /// 1-based line of the rendered snippet (0 when the fault is the snippet as a whole).
+    pub line: usize,
+    /// The offending line, trimmed.
+    pub text: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for SnippetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "rendered line {}: ", self.line)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
 /// Checks a rendered snippet: every instruction is allowed in its slot, no heredoc, and the
 /// snippet is not empty.
-pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), String> {
+pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), SnippetError> {
     let allowed = slot.allowed_instructions();
     let mut continued = false;
     let mut any = false;
@@ -167,31 +187,33 @@ pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), String> {
             continue;
         }
         any = true;
+        let fail =
+            |message: String| SnippetError { line: index + 1, text: trimmed.trim_end().to_owned(), message };
         let word = trimmed.split_whitespace().next().unwrap_or_default();
         let upper = word.to_ascii_uppercase();
         if !allowed.contains(&upper.as_str()) {
-            return Err(format!(
-                "line {}: instruction `{word}` is not allowed here (allowed: {})",
-                index + 1,
+            return Err(fail(format!(
+                "instruction `{word}` is not allowed here (allowed: {})",
                 allowed.join(", ")
-            ));
+            )));
         }
         if word != upper {
-            return Err(format!("line {}: write the instruction as `{upper}`", index + 1));
+            return Err(fail(format!("write the instruction as `{upper}`")));
         }
         if trimmed.contains("<<") && (upper == "RUN" || upper == "COPY") {
-            return Err(format!(
-                "line {}: heredocs need a newer Dockerfile frontend than quarry targets; \
-                 use a file shipped in the build context instead",
-                index + 1
+            return Err(fail(
+                "heredocs need a newer Dockerfile frontend than quarry targets; \
+                 use a file shipped in the build context instead"
+                    .to_owned(),
             ));
         }
     }
+    let whole = |message: &str| SnippetError { line: 0, text: String::new(), message: message.to_owned() };
     if continued {
-        return Err("the last line ends with `\\`, continuing into whatever follows".to_owned());
+        return Err(whole("the last line ends with `\\`, continuing into whatever follows"));
     }
     if !any {
-        return Err("the template produced no instruction".to_owned());
+        return Err(whole("the template produced no instruction"));
     }
     Ok(())
 }
@@ -216,9 +238,11 @@ mod tests {
     #[test]
     fn snippets_are_checked() {
         assert!(check_snippet(Slot::Builder, "RUN a \\\n  && b\nENV X=1\n").is_ok());
-        assert!(check_snippet(Slot::Builder, "FROM x\n").unwrap_err().contains("`FROM`"));
-        assert!(check_snippet(Slot::Setup, "run x\n").unwrap_err().contains("`RUN`"));
-        assert!(check_snippet(Slot::Setup, "RUN x \\\n").unwrap_err().contains("continuing"));
+        let err = check_snippet(Slot::Builder, "RUN a\nFROM x\n").unwrap_err();
+        assert_eq!((err.line, err.text.as_str()), (2, "FROM x"));
+        assert!(err.to_string().starts_with("rendered line 2: instruction `FROM` is not allowed"));
+        assert!(check_snippet(Slot::Setup, "run x\n").unwrap_err().message.contains("`RUN`"));
+        assert!(check_snippet(Slot::Setup, "RUN x \\\n").unwrap_err().message.contains("continuing"));
         assert!(check_snippet(Slot::Setup, "# only a comment\n").is_err());
         assert!(check_snippet(Slot::Setup, "RUN <<EOF\nx\nEOF\n").is_err());
     }

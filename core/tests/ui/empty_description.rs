@@ -1,0 +1,24 @@
+//! A registration whose `description` is empty does not compile.
+
+quarry_core::register! {
+    pub static EXTENSION: quarry_core::Extension = quarry_core::Extension {
+        name: "demo",
+        crate_name: "quarry-ui",
+        description: "",
+        depends_on: &[],
+        cache_priority: 50,
+        builder_base_image: None,
+        apt_packages: &[],
+        apt_repositories: &[],
+        builder: None,
+        setup: None,
+        user_setup: None,
+        final_user: None,
+        supported_images: &[],
+        options: &[],
+        files: &[],
+        run: quarry_core::RunSpec::EMPTY,
+    };
+}
+
+fn main() {}
