@@ -5,6 +5,7 @@
 //! [`exit`]).
 
 pub mod args;
+pub mod cache_id;
 pub mod config;
 pub mod exit;
 mod linked;

@@ -1,0 +1,175 @@
+//! Which cache id a build uses, so that parallel CI jobs never wait on each other's locked cache
+//! mounts.
+//!
+//! Precedence, first found wins:
+//! 1. `--cache-id ID`
+//! 2. `ROCKER_CACHE_ID`, then `QUARRY_CACHE_ID`
+//! 3. GitHub Actions (`GITHUB_ACTIONS=true`): `gha-<job>-<runner>`, from `GITHUB_JOB` and
+//!    `RUNNER_NAME`. Jobs running at the same time on one host run on different runners, so their
+//!    ids differ; the same job on the same runner gets the same id on every run, so it reuses its
+//!    cache.
+//! 4. `default`
+//!
+//! An id is 1 to 64 characters of `[A-Za-z0-9_.-]`: anything else could corrupt a mount spec.
+
+use std::fmt;
+
+/// Longest accepted id.
+pub const MAX_LEN: usize = 64;
+
+/// Where the id came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `--cache-id`.
+    Flag,
+    /// An environment variable (named).
+    Env(&'static str),
+    /// Derived from GitHub Actions' environment.
+    GithubActions,
+    /// Nothing set.
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag => f.write_str("--cache-id"),
+            Source::Env(name) => write!(f, "${name}"),
+            Source::GithubActions => f.write_str("GitHub Actions job and runner"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A validated cache id and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheId {
+    /// The id.
+    pub value: String,
+    /// Its origin.
+    pub source: Source,
+}
+
+/// An id that would corrupt a mount spec.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid cache id {value:?} (from {origin})\nhint: use 1 to {MAX_LEN} letters, digits, `_`, `.` or `-`, e.g. `py310`"
+)]
+pub struct InvalidCacheId {
+    /// The rejected value.
+    pub value: String,
+    /// Where it came from.
+    pub origin: Source,
+}
+
+/// Whether `id` may be used as a cache id.
+pub fn is_valid(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_LEN
+        && id.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// Resolves the cache id from the flag and the environment (`env` reads a variable).
+pub fn resolve(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<CacheId, InvalidCacheId> {
+    let checked = |value: String, source: Source| {
+        if is_valid(&value) { Ok(CacheId { value, source }) } else { Err(InvalidCacheId { value, origin: source }) }
+    };
+    if let Some(flag) = flag {
+        return checked(flag.to_owned(), Source::Flag);
+    }
+    for name in ["ROCKER_CACHE_ID", "QUARRY_CACHE_ID"] {
+        if let Some(value) = env(name).filter(|v| !v.is_empty()) {
+            return checked(value, Source::Env(name));
+        }
+    }
+    if env("GITHUB_ACTIONS").as_deref() == Some("true") {
+        let job = env("GITHUB_JOB").unwrap_or_default();
+        let runner = env("RUNNER_NAME").unwrap_or_default();
+        return Ok(CacheId { value: github_id(&job, &runner), source: Source::GithubActions });
+    }
+    Ok(CacheId { value: "default".to_owned(), source: Source::Default })
+}
+
+/// `gha-<job>-<runner>` with every other character made `-`, shortened with a stable hash suffix
+/// when longer than [`MAX_LEN`].
+pub fn github_id(job: &str, runner: &str) -> String {
+    let raw = format!("gha-{job}-{runner}");
+    let clean: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') { c } else { '-' })
+        .collect();
+    if clean.len() <= MAX_LEN {
+        return clean;
+    }
+    let hash = fnv1a(raw.as_bytes());
+    format!("{}-{hash:016x}", &clean[..MAX_LEN - 17])
+}
+
+/// FNV-1a, 64 bits: a stable, dependency-free hash for names.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn precedence() {
+        let all = env(&[
+            ("ROCKER_CACHE_ID", "rocker"),
+            ("QUARRY_CACHE_ID", "quarry"),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_JOB", "test"),
+            ("RUNNER_NAME", "runner 1"),
+        ]);
+        assert_eq!(
+            resolve(Some("flag"), &all).unwrap(),
+            CacheId { value: "flag".into(), source: Source::Flag }
+        );
+        assert_eq!(resolve(None, &all).unwrap().source, Source::Env("ROCKER_CACHE_ID"));
+        let no_rocker = env(&[("QUARRY_CACHE_ID", "quarry"), ("GITHUB_ACTIONS", "true")]);
+        assert_eq!(resolve(None, &no_rocker).unwrap().value, "quarry");
+        let gha = env(&[("GITHUB_ACTIONS", "true"), ("GITHUB_JOB", "test"), ("RUNNER_NAME", "runner 1")]);
+        assert_eq!(
+            resolve(None, &gha).unwrap(),
+            CacheId { value: "gha-test-runner-1".into(), source: Source::GithubActions }
+        );
+        assert_eq!(resolve(None, &env(&[])).unwrap().value, "default");
+    }
+
+    #[test]
+    fn concurrent_jobs_differ_and_reruns_match() {
+        assert_ne!(github_id("build", "runner-1"), github_id("build", "runner-2"));
+        assert_ne!(github_id("build", "runner-1"), github_id("test", "runner-1"));
+        assert_eq!(github_id("build", "runner-1"), github_id("build", "runner-1"));
+        let long = github_id(&"j".repeat(100), "r");
+        assert_eq!(long.len(), MAX_LEN);
+        assert!(is_valid(&long));
+        assert_ne!(long, github_id(&"j".repeat(101), "r"));
+    }
+
+    #[test]
+    fn ids_that_would_corrupt_a_mount_are_rejected() {
+        for bad in ["a,b", "a b", "", "x\ny", "a=b", &"x".repeat(65)] {
+            let err = resolve(Some(bad), &env(&[])).unwrap_err();
+            assert!(err.to_string().contains("hint: use 1 to 64"), "{err}");
+        }
+        let err = resolve(None, &env(&[("ROCKER_CACHE_ID", "py 3.10")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid cache id \"py 3.10\" (from $ROCKER_CACHE_ID)\nhint: use 1 to 64 letters, digits, `_`, `.` or `-`, e.g. `py310`"
+        );
+    }
+}
