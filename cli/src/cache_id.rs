@@ -72,7 +72,11 @@ pub fn is_valid(id: &str) -> bool {
 /// Resolves the cache id from the flag and the environment (`env` reads a variable).
 pub fn resolve(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<CacheId, InvalidCacheId> {
     let checked = |value: String, source: Source| {
-        if is_valid(&value) { Ok(CacheId { value, source }) } else { Err(InvalidCacheId { value, origin: source }) }
+        if is_valid(&value) {
+            Ok(CacheId { value, source })
+        } else {
+            Err(InvalidCacheId { value, origin: source })
+        }
     };
     if let Some(flag) = flag {
         return checked(flag.to_owned(), Source::Flag);

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod cache_id;
 pub mod config;
+pub mod engine;
 pub mod exit;
 mod linked;
 pub mod output;

@@ -1,0 +1,126 @@
+//! What the Docker engine can do, read once: its version, whether buildx is there, whether it
+//! uses the containerd image store. The render follows from it (`COPY --link` needs Docker 23+).
+
+use std::process::Command;
+
+use quarry_core::EngineLevel;
+
+/// The engine's capabilities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// Server version as the engine reports it, e.g. `26.1.5` or `20.10.24+dfsg1`.
+    pub version: String,
+    /// Major and minor version.
+    pub major_minor: (u32, u32),
+    /// Whether `docker buildx` is available.
+    pub buildx: bool,
+    /// Whether images live in the containerd store (where `COPY --link` pays off).
+    pub containerd_store: bool,
+}
+
+/// Oldest engine quarry builds with: 20.10 (BuildKit 0.8, `RUN --mount=type=cache` with `${ARG}`
+/// in the id).
+pub const MIN_VERSION: (u32, u32) = (20, 10);
+
+impl Engine {
+    /// The Dockerfile level this engine's built-in frontend supports.
+    pub fn level(&self) -> EngineLevel {
+        if self.major_minor >= (23, 0) { EngineLevel::Modern } else { EngineLevel::Legacy }
+    }
+
+    /// Whether BuildKit's own `BUILDKIT_CACHE_MOUNT_NS` isolates cache mounts without touching
+    /// layer keys (BuildKit 0.13, Docker 26 and later).
+    pub fn has_mount_namespace(&self) -> bool {
+        self.major_minor >= (26, 0)
+    }
+}
+
+/// Why the engine cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// `docker` is not installed.
+    #[error("cannot run `docker`: {0}\nhint: install the Docker CLI and make sure `docker` is on PATH")]
+    NoClient(String),
+    /// The daemon does not answer.
+    #[error("no Docker engine answers{}\nhint: start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one", host_suffix(.0))]
+    NotRunning(Option<String>),
+    /// The engine is older than [`MIN_VERSION`].
+    #[error("Docker engine {0} is too old\nhint: quarry needs Docker 20.10 or newer (BuildKit cache mounts)")]
+    TooOld(String),
+    /// The version string could not be read.
+    #[error("cannot read the Docker engine version from {0:?}\nhint: check that `docker version` works")]
+    UnknownVersion(String),
+}
+
+fn host_suffix(host: &Option<String>) -> String {
+    host.as_ref().map(|h| format!(" at `{h}`")).unwrap_or_default()
+}
+
+/// `26.1.5` -> (26, 1); `20.10.24+dfsg1` -> (20, 10).
+pub fn parse_version(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.trim().split(['.', '+', '-', '~']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Reads the engine's capabilities through the `docker` CLI.
+pub fn detect(docker: &str) -> Result<Engine, EngineError> {
+    let out = Command::new(docker)
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .map_err(|e| EngineError::NoClient(e.to_string()))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    if !out.status.success() || version.is_empty() {
+        return Err(EngineError::NotRunning(std::env::var("DOCKER_HOST").ok()));
+    }
+    let major_minor = parse_version(&version).ok_or_else(|| EngineError::UnknownVersion(version.clone()))?;
+    if major_minor < MIN_VERSION {
+        return Err(EngineError::TooOld(version));
+    }
+    let buildx = Command::new(docker).args(["buildx", "version"]).output().is_ok_and(|o| o.status.success());
+    let containerd_store = Command::new(docker)
+        .args(["info", "--format", "{{json .DriverStatus}}"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("io.containerd.snapshotter"));
+    Ok(Engine { version, major_minor, buildx, containerd_store })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(version: &str) -> Engine {
+        Engine {
+            version: version.to_owned(),
+            major_minor: parse_version(version).unwrap(),
+            buildx: true,
+            containerd_store: false,
+        }
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("26.1.5"), Some((26, 1)));
+        assert_eq!(parse_version("20.10.24+dfsg1"), Some((20, 10)));
+        assert_eq!(parse_version("28.2.2\n"), Some((28, 2)));
+        assert_eq!(parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(engine("20.10.24+dfsg1").level(), EngineLevel::Legacy);
+        assert_eq!(engine("23.0.0").level(), EngineLevel::Modern);
+        assert!(!engine("25.0.3").has_mount_namespace());
+        assert!(engine("26.1.5").has_mount_namespace());
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(
+            EngineError::NotRunning(Some("unix:///x.sock".into())).to_string(),
+            "no Docker engine answers at `unix:///x.sock`\nhint: start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one"
+        );
+        assert!(EngineError::TooOld("19.03.1".into()).to_string().contains("needs Docker 20.10"));
+    }
+}
