@@ -28,17 +28,21 @@ enum Command {
     /// flag such as `--cargo-version 1.95.0` selects its extension too. Dependencies are added
     /// automatically. The output is the same whatever order the extensions are given in.
     Render(RenderArgs),
+    /// Render, then build the image with BuildKit and tag it.
+    ///
+    /// The build context (the Dockerfile and the files extensions ship) is written under
+    /// `$XDG_CACHE_HOME/quarry/contexts/`, and kept there when the build fails. Prints the tag on
+    /// stdout.
+    Build(BuildArgs),
     /// List every extension: name, cache priority, builder base image and options.
     List,
 }
 
+/// What to render: the image and the extensions.
 #[derive(Debug, Args)]
-struct RenderArgs {
+struct SelectArgs {
     /// The final image, e.g. `ubuntu:24.04`.
     image: String,
-    /// Write the Dockerfile to FILE instead of stdout (written whole or not at all).
-    #[arg(short, long, value_name = "FILE")]
-    output: Option<PathBuf>,
     /// Select an extension by name (repeatable).
     #[arg(short = 'e', long = "extension", value_name = "NAME")]
     extensions: Vec<String>,
@@ -47,9 +51,59 @@ struct RenderArgs {
     #[arg(long, value_name = "IMAGE")]
     builder_base_image: Option<String>,
     /// The engine the Dockerfile is for: `modern` (Docker 23+, `COPY --link`) or `legacy`
-    /// (Docker 20.10: plain `COPY --from`).
-    #[arg(long, value_enum, default_value_t = EngineArg::Modern, value_name = "LEVEL")]
-    engine: EngineArg,
+    /// (Docker 20.10: plain `COPY --from`) [default: modern for `render`, the engine's own level
+    /// for `build`].
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    engine: Option<EngineArg>,
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Write the Dockerfile to FILE instead of stdout (written whole or not at all).
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Tag for the image [default: `quarry/<extensions>:<hash of the rendered context>`].
+    #[arg(short, long, value_name = "NAME")]
+    tag: Option<String>,
+    /// Cache id isolating this job's cache mounts [default: $ROCKER_CACHE_ID, $QUARRY_CACHE_ID,
+    /// the GitHub Actions job and runner, or `default`].
+    #[arg(long, value_name = "ID")]
+    cache_id: Option<String>,
+    /// Do not use the layer cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Always look for newer base images.
+    #[arg(long)]
+    pull: bool,
+    /// buildx builder instance to use.
+    #[arg(long, value_name = "NAME")]
+    builder: Option<String>,
+    /// External cache source (buildx), e.g. `type=local,src=/cache` (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    cache_from: Vec<String>,
+    /// Cache export destination (buildx), e.g. `type=local,dest=/cache` (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    cache_to: Vec<String>,
+    /// Add a host-to-IP mapping for RUN steps, `HOST:IP` (repeatable).
+    #[arg(long, value_name = "HOST:IP")]
+    add_host: Vec<String>,
+    /// Networking mode for RUN steps.
+    #[arg(long, value_name = "MODE")]
+    network: Option<String>,
+    /// Target platform, e.g. `linux/arm64`.
+    #[arg(long, value_name = "PLATFORM")]
+    platform: Option<String>,
+    /// Progress output: `auto`, `plain` or `tty`.
+    #[arg(long, value_name = "TYPE")]
+    progress: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -67,11 +121,28 @@ pub struct Render {
     pub output: Option<PathBuf>,
 }
 
+/// A parsed `quarry build`.
+#[derive(Debug, Clone)]
+pub struct Build {
+    /// What to render (its engine level is replaced by the engine's unless `engine_given`).
+    pub request: Request,
+    /// Whether `--engine` was given.
+    pub engine_given: bool,
+    /// `--tag`.
+    pub tag: Option<String>,
+    /// `--cache-id`.
+    pub cache_id: Option<String>,
+    /// Pass-throughs.
+    pub options: crate::build::BuildOptions,
+}
+
 /// What the command line asks for.
 #[derive(Debug, Clone)]
 pub enum Invocation {
     /// `quarry render`.
     Render(Render),
+    /// `quarry build`.
+    Build(Box<Build>),
     /// `quarry list`.
     List,
 }
@@ -113,9 +184,10 @@ pub struct ExtensionFlag {
 pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String> {
     let mut flags: BTreeMap<String, ExtensionFlag> = BTreeMap::new();
     let fixed: Vec<String> = Cli::command()
-        .find_subcommand("render")
-        .map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect())
-        .unwrap_or_default();
+        .get_subcommands()
+        .filter(|c| SELECTING.contains(&c.get_name()))
+        .flat_map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect::<Vec<_>>())
+        .collect();
     for ext in registry.iter() {
         let mut add = |flag: ExtensionFlag| -> Result<(), String> {
             if fixed.contains(&flag.long) {
@@ -143,26 +215,33 @@ pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String
     Ok(flags.into_values().collect())
 }
 
-/// The full command, with the registry's flags on `render`.
+/// Subcommands that select extensions, and so take the registry's flags.
+const SELECTING: &[&str] = &["render", "build"];
+
+/// The full command, with the registry's flags on every subcommand that selects extensions.
 pub fn command(registry: &Registry) -> Result<clap::Command, String> {
     let flags = extension_flags(registry)?;
-    Ok(Cli::command().mut_subcommand("render", |mut render| {
-        for flag in &flags {
-            let ext = registry.get(flag.extension).expect("flags come from the registry");
-            let arg = Arg::new(flag.long.clone()).long(flag.long.clone());
-            render = render.arg(match flag.option {
-                None => arg.action(ArgAction::SetTrue).help(ext.description).help_heading("Extensions"),
-                Some(option) => {
-                    let spec = ext.option(option).expect("flags come from the registry");
-                    arg.action(ArgAction::Set)
-                        .value_name("VALUE")
-                        .help(format!("{} [default: {}]", spec.description, spec.default))
-                        .help_heading("Extension options")
-                }
-            });
-        }
-        render
-    }))
+    let mut command = Cli::command();
+    for name in SELECTING {
+        command = command.mut_subcommand(name, |mut sub| {
+            for flag in &flags {
+                let ext = registry.get(flag.extension).expect("flags come from the registry");
+                let arg = Arg::new(flag.long.clone()).long(flag.long.clone());
+                sub = sub.arg(match flag.option {
+                    None => arg.action(ArgAction::SetTrue).help(ext.description).help_heading("Extensions"),
+                    Some(option) => {
+                        let spec = ext.option(option).expect("flags come from the registry");
+                        arg.action(ArgAction::Set)
+                            .value_name("VALUE")
+                            .help(format!("{} [default: {}]", spec.description, spec.default))
+                            .help_heading("Extension options")
+                    }
+                });
+            }
+            sub
+        });
+    }
+    Ok(command)
 }
 
 /// Parses `argv` (program name first).
@@ -170,16 +249,34 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
     let command = command(registry).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
     let matches = command.try_get_matches_from(argv).map_err(|e| unknown_extension(registry, e))?;
     let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
+    let sub = |name| matches.subcommand_matches(name).expect("the subcommand matched");
     match cli.command {
         Command::List => Ok(Invocation::List),
-        Command::Render(args) => {
-            let sub = matches.subcommand_matches("render").expect("the render subcommand matched");
-            Ok(Invocation::Render(render_invocation(registry, args, sub)))
-        }
+        Command::Render(args) => Ok(Invocation::Render(Render {
+            request: request(registry, &args.select, sub("render")),
+            output: args.output,
+        })),
+        Command::Build(args) => Ok(Invocation::Build(Box::new(Build {
+            request: request(registry, &args.select, sub("build")),
+            engine_given: args.select.engine.is_some(),
+            tag: args.tag,
+            cache_id: args.cache_id,
+            options: crate::build::BuildOptions {
+                no_cache: args.no_cache,
+                pull: args.pull,
+                builder: args.builder,
+                cache_from: args.cache_from,
+                cache_to: args.cache_to,
+                add_host: args.add_host,
+                network: args.network,
+                platform: args.platform,
+                progress: args.progress,
+            },
+        }))),
     }
 }
 
-fn render_invocation(registry: &Registry, args: RenderArgs, matches: &ArgMatches) -> Render {
+fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Request {
     let mut selections: BTreeMap<String, Selection> = BTreeMap::new();
     for name in &args.extensions {
         selections.entry(name.clone()).or_insert_with(|| Selection::new(name.clone()));
@@ -204,18 +301,15 @@ fn render_invocation(registry: &Registry, args: RenderArgs, matches: &ArgMatches
             }
         }
     }
-    Render {
-        request: Request {
-            image: args.image,
-            extensions: selections.into_values().collect(),
-            builder_base_image: args.builder_base_image,
-            overrides: BTreeMap::new(),
-            engine: match args.engine {
-                EngineArg::Modern => EngineLevel::Modern,
-                EngineArg::Legacy => EngineLevel::Legacy,
-            },
+    Request {
+        image: args.image.clone(),
+        extensions: selections.into_values().collect(),
+        builder_base_image: args.builder_base_image.clone(),
+        overrides: BTreeMap::new(),
+        engine: match args.engine {
+            None | Some(EngineArg::Modern) => EngineLevel::Modern,
+            Some(EngineArg::Legacy) => EngineLevel::Legacy,
         },
-        output: args.output,
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`exit`]).
 
 pub mod args;
+pub mod build;
 pub mod cache_id;
 pub mod config;
 pub mod engine;
@@ -38,6 +39,7 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
     };
     let result = match invocation {
         args::Invocation::Render(render) => render_command(registry, &render),
+        args::Invocation::Build(build) => build_command(registry, *build).map(|_| ()),
         args::Invocation::List => list_command(registry),
     };
     match result {
@@ -66,6 +68,84 @@ fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<
             .with_context(|| format!("cannot write `{}`", path.display())),
         None => output::stdout(rendered.dockerfile.as_bytes()),
     }
+}
+
+/// Renders for the engine, writes the context and builds; returns the tag.
+pub fn build_command(registry: &Registry, mut build: args::Build) -> anyhow::Result<String> {
+    let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
+    let engine = engine::detect(&docker)?;
+    let level = engine.level();
+    if build.engine_given && build.request.engine < level {
+        eprintln!(
+            "warning: Docker {} has no `COPY --link` (needs Docker 23+): rendering plain `COPY --from` instead",
+            engine.version
+        );
+        build.request.engine = level;
+    } else if !build.engine_given {
+        build.request.engine = level;
+        if level == quarry_core::EngineLevel::Legacy {
+            eprintln!("note: Docker {} has no `COPY --link`: rendering plain `COPY --from`", engine.version);
+        }
+    }
+    if !engine.buildx {
+        let missing = build::unsupported_without_buildx(&build.options);
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "{} need docker buildx, which this engine does not have\nhint: install the buildx plugin, or drop {}",
+                missing.join(", "),
+                missing.join(", ")
+            );
+        }
+    }
+    let cache = cache_id::resolve(build.cache_id.as_deref(), &|k| std::env::var(k).ok())?;
+    let rendered = render_request(registry, &build.request)?;
+    let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
+    let context = build::contexts_root().join(tag.replace(['/', ':'], "_"));
+    build::write_context(&context, &rendered)
+        .with_context(|| format!("cannot write the build context `{}`", context.display()))?;
+    eprintln!("note: building `{tag}` with cache id `{}` ({})", cache.value, cache.source);
+    let args = build::build_args(&engine, &context, &tag, &cache, &build.options);
+    let status = run_streaming(&docker, &args, !engine.buildx)?;
+    if !status.0.success() {
+        let step = build::failing_step(&status.1).map(|s| format!(" at step `{s}`")).unwrap_or_default();
+        let code = status.0.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
+        anyhow::bail!(
+            "the build failed{step}{code}\nhint: the build context is kept at `{}`",
+            context.display()
+        );
+    }
+    output::stdout(format!("{tag}\n").as_bytes())?;
+    Ok(tag)
+}
+
+/// Runs `docker args`, passing its stderr through while keeping the last lines to read the
+/// failing step from.
+fn run_streaming(
+    docker: &str,
+    args: &[String],
+    legacy_buildkit: bool,
+) -> anyhow::Result<(std::process::ExitStatus, String)> {
+    use std::io::BufRead;
+    let mut command = std::process::Command::new(docker);
+    command.args(args).stdout(std::process::Stdio::inherit()).stderr(std::process::Stdio::piped());
+    if legacy_buildkit {
+        command.env("DOCKER_BUILDKIT", "1");
+    }
+    let mut child = command.spawn().with_context(|| format!("cannot run `{docker}`"))?;
+    let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    if let Some(stderr) = child.stderr.take() {
+        let mut err = std::io::stderr();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(err, "{line}");
+            tail.push_back(line);
+            if tail.len() > 400 {
+                tail.pop_front();
+            }
+        }
+    }
+    let status = child.wait()?;
+    Ok((status, tail.into_iter().collect::<Vec<_>>().join("\n")))
 }
 
 fn list_command(registry: &Registry) -> anyhow::Result<()> {

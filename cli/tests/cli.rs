@@ -142,3 +142,24 @@ fn a_closed_pipe_is_not_an_error() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn build_without_an_engine_is_a_clear_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["build", "debian:bookworm", "--git"])
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: no Docker engine answers at `unix:///nonexistent/quarry-test.sock`\nhint: start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one\n"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["build", "debian:bookworm", "--git"])
+        .env("QUARRY_DOCKER", "/nonexistent/docker")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: cannot run `docker`: "), "{}", stderr(&o));
+}
