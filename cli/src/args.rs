@@ -34,6 +34,12 @@ enum Command {
     /// `$XDG_CACHE_HOME/quarry/contexts/`, and kept there when the build fails. Prints the tag on
     /// stdout.
     Build(BuildArgs),
+    /// Build if needed, then run the container with what the extensions ask for.
+    ///
+    /// Environment, volumes, devices and other `docker run` arguments come from the selected
+    /// extensions; the container is interactive when stdin is a terminal. Exits with the
+    /// container's exit code.
+    Run(RunArgs),
     /// List every extension: name, cache priority, builder base image and options.
     List,
 }
@@ -106,6 +112,18 @@ struct BuildArgs {
     progress: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Print the docker commands instead of running them.
+    #[arg(long)]
+    dry_run: bool,
+    /// The command to run in the container [default: the image's].
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum EngineArg {
     Modern,
@@ -136,6 +154,17 @@ pub struct Build {
     pub options: crate::build::BuildOptions,
 }
 
+/// A parsed `quarry run`.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The image to build.
+    pub build: Build,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// The command after `--`.
+    pub command: Vec<String>,
+}
+
 /// What the command line asks for.
 #[derive(Debug, Clone)]
 pub enum Invocation {
@@ -143,6 +172,8 @@ pub enum Invocation {
     Render(Render),
     /// `quarry build`.
     Build(Box<Build>),
+    /// `quarry run`.
+    Run(Box<Run>),
     /// `quarry list`.
     List,
 }
@@ -216,7 +247,7 @@ pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String
 }
 
 /// Subcommands that select extensions, and so take the registry's flags.
-const SELECTING: &[&str] = &["render", "build"];
+const SELECTING: &[&str] = &["render", "build", "run"];
 
 /// The full command, with the registry's flags on every subcommand that selects extensions.
 pub fn command(registry: &Registry) -> Result<clap::Command, String> {
@@ -256,23 +287,32 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
             request: request(registry, &args.select, sub("render")),
             output: args.output,
         })),
-        Command::Build(args) => Ok(Invocation::Build(Box::new(Build {
-            request: request(registry, &args.select, sub("build")),
-            engine_given: args.select.engine.is_some(),
-            tag: args.tag,
-            cache_id: args.cache_id,
-            options: crate::build::BuildOptions {
-                no_cache: args.no_cache,
-                pull: args.pull,
-                builder: args.builder,
-                cache_from: args.cache_from,
-                cache_to: args.cache_to,
-                add_host: args.add_host,
-                network: args.network,
-                platform: args.platform,
-                progress: args.progress,
-            },
+        Command::Build(args) => Ok(Invocation::Build(Box::new(build(registry, args, sub("build"))))),
+        Command::Run(args) => Ok(Invocation::Run(Box::new(Run {
+            build: build(registry, args.build, sub("run")),
+            dry_run: args.dry_run,
+            command: args.command,
         }))),
+    }
+}
+
+fn build(registry: &Registry, args: BuildArgs, matches: &ArgMatches) -> Build {
+    Build {
+        request: request(registry, &args.select, matches),
+        engine_given: args.select.engine.is_some(),
+        tag: args.tag,
+        cache_id: args.cache_id,
+        options: crate::build::BuildOptions {
+            no_cache: args.no_cache,
+            pull: args.pull,
+            builder: args.builder,
+            cache_from: args.cache_from,
+            cache_to: args.cache_to,
+            add_host: args.add_host,
+            network: args.network,
+            platform: args.platform,
+            progress: args.progress,
+        },
     }
 }
 

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod exit;
 mod linked;
 pub mod output;
+pub mod run;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -40,6 +41,10 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
     let result = match invocation {
         args::Invocation::Render(render) => render_command(registry, &render),
         args::Invocation::Build(build) => build_command(registry, *build).map(|_| ()),
+        args::Invocation::Run(run) => match run_command(registry, *run) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         args::Invocation::List => list_command(registry),
     };
     match result {
@@ -70,24 +75,66 @@ fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<
     }
 }
 
-/// Renders for the engine, writes the context and builds; returns the tag.
-pub fn build_command(registry: &Registry, mut build: args::Build) -> anyhow::Result<String> {
+/// A build, ready to run: what was rendered and the docker command that builds it.
+#[derive(Debug)]
+pub struct PreparedBuild {
+    /// The `docker` program.
+    pub docker: String,
+    /// The engine (`None` when none answered and only a dry run was asked for).
+    pub engine: Option<engine::Engine>,
+    /// The render.
+    pub rendered: Rendered,
+    /// The image tag.
+    pub tag: String,
+    /// The build context folder.
+    pub context: std::path::PathBuf,
+    /// `docker` arguments that build it.
+    pub args: Vec<String>,
+}
+
+/// Detects the engine, renders for it, writes the context and composes the build command.
+/// With `dry_run`, a missing engine is assumed modern with buildx, and nothing is written.
+pub fn prepare_build(
+    registry: &Registry,
+    mut build: args::Build,
+    dry_run: bool,
+) -> anyhow::Result<PreparedBuild> {
     let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
-    let engine = engine::detect(&docker)?;
-    let level = engine.level();
-    if build.engine_given && build.request.engine < level {
+    let engine = match engine::detect(&docker) {
+        Ok(engine) => Some(engine),
+        Err(e) if dry_run => {
+            eprintln!(
+                "note: {}; assuming Docker 26 with buildx for the dry run",
+                e.to_string().lines().next().unwrap_or_default()
+            );
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let assumed = engine::Engine {
+        version: "26.1.5".into(),
+        major_minor: (26, 1),
+        buildx: true,
+        containerd_store: true,
+    };
+    let effective = engine.clone().unwrap_or(assumed);
+    let level = effective.level();
+    if build.request.engine < level {
         eprintln!(
             "warning: Docker {} has no `COPY --link` (needs Docker 23+): rendering plain `COPY --from` instead",
-            engine.version
+            effective.version
         );
         build.request.engine = level;
     } else if !build.engine_given {
         build.request.engine = level;
         if level == quarry_core::EngineLevel::Legacy {
-            eprintln!("note: Docker {} has no `COPY --link`: rendering plain `COPY --from`", engine.version);
+            eprintln!(
+                "note: Docker {} has no `COPY --link`: rendering plain `COPY --from`",
+                effective.version
+            );
         }
     }
-    if !engine.buildx {
+    if !effective.buildx {
         let missing = build::unsupported_without_buildx(&build.options);
         if !missing.is_empty() {
             anyhow::bail!(
@@ -101,21 +148,71 @@ pub fn build_command(registry: &Registry, mut build: args::Build) -> anyhow::Res
     let rendered = render_request(registry, &build.request)?;
     let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
     let context = build::contexts_root().join(tag.replace(['/', ':'], "_"));
-    build::write_context(&context, &rendered)
-        .with_context(|| format!("cannot write the build context `{}`", context.display()))?;
-    eprintln!("note: building `{tag}` with cache id `{}` ({})", cache.value, cache.source);
-    let args = build::build_args(&engine, &context, &tag, &cache, &build.options);
-    let status = run_streaming(&docker, &args, !engine.buildx)?;
-    if !status.0.success() {
-        let step = build::failing_step(&status.1).map(|s| format!(" at step `{s}`")).unwrap_or_default();
-        let code = status.0.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
+    if !dry_run {
+        build::write_context(&context, &rendered)
+            .with_context(|| format!("cannot write the build context `{}`", context.display()))?;
+        eprintln!("note: building `{tag}` with cache id `{}` ({})", cache.value, cache.source);
+    }
+    let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
+    Ok(PreparedBuild { docker, engine, rendered, tag, context, args })
+}
+
+/// Runs a prepared build.
+pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
+    let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
+    let (status, tail) = run_streaming(&prepared.docker, &prepared.args, legacy)?;
+    if status.success() {
+        return Ok(());
+    }
+    if interrupted(&status) {
         anyhow::bail!(
-            "the build failed{step}{code}\nhint: the build context is kept at `{}`",
-            context.display()
+            "the build was interrupted\nhint: the build context is kept at `{}`",
+            prepared.context.display()
         );
     }
-    output::stdout(format!("{tag}\n").as_bytes())?;
-    Ok(tag)
+    let step = build::failing_step(&tail).map(|s| format!(" at step `{s}`")).unwrap_or_default();
+    let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
+    anyhow::bail!(
+        "the build failed{step}{code}\nhint: the build context is kept at `{}`",
+        prepared.context.display()
+    )
+}
+
+fn interrupted(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(2) || status.code() == Some(130)
+}
+
+/// `quarry build`: prepares and runs the build, prints the tag.
+pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<String> {
+    let prepared = prepare_build(registry, build, false)?;
+    execute_build(&prepared)?;
+    output::stdout(format!("{}\n", prepared.tag).as_bytes())?;
+    Ok(prepared.tag)
+}
+
+/// `quarry run`: builds (the layer cache makes an unchanged image instant), then runs the
+/// container; returns the container's exit code.
+pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
+    use std::io::IsTerminal;
+    let prepared = prepare_build(registry, run.build, run.dry_run)?;
+    let options = run::RunOptions { interactive: std::io::stdin().is_terminal(), command: run.command };
+    let run_args = run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok())?;
+    if run.dry_run {
+        let text = format!(
+            "{}\n{}\n",
+            run::shell_line(&prepared.docker, &prepared.args),
+            run::shell_line(&prepared.docker, &run_args)
+        );
+        output::stdout(text.as_bytes())?;
+        return Ok(0);
+    }
+    execute_build(&prepared)?;
+    let status = std::process::Command::new(&prepared.docker)
+        .args(&run_args)
+        .status()
+        .with_context(|| format!("cannot run `{}`", prepared.docker))?;
+    Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
 }
 
 /// Runs `docker args`, passing its stderr through while keeping the last lines to read the

@@ -163,3 +163,53 @@ fn build_without_an_engine_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: cannot run `docker`: "), "{}", stderr(&o));
 }
+
+#[test]
+fn run_dry_run_prints_both_commands_with_the_extensions_run_arguments() {
+    let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args([
+            "run",
+            "ubuntu:24.04",
+            "--palanteer",
+            "--cache-id",
+            "py310",
+            "--dry-run",
+            "--",
+            "palanteer",
+            "--help",
+        ])
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .env("XDG_CACHE_HOME", "/nonexistent/cache")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("docker buildx build --load --tag quarry/palanteer:"), "{out}");
+    assert!(
+        lines[0].contains(" --build-arg BUILDKIT_CACHE_MOUNT_NS=py310 /nonexistent/cache/quarry/contexts/")
+    );
+    assert!(lines[1].starts_with(
+        "docker run --rm --env DISPLAY --volume /tmp/.X11-unix:/tmp/.X11-unix:ro quarry/palanteer:"
+    ));
+    assert!(lines[1].ends_with(" palanteer --help"));
+    // A dry run writes nothing.
+    assert!(!std::path::Path::new("/nonexistent/cache").exists());
+}
+
+#[test]
+fn invalid_cache_ids_are_rejected_before_anything_runs() {
+    let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["run", "ubuntu:24.04", "--git", "--dry-run"])
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .env("ROCKER_CACHE_ID", "py3,10")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("error: invalid cache id \"py3,10\" (from $ROCKER_CACHE_ID)\nhint: use 1 to 64"),
+        "{}",
+        stderr(&o)
+    );
+}

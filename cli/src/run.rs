@@ -1,0 +1,137 @@
+//! `quarry run`: the `docker run` command line from what the selected extensions declare.
+
+use quarry_core::Rendered;
+
+/// What `docker run` is asked for beyond the extensions' needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Allocate a terminal and keep stdin open (when stdin is a terminal).
+    pub interactive: bool,
+    /// The command to run instead of the image's default.
+    pub command: Vec<String>,
+}
+
+/// A run argument that cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// A volume names a host variable that is not set.
+    #[error(
+        "extension `{extension}` mounts {spec:?}, but `${var}` is not set on this host\nhint: set `{var}`, or leave `{extension}` out"
+    )]
+    UnsetVariable {
+        /// The extension.
+        extension: String,
+        /// The volume spec.
+        spec: String,
+        /// The missing variable.
+        var: String,
+    },
+}
+
+/// The `docker run` arguments (without `docker`) for `tag`; `env` reads host variables.
+pub fn run_args(
+    rendered: &Rendered,
+    tag: &str,
+    options: &RunOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, RunError> {
+    let mut args: Vec<String> = vec!["run".into(), "--rm".into()];
+    if options.interactive {
+        args.extend(["--interactive".into(), "--tty".into()]);
+    }
+    for r in &rendered.resolved.extensions {
+        let ext = r.extension;
+        for e in ext.run.env {
+            args.extend(["--env".into(), (*e).to_owned()]);
+        }
+        for v in ext.run.volumes {
+            let expanded = expand(v, env).map_err(|var| RunError::UnsetVariable {
+                extension: ext.name.to_owned(),
+                spec: (*v).to_owned(),
+                var,
+            })?;
+            args.extend(["--volume".into(), expanded]);
+        }
+        for d in ext.run.devices {
+            args.extend(["--device".into(), (*d).to_owned()]);
+        }
+        args.extend(ext.run.args.iter().map(|a| (*a).to_owned()));
+    }
+    args.push(tag.to_owned());
+    args.extend(options.command.iter().cloned());
+    Ok(args)
+}
+
+/// Expands a leading `~` and every `$VAR` / `${VAR}` from the host environment.
+pub fn expand(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = spec;
+    if let Some(after) = rest.strip_prefix('~') {
+        out.push_str(&env("HOME").ok_or_else(|| "HOME".to_owned())?);
+        rest = after;
+    }
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, remainder) = if let Some(braced) = after.strip_prefix('{') {
+            match braced.find('}') {
+                Some(end) => (&braced[..end], &braced[end + 1..]),
+                None => (braced, ""),
+            }
+        } else {
+            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        if name.is_empty() {
+            out.push('$');
+        } else {
+            out.push_str(&env(name).ok_or_else(|| name.to_owned())?);
+        }
+        rest = remainder;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `args` as one shell-quoted line, for `--dry-run`.
+pub fn shell_line(program: &str, args: &[String]) -> String {
+    let mut line = program.to_owned();
+    for a in args {
+        line.push(' ');
+        if !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&c)) {
+            line.push_str(a);
+        } else {
+            line.push('\'');
+            line.push_str(&a.replace('\'', "'\\''"));
+            line.push('\'');
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(k: &str) -> Option<String> {
+        match k {
+            "HOME" => Some("/home/me".into()),
+            "DISPLAY" => Some(":0".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn expansion() {
+        assert_eq!(expand("~/.ssh:/home/u/.ssh:ro", &env).unwrap(), "/home/me/.ssh:/home/u/.ssh:ro");
+        assert_eq!(expand("${HOME}/x:$HOME/y", &env).unwrap(), "/home/me/x:/home/me/y");
+        assert_eq!(expand("/tmp/.X11-unix:/tmp/.X11-unix", &env).unwrap(), "/tmp/.X11-unix:/tmp/.X11-unix");
+        assert_eq!(expand("$NOPE/x", &env).unwrap_err(), "NOPE");
+    }
+
+    #[test]
+    fn quoting() {
+        let args: Vec<String> = ["run", "--env", "A=b c", "it's"].iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(shell_line("docker", &args), "docker run --env 'A=b c' 'it'\\''s'");
+    }
+}
