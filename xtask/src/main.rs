@@ -4,9 +4,11 @@
 //! - `codegen [--check]`: regenerate the list of extension crates the `quarry` binary links
 //!   (`cli/src/linked.rs` and the dependency block of `cli/Cargo.toml`); `--check` fails when
 //!   they are out of date instead of writing.
-//! - `test`: the whole test suite, as CI runs it.
+//! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
+//!   engine tests need (see `xtask/engine/`) when they are not running, and stops what it started.
 
 mod codegen;
+mod engine;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -67,13 +69,16 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         bail!("usage: cargo xtask test");
     }
     codegen::check(&workspace())?;
+    let engines = engine::Engines::bring_up()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = Command::new(cargo)
         .args(["test", "--workspace", "--all-targets"])
+        .envs(engines.test_env())
         .current_dir(workspace())
         .status()
-        .context("cannot run cargo test")?;
-    if !status.success() {
+        .context("cannot run cargo test");
+    engines.tear_down();
+    if !status?.success() {
         bail!("tests failed");
     }
     Ok(())

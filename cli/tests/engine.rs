@@ -1,0 +1,377 @@
+//! Tests against a real Docker engine with BuildKit. `cargo xtask test` starts the engines (Docker
+//! 26 with the containerd image store, and Docker 20.10) and passes them in
+//! `QUARRY_TEST_ENGINE_{MODERN,LEGACY}`; without them these tests say loudly that they were
+//! skipped, and under `CI=true` they fail instead.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use quarry_cli::build::{BuildOptions, build_args, progress_steps, write_context};
+use quarry_cli::cache_id::{CacheId, Source};
+use quarry_cli::engine::Engine;
+use quarry_core::{Builder, EngineLevel, Extension, Registry, Request, Rule, RunSpec, Selection, Template};
+
+/// A running engine the tests may use; holds the lock that runs engine tests one at a time, so
+/// timings are not skewed by sibling builds.
+struct TestEngine {
+    host: String,
+    config: Option<String>,
+    add_host: Option<String>,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl TestEngine {
+    fn get(kind: &str) -> Option<TestEngine> {
+        let host = std::env::var(format!("QUARRY_TEST_ENGINE_{kind}")).ok().filter(|h| !h.is_empty());
+        let Some(host) = host else {
+            let why = format!(
+                "QUARRY_TEST_ENGINE_{kind} is not set: run the tests with `cargo xtask test` as root"
+            );
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("engine tests cannot be skipped under CI=true: {why}");
+            }
+            eprintln!("\n!!!!! SKIPPED: engine test on the {kind} engine: {why} !!!!!\n");
+            return None;
+        };
+        Some(TestEngine {
+            _serial: SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+            host,
+            config: std::env::var(format!("QUARRY_TEST_DOCKER_CONFIG_{kind}")).ok(),
+            add_host: std::env::var("QUARRY_TEST_ADD_HOST").ok(),
+        })
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DOCKER_HOST", &self.host).env("DOCKER_BUILDKIT", "1");
+        if let Some(config) = &self.config {
+            c.env("DOCKER_CONFIG", config);
+        }
+        c
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        self.command("docker").args(args).output().expect("docker runs")
+    }
+
+    fn quarry(&self, cache_home: &Path, args: &[&str]) -> Output {
+        let mut c = self.command(env!("CARGO_BIN_EXE_quarry"));
+        c.env("XDG_CACHE_HOME", cache_home).env_remove("ROCKER_CACHE_ID").env_remove("QUARRY_CACHE_ID");
+        c.env_remove("GITHUB_ACTIONS");
+        c.args(args);
+        if let Some(h) = &self.add_host {
+            c.args(["--add-host", h]);
+        }
+        c.output().expect("quarry runs")
+    }
+
+    fn detect(&self) -> Engine {
+        let out = self.docker(&["version", "--format", "{{.Server.Version}}"]);
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let buildx = self.docker(&["buildx", "version"]).status.success();
+        Engine {
+            major_minor: quarry_cli::engine::parse_version(&version).expect("engine version"),
+            version,
+            buildx,
+            containerd_store: false,
+        }
+    }
+
+    /// Builds a rendered Dockerfile the way `quarry build` does; returns the plain progress.
+    fn build(&self, dir: &Path, request: &Request, registry: &Registry, tag: &str, id: &str) -> String {
+        let rendered = quarry_core::render(registry, request).unwrap_or_else(|e| panic!("{e}"));
+        write_context(dir, &rendered).unwrap();
+        let opts = BuildOptions {
+            progress: Some("plain".into()),
+            add_host: self.add_host.iter().cloned().collect(),
+            ..BuildOptions::default()
+        };
+        let cache = CacheId { value: id.into(), source: Source::Flag };
+        let args = build_args(&self.detect(), dir, tag, &cache, &opts);
+        let out = self.command("docker").args(&args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "build of {tag} failed:\n{text}");
+        text
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quarry-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A unique token so a test's steps are really executed, whatever the cache holds.
+fn token() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("t{nanos}")
+}
+
+fn leak<T>(v: T) -> &'static T {
+    Box::leak(Box::new(v))
+}
+
+/// A test extension whose setup step uses a locked cache mount: it records what the mount held,
+/// adds `token`, and sleeps `sleep` seconds while holding the lock.
+fn probe_extension(builder: bool) -> Extension {
+    Extension {
+        name: "probe",
+        crate_name: "engine-test",
+        description: "cache-mount probe",
+        depends_on: &[],
+        cache_priority: 50,
+        builder_base_image: None,
+        apt_packages: &[],
+        apt_repositories: &[],
+        builder: builder.then_some(Builder {
+            shared_base: false,
+            apt_packages: &[],
+            template: Template {
+                file: "builder",
+                source: "RUN mkdir -p {{ out }} && echo built-{{ options.token }} > {{ out }}/built\n",
+            },
+            artifacts: leak([quarry_core::Artifact {
+                source: "/opt/quarry/probe",
+                dest: "/opt/quarry/probe",
+            }]),
+        }),
+        setup: Some(Template {
+            file: "setup",
+            source: "RUN {{ cache_mount('probe', '/probe') }} set -e; ls /probe > /seen; \
+                     touch /probe/{{ options.token }}; sleep {{ options.sleep }}\n",
+        }),
+        user_setup: None,
+        final_user: None,
+        supported_images: &[],
+        options: leak([
+            quarry_core::OptionSpec {
+                name: "token",
+                description: "t",
+                default: "none",
+                rule: Rule::Identifier,
+            },
+            quarry_core::OptionSpec { name: "sleep", description: "s", default: "0", rule: Rule::Uint },
+        ]),
+        files: &[],
+        run: RunSpec::EMPTY,
+    }
+}
+
+fn probe_registry(builder: bool) -> Registry {
+    Registry::from_extensions([leak(probe_extension(builder))]).unwrap()
+}
+
+fn probe_request(image: &str, token: &str, sleep: u32) -> Request {
+    Request {
+        image: image.into(),
+        extensions: vec![
+            Selection::new("probe").with_option("token", token).with_option("sleep", sleep.to_string()),
+        ],
+        builder_base_image: Some(image.into()),
+        ..Request::default()
+    }
+}
+
+fn read_seen(engine: &TestEngine, tag: &str) -> String {
+    let out = engine.docker(&["run", "--rm", tag, "cat", "/seen"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// Several apt-based extensions on a debootstrapped Debian, built by `quarry build` and checked
+/// in the running container.
+#[test]
+fn apt_extensions_build_and_run() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("apt");
+    let tag = format!("quarry-test/apt:{}", token());
+    let out = engine.quarry(&home, &["build", "debian:bookworm", "--curl", "--git", "--user", "--tag", &tag]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{tag}\n"));
+    let run = engine.quarry(
+        &home,
+        &[
+            "run",
+            "debian:bookworm",
+            "--curl",
+            "--git",
+            "--user",
+            "--tag",
+            &tag,
+            "--",
+            "sh",
+            "-c",
+            "git --version && curl --version | head -n1 && id -un && pwd",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = stdout(&run);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("git version "), "{text}");
+    assert!(lines[1].starts_with("curl "), "{text}");
+    assert_eq!(&lines[2..], ["quarry", "/home/quarry"], "{text}");
+    // The container's exit code is quarry's.
+    let code = engine.quarry(
+        &home,
+        &["run", "debian:bookworm", "--curl", "--git", "--user", "--tag", &tag, "--", "sh", "-c", "exit 7"],
+    );
+    assert_eq!(code.status.code(), Some(7), "{}", stderr(&code));
+    let _ = engine.docker(&["rmi", &tag]);
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// `quarry build --cache-id py313` right after `--cache-id py310`: every RUN and COPY step is
+/// taken from the cache (the id goes to BuildKit's mount namespace, not into layer keys).
+#[test]
+fn another_cache_id_reuses_every_layer() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("ids");
+    let first = engine.quarry(
+        &home,
+        &["build", "debian:bookworm", "--git", "--user", "--progress", "plain", "--cache-id", "py310"],
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = engine.quarry(
+        &home,
+        &["build", "debian:bookworm", "--git", "--user", "--progress", "plain", "--cache-id", "py313"],
+    );
+    assert!(second.status.success(), "{}", stderr(&second));
+    let steps = progress_steps(&stderr(&second));
+    let cached = steps.iter().filter(|s| s.cached).count();
+    eprintln!("cache id py310 -> py313: {cached} of {} steps CACHED", steps.len());
+    assert!(steps.len() >= 4, "{steps:?}");
+    assert_eq!(cached, steps.len(), "{steps:#?}");
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// Builds with different ids see different cache-mount contents; the same id sees its own.
+#[test]
+fn cache_ids_isolate_mount_contents() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let dir = scratch("mounts");
+    let registry = probe_registry(false);
+    let (a1, b1, a2) = (token(), token(), token());
+    let run = |t: &str, id: &str| {
+        let tag = format!("quarry-test/probe:{t}");
+        engine.build(&dir.join(t), &probe_request("debian:bookworm", t, 0), &registry, &tag, id);
+        let seen = read_seen(&engine, &tag);
+        let _ = engine.docker(&["rmi", &tag]);
+        seen
+    };
+    let ida = format!("a{}", &a1[1..]);
+    let idb = format!("b{}", &a1[1..]);
+    run(&a1, &ida);
+    let seen_b = run(&b1, &idb);
+    assert!(!seen_b.contains(&a1), "id b saw id a's mount: {seen_b}");
+    let seen_a = run(&a2, &ida);
+    assert!(seen_a.contains(&a1), "id a lost its own mount: {seen_a}");
+    assert!(!seen_a.contains(&b1), "id a saw id b's mount: {seen_a}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Two builds at once, each holding a `sharing=locked` cache mount for a few seconds: with the
+/// same id they wait for each other, with different ids they overlap.
+#[test]
+fn parallel_builds_block_only_with_the_same_id() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    const SLEEP: u32 = 6;
+    let dir = scratch("parallel");
+    let registry = probe_registry(false);
+    let pair = |id_a: &str, id_b: &str| -> Duration {
+        let (ta, tb) = (token(), format!("{}x", token()));
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            for (t, id) in [(&ta, id_a), (&tb, id_b)] {
+                let (engine, registry, dir) = (&engine, &registry, &dir);
+                s.spawn(move || {
+                    let tag = format!("quarry-test/parallel:{t}");
+                    engine.build(
+                        &dir.join(t),
+                        &probe_request("debian:bookworm", t, SLEEP),
+                        registry,
+                        &tag,
+                        id,
+                    );
+                    let _ = engine.docker(&["rmi", &tag]);
+                });
+            }
+        });
+        started.elapsed()
+    };
+    let suffix = token();
+    let same = pair(&format!("same{suffix}"), &format!("same{suffix}"));
+    let different = pair(&format!("one{suffix}"), &format!("two{suffix}"));
+    eprintln!("two builds holding a locked mount {SLEEP}s: same id {same:?}, different ids {different:?}");
+    let sleep = Duration::from_secs(u64::from(SLEEP));
+    assert!(same >= sleep * 2, "same id should serialize: {same:?}");
+    assert!(different < sleep * 2 - Duration::from_secs(2), "different ids should overlap: {different:?}");
+    assert!(same > different, "{same:?} vs {different:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Docker 20.10 has no `COPY --link`: `quarry build` renders plain copies, says so, and the
+/// image works; the cache id reaches it as `CACHE_ID`.
+#[test]
+fn legacy_engine_gets_the_fallback() {
+    let Some(engine) = TestEngine::get("LEGACY") else { return };
+    let home = scratch("legacy");
+    let tag = format!("quarry-test/legacy:{}", token());
+    let out = engine.quarry(
+        &home,
+        &["build", "debian:bookworm", "--git", "--engine", "modern", "--cache-id", "py310", "--tag", &tag],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning: Docker 20.10"), "{}", stderr(&out));
+    let context = std::fs::read_dir(home.join("quarry/contexts")).unwrap().next().unwrap().unwrap().path();
+    let dockerfile = std::fs::read_to_string(context.join("Dockerfile")).unwrap();
+    assert!(!dockerfile.contains("--link"));
+    let run = engine.docker(&["run", "--rm", &tag, "git", "--version"]);
+    assert!(run.status.success() && stdout(&run).starts_with("git version"), "{}", stderr(&run));
+    let _ = engine.docker(&["rmi", &tag]);
+
+    // A builder stage and its copy, on the old engine's BuildKit.
+    let registry = probe_registry(true);
+    let t = token();
+    let mut request = probe_request("debian:bookworm", &t, 0);
+    request.engine = EngineLevel::Legacy;
+    let tag = format!("quarry-test/legacy-probe:{t}");
+    engine.build(&home.join("probe"), &request, &registry, &tag, "py310");
+    let built = engine.docker(&["run", "--rm", &tag, "cat", "/opt/quarry/probe/built"]);
+    assert_eq!(stdout(&built), format!("built-{t}\n"), "{}", stderr(&built));
+    let _ = engine.docker(&["rmi", &tag]);
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// A build that fails names its step, exits 1 and keeps the context; an image that does not
+/// exist locally fails the same way.
+#[test]
+fn failed_builds_name_the_step_and_keep_the_context() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("fail");
+    // busybox has no apt: the apt set-up step fails.
+    let out = engine.quarry(&home, &["build", "quarry-test/busybox:latest", "--git", "--progress", "plain"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let last: Vec<&str> = err.lines().rev().take(2).collect();
+    assert!(last[1].starts_with("error: the build failed at step `[quarry_final "), "{err}");
+    assert!(last[1].contains("/etc/apt/apt.conf.d/keep-cache"), "{err}");
+    let kept = last[0].strip_prefix("hint: the build context is kept at `").unwrap().trim_end_matches('`');
+    assert!(Path::new(kept).join("Dockerfile").exists(), "{kept}");
+
+    let out = engine.quarry(&home, &["build", "quarry-test/no-such-image:1", "--git"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("error: the build failed"), "{}", stderr(&out));
+    std::fs::remove_dir_all(home).unwrap();
+}

@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# Source me (do not execute): `. xtask/engine/env.sh`
+#
+# Defines
+#   quarry_engine_env KIND    export DOCKER_HOST and DOCKER_CONFIG for an engine that
+#                             start.sh already started (it does not start anything)
+#   quarry_engine_vars KIND   set the QE_* variables that describe that engine (used by
+#                             start.sh, stop.sh, images.sh)
+#   quarry_engine_mirror      set QE_MIRROR (Debian mirror URL from the machine's own apt
+#                             sources), QE_MIRROR_HOST, QE_MIRROR_IP, QE_ADD_HOST (host:ip)
+# KIND is one of: 26c (Docker 26.1.5, containerd image store), 26 (Docker 26.1.5, classic
+# store), 20.10 (Debian bookworm's docker.io), optionally followed by -NAME (1-5 of a-z0-9)
+# for another private engine of that kind, e.g. 26c-m.
+#
+# This file only defines functions and two defaults; it does not change shell options.
+
+QUARRY_ENGINE_CACHE=${QUARRY_ENGINE_CACHE:-/var/cache/quarry-engine}
+QUARRY_ENGINE_STATE=${QUARRY_ENGINE_STATE:-/var/lib/quarry-engine}
+
+quarry_engine_vars() {
+    local kind=${1:-} base inst=""
+    base=${kind%%-*}
+    [ "$base" = "$kind" ] || inst=${kind#*-}
+    case "$base" in
+        26c)   QE_TAG=26c;  QE_NET=252 ;;
+        26)    QE_TAG=26;   QE_NET=251 ;;
+        20.10) QE_TAG=2010; QE_NET=250 ;;
+        *) base="" ;;
+    esac
+    if [ -z "$base" ] || ! [[ "$inst" =~ ^[a-z0-9]{0,5}$ ]] || [[ "$kind" == *- ]]; then
+        echo "quarry-engine: unknown engine kind '$kind' (want 26c, 26 or 20.10," \
+            "optionally with an instance name: 26c-m)" >&2
+        return 2
+    fi
+    QE_DIR=$QUARRY_ENGINE_STATE/$1
+    if [ -n "$inst" ]; then
+        # Another private engine of the same kind (e.g. for measurements that prune the
+        # build cache): own socket, folders and bridge. start.sh picks a free subnet
+        # 172.31.200-247.0/24 for it and remembers it in $QE_DIR/net.
+        QE_TAG=$QE_TAG$inst
+        QE_NET=$(cat "$QE_DIR/net" 2>/dev/null || true)
+    fi
+    QE_BASE=$base
+    QE_KIND=$1
+    QE_SOCK=/var/run/quarry-docker-$1.sock
+    QE_HOST=unix://$QE_SOCK
+    QE_PIDFILE=/var/run/quarry-docker-$1.pid
+    QE_EXEC_ROOT=/var/run/quarry-docker-$1
+    QE_DATA_ROOT=$QE_DIR/data
+    QE_CONFIG=$QE_DIR/docker-config        # DOCKER_CONFIG (holds cli-plugins/docker-buildx)
+    QE_DAEMON_JSON=$QE_DIR/daemon.json
+    QE_LOG=$QE_DIR/dockerd.log
+    QE_BRIDGE=qbr$QE_TAG
+    QE_GATEWAY=172.31.$QE_NET.1
+    QE_SUBNET=172.31.$QE_NET.0/24
+    # Docker 26.1.5 (Debian trixie packages) lives unpacked here, shared by 26 and 26c.
+    QE_D26=$QUARRY_ENGINE_CACHE/docker26
+    # Client: the engine's own client for 20.10 (a 28.x client needs buildx for BuildKit,
+    # see README.md); for 26/26c any `docker` on PATH (the machines have 28.x).
+    if [ "$base" = 20.10 ]; then
+        QE_DOCKER=/usr/bin/docker
+    else
+        QE_DOCKER=$(command -v docker || true)
+        [ -n "$QE_DOCKER" ] || QE_DOCKER=$QE_D26/root/usr/bin/docker
+    fi
+    export QE_KIND QE_SOCK QE_HOST QE_PIDFILE QE_EXEC_ROOT QE_DIR QE_DATA_ROOT QE_CONFIG \
+        QE_DAEMON_JSON QE_LOG QE_BRIDGE QE_GATEWAY QE_SUBNET QE_D26 QE_DOCKER QE_TAG QE_NET QE_BASE
+}
+
+quarry_engine_env() {
+    quarry_engine_vars "${1:-}" || return
+    export DOCKER_HOST=$QE_HOST DOCKER_CONFIG=$QE_CONFIG
+}
+
+quarry_engine_mirror() {
+    local src=/etc/apt/sources.list.d/debian.sources
+    QE_MIRROR=
+    if [ -r "$src" ]; then
+        QE_MIRROR=$(awk '/^URIs:/{print $2; exit}' "$src")
+    fi
+    if [ -z "$QE_MIRROR" ] && [ -r /etc/apt/sources.list ]; then
+        QE_MIRROR=$(awk '$1=="deb"{for(i=2;i<=NF;i++) if($i ~ /^[a-z]+:\/\//){print $i; exit}}' \
+            /etc/apt/sources.list)
+    fi
+    if [ -z "$QE_MIRROR" ]; then
+        echo "quarry-engine: no Debian mirror found in $src" >&2
+        return 1
+    fi
+    QE_MIRROR=${QE_MIRROR%/}
+    QE_MIRROR_HOST=$(printf '%s\n' "$QE_MIRROR" | sed -E 's#^[a-z]+://([^/:]+).*#\1#')
+    QE_MIRROR_IP=$(getent ahostsv4 "$QE_MIRROR_HOST" | awk '{print $1; exit}')
+    if [ -z "$QE_MIRROR_IP" ]; then
+        echo "quarry-engine: cannot resolve $QE_MIRROR_HOST" >&2
+        return 1
+    fi
+    QE_ADD_HOST=$QE_MIRROR_HOST:$QE_MIRROR_IP
+    export QE_MIRROR QE_MIRROR_HOST QE_MIRROR_IP QE_ADD_HOST
+}
