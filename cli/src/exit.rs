@@ -5,6 +5,9 @@
 //! | 0 | success |
 //! | 1 | user, configuration or build error (unknown extension, invalid option value, ...) |
 //! | 2 | usage error (a malformed command line) |
+//! | 130 | interrupted (Ctrl-C) during a build |
+//!
+//! `quarry run` exits with the container's exit code once the container has run.
 //!
 //! A broken pipe on stdout is not an error.
 
@@ -15,6 +18,8 @@ use std::process::ExitCode;
 pub const FAILURE: u8 = 1;
 /// A malformed command line.
 pub const USAGE: u8 = 2;
+/// Interrupted by Ctrl-C (128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;
 
 /// Prints `error: ...` (with its causes) to stderr and returns `code`.
 pub fn report(error: &anyhow::Error, code: u8) -> ExitCode {

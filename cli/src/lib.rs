@@ -10,6 +10,7 @@ pub mod cache_id;
 pub mod config;
 pub mod engine;
 pub mod exit;
+mod interrupt;
 mod linked;
 pub mod output;
 pub mod run;
@@ -49,6 +50,7 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<interrupt::Interrupted>() => exit::report(&e, exit::INTERRUPTED),
         Err(e) => exit::report(&e, exit::FAILURE),
     }
 }
@@ -164,10 +166,13 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
     if status.success() {
         return Ok(());
     }
-    if interrupted(&status) {
+    if interrupt::happened() || interrupted(&status) {
+        return Err(interrupt::Interrupted { context: prepared.context.clone() }.into());
+    }
+    if let Some(image) = missing_image(&tail) {
         anyhow::bail!(
-            "the build was interrupted\nhint: the build context is kept at `{}`",
-            prepared.context.display()
+            "the image `{image}` is not available on this engine and cannot be pulled\nhint: build or load it first \
+             (`docker load`, `docker import`), or name an image that `docker images` lists"
         );
     }
     let step = build::failing_step(&tail).map(|s| format!(" at step `{s}`")).unwrap_or_default();
@@ -176,6 +181,15 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
         "the build failed{step}{code}\nhint: the build context is kept at `{}`",
         prepared.context.display()
     )
+}
+
+/// The image a build could not find or pull, read from BuildKit's error.
+fn missing_image(tail: &str) -> Option<String> {
+    let line = tail.lines().rev().find(|l| l.contains("failed to resolve source metadata for "))?;
+    let rest = line.split("failed to resolve source metadata for ").nth(1)?;
+    let image = rest.split(':').take(2).collect::<Vec<_>>().join(":");
+    let image = image.trim_start_matches("docker.io/").trim_start_matches("library/");
+    Some(image.to_owned())
 }
 
 fn interrupted(status: &std::process::ExitStatus) -> bool {
@@ -228,7 +242,9 @@ fn run_streaming(
     if legacy_buildkit {
         command.env("DOCKER_BUILDKIT", "1");
     }
+    interrupt::install();
     let mut child = command.spawn().with_context(|| format!("cannot run `{docker}`"))?;
+    interrupt::watch(child.id());
     let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     if let Some(stderr) = child.stderr.take() {
         let mut err = std::io::stderr();
@@ -242,6 +258,7 @@ fn run_streaming(
         }
     }
     let status = child.wait()?;
+    interrupt::watch(0);
     Ok((status, tail.into_iter().collect::<Vec<_>>().join("\n")))
 }
 

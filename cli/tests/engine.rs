@@ -372,6 +372,46 @@ fn failed_builds_name_the_step_and_keep_the_context() {
 
     let out = engine.quarry(&home, &["build", "quarry-test/no-such-image:1", "--git"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("error: the build failed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: the image `quarry-test/no-such-image:1` is not available on this engine and cannot be pulled\nhint: "
+        ),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// Ctrl-C (SIGINT to quarry) during a build: the build stops, quarry says so, exits 130 and
+/// keeps the context.
+#[test]
+fn an_interrupted_build_is_reported() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("interrupt");
+    let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
+    c.env("XDG_CACHE_HOME", &home).args([
+        "build",
+        "debian:bookworm",
+        "--git",
+        "--no-cache",
+        "--progress",
+        "plain",
+    ]);
+    if let Some(h) = &engine.add_host {
+        c.args(["--add-host", h]);
+    }
+    let child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30), "the build did not stop");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let err = stderr(&out);
+    let last: Vec<&str> = err.lines().rev().take(2).collect();
+    assert_eq!(last[1], "error: the build was interrupted", "{err}");
+    let kept = last[0].strip_prefix("hint: the build context is kept at `").unwrap().trim_end_matches('`');
+    assert!(Path::new(kept).join("Dockerfile").exists());
     std::fs::remove_dir_all(home).unwrap();
 }
