@@ -82,6 +82,20 @@ impl TestEngine {
 
     /// Builds a rendered Dockerfile the way `quarry build` does; returns the plain progress.
     fn build(&self, dir: &Path, request: &Request, registry: &Registry, tag: &str, id: &str) -> String {
+        self.build_as(dir, request, registry, tag, id, false)
+    }
+
+    /// Like [`TestEngine::build`]; with `seed_form`, the id goes in as a plain
+    /// `--build-arg CACHE_ID=<id>` (what any `docker build` of the rendered file can do).
+    fn build_as(
+        &self,
+        dir: &Path,
+        request: &Request,
+        registry: &Registry,
+        tag: &str,
+        id: &str,
+        seed_form: bool,
+    ) -> String {
         let rendered = quarry_core::render(registry, request).unwrap_or_else(|e| panic!("{e}"));
         write_context(dir, &rendered).unwrap();
         let opts = BuildOptions {
@@ -90,7 +104,12 @@ impl TestEngine {
             ..BuildOptions::default()
         };
         let cache = CacheId { value: id.into(), source: Source::Flag };
-        let args = build_args(&self.detect(), dir, tag, &cache, &opts);
+        let mut engine = self.detect();
+        if seed_form {
+            // An engine before 26 gets the id as CACHE_ID.
+            engine.major_minor = engine.major_minor.min((25, 0));
+        }
+        let args = build_args(&engine, dir, tag, &cache, &opts);
         let out = self.command("docker").args(&args).output().unwrap();
         let text = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "build of {tag} failed:\n{text}");
@@ -256,28 +275,69 @@ fn another_cache_id_reuses_every_layer() {
     std::fs::remove_dir_all(home).unwrap();
 }
 
-/// Builds with different ids see different cache-mount contents; the same id sees its own.
+/// Builds with different ids see different cache-mount contents; the same id sees its own. Both
+/// ways of handing the id over isolate: quarry's (`BUILDKIT_CACHE_MOUNT_NS` on Docker 26+) and a
+/// plain `docker build --build-arg CACHE_ID=<id>` of the rendered file.
 #[test]
 fn cache_ids_isolate_mount_contents() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
     let dir = scratch("mounts");
     let registry = probe_registry(false);
-    let (a1, b1, a2) = (token(), token(), token());
-    let run = |t: &str, id: &str| {
-        let tag = format!("quarry-test/probe:{t}");
-        engine.build(&dir.join(t), &probe_request("debian:bookworm", t, 0), &registry, &tag, id);
-        let seen = read_seen(&engine, &tag);
-        let _ = engine.docker(&["rmi", &tag]);
-        seen
+    for seed_form in [false, true] {
+        let run = |t: &str, id: &str| {
+            let tag = format!("quarry-test/probe:{t}");
+            engine.build_as(
+                &dir.join(t),
+                &probe_request("debian:bookworm", t, 0),
+                &registry,
+                &tag,
+                id,
+                seed_form,
+            );
+            let seen = read_seen(&engine, &tag);
+            let _ = engine.docker(&["rmi", &tag]);
+            seen
+        };
+        let (a1, b1, a2) = (token(), token(), token());
+        let ida = format!("a{}", &a1[1..]);
+        let idb = format!("b{}", &a1[1..]);
+        run(&a1, &ida);
+        let seen_b = run(&b1, &idb);
+        assert!(!seen_b.contains(&a1), "seed form {seed_form}: id b saw id a's mount: {seen_b}");
+        let seen_a = run(&a2, &ida);
+        assert!(seen_a.contains(&a1), "seed form {seed_form}: id a lost its own mount: {seen_a}");
+        assert!(!seen_a.contains(&b1), "seed form {seed_form}: id a saw id b's mount: {seen_a}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The seed form (`--build-arg CACHE_ID=<id>`) re-runs the RUN steps after each stage's
+/// `ARG CACHE_ID` for a new id; quarry's form re-runs none. Prints both counts.
+#[test]
+fn seed_form_shares_fewer_layers_than_quarrys() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let dir = scratch("seed");
+    let registry = quarry_core::registry().unwrap();
+    let request = Request {
+        image: "debian:bookworm".into(),
+        extensions: vec![Selection::new("git"), Selection::new("user")],
+        ..Request::default()
     };
-    let ida = format!("a{}", &a1[1..]);
-    let idb = format!("b{}", &a1[1..]);
-    run(&a1, &ida);
-    let seen_b = run(&b1, &idb);
-    assert!(!seen_b.contains(&a1), "id b saw id a's mount: {seen_b}");
-    let seen_a = run(&a2, &ida);
-    assert!(seen_a.contains(&a1), "id a lost its own mount: {seen_a}");
-    assert!(!seen_a.contains(&b1), "id a saw id b's mount: {seen_a}");
+    let mut counts = Vec::new();
+    for seed_form in [false, true] {
+        let tag = format!("quarry-test/seed:{}", token());
+        engine.build_as(&dir.join("a"), &request, registry, &tag, "py310", seed_form);
+        let progress = engine.build_as(&dir.join("b"), &request, registry, &tag, "py313", seed_form);
+        let steps = progress_steps(&progress);
+        counts.push((steps.iter().filter(|s| s.cached).count(), steps.len()));
+        let _ = engine.docker(&["rmi", &tag]);
+    }
+    eprintln!(
+        "py313 after py310: quarry's form {} of {} steps CACHED, seed form (--build-arg CACHE_ID) {} of {}",
+        counts[0].0, counts[0].1, counts[1].0, counts[1].1
+    );
+    assert_eq!(counts[0].0, counts[0].1);
+    assert!(counts[1].0 < counts[1].1, "the seed form's RUN steps after ARG CACHE_ID re-run");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
