@@ -235,3 +235,9 @@ fn no_syntax_directive_and_one_cache_arg_per_stage() {
         assert!(id.ends_with("-${CACHE_ID}"), "{id}");
     }
 }
+
+/// The full command, with every generated flag, passes clap's own consistency checks.
+#[test]
+fn generated_command_is_consistent() {
+    quarry_cli::args::command(reg()).unwrap().debug_assert();
+}
