@@ -350,6 +350,7 @@ fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Requ
             None | Some(EngineArg::Modern) => EngineLevel::Modern,
             Some(EngineArg::Legacy) => EngineLevel::Legacy,
         },
+        host: crate::host::values(),
     }
 }
 

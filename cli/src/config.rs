@@ -83,6 +83,7 @@ impl Config {
                 })
                 .collect(),
             engine,
+            host: quarry_core::HostValues::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cache_id;
 pub mod config;
 pub mod engine;
 pub mod exit;
+pub mod host;
 mod interrupt;
 mod linked;
 pub mod output;
@@ -273,7 +274,15 @@ fn list_command(registry: &Registry) -> anyhow::Result<()> {
                 if b.shared_base { format!("{image} (shared)") } else { image.to_owned() }
             }
         };
-        let options: Vec<String> = ext.options.iter().map(|o| format!("{}={}", o.name, o.default)).collect();
+        let options: Vec<String> = ext
+            .options
+            .iter()
+            .map(|o| match (o.required, o.from_host) {
+                (true, _) => format!("{}=(required)", o.name),
+                (false, Some(h)) => format!("{}=(host {}, else {})", o.name, h.key(), o.default),
+                (false, None) => format!("{}={}", o.name, o.default),
+            })
+            .collect();
         out.push_str(&format!(
             "{:<13} {:>8}  {:<23} {}\n",
             ext.name,

@@ -14,6 +14,16 @@ pub struct RunOptions {
 /// A run argument that cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
+    /// A run-argument template failed.
+    #[error(
+        "a run argument of extension `{extension}` failed: {message}\nhint: this is a fault of the extension; report it to its authors"
+    )]
+    Template {
+        /// The extension.
+        extension: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A volume names a host variable that is not set.
     #[error(
         "extension `{extension}` mounts {spec:?}, but `${var}` is not set on this host\nhint: set `{var}`, or leave `{extension}` out"
@@ -41,21 +51,51 @@ pub fn run_args(
     }
     for r in &rendered.resolved.extensions {
         let ext = r.extension;
+        let ctx = quarry_core::template::context(
+            ext.name,
+            ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)),
+        );
+        let render = |entry: &str| -> Result<Option<String>, RunError> {
+            let value = if entry.contains('{') {
+                quarry_core::template::render(&format!("{}/run", ext.name), entry, ctx.clone()).map_err(
+                    |e| RunError::Template { extension: ext.name.to_owned(), message: e.to_string() },
+                )?
+            } else {
+                entry.to_owned()
+            };
+            let value = value.trim().to_owned();
+            if value.contains(['\n', '\r', '\0']) {
+                return Err(RunError::Template {
+                    extension: ext.name.to_owned(),
+                    message: format!("{entry:?} rendered to more than one line"),
+                });
+            }
+            Ok((!value.is_empty()).then_some(value))
+        };
         for e in ext.run.env {
-            args.extend(["--env".into(), (*e).to_owned()]);
+            if let Some(e) = render(e)? {
+                args.extend(["--env".into(), e]);
+            }
         }
         for v in ext.run.volumes {
-            let expanded = expand(v, env).map_err(|var| RunError::UnsetVariable {
+            let Some(v) = render(v)? else { continue };
+            let expanded = expand(&v, env).map_err(|var| RunError::UnsetVariable {
                 extension: ext.name.to_owned(),
-                spec: (*v).to_owned(),
+                spec: v.clone(),
                 var,
             })?;
             args.extend(["--volume".into(), expanded]);
         }
         for d in ext.run.devices {
-            args.extend(["--device".into(), (*d).to_owned()]);
+            if let Some(d) = render(d)? {
+                args.extend(["--device".into(), d]);
+            }
         }
-        args.extend(ext.run.args.iter().map(|a| (*a).to_owned()));
+        for a in ext.run.args {
+            if let Some(a) = render(a)? {
+                args.push(a);
+            }
+        }
     }
     args.push(tag.to_owned());
     args.extend(options.command.iter().cloned());

@@ -213,3 +213,81 @@ fn invalid_cache_ids_are_rejected_before_anything_runs() {
         stderr(&o)
     );
 }
+
+/// Run-time extensions turn their options into `docker run` arguments; `~` and `$VAR` are
+/// expanded on the host; a required option that is missing is an error naming its flag.
+#[test]
+fn run_time_extensions_give_docker_run_arguments() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_quarry"))
+            .args(["run", "debian:bookworm", "--dry-run"])
+            .args(args)
+            .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+            .env("HOME", "/home/tester")
+            .env("DISPLAY", ":3")
+            .output()
+            .unwrap()
+    };
+    let o = run(&[
+        "--volume-spec",
+        "~/data:/data:ro",
+        "--env-value",
+        "FOO=bar",
+        "--port-mapping",
+        "8080:80",
+        "--shm-size",
+        "--x11",
+        "--nvidia-gpus",
+        "device=0",
+        "--hostname-value",
+        "devbox",
+        "--",
+        "bash",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let docker_run = out.lines().nth(1).unwrap();
+    for expected in [
+        "--volume /home/tester/data:/data:ro",
+        "--env FOO=bar",
+        "--publish=8080:80",
+        "--shm-size=2g",
+        "--env DISPLAY --env QT_X11_NO_MITSHM=1 --volume /tmp/.X11-unix:/tmp/.X11-unix:rw",
+        "--env NVIDIA_DRIVER_CAPABILITIES=all --gpus=device=0",
+        "--hostname=devbox",
+    ] {
+        assert!(docker_run.contains(expected), "missing {expected:?} in {docker_run}");
+    }
+    assert!(docker_run.ends_with(" bash"));
+
+    let o = run(&["--port"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(
+        "error: extension `port` needs its option `mapping`\nhint: give it with `--port-mapping VALUE`"
+    ));
+    let o = run(&["--port-mapping", "80 80"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("hint: expected a port mapping such as `8080:80`"), "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["run", "debian:bookworm", "--dry-run", "--pulse"])
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("but `$XDG_RUNTIME_DIR` is not set on this host"), "{}", stderr(&o));
+}
+
+/// The user extension takes the host user's name, uid and gid unless told otherwise.
+#[test]
+fn user_defaults_to_the_host_user() {
+    let host = quarry_cli::host::values();
+    let o = quarry(&["render", "debian:bookworm", "--user"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let (uid, gid) = (host.uid.unwrap(), host.gid.unwrap());
+    assert!(out.contains(&format!("useradd --uid {uid} --gid {gid} ")), "{out}");
+    let o = quarry(&["render", "debian:bookworm", "--user-uid", "4242", "--user-name", "dev"]);
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("useradd --uid 4242 ") && out.contains("\nUSER dev\n"), "{out}");
+}

@@ -63,10 +63,25 @@ fn every_dependency_is_registered() {
     }
 }
 
+/// A valid value for a required option, by rule.
+fn sample(rule: quarry_core::Rule) -> &'static str {
+    match rule {
+        quarry_core::Rule::Port => "8080:80",
+        quarry_core::Rule::Uint => "1",
+        quarry_core::Rule::Size => "1g",
+        quarry_core::Rule::AbsPath => "/data",
+        _ => "sample",
+    }
+}
+
 #[test]
 fn each_extension_alone() {
     for ext in reg().iter() {
-        let out = render(&request("ubuntu:24.04", &[ext.name]));
+        let mut req = request("ubuntu:24.04", &[ext.name]);
+        for option in ext.options.iter().filter(|o| o.required) {
+            req.extensions[0].options.insert(option.name.to_owned(), sample(option.rule).to_owned());
+        }
+        let out = render(&req);
         insta::assert_snapshot!(format!("alone_{}", ext.name), out);
     }
 }

@@ -60,11 +60,13 @@ pub fn emit(m: &Metadata) -> String {
         .iter()
         .map(|o| {
             format!(
-                "::quarry_core::OptionSpec {{ name: {}, description: {}, default: {}, rule: {} }}",
+                "::quarry_core::OptionSpec {{ name: {}, description: {}, default: {}, rule: {}, required: {}, from_host: {} }}",
                 lit(&o.name),
                 lit(&o.description),
                 lit(&o.default),
-                rule(&o.rule)
+                rule(&o.rule),
+                o.required,
+                option(o.from_host.map(|h| format!("::quarry_core::HostValue::{h:?}")))
             )
         })
         .collect();
@@ -154,6 +156,9 @@ fn rule(r: &Rule) -> String {
         Rule::ImageRef => "ImageRef",
         Rule::Uint => "Uint",
         Rule::Bool => "Bool",
+        Rule::Arg => "Arg",
+        Rule::Size => "Size",
+        Rule::Port => "Port",
         Rule::OneOf(values) => {
             let values: Vec<String> = values.iter().map(|v| lit(v)).collect();
             return format!("::quarry_core::Rule::OneOf({})", slice(&values));

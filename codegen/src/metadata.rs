@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
+use quarry_core::HostValue;
 use quarry_core::rules::{self, Rule};
 use quarry_core::template::{self, Slot};
 use toml::Spanned;
@@ -31,6 +32,10 @@ pub struct OptionMeta {
     pub default: String,
     /// Validation rule.
     pub rule: Rule,
+    /// No default: the user must give it.
+    pub required: bool,
+    /// Default taken from the host.
+    pub from_host: Option<HostValue>,
 }
 
 /// A builder as declared in metadata.
@@ -151,11 +156,23 @@ const ROOT_KEYS: &[&str] = &[
 const BUILDER_KEYS: &[&str] = &["shared_base", "apt_packages", "template", "artifacts"];
 const ARTIFACT_KEYS: &[&str] = &["source", "dest"];
 const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
-const OPTION_KEYS: &[&str] = &["description", "default", "rule", "one_of"];
+const OPTION_KEYS: &[&str] = &["description", "default", "rule", "one_of", "required", "from_host"];
+const HOST_VALUES: &[&str] = &["uid", "gid", "user"];
 const FILE_KEYS: &[&str] = &["path", "executable"];
 const RUN_KEYS: &[&str] = &["env", "volumes", "devices", "args"];
-const RULE_NAMES: &[&str] =
-    &["version", "identifier", "user_name", "apt_package", "abs_path", "image", "uint", "bool"];
+const RULE_NAMES: &[&str] = &[
+    "version",
+    "identifier",
+    "user_name",
+    "apt_package",
+    "abs_path",
+    "image",
+    "uint",
+    "bool",
+    "arg",
+    "size",
+    "port",
+];
 const SOURCE_PLACEHOLDERS: &[&str] = &["{{ keyring }}", "{{ arch }}", "{{ codename }}"];
 
 type Table<'i> = DeTable<'i>;
@@ -285,7 +302,7 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         }
     }
     let files = w.files(root);
-    let run = w.run(root);
+    let run = w.run(root, &option_names);
 
     if !w.diagnostics.is_empty() {
         return Err(w.finish());
@@ -575,6 +592,9 @@ impl Walker<'_> {
                         "image" => Some(Rule::ImageRef),
                         "uint" => Some(Rule::Uint),
                         "bool" => Some(Rule::Bool),
+                        "arg" => Some(Rule::Arg),
+                        "size" => Some(Rule::Size),
+                        "port" => Some(Rule::Port),
                         _ => None,
                     };
                     if rule.is_none() {
@@ -621,17 +641,53 @@ impl Walker<'_> {
                     })
                 }
             };
-            let Some(default) = default else {
-                self.error(
-                    key.span().start,
-                    &join(&prefix, "default"),
-                    "required",
-                    format!("option `{name}` needs a `default`"),
-                );
-                continue;
+            let required = self.boolean(t, &prefix, "required", false);
+            let from_host = match self.string(t, &prefix, "from_host", false) {
+                None => None,
+                Some(h) => match h.as_str() {
+                    "uid" => Some(HostValue::Uid),
+                    "gid" => Some(HostValue::Gid),
+                    "user" => Some(HostValue::User),
+                    _ => {
+                        let at = t.get("from_host").map(|v| v.span().start).unwrap_or(key.span().start);
+                        self.error(
+                            at,
+                            &join(&prefix, "from_host"),
+                            "host-value",
+                            format!(
+                                "unknown host value {h:?}: use one of {}",
+                                HOST_VALUES.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
+            let default = match (default, required) {
+                (Some(_), true) => {
+                    let at = t.get("default").map(|v| v.span().start).unwrap_or(key.span().start);
+                    self.error(
+                        at,
+                        &join(&prefix, "default"),
+                        "required",
+                        format!("option `{name}` is `required`: it takes no `default`"),
+                    );
+                    String::new()
+                }
+                (None, true) => String::new(),
+                (Some(d), false) => d,
+                (None, false) => {
+                    self.error(
+                        key.span().start,
+                        &join(&prefix, "default"),
+                        "required",
+                        format!("option `{name}` needs a `default` (or `required = true`)"),
+                    );
+                    continue;
+                }
             };
             if let Some(rule) = rule {
-                if !rule.accepts(&default) {
+                if !required && !rule.accepts(&default) {
                     let at = t.get("default").map(|v| v.span().start).unwrap_or(key.span().start);
                     self.error(
                         at,
@@ -643,7 +699,14 @@ impl Walker<'_> {
                         ),
                     );
                 }
-                out.push(OptionMeta { name: name.to_owned(), description, default, rule });
+                out.push(OptionMeta {
+                    name: name.to_owned(),
+                    description,
+                    default,
+                    rule,
+                    required,
+                    from_host,
+                });
             }
         }
         out
@@ -826,7 +889,7 @@ impl Walker<'_> {
             Ok(_) => {}
         }
         // Render with the defaults: the output must be instructions this slot allows.
-        if !name.is_empty() && options.iter().all(|o| o.rule.accepts(&o.default)) {
+        if !name.is_empty() && options.iter().all(|o| o.required || o.rule.accepts(&o.default)) {
             let ctx = template::context(
                 name,
                 options.iter().map(|o| (o.name.as_str(), o.default.as_str(), o.rule)),
@@ -893,7 +956,8 @@ impl Walker<'_> {
         out
     }
 
-    fn run(&mut self, root: &Table<'_>) -> RunMeta {
+    /// `docker run` needs; each entry is a template over the options, checked like the others.
+    fn run(&mut self, root: &Table<'_>, option_names: &[&str]) -> RunMeta {
         let Some(t) = self.table(root, "", "run") else { return RunMeta::default() };
         self.check_keys(t, "run", RUN_KEYS);
         let run = RunMeta {
@@ -911,13 +975,34 @@ impl Walker<'_> {
             };
             let at = t.get(*key).map(|v| v.span().start).unwrap_or(0);
             for value in values {
-                self.check(
+                let ok = self.check(
                     !value.is_empty() && !value.contains(['\n', '\r', '\0']),
                     at,
                     &format!("run.{key}"),
                     "run-arg",
                     || format!("{value:?} must be one non-empty line"),
                 );
+                if !ok || !value.contains(['{']) {
+                    continue;
+                }
+                match template::unknown_variables(value, option_names) {
+                    Err(e) => self.error(
+                        at,
+                        &format!("run.{key}"),
+                        "template-syntax",
+                        format!("{value:?} does not parse: {e}"),
+                    ),
+                    Ok(unknown) => {
+                        for var in unknown {
+                            self.error(
+                                at,
+                                &format!("run.{key}"),
+                                "template-variable",
+                                unknown_variable_message(&var),
+                            );
+                        }
+                    }
+                }
             }
         }
         run

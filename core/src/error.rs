@@ -40,6 +40,16 @@ pub enum Error {
         /// What an accepted value looks like.
         expectation: String,
     },
+    /// A required option was not given.
+    #[error("extension `{extension}` needs its option `{option}`\nhint: give it with `{flag} VALUE`")]
+    MissingOption {
+        /// The extension.
+        extension: String,
+        /// The option.
+        option: String,
+        /// The command-line flag that sets it.
+        flag: String,
+    },
     /// The same option was given two different values.
     #[error(
         "option `{option}` of extension `{extension}` is given twice, as {first:?} and {second:?}\nhint: give it once"

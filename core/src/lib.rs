@@ -16,12 +16,12 @@ pub mod template;
 pub use error::Error;
 pub use model::{
     ARTIFACT_ROOT, AptRepository, Artifact, Builder, ContextFile, DEFAULT_BUILDER_BASE_IMAGE,
-    DEFAULT_CACHE_PRIORITY, Extension, MAX_CACHE_PRIORITY, OptionSpec, RunSpec, Template,
+    DEFAULT_CACHE_PRIORITY, Extension, HostValue, MAX_CACHE_PRIORITY, OptionSpec, RunSpec, Template,
 };
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
 pub use render::{
-    BUILDER_BASE_STAGE, BUILDER_BASE_TOOLS, BuildFile, EngineLevel, FINAL_STAGE, Override, Rendered, Request,
-    Selection, render,
+    BUILDER_BASE_STAGE, BUILDER_BASE_TOOLS, BuildFile, EngineLevel, FINAL_STAGE, HostValues, Override,
+    Rendered, Request, Selection, render,
 };
 pub use resolve::{AddedDependency, Resolved, ResolvedExtension, resolve};
 pub use rules::Rule;

@@ -137,10 +137,37 @@ pub struct OptionSpec {
     pub name: &'static str,
     /// Help text.
     pub description: &'static str,
-    /// Default value; must satisfy `rule`.
+    /// Default value; must satisfy `rule` unless the option is `required`.
     pub default: &'static str,
     /// What values are allowed.
     pub rule: Rule,
+    /// The user must give a value (`default` is then empty and unused).
+    pub required: bool,
+    /// Take the default from the host running quarry (the user's uid, ...), falling back to
+    /// `default` where the host has no such value.
+    pub from_host: Option<HostValue>,
+}
+
+/// A value read from the host that runs quarry, for option defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostValue {
+    /// The user's numeric id.
+    Uid,
+    /// The user's primary group id.
+    Gid,
+    /// The user's login name.
+    User,
+}
+
+impl HostValue {
+    /// The name used in metadata files.
+    pub fn key(self) -> &'static str {
+        match self {
+            HostValue::Uid => "uid",
+            HostValue::Gid => "gid",
+            HostValue::User => "user",
+        }
+    }
 }
 
 impl Extension {
@@ -218,7 +245,10 @@ impl Extension {
             if !rules::is_snake_case(o.name) {
                 panic!("option `name` must be snake_case");
             }
-            if !o.rule.accepts(o.default) {
+            if o.required && !o.default.is_empty() {
+                panic!("a `required` option has no `default`");
+            }
+            if !o.required && !o.rule.accepts(o.default) {
                 panic!("option `default` does not satisfy the option's own `rule`");
             }
             let mut j = i + 1;

@@ -85,6 +85,30 @@ pub struct Request {
     pub overrides: BTreeMap<String, Override>,
     /// What the target engine supports.
     pub engine: EngineLevel,
+    /// Values of the host running quarry, for options that default to them.
+    pub host: HostValues,
+}
+
+/// The host's values that options may default to (`None`: use the option's own default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostValues {
+    /// The user's numeric id.
+    pub uid: Option<String>,
+    /// The user's primary group id.
+    pub gid: Option<String>,
+    /// The user's login name.
+    pub user: Option<String>,
+}
+
+impl HostValues {
+    /// The value for `which`, if known.
+    pub fn get(&self, which: crate::HostValue) -> Option<&str> {
+        match which {
+            crate::HostValue::Uid => self.uid.as_deref(),
+            crate::HostValue::Gid => self.gid.as_deref(),
+            crate::HostValue::User => self.user.as_deref(),
+        }
+    }
 }
 
 /// A file to write into the build context.
@@ -614,6 +638,8 @@ mod tests {
             description: "v",
             default: "1.0.0",
             rule: crate::Rule::Version,
+            required: false,
+            from_host: None,
         }]);
         e.setup = Some(Template { file: "setup", source: "RUN echo {{ options.version }}\n" });
         let reg = registry(vec![e]);

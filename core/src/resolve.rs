@@ -127,10 +127,22 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                 None => ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE).to_owned(),
             }),
         };
-        let mut options: BTreeMap<String, String> =
-            ext.options.iter().map(|o| (o.name.to_owned(), o.default.to_owned())).collect();
-        if let Some(given) = selected.get(name) {
-            options.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let given = selected.get(name);
+        let mut options: BTreeMap<String, String> = BTreeMap::new();
+        for spec in ext.options {
+            if let Some(value) = given.and_then(|g| g.get(spec.name)) {
+                options.insert(spec.name.to_owned(), value.clone());
+                continue;
+            }
+            if spec.required {
+                return Err(Error::MissingOption {
+                    extension: name.to_owned(),
+                    option: spec.name.to_owned(),
+                    flag: format!("{}-{}", ext.flag(), spec.name.replace('_', "-")),
+                });
+            }
+            let host = spec.from_host.and_then(|h| request.host.get(h)).filter(|v| spec.rule.accepts(v));
+            options.insert(spec.name.to_owned(), host.unwrap_or(spec.default).to_owned());
         }
         resolved.insert(
             name,

@@ -24,6 +24,13 @@ pub enum Rule {
     Uint,
     /// `true` or `false`.
     Bool,
+    /// One `docker run` argument value: printable ASCII without white space, quotes or `\\`,
+    /// at most 1024 characters (e.g. a mount `/data:/data:ro`, `NAME=value`, `/dev/snd`).
+    Arg,
+    /// A size such as `2g`, `512m`, `1024`.
+    Size,
+    /// A published port: `[ip:][host:]container[/tcp|udp]`, e.g. `8080:80`.
+    Port,
     /// One of a fixed set of values.
     OneOf(&'static [&'static str]),
 }
@@ -40,6 +47,9 @@ impl Rule {
             Rule::ImageRef => is_image_ref(value),
             Rule::Uint => is_uint(value),
             Rule::Bool => str_eq(value, "true") || str_eq(value, "false"),
+            Rule::Arg => is_arg(value),
+            Rule::Size => is_size(value),
+            Rule::Port => is_port(value),
             Rule::OneOf(values) => {
                 let mut i = 0;
                 while i < values.len() {
@@ -64,6 +74,9 @@ impl Rule {
             Rule::ImageRef => "image",
             Rule::Uint => "uint",
             Rule::Bool => "bool",
+            Rule::Arg => "arg",
+            Rule::Size => "size",
+            Rule::Port => "port",
             Rule::OneOf(_) => "one_of",
         }
     }
@@ -85,12 +98,84 @@ impl Rule {
             Rule::ImageRef => "an image reference such as `ubuntu:24.04`".to_owned(),
             Rule::Uint => "a whole number from 0 to 4294967295".to_owned(),
             Rule::Bool => "`true` or `false`".to_owned(),
+            Rule::Arg => {
+                "one argument such as `/data:/data:ro` or `NAME=value`: no spaces, quotes or `\\`".to_owned()
+            }
+            Rule::Size => "a size such as `2g`, `512m` or `1024`".to_owned(),
+            Rule::Port => "a port mapping such as `8080:80`, `127.0.0.1:8080:80` or `53:53/udp`".to_owned(),
             Rule::OneOf(values) => {
                 let list: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
                 format!("one of {}", list.join(", "))
             }
         }
     }
+}
+
+/// See [`Rule::Arg`].
+pub const fn is_arg(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 1024 {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c <= b' ' || c >= 0x7f || c == b'"' || c == b'\'' || c == b'\\' || c == b'`' {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// See [`Rule::Size`].
+pub const fn is_size(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 20 {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i == 0 {
+        return false;
+    }
+    i == b.len()
+        || (i + 1 == b.len() && matches!(b[i], b'b' | b'k' | b'm' | b'g' | b'B' | b'K' | b'M' | b'G'))
+}
+
+/// See [`Rule::Port`].
+pub const fn is_port(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 64 {
+        return false;
+    }
+    let mut i = 0;
+    let mut digits = 0;
+    let mut parts = 1;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'/' {
+            let rest = b.len() - i - 1;
+            let tcp = rest == 3 && b[i + 1] == b't' && b[i + 2] == b'c' && b[i + 3] == b'p';
+            let udp = rest == 3 && b[i + 1] == b'u' && b[i + 2] == b'd' && b[i + 3] == b'p';
+            return digits > 0 && (tcp || udp);
+        }
+        if c == b':' {
+            if digits == 0 && parts > 1 {
+                return false;
+            }
+            parts += 1;
+            digits = 0;
+        } else if c.is_ascii_digit() {
+            digits += 1;
+        } else if c != b'.' {
+            return false;
+        }
+        i += 1;
+    }
+    digits > 0 && parts <= 3
 }
 
 /// Byte-wise string equality usable in `const fn`.
@@ -570,6 +655,16 @@ mod tests {
         assert!(is_https_url("https://example.org/key.asc"));
         assert!(!is_https_url("http://example.org/key.asc"));
         assert!(!is_https_url("https://example.org/key.asc; rm -rf /"));
+    }
+
+    #[test]
+    fn run_values() {
+        assert!(is_arg("/data:/data:ro") && is_arg("NAME=value") && is_arg("$HOME/x:/x"));
+        assert!(!is_arg("a b") && !is_arg("") && !is_arg("a\nb") && !is_arg("a'b"));
+        assert!(is_size("2g") && is_size("512m") && is_size("1024"));
+        assert!(!is_size("g") && !is_size("2gb") && !is_size("-1"));
+        assert!(is_port("8080:80") && is_port("80") && is_port("127.0.0.1:8080:80") && is_port("53:53/udp"));
+        assert!(!is_port("80/sctp") && !is_port("a:80") && !is_port("") && !is_port("1:2:3:4"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ quarry_core::register! {
             description: "Release",
             default: "1.0 beta",
             rule: quarry_core::Rule::Version,
+            required: false,
+            from_host: None,
         }],
         files: &[],
         run: quarry_core::RunSpec::EMPTY,

@@ -1,0 +1,40 @@
+//! Values of the host running quarry that options may default to (the `user` extension's uid,
+//! gid and name), so files in mounted folders keep their owner.
+
+use quarry_core::HostValues;
+
+/// Reads the current user's uid, gid and name; what cannot be read stays `None`.
+pub fn values() -> HostValues {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+    };
+    let user = std::env::var("USER")
+        .ok()
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|u| quarry_core::rules::is_user_name(u))
+        .or_else(|| {
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .filter(|u| quarry_core::rules::is_user_name(u))
+        });
+    HostValues { uid: field("Uid:"), gid: field("Gid:"), user }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_this_process() {
+        let v = super::values();
+        let uid = v.uid.expect("Linux has /proc/self/status");
+        assert!(uid.parse::<u32>().is_ok());
+        assert!(v.gid.unwrap().parse::<u32>().is_ok());
+    }
+}

@@ -1,0 +1,3 @@
+//! quarry extension `x11`: generated from `extension.toml` by `quarry-codegen`.
+
+include!(concat!(env!("OUT_DIR"), "/extension.rs"));
