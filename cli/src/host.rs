@@ -3,7 +3,8 @@
 
 use quarry_core::HostValues;
 
-/// Reads the current user's uid, gid and name; what cannot be read stays `None`.
+/// Reads the current user's uid, gid and name; what cannot be read stays `None`. As root there is
+/// no user to mirror (the point of `user` is a non-root user): the options keep their defaults.
 pub fn values() -> HostValues {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -25,7 +26,11 @@ pub fn values() -> HostValues {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
                 .filter(|u| quarry_core::rules::is_user_name(u))
         });
-    HostValues { uid: field("Uid:"), gid: field("Gid:"), user }
+    let uid = field("Uid:");
+    if uid.as_deref() == Some("0") {
+        return HostValues::default();
+    }
+    HostValues { uid, gid: field("Gid:"), user }
 }
 
 #[cfg(test)]
@@ -33,8 +38,13 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let v = super::values();
-        let uid = v.uid.expect("Linux has /proc/self/status");
-        assert!(uid.parse::<u32>().is_ok());
-        assert!(v.gid.unwrap().parse::<u32>().is_ok());
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let root = status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+        if root {
+            assert_eq!(v, quarry_core::HostValues::default());
+        } else {
+            assert!(v.uid.unwrap().parse::<u32>().is_ok());
+            assert!(v.gid.unwrap().parse::<u32>().is_ok());
+        }
     }
 }

@@ -278,14 +278,16 @@ fn run_time_extensions_give_docker_run_arguments() {
     assert!(stderr(&o).contains("but `$XDG_RUNTIME_DIR` is not set on this host"), "{}", stderr(&o));
 }
 
-/// The user extension takes the host user's name, uid and gid unless told otherwise.
+/// The user extension takes the host user's name, uid and gid unless told otherwise; as root
+/// (no user to mirror) it keeps its defaults.
 #[test]
 fn user_defaults_to_the_host_user() {
     let host = quarry_cli::host::values();
     let o = quarry(&["render", "debian:bookworm", "--user"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
-    let (uid, gid) = (host.uid.unwrap(), host.gid.unwrap());
+    let uid = host.uid.unwrap_or_else(|| "1000".into());
+    let gid = host.gid.unwrap_or_else(|| "1000".into());
     assert!(out.contains(&format!("useradd --uid {uid} --gid {gid} ")), "{out}");
     let o = quarry(&["render", "debian:bookworm", "--user-uid", "4242", "--user-name", "dev"]);
     let out = String::from_utf8(o.stdout).unwrap();
