@@ -1,0 +1,139 @@
+//! The engine-test harness shared by `engine.rs` and `engine_catalog.rs`: the engines `cargo
+//! xtask test` starts (`QUARRY_TEST_ENGINE_{MODERN,LEGACY}`), skipped loudly without them and a
+//! failure under `CI=true`.
+// Each test crate uses part of the harness.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use quarry_cli::build::{BuildOptions, build_args, write_context};
+use quarry_cli::cache_id::{CacheId, Source};
+use quarry_cli::engine::Engine;
+use quarry_core::{Registry, Request};
+
+/// A running engine the tests may use; holds the lock that runs engine tests one at a time, so
+/// timings are not skewed by sibling builds.
+pub struct TestEngine {
+    pub host: String,
+    pub config: Option<String>,
+    pub add_host: Option<String>,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl TestEngine {
+    pub fn get(kind: &str) -> Option<TestEngine> {
+        let host = std::env::var(format!("QUARRY_TEST_ENGINE_{kind}")).ok().filter(|h| !h.is_empty());
+        let Some(host) = host else {
+            let why = format!(
+                "QUARRY_TEST_ENGINE_{kind} is not set: run the tests with `cargo xtask test` as root"
+            );
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("engine tests cannot be skipped under CI=true: {why}");
+            }
+            eprintln!("\n!!!!! SKIPPED: engine test on the {kind} engine: {why} !!!!!\n");
+            return None;
+        };
+        Some(TestEngine {
+            _serial: SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+            host,
+            config: std::env::var(format!("QUARRY_TEST_DOCKER_CONFIG_{kind}")).ok(),
+            add_host: std::env::var("QUARRY_TEST_ADD_HOST").ok(),
+        })
+    }
+
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DOCKER_HOST", &self.host).env("DOCKER_BUILDKIT", "1");
+        if let Some(config) = &self.config {
+            c.env("DOCKER_CONFIG", config);
+        }
+        c
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.command("docker").args(args).output().expect("docker runs")
+    }
+
+    pub fn quarry(&self, cache_home: &Path, args: &[&str]) -> Output {
+        let mut c = self.command(env!("CARGO_BIN_EXE_quarry"));
+        c.env("XDG_CACHE_HOME", cache_home).env_remove("ROCKER_CACHE_ID").env_remove("QUARRY_CACHE_ID");
+        c.env_remove("GITHUB_ACTIONS");
+        c.args(args);
+        if let Some(h) = &self.add_host {
+            c.args(["--add-host", h]);
+        }
+        c.output().expect("quarry runs")
+    }
+
+    pub fn detect(&self) -> Engine {
+        let out = self.docker(&["version", "--format", "{{.Server.Version}}"]);
+        let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let buildx = self.docker(&["buildx", "version"]).status.success();
+        Engine {
+            major_minor: quarry_cli::engine::parse_version(&version).expect("engine version"),
+            version,
+            buildx,
+            containerd_store: false,
+        }
+    }
+
+    /// Builds a rendered Dockerfile the way `quarry build` does; returns the plain progress.
+    pub fn build(&self, dir: &Path, request: &Request, registry: &Registry, tag: &str, id: &str) -> String {
+        self.build_as(dir, request, registry, tag, id, false)
+    }
+
+    /// Like [`TestEngine::build`]; with `seed_form`, the id goes in as a plain
+    /// `--build-arg CACHE_ID=<id>` (what any `docker build` of the rendered file can do).
+    pub fn build_as(
+        &self,
+        dir: &Path,
+        request: &Request,
+        registry: &Registry,
+        tag: &str,
+        id: &str,
+        seed_form: bool,
+    ) -> String {
+        let rendered = quarry_core::render(registry, request).unwrap_or_else(|e| panic!("{e}"));
+        write_context(dir, &rendered).unwrap();
+        let opts = BuildOptions {
+            progress: Some("plain".into()),
+            add_host: self.add_host.iter().cloned().collect(),
+            ..BuildOptions::default()
+        };
+        let cache = CacheId { value: id.into(), source: Source::Flag };
+        let mut engine = self.detect();
+        if seed_form {
+            // An engine before 26 gets the id as CACHE_ID.
+            engine.major_minor = engine.major_minor.min((25, 0));
+        }
+        let args = build_args(&engine, dir, tag, &cache, &opts);
+        let out = self.command("docker").args(&args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "build of {tag} failed:\n{text}");
+        text
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quarry-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A unique token so a test's steps are really executed, whatever the cache holds.
+pub fn token() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("t{nanos}")
+}

@@ -1,0 +1,107 @@
+//! Extensions of the catalog built on a real engine and checked in the running container: the ones
+//! whose steps need only Debian packages, so they build on the test engines' local Debian mirror.
+//! Like `engine.rs`, these run against `QUARRY_TEST_ENGINE_MODERN` (started by `cargo xtask test`)
+//! and say loudly that they were skipped without it; under `CI=true` they fail instead.
+
+mod common;
+
+use common::{TestEngine, scratch, stderr, stdout};
+
+/// One line per check, `name: output`, so a failure shows which tool broke.
+const CHECKS: &str = r#"
+echo "ccache: $(ccache --version | head -n 1)"
+echo "ccache-path: ${PATH%%:*}"
+echo "ccache-dir: $(test -d "$HOME/.cache/ccache" && echo present)"
+echo "zone: $(date +%Z) $(cat /etc/timezone) $(readlink /etc/localtime)"
+echo "locale: $LANG $LC_ALL"
+echo "locale-a: $(locale -a | grep -x de_DE.utf8)"
+echo "weekday: $(date -d 2024-01-01 +%A)"
+echo "locale-errors: $(locale 2>&1 >/dev/null | wc -l)"
+echo "jq: $(jq --version) $(echo '{"a": [1, 2]}' | jq '.a[1]')"
+echo "ssh: $(ssh -V 2>&1)"
+echo "lfs: $(git lfs version)"
+echo "lfs-filter: $(git config --system filter.lfs.process)"
+"#;
+
+/// The apt-and-setup extensions together on Debian bookworm, with a time zone and a locale chosen:
+/// each tool runs in the container and each setting is in effect.
+#[test]
+fn apt_and_setup_extensions_work_in_the_container() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("apt-setup");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let tag = format!("quarry-test/catalog:t{nanos}");
+    let out = engine.quarry(
+        &home,
+        &[
+            "build",
+            "debian:bookworm",
+            "--ccache",
+            "--tzdata",
+            "--locales",
+            "--jquery",
+            "--ssh-client",
+            "--git-clone",
+            "--tzdata-timezone",
+            "Europe/Paris",
+            "--locales-locale",
+            "de_DE.UTF-8",
+            "--tag",
+            &tag,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{tag}\n"));
+
+    let run = engine.docker(&["run", "--rm", &tag, "sh", "-c", CHECKS]);
+    let _ = engine.docker(&["rmi", &tag]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = stdout(&run);
+    let line = |name: &str| -> String {
+        let prefix = format!("{name}: ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no `{name}` line in:\n{text}"))
+            .to_owned()
+    };
+    assert!(line("ccache").starts_with("ccache version 4."), "{text}");
+    assert_eq!(line("ccache-path"), "/usr/lib/ccache", "{text}");
+    assert_eq!(line("ccache-dir"), "present", "{text}");
+    let zone = line("zone");
+    assert!(
+        zone == "CET Europe/Paris /usr/share/zoneinfo/Europe/Paris"
+            || zone == "CEST Europe/Paris /usr/share/zoneinfo/Europe/Paris",
+        "{text}"
+    );
+    assert_eq!(line("locale"), "de_DE.UTF-8 de_DE.UTF-8", "{text}");
+    assert_eq!(line("locale-a"), "de_DE.utf8", "{text}");
+    // 2024-01-01 was a Monday: the German name proves the locale's data is there and in use.
+    assert_eq!(line("weekday"), "Montag", "{text}");
+    assert_eq!(line("locale-errors"), "0", "{text}");
+    assert!(line("jq").starts_with("jq-1."), "{text}");
+    assert!(line("jq").ends_with(" 2"), "{text}");
+    assert!(line("ssh").starts_with("OpenSSH_"), "{text}");
+    assert!(line("lfs").starts_with("git-lfs/3."), "{text}");
+    assert_eq!(line("lfs-filter"), "git-lfs filter-process", "{text}");
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// The time zone is checked when the image is built (its rule admits `/`, and with it more than
+/// zone names): an unknown zone or shell syntax fails the build with a message naming the value.
+#[test]
+fn a_bad_time_zone_fails_the_build_and_says_why() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("bad-zone");
+    for (zone, why) in [
+        ("Europe/Pariss", "time zone Europe/Pariss is not in the tz database"),
+        ("Europe/Paris;id", "time zone Europe/Paris;id: expected a name such as Europe/Paris"),
+    ] {
+        let out = engine.quarry(
+            &home,
+            &["build", "debian:bookworm", "--tzdata", "--tzdata-timezone", zone, "--progress", "plain"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(stderr(&out).contains(why), "{zone}: {}", stderr(&out));
+    }
+    std::fs::remove_dir_all(home).unwrap();
+}
