@@ -101,8 +101,9 @@ struct BuildArgs {
     /// Add a host-to-IP mapping for RUN steps, `HOST:IP` (repeatable).
     #[arg(long, value_name = "HOST:IP")]
     add_host: Vec<String>,
-    /// Networking mode for RUN steps.
-    #[arg(long, value_name = "MODE")]
+    /// Networking mode for RUN steps during the build (`docker build --network`); the
+    /// container's network is the `network` extension's (`--network-mode`).
+    #[arg(long = "build-network", value_name = "MODE")]
     network: Option<String>,
     /// Target platform, e.g. `linux/arm64`.
     #[arg(long, value_name = "PLATFORM")]
@@ -211,6 +212,13 @@ pub struct ExtensionFlag {
     pub option: Option<&'static str>,
 }
 
+impl ExtensionFlag {
+    /// The clap argument id: prefixed, so it never meets a built-in argument's id.
+    pub fn id(&self) -> String {
+        format!("ext:{}", self.long)
+    }
+}
+
 /// Every generated flag, or the first two that collide with each other or with a fixed flag.
 pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String> {
     let mut flags: BTreeMap<String, ExtensionFlag> = BTreeMap::new();
@@ -257,7 +265,7 @@ pub fn command(registry: &Registry) -> Result<clap::Command, String> {
         command = command.mut_subcommand(name, |mut sub| {
             for flag in &flags {
                 let ext = registry.get(flag.extension).expect("flags come from the registry");
-                let arg = Arg::new(flag.long.clone()).long(flag.long.clone());
+                let arg = Arg::new(flag.id()).long(flag.long.clone());
                 sub = sub.arg(match flag.option {
                     None => arg.action(ArgAction::SetTrue).help(ext.description).help_heading("Extensions"),
                     Some(option) => {
@@ -324,14 +332,14 @@ fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Requ
     for flag in extension_flags(registry).unwrap_or_default() {
         match flag.option {
             None => {
-                if matches.get_flag(&flag.long) {
+                if matches.get_flag(&flag.id()) {
                     selections
                         .entry(flag.extension.to_owned())
                         .or_insert_with(|| Selection::new(flag.extension));
                 }
             }
             Some(option) => {
-                if let Some(value) = matches.get_one::<String>(&flag.long) {
+                if let Some(value) = matches.get_one::<String>(&flag.id()) {
                     selections
                         .entry(flag.extension.to_owned())
                         .or_insert_with(|| Selection::new(flag.extension))

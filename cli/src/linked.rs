@@ -23,6 +23,7 @@ pub static LINKED: &[&quarry_core::Extension] = &[
     &quarry_ext_lazygit::EXTENSION,
     &quarry_ext_locales::EXTENSION,
     &quarry_ext_name::EXTENSION,
+    &quarry_ext_network::EXTENSION,
     &quarry_ext_npm::EXTENSION,
     &quarry_ext_nvidia::EXTENSION,
     &quarry_ext_nvim::EXTENSION,

@@ -241,6 +241,9 @@ fn run_time_extensions_give_docker_run_arguments() {
         "device=0",
         "--hostname-value",
         "devbox",
+        "--network",
+        "--build-network",
+        "none",
         "--",
         "bash",
     ]);
@@ -255,10 +258,13 @@ fn run_time_extensions_give_docker_run_arguments() {
         "--env DISPLAY --env QT_X11_NO_MITSHM=1 --volume /tmp/.X11-unix:/tmp/.X11-unix:rw",
         "--env NVIDIA_DRIVER_CAPABILITIES=all --gpus=device=0",
         "--hostname=devbox",
+        "--network=host",
     ] {
         assert!(docker_run.contains(expected), "missing {expected:?} in {docker_run}");
     }
     assert!(docker_run.ends_with(" bash"));
+    // `--build-network` is docker build's `--network`; `--network` selects the extension.
+    assert!(out.lines().next().unwrap().contains(" --network none "), "{out}");
 
     let o = run(&["--port"]);
     assert_eq!(o.status.code(), Some(1));
