@@ -105,3 +105,44 @@ fn a_bad_time_zone_fails_the_build_and_says_why() {
     }
     std::fs::remove_dir_all(home).unwrap();
 }
+
+/// Run-time extensions, checked in a real container: a mounted folder, an environment variable,
+/// the host name, /dev/shm's size and a resource limit.
+#[test]
+fn run_time_extensions_reach_the_container() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("runtime");
+    let data = home.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("hello.txt"), "from the host\n").unwrap();
+    let mount = format!("{}:/data:ro", data.display());
+    let out = engine.quarry(
+        &home,
+        &[
+            "run",
+            "debian:bookworm",
+            "--volume-spec",
+            &mount,
+            "--env-value",
+            "QUARRY_PROBE=42",
+            "--hostname-value",
+            "devbox",
+            "--shm-size-size",
+            "256m",
+            "--ulimit-value",
+            "nofile=4096:4096",
+            "--network-mode",
+            "none",
+            "--",
+            "sh",
+            "-c",
+            "cat /data/hello.txt; echo \"env=$QUARRY_PROBE\"; hostname; df -m /dev/shm | tail -n 1 | awk '{print \"shm=\" $2}'; echo \"nofile=$(ulimit -n)\"; ls /sys/class/net",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(&lines[..5], ["from the host", "env=42", "devbox", "shm=256", "nofile=4096"], "{text}");
+    assert_eq!(&lines[5..], ["lo"], "network none leaves only the loopback: {text}");
+    std::fs::remove_dir_all(home).unwrap();
+}

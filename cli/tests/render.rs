@@ -256,3 +256,22 @@ fn no_syntax_directive_and_one_cache_arg_per_stage() {
 fn generated_command_is_consistent() {
     quarry_cli::args::command(reg()).unwrap().debug_assert();
 }
+
+/// Every extension that needs no option value, together: the same bytes in any order.
+#[test]
+fn the_whole_catalog_renders_deterministically() {
+    let names: Vec<&str> =
+        reg().iter().filter(|e| e.options.iter().all(|o| !o.required)).map(|e| e.name).collect();
+    assert!(names.len() >= 25, "{names:?}");
+    let expected = render(&request("ubuntu:24.04", &names));
+    let mut shuffled = names.clone();
+    // A fixed sequence of rotations and reversals: deterministic, yet every position moves.
+    for round in 0..12 {
+        shuffled.rotate_left(round * 7 % names.len() + 1);
+        if round % 3 == 0 {
+            shuffled.reverse();
+        }
+        assert_eq!(render(&request("ubuntu:24.04", &shuffled)), expected, "order {shuffled:?}");
+    }
+    insta::assert_snapshot!("whole_catalog", expected);
+}
