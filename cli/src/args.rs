@@ -47,8 +47,8 @@ enum Command {
 /// What to render: the image and the extensions.
 #[derive(Debug, Args)]
 struct SelectArgs {
-    /// The final image, e.g. `ubuntu:24.04`.
-    image: String,
+    /// The final image, e.g. `ubuntu:24.04` [default: `image` of quarry.toml].
+    image: Option<String>,
     /// Select an extension by name (repeatable).
     #[arg(short = 'e', long = "extension", value_name = "NAME")]
     extensions: Vec<String>,
@@ -350,7 +350,7 @@ fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Requ
         }
     }
     Request {
-        image: args.image.clone(),
+        image: args.image.clone().unwrap_or_default(),
         extensions: selections.into_values().collect(),
         builder_base_image: args.builder_base_image.clone(),
         overrides: BTreeMap::new(),

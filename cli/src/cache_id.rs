@@ -4,11 +4,12 @@
 //! Precedence, first found wins:
 //! 1. `--cache-id ID`
 //! 2. `ROCKER_CACHE_ID`, then `QUARRY_CACHE_ID`
-//! 3. GitHub Actions (`GITHUB_ACTIONS=true`): `gha-<job>-<runner>`, from `GITHUB_JOB` and
+//! 3. `cache_id` in quarry.toml (or the user's config file)
+//! 4. GitHub Actions (`GITHUB_ACTIONS=true`): `gha-<job>-<runner>`, from `GITHUB_JOB` and
 //!    `RUNNER_NAME`. Jobs running at the same time on one host run on different runners, so their
 //!    ids differ; the same job on the same runner gets the same id on every run, so it reuses its
 //!    cache.
-//! 4. `default`
+//! 5. `default`
 //!
 //! An id is 1 to 64 characters of `[A-Za-z0-9_.-]`: anything else could corrupt a mount spec.
 
@@ -24,6 +25,8 @@ pub enum Source {
     Flag,
     /// An environment variable (named).
     Env(&'static str),
+    /// A configuration file.
+    Config,
     /// Derived from GitHub Actions' environment.
     GithubActions,
     /// Nothing set.
@@ -35,6 +38,7 @@ impl fmt::Display for Source {
         match self {
             Source::Flag => f.write_str("--cache-id"),
             Source::Env(name) => write!(f, "${name}"),
+            Source::Config => f.write_str("quarry.toml"),
             Source::GithubActions => f.write_str("GitHub Actions job and runner"),
             Source::Default => f.write_str("default"),
         }
@@ -69,8 +73,13 @@ pub fn is_valid(id: &str) -> bool {
         && id.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
-/// Resolves the cache id from the flag and the environment (`env` reads a variable).
-pub fn resolve(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<CacheId, InvalidCacheId> {
+/// Resolves the cache id from the flag, the environment (`env` reads a variable) and the
+/// configuration files' `cache_id`.
+pub fn resolve(
+    flag: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    config: Option<&str>,
+) -> Result<CacheId, InvalidCacheId> {
     let checked = |value: String, source: Source| {
         if is_valid(&value) {
             Ok(CacheId { value, source })
@@ -85,6 +94,9 @@ pub fn resolve(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Resu
         if let Some(value) = env(name).filter(|v| !v.is_empty()) {
             return checked(value, Source::Env(name));
         }
+    }
+    if let Some(value) = config {
+        return checked(value.to_owned(), Source::Config);
     }
     if env("GITHUB_ACTIONS").as_deref() == Some("true") {
         let job = env("GITHUB_JOB").unwrap_or_default();
@@ -139,18 +151,22 @@ mod tests {
             ("RUNNER_NAME", "runner 1"),
         ]);
         assert_eq!(
-            resolve(Some("flag"), &all).unwrap(),
+            resolve(Some("flag"), &all, None).unwrap(),
             CacheId { value: "flag".into(), source: Source::Flag }
         );
-        assert_eq!(resolve(None, &all).unwrap().source, Source::Env("ROCKER_CACHE_ID"));
+        assert_eq!(resolve(None, &all, Some("cfg")).unwrap().source, Source::Env("ROCKER_CACHE_ID"));
         let no_rocker = env(&[("QUARRY_CACHE_ID", "quarry"), ("GITHUB_ACTIONS", "true")]);
-        assert_eq!(resolve(None, &no_rocker).unwrap().value, "quarry");
+        assert_eq!(resolve(None, &no_rocker, None).unwrap().value, "quarry");
         let gha = env(&[("GITHUB_ACTIONS", "true"), ("GITHUB_JOB", "test"), ("RUNNER_NAME", "runner 1")]);
         assert_eq!(
-            resolve(None, &gha).unwrap(),
+            resolve(None, &gha, None).unwrap(),
             CacheId { value: "gha-test-runner-1".into(), source: Source::GithubActions }
         );
-        assert_eq!(resolve(None, &env(&[])).unwrap().value, "default");
+        assert_eq!(
+            resolve(None, &gha, Some("cfg")).unwrap(),
+            CacheId { value: "cfg".into(), source: Source::Config }
+        );
+        assert_eq!(resolve(None, &env(&[]), None).unwrap().value, "default");
     }
 
     #[test]
@@ -167,10 +183,10 @@ mod tests {
     #[test]
     fn ids_that_would_corrupt_a_mount_are_rejected() {
         for bad in ["a,b", "a b", "", "x\ny", "a=b", &"x".repeat(65)] {
-            let err = resolve(Some(bad), &env(&[])).unwrap_err();
+            let err = resolve(Some(bad), &env(&[]), None).unwrap_err();
             assert!(err.to_string().contains("hint: use 1 to 64"), "{err}");
         }
-        let err = resolve(None, &env(&[("ROCKER_CACHE_ID", "py 3.10")])).unwrap_err();
+        let err = resolve(None, &env(&[("ROCKER_CACHE_ID", "py 3.10")]), None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid cache id \"py 3.10\" (from $ROCKER_CACHE_ID)\nhint: use 1 to 64 letters, digits, `_`, `.` or `-`, e.g. `py310`"

@@ -1,9 +1,11 @@
-//! The TOML configuration: an image, the extensions with their options, and overrides.
+//! Configuration files: the project's `quarry.toml` (found in the current folder or a parent) and
+//! the user's `$XDG_CONFIG_HOME/quarry/config.toml`, merged under the command line.
 //!
 //! ```toml
 //! image = "ubuntu:24.04"
 //! extensions = ["cargo", "npm"]
-//! builder_base_image = "ubuntu:22.04"   # optional, for every builder
+//! builder_base_image = "ubuntu:22.04"   # every builder
+//! cache_id = "dev"
 //!
 //! [options.cargo]
 //! version = "1.95.0"
@@ -11,82 +13,457 @@
 //! [overrides.npm]
 //! builder_base_image = "debian:bookworm"
 //! cache_priority = 70
+//!
+//! [build]
+//! add_host = ["deb.debian.org:192.0.2.1"]
+//! progress = "plain"
+//!
+//! [run]
+//! args = ["--rm"]
 //! ```
+//!
+//! Merge rules (documented in README.md): a value from the command line wins over the project
+//! file, which wins over the user file; `extensions`, `build.add_host`, `build.cache_from`,
+//! `build.cache_to` and `run.args` are the union of all three, in that order.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use quarry_core::{EngineLevel, Override, Request, Selection};
+use quarry_core::{EngineLevel, Registry, Request, Selection};
 use serde::Deserialize;
+use toml::Spanned;
 
-/// A configuration file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// The final image.
-    pub image: String,
-    /// Selected extensions, in any order.
-    #[serde(default)]
-    pub extensions: Vec<String>,
-    /// Global builder base image.
-    pub builder_base_image: Option<String>,
-    /// Option values by extension, then option.
-    #[serde(default)]
-    pub options: BTreeMap<String, BTreeMap<String, String>>,
-    /// Per-extension overrides.
-    #[serde(default)]
-    pub overrides: BTreeMap<String, OverrideConfig>,
-}
-
-/// `[overrides.<extension>]`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct OverrideConfig {
-    /// Image the extension's builder starts from.
-    pub builder_base_image: Option<String>,
-    /// Cache priority, 0..=100.
-    pub cache_priority: Option<u32>,
-}
-
-impl Config {
-    /// Parses configuration text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
-        toml::from_str(text).with_context(|| format!("invalid configuration `{origin}`"))
-    }
-
-    /// The render request this configuration describes. Options given for an extension that is
-    /// not in `extensions` select it.
-    pub fn to_request(&self, engine: EngineLevel) -> Request {
-        let mut selections: BTreeMap<&str, Selection> = BTreeMap::new();
-        for name in &self.extensions {
-            selections.entry(name).or_insert_with(|| Selection::new(name.clone()));
-        }
-        for (name, options) in &self.options {
-            let selection = selections.entry(name).or_insert_with(|| Selection::new(name.clone()));
-            selection.options.extend(options.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        Request {
-            image: self.image.clone(),
-            extensions: selections.into_values().collect(),
-            builder_base_image: self.builder_base_image.clone(),
-            overrides: self
-                .overrides
-                .iter()
-                .map(|(name, o)| {
-                    (
-                        name.clone(),
-                        Override {
-                            builder_base_image: o.builder_base_image.clone(),
-                            cache_priority: o.cache_priority,
-                        },
-                    )
-                })
-                .collect(),
-            engine,
-            host: quarry_core::HostValues::default(),
-        }
-    }
-}
+/// Name of the project file.
+pub const PROJECT_FILE: &str = "quarry.toml";
 
 /// The built-in example configuration that `cargo xtask render` renders.
 pub const EXAMPLE: &str = include_str!("../example.quarry.toml");
+
+/// One configuration file, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The final image.
+    pub image: Option<Spanned<String>>,
+    /// Selected extensions.
+    #[serde(default)]
+    pub extensions: Vec<Spanned<String>>,
+    /// Image every builder starts from.
+    pub builder_base_image: Option<Spanned<String>>,
+    /// Cache id for builds.
+    pub cache_id: Option<Spanned<String>>,
+    /// Option values: `[options.<extension>] <option> = value`.
+    #[serde(default)]
+    pub options: BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<OptionValue>>>,
+    /// `[overrides.<extension>]`.
+    #[serde(default)]
+    pub overrides: BTreeMap<Spanned<String>, OverrideConfig>,
+    /// `docker build` pass-throughs.
+    #[serde(default)]
+    pub build: BuildConfig,
+    /// `docker run` additions.
+    #[serde(default)]
+    pub run: RunConfig,
+}
+
+/// An option value: TOML strings, integers and booleans are all accepted.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum OptionValue {
+    /// `"1.95.0"`.
+    String(String),
+    /// `1000`.
+    Integer(i64),
+    /// `true`.
+    Bool(bool),
+}
+
+impl OptionValue {
+    /// The value as the option rules see it.
+    pub fn text(&self) -> String {
+        match self {
+            OptionValue::String(s) => s.clone(),
+            OptionValue::Integer(i) => i.to_string(),
+            OptionValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// `[overrides.<extension>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideConfig {
+    /// Image the extension's builder starts from.
+    pub builder_base_image: Option<Spanned<String>>,
+    /// Cache priority, 0..=100.
+    pub cache_priority: Option<Spanned<u32>>,
+}
+
+/// `[build]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    /// `--add-host`.
+    #[serde(default)]
+    pub add_host: Vec<String>,
+    /// `--build-network`.
+    pub network: Option<String>,
+    /// `--platform`.
+    pub platform: Option<String>,
+    /// `--progress`.
+    pub progress: Option<String>,
+    /// `--builder`.
+    pub builder: Option<String>,
+    /// `--cache-from`.
+    #[serde(default)]
+    pub cache_from: Vec<String>,
+    /// `--cache-to`.
+    #[serde(default)]
+    pub cache_to: Vec<String>,
+    /// `--pull`.
+    pub pull: Option<bool>,
+    /// `--no-cache`.
+    pub no_cache: Option<bool>,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Extra `docker run` arguments, one per entry.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// A configuration file that is wrong, pointing at the place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}:{column}: {message}\nhint: {hint}", .path.display())]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+/// A loaded file: where it is, its text and its content.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The file.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+    /// Its content.
+    pub config: Config,
+}
+
+impl Loaded {
+    /// Parses `text` read from `path`.
+    pub fn parse(path: &Path, text: String) -> Result<Loaded, ConfigError> {
+        match toml::from_str::<Config>(&text) {
+            Ok(config) => Ok(Loaded { path: path.to_owned(), text, config }),
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let message = e.message().trim().to_owned();
+                let hint = if message.starts_with("unknown field") {
+                    "the keys are image, extensions, builder_base_image, cache_id, [options.<extension>], \
+                     [overrides.<extension>], [build] and [run]; see `quarry init`"
+                } else {
+                    "fix the TOML at this place"
+                };
+                Err(Loaded::error_at(path, &text, span, message, hint.to_owned()))
+            }
+        }
+    }
+
+    /// Reads and parses `path`.
+    pub fn read(path: &Path) -> anyhow::Result<Loaded> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", path.display()))?;
+        Ok(Loaded::parse(path, text)?)
+    }
+
+    fn error_at(path: &Path, text: &str, span: Range<usize>, message: String, hint: String) -> ConfigError {
+        let mut offset = span.start.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        ConfigError { path: path.to_owned(), line, column, message, hint }
+    }
+
+    fn error(&self, span: Range<usize>, message: String, hint: String) -> ConfigError {
+        Loaded::error_at(&self.path, &self.text, span, message, hint)
+    }
+
+    /// Checks every name and value against the registry: unknown extensions and options (with
+    /// did-you-mean), option values that break their rule, bad images and priorities.
+    pub fn check(&self, registry: &Registry) -> Result<(), ConfigError> {
+        let c = &self.config;
+        let unknown_extension = |name: &Spanned<String>, place: &str| {
+            let hint = match registry.suggest(name.get_ref()) {
+                Some(s) => format!("did you mean `{s}`? `quarry list` shows every extension"),
+                None => "`quarry list` shows every extension".to_owned(),
+            };
+            self.error(name.span(), format!("unknown extension `{}` in {place}", name.get_ref()), hint)
+        };
+        let image = |value: &Spanned<String>, key: &str| {
+            if quarry_core::rules::is_image_ref(value.get_ref()) {
+                Ok(())
+            } else {
+                Err(self.error(
+                    value.span(),
+                    format!("`{key}` = {:?} is not an image reference", value.get_ref()),
+                    "write it like `ubuntu:24.04` or `registry.example.com/team/image:tag`".to_owned(),
+                ))
+            }
+        };
+        if let Some(i) = &c.image {
+            image(i, "image")?;
+        }
+        if let Some(i) = &c.builder_base_image {
+            image(i, "builder_base_image")?;
+        }
+        if let Some(id) = &c.cache_id
+            && !crate::cache_id::is_valid(id.get_ref())
+        {
+            return Err(self.error(
+                id.span(),
+                format!("`cache_id` = {:?} is not a cache id", id.get_ref()),
+                "use 1 to 64 letters, digits, `_`, `.` or `-`".to_owned(),
+            ));
+        }
+        for name in &c.extensions {
+            if registry.get(name.get_ref()).is_none() {
+                return Err(unknown_extension(name, "`extensions`"));
+            }
+        }
+        for (name, options) in &c.options {
+            let Some(ext) = registry.get(name.get_ref()) else {
+                return Err(unknown_extension(name, "`[options]`"));
+            };
+            for (option, value) in options {
+                let Some(spec) = ext.option(option.get_ref()) else {
+                    let known: Vec<&str> = ext.options.iter().map(|o| o.name).collect();
+                    let hint = match quarry_core::suggest_closest(option.get_ref(), known.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None if known.is_empty() => format!("`{}` takes no options", ext.name),
+                        None => format!("`{}` takes {}", ext.name, known.join(", ")),
+                    };
+                    return Err(self.error(
+                        option.span(),
+                        format!("extension `{}` has no option `{}`", ext.name, option.get_ref()),
+                        hint,
+                    ));
+                };
+                let text = value.get_ref().text();
+                if !spec.rule.accepts(&text) {
+                    return Err(self.error(
+                        value.span(),
+                        format!(
+                            "invalid value {text:?} for option `{}` of extension `{}`",
+                            spec.name, ext.name
+                        ),
+                        format!("expected {}", spec.rule.expectation()),
+                    ));
+                }
+            }
+        }
+        for (name, o) in &c.overrides {
+            if registry.get(name.get_ref()).is_none() {
+                return Err(unknown_extension(name, "`[overrides]`"));
+            }
+            if let Some(i) = &o.builder_base_image {
+                image(i, "builder_base_image")?;
+            }
+            if let Some(p) = &o.cache_priority
+                && *p.get_ref() > u32::from(quarry_core::MAX_CACHE_PRIORITY)
+            {
+                return Err(self.error(
+                    p.span(),
+                    format!("cache priority {} is out of range", p.get_ref()),
+                    "use a number from 0 to 100".to_owned(),
+                ));
+            }
+        }
+        for arg in &c.run.args {
+            if !quarry_core::rules::is_arg(arg) {
+                return Err(self.error(
+                    0..0,
+                    format!("`run.args` entry {arg:?} is not one argument"),
+                    "give each argument as its own entry, without spaces or quotes".to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The user's configuration file: `$XDG_CONFIG_HOME/quarry/config.toml`, else
+/// `~/.config/quarry/config.toml`.
+pub fn user_file() -> Option<PathBuf> {
+    let base =
+        std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| {
+            std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".config"))
+        })?;
+    Some(base.join("quarry").join("config.toml"))
+}
+
+/// The project file: `quarry.toml` in `start` or its nearest parent that has one.
+pub fn find_project(start: &Path) -> Option<PathBuf> {
+    start.ancestors().map(|d| d.join(PROJECT_FILE)).find(|p| p.is_file())
+}
+
+/// The configuration that applies: the user file under the project file.
+#[derive(Debug, Clone, Default)]
+pub struct Layers {
+    /// The user's file, if it exists.
+    pub user: Option<Loaded>,
+    /// The project's file, if one was found.
+    pub project: Option<Loaded>,
+}
+
+impl Layers {
+    /// Loads the files that exist and checks them against the registry.
+    pub fn load(registry: &Registry, cwd: &Path) -> anyhow::Result<Layers> {
+        let load = |path: Option<PathBuf>| -> anyhow::Result<Option<Loaded>> {
+            match path.filter(|p| p.is_file()) {
+                None => Ok(None),
+                Some(p) => {
+                    let loaded = Loaded::read(&p)?;
+                    loaded.check(registry)?;
+                    Ok(Some(loaded))
+                }
+            }
+        };
+        Ok(Layers { user: load(user_file())?, project: load(find_project(cwd))? })
+    }
+
+    /// The files, user first (lowest precedence first).
+    fn files(&self) -> impl Iterator<Item = &Config> {
+        self.user.iter().chain(self.project.iter()).map(|l| &l.config)
+    }
+
+    /// The last value set by any file (the project's wins).
+    fn last<T: Clone>(&self, get: impl Fn(&Config) -> Option<T>) -> Option<T> {
+        self.files().filter_map(get).last()
+    }
+
+    /// The configured image.
+    pub fn image(&self) -> Option<String> {
+        self.last(|c| c.image.as_ref().map(|s| s.get_ref().clone()))
+    }
+
+    /// The configured cache id.
+    pub fn cache_id(&self) -> Option<String> {
+        self.last(|c| c.cache_id.as_ref().map(|s| s.get_ref().clone()))
+    }
+
+    /// Merges the files into `request` (which holds what the command line gave: it wins).
+    pub fn apply(&self, request: &mut Request) {
+        if request.image.is_empty()
+            && let Some(image) = self.image()
+        {
+            request.image = image;
+        }
+        if request.builder_base_image.is_none() {
+            request.builder_base_image =
+                self.last(|c| c.builder_base_image.as_ref().map(|s| s.get_ref().clone()));
+        }
+        let mut selections: BTreeMap<String, Selection> =
+            request.extensions.drain(..).map(|s| (s.name.clone(), s)).collect();
+        // What the command line set: it wins over every file.
+        let from_cli: std::collections::BTreeSet<(String, String)> =
+            selections.values().flat_map(|s| s.options.keys().map(|o| (s.name.clone(), o.clone()))).collect();
+        for config in self.files() {
+            for name in &config.extensions {
+                selections
+                    .entry(name.get_ref().clone())
+                    .or_insert_with(|| Selection::new(name.get_ref().clone()));
+            }
+            for (name, options) in &config.options {
+                let selection = selections
+                    .entry(name.get_ref().clone())
+                    .or_insert_with(|| Selection::new(name.get_ref().clone()));
+                for (option, value) in options {
+                    // The project's value replaces the user's; the command line's stays.
+                    if !from_cli.contains(&(name.get_ref().clone(), option.get_ref().clone())) {
+                        selection.options.insert(option.get_ref().clone(), value.get_ref().text());
+                    }
+                }
+            }
+            for (name, o) in &config.overrides {
+                let entry = request.overrides.entry(name.get_ref().clone()).or_default();
+                if let Some(image) = &o.builder_base_image {
+                    entry.builder_base_image = Some(image.get_ref().clone());
+                }
+                if let Some(p) = &o.cache_priority {
+                    entry.cache_priority = Some(*p.get_ref());
+                }
+            }
+        }
+        request.extensions = selections.into_values().collect();
+    }
+
+    /// Merges the `[build]` tables into `options` (command-line values win; lists are unions).
+    pub fn apply_build(&self, options: &mut crate::build::BuildOptions) {
+        for config in self.files() {
+            let b = &config.build;
+            union(&mut options.add_host, &b.add_host);
+            union(&mut options.cache_from, &b.cache_from);
+            union(&mut options.cache_to, &b.cache_to);
+        }
+        let fill = |slot: &mut Option<String>, get: &dyn Fn(&BuildConfig) -> Option<String>| {
+            if slot.is_none() {
+                *slot = self.last(|c| get(&c.build));
+            }
+        };
+        fill(&mut options.network, &|b| b.network.clone());
+        fill(&mut options.platform, &|b| b.platform.clone());
+        fill(&mut options.progress, &|b| b.progress.clone());
+        fill(&mut options.builder, &|b| b.builder.clone());
+        options.pull |= self.last(|c| c.build.pull).unwrap_or(false);
+        options.no_cache |= self.last(|c| c.build.no_cache).unwrap_or(false);
+    }
+
+    /// Extra `docker run` arguments from the files.
+    pub fn run_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for config in self.files() {
+            union(&mut out, &config.run.args);
+        }
+        out
+    }
+}
+
+fn union(into: &mut Vec<String>, from: &[String]) {
+    for item in from {
+        if !into.contains(item) {
+            into.push(item.clone());
+        }
+    }
+}
+
+/// A request from one configuration text alone (no merging), for `cargo xtask render`.
+pub fn request_from_text(registry: &Registry, text: &str, origin: &Path) -> anyhow::Result<Request> {
+    let loaded = Loaded::parse(origin, text.to_owned())?;
+    loaded.check(registry)?;
+    let layers = Layers { user: None, project: Some(loaded) };
+    let mut request = Request { engine: EngineLevel::Modern, ..Request::default() };
+    layers.apply(&mut request);
+    if request.image.is_empty() {
+        anyhow::bail!(
+            "`{}` sets no `image`\nhint: add a line such as `image = \"ubuntu:24.04\"`",
+            origin.display()
+        );
+    }
+    Ok(request)
+}

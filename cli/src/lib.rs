@@ -69,8 +69,23 @@ pub fn render_request(registry: &Registry, request: &Request) -> anyhow::Result<
     Ok(rendered)
 }
 
+/// Merges the configuration files under what the command line gave, and checks an image is set.
+fn configure(registry: &Registry, request: &mut Request) -> anyhow::Result<config::Layers> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let layers = config::Layers::load(registry, &cwd)?;
+    layers.apply(request);
+    if request.image.is_empty() {
+        anyhow::bail!(
+            "no image given\nhint: name one (`quarry render ubuntu:24.04 --cargo`), or set `image` in quarry.toml (`quarry init` writes one)"
+        );
+    }
+    Ok(layers)
+}
+
 fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<()> {
-    let rendered = render_request(registry, &render.request)?;
+    let mut request = render.request.clone();
+    configure(registry, &mut request)?;
+    let rendered = render_request(registry, &request)?;
     match &render.output {
         Some(path) => output::write_atomically(path, rendered.dockerfile.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display())),
@@ -93,6 +108,8 @@ pub struct PreparedBuild {
     pub context: std::path::PathBuf,
     /// `docker` arguments that build it.
     pub args: Vec<String>,
+    /// Extra `docker run` arguments from the configuration files.
+    pub run_args: Vec<String>,
 }
 
 /// Detects the engine, renders for it, writes the context and composes the build command.
@@ -147,7 +164,13 @@ pub fn prepare_build(
             );
         }
     }
-    let cache = cache_id::resolve(build.cache_id.as_deref(), &|k| std::env::var(k).ok())?;
+    let layers = configure(registry, &mut build.request)?;
+    layers.apply_build(&mut build.options);
+    let cache = cache_id::resolve(
+        build.cache_id.as_deref(),
+        &|k| std::env::var(k).ok(),
+        layers.cache_id().as_deref(),
+    )?;
     let rendered = render_request(registry, &build.request)?;
     let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
     let context = build::contexts_root().join(tag.replace(['/', ':'], "_"));
@@ -157,7 +180,7 @@ pub fn prepare_build(
         eprintln!("note: building `{tag}` with cache id `{}` ({})", cache.value, cache.source);
     }
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
-    Ok(PreparedBuild { docker, engine, rendered, tag, context, args })
+    Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args() })
 }
 
 /// Runs a prepared build.
@@ -211,7 +234,11 @@ pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<
 pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
     use std::io::IsTerminal;
     let prepared = prepare_build(registry, run.build, run.dry_run)?;
-    let options = run::RunOptions { interactive: std::io::stdin().is_terminal(), command: run.command };
+    let options = run::RunOptions {
+        interactive: std::io::stdin().is_terminal(),
+        extra: prepared.run_args.clone(),
+        command: run.command,
+    };
     let run_args = run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok())?;
     if run.dry_run {
         let text = format!(

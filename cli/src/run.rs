@@ -7,6 +7,8 @@ use quarry_core::Rendered;
 pub struct RunOptions {
     /// Allocate a terminal and keep stdin open (when stdin is a terminal).
     pub interactive: bool,
+    /// Extra arguments from the configuration files, before the image.
+    pub extra: Vec<String>,
     /// The command to run instead of the image's default.
     pub command: Vec<String>,
 }
@@ -97,6 +99,7 @@ pub fn run_args(
             }
         }
     }
+    args.extend(options.extra.iter().cloned());
     args.push(tag.to_owned());
     args.extend(options.command.iter().cloned());
     Ok(args)

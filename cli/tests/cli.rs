@@ -3,8 +3,19 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// `quarry` in a folder with no quarry.toml above it and no user configuration.
 fn quarry(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quarry")).args(args).output().expect("quarry runs")
+    quarry_in(&std::env::temp_dir(), "/nonexistent/config", args)
+}
+
+fn quarry_in(dir: &std::path::Path, config_home: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", config_home)
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .output()
+        .expect("quarry runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -101,8 +112,11 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let o = quarry(&["render"]);
+    let o = quarry(&["render", "--no-such-flag-at-all"]);
     assert_eq!(o.status.code(), Some(2));
+    let o = quarry(&["render", "--git"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with("error: no image given\nhint: name one"), "{}", stderr(&o));
     let o = quarry(&["render", "ubuntu:24.04", "--engine", "ancient"]);
     assert_eq!(o.status.code(), Some(2));
     let o = quarry(&["render", "ubuntu:24.04"]);
@@ -298,4 +312,111 @@ fn user_defaults_to_the_host_user() {
     let o = quarry(&["render", "debian:bookworm", "--user-uid", "4242", "--user-name", "dev"]);
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(out.contains("useradd --uid 4242 ") && out.contains("\nUSER dev\n"), "{out}");
+}
+
+/// The smallest project file is two lines, and `render`, `build` and `run` use it without an
+/// image or extension flags; it is found from a subfolder too.
+#[test]
+fn the_smallest_project_file() {
+    let dir = scratch("project");
+    std::fs::write(dir.join("quarry.toml"), "image = \"ubuntu:24.04\"\nextensions = [\"cargo\", \"npm\"]\n")
+        .unwrap();
+    std::fs::create_dir_all(dir.join("src/deep")).unwrap();
+    let o = quarry_in(&dir.join("src/deep"), "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains("FROM ubuntu:24.04 AS quarry_final")
+            && out.contains("AS cargo_builder")
+            && out.contains("AS npm_builder")
+    );
+    let flags = quarry(&["render", "ubuntu:24.04", "--cargo", "--npm"]);
+    assert_eq!(out.as_bytes(), flags.stdout.as_slice(), "the file means the same as the flags");
+    let o = quarry_in(&dir, "/nonexistent/config", &["run", "--dry-run", "--", "cargo", "--version"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains(" cargo --version"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The command line wins over the project file, which wins over the user file; extension lists
+/// are unions.
+#[test]
+fn configuration_layers_merge() {
+    let dir = scratch("layers");
+    let user = dir.join("xdg/quarry");
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(
+        user.join("config.toml"),
+        "image = \"debian:trixie\"\nextensions = [\"git\"]\ncache_id = \"user\"\n[options.cargo]\nversion = \"1.80.0\"\nprofile = \"default\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"debian:bookworm\"\nextensions = [\"cargo\"]\n[options.cargo]\nversion = \"1.85.0\"\n[overrides.cargo]\ncache_priority = 99\n",
+    )
+    .unwrap();
+    let xdg = dir.join("xdg");
+    let xdg = xdg.to_str().unwrap();
+    let o = quarry_in(&dir, xdg, &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("FROM debian:bookworm AS quarry_final"), "project image wins over the user's");
+    assert!(out.contains("--profile default --default-toolchain 1.85.0;"), "project version, user profile");
+    assert!(out.contains("# git: apt packages"), "the user's extensions are added");
+    // cargo (99 by the override) now comes before git (90); curl stays first as their dependency.
+    assert!(
+        out.find("# cargo: apt packages").unwrap() < out.find("# git: apt packages").unwrap(),
+        "override"
+    );
+    let o = quarry_in(&dir, xdg, &["render", "ubuntu:24.04", "--cargo-version", "1.90.0"]);
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("FROM ubuntu:24.04 AS quarry_final") && out.contains("--default-toolchain 1.90.0;"));
+    let o = quarry_in(&dir, xdg, &["run", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("BUILDKIT_CACHE_MOUNT_NS=user"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Mistakes in quarry.toml point at the file, line and column, with a hint.
+#[test]
+fn configuration_errors_point_into_the_file() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "image = \"ubuntu:24.04\"\nextensions = [\"carg\"]\n",
+            "quarry.toml:2:15: unknown extension `carg` in `extensions`",
+            "hint: did you mean `cargo`?",
+        ),
+        (
+            "image = \"ubuntu:24.04\"\n[options.cargo]\nversoin = \"1.0\"\n",
+            "quarry.toml:3:1: extension `cargo` has no option `versoin`",
+            "hint: did you mean `version`?",
+        ),
+        (
+            "image = \"ubuntu:24.04\"\n[options.cargo]\nversion = \"1.0 && rm\"\n",
+            "quarry.toml:3:11: invalid value \"1.0 && rm\" for option `version` of extension `cargo`",
+            "hint: expected a version",
+        ),
+        (
+            "image = \"ubuntu 24.04\"\n",
+            "quarry.toml:1:9: `image` = \"ubuntu 24.04\" is not an image reference",
+            "hint: write it like",
+        ),
+        ("imgae = \"ubuntu:24.04\"\n", "quarry.toml:1:1: unknown field `imgae`", "hint: the keys are image"),
+        (
+            "image = \"ubuntu:24.04\"\n[overrides.npm]\ncache_priority = 101\n",
+            "quarry.toml:3:18: cache priority 101 is out of range",
+            "hint: use a number from 0 to 100",
+        ),
+    ];
+    let dir = scratch("badconfig");
+    for (text, error, hint) in cases {
+        std::fs::write(dir.join("quarry.toml"), text).unwrap();
+        let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        let err = stderr(&o);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        assert!(lines[0].starts_with("error: ") && lines[0].contains(error), "{text}: {err}");
+        assert!(lines[1].starts_with(hint), "{text}: {err}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }

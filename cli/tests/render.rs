@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use quarry_cli::config::{Config, EXAMPLE};
+use quarry_cli::config::{EXAMPLE, request_from_text};
 use quarry_core::{EngineLevel, Registry, Request, Selection, registry};
 
 const FIVE: [&str; 5] = ["cargo", "npm", "pixi", "palanteer", "ros_jazzy"];
@@ -95,8 +95,8 @@ fn the_five_together() {
 
 #[test]
 fn the_example_configuration() {
-    let config = Config::parse(EXAMPLE, "example").unwrap();
-    let out = render(&config.to_request(EngineLevel::Modern));
+    let example = request_from_text(reg(), EXAMPLE, Path::new("example.quarry.toml")).unwrap();
+    let out = render(&example);
     assert_eq!(
         out,
         render(&{

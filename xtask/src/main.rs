@@ -51,16 +51,15 @@ pub fn workspace() -> PathBuf {
 
 fn render(args: &[String]) -> anyhow::Result<()> {
     let (text, origin) = match args {
-        [] => (quarry_cli::config::EXAMPLE.to_owned(), "the built-in example".to_owned()),
+        [] => (quarry_cli::config::EXAMPLE.to_owned(), "example.quarry.toml".to_owned()),
         [flag, file] if flag == "--config" => {
             (std::fs::read_to_string(file).with_context(|| format!("cannot read `{file}`"))?, file.clone())
         }
         _ => bail!("usage: cargo xtask render [--config FILE]"),
     };
-    let config = quarry_cli::config::Config::parse(&text, &origin)?;
     let registry = quarry_core::registry()?;
-    let rendered =
-        quarry_cli::render_request(registry, &config.to_request(quarry_core::EngineLevel::Modern))?;
+    let request = quarry_cli::config::request_from_text(registry, &text, Path::new(&origin))?;
+    let rendered = quarry_cli::render_request(registry, &request)?;
     quarry_cli::output::stdout(rendered.dockerfile.as_bytes())
 }
 
