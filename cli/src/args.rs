@@ -18,6 +18,12 @@ use crate::exit;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print only data and errors: no notes or warnings.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print the docker commands quarry runs.
+    #[arg(short, long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,7 +47,52 @@ enum Command {
     /// container's exit code.
     Run(RunArgs),
     /// List every extension: name, cache priority, builder base image and options.
-    List,
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show one extension: description, priority, builder base, options, what it adds.
+    Show {
+        /// The extension.
+        name: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Write a commented starter quarry.toml in the current folder.
+    Init {
+        /// Replace an existing quarry.toml.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Convert a rocker configuration (rockerc.yaml) into quarry.toml.
+    Import {
+        /// The rockerc file.
+        file: PathBuf,
+        /// Where to write [default: quarry.toml].
+        #[arg(short, long, value_name = "FILE", default_value = "quarry.toml")]
+        output: PathBuf,
+        /// Replace an existing output file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+/// Output format of `list` and `show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
 }
 
 /// What to render: the image and the extensions.
@@ -61,6 +112,9 @@ struct SelectArgs {
     /// for `build`].
     #[arg(long, value_enum, value_name = "LEVEL")]
     engine: Option<EngineArg>,
+    /// Fail instead of writing quarry.lock when the configuration no longer matches it.
+    #[arg(long)]
+    locked: bool,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +192,8 @@ pub struct Render {
     pub request: Request,
     /// Where to write it (stdout when `None`).
     pub output: Option<PathBuf>,
+    /// `--locked`.
+    pub locked: bool,
 }
 
 /// A parsed `quarry build`.
@@ -147,6 +203,8 @@ pub struct Build {
     pub request: Request,
     /// Whether `--engine` was given.
     pub engine_given: bool,
+    /// `--locked`.
+    pub locked: bool,
     /// `--tag`.
     pub tag: Option<String>,
     /// `--cache-id`.
@@ -176,7 +234,27 @@ pub enum Invocation {
     /// `quarry run`.
     Run(Box<Run>),
     /// `quarry list`.
-    List,
+    List(Format),
+    /// `quarry show`.
+    Show(String, Format),
+    /// `quarry init`.
+    Init {
+        /// `--force`.
+        force: bool,
+    },
+    /// `quarry import`.
+    Import {
+        /// The rockerc file.
+        file: PathBuf,
+        /// Output file.
+        output: PathBuf,
+        /// `--force`.
+        force: bool,
+    },
+    /// `quarry completions`.
+    Completions(clap_complete::Shell),
+    /// `quarry man`.
+    Man,
 }
 
 /// A command line that could not be parsed.
@@ -288,12 +366,19 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
     let command = command(registry).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
     let matches = command.try_get_matches_from(argv).map_err(|e| unknown_extension(registry, e))?;
     let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
+    crate::ui::set_level(cli.quiet, cli.verbose);
     let sub = |name| matches.subcommand_matches(name).expect("the subcommand matched");
     match cli.command {
-        Command::List => Ok(Invocation::List),
+        Command::List { format } => Ok(Invocation::List(format)),
+        Command::Show { name, format } => Ok(Invocation::Show(name, format)),
+        Command::Init { force } => Ok(Invocation::Init { force }),
+        Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
+        Command::Completions { shell } => Ok(Invocation::Completions(shell)),
+        Command::Man => Ok(Invocation::Man),
         Command::Render(args) => Ok(Invocation::Render(Render {
             request: request(registry, &args.select, sub("render")),
             output: args.output,
+            locked: args.select.locked,
         })),
         Command::Build(args) => Ok(Invocation::Build(Box::new(build(registry, args, sub("build"))))),
         Command::Run(args) => Ok(Invocation::Run(Box::new(Run {
@@ -308,6 +393,7 @@ fn build(registry: &Registry, args: BuildArgs, matches: &ArgMatches) -> Build {
     Build {
         request: request(registry, &args.select, matches),
         engine_given: args.select.engine.is_some(),
+        locked: args.select.locked,
         tag: args.tag,
         cache_id: args.cache_id,
         options: crate::build::BuildOptions {

@@ -30,9 +30,10 @@ pub fn report(error: &anyhow::Error, code: u8) -> ExitCode {
     }
     // Put a `hint:` of a cause after the whole chain.
     let (main, hints): (Vec<&str>, Vec<&str>) = message.lines().partition(|l| !l.starts_with("hint:"));
-    let _ = writeln!(stderr, "error: {}", main.join(" "));
+    let _ = writeln!(stderr, "{} {}", crate::ui::error_label(), main.join(" "));
     for hint in hints {
-        let _ = writeln!(stderr, "{hint}");
+        let text = hint.strip_prefix("hint:").unwrap_or(hint);
+        let _ = writeln!(stderr, "{}{text}", crate::ui::hint_label());
     }
     ExitCode::from(code)
 }

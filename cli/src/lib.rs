@@ -8,13 +8,17 @@ pub mod args;
 pub mod build;
 pub mod cache_id;
 pub mod config;
+mod describe;
 pub mod engine;
 pub mod exit;
 pub mod host;
 mod interrupt;
 mod linked;
+pub mod lock;
 pub mod output;
+pub mod project;
 pub mod run;
+pub mod ui;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -47,7 +51,15 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
-        args::Invocation::List => list_command(registry),
+        args::Invocation::List(format) => list_command(registry, format),
+        args::Invocation::Show(name, format) => show_command(registry, &name, format),
+        args::Invocation::Init { force } => {
+            let path = std::path::Path::new(config::PROJECT_FILE);
+            project::write_new(path, project::STARTER, force).map(|()| ui::note("wrote `quarry.toml`"))
+        }
+        args::Invocation::Import { file, output, force } => import_command(registry, &file, &output, force),
+        args::Invocation::Completions(shell) => completions(registry, shell),
+        args::Invocation::Man => man_page(registry),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,18 +71,57 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
 /// Renders, reporting added dependencies and warnings on stderr.
 pub fn render_request(registry: &Registry, request: &Request) -> anyhow::Result<Rendered> {
     let rendered = quarry_core::render(registry, request)?;
-    let mut stderr = std::io::stderr().lock();
     for added in &rendered.resolved.added {
-        let _ = writeln!(stderr, "note: added `{}` (needed by `{}`)", added.name, added.required_by);
+        ui::note(&format!("added `{}` (needed by `{}`)", added.name, added.required_by));
     }
     for warning in &rendered.warnings {
-        let _ = writeln!(stderr, "warning: {warning}");
+        ui::warning(warning);
     }
     Ok(rendered)
 }
 
-/// Merges the configuration files under what the command line gave, and checks an image is set.
-fn configure(registry: &Registry, request: &mut Request) -> anyhow::Result<config::Layers> {
+/// The configuration that applies to a command, and its lock file.
+#[derive(Debug)]
+pub struct Configured {
+    /// The configuration files.
+    pub layers: config::Layers,
+    /// `quarry.lock` next to the project file, and what it holds.
+    lock: Option<(std::path::PathBuf, Option<lock::Lock>)>,
+    locked: bool,
+}
+
+impl Configured {
+    /// Compares the render with `quarry.lock`: writes it when it changed, or fails with
+    /// `--locked`. Without a project file there is no lock.
+    pub fn settle_lock(&self, rendered: &Rendered, image: &str, write: bool) -> anyhow::Result<()> {
+        let Some((path, old)) = &self.lock else { return Ok(()) };
+        let new = lock::Lock::of(rendered, image);
+        if old.as_ref() == Some(&new) {
+            return Ok(());
+        }
+        if self.locked {
+            let why = match old {
+                None => "there is none".to_owned(),
+                Some(old) => lock::first_difference(&old.to_text(), &new.to_text()),
+            };
+            anyhow::bail!(
+                "`{}` does not match the configuration: {why}\nhint: run without --locked to update it, and commit it",
+                path.display()
+            );
+        }
+        if !write {
+            return Ok(());
+        }
+        output::write_atomically(path, new.to_text().as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        ui::note(&format!("wrote `{}`", path.display()));
+        Ok(())
+    }
+}
+
+/// Merges the configuration files under what the command line gave, seeds values from
+/// quarry.lock, and checks an image is set.
+pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> anyhow::Result<Configured> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let layers = config::Layers::load(registry, &cwd)?;
     layers.apply(request);
@@ -79,13 +130,31 @@ fn configure(registry: &Registry, request: &mut Request) -> anyhow::Result<confi
             "no image given\nhint: name one (`quarry render ubuntu:24.04 --cargo`), or set `image` in quarry.toml (`quarry init` writes one)"
         );
     }
-    Ok(layers)
+    let lock = match layers.project.as_ref() {
+        None if locked => anyhow::bail!(
+            "--locked needs a quarry.toml and its quarry.lock\nhint: `quarry init` writes a quarry.toml"
+        ),
+        None => None,
+        Some(project) => {
+            let path = lock::path_for(&project.path);
+            let old = lock::Lock::read(&path)?;
+            if let Some(old) = &old {
+                let names: Vec<&str> = quarry_core::resolve(registry, request)
+                    .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
+                    .unwrap_or_default();
+                old.seed(request, &names);
+            }
+            Some((path, old))
+        }
+    };
+    Ok(Configured { layers, lock, locked })
 }
 
 fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<()> {
     let mut request = render.request.clone();
-    configure(registry, &mut request)?;
+    let configured = configure(registry, &mut request, render.locked)?;
     let rendered = render_request(registry, &request)?;
+    configured.settle_lock(&rendered, &request.image, true)?;
     match &render.output {
         Some(path) => output::write_atomically(path, rendered.dockerfile.as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display())),
@@ -123,10 +192,10 @@ pub fn prepare_build(
     let engine = match engine::detect(&docker) {
         Ok(engine) => Some(engine),
         Err(e) if dry_run => {
-            eprintln!(
-                "note: {}; assuming Docker 26 with buildx for the dry run",
+            ui::note(&format!(
+                "{}; assuming Docker 26 with buildx for the dry run",
                 e.to_string().lines().next().unwrap_or_default()
-            );
+            ));
             None
         }
         Err(e) => return Err(e.into()),
@@ -140,18 +209,18 @@ pub fn prepare_build(
     let effective = engine.clone().unwrap_or(assumed);
     let level = effective.level();
     if build.request.engine < level {
-        eprintln!(
-            "warning: Docker {} has no `COPY --link` (needs Docker 23+): rendering plain `COPY --from` instead",
+        ui::warning(&format!(
+            "Docker {} has no `COPY --link` (needs Docker 23+): rendering plain `COPY --from` instead",
             effective.version
-        );
+        ));
         build.request.engine = level;
     } else if !build.engine_given {
         build.request.engine = level;
         if level == quarry_core::EngineLevel::Legacy {
-            eprintln!(
-                "note: Docker {} has no `COPY --link`: rendering plain `COPY --from`",
+            ui::note(&format!(
+                "Docker {} has no `COPY --link`: rendering plain `COPY --from`",
                 effective.version
-            );
+            ));
         }
     }
     if !effective.buildx {
@@ -164,7 +233,8 @@ pub fn prepare_build(
             );
         }
     }
-    let layers = configure(registry, &mut build.request)?;
+    let configured = configure(registry, &mut build.request, build.locked)?;
+    let layers = &configured.layers;
     layers.apply_build(&mut build.options);
     let cache = cache_id::resolve(
         build.cache_id.as_deref(),
@@ -172,12 +242,13 @@ pub fn prepare_build(
         layers.cache_id().as_deref(),
     )?;
     let rendered = render_request(registry, &build.request)?;
+    configured.settle_lock(&rendered, &build.request.image, !dry_run)?;
     let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
     let context = build::contexts_root().join(tag.replace(['/', ':'], "_"));
     if !dry_run {
         build::write_context(&context, &rendered)
             .with_context(|| format!("cannot write the build context `{}`", context.display()))?;
-        eprintln!("note: building `{tag}` with cache id `{}` ({})", cache.value, cache.source);
+        ui::note(&format!("building `{tag}` with cache id `{}` ({})", cache.value, cache.source));
     }
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
     Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args() })
@@ -186,6 +257,7 @@ pub fn prepare_build(
 /// Runs a prepared build.
 pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
     let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
+    ui::detail(&run::shell_line(&prepared.docker, &prepared.args));
     let (status, tail) = run_streaming(&prepared.docker, &prepared.args, legacy)?;
     if status.success() {
         return Ok(());
@@ -250,6 +322,7 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         return Ok(0);
     }
     execute_build(&prepared)?;
+    ui::detail(&run::shell_line(&prepared.docker, &run_args));
     let status = std::process::Command::new(&prepared.docker)
         .args(&run_args)
         .status()
@@ -290,33 +363,66 @@ fn run_streaming(
     Ok((status, tail.into_iter().collect::<Vec<_>>().join("\n")))
 }
 
-fn list_command(registry: &Registry) -> anyhow::Result<()> {
+fn list_command(registry: &Registry, format: args::Format) -> anyhow::Result<()> {
+    if format == args::Format::Json {
+        let all: Vec<serde_json::Value> = registry.iter().map(describe::json).collect();
+        return output::stdout(format!("{}\n", serde_json::to_string_pretty(&all)?).as_bytes());
+    }
     let mut out = String::new();
-    out.push_str("NAME          PRIORITY  BUILDER BASE            OPTIONS (default)\n");
+    out.push_str("NAME            PRIORITY  BUILDER BASE            OPTIONS (default)\n");
     for ext in registry.iter() {
-        let base = match &ext.builder {
-            None => "-".to_owned(),
-            Some(b) => {
-                let image = ext.builder_base_image.unwrap_or(quarry_core::DEFAULT_BUILDER_BASE_IMAGE);
-                if b.shared_base { format!("{image} (shared)") } else { image.to_owned() }
-            }
-        };
-        let options: Vec<String> = ext
-            .options
-            .iter()
-            .map(|o| match (o.required, o.from_host) {
-                (true, _) => format!("{}=(required)", o.name),
-                (false, Some(h)) => format!("{}=(host {}, else {})", o.name, h.key(), o.default),
-                (false, None) => format!("{}={}", o.name, o.default),
-            })
-            .collect();
         out.push_str(&format!(
-            "{:<13} {:>8}  {:<23} {}\n",
+            "{:<15} {:>8}  {:<23} {}\n",
             ext.name,
             ext.cache_priority,
-            base,
-            if options.is_empty() { "-".to_owned() } else { options.join(" ") }
+            describe::builder_base(ext),
+            describe::options_line(ext)
         ));
     }
     output::stdout(out.as_bytes())
+}
+
+fn show_command(registry: &Registry, name: &str, format: args::Format) -> anyhow::Result<()> {
+    let Some(ext) = registry.get(name) else {
+        return Err(quarry_core::Error::UnknownExtension {
+            name: name.to_owned(),
+            suggestion: registry.suggest(name).map(str::to_owned),
+        }
+        .into());
+    };
+    let text = match format {
+        args::Format::Json => format!("{}\n", serde_json::to_string_pretty(&describe::json(ext))?),
+        args::Format::Text => describe::text(ext),
+    };
+    output::stdout(text.as_bytes())
+}
+
+fn import_command(
+    registry: &Registry,
+    file: &std::path::Path,
+    out: &std::path::Path,
+    force: bool,
+) -> anyhow::Result<()> {
+    let yaml = std::fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let imported = project::import_rockerc(registry, &yaml, &file.display().to_string())?;
+    project::write_new(out, &imported.toml, force)?;
+    for s in &imported.skipped {
+        ui::warning(&format!("not converted: {s}"));
+    }
+    ui::note(&format!("wrote `{}`", out.display()));
+    Ok(())
+}
+
+fn completions(registry: &Registry, shell: clap_complete::Shell) -> anyhow::Result<()> {
+    let mut command = args::command(registry).map_err(|e| anyhow::anyhow!(e))?;
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut command, "quarry", &mut buf);
+    output::stdout(&buf)
+}
+
+fn man_page(registry: &Registry) -> anyhow::Result<()> {
+    let command = args::command(registry).map_err(|e| anyhow::anyhow!(e))?;
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(command).render(&mut buf)?;
+    output::stdout(&buf)
 }

@@ -420,3 +420,135 @@ fn configuration_errors_point_into_the_file() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// quarry.lock is written next to quarry.toml, pins values the configuration leaves to
+/// defaults, and `--locked` fails when the configuration moved away from it.
+#[test]
+fn the_lock_file_pins_and_guards() {
+    let dir = scratch("lock");
+    std::fs::write(dir.join("quarry.toml"), "image = \"ubuntu:24.04\"\nextensions = [\"cargo\"]\n").unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render", "--locked"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains(
+        "quarry.lock` does not match the configuration: there is none\nhint: run without --locked"
+    ));
+    let first = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let lock = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
+    assert!(
+        lock.contains("name = \"cargo\"")
+            && lock.contains("version = \"1.95.0\"")
+            && lock.contains("name = \"curl\""),
+        "{lock}"
+    );
+    let again = quarry_in(&dir, "/nonexistent/config", &["render", "--locked"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(first.stdout, again.stdout);
+
+    // A lock from months ago pinned an older toolchain: it stays, whatever today's default.
+    std::fs::write(dir.join("quarry.lock"), lock.replace("version = \"1.95.0\"", "version = \"1.80.0\""))
+        .unwrap();
+    let pinned = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(
+        String::from_utf8_lossy(&pinned.stdout).contains("--default-toolchain 1.80.0;"),
+        "{}",
+        stderr(&pinned)
+    );
+
+    // The configuration changes: --locked refuses, a plain render updates the lock.
+    std::fs::write(dir.join("quarry.toml"), "image = \"ubuntu:24.04\"\nextensions = [\"cargo\", \"git\"]\n")
+        .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render", "--locked"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not match the configuration: `"), "{}", stderr(&o));
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success());
+    assert!(std::fs::read_to_string(dir.join("quarry.lock")).unwrap().contains("name = \"git\""));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn show_and_list_as_text_and_json() {
+    let o = quarry(&["show", "ros_jazzy"]);
+    assert!(o.status.success());
+    insta::assert_snapshot!("show_ros_jazzy", String::from_utf8(o.stdout).unwrap());
+    let o = quarry(&["show", "cargo", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["name"], "cargo");
+    assert_eq!(v["flag"], "--cargo");
+    assert_eq!(v["options"][1]["name"], "version");
+    assert_eq!(v["options"][1]["rule"], "version");
+    assert_eq!(v["builder"]["shared_base"], true);
+    let o = quarry(&["list", "--format", "json"]);
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = all.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+    assert!(names.contains(&"ros_jazzy") && names.len() >= 30);
+    let o = quarry(&["show", "ros-jazy"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("hint: did you mean `ros_jazzy`?"));
+}
+
+#[test]
+fn init_writes_a_starter_that_renders_and_never_overwrites() {
+    let dir = scratch("init");
+    let o = quarry_in(&dir, "/nonexistent/config", &["init"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FROM ubuntu:24.04 AS quarry_final"));
+    let before = std::fs::read(dir.join("quarry.toml")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["init"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("`quarry.toml` already exists\nhint: pass --force"));
+    assert_eq!(std::fs::read(dir.join("quarry.toml")).unwrap(), before);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn import_converts_a_rockerc_and_names_what_it_could_not() {
+    let dir = scratch("import");
+    std::fs::write(
+        dir.join("rockerc.yaml"),
+        "image: ubuntu:22.04\nargs:\n  - nvidia\n  - x11\n  - user\n  - deps-devtools\n  - pixy\nextension-blacklist:\n  - nvidia\nvolume: /a:/b\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "rockerc.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: not converted: `args` entry `pixy`: no such extension (did you mean `pixi`?)"),
+        "{err}"
+    );
+    assert!(err.contains("warning: not converted: `volume`: quarry has no such setting"), "{err}");
+    assert!(err.contains("`extension-blacklist` (nvidia)"), "{err}");
+    let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    assert!(
+        toml.contains("image = \"ubuntu:22.04\"\nextensions = [\"deps_devtools\", \"user\", \"x11\"]\n"),
+        "{toml}"
+    );
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "the imported file renders: {}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn quiet_silences_notes_and_completions_and_man_are_generated() {
+    let o = quarry(&["-q", "render", "ubuntu:24.04", "--cargo"]);
+    assert!(o.status.success() && o.stderr.is_empty(), "{}", stderr(&o));
+    let o = quarry(&["render", "ubuntu:24.04", "--cargo"]);
+    assert_eq!(
+        stderr(&o),
+        "note: added `curl` (needed by `cargo`)\n",
+        "no colour when stderr is not a terminal"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let o = quarry(&["completions", shell]);
+        assert!(o.status.success());
+        assert!(String::from_utf8_lossy(&o.stdout).contains("ros-jazzy"), "{shell}");
+    }
+    let o = quarry(&["man"]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(".ie \\n(.g .ds Aq"));
+}

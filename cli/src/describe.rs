@@ -1,0 +1,144 @@
+//! What `quarry list` and `quarry show` print about an extension, as text and as JSON.
+
+use quarry_core::{DEFAULT_BUILDER_BASE_IMAGE, Extension};
+use serde_json::{Value, json};
+
+/// `ubuntu:22.04 (shared)`, or `-` without a builder.
+pub fn builder_base(ext: &Extension) -> String {
+    match &ext.builder {
+        None => "-".to_owned(),
+        Some(b) => {
+            let image = ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE);
+            if b.shared_base { format!("{image} (shared)") } else { image.to_owned() }
+        }
+    }
+}
+
+fn default_text(o: &quarry_core::OptionSpec) -> String {
+    match (o.required, o.from_host) {
+        (true, _) => "(required)".to_owned(),
+        (false, Some(h)) => format!("(host {}, else {})", h.key(), o.default),
+        (false, None) => o.default.to_owned(),
+    }
+}
+
+/// `name=default ...`, or `-`.
+pub fn options_line(ext: &Extension) -> String {
+    if ext.options.is_empty() {
+        return "-".to_owned();
+    }
+    ext.options.iter().map(|o| format!("{}={}", o.name, default_text(o))).collect::<Vec<_>>().join(" ")
+}
+
+/// The `quarry show` text.
+pub fn text(ext: &Extension) -> String {
+    let mut s = format!("{}: {}\n", ext.name, ext.description);
+    s.push_str(&format!("  flag: {}\n", ext.flag()));
+    s.push_str(&format!("  cache priority: {}\n", ext.cache_priority));
+    if !ext.depends_on.is_empty() {
+        s.push_str(&format!("  depends on: {}\n", ext.depends_on.join(", ")));
+    }
+    s.push_str(&format!("  builder base: {}\n", builder_base(ext)));
+    if !ext.supported_images.is_empty() {
+        s.push_str(&format!("  final images: {}\n", ext.supported_images.join(", ")));
+    }
+    if !ext.options.is_empty() {
+        s.push_str("  options:\n");
+        for o in ext.options {
+            s.push_str(&format!(
+                "    {}-{} VALUE  {} [{}; {}]\n",
+                ext.flag(),
+                o.name.replace('_', "-"),
+                o.description,
+                default_text(o),
+                o.rule.expectation()
+            ));
+        }
+    }
+    s.push_str("  adds:\n");
+    for line in adds(ext) {
+        s.push_str(&format!("    {line}\n"));
+    }
+    s
+}
+
+/// What the extension adds, one line each.
+fn adds(ext: &Extension) -> Vec<String> {
+    let mut out = Vec::new();
+    if !ext.apt_repositories.is_empty() {
+        let names: Vec<&str> = ext.apt_repositories.iter().map(|r| r.name).collect();
+        out.push(format!("apt repositories: {}", names.join(", ")));
+    }
+    if !ext.apt_packages.is_empty() {
+        out.push(format!("apt packages: {}", ext.apt_packages.join(" ")));
+    }
+    if let Some(b) = &ext.builder {
+        if !b.apt_packages.is_empty() {
+            out.push(format!("builder apt packages: {}", b.apt_packages.join(" ")));
+        }
+        for a in b.artifacts {
+            out.push(format!("copies {} to {}", a.source, a.dest));
+        }
+    }
+    if ext.setup.is_some() {
+        out.push("setup steps (root)".to_owned());
+    }
+    if let Some(u) = ext.final_user {
+        out.push(format!("the image's user ({u})"));
+    }
+    if ext.user_setup.is_some() {
+        out.push("user setup steps".to_owned());
+    }
+    for (kind, list) in [
+        ("env", ext.run.env),
+        ("volume", ext.run.volumes),
+        ("device", ext.run.devices),
+        ("arg", ext.run.args),
+    ] {
+        for item in list {
+            out.push(format!("docker run {kind}: {item}"));
+        }
+    }
+    if !ext.files.is_empty() {
+        let files: Vec<&str> = ext.files.iter().map(|f| f.path).collect();
+        out.push(format!("build-context files: {}", files.join(", ")));
+    }
+    if out.is_empty() {
+        out.push("nothing (a marker extension)".to_owned());
+    }
+    out
+}
+
+/// The JSON description.
+pub fn json(ext: &Extension) -> Value {
+    json!({
+        "name": ext.name,
+        "flag": ext.flag(),
+        "description": ext.description,
+        "cache_priority": ext.cache_priority,
+        "depends_on": ext.depends_on,
+        "builder": ext.builder.as_ref().map(|b| json!({
+            "base_image": ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE),
+            "shared_base": b.shared_base,
+            "apt_packages": b.apt_packages,
+            "artifacts": b.artifacts.iter().map(|a| json!({"source": a.source, "dest": a.dest})).collect::<Vec<_>>(),
+        })),
+        "apt_packages": ext.apt_packages,
+        "apt_repositories": ext.apt_repositories.iter().map(|r| r.name).collect::<Vec<_>>(),
+        "supported_images": ext.supported_images,
+        "options": ext.options.iter().map(|o| json!({
+            "name": o.name,
+            "description": o.description,
+            "default": if o.required { Value::Null } else { Value::from(o.default) },
+            "required": o.required,
+            "from_host": o.from_host.map(|h| h.key()),
+            "rule": o.rule.key(),
+        })).collect::<Vec<_>>(),
+        "run": {
+            "env": ext.run.env,
+            "volumes": ext.run.volumes,
+            "devices": ext.run.devices,
+            "args": ext.run.args,
+        },
+    })
+}
