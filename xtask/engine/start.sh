@@ -129,6 +129,16 @@ fi
 if ! ip -4 addr show dev "$QE_BRIDGE" | grep -q "inet $QE_GATEWAY/24"; then
     ip addr add "$QE_GATEWAY/24" dev "$QE_BRIDGE"
 fi
+# A fixed MAC address. A bridge made by `ip link add` takes the lowest MAC of its ports, so
+# it changes whenever a RUN container comes or goes; containers still running then hold a
+# stale ARP entry for the gateway and their new connections time out for ~30 s (apt:
+# "Could not connect to deb.debian.org:80 ... connection timed out" right after a
+# successful `apt-get update`, as soon as parallel stages finish). dockerd sets a fixed MAC
+# on the docker0 it creates itself, but not on a bridge given with --bridge.
+mac=$(printf '02:42:ac:1f:%02x:01' "$QE_NET")
+if [ "$(cat "/sys/class/net/$QE_BRIDGE/address")" != "$mac" ]; then
+    ip link set dev "$QE_BRIDGE" address "$mac"
+fi
 ip link set "$QE_BRIDGE" up
 sysctl -qw net.ipv4.ip_forward=1
 if ! iptables -t nat -C POSTROUTING -s "$QE_SUBNET" ! -o "$QE_BRIDGE" -j MASQUERADE 2>/dev/null; then
