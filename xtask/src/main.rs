@@ -4,11 +4,15 @@
 //! - `codegen [--check]`: regenerate the list of extension crates the `quarry` binary links
 //!   (`cli/src/linked.rs` and the dependency block of `cli/Cargo.toml`); `--check` fails when
 //!   they are out of date instead of writing.
+//! - `new-extension NAME [--dir DIR]`: scaffold an extension crate into `extensions/NAME` (and
+//!   link it into the `quarry` binary), or with `--dir` anywhere, as a standalone crate for a
+//!   third party (see `docs/EXTENDING.md`).
 //! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
 //!   engine tests need (see `xtask/engine/`) when they are not running, and stops what it started.
 
 mod codegen;
 mod engine;
+mod scaffold;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -35,9 +39,12 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             [flag] if flag == "--check" => codegen::check(&workspace()),
             _ => bail!("usage: cargo xtask codegen [--check]"),
         },
+        "new-extension" => scaffold::run(rest),
         "test" => test(rest),
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <render [--config FILE] | codegen [--check] | test>");
+            println!(
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test>"
+            );
             Ok(())
         }
         other => bail!("unknown task `{other}`\nhint: run `cargo xtask help`"),

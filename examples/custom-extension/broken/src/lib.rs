@@ -1,0 +1,3 @@
+//! quarry extension `broken`: its metadata has mistakes on purpose, so this never compiles.
+
+include!(concat!(env!("OUT_DIR"), "/extension.rs"));
