@@ -79,6 +79,16 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
             "hint: expected a version",
         ),
         (
+            &["--tzdata-timezone", "../../etc/passwd"],
+            "error: invalid value \"../../etc/passwd\" for option `timezone` of extension `tzdata`",
+            "hint: expected a time zone name such as `Europe/Paris`",
+        ),
+        (
+            &["--locales-locale", "de_DE"],
+            "error: invalid value \"de_DE\" for option `locale` of extension `locales`",
+            "hint: expected a locale such as `en_US.UTF-8`",
+        ),
+        (
             &["--ros-jazzy-variant", "desk"],
             "error: invalid value \"desk\" for option `variant` of extension `ros_jazzy`",
             "hint: expected one of `ros-core`, `ros-base`, `desktop`, `desktop-full`",

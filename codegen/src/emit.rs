@@ -159,6 +159,8 @@ fn rule(r: &Rule) -> String {
         Rule::Arg => "Arg",
         Rule::Size => "Size",
         Rule::Port => "Port",
+        Rule::Timezone => "Timezone",
+        Rule::Locale => "Locale",
         Rule::OneOf(values) => {
             let values: Vec<String> = values.iter().map(|v| lit(v)).collect();
             return format!("::quarry_core::Rule::OneOf({})", slice(&values));

@@ -172,6 +172,8 @@ const RULE_NAMES: &[&str] = &[
     "arg",
     "size",
     "port",
+    "timezone",
+    "locale",
 ];
 const SOURCE_PLACEHOLDERS: &[&str] = &["{{ keyring }}", "{{ arch }}", "{{ codename }}"];
 
@@ -595,6 +597,8 @@ impl Walker<'_> {
                         "arg" => Some(Rule::Arg),
                         "size" => Some(Rule::Size),
                         "port" => Some(Rule::Port),
+                        "timezone" => Some(Rule::Timezone),
+                        "locale" => Some(Rule::Locale),
                         _ => None,
                     };
                     if rule.is_none() {

@@ -31,6 +31,10 @@ pub enum Rule {
     Size,
     /// A published port: `[ip:][host:]container[/tcp|udp]`, e.g. `8080:80`.
     Port,
+    /// A tz database name such as `Etc/UTC` or `America/Argentina/Buenos_Aires`.
+    Timezone,
+    /// A locale as `language[_TERRITORY].CHARSET[@modifier]`, e.g. `de_DE.UTF-8`.
+    Locale,
     /// One of a fixed set of values.
     OneOf(&'static [&'static str]),
 }
@@ -50,6 +54,8 @@ impl Rule {
             Rule::Arg => is_arg(value),
             Rule::Size => is_size(value),
             Rule::Port => is_port(value),
+            Rule::Timezone => is_timezone(value),
+            Rule::Locale => is_locale(value),
             Rule::OneOf(values) => {
                 let mut i = 0;
                 while i < values.len() {
@@ -77,6 +83,8 @@ impl Rule {
             Rule::Arg => "arg",
             Rule::Size => "size",
             Rule::Port => "port",
+            Rule::Timezone => "timezone",
+            Rule::Locale => "locale",
             Rule::OneOf(_) => "one_of",
         }
     }
@@ -103,6 +111,8 @@ impl Rule {
             }
             Rule::Size => "a size such as `2g`, `512m` or `1024`".to_owned(),
             Rule::Port => "a port mapping such as `8080:80`, `127.0.0.1:8080:80` or `53:53/udp`".to_owned(),
+            Rule::Timezone => "a time zone name such as `Europe/Paris` or `Etc/UTC`".to_owned(),
+            Rule::Locale => "a locale such as `en_US.UTF-8` (language_TERRITORY.CHARSET)".to_owned(),
             Rule::OneOf(values) => {
                 let list: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
                 format!("one of {}", list.join(", "))
@@ -176,6 +186,85 @@ pub const fn is_port(s: &str) -> bool {
         i += 1;
     }
     digits > 0 && parts <= 3
+}
+
+/// See [`Rule::Timezone`]: `/`-separated parts of `[A-Za-z0-9_+-]`, each starting with a letter or
+/// digit (so no `..`, no leading `/`), at most 64 characters.
+pub const fn is_timezone(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 64 {
+        return false;
+    }
+    let mut i = 0;
+    let mut part_start = true;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'/' {
+            if part_start {
+                return false;
+            }
+            part_start = true;
+        } else if part_start {
+            if !c.is_ascii_alphanumeric() {
+                return false;
+            }
+            part_start = false;
+        } else if !(c.is_ascii_alphanumeric() || c == b'_' || c == b'+' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    !part_start
+}
+
+/// See [`Rule::Locale`]: letters, then optional `_` and letters, then `.` and a charset of
+/// `[A-Za-z0-9-]`, then an optional `@` and lowercase modifier; at most 64 characters.
+pub const fn is_locale(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() > 64 {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() && b[i].is_ascii_alphabetic() {
+        i += 1;
+    }
+    if i == 0 {
+        return false;
+    }
+    if i < b.len() && b[i] == b'_' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    if i >= b.len() || b[i] != b'.' {
+        return false;
+    }
+    let start = i + 1;
+    i = start;
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'-') {
+        i += 1;
+    }
+    if i == start {
+        return false;
+    }
+    if i < b.len() {
+        if b[i] != b'@' || i + 1 == b.len() {
+            return false;
+        }
+        i += 1;
+        while i < b.len() {
+            if !b[i].is_ascii_lowercase() {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    true
 }
 
 /// Byte-wise string equality usable in `const fn`.
@@ -665,6 +754,23 @@ mod tests {
         assert!(!is_size("g") && !is_size("2gb") && !is_size("-1"));
         assert!(is_port("8080:80") && is_port("80") && is_port("127.0.0.1:8080:80") && is_port("53:53/udp"));
         assert!(!is_port("80/sctp") && !is_port("a:80") && !is_port("") && !is_port("1:2:3:4"));
+    }
+
+    #[test]
+    fn time_zones_and_locales() {
+        for ok in ["Etc/UTC", "UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+3"] {
+            assert!(is_timezone(ok), "{ok}");
+        }
+        for bad in ["", "/etc/passwd", "Europe/../etc", "Europe/Paris;id", "Europe//Paris", "Europe/", "a b"]
+        {
+            assert!(!is_timezone(bad), "{bad:?}");
+        }
+        for ok in ["en_US.UTF-8", "de_DE.UTF-8", "C.UTF-8", "sr_RS.UTF-8@latin"] {
+            assert!(is_locale(ok), "{ok}");
+        }
+        for bad in ["en_US", "", "en_US.", "en_US.UTF-8;id", "en US.UTF-8", "en_US.UTF-8@"] {
+            assert!(!is_locale(bad), "{bad:?}");
+        }
     }
 
     #[test]
