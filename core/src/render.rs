@@ -205,7 +205,7 @@ pub fn render(registry: &Registry, request: &Request) -> Result<Rendered, Error>
     for r in &resolved.extensions {
         let Some(user_template) = r.extension.final_user else { continue };
         let template = Template { file: "final_user", source: user_template };
-        let user = render_template(r, &template, Slot::FinalUser)?;
+        let user = render_template(r, &template, Slot::Value)?;
         let user = user.trim().to_owned();
         if !rules::is_user_name(&user) {
             return Err(template_error(
@@ -359,7 +359,7 @@ fn render_packages(r: &ResolvedExtension, packages: &'static [&'static str]) -> 
                 return Ok((*p).to_owned());
             }
             let template = Template { file: "apt_packages", source: p };
-            let name = render_template(r, &template, Slot::FinalUser)?;
+            let name = render_template(r, &template, Slot::Value)?;
             if rules::is_apt_package(&name) {
                 Ok(name)
             } else {
@@ -380,7 +380,7 @@ fn render_template(r: &ResolvedExtension, template: &Template, slot: Slot) -> Re
     let name = format!("{}/{}", ext.name, template.file);
     let rendered = template::render(&name, template.source, ctx)
         .map_err(|e| template_error(ext, template, e.to_string()))?;
-    if slot != Slot::FinalUser {
+    if slot != Slot::Value {
         template::check_snippet(slot, &rendered).map_err(|e| template_error(ext, template, e.to_string()))?;
     }
     Ok(rendered)

@@ -17,27 +17,18 @@ pub enum Slot {
     Setup,
     /// Final-stage steps run as the image's user.
     UserSetup,
-    /// The `final_user` value.
-    FinalUser,
+    /// A single value rather than instructions: `final_user`, a templated apt package name. It
+    /// is checked by the rule of its place, not as a snippet.
+    Value,
 }
 
 impl Slot {
-    /// The metadata key of the slot.
-    pub fn key(self) -> &'static str {
-        match self {
-            Slot::Builder => "builder.template",
-            Slot::Setup => "setup",
-            Slot::UserSetup => "user_setup",
-            Slot::FinalUser => "final_user",
-        }
-    }
-
     /// Instructions a snippet in this slot may contain.
     pub fn allowed_instructions(self) -> &'static [&'static str] {
         match self {
             Slot::Builder => &["RUN", "COPY", "ENV", "WORKDIR"],
             Slot::Setup | Slot::UserSetup => &["RUN", "COPY", "ENV", "WORKDIR", "LABEL"],
-            Slot::FinalUser => &[],
+            Slot::Value => &[],
         }
     }
 }
