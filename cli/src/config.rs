@@ -128,12 +128,12 @@ pub struct BuildConfig {
 }
 
 /// `[run]`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     /// Extra `docker run` arguments, one per entry.
     #[serde(default)]
-    pub args: Vec<String>,
+    pub args: Vec<Spanned<String>>,
 }
 
 /// A configuration file that is wrong, pointing at the place.
@@ -295,10 +295,10 @@ impl Loaded {
             }
         }
         for arg in &c.run.args {
-            if !quarry_core::rules::is_arg(arg) {
+            if !quarry_core::rules::is_arg(arg.get_ref()) {
                 return Err(self.error(
-                    0..0,
-                    format!("`run.args` entry {arg:?} is not one argument"),
+                    arg.span(),
+                    format!("`run.args` entry {:?} is not one argument", arg.get_ref()),
                     "give each argument as its own entry, without spaces or quotes".to_owned(),
                 ));
             }
@@ -438,7 +438,8 @@ impl Layers {
     pub fn run_args(&self) -> Vec<String> {
         let mut out = Vec::new();
         for config in self.files() {
-            union(&mut out, &config.run.args);
+            let args: Vec<String> = config.run.args.iter().map(|a| a.get_ref().clone()).collect();
+            union(&mut out, &args);
         }
         out
     }

@@ -412,6 +412,11 @@ fn configuration_errors_point_into_the_file() {
         ),
         ("imgae = \"ubuntu:24.04\"\n", "quarry.toml:1:1: unknown field `imgae`", "hint: the keys are image"),
         (
+            "image = \"ubuntu:24.04\"\n[run]\nargs = [\"--rm\", \"--env FOO=1\"]\n",
+            "quarry.toml:3:17: `run.args` entry \"--env FOO=1\" is not one argument",
+            "hint: give each argument as its own entry",
+        ),
+        (
             "image = \"ubuntu:24.04\"\n[overrides.npm]\ncache_priority = 101\n",
             "quarry.toml:3:18: cache priority 101 is out of range",
             "hint: use a number from 0 to 100",
