@@ -60,13 +60,7 @@ pub fn default_tag(rendered: &Rendered) -> String {
 /// Where build contexts are kept: `$XDG_CACHE_HOME/quarry/contexts`, else
 /// `~/.cache/quarry/contexts`, else the system temp folder.
 pub fn contexts_root() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache"))
-        })
-        .unwrap_or_else(std::env::temp_dir);
+    let base = crate::host::xdg_dir("XDG_CACHE_HOME", ".cache").unwrap_or_else(std::env::temp_dir);
     base.join("quarry").join("contexts")
 }
 

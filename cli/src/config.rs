@@ -310,11 +310,7 @@ impl Loaded {
 /// The user's configuration file: `$XDG_CONFIG_HOME/quarry/config.toml`, else
 /// `~/.config/quarry/config.toml`.
 pub fn user_file() -> Option<PathBuf> {
-    let base =
-        std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| {
-            std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".config"))
-        })?;
-    Some(base.join("quarry").join("config.toml"))
+    Some(crate::host::xdg_dir("XDG_CONFIG_HOME", ".config")?.join("quarry").join("config.toml"))
 }
 
 /// The project file: `quarry.toml` in `start` or its nearest parent that has one.

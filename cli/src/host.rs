@@ -1,7 +1,15 @@
 //! Values of the host running quarry that options may default to (the `user` extension's uid,
 //! gid and name), so files in mounted folders keep their owner.
 
+use std::path::PathBuf;
+
 use quarry_core::HostValues;
+
+/// An XDG base folder: `$<var>` when set and not empty, else `$HOME/<home_dir>`.
+pub fn xdg_dir(var: &str, home_dir: &str) -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    set(var).or_else(|| set("HOME").map(|h| h.join(home_dir)))
+}
 
 /// Reads the current user's uid, gid and name; what cannot be read stays `None`. As root there is
 /// no user to mirror (the point of `user` is a non-root user): the options keep their defaults.
