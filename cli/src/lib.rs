@@ -16,6 +16,7 @@ mod interrupt;
 mod linked;
 pub mod lock;
 pub mod output;
+pub mod progress;
 pub mod project;
 pub mod run;
 pub mod ui;

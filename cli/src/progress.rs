@@ -1,0 +1,191 @@
+//! Reads BuildKit's `--progress=rawjson` stream: which steps ran and which came from the cache.
+//!
+//! Plain progress hides the vertices of `COPY --link` on the containerd image store (the copy and
+//! its `LINK` merge print as one `DONE` group), so measurements read the raw vertex stream.
+
+use serde::Deserialize;
+
+/// One vertex of the solve graph, merged over all the updates the stream carried for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vertex {
+    /// Content digest: the vertex's cache identity.
+    pub digest: String,
+    /// Display name, such as `[quarry_final 3/7] RUN ...` or `[internal] load .dockerignore`.
+    pub name: String,
+    /// Digests of the vertices it depends on.
+    pub inputs: Vec<String>,
+    /// Whether BuildKit took it from the cache.
+    pub cached: bool,
+    /// Start and completion times (RFC 3339), when reported.
+    pub started: Option<String>,
+    /// See `started`.
+    pub completed: Option<String>,
+    /// The error, if it failed.
+    pub error: Option<String>,
+}
+
+/// A Dockerfile step as BuildKit printed it: `[<stage> <index>/<total>] <instruction>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepVertex {
+    /// Stage name (or the stage's number when it has none).
+    pub stage: String,
+    /// 1-based position among the stage's LLB-producing instructions (FROM is 1).
+    pub index: u32,
+    /// Number of such instructions in the stage.
+    pub total: u32,
+    /// The instruction as displayed (build args expanded), e.g. `RUN make`.
+    pub instruction: String,
+    /// True for the merge vertex a `COPY --link` adds on the containerd store (`LINK COPY ...`).
+    pub link_merge: bool,
+    /// Whether it came from the cache.
+    pub cached: bool,
+    /// Digest of the vertex.
+    pub digest: String,
+}
+
+impl StepVertex {
+    /// `RUN`, `COPY`, `ADD`, `FROM`, `WORKDIR`, ...: the instruction keyword.
+    pub fn keyword(&self) -> &str {
+        self.instruction.split_whitespace().next().unwrap_or_default()
+    }
+
+    /// Whether it is a RUN, COPY or ADD step (the steps `explain` and the benchmark count).
+    pub fn is_counted(&self) -> bool {
+        !self.link_merge && matches!(self.keyword(), "RUN" | "COPY" | "ADD")
+    }
+}
+
+#[derive(Deserialize)]
+struct Update {
+    #[serde(default)]
+    vertexes: Vec<RawVertex>,
+}
+
+#[derive(Deserialize)]
+struct RawVertex {
+    digest: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    inputs: Option<Vec<String>>,
+    #[serde(default)]
+    cached: Option<bool>,
+    #[serde(default)]
+    started: Option<String>,
+    #[serde(default)]
+    completed: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// Parses a rawjson stream (a sequence of JSON objects, possibly pretty-printed, possibly mixed
+/// with non-JSON lines such as warnings). Vertices come back in the order first seen.
+pub fn parse_rawjson(stream: &str) -> Vec<Vertex> {
+    let mut vertices: Vec<Vertex> = Vec::new();
+    let mut rest = stream;
+    while let Some(start) = rest.find('{') {
+        rest = &rest[start..];
+        let mut objects = serde_json::Deserializer::from_str(rest).into_iter::<Update>();
+        match objects.next() {
+            Some(Ok(update)) => {
+                let used = objects.byte_offset();
+                for raw in update.vertexes {
+                    merge(&mut vertices, raw);
+                }
+                rest = &rest[used..];
+            }
+            // Not an update object: skip this brace and look for the next one.
+            _ => rest = &rest[1..],
+        }
+    }
+    vertices
+}
+
+fn merge(vertices: &mut Vec<Vertex>, raw: RawVertex) {
+    let v = match vertices.iter_mut().position(|v| v.digest == raw.digest) {
+        Some(i) => &mut vertices[i],
+        None => {
+            vertices.push(Vertex { digest: raw.digest.clone(), ..Vertex::default() });
+            vertices.last_mut().expect("just pushed")
+        }
+    };
+    if let Some(name) = raw.name {
+        v.name = name;
+    }
+    if let Some(inputs) = raw.inputs {
+        v.inputs = inputs;
+    }
+    v.cached |= raw.cached.unwrap_or(false);
+    v.started = raw.started.or(v.started.take());
+    v.completed = raw.completed.or(v.completed.take());
+    v.error = raw.error.or(v.error.take());
+}
+
+/// The Dockerfile steps among `vertices` (internal and export vertices left out).
+pub fn steps(vertices: &[Vertex]) -> Vec<StepVertex> {
+    vertices.iter().filter_map(step).collect()
+}
+
+fn step(v: &Vertex) -> Option<StepVertex> {
+    let body = v.name.strip_prefix('[')?;
+    let (label, instruction) = body.split_once("] ")?;
+    let (stage, position) = label.rsplit_once(' ')?;
+    let (index, total) = position.split_once('/')?;
+    let (index, total) = (index.parse().ok()?, total.parse().ok()?);
+    let (link_merge, instruction) = match instruction.strip_prefix("LINK ") {
+        Some(copy) => (true, copy),
+        None => (false, instruction),
+    };
+    Some(StepVertex {
+        stage: stage.to_owned(),
+        index,
+        total,
+        instruction: instruction.to_owned(),
+        link_merge,
+        cached: v.cached,
+        digest: v.digest.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREAM: &str = r#"{
+  "vertexes": [
+    { "digest": "sha256:aa", "name": "[t 3/5] COPY --link --from=s /a /a", "inputs": ["sha256:bb"] }
+  ]
+}
+WARNING: something the CLI printed
+{"vertexes":[{"digest":"sha256:aa","name":"[t 3/5] COPY --link --from=s /a /a","started":"x","cached":true,"completed":"y"}]}
+{"statuses":[{"id":"transferring","vertex":"sha256:aa"}]}
+{"vertexes":[{"digest":"sha256:cc","name":"[t 3/5] LINK COPY --link --from=s /a /a","inputs":["sha256:dd","sha256:aa"]},
+ {"digest":"sha256:ee","name":"[internal] load .dockerignore"},
+ {"digest":"sha256:ff","name":"[s 2/3] RUN echo 1 > /a","error":"exit code: 1"}]}
+"#;
+
+    #[test]
+    fn updates_merge_per_vertex_in_first_seen_order() {
+        let vertices = parse_rawjson(STREAM);
+        let digests: Vec<&str> = vertices.iter().map(|v| v.digest.as_str()).collect();
+        assert_eq!(digests, ["sha256:aa", "sha256:cc", "sha256:ee", "sha256:ff"]);
+        assert!(vertices[0].cached);
+        assert_eq!(vertices[0].inputs, ["sha256:bb"]);
+        assert_eq!(vertices[0].completed.as_deref(), Some("y"));
+        assert_eq!(vertices[3].error.as_deref(), Some("exit code: 1"));
+    }
+
+    #[test]
+    fn steps_split_stage_position_and_link_merges() {
+        let steps = steps(&parse_rawjson(STREAM));
+        let summary: Vec<(&str, u32, bool, bool, bool)> = steps
+            .iter()
+            .map(|s| (s.stage.as_str(), s.index, s.link_merge, s.cached, s.is_counted()))
+            .collect();
+        assert_eq!(
+            summary,
+            [("t", 3, false, true, true), ("t", 3, true, false, false), ("s", 2, false, false, true)]
+        );
+        assert_eq!(steps[2].keyword(), "RUN");
+    }
+}
