@@ -4,7 +4,9 @@
 //! Rendering does no IO, reads no clock and no environment: the same [`Request`] always gives the
 //! same bytes, whatever order extensions were listed or linked in.
 
+pub mod dockerfile;
 mod error;
+pub mod explain;
 mod model;
 mod registry;
 mod render;

@@ -1,0 +1,824 @@
+//! A Dockerfile parser for cache analysis: any Dockerfile, not only quarry's.
+//!
+//! It keeps what decides BuildKit's cache keys (instructions, flags, heredoc bodies, ARG and ENV
+//! declarations, stage structure) and the comments right above each instruction, which name the
+//! owning extension in quarry's output. It handles parser directives (`# escape=`), ARGs before
+//! the first FROM, line continuations with comments inside, JSON (exec) forms and heredocs.
+
+use std::fmt;
+
+/// A parsed Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dockerfile {
+    /// Parser directives from the top of the file (`syntax`, `escape`, `check`), lowercase keys.
+    pub directives: Vec<(String, String)>,
+    /// `ARG`s before the first `FROM`: they feed `FROM` lines, and in-stage `ARG NAME` defaults.
+    pub global_args: Vec<ArgDecl>,
+    /// Stages in file order.
+    pub stages: Vec<Stage>,
+}
+
+/// One `FROM` and the instructions up to the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    /// 0-based position in the file.
+    pub index: usize,
+    /// `AS name`, lowercased as BuildKit compares it.
+    pub name: Option<String>,
+    /// The image or stage reference as written (before ARG expansion).
+    pub base: String,
+    /// `--platform=` of the FROM line, if any.
+    pub platform: Option<String>,
+    /// Line of the `FROM`.
+    pub line: usize,
+    /// Comment lines right above the `FROM`.
+    pub comments: Vec<String>,
+    /// The instructions after `FROM`.
+    pub instructions: Vec<Instruction>,
+}
+
+impl Stage {
+    /// The name BuildKit prints for the stage: its `AS` name, or `stage-N`.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| format!("stage-{}", self.index))
+    }
+}
+
+/// An instruction keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(missing_docs)]
+pub enum Keyword {
+    Add,
+    Arg,
+    Cmd,
+    Copy,
+    Entrypoint,
+    Env,
+    Expose,
+    From,
+    Healthcheck,
+    Label,
+    Maintainer,
+    Onbuild,
+    Run,
+    Shell,
+    Stopsignal,
+    User,
+    Volume,
+    Workdir,
+}
+
+impl Keyword {
+    const ALL: [(&'static str, Keyword); 18] = [
+        ("ADD", Keyword::Add),
+        ("ARG", Keyword::Arg),
+        ("CMD", Keyword::Cmd),
+        ("COPY", Keyword::Copy),
+        ("ENTRYPOINT", Keyword::Entrypoint),
+        ("ENV", Keyword::Env),
+        ("EXPOSE", Keyword::Expose),
+        ("FROM", Keyword::From),
+        ("HEALTHCHECK", Keyword::Healthcheck),
+        ("LABEL", Keyword::Label),
+        ("MAINTAINER", Keyword::Maintainer),
+        ("ONBUILD", Keyword::Onbuild),
+        ("RUN", Keyword::Run),
+        ("SHELL", Keyword::Shell),
+        ("STOPSIGNAL", Keyword::Stopsignal),
+        ("USER", Keyword::User),
+        ("VOLUME", Keyword::Volume),
+        ("WORKDIR", Keyword::Workdir),
+    ];
+
+    fn parse(word: &str) -> Option<Keyword> {
+        Self::ALL.iter().find(|(name, _)| name.eq_ignore_ascii_case(word)).map(|(_, k)| *k)
+    }
+
+    /// The keyword in capitals.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL.iter().find(|(_, k)| *k == self).map(|(name, _)| *name).unwrap_or("?")
+    }
+}
+
+impl fmt::Display for Keyword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `--name=value` (or bare `--name`) flag of RUN, COPY, ADD or FROM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// Name without the dashes.
+    pub name: String,
+    /// Value, if written with `=`.
+    pub value: Option<String>,
+}
+
+/// A heredoc attached to an instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heredoc {
+    /// The delimiter word.
+    pub name: String,
+    /// The body, each line ending in `\n`.
+    pub body: String,
+}
+
+/// `NAME` or `NAME=value` of an ARG instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgDecl {
+    /// Name.
+    pub name: String,
+    /// Default, unexpanded.
+    pub default: Option<String>,
+    /// Line of the ARG.
+    pub line: usize,
+}
+
+/// What an instruction carries after its flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// RUN/CMD/ENTRYPOINT/HEALTHCHECK shell form: the text, continuations joined.
+    Shell(String),
+    /// JSON (exec) form.
+    Exec(Vec<String>),
+    /// COPY/ADD sources and destination (unexpanded). A heredoc source is `<<NAME`.
+    Copy { sources: Vec<String>, dest: String },
+    /// ARG declarations.
+    Args(Vec<ArgDecl>),
+    /// ENV or LABEL pairs (unexpanded values, quotes removed).
+    Pairs(Vec<(String, String)>),
+    /// Anything else: the text after the keyword.
+    Text(String),
+}
+
+/// One instruction after the first `FROM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instruction {
+    /// Line where it starts (1-based).
+    pub line: usize,
+    /// Keyword.
+    pub keyword: Keyword,
+    /// Flags in written order.
+    pub flags: Vec<Flag>,
+    /// Arguments.
+    pub body: Body,
+    /// Heredoc bodies in written order.
+    pub heredocs: Vec<Heredoc>,
+    /// The instruction as written on its first line, for display.
+    pub first_line: String,
+    /// Comment lines right above it (without `#`), nearest last.
+    pub comments: Vec<String>,
+}
+
+impl Instruction {
+    /// The value of flag `name` (the last one wins, as in BuildKit), if set.
+    pub fn flag(&self, name: &str) -> Option<&str> {
+        self.flags.iter().rev().find(|f| f.name == name).map(|f| f.value.as_deref().unwrap_or(""))
+    }
+
+    /// Every value of a repeatable flag such as `--mount`.
+    pub fn flags_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.flags.iter().filter(move |f| f.name == name).map(|f| f.value.as_deref().unwrap_or(""))
+    }
+}
+
+/// Why a Dockerfile does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong, and how to fix it where that is clear.
+    pub message: String,
+}
+
+fn error<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError { line, message: message.into() })
+}
+
+/// Parses Dockerfile text.
+pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (directives, mut i) = directives(&lines);
+    let escape = match directives.iter().find(|(k, _)| k == "escape") {
+        None => '\\',
+        Some((_, v)) if v == "\\" => '\\',
+        Some((_, v)) if v == "`" => '`',
+        Some((_, v)) => return error(1, format!("`escape` must be `\\` or a backtick, not `{v}`")),
+    };
+
+    let mut global_args = Vec::new();
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut comments: Vec<String> = Vec::new();
+    while i < lines.len() {
+        let raw = lines[i];
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() {
+            comments.clear();
+            i += 1;
+            continue;
+        }
+        if let Some(comment) = trimmed.strip_prefix('#') {
+            comments.push(comment.trim().to_owned());
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let (logical, first_line, next) = logical_line(&lines, i, escape);
+        i = next;
+        let logical = logical.trim().to_owned();
+        let (word, rest) = split_word(&logical);
+        let Some(keyword) = Keyword::parse(word) else {
+            return error(
+                start,
+                format!(
+                    "unknown instruction `{word}`\nhint: Dockerfile instructions are FROM, RUN, COPY, ADD, ARG, ENV, WORKDIR, USER, ..."
+                ),
+            );
+        };
+        let heredocs = if matches!(keyword, Keyword::Run | Keyword::Copy | Keyword::Add) {
+            let (docs, next) = heredocs(&lines, i, rest, start)?;
+            i = next;
+            docs
+        } else {
+            Vec::new()
+        };
+        let taken = std::mem::take(&mut comments);
+        match keyword {
+            Keyword::From => {
+                let (flags, rest) = flags(rest, start)?;
+                let words: Vec<&str> = rest.split_whitespace().collect();
+                let (base, name) = match words.as_slice() {
+                    [base] => (*base, None),
+                    [base, as_, name] if as_.eq_ignore_ascii_case("as") => (*base, Some(name.to_lowercase())),
+                    _ => return error(start, "FROM takes an image and an optional `AS name`"),
+                };
+                if let Some(name) = &name
+                    && stages.iter().any(|s| s.name.as_ref() == Some(name))
+                {
+                    return error(start, format!("two stages are named `{name}`"));
+                }
+                let platform = flags.iter().find(|f| f.name == "platform").and_then(|f| f.value.clone());
+                if let Some(f) = flags.iter().find(|f| f.name != "platform") {
+                    return error(start, format!("FROM has no flag `--{}`", f.name));
+                }
+                stages.push(Stage {
+                    index: stages.len(),
+                    name,
+                    base: base.to_owned(),
+                    platform,
+                    line: start,
+                    comments: taken,
+                    instructions: Vec::new(),
+                });
+            }
+            _ => {
+                let instruction = instruction(keyword, rest, heredocs, start, first_line, taken)?;
+                match stages.last_mut() {
+                    Some(stage) => stage.instructions.push(instruction),
+                    None => match instruction.body {
+                        Body::Args(args) => global_args.extend(args),
+                        _ => {
+                            return error(
+                                start,
+                                format!(
+                                    "`{keyword}` before the first FROM\nhint: only ARG may come before FROM"
+                                ),
+                            );
+                        }
+                    },
+                }
+            }
+        }
+    }
+    if stages.is_empty() {
+        return error(lines.len().max(1), "no FROM: a Dockerfile needs at least one stage");
+    }
+    Ok(Dockerfile { directives, global_args, stages })
+}
+
+/// Parser directives: `# key=value` lines at the very top, until anything else.
+fn directives(lines: &[&str]) -> (Vec<(String, String)>, usize) {
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(comment) = lines[i].trim_start().strip_prefix('#') else { break };
+        let Some((key, value)) = comment.split_once('=') else { break };
+        let key = key.trim().to_lowercase();
+        if !["syntax", "escape", "check"].contains(&key.as_str()) || key.contains(char::is_whitespace) {
+            break;
+        }
+        if found.iter().any(|(k, _)| *k == key) {
+            break;
+        }
+        found.push((key, value.trim().to_owned()));
+        i += 1;
+    }
+    (found, i)
+}
+
+/// Joins continuation lines. Comment and empty lines inside a continuation are dropped.
+/// Returns the joined text, the first physical line, and the index after the last line used.
+fn logical_line(lines: &[&str], mut i: usize, escape: char) -> (String, String, usize) {
+    let first = lines[i].trim().to_owned();
+    let mut text = String::new();
+    loop {
+        let line = lines[i];
+        i += 1;
+        let body = line.trim_end();
+        match body.strip_suffix(escape) {
+            Some(head) => {
+                text.push_str(head);
+                // Skip comments and blank lines inside the continuation.
+                while i < lines.len() {
+                    let next = lines[i].trim_start();
+                    if next.is_empty() || next.starts_with('#') {
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                if i >= lines.len() {
+                    return (text, first, i);
+                }
+            }
+            None => {
+                text.push_str(body);
+                return (text, first, i);
+            }
+        }
+    }
+}
+
+fn split_word(text: &str) -> (&str, &str) {
+    match text.split_once(char::is_whitespace) {
+        Some((w, rest)) => (w, rest.trim_start()),
+        None => (text, ""),
+    }
+}
+
+/// Leading `--flag[=value]` words.
+fn flags(mut rest: &str, line: usize) -> Result<(Vec<Flag>, &str), ParseError> {
+    let mut out = Vec::new();
+    while let Some(flag) = rest.strip_prefix("--") {
+        let (word, after) = split_word(flag);
+        if word.is_empty() {
+            return error(line, "`--` without a flag name");
+        }
+        let (name, value) = match word.split_once('=') {
+            Some((n, v)) => (n, Some(unquote(v))),
+            None => (word, None),
+        };
+        out.push(Flag { name: name.to_lowercase(), value });
+        rest = after;
+    }
+    Ok((out, rest))
+}
+
+fn unquote(v: &str) -> String {
+    for q in ['"', '\''] {
+        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
+            return v[1..v.len() - 1].to_owned();
+        }
+    }
+    v.to_owned()
+}
+
+/// Heredoc markers (`<<EOF`, `<<-EOF`, `<<"EOF"`) outside quotes, in order.
+fn heredoc_markers(text: &str) -> Vec<(String, bool)> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut k = 0;
+    while k < chars.len() {
+        let c = chars[k];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '<' && chars.get(k + 1) == Some(&'<') && chars.get(k + 2) != Some(&'<') => {
+                let mut j = k + 2;
+                let strip = chars.get(j) == Some(&'-');
+                if strip {
+                    j += 1;
+                }
+                let q = chars.get(j).copied().filter(|c| *c == '"' || *c == '\'');
+                if q.is_some() {
+                    j += 1;
+                }
+                let start = j;
+                while j < chars.len() && (chars[j].is_ascii_alphanumeric() || chars[j] == '_') {
+                    j += 1;
+                }
+                let name: String = chars[start..j].iter().collect();
+                let closed = match q {
+                    Some(q) => chars.get(j) == Some(&q),
+                    None => true,
+                };
+                if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && closed {
+                    out.push((name, strip));
+                    k = j + usize::from(q.is_some());
+                    continue;
+                }
+            }
+            None => {}
+        }
+        k += 1;
+    }
+    out
+}
+
+fn heredocs(
+    lines: &[&str],
+    mut i: usize,
+    text: &str,
+    start: usize,
+) -> Result<(Vec<Heredoc>, usize), ParseError> {
+    let mut out = Vec::new();
+    for (name, strip) in heredoc_markers(text) {
+        let mut body = String::new();
+        loop {
+            let Some(line) = lines.get(i) else {
+                return error(
+                    start,
+                    format!(
+                        "heredoc `<<{name}` is never closed\nhint: end it with a line holding only `{name}`"
+                    ),
+                );
+            };
+            i += 1;
+            let line = if strip { line.trim_start_matches('\t') } else { line };
+            if line == name {
+                break;
+            }
+            body.push_str(line);
+            body.push('\n');
+        }
+        out.push(Heredoc { name, body });
+    }
+    Ok((out, i))
+}
+
+fn instruction(
+    keyword: Keyword,
+    rest: &str,
+    heredocs: Vec<Heredoc>,
+    line: usize,
+    first_line: String,
+    comments: Vec<String>,
+) -> Result<Instruction, ParseError> {
+    let (flags, rest) = match keyword {
+        Keyword::Run | Keyword::Copy | Keyword::Add | Keyword::Healthcheck => flags(rest, line)?,
+        _ => (Vec::new(), rest),
+    };
+    let body = match keyword {
+        Keyword::Run | Keyword::Cmd | Keyword::Entrypoint | Keyword::Healthcheck | Keyword::Shell => {
+            match json_array(rest) {
+                Some(words) => Body::Exec(words),
+                None if keyword == Keyword::Shell => {
+                    return error(line, "SHELL needs the JSON form, e.g. SHELL [\"/bin/bash\", \"-c\"]");
+                }
+                None => {
+                    if keyword == Keyword::Run && rest.trim().is_empty() {
+                        return error(line, "RUN without a command");
+                    }
+                    Body::Shell(rest.to_owned())
+                }
+            }
+        }
+        Keyword::Copy | Keyword::Add => {
+            let words =
+                json_array(rest).unwrap_or_else(|| rest.split_whitespace().map(str::to_owned).collect());
+            let Some((dest, sources)) = words.split_last() else {
+                return error(line, format!("{keyword} needs a source and a destination"));
+            };
+            if sources.is_empty() {
+                return error(line, format!("{keyword} needs a source and a destination"));
+            }
+            Body::Copy { sources: sources.to_vec(), dest: dest.clone() }
+        }
+        Keyword::Arg => {
+            let mut args = Vec::new();
+            for word in words(rest, line)? {
+                let (name, default) = match word.split_once('=') {
+                    Some((n, d)) => (n.to_owned(), Some(d.to_owned())),
+                    None => (word.clone(), None),
+                };
+                if !is_name(&name) {
+                    return error(line, format!("`{name}` is not an ARG name"));
+                }
+                args.push(ArgDecl { name, default, line });
+            }
+            if args.is_empty() {
+                return error(line, "ARG without a name");
+            }
+            Body::Args(args)
+        }
+        Keyword::Env | Keyword::Label => Body::Pairs(pairs(keyword, rest, line)?),
+        Keyword::Workdir | Keyword::User if rest.trim().is_empty() => {
+            return error(line, format!("{keyword} needs a value"));
+        }
+        _ => Body::Text(rest.trim().to_owned()),
+    };
+    Ok(Instruction { line, keyword, flags, body, heredocs, first_line, comments })
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn json_array(text: &str) -> Option<Vec<String>> {
+    let text = text.trim();
+    if !text.starts_with('[') {
+        return None;
+    }
+    serde_json_lite(text)
+}
+
+/// A JSON array of strings, the only JSON a Dockerfile holds.
+fn serde_json_lite(text: &str) -> Option<Vec<String>> {
+    let mut chars = text.chars().peekable();
+    let mut out = Vec::new();
+    if chars.next() != Some('[') {
+        return None;
+    }
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next()? {
+            ']' if out.is_empty() => break,
+            '"' => {
+                let mut s = String::new();
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => match chars.next()? {
+                            'n' => s.push('\n'),
+                            't' => s.push('\t'),
+                            'u' => {
+                                let hex: String = (0..4).filter_map(|_| chars.next()).collect();
+                                s.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                            }
+                            c => s.push(c),
+                        },
+                        c => s.push(c),
+                    }
+                }
+                out.push(s);
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                match chars.next()? {
+                    ',' => {}
+                    ']' => break,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        }
+    }
+    chars.all(char::is_whitespace).then_some(out)
+}
+
+/// Shell-like words: whitespace splits, quotes group, backslash escapes (outside single quotes).
+fn words(text: &str, line: usize) -> Result<Vec<String>, ParseError> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('\''), c) => word.push(c),
+            (_, '\\') => {
+                if let Some(n) = chars.next() {
+                    word.push(n);
+                }
+                in_word = true;
+            }
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return error(line, "a quote is never closed");
+    }
+    if in_word {
+        out.push(word);
+    }
+    Ok(out)
+}
+
+fn pairs(keyword: Keyword, rest: &str, line: usize) -> Result<Vec<(String, String)>, ParseError> {
+    let first = rest.split_whitespace().next().unwrap_or_default();
+    if !first.contains('=') {
+        // Legacy `ENV NAME value with spaces`.
+        let (name, value) = split_word(rest);
+        if name.is_empty() {
+            return error(line, format!("{keyword} needs NAME=value"));
+        }
+        return Ok(vec![(name.to_owned(), value.trim().to_owned())]);
+    }
+    let mut out = Vec::new();
+    for word in words(rest, line)? {
+        let Some((name, value)) = word.split_once('=') else {
+            return error(line, format!("{keyword}: `{word}` is not NAME=value"));
+        };
+        if name.is_empty() {
+            return error(line, format!("{keyword}: `{word}` has no name"));
+        }
+        out.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(out)
+}
+
+/// Expands `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}` and
+/// `${NAME+word}` the way the Dockerfile frontend does for FROM, COPY, ENV, WORKDIR, ... .
+/// `lookup` returns `None` for an unset variable. `\$` is a literal dollar.
+pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut k = 0;
+    while k < chars.len() {
+        let c = chars[k];
+        if c == '\\' && chars.get(k + 1) == Some(&'$') {
+            out.push('$');
+            k += 2;
+            continue;
+        }
+        if c != '$' {
+            out.push(c);
+            k += 1;
+            continue;
+        }
+        if chars.get(k + 1) == Some(&'{') {
+            let Some(close) = chars[k + 2..].iter().position(|c| *c == '}') else {
+                out.extend(&chars[k..]);
+                break;
+            };
+            let inner: String = chars[k + 2..k + 2 + close].iter().collect();
+            k += close + 3;
+            let name_len = inner.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').count();
+            let (name, op) = inner.split_at(name_len);
+            let value = lookup(name);
+            let expanded = match op {
+                "" => value.unwrap_or_default(),
+                _ if op.starts_with(":-") => {
+                    value.filter(|v| !v.is_empty()).unwrap_or_else(|| expand(&op[2..], lookup))
+                }
+                _ if op.starts_with('-') => value.unwrap_or_else(|| expand(&op[1..], lookup)),
+                _ if op.starts_with(":+") => {
+                    if value.is_some_and(|v| !v.is_empty()) {
+                        expand(&op[2..], lookup)
+                    } else {
+                        String::new()
+                    }
+                }
+                _ if op.starts_with('+') => {
+                    if value.is_some() {
+                        expand(&op[1..], lookup)
+                    } else {
+                        String::new()
+                    }
+                }
+                _ => format!("${{{inner}}}"),
+            };
+            out.push_str(&expanded);
+            continue;
+        }
+        let len = chars[k + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == '_').count();
+        if len == 0 {
+            out.push('$');
+            k += 1;
+            continue;
+        }
+        let name: String = chars[k + 1..k + 1 + len].iter().collect();
+        out.push_str(&lookup(&name).unwrap_or_default());
+        k += 1 + len;
+    }
+    out
+}
+
+/// Whether `text` refers to variable `name` (`$name` or `${name...}`).
+pub fn mentions(text: &str, name: &str) -> bool {
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        let after = after.strip_prefix('{').unwrap_or(after);
+        if let Some(tail) = after.strip_prefix(name)
+            && !tail.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return true;
+        }
+        rest = &rest[at + 1..];
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_global_args_stages_and_comments() {
+        let df = parse(
+            "# syntax=docker/dockerfile:1\n# escape=\\\nARG BASE=debian:bookworm\n\n# tool: builder\nFROM ${BASE} AS Tool\nARG V=1 W\n# step\nRUN echo $V \\\n  # inside\n  && true\nFROM scratch\nCOPY --link --from=tool /a /b\n",
+        )
+        .unwrap();
+        assert_eq!(
+            df.directives,
+            [("syntax".into(), "docker/dockerfile:1".into()), ("escape".into(), "\\".into())]
+        );
+        assert_eq!(df.global_args[0].name, "BASE");
+        assert_eq!(df.stages[0].name.as_deref(), Some("tool"));
+        assert_eq!(df.stages[0].comments, ["tool: builder"]);
+        let run = &df.stages[0].instructions[1];
+        assert_eq!(run.line, 9);
+        assert_eq!(run.comments, ["step"]);
+        assert_eq!(run.body, Body::Shell("echo $V   && true".into()));
+        let copy = &df.stages[1].instructions[0];
+        assert_eq!(copy.flag("from"), Some("tool"));
+        assert_eq!(copy.flag("link"), Some(""));
+        assert_eq!(copy.body, Body::Copy { sources: vec!["/a".into()], dest: "/b".into() });
+    }
+
+    #[test]
+    fn heredocs_and_exec_forms() {
+        let df = parse(
+            "FROM scratch\nRUN <<EOF bash\necho \"<<no\"\nEOF\nCOPY <<-\"A\" <<B /dest/\n\tone\n\tA\ntwo\nB\nCMD [\"a\", \"b c\"]\nRUN [\"/bin/true\"]\n",
+        )
+        .unwrap();
+        let i = &df.stages[0].instructions;
+        assert_eq!(i[0].heredocs, [Heredoc { name: "EOF".into(), body: "echo \"<<no\"\n".into() }]);
+        assert_eq!(i[1].heredocs.len(), 2);
+        assert_eq!(i[1].heredocs[0].body, "one\n");
+        assert_eq!(i[1].heredocs[1].body, "two\n");
+        assert_eq!(i[2].body, Body::Exec(vec!["a".into(), "b c".into()]));
+        assert_eq!(i[3].line, 11);
+    }
+
+    #[test]
+    fn backtick_escape() {
+        let df = parse("# escape=`\nFROM scratch\nRUN a `\n b\n").unwrap();
+        assert_eq!(df.stages[0].instructions[0].body, Body::Shell("a  b".into()));
+    }
+
+    #[test]
+    fn env_forms() {
+        let df = parse("FROM scratch\nENV A=1 B=\"two words\"\nENV C legacy value\n").unwrap();
+        let i = &df.stages[0].instructions;
+        assert_eq!(i[0].body, Body::Pairs(vec![("A".into(), "1".into()), ("B".into(), "two words".into())]));
+        assert_eq!(i[1].body, Body::Pairs(vec![("C".into(), "legacy value".into())]));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            ("RUN true\n", "line 1: `RUN` before the first FROM"),
+            ("FROM a\nFRM b\n", "line 2: unknown instruction `FRM`"),
+            ("FROM a\nRUN <<EOF\nx\n", "line 2: heredoc `<<EOF` is never closed"),
+            ("# only a comment\n", "line 1: no FROM"),
+            ("FROM a AS x\nFROM b AS x\n", "line 2: two stages are named `x`"),
+            ("FROM a\nCOPY /only\n", "line 2: COPY needs a source and a destination"),
+            ("FROM a b c d\n", "line 1: FROM takes an image"),
+        ];
+        for (text, want) in cases {
+            let got = parse(text).unwrap_err().to_string();
+            assert!(got.starts_with(want), "{text:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn expansion() {
+        let lookup = |n: &str| match n {
+            "A" => Some("x".to_owned()),
+            "E" => Some(String::new()),
+            _ => None,
+        };
+        assert_eq!(
+            expand("$A/${A}/${B:-d}/${E:-d}/${E-d}/${A:+y}/${B+y}/\\$A/$", &lookup),
+            "x/x/d/d//y//$A/$"
+        );
+        assert!(mentions("id=apt-${CACHE_ID},x", "CACHE_ID"));
+        assert!(mentions("echo $V", "V"));
+        assert!(!mentions("echo $VV", "V"));
+    }
+}

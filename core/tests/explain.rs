@@ -1,0 +1,282 @@
+//! The cache model against the measured rules of `shared/buildkit-cache-facts.md`, case by case.
+//! (`cli/tests/explain_engine.rs` checks the same predictions against a real engine.)
+
+use std::collections::BTreeMap;
+
+use quarry_core::explain::{ExplainError, Explanation, Options, Reason, Side, Store, explain};
+
+fn side<'a>(text: &'a str, args: &[(&str, &str)]) -> Side<'a> {
+    Side {
+        text,
+        origin: "Dockerfile".into(),
+        build_args: args.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn run(old: &str, new: &str, store: Store) -> Explanation {
+    run_with(old, &[], new, &[], Options { store, ..Options::default() })
+}
+
+fn run_with(old: &str, oa: &[(&str, &str)], new: &str, na: &[(&str, &str)], options: Options) -> Explanation {
+    explain(&side(old, oa), &side(new, na), &options).unwrap()
+}
+
+/// (line, reused, reason) per counted step.
+fn summary(e: &Explanation) -> Vec<(usize, bool, Reason)> {
+    e.steps.iter().map(|s| (s.line, s.reused, s.reason)).collect()
+}
+
+const ALL: [Store; 3] = [Store::Containerd, Store::Classic, Store::Legacy];
+
+#[test]
+fn a_declared_arg_reaches_later_runs_but_not_copies() {
+    let df = "FROM img\nARG UNUSED=1\nRUN work\nCOPY f /f\nRUN more\n";
+    let e = run_with(df, &[], df, &[("UNUSED", "2")], Options::default());
+    assert_eq!(
+        summary(&e),
+        [
+            (3, false, Reason::ArgEnvChanged),
+            (4, false, Reason::EarlierStepRan),
+            (5, false, Reason::EarlierStepRan)
+        ]
+    );
+    assert!(e.steps[0].detail.contains("`UNUSED`: `1` → `2`"), "{}", e.steps[0].detail);
+    // A COPY right after the ARG stays cached.
+    let df = "FROM img\nARG UNUSED=1\nCOPY f /f\nRUN work\n";
+    let e = run_with(df, &[], df, &[("UNUSED", "2")], Options::default());
+    assert_eq!(summary(&e), [(3, true, Reason::Unchanged), (4, false, Reason::ArgEnvChanged)]);
+}
+
+#[test]
+fn a_global_or_undeclared_args_do_not_count() {
+    let df = "ARG G=1\nFROM img\nRUN work\n";
+    let e = run_with(df, &[("X", "1")], df, &[("G", "2"), ("X", "2")], Options::default());
+    assert_eq!(summary(&e), [(3, true, Reason::Unchanged)]);
+}
+
+#[test]
+fn a_args_of_a_parent_stage_reach_its_children() {
+    let df = "FROM img AS base\nRUN work\nARG LATE=1\nFROM base\nRUN child\n";
+    let e = run_with(df, &[], df, &[("LATE", "2")], Options::default());
+    assert_eq!(summary(&e), [(2, true, Reason::Unchanged), (5, false, Reason::ArgEnvChanged)]);
+}
+
+#[test]
+fn b_an_arg_used_only_in_a_mount_id_still_reruns() {
+    let df = "FROM img\nARG CACHE_ID=default\nRUN --mount=type=cache,id=apt-${CACHE_ID},target=/c work\n";
+    for store in ALL {
+        let e = run_with(df, &[], df, &[("CACHE_ID", "job2")], Options { store, ..Options::default() });
+        assert_eq!(summary(&e), [(3, false, Reason::ArgEnvChanged)], "{store:?}");
+    }
+}
+
+#[test]
+fn b_literal_mount_ids_and_sharing_are_keyed_only_on_legacy() {
+    let old = "FROM img\nRUN --mount=type=cache,id=apt-one,target=/c,sharing=locked work\n";
+    for new in [
+        "FROM img\nRUN --mount=type=cache,id=apt-two,target=/c,sharing=locked work\n",
+        "FROM img\nRUN --mount=type=cache,id=apt-one,target=/c,sharing=private work\n",
+    ] {
+        assert_eq!(summary(&run(old, new, Store::Containerd)), [(2, true, Reason::Unchanged)]);
+        assert_eq!(summary(&run(old, new, Store::Classic)), [(2, true, Reason::Unchanged)]);
+        assert_eq!(summary(&run(old, new, Store::Legacy)), [(2, false, Reason::InstructionChanged)]);
+    }
+    // Key order inside --mount and the order of --mount flags never matter.
+    let old = "FROM img\nRUN --mount=type=cache,id=a,target=/a --mount=type=cache,id=b,target=/b work\n";
+    let new = "FROM img\nRUN --mount=target=/b,type=cache,id=b --mount=id=a,type=cache,target=/a work\n";
+    for store in ALL {
+        assert_eq!(summary(&run(old, new, store)), [(2, true, Reason::Unchanged)], "{store:?}");
+    }
+    // Without an id, sharing and the target count everywhere.
+    let old = "FROM img\nRUN --mount=type=cache,target=/c work\n";
+    let new = "FROM img\nRUN --mount=type=cache,target=/c,sharing=locked work\n";
+    for store in ALL {
+        assert_eq!(summary(&run(old, new, store)), [(2, false, Reason::InstructionChanged)], "{store:?}");
+    }
+}
+
+#[test]
+fn c_env_changes_reach_runs_not_copies_and_order_counts() {
+    let old = "FROM img\nENV E=1\nCOPY f /f\nRUN work\n";
+    let new = "FROM img\nENV E=2\nCOPY f /f\nRUN work\n";
+    assert_eq!(
+        summary(&run(old, new, Store::Containerd)),
+        [(3, true, Reason::Unchanged), (4, false, Reason::ArgEnvChanged)]
+    );
+    let old = "FROM img\nENV A=1\nENV B=2\nRUN work\n";
+    let new = "FROM img\nENV B=2\nENV A=1\nRUN work\n";
+    let e = run(old, new, Store::Containerd);
+    assert_eq!(summary(&e), [(4, false, Reason::ArgEnvChanged)]);
+    assert_eq!(e.steps[0].detail, "the order of ENV/ARG entries changed");
+    let old = "FROM img\nRUN work\n";
+    let new = "FROM img\nLABEL a=b\nEXPOSE 80\nRUN work\nENV LATE=1\nCMD [\"x\"]\n";
+    assert_eq!(summary(&run(old, new, Store::Containerd)), [(4, true, Reason::Unchanged)]);
+}
+
+#[test]
+fn d_copies_follow_the_copied_stage_unless_it_is_declared_reproducible() {
+    let old = "FROM img AS s\nARG U=1\nRUN make\nFROM img\nCOPY --from=s /out /out\nRUN after\n";
+    let e = run_with(old, &[], old, &[("U", "2")], Options::default());
+    assert_eq!(
+        summary(&e),
+        [
+            (3, false, Reason::ArgEnvChanged),
+            (5, false, Reason::CopiedStageChanged),
+            (6, false, Reason::EarlierStepRan)
+        ]
+    );
+    assert!(e.assumptions.iter().any(|a| a.contains("--same-output")));
+    let options = Options { same_output: ["s".to_owned()].into(), ..Options::default() };
+    let e = run_with(old, &[], old, &[("U", "2")], options);
+    assert_eq!(
+        summary(&e),
+        [(3, false, Reason::ArgEnvChanged), (5, true, Reason::Unchanged), (6, true, Reason::Unchanged)]
+    );
+}
+
+#[test]
+fn e_linked_copies_are_independent_only_on_the_containerd_store() {
+    let old = "FROM img AS s\nRUN make\nFROM img\nRUN one\nCOPY --link --from=s /out /out\nRUN after\n";
+    let new = "FROM img AS s\nRUN make\nFROM img\nRUN two\nCOPY --link --from=s /out /out\nRUN after\n";
+    assert_eq!(
+        summary(&run(old, new, Store::Containerd)),
+        [
+            (2, true, Reason::Unchanged),
+            (4, false, Reason::InstructionChanged),
+            (5, true, Reason::LinkedCopy),
+            (6, false, Reason::EarlierStepRan)
+        ]
+    );
+    assert_eq!(
+        summary(&run(old, new, Store::Classic)),
+        [
+            (2, true, Reason::Unchanged),
+            (4, false, Reason::InstructionChanged),
+            (5, false, Reason::EarlierStepRan),
+            (6, false, Reason::EarlierStepRan)
+        ]
+    );
+    let err =
+        explain(&side(old, &[]), &side(new, &[]), &Options { store: Store::Legacy, ..Options::default() })
+            .unwrap_err();
+    assert!(matches!(err, ExplainError::Invalid { line: 5, .. }), "{err}");
+    // Only --link added: the same key on the classic store, a new op graph on containerd.
+    let old = "FROM img AS s\nRUN make\nFROM img\nCOPY --from=s /out /out\n";
+    let new = "FROM img AS s\nRUN make\nFROM img\nCOPY --link --from=s /out /out\n";
+    assert_eq!(
+        summary(&run(old, new, Store::Classic)),
+        [(2, true, Reason::Unchanged), (4, true, Reason::Unchanged)]
+    );
+    assert_eq!(
+        summary(&run(old, new, Store::Containerd)),
+        [(2, true, Reason::Unchanged), (4, false, Reason::NewStep)]
+    );
+}
+
+#[test]
+fn e_a_builder_on_another_base_reruns_and_its_copy_is_assumed_changed() {
+    let old = "FROM a AS s\nRUN make\nFROM img\nCOPY --link --from=s /out /out\n";
+    let new = "FROM b AS s\nRUN make\nFROM img\nCOPY --link --from=s /out /out\n";
+    let e = run(old, new, Store::Containerd);
+    assert_eq!(summary(&e), [(2, false, Reason::FromChanged), (4, false, Reason::CopiedStageChanged)]);
+    assert_eq!(e.steps[0].detail, "`a:latest` → `b:latest`");
+}
+
+#[test]
+fn f_stages_the_target_does_not_need_are_skipped() {
+    let old = "FROM img AS unused\nRUN old\nFROM img AS t\nRUN t\nFROM img AS after\nRUN x\n";
+    let new = "FROM img AS unused\nRUN new\nFROM img AS t\nRUN t\nFROM img AS after\nRUN y\n";
+    let options = Options { target: Some("t".into()), ..Options::default() };
+    let e = run_with(old, &[], new, &[], options);
+    assert_eq!(summary(&e), [(4, true, Reason::Unchanged)]);
+    assert_eq!(e.skipped_stages, ["unused", "after"]);
+    assert_eq!((e.reused, e.total), (1, 1));
+}
+
+#[test]
+fn g_identical_stages_share_keys() {
+    let old = "FROM img AS x\nRUN same\nFROM img AS y\nCOPY --from=x /a /a\n";
+    let new = "FROM img AS x\nRUN same\nFROM img AS z\nRUN same\nFROM img AS y\nCOPY --from=x /a /a\nCOPY --from=z /a /b\n";
+    let e = run(old, new, Store::Containerd);
+    assert_eq!(
+        summary(&e),
+        [
+            (2, true, Reason::Unchanged),
+            (4, true, Reason::Unchanged),
+            (6, true, Reason::Unchanged),
+            (7, false, Reason::NewStep)
+        ]
+    );
+}
+
+#[test]
+fn h_swapped_runs_both_rerun() {
+    let old = "FROM img\nRUN a\nRUN b\nRUN c\n";
+    let new = "FROM img\nRUN b\nRUN a\nRUN c\n";
+    assert_eq!(
+        summary(&run(old, new, Store::Containerd)),
+        [
+            (2, false, Reason::InstructionChanged),
+            (3, false, Reason::EarlierStepRan),
+            (4, false, Reason::EarlierStepRan)
+        ]
+    );
+}
+
+#[test]
+fn positions_follow_buildkit_numbering() {
+    let df = "FROM img AS s\nARG A=1\nWORKDIR /w\nRUN a\nENV E=1\nCOPY x y\n";
+    let e = run(df, df, Store::Containerd);
+    let pos: Vec<(u32, u32, &str)> =
+        e.steps.iter().map(|s| (s.position, s.stage_steps, s.stage.as_str())).collect();
+    assert_eq!(pos, [(3, 4, "s"), (4, 4, "s")]);
+}
+
+#[test]
+fn workdir_and_user_changes_are_reported() {
+    let old = "FROM img\nWORKDIR /a\nRUN x\n";
+    let new = "FROM img\nWORKDIR /b\nRUN x\n";
+    let e = run(old, new, Store::Containerd);
+    assert_eq!(summary(&e), [(3, false, Reason::EarlierStepRan)]);
+    assert!(e.steps[0].detail.contains("line 2 (WORKDIR)"));
+    let old = "FROM img\nUSER a\nRUN x\n";
+    let new = "FROM img\nUSER b\nRUN x\n";
+    assert_eq!(summary(&run(old, new, Store::Containerd)), [(3, false, Reason::InstructionChanged)]);
+}
+
+#[test]
+fn context_changes_rerun_the_copies_that_read_them() {
+    let df = "FROM img\nCOPY app/ /app/\nCOPY conf /conf\n";
+    let options = Options { changed_context: vec!["app/main.c".into()], ..Options::default() };
+    let e = run_with(df, &[], df, &[], options);
+    assert_eq!(summary(&e), [(2, false, Reason::ContextChanged), (3, false, Reason::EarlierStepRan)]);
+}
+
+#[test]
+fn quarry_comments_name_the_extension() {
+    let df = "# Rendered by quarry; do not edit\nFROM img AS quarry_builder_base\nRUN base\n\nFROM quarry_builder_base AS tool_builder\n# tool: builder\nRUN build\n\nFROM img AS quarry_final\nRUN prelude\n# curl: apt packages\nRUN apt\n# tool: artifacts\nCOPY --link --from=tool_builder /o /o\n";
+    let e = run(df, df, Store::Containerd);
+    let owners: Vec<Option<&str>> = e.steps.iter().map(|s| s.extension.as_deref()).collect();
+    assert_eq!(owners, [Some("shared builder base"), Some("tool"), None, Some("curl"), Some("tool")]);
+}
+
+#[test]
+fn cache_busters_are_warned_about() {
+    let df = "FROM debian:bookworm AS b\nARG VERSION=1\nRUN apt-get update && apt-get install -y gcc\nRUN echo $VERSION\nFROM debian@sha256:abc\nCOPY --link --chmod=0755 --from=b /x /x\nARG OK=1\nRUN echo $OK\n";
+    let e = run(df, df, Store::Containerd);
+    let codes: Vec<(usize, &str)> = e.warnings.iter().map(|w| (w.line, w.code)).collect();
+    assert_eq!(
+        codes,
+        [(1, "mutable-builder-base"), (2, "arg-ahead-of-run"), (3, "apt-lists-uncached"), (6, "link-chmod")]
+    );
+}
+
+#[test]
+fn missing_targets_and_bad_files_are_errors() {
+    let df = "FROM img AS a\nRUN x\n";
+    let options = Options { target: Some("nope".into()), ..Options::default() };
+    let err = explain(&side(df, &[]), &side(df, &[]), &options).unwrap_err();
+    assert_eq!(err.to_string(), "Dockerfile: no stage named `nope`\nhint: stages are `a`");
+    let err = explain(&side("FROM a\nBAD x\n", &[]), &side(df, &[]), &Options::default()).unwrap_err();
+    assert!(err.to_string().starts_with("Dockerfile: line 2: unknown instruction `BAD`"), "{err}");
+}
