@@ -46,6 +46,13 @@ enum Command {
     /// extensions; the container is interactive when stdin is a terminal. Exits with the
     /// container's exit code.
     Run(RunArgs),
+    /// Predict which steps BuildKit reuses when OLD is rebuilt as NEW, and why.
+    ///
+    /// OLD and NEW are Dockerfiles (any Dockerfile) or quarry configurations (`*.toml`, rendered
+    /// first). Without NEW, the new side is the current project's configuration. Prints each
+    /// RUN, COPY and ADD step of the stages the target needs, reused or re-run with the reason,
+    /// and ends with `N of M steps reused`. Warnings about cache busters go to stderr.
+    Explain(ExplainArgs),
     /// List every extension: name, cache priority, builder base image and options.
     List {
         /// Output format.
@@ -179,6 +186,52 @@ struct RunArgs {
     command: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// The previous Dockerfile or configuration.
+    old: PathBuf,
+    /// The new Dockerfile or configuration [default: the current project's configuration].
+    new: Option<PathBuf>,
+    /// The engine whose cache rules apply: `containerd` (Docker 23+ with the containerd image
+    /// store), `classic` (Docker 23+ with the classic store: `COPY --link` is a plain COPY) or
+    /// `legacy` (Docker 20.10: cache-mount ids and sharing are in the key).
+    #[arg(long, value_enum, default_value_t = StoreArg::Containerd)]
+    engine: StoreArg,
+    /// Target stage of both builds [default: the last stage].
+    #[arg(long, value_name = "STAGE")]
+    target: Option<String>,
+    /// A build argument of both builds, `NAME=VALUE` (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+    build_arg: Vec<(String, String)>,
+    /// A build argument of the old build only, over `--build-arg` (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+    old_build_arg: Vec<(String, String)>,
+    /// A stage whose output is byte-identical when it runs again (a reproducible builder), so
+    /// copies from it stay cached (repeatable).
+    #[arg(long, value_name = "STAGE")]
+    same_output: Vec<String>,
+    /// A build-context path whose content changed (repeatable); configurations find their own.
+    #[arg(long, value_name = "PATH")]
+    changed: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+fn name_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StoreArg {
+    Containerd,
+    Classic,
+    Legacy,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum EngineArg {
     Modern,
@@ -233,6 +286,8 @@ pub enum Invocation {
     Build(Box<Build>),
     /// `quarry run`.
     Run(Box<Run>),
+    /// `quarry explain`.
+    Explain(Box<crate::explain::Explain>),
     /// `quarry list`.
     List(Format),
     /// `quarry show`.
@@ -369,6 +424,21 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
     crate::ui::set_level(cli.quiet, cli.verbose);
     let sub = |name| matches.subcommand_matches(name).expect("the subcommand matched");
     match cli.command {
+        Command::Explain(args) => Ok(Invocation::Explain(Box::new(crate::explain::Explain {
+            old: args.old,
+            new: args.new,
+            store: match args.engine {
+                StoreArg::Containerd => quarry_core::explain::Store::Containerd,
+                StoreArg::Classic => quarry_core::explain::Store::Classic,
+                StoreArg::Legacy => quarry_core::explain::Store::Legacy,
+            },
+            target: args.target,
+            build_args: args.build_arg,
+            old_build_args: args.old_build_arg,
+            same_output: args.same_output,
+            changed: args.changed,
+            format: args.format,
+        }))),
         Command::List { format } => Ok(Invocation::List(format)),
         Command::Show { name, format } => Ok(Invocation::Show(name, format)),
         Command::Init { force } => Ok(Invocation::Init { force }),

@@ -11,6 +11,7 @@ pub mod config;
 mod describe;
 pub mod engine;
 pub mod exit;
+pub mod explain;
 pub mod host;
 mod interrupt;
 mod linked;
@@ -52,6 +53,7 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
+        args::Invocation::Explain(explain) => explain::command(registry, &explain),
         args::Invocation::List(format) => list_command(registry, format),
         args::Invocation::Show(name, format) => show_command(registry, &name, format),
         args::Invocation::Init { force } => {

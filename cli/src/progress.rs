@@ -27,7 +27,7 @@ pub struct Vertex {
 /// A Dockerfile step as BuildKit printed it: `[<stage> <index>/<total>] <instruction>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepVertex {
-    /// Stage name (or the stage's number when it has none).
+    /// Stage name (`stage-N` for an unnamed stage; empty for an unnamed target stage).
     pub stage: String,
     /// 1-based position among the stage's LLB-producing instructions (FROM is 1).
     pub index: u32,
@@ -129,7 +129,8 @@ pub fn steps(vertices: &[Vertex]) -> Vec<StepVertex> {
 fn step(v: &Vertex) -> Option<StepVertex> {
     let body = v.name.strip_prefix('[')?;
     let (label, instruction) = body.split_once("] ")?;
-    let (stage, position) = label.rsplit_once(' ')?;
+    // The target stage without a name prints no stage: `[2/3] RUN ...`.
+    let (stage, position) = label.rsplit_once(' ').unwrap_or(("", label));
     let (index, total) = position.split_once('/')?;
     let (index, total) = (index.parse().ok()?, total.parse().ok()?);
     let (link_merge, instruction) = match instruction.strip_prefix("LINK ") {

@@ -167,6 +167,8 @@ pub struct Instruction {
     pub heredocs: Vec<Heredoc>,
     /// The instruction as written on its first line, for display.
     pub first_line: String,
+    /// The whole instruction, continuations joined (heredoc bodies not included).
+    pub text: String,
     /// Comment lines right above it (without `#`), nearest last.
     pub comments: Vec<String>,
 }
@@ -274,7 +276,8 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
                 });
             }
             _ => {
-                let instruction = instruction(keyword, rest, heredocs, start, first_line, taken)?;
+                let mut instruction = instruction(keyword, rest, heredocs, start, first_line, taken)?;
+                instruction.text = logical.clone();
                 match stages.last_mut() {
                     Some(stage) => stage.instructions.push(instruction),
                     None => match instruction.body {
@@ -521,7 +524,7 @@ fn instruction(
         }
         _ => Body::Text(rest.trim().to_owned()),
     };
-    Ok(Instruction { line, keyword, flags, body, heredocs, first_line, comments })
+    Ok(Instruction { line, keyword, flags, body, heredocs, first_line, text: String::new(), comments })
 }
 
 fn is_name(name: &str) -> bool {

@@ -267,6 +267,8 @@ struct Node {
     position: u32,
     line: usize,
     text: String,
+    /// The whole instruction, for saying what changed.
+    full: String,
     /// The definition without parent, env and content: equal `shape` means "same text".
     shape: String,
     env: Vec<(String, String)>,
@@ -426,7 +428,8 @@ impl Walker<'_> {
             Base::Stage(parent) => {
                 self.stage(parent, a)?;
                 let mut s = a.states[&parent].clone();
-                s.positions = 1;
+                // BuildKit does not number a FROM of another stage.
+                s.positions = 0;
                 s
             }
             Base::Image(image) => {
@@ -579,6 +582,7 @@ impl Walker<'_> {
             position: state.positions,
             line: ins.line,
             text: ins.first_line.clone(),
+            full: ins.text.clone(),
             shape,
             env,
             context: format!("workdir={} user={} shell={:?}", state.workdir, state.user, state.shell),
@@ -891,9 +895,31 @@ fn rerun_reason(node: &Node, new: &Analysis, old: &Analysis, old_keys: &BTreeSet
         return (Reason::NewStep, "no such linked copy in the old build".to_owned());
     }
     match candidates.first() {
-        Some(o) => (Reason::InstructionChanged, format!("was: {}", o.text)),
+        Some(o) => (Reason::InstructionChanged, difference(&o.full, &node.full)),
         None => (Reason::NewStep, "the old build had no step here".to_owned()),
     }
+}
+
+/// Where two instruction texts first differ: `…old…` → `…new…`.
+fn difference(old: &str, new: &str) -> String {
+    let old: Vec<char> = old.chars().collect();
+    let new: Vec<char> = new.chars().collect();
+    let mut start = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    while start > 0 && !old[start - 1].is_whitespace() && old[start - 1] != ',' {
+        start -= 1;
+    }
+    let piece = |chars: &[char]| -> String {
+        let tail: String = chars[start.min(chars.len())..].iter().take(40).collect();
+        let more = chars.len() > start + 40;
+        format!("{}{tail}{}", if start > 0 { "…" } else { "" }, if more { "…" } else { "" })
+    };
+    if old.len() <= start {
+        return format!("added at the end: `{}`", piece(&new));
+    }
+    if new.len() <= start {
+        return format!("removed at the end: `{}`", piece(&old));
+    }
+    format!("`{}` → `{}`", piece(&old), piece(&new))
 }
 
 fn from_detail(stage: usize, new: &Analysis, old: &Analysis) -> String {
