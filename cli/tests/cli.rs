@@ -567,3 +567,81 @@ fn quiet_silences_notes_and_completions_and_man_are_generated() {
     let o = quarry(&["man"]);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with(".ie \\n(.g .ds Aq"));
 }
+
+#[test]
+fn explain_reads_dockerfiles_and_configurations() {
+    let dir = scratch("explain");
+    std::fs::write(
+        dir.join("old.Dockerfile"),
+        "# syntax=docker/dockerfile:1\nARG BASE=debian:bookworm\nFROM ${BASE} AS tool\nRUN make\nFROM debian:bookworm\nRUN apt-get update\nCOPY --link --from=tool /out /out\nRUN <<EOF\necho one\nEOF\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("new.Dockerfile"),
+        "# syntax=docker/dockerfile:1\nARG BASE=debian:bookworm\nFROM ${BASE} AS tool\nRUN make\nFROM debian:trixie\nRUN apt-get update\nCOPY --link --from=tool /out /out\nRUN <<EOF\necho one\nEOF\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["explain", "old.Dockerfile", "new.Dockerfile"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    insta::assert_snapshot!("explain_dockerfiles", String::from_utf8_lossy(&o.stdout));
+    let err = stderr(&o);
+    assert!(err.contains("line 6: `apt-get update` without a cache mount"), "{err}");
+    assert!(err.contains("builder base `debian:bookworm` is a tag"), "{err}");
+    assert!(err.contains("`# syntax=` directive is ignored"), "{err}");
+
+    let o = quarry_in(
+        &dir,
+        "/nonexistent/config",
+        &["explain", "old.Dockerfile", "new.Dockerfile", "--format", "json"],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((json["reused"].as_u64(), json["total"].as_u64()), (Some(2), Some(4)));
+    assert_eq!(json["steps"][1]["reason"], "from_changed");
+    assert_eq!(json["steps"][2]["reason"], "linked_copy");
+
+    // Configurations are rendered first; steps name their extension.
+    std::fs::write(dir.join("old.toml"), "image = \"debian:bookworm\"\nextensions = [\"git\"]\n").unwrap();
+    std::fs::write(dir.join("new.toml"), "image = \"debian:bookworm\"\nextensions = [\"git\", \"tzdata\"]\n")
+        .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["explain", "old.toml", "new.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    insta::assert_snapshot!("explain_configurations", String::from_utf8(o.stdout).unwrap());
+    // Without NEW, the project's configuration is the new side.
+    std::fs::copy(dir.join("new.toml"), dir.join("quarry.toml")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["explain", "old.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with("3 of 5 steps reused\n"));
+}
+
+#[test]
+fn explain_bad_input_exits_1_with_the_reason() {
+    let dir = scratch("explain-bad");
+    std::fs::write(dir.join("good.Dockerfile"), "FROM debian:bookworm AS final\nRUN true\n").unwrap();
+    std::fs::write(dir.join("bad.Dockerfile"), "FROM debian:bookworm\nRUN <<EOF\nnever closed\n").unwrap();
+    std::fs::write(dir.join("worse.Dockerfile"), "FORM debian:bookworm\n").unwrap();
+    std::fs::write(dir.join("bad.toml"), "image = \"debian:bookworm\"\nextensions = [\"carg\"]\n").unwrap();
+    std::fs::write(dir.join("link.Dockerfile"), "FROM a AS s\nRUN x\nFROM b\nCOPY --link --from=s /a /a\n")
+        .unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["bad.Dockerfile", "good.Dockerfile"], "bad.Dockerfile: line 2: heredoc `<<EOF` is never closed"),
+        (&["good.Dockerfile", "worse.Dockerfile"], "worse.Dockerfile: line 1: unknown instruction `FORM`"),
+        (&["bad.toml", "good.Dockerfile"], "carg"),
+        (&["good.Dockerfile", "good.Dockerfile", "--target", "nope"], "no stage named `nope`"),
+        (
+            &["link.Dockerfile", "link.Dockerfile", "--engine", "legacy"],
+            "line 4: `COPY --link` does not parse on Docker 20.10",
+        ),
+        (&["missing.Dockerfile", "good.Dockerfile"], "cannot read `missing.Dockerfile`"),
+        (&["good.Dockerfile"], "no NEW file given"),
+    ];
+    for (args, want) in cases {
+        let mut argv = vec!["explain"];
+        argv.extend_from_slice(args);
+        let o = quarry_in(&dir, "/nonexistent/config", &argv);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
+    let o = quarry_in(&dir, "/nonexistent/config", &["explain", "a", "b", "--build-arg", "novalue"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -848,12 +848,13 @@ fn rerun_reason(node: &Node, new: &Analysis, old: &Analysis, old_keys: &BTreeSet
     if !node.linked && !old_keys.contains(node.before.as_str()) {
         let first_changed = earlier.iter().find(|n| !old_keys.contains(n.chain.as_str()));
         return match first_changed {
-            Some(first) if first.linked && old_keys.contains(first.key.as_str()) => {
-                (Reason::EarlierStepRan, format!("line {} was re-linked onto changed layers", first.line))
-            }
+            Some(first) if first.linked && old_keys.contains(first.key.as_str()) => (
+                Reason::EarlierStepRan,
+                format!("it follows line {}, a linked copy laid on changed layers", first.line),
+            ),
             Some(first) => (
                 Reason::EarlierStepRan,
-                format!("line {} ({}) runs again", first.line, first.keyword.as_str()),
+                format!("it follows line {} ({}), which runs again", first.line, first.keyword.as_str()),
             ),
             None => (Reason::FromChanged, from_detail(node.stage, new, old)),
         };

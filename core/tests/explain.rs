@@ -238,7 +238,7 @@ fn workdir_and_user_changes_are_reported() {
     let new = "FROM img\nWORKDIR /b\nRUN x\n";
     let e = run(old, new, Store::Containerd);
     assert_eq!(summary(&e), [(3, false, Reason::EarlierStepRan)]);
-    assert!(e.steps[0].detail.contains("line 2 (WORKDIR)"));
+    assert!(e.steps[0].detail.contains("follows line 2 (WORKDIR)"));
     let old = "FROM img\nUSER a\nRUN x\n";
     let new = "FROM img\nUSER b\nRUN x\n";
     assert_eq!(summary(&run(old, new, Store::Containerd)), [(3, false, Reason::InstructionChanged)]);
