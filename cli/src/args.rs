@@ -193,9 +193,10 @@ struct ExplainArgs {
     /// The new Dockerfile or configuration [default: the current project's configuration].
     new: Option<PathBuf>,
     /// The engine whose cache rules apply: `containerd` (Docker 23+ with the containerd image
-    /// store), `classic` (Docker 23+ with the classic store: `COPY --link` is a plain COPY) or
-    /// `legacy` (Docker 20.10: cache-mount ids and sharing are in the key).
-    #[arg(long, value_enum, default_value_t = StoreArg::Containerd)]
+    /// store), `classic` (Docker 23+ with the classic store: `COPY --link` is a plain COPY),
+    /// `legacy` (Docker 20.10: cache-mount ids and sharing are in the key), or `auto`: the engine
+    /// that answers at DOCKER_HOST, else `containerd`.
+    #[arg(long, value_enum, default_value_t = StoreArg::Auto)]
     engine: StoreArg,
     /// Target stage of both builds [default: the last stage].
     #[arg(long, value_name = "STAGE")]
@@ -227,6 +228,7 @@ fn name_value(text: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum StoreArg {
+    Auto,
     Containerd,
     Classic,
     Legacy,
@@ -428,9 +430,10 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
             old: args.old,
             new: args.new,
             store: match args.engine {
-                StoreArg::Containerd => quarry_core::explain::Store::Containerd,
-                StoreArg::Classic => quarry_core::explain::Store::Classic,
-                StoreArg::Legacy => quarry_core::explain::Store::Legacy,
+                StoreArg::Auto => None,
+                StoreArg::Containerd => Some(quarry_core::explain::Store::Containerd),
+                StoreArg::Classic => Some(quarry_core::explain::Store::Classic),
+                StoreArg::Legacy => Some(quarry_core::explain::Store::Legacy),
             },
             target: args.target,
             build_args: args.build_arg,

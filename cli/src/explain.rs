@@ -22,8 +22,8 @@ pub struct Explain {
     pub old: PathBuf,
     /// The new one; `None`: the current project's configuration.
     pub new: Option<PathBuf>,
-    /// Engine model.
-    pub store: Store,
+    /// Engine model; `None`: the engine that answers, else the containerd store.
+    pub store: Option<Store>,
     /// `--target`.
     pub target: Option<String>,
     /// `--build-arg` (both builds).
@@ -48,7 +48,8 @@ struct Input {
 
 /// Runs `quarry explain`.
 pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
-    let level = if explain.store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
+    let store = explain.store.unwrap_or_else(detect_store);
+    let level = if store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
     let old = read(registry, Some(&explain.old), level)?;
     let new = read(registry, explain.new.as_deref(), level)?;
 
@@ -63,14 +64,14 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
     let mut new_args: BTreeMap<String, String> = explain.build_args.iter().cloned().collect();
     let mut old_args = new_args.clone();
     old_args.extend(explain.old_build_args.iter().cloned());
-    if explain.store == Store::Legacy {
+    if store == Store::Legacy {
         // What `quarry build` passes on engines without BUILDKIT_CACHE_MOUNT_NS.
         for args in [&mut old_args, &mut new_args] {
             args.entry("CACHE_ID".to_owned()).or_insert_with(|| "default".to_owned());
         }
     }
     let options = Options {
-        store: explain.store,
+        store,
         target: explain.target.clone(),
         same_output: explain.same_output.iter().cloned().collect::<BTreeSet<_>>(),
         changed_context: changed,
@@ -95,6 +96,39 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
             }
             output::stdout(human(&result).as_bytes())
         }
+    }
+}
+
+/// The cache model of the engine at DOCKER_HOST; the containerd store when none answers.
+fn detect_store() -> Store {
+    let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
+    match crate::engine::detect(&docker) {
+        Ok(engine) => {
+            let store = if engine.level() == EngineLevel::Legacy {
+                Store::Legacy
+            } else if engine.containerd_store {
+                Store::Containerd
+            } else {
+                Store::Classic
+            };
+            ui::note(&format!("explaining for Docker {} ({})", engine.version, store_words(store)));
+            store
+        }
+        Err(_) => {
+            ui::note(&format!(
+                "no Docker engine answers: explaining for {} (choose another with --engine)",
+                store_words(Store::Containerd)
+            ));
+            Store::Containerd
+        }
+    }
+}
+
+fn store_words(store: Store) -> &'static str {
+    match store {
+        Store::Containerd => "Docker 23+ with the containerd image store",
+        Store::Classic => "Docker 23+ with the classic image store",
+        Store::Legacy => "Docker 20.10's BuildKit",
     }
 }
 
