@@ -328,6 +328,21 @@ pub struct Layers {
 }
 
 impl Layers {
+    /// The user's file under `path` as the project file (`quarry explain old.toml`).
+    pub fn with_project_file(registry: &Registry, path: &Path) -> anyhow::Result<Layers> {
+        let project = Loaded::read(path)?;
+        project.check(registry)?;
+        let user = match user_file().filter(|p| p.is_file()) {
+            None => None,
+            Some(p) => {
+                let loaded = Loaded::read(&p)?;
+                loaded.check(registry)?;
+                Some(loaded)
+            }
+        };
+        Ok(Layers { user, project: Some(project) })
+    }
+
     /// Loads the files that exist and checks them against the registry.
     pub fn load(registry: &Registry, cwd: &Path) -> anyhow::Result<Layers> {
         let load = |path: Option<PathBuf>| -> anyhow::Result<Option<Loaded>> {

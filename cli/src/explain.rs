@@ -141,16 +141,21 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
         let rendered = quarry_core::render(registry, &request)?;
         return Ok(rendered_input("the current configuration".to_owned(), &rendered));
     };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let origin = path.display().to_string();
     if path.extension().is_some_and(|e| e == "toml") {
-        let mut request = crate::config::request_from_text(registry, &text, path)?;
-        request.engine = level;
+        // The user's file applies under it, as it does under the project's quarry.toml.
+        let layers = crate::config::Layers::with_project_file(registry, path)?;
+        let mut request = quarry_core::Request { engine: level, ..Default::default() };
+        layers.apply(&mut request);
+        if request.image.is_empty() {
+            anyhow::bail!("`{origin}` sets no `image`\nhint: add a line such as `image = \"ubuntu:24.04\"`");
+        }
         request.host = crate::host::values();
         let rendered = quarry_core::render(registry, &request)
             .with_context(|| format!("cannot render `{}`", path.display()))?;
         return Ok(rendered_input(origin, &rendered));
     }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     Ok(Input { origin, text, files: None })
 }
 
