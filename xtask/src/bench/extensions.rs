@@ -140,7 +140,7 @@ const LOCALE: BenchExtension = BenchExtension {
     builder_tools: &[],
 };
 
-/// A builder only: compiles a sieve, runs it to 10^8 and compresses its output with xz.
+/// A builder only: compiles a sieve, runs it to 5*10^7 and compresses its output with xz.
 const PRIMES: BenchExtension = BenchExtension {
     extension: checked!(Extension {
         builder: builder(
@@ -149,14 +149,14 @@ const PRIMES: BenchExtension = BenchExtension {
 RUN set -eux; \
     mkdir -p {{ out }}/bin {{ out }}/share; \
     gcc -O2 -o {{ out }}/bin/primes /src/{{ name }}/primes.c; \
-    {{ out }}/bin/primes 100000000 > /tmp/gaps.bin; \
+    {{ out }}/bin/primes 50000000 > /tmp/gaps.bin; \
     xz -T1 -6 -c /tmp/gaps.bin > {{ out }}/share/prime-gaps.xz; \
     rm /tmp/gaps.bin
 "#,
             &[Artifact { source: "/opt/quarry/primes", dest: "/opt/quarry/primes" }],
         ),
         files: &[file("primes.c", include_bytes!("files/primes.c"))],
-        ..ext("primes", "Prime gaps up to 10^8, computed at build time", 60)
+        ..ext("primes", "Prime gaps up to 5*10^7, computed at build time", 60)
     }),
     builder_tools: &["gcc", "libc6-dev", "xz-utils"],
 };
@@ -234,7 +234,7 @@ const MANDEL: BenchExtension = BenchExtension {
 RUN set -eux; \
     mkdir -p {{ out }}/bin {{ out }}/share; \
     gcc -O2 -o {{ out }}/bin/mandel /src/{{ name }}/mandel.c; \
-    {{ out }}/bin/mandel 2400 1800 1000 | gzip -9 -n > {{ out }}/share/mandel.pgm.gz
+    {{ out }}/bin/mandel 1600 1200 1000 | gzip -9 -n > {{ out }}/share/mandel.pgm.gz
 "#,
             &[Artifact { source: "/opt/quarry/mandel", dest: "/opt/quarry/mandel" }],
         ),
