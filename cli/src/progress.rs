@@ -129,8 +129,11 @@ pub fn steps(vertices: &[Vertex]) -> Vec<StepVertex> {
 fn step(v: &Vertex) -> Option<StepVertex> {
     let body = v.name.strip_prefix('[')?;
     let (label, instruction) = body.split_once("] ")?;
-    // The target stage without a name prints no stage: `[2/3] RUN ...`.
+    // BuildKit pads the position to the width of the total (`[quarry_final  3/20]`) and prints
+    // no stage for the unnamed stage of a one-stage file (`[2/3] RUN ...`).
+    let label = label.trim();
     let (stage, position) = label.rsplit_once(' ').unwrap_or(("", label));
+    let stage = stage.trim_end();
     let (index, total) = position.split_once('/')?;
     let (index, total) = (index.parse().ok()?, total.parse().ok()?);
     let (link_merge, instruction) = match instruction.strip_prefix("LINK ") {
@@ -174,6 +177,16 @@ WARNING: something the CLI printed
         assert_eq!(vertices[0].inputs, ["sha256:bb"]);
         assert_eq!(vertices[0].completed.as_deref(), Some("y"));
         assert_eq!(vertices[3].error.as_deref(), Some("exit code: 1"));
+    }
+
+    #[test]
+    fn padded_positions_leave_the_stage_name_alone() {
+        let stream = r#"{"vertexes":[{"digest":"sha256:1","name":"[quarry_final  3/20] RUN a","cached":true},
+            {"digest":"sha256:2","name":"[quarry_final 12/20] RUN b"}]}"#;
+        let steps = steps(&parse_rawjson(stream));
+        let summary: Vec<(&str, u32, u32, &str)> =
+            steps.iter().map(|s| (s.stage.as_str(), s.index, s.total, s.instruction.as_str())).collect();
+        assert_eq!(summary, [("quarry_final", 3, 20, "RUN a"), ("quarry_final", 12, 20, "RUN b")]);
     }
 
     #[test]

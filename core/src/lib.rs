@@ -25,6 +25,11 @@ pub use render::{
     BUILDER_BASE_STAGE, BUILDER_BASE_TOOLS, BuildFile, EngineLevel, FINAL_STAGE, HostValues, Override,
     Rendered, Request, Selection, render,
 };
+// The rendered pieces and the writers `render` lays them out with, for tools that lay them out
+// otherwise (the cache benchmark's naive baseline).
+pub use render::{
+    APT_PRELUDE, BuilderPieces, ExtensionPieces, FinalUser, Pieces, StageWriter, apt_install_step, pieces,
+};
 pub use resolve::{AddedDependency, Resolved, ResolvedExtension, resolve};
 pub use rules::Rule;
 pub use suggest::closest as suggest_closest;

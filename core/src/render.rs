@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::Error;
-use crate::model::{AptRepository, Extension, Template};
+use crate::model::{AptRepository, Artifact, Extension, Template};
 use crate::registry::Registry;
 use crate::resolve::{Resolved, ResolvedExtension, resolve};
 use crate::rules;
@@ -137,71 +137,110 @@ pub struct Rendered {
     pub final_user: Option<String>,
 }
 
-/// Renders `request` with the extensions of `registry`.
+/// Renders `request` with the extensions of `registry`: [`pieces`], laid out as described in the
+/// module documentation.
 pub fn render(registry: &Registry, request: &Request) -> Result<Rendered, Error> {
+    let pieces = pieces(registry, request)?;
+    let dockerfile = layout(&pieces, request.engine);
+    let Pieces { resolved, warnings, files, final_user, .. } = pieces;
+    Ok(Rendered { dockerfile, resolved, warnings, files, final_user: final_user.map(|u| u.user) })
+}
+
+/// Every extension's contribution to the Dockerfile, rendered and checked but not laid out yet.
+///
+/// [`render`] lays these out as quarry's Dockerfile. A tool may lay the same pieces out otherwise
+/// (`cargo xtask bench cache` composes a naive layout from them to measure quarry against), with
+/// [`StageWriter`], [`apt_install_step`] and [`APT_PRELUDE`] writing the steps as quarry does.
+#[derive(Debug, Clone)]
+pub struct Pieces {
+    /// The final image.
+    pub image: String,
+    /// The resolved selection, in render order.
+    pub resolved: Resolved,
+    /// One entry per resolved extension, in render order.
+    pub extensions: Vec<ExtensionPieces>,
+    /// The user the image runs as, when an extension sets one.
+    pub final_user: Option<FinalUser>,
+    /// Things the user should know, one message each.
+    pub warnings: Vec<String>,
+    /// Files the extensions ship in the build context, sorted by path.
+    pub files: Vec<BuildFile>,
+}
+
+/// One extension's rendered contribution.
+#[derive(Debug, Clone)]
+pub struct ExtensionPieces {
+    /// The extension's name.
+    pub name: &'static str,
+    /// Its builder stage, if it has one.
+    pub builder: Option<BuilderPieces>,
+    /// Packages for the final image, templates filled in (unsorted, as declared).
+    pub apt_packages: Vec<String>,
+    /// Third-party repositories its final-image packages come from.
+    pub apt_repositories: &'static [AptRepository],
+    /// Final-stage steps run as root (a rendered snippet).
+    pub setup: Option<String>,
+    /// Final-stage steps run as the image's user (a rendered snippet).
+    pub user_setup: Option<String>,
+}
+
+/// A rendered builder stage.
+#[derive(Debug, Clone)]
+pub struct BuilderPieces {
+    /// The stage name, `<name>_builder`.
+    pub stage: String,
+    /// The effective builder base image.
+    pub image: String,
+    /// Whether the stage starts from the shared builder base stage of `image`.
+    pub shared_base: bool,
+    /// Packages installed in the stage before its body, templates filled in.
+    pub apt_packages: Vec<String>,
+    /// The stage body (a rendered snippet).
+    pub body: String,
+    /// What the final image copies from the stage.
+    pub artifacts: &'static [Artifact],
+}
+
+/// The image's user and the extension that sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalUser {
+    /// The user name.
+    pub user: String,
+    /// The extension whose `final_user` it is.
+    pub owner: &'static str,
+}
+
+/// Resolves `request` and renders every template and templated value, checked against its slot.
+pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     if !rules::is_image_ref(&request.image) {
         return Err(Error::InvalidImage { what: "final image".to_owned(), value: request.image.clone() });
     }
     let resolved = resolve(registry, request)?;
-    let mut out = String::new();
-    let names: Vec<&str> = resolved.extensions.iter().map(|r| r.extension.name).collect();
-    out.push_str("# Rendered by quarry; do not edit: change the configuration and render again.\n");
-    out.push_str(&format!("# Extensions: {}\n", names.join(", ")));
-    out.push_str("ARG CACHE_ID=default\n");
 
-    // Shared builder bases, one per distinct image, the global default first.
-    let mut shared_bases: BTreeMap<String, String> = BTreeMap::new();
-    for r in &resolved.extensions {
-        if let (Some(builder), Some(image)) = (&r.extension.builder, &r.builder_base_image)
-            && builder.shared_base
-        {
-            let stage = if *image == resolved.default_builder_base_image {
-                BUILDER_BASE_STAGE.to_owned()
-            } else {
-                format!("{BUILDER_BASE_STAGE}_{}", stage_slug(image))
-            };
-            shared_bases.insert(stage, image.clone());
-        }
-    }
-    for (stage_name, image) in &shared_bases {
-        let mut stage = Stage::new(&mut out, image, Some(stage_name));
-        stage.comment("Shared builder base: a fixed tool set, whatever extensions are selected.");
-        stage.step(APT_PRELUDE);
-        let tools: Vec<String> = BUILDER_BASE_TOOLS.iter().map(|t| (*t).to_owned()).collect();
-        stage.step(&apt_install(image, &tools, &[], ""));
-    }
-
-    // Builder stages.
+    // Rendered group by group, in the order the groups appear in the file, so the first error
+    // reported is the first one in the file.
+    let mut builders = Vec::with_capacity(resolved.extensions.len());
     for r in &resolved.extensions {
         let (Some(builder), Some(image)) = (&r.extension.builder, &r.builder_base_image) else {
+            builders.push(None);
             continue;
         };
-        let base_stage = shared_bases.iter().find(|(_, i)| *i == image).map(|(s, _)| s.as_str());
-        let from = match (builder.shared_base, base_stage) {
-            (true, Some(stage)) => stage,
-            _ => image.as_str(),
-        };
-        let ext = r.extension;
-        let mut stage = Stage::new(&mut out, from, Some(&ext.builder_stage()));
-        stage.comment(&format!("{}: builder", ext.name));
-        if !builder.apt_packages.is_empty() {
-            if !builder.shared_base {
-                stage.step(APT_PRELUDE);
-            }
-            let packages = render_packages(r, builder.apt_packages)?;
-            stage.step(&apt_install(image, &packages, &[], ext.name));
-        }
-        stage.snippet(&render_template(r, &builder.template, Slot::Builder)?);
+        builders.push(Some(BuilderPieces {
+            stage: r.extension.builder_stage(),
+            image: image.clone(),
+            shared_base: builder.shared_base,
+            apt_packages: render_packages(r, builder.apt_packages)?,
+            body: render_template(r, &builder.template, Slot::Builder)?,
+            artifacts: builder.artifacts,
+        }));
     }
 
-    // The final stage.
-    let mut warnings = Vec::new();
-    for r in &resolved.extensions {
-        if let Some(w) = unsupported_image_warning(r.extension, &request.image) {
-            warnings.push(w);
-        }
-    }
-    let mut final_user: Option<(String, &str)> = None;
+    let warnings = resolved
+        .extensions
+        .iter()
+        .filter_map(|r| unsupported_image_warning(r.extension, &request.image))
+        .collect();
+    let mut final_user: Option<FinalUser> = None;
     for r in &resolved.extensions {
         let Some(user_template) = r.extension.final_user else { continue };
         let template = Template { file: "final_user", source: user_template };
@@ -214,62 +253,46 @@ pub fn render(registry: &Registry, request: &Request) -> Result<Rendered, Error>
                 format!("`final_user` rendered to {user:?}, which is not a user name"),
             ));
         }
-        if let Some((_, first)) = &final_user {
+        if let Some(first) = &final_user {
             return Err(Error::TwoFinalUsers {
-                first: (*first).to_owned(),
+                first: first.owner.to_owned(),
                 second: r.extension.name.to_owned(),
             });
         }
-        final_user = Some((user, r.extension.name));
+        final_user = Some(FinalUser { user, owner: r.extension.name });
     }
 
-    let mut stage = Stage::new(&mut out, &request.image, Some(FINAL_STAGE));
-    let has_apt = resolved
+    let mut apt_packages = Vec::with_capacity(resolved.extensions.len());
+    for r in &resolved.extensions {
+        apt_packages.push(render_packages(r, r.extension.apt_packages)?);
+    }
+    let mut setups = Vec::with_capacity(resolved.extensions.len());
+    for r in &resolved.extensions {
+        setups.push(r.extension.setup.as_ref().map(|t| render_template(r, t, Slot::Setup)).transpose()?);
+    }
+    let mut user_setups = Vec::with_capacity(resolved.extensions.len());
+    for r in &resolved.extensions {
+        user_setups.push(
+            r.extension.user_setup.as_ref().map(|t| render_template(r, t, Slot::UserSetup)).transpose()?,
+        );
+    }
+
+    let extensions = resolved
         .extensions
         .iter()
-        .any(|r| !r.extension.apt_packages.is_empty() || !r.extension.apt_repositories.is_empty());
-    if has_apt {
-        stage.step(APT_PRELUDE);
-    }
-    for r in &resolved.extensions {
-        let ext = r.extension;
-        if ext.apt_packages.is_empty() && ext.apt_repositories.is_empty() {
-            continue;
-        }
-        stage.comment(&format!("{}: apt packages", ext.name));
-        let packages = render_packages(r, ext.apt_packages)?;
-        stage.step(&apt_install(&request.image, &packages, ext.apt_repositories, ext.name));
-    }
-    for r in &resolved.extensions {
-        let Some(builder) = &r.extension.builder else { continue };
-        if builder.artifacts.is_empty() {
-            continue;
-        }
-        stage.comment(&format!("{}: artifacts", r.extension.name));
-        let link = match request.engine {
-            EngineLevel::Modern => "--link ",
-            EngineLevel::Legacy => "",
-        };
-        for a in builder.artifacts {
-            stage.step(&format!("COPY {link}--from={} {} {}", r.extension.builder_stage(), a.source, a.dest));
-        }
-    }
-    for r in &resolved.extensions {
-        if let Some(setup) = &r.extension.setup {
-            stage.comment(&format!("{}: setup", r.extension.name));
-            stage.snippet(&render_template(r, setup, Slot::Setup)?);
-        }
-    }
-    if let Some((user, owner)) = &final_user {
-        stage.comment(&format!("{owner}: the image's user"));
-        stage.step(&format!("USER {user}"));
-    }
-    for r in &resolved.extensions {
-        if let Some(setup) = &r.extension.user_setup {
-            stage.comment(&format!("{}: user setup", r.extension.name));
-            stage.snippet(&render_template(r, setup, Slot::UserSetup)?);
-        }
-    }
+        .zip(builders)
+        .zip(apt_packages)
+        .zip(setups)
+        .zip(user_setups)
+        .map(|((((r, builder), apt_packages), setup), user_setup)| ExtensionPieces {
+            name: r.extension.name,
+            builder,
+            apt_packages,
+            apt_repositories: r.extension.apt_repositories,
+            setup,
+            user_setup,
+        })
+        .collect();
 
     let mut files: Vec<BuildFile> = resolved
         .extensions
@@ -284,15 +307,116 @@ pub fn render(registry: &Registry, request: &Request) -> Result<Rendered, Error>
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
 
-    Ok(Rendered { dockerfile: out, resolved, warnings, files, final_user: final_user.map(|(u, _)| u) })
+    Ok(Pieces { image: request.image.clone(), resolved, extensions, final_user, warnings, files })
+}
+
+/// quarry's layout of `pieces` (see the module documentation).
+fn layout(pieces: &Pieces, engine: EngineLevel) -> String {
+    let mut out = String::new();
+    let names: Vec<&str> = pieces.extensions.iter().map(|e| e.name).collect();
+    out.push_str("# Rendered by quarry; do not edit: change the configuration and render again.\n");
+    out.push_str(&format!("# Extensions: {}\n", names.join(", ")));
+    out.push_str("ARG CACHE_ID=default\n");
+
+    // Shared builder bases, one per distinct image, the global default first.
+    let default_image = &pieces.resolved.default_builder_base_image;
+    let mut shared_bases: BTreeMap<String, String> = BTreeMap::new();
+    for b in pieces.extensions.iter().filter_map(|e| e.builder.as_ref()) {
+        if b.shared_base {
+            let stage = if b.image == *default_image {
+                BUILDER_BASE_STAGE.to_owned()
+            } else {
+                format!("{BUILDER_BASE_STAGE}_{}", stage_slug(&b.image))
+            };
+            shared_bases.insert(stage, b.image.clone());
+        }
+    }
+    for (stage_name, image) in &shared_bases {
+        let mut stage = StageWriter::new(&mut out, image, Some(stage_name));
+        stage.comment("Shared builder base: a fixed tool set, whatever extensions are selected.");
+        stage.step(APT_PRELUDE);
+        let tools: Vec<String> = BUILDER_BASE_TOOLS.iter().map(|t| (*t).to_owned()).collect();
+        stage.step(&apt_install_step(image, &tools, &[], ""));
+    }
+
+    // Builder stages.
+    for e in &pieces.extensions {
+        let Some(b) = &e.builder else { continue };
+        let base_stage = shared_bases.iter().find(|(_, i)| **i == b.image).map(|(s, _)| s.as_str());
+        let from = match (b.shared_base, base_stage) {
+            (true, Some(stage)) => stage,
+            _ => b.image.as_str(),
+        };
+        let mut stage = StageWriter::new(&mut out, from, Some(&b.stage));
+        stage.comment(&format!("{}: builder", e.name));
+        if !b.apt_packages.is_empty() {
+            if !b.shared_base {
+                stage.step(APT_PRELUDE);
+            }
+            stage.step(&apt_install_step(&b.image, &b.apt_packages, &[], e.name));
+        }
+        stage.snippet(&b.body);
+    }
+
+    // The final stage.
+    let mut stage = StageWriter::new(&mut out, &pieces.image, Some(FINAL_STAGE));
+    let has_apt =
+        pieces.extensions.iter().any(|e| !e.apt_packages.is_empty() || !e.apt_repositories.is_empty());
+    if has_apt {
+        stage.step(APT_PRELUDE);
+    }
+    for e in &pieces.extensions {
+        if e.apt_packages.is_empty() && e.apt_repositories.is_empty() {
+            continue;
+        }
+        stage.comment(&format!("{}: apt packages", e.name));
+        stage.step(&apt_install_step(&pieces.image, &e.apt_packages, e.apt_repositories, e.name));
+    }
+    for e in &pieces.extensions {
+        let Some(b) = &e.builder else { continue };
+        if b.artifacts.is_empty() {
+            continue;
+        }
+        stage.comment(&format!("{}: artifacts", e.name));
+        let link = match engine {
+            EngineLevel::Modern => "--link ",
+            EngineLevel::Legacy => "",
+        };
+        for a in b.artifacts {
+            stage.step(&format!("COPY {link}--from={} {} {}", b.stage, a.source, a.dest));
+        }
+    }
+    for e in &pieces.extensions {
+        if let Some(setup) = &e.setup {
+            stage.comment(&format!("{}: setup", e.name));
+            stage.snippet(setup);
+        }
+    }
+    if let Some(user) = &pieces.final_user {
+        stage.comment(&format!("{}: the image's user", user.owner));
+        stage.step(&format!("USER {}", user.user));
+    }
+    for e in &pieces.extensions {
+        if let Some(setup) = &e.user_setup {
+            stage.comment(&format!("{}: user setup", e.name));
+            stage.snippet(setup);
+        }
+    }
+    out
 }
 
 /// Makes the image's own apt cache keep what it downloads, so the cache mounts pay off.
-const APT_PRELUDE: &str = "RUN rm -f /etc/apt/apt.conf.d/docker-clean \\\n \
+pub const APT_PRELUDE: &str = "RUN rm -f /etc/apt/apt.conf.d/docker-clean \\\n \
     && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
 
-/// One apt layer: repositories (if any), then the sorted, de-duplicated packages.
-fn apt_install(image: &str, packages: &[String], repositories: &[AptRepository], owner: &str) -> String {
+/// One apt layer on `image`: repositories (if any), then the sorted, de-duplicated packages, with
+/// the cache mounts of `image`. `owner` names the keyring and list files of repositories.
+pub fn apt_install_step(
+    image: &str,
+    packages: &[String],
+    repositories: &[AptRepository],
+    owner: &str,
+) -> String {
     let slug = image_slug(image);
     let mut packages: Vec<&str> = packages.iter().map(String::as_str).collect();
     packages.sort_unstable();
@@ -421,14 +545,17 @@ fn normalize_image(image: &str) -> String {
     if last.contains(':') { image.to_owned() } else { format!("{image}:latest") }
 }
 
-/// Writes one stage and tracks whether `ARG CACHE_ID` has been declared in it.
-struct Stage<'a> {
+/// Writes one stage and tracks whether `ARG CACHE_ID` has been declared in it, so the ARG lands
+/// right before the first instruction that uses it.
+#[derive(Debug)]
+pub struct StageWriter<'a> {
     out: &'a mut String,
     cache_arg_declared: bool,
 }
 
-impl<'a> Stage<'a> {
-    fn new(out: &'a mut String, from: &str, name: Option<&str>) -> Self {
+impl<'a> StageWriter<'a> {
+    /// Appends a blank line and `FROM <from> [AS <name>]` to `out`.
+    pub fn new(out: &'a mut String, from: &str, name: Option<&str>) -> Self {
         out.push('\n');
         out.push_str("FROM ");
         out.push_str(from);
@@ -437,17 +564,18 @@ impl<'a> Stage<'a> {
             out.push_str(name);
         }
         out.push('\n');
-        Stage { out, cache_arg_declared: false }
+        StageWriter { out, cache_arg_declared: false }
     }
 
-    fn comment(&mut self, text: &str) {
+    /// A `# ` comment line.
+    pub fn comment(&mut self, text: &str) {
         self.out.push_str("# ");
         self.out.push_str(text);
         self.out.push('\n');
     }
 
     /// One instruction (possibly spanning continuation lines).
-    fn step(&mut self, instruction: &str) {
+    pub fn step(&mut self, instruction: &str) {
         if !self.cache_arg_declared && instruction.contains("${CACHE_ID}") {
             self.out.push_str("ARG CACHE_ID\n");
             self.cache_arg_declared = true;
@@ -458,7 +586,7 @@ impl<'a> Stage<'a> {
 
     /// A rendered template: split into instructions so `ARG CACHE_ID` lands right before the
     /// first one that uses it. Blank lines are dropped.
-    fn snippet(&mut self, snippet: &str) {
+    pub fn snippet(&mut self, snippet: &str) {
         let mut current = String::new();
         for line in snippet.lines() {
             if current.is_empty() && line.trim().is_empty() {
@@ -485,7 +613,7 @@ impl<'a> Stage<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Artifact, Builder, RunSpec};
+    use crate::model::{Builder, RunSpec};
     use crate::resolve::AddedDependency;
 
     fn leak<T>(v: T) -> &'static T {
@@ -616,6 +744,60 @@ mod tests {
         let legacy = render(&reg, &Request { engine: EngineLevel::Legacy, ..request(&["tool"]) }).unwrap();
         assert!(legacy.dockerfile.contains("COPY --from=tool_builder /opt/quarry/tool /opt/quarry/tool\n"));
         assert!(!legacy.dockerfile.contains("--link"));
+    }
+
+    #[test]
+    fn pieces_are_what_render_lays_out() {
+        let mut tool = ext("tool", &["base"], 50);
+        tool.apt_packages = &["jq"];
+        tool.options = leak([crate::OptionSpec {
+            name: "version",
+            description: "v",
+            default: "1.0.0",
+            rule: crate::Rule::Version,
+            required: false,
+            from_host: None,
+        }]);
+        tool.builder = Some(Builder {
+            shared_base: true,
+            apt_packages: &["libz-dev"],
+            template: Template { file: "builder", source: "RUN echo {{ options.version }} > {{ out }}/v\n" },
+            artifacts: &[Artifact { source: "/opt/quarry/tool", dest: "/opt/quarry/tool" }],
+        });
+        let reg = registry(vec![tool, ext("base", &[], 10)]);
+        let mut req = request(&[]);
+        req.extensions = vec![Selection::new("tool").with_option("version", "2.0")];
+        let pieces = pieces(&reg, &req).unwrap();
+        let names: Vec<&str> = pieces.extensions.iter().map(|e| e.name).collect();
+        assert_eq!(names, ["base", "tool"]);
+        let tool = &pieces.extensions[1];
+        let builder = tool.builder.as_ref().unwrap();
+        assert_eq!(
+            (builder.stage.as_str(), builder.image.as_str(), builder.shared_base),
+            ("tool_builder", "ubuntu:22.04", true)
+        );
+        assert_eq!(builder.apt_packages, ["libz-dev"]);
+        assert_eq!(builder.body, "RUN echo 2.0 > /opt/quarry/tool/v\n");
+        assert_eq!(tool.apt_packages, ["jq"]);
+        assert_eq!(tool.setup.as_deref(), Some("RUN echo tool\n"));
+
+        // A layout of one's own, written with the same writers.
+        let mut out = String::new();
+        let mut stage = StageWriter::new(&mut out, &pieces.image, Some("mine"));
+        stage.snippet(&builder.body);
+        stage.step(&apt_install_step(&pieces.image, &tool.apt_packages, &[], tool.name));
+        stage.step("RUN true");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[..4],
+            ["", "FROM debian:bookworm AS mine", "RUN echo 2.0 > /opt/quarry/tool/v", "ARG CACHE_ID"]
+        );
+        assert!(render(&reg, &req).unwrap().dockerfile.contains(&apt_install_step(
+            "debian:bookworm",
+            &tool.apt_packages,
+            &[],
+            "tool"
+        )));
     }
 
     #[test]

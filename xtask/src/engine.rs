@@ -76,7 +76,7 @@ impl Engines {
 }
 
 /// Runs `xtask/engine/<name> <kind>` and parses its `KEY=VALUE` stdout lines.
-fn script(name: &str, kind: &str) -> anyhow::Result<Vec<(String, String)>> {
+pub fn script(name: &str, kind: &str) -> anyhow::Result<Vec<(String, String)>> {
     let path = crate::workspace().join("xtask/engine").join(name);
     let out = Command::new("bash")
         .arg(&path)

@@ -7,9 +7,13 @@
 //! - `new-extension NAME [--dir DIR]`: scaffold an extension crate into `extensions/NAME` (and
 //!   link it into the `quarry` binary), or with `--dir` anywhere, as a standalone crate for a
 //!   third party (see `docs/EXTENDING.md`).
+//! - `bench cache [--scenario A,..] [--layout ..] [--json PATH] [--engine KIND] [--render-only]`:
+//!   the cache benchmark (`docs/measurements/cache-bench.md`) on a private Docker engine, which it
+//!   starts (as root) when it is not running and stops afterwards.
 //! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
 //!   engine tests need (see `xtask/engine/`) when they are not running, and stops what it started.
 
+mod bench;
 mod codegen;
 mod engine;
 mod scaffold;
@@ -41,9 +45,10 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         },
         "new-extension" => scaffold::run(rest),
         "test" => test(rest),
+        "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS]>"
             );
             Ok(())
         }

@@ -1,0 +1,195 @@
+//! The engine the benchmark builds on, and the builds themselves: timed, with BuildKit's rawjson
+//! progress read into steps.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use quarry_cli::build::{BuildOptions, build_args, write_context};
+use quarry_cli::cache_id::{CacheId, Source};
+use quarry_cli::engine::Engine;
+use quarry_cli::progress::{StepVertex, parse_rawjson, steps};
+use quarry_core::Rendered;
+
+/// Repository of every image the benchmark tags; removed before each clean build.
+pub const IMAGE_REPO: &str = "quarry-bench";
+
+/// A private Docker engine (`xtask/engine/start.sh KIND`), started by this run or found running.
+#[derive(Debug)]
+pub struct BenchEngine {
+    kind: String,
+    host: String,
+    config: String,
+    add_host: String,
+    engine: Engine,
+    started: bool,
+}
+
+impl BenchEngine {
+    /// Starts engine `kind` if it is not running (as root) and makes its base images.
+    pub fn bring_up(kind: &str) -> anyhow::Result<BenchEngine> {
+        if !kind.contains('-') {
+            bail!(
+                "`{kind}` is a shared engine and the benchmark empties its build cache\n\
+                 hint: use a private instance such as `{kind}-b` (`--engine {kind}-b`)"
+            );
+        }
+        let was_running = crate::engine::script("status.sh", kind).is_ok();
+        if was_running {
+            eprintln!("bench: engine {kind} is running; using it");
+        } else {
+            let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+            if !root {
+                bail!(
+                    "engine {kind} is not running and only root can start it\nhint: run as root, or start it with `xtask/engine/start.sh {kind}`"
+                );
+            }
+            eprintln!(
+                "bench: starting the private Docker engine {kind} (xtask/engine/start.sh {kind}); stopped at the end"
+            );
+        }
+        let mut vars = crate::engine::script("start.sh", kind)?;
+        eprintln!("bench: making the base images it lacks (xtask/engine/images.sh {kind})");
+        vars.extend(crate::engine::script("images.sh", kind)?);
+        let get = |key: &str| {
+            vars.iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .with_context(|| format!("no {key}= from the engine scripts"))
+        };
+        let mut bench = BenchEngine {
+            kind: kind.to_owned(),
+            host: get("DOCKER_HOST")?,
+            config: get("DOCKER_CONFIG")?,
+            add_host: get("ADD_HOST")?,
+            engine: Engine {
+                version: String::new(),
+                major_minor: (0, 0),
+                buildx: true,
+                containerd_store: false,
+            },
+            started: !was_running,
+        };
+        bench.engine = bench.detect()?;
+        if !bench.engine.containerd_store || !bench.engine.buildx {
+            bench.tear_down();
+            bail!("engine {kind} must use the containerd image store and have buildx (a `26c-NAME` engine)");
+        }
+        Ok(bench)
+    }
+
+    fn detect(&self) -> anyhow::Result<Engine> {
+        let version = self.docker_ok(&["version", "--format", "{{.Server.Version}}"])?.trim().to_owned();
+        let major_minor = quarry_cli::engine::parse_version(&version)
+            .with_context(|| format!("cannot read the engine version from {version:?}"))?;
+        let buildx = self.docker(&["buildx", "version"])?.status.success();
+        let containerd_store = self
+            .docker_ok(&["info", "--format", "{{json .DriverStatus}}"])?
+            .contains("io.containerd.snapshotter");
+        Ok(Engine { version, major_minor, buildx, containerd_store })
+    }
+
+    /// `26.1.5, containerd image store` and the like.
+    pub fn describe(&self) -> String {
+        let buildx = self.docker_ok(&["buildx", "version"]).unwrap_or_default();
+        let buildx = buildx.split_whitespace().nth(1).unwrap_or("?").to_owned();
+        format!(
+            "Docker {} (buildx {buildx}), containerd image store, engine `{}`",
+            self.engine.version, self.kind
+        )
+    }
+
+    /// `host:ip` of the Debian mirror, for `--add-host`.
+    pub fn add_host(&self) -> &str {
+        &self.add_host
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", &self.host).env("DOCKER_CONFIG", &self.config).env("DOCKER_BUILDKIT", "1");
+        c
+    }
+
+    fn docker(&self, args: &[&str]) -> anyhow::Result<Output> {
+        self.command().args(args).output().with_context(|| format!("cannot run `docker {}`", args.join(" ")))
+    }
+
+    fn docker_ok(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = self.docker(args)?;
+        if !out.status.success() {
+            bail!("`docker {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Removes the benchmark's images and empties the build cache (cache mounts included, so the
+    /// next build downloads every package from the mirror again).
+    pub fn prune(&self) -> anyhow::Result<()> {
+        let images = self.docker_ok(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", IMAGE_REPO])?;
+        let images: Vec<&str> = images.lines().filter(|l| !l.trim().is_empty()).collect();
+        if !images.is_empty() {
+            let mut args = vec!["image", "rm", "--force"];
+            args.extend(images);
+            self.docker_ok(&args)?;
+        }
+        self.docker_ok(&["builder", "prune", "--all", "--force"])?;
+        Ok(())
+    }
+
+    /// Writes `rendered`'s context into `dir` and builds it as `quarry build` would, with rawjson
+    /// progress (kept in `log`).
+    pub fn build(&self, dir: &Path, rendered: &Rendered, tag: &str, log: &Path) -> anyhow::Result<Build> {
+        write_context(dir, rendered)
+            .with_context(|| format!("cannot write the build context `{}`", dir.display()))?;
+        let opts = BuildOptions {
+            progress: Some("rawjson".to_owned()),
+            add_host: vec![self.add_host.clone()],
+            ..BuildOptions::default()
+        };
+        let cache = CacheId { value: "default".to_owned(), source: Source::Default };
+        let args = build_args(&self.engine, dir, tag, &cache, &opts);
+        let start = Instant::now();
+        let out = self.command().args(&args).output().context("cannot run `docker buildx build`")?;
+        let wall = start.elapsed().as_secs_f64();
+        let progress = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::fs::write(log, &progress).with_context(|| format!("cannot write `{}`", log.display()))?;
+        if !out.status.success() {
+            let tail: Vec<&str> = progress.lines().rev().take(15).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!("build of `{tag}` failed ({}), log `{}`:\n{}", out.status, log.display(), tail.join("\n"));
+        }
+        Ok(Build { wall, vertices: steps(&parse_rawjson(&progress)) })
+    }
+
+    /// The image's size as `docker image inspect` reports it (on the containerd store: its
+    /// compressed content).
+    pub fn size(&self, tag: &str) -> anyhow::Result<u64> {
+        let out = self.docker_ok(&["image", "inspect", "--format", "{{.Size}}", tag])?;
+        out.trim().parse().with_context(|| format!("cannot read the size of `{tag}` from {out:?}"))
+    }
+
+    /// Stops the engine if this run started it.
+    pub fn tear_down(&self) {
+        if self.started {
+            eprintln!("bench: stopping engine {} (xtask/engine/stop.sh {})", self.kind, self.kind);
+            if let Err(e) = crate::engine::script("stop.sh", &self.kind) {
+                eprintln!("bench: cannot stop engine {}: {e:#}", self.kind);
+            }
+        }
+    }
+}
+
+/// One build: wall time and the steps BuildKit reported.
+#[derive(Debug, Clone)]
+pub struct Build {
+    /// Seconds the `docker buildx build --load` command took.
+    pub wall: f64,
+    /// The Dockerfile steps, merged over the stream.
+    pub vertices: Vec<StepVertex>,
+}
+
+/// Where a build's files go: `<out>/<layout>-<scenario>-<what>.{Dockerfile,rawjson}`.
+pub fn artifact_path(out: &Path, stem: &str, ext: &str) -> PathBuf {
+    out.join(format!("{stem}.{ext}"))
+}
