@@ -108,6 +108,29 @@ impl Row {
         self.executed_where(|s| self.old_texts.contains(&s.text))
     }
 
+    /// The executed steps that existed in OLD, counted by kind: `1 apt layer, 8 setup steps`.
+    pub fn rerun_kinds(&self) -> String {
+        let rerun: Vec<&Step> =
+            self.steps.iter().filter(|s| !s.cached && self.old_texts.contains(&s.text)).collect();
+        let kinds = [
+            ("builder step", "builder steps", rerun.iter().filter(|s| s.builder_stage).count()),
+            ("copy", "copies", rerun.iter().filter(|s| !s.builder_stage && s.keyword != "RUN").count()),
+            (
+                "apt layer",
+                "apt layers",
+                rerun.iter().filter(|s| !s.builder_stage && s.keyword == "RUN" && is_apt(s)).count(),
+            ),
+            (
+                "setup step",
+                "setup steps",
+                rerun.iter().filter(|s| !s.builder_stage && s.keyword == "RUN" && !is_apt(s)).count(),
+            ),
+        ];
+        let parts: Vec<String> =
+            kinds.iter().map(|(one, many, n)| format!("{n} {}", if *n == 1 { one } else { many })).collect();
+        parts.join(", ")
+    }
+
     /// The executed steps shown under builder stages.
     pub fn builder_executed(&self) -> Vec<String> {
         self.executed_where(|s| s.builder_stage)
@@ -127,6 +150,11 @@ fn describe(s: &Step) -> String {
         text.push_str(" ...");
     }
     format!("[{}{}] {text}", s.stage, s.owner.as_ref().map(|o| format!(", {o}")).unwrap_or_default())
+}
+
+/// An apt layer, or the prelude that readies the apt cache.
+fn is_apt(s: &Step) -> bool {
+    s.text.contains("apt-get install") || s.text.contains("Keep-Downloaded-Packages")
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -402,7 +430,7 @@ fn targets(rows: &[Row]) -> Vec<Target> {
             Id::A | Id::D | Id::E => out.push(target(
                 "every step that existed before is reused",
                 r.rerun_preexisting(),
-                format!("{reused} of {pre} reused"),
+                format!("{reused} of {pre} reused; re-ran {}", r.rerun_kinds()),
             )),
             Id::B => {
                 let builder_steps = r.count(|s| s.builder_stage);
@@ -493,6 +521,10 @@ mod tests {
             ]
         );
         assert!(report.targets[0].offenders[0].contains("localedef"), "{:?}", report.targets[0].offenders);
+        assert_eq!(
+            report.targets[0].figures,
+            "28 of 29 reused; re-ran 0 builder steps, 0 copies, 0 apt layers, 1 setup step"
+        );
         assert!(report.targets[1].figures.ends_with("3.5x"), "{}", report.targets[1].figures);
         assert_eq!(report.failed_reuse_targets(), 2);
         let table = report.table();
