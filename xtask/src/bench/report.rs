@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::extensions::BUMPED;
 use super::layout::Layout;
-use super::measure::Build;
 use super::scenario::{Id, Scenario};
 use super::steps::{self, Step};
+use super::{Measurement, Timings};
 
 /// The figures of one scenario in one layout.
 #[derive(Debug, Clone)]
@@ -36,34 +36,23 @@ pub struct Row {
 }
 
 impl Row {
-    /// Computes the figures of a rebuild of `new` after `old`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        scenario: &Scenario,
-        layout: Layout,
-        old: &Rendered,
-        new: &Rendered,
-        rebuild: &Build,
-        old_clean: f64,
-        new_clean: f64,
-        new_is_old: bool,
-        size: u64,
-    ) -> Row {
+    /// The figures of a measurement.
+    pub fn new(m: &Measurement<'_>, t: &Timings) -> Row {
         let names = |r: &Rendered| -> Vec<&'static str> {
             r.resolved.extensions.iter().map(|e| e.extension.name).collect()
         };
         let old_texts =
-            steps::instructions(&old.dockerfile, &names(old)).into_iter().map(|i| i.text).collect();
-        let new_instructions = steps::instructions(&new.dockerfile, &names(new));
+            steps::instructions(&m.old.dockerfile, &names(&m.old)).into_iter().map(|i| i.text).collect();
+        let new_instructions = steps::instructions(&m.new.dockerfile, &names(&m.new));
         Row {
-            scenario: scenario.id,
-            layout,
-            rebuild: rebuild.wall,
-            old_clean,
-            new_clean,
-            new_is_old,
-            size,
-            steps: steps::classify(&rebuild.vertices, &new_instructions),
+            scenario: m.scenario.id,
+            layout: m.layout,
+            rebuild: t.rebuild.wall,
+            old_clean: t.old_clean,
+            new_clean: t.new_clean,
+            new_is_old: t.new_is_old,
+            size: t.size,
+            steps: steps::classify(&t.rebuild.vertices, &new_instructions),
             old_texts,
         }
     }
@@ -538,10 +527,15 @@ mod tests {
     /// A rebuild in which the steps whose `<stage> <instruction>` contains one of `executed` ran.
     fn row(id: Id, layout: Layout, executed: &[&str], rebuild: f64) -> Row {
         let scenario = Scenario::new(id);
-        let old = layout.render(&scenario.old).unwrap();
-        let new = layout.render(&scenario.new).unwrap();
-        let names: Vec<&str> = new.resolved.extensions.iter().map(|e| e.extension.name).collect();
-        let vertices = steps::instructions(&new.dockerfile, &names)
+        let m = Measurement {
+            scenario: &scenario,
+            layout,
+            old: layout.render(&scenario.old).unwrap(),
+            new: layout.render(&scenario.new).unwrap(),
+            stem: String::new(),
+        };
+        let names: Vec<&str> = m.new.resolved.extensions.iter().map(|e| e.extension.name).collect();
+        let vertices = steps::instructions(&m.new.dockerfile, &names)
             .into_iter()
             .map(|i| StepVertex {
                 stage: i.stage.clone(),
@@ -553,8 +547,8 @@ mod tests {
                 digest: String::new(),
             })
             .collect();
-        let build = Build { wall: rebuild, vertices };
-        Row::new(&scenario, layout, &old, &new, &build, 60.0, 61.0, false, 1)
+        let rebuild = crate::bench::measure::Build { wall: rebuild, vertices };
+        Row::new(&m, &Timings { rebuild, old_clean: 60.0, new_clean: 61.0, new_is_old: false, size: 1 })
     }
 
     #[test]
