@@ -7,6 +7,8 @@
 //! byte-reproducible artifacts (no timestamps: `gzip -n`, `xz`, checked-hash `.pyc`), so a builder
 //! that runs again on unchanged input gives a cache hit to the copy downstream.
 
+use std::sync::OnceLock;
+
 use quarry_core::{Artifact, Builder, ContextFile, Extension, OptionSpec, Registry, Rule, RunSpec, Template};
 
 /// A benchmark extension and what its builder uses of the shared builder base
@@ -32,13 +34,22 @@ pub const REMOVED: &str = "locale";
 pub const BUMPED: (&str, &str, &str) = ("kvstore", "2.3.0", "2.4.0");
 
 /// The registry quarry renders with: the extensions as they are.
-pub fn registry() -> Registry {
-    Registry::from_extensions(ALL.iter().map(|b| &b.extension)).expect("bench extension names are unique")
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        Registry::from_extensions(ALL.iter().map(|b| &b.extension)).expect("bench extension names are unique")
+    })
 }
 
 /// The same extensions without the shared builder base: each builder starts from its bare base
 /// image and installs the tools it uses itself, before its own packages.
-pub fn registry_without_shared_base() -> Registry {
+pub fn registry_without_shared_base() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(without_shared_base)
+}
+
+/// Built once (the changed extensions are leaked to be `'static`, as registrations are).
+fn without_shared_base() -> Registry {
     let list = ALL.iter().map(|b| {
         let mut e = b.extension;
         if let Some(builder) = &mut e.builder {

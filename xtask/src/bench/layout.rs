@@ -57,12 +57,12 @@ impl Layout {
     pub fn render(self, config: &Config) -> anyhow::Result<Rendered> {
         let request = config.request();
         let rendered = match self {
-            Layout::Quarry => quarry_core::render(&extensions::registry(), &request)?,
+            Layout::Quarry => quarry_core::render(extensions::registry(), &request)?,
             Layout::NoSharedBase => {
-                quarry_core::render(&extensions::registry_without_shared_base(), &request)?
+                quarry_core::render(extensions::registry_without_shared_base(), &request)?
             }
             Layout::Naive => {
-                let pieces = quarry_core::pieces(&extensions::registry_without_shared_base(), &request)?;
+                let pieces = quarry_core::pieces(extensions::registry_without_shared_base(), &request)?;
                 let dockerfile = naive(&pieces, &config.names())?;
                 let Pieces { resolved, warnings, files, final_user, .. } = pieces;
                 Rendered { dockerfile, resolved, warnings, files, final_user: final_user.map(|u| u.user) }

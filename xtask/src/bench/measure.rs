@@ -1,7 +1,7 @@
 //! The engine the benchmark builds on, and the builds themselves: timed, with BuildKit's rawjson
 //! progress read into steps.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Instant;
 
@@ -49,20 +49,18 @@ impl BenchEngine {
                 "bench: starting the private Docker engine {kind} (xtask/engine/start.sh {kind}); stopped at the end"
             );
         }
-        let mut vars = crate::engine::script("start.sh", kind)?;
-        eprintln!("bench: making the base images it lacks (xtask/engine/images.sh {kind})");
-        vars.extend(crate::engine::script("images.sh", kind)?);
+        let vars = crate::engine::script("start.sh", kind)?;
         let get = |key: &str| {
             vars.iter()
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v.clone())
-                .with_context(|| format!("no {key}= from the engine scripts"))
+                .with_context(|| format!("`start.sh {kind}` printed no {key}="))
         };
         let mut bench = BenchEngine {
             kind: kind.to_owned(),
             host: get("DOCKER_HOST")?,
             config: get("DOCKER_CONFIG")?,
-            add_host: get("ADD_HOST")?,
+            add_host: String::new(),
             engine: Engine {
                 version: String::new(),
                 major_minor: (0, 0),
@@ -71,12 +69,31 @@ impl BenchEngine {
             },
             started: !was_running,
         };
-        bench.engine = bench.detect()?;
-        if !bench.engine.containerd_store || !bench.engine.buildx {
-            bench.tear_down();
+        // From here on, an engine this run started is stopped again when something fails.
+        match bench.ready() {
+            Ok(()) => Ok(bench),
+            Err(e) => {
+                bench.tear_down();
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes the base images, reads the mirror's address and checks what the engine can do.
+    fn ready(&mut self) -> anyhow::Result<()> {
+        let kind = self.kind.clone();
+        eprintln!("bench: making the base images it lacks (xtask/engine/images.sh {kind})");
+        let images = crate::engine::script("images.sh", &kind)?;
+        self.add_host = images
+            .into_iter()
+            .find(|(k, _)| k == "ADD_HOST")
+            .map(|(_, v)| v)
+            .with_context(|| format!("`images.sh {kind}` printed no ADD_HOST="))?;
+        self.engine = self.detect()?;
+        if !self.engine.containerd_store || !self.engine.buildx {
             bail!("engine {kind} must use the containerd image store and have buildx (a `26c-NAME` engine)");
         }
-        Ok(bench)
+        Ok(())
     }
 
     fn detect(&self) -> anyhow::Result<Engine> {
@@ -189,7 +206,14 @@ pub struct Build {
     pub vertices: Vec<StepVertex>,
 }
 
-/// Where a build's files go: `<out>/<layout>-<scenario>-<what>.{Dockerfile,rawjson}`.
-pub fn artifact_path(out: &Path, stem: &str, ext: &str) -> PathBuf {
-    out.join(format!("{stem}.{ext}"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_engine_is_refused_before_anything_runs() {
+        let err = BenchEngine::bring_up("26c").unwrap_err().to_string();
+        assert!(err.contains("`26c` is a shared engine"), "{err}");
+        assert!(err.contains("--engine 26c-b"), "{err}");
+    }
 }

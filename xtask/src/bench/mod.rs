@@ -19,12 +19,12 @@ mod scenario;
 mod steps;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
 pub use layout::Layout;
-use measure::{BenchEngine, IMAGE_REPO, artifact_path};
+use measure::{BenchEngine, IMAGE_REPO};
 use report::Row;
 pub use scenario::{Id, Scenario};
 
@@ -108,12 +108,16 @@ fn cache(options: &Options) -> anyhow::Result<()> {
     let mut plan = Vec::new();
     for scenario in &scenarios {
         for layout in &options.layouts {
-            let old = layout.render(&scenario.old)?;
-            let new = layout.render(&scenario.new)?;
-            let stem = format!("{}-{}", layout.name(), scenario.id.letter());
-            std::fs::write(artifact_path(&out, &format!("{stem}-old"), "Dockerfile"), &old.dockerfile)?;
-            std::fs::write(artifact_path(&out, &format!("{stem}-new"), "Dockerfile"), &new.dockerfile)?;
-            plan.push((scenario, *layout, old, new, stem));
+            let m = Measurement {
+                scenario,
+                layout: *layout,
+                old: layout.render(&scenario.old)?,
+                new: layout.render(&scenario.new)?,
+                stem: format!("{}-{}", layout.name(), scenario.id.letter()),
+            };
+            std::fs::write(m.path(&out, "old", "Dockerfile"), &m.old.dockerfile)?;
+            std::fs::write(m.path(&out, "new", "Dockerfile"), &m.new.dockerfile)?;
+            plan.push(m);
         }
     }
     if options.render_only {
@@ -149,9 +153,48 @@ fn cache(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-type Plan<'a> = (&'a Scenario, Layout, quarry_core::Rendered, quarry_core::Rendered, String);
+/// One scenario in one layout: the two files to build.
+#[derive(Debug)]
+pub struct Measurement<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The layout.
+    pub layout: Layout,
+    /// OLD, rendered in the layout.
+    pub old: quarry_core::Rendered,
+    /// NEW, rendered in the layout.
+    pub new: quarry_core::Rendered,
+    /// `<layout>-<scenario>`: the start of its file names and image tags.
+    pub stem: String,
+}
 
-fn measure_all(engine: &BenchEngine, plan: &[Plan<'_>], out: &std::path::Path) -> anyhow::Result<Vec<Row>> {
+impl Measurement<'_> {
+    /// `<out>/<stem>-<what>.<ext>`.
+    fn path(&self, out: &Path, what: &str, ext: &str) -> PathBuf {
+        out.join(format!("{}-{what}.{ext}", self.stem))
+    }
+
+    fn tag(&self, what: &str) -> String {
+        format!("{IMAGE_REPO}:{}-{what}", self.stem)
+    }
+}
+
+/// What the builds of one measurement took.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// The rebuild of NEW on OLD's cache.
+    pub rebuild: measure::Build,
+    /// Seconds: OLD on an empty cache.
+    pub old_clean: f64,
+    /// Seconds: NEW on an empty cache.
+    pub new_clean: f64,
+    /// NEW's file is OLD's, so its clean build is OLD's (not repeated).
+    pub new_is_old: bool,
+    /// NEW's image size in bytes.
+    pub size: u64,
+}
+
+fn measure_all(engine: &BenchEngine, plan: &[Measurement<'_>], out: &Path) -> anyhow::Result<Vec<Row>> {
     eprintln!(
         "bench: {} measurements on {}; each clean build starts from an empty build cache, so its \
          apt cache mounts are empty too and every package is downloaded from the Debian mirror \
@@ -160,14 +203,13 @@ fn measure_all(engine: &BenchEngine, plan: &[Plan<'_>], out: &std::path::Path) -
         engine.describe(),
         engine.add_host()
     );
-    let context = out.join("context");
     let mut rows = Vec::new();
-    for (i, (scenario, layout, old, new, stem)) in plan.iter().enumerate() {
-        let label = format!("[{}/{}] {} {}", i + 1, plan.len(), scenario.id.letter(), layout.name());
+    for (i, m) in plan.iter().enumerate() {
+        let label = format!("[{}/{}] {} {}", i + 1, plan.len(), m.scenario.id.letter(), m.layout.name());
         let mut attempt = 1;
-        let row = loop {
-            match measure_one(engine, scenario, *layout, old, new, stem, &context, out, &label) {
-                Ok(row) => break row,
+        let timings = loop {
+            match measure_one(engine, m, out, &label) {
+                Ok(timings) => break timings,
                 Err(e) if attempt < ATTEMPTS => {
                     eprintln!(
                         "bench: {label}: {e:#}\nbench: {label}: measuring again (attempt {})",
@@ -178,49 +220,37 @@ fn measure_all(engine: &BenchEngine, plan: &[Plan<'_>], out: &std::path::Path) -
                 Err(e) => return Err(e.context(format!("{label}: failed {ATTEMPTS} times"))),
             }
         };
-        rows.push(row);
+        rows.push(Row::new(m, &timings));
     }
     engine.prune()?;
     Ok(rows)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Prune, build OLD, build NEW on its cache, prune, build NEW again.
 fn measure_one(
     engine: &BenchEngine,
-    scenario: &Scenario,
-    layout: Layout,
-    old: &quarry_core::Rendered,
-    new: &quarry_core::Rendered,
-    stem: &str,
-    context: &std::path::Path,
-    out: &std::path::Path,
+    m: &Measurement<'_>,
+    out: &Path,
     label: &str,
-) -> anyhow::Result<Row> {
-    let tag = |what: &str| format!("{IMAGE_REPO}:{stem}-{what}");
+) -> anyhow::Result<Timings> {
+    let context = out.join("context");
     engine.prune()?;
-    let old_build =
-        engine.build(context, old, &tag("old"), &artifact_path(out, &format!("{stem}-old"), "rawjson"))?;
-    eprintln!("bench: {label}: clean build of OLD {:.1} s", old_build.wall);
-    let rebuild =
-        engine.build(context, new, &tag("new"), &artifact_path(out, &format!("{stem}-new"), "rawjson"))?;
-    let size = engine.size(&tag("new"))?;
+    let old = engine.build(&context, &m.old, &m.tag("old"), &m.path(out, "old", "rawjson"))?;
+    eprintln!("bench: {label}: clean build of OLD {:.1} s", old.wall);
+    let rebuild = engine.build(&context, &m.new, &m.tag("new"), &m.path(out, "new", "rawjson"))?;
+    let size = engine.size(&m.tag("new"))?;
     eprintln!("bench: {label}: rebuild of NEW {:.1} s", rebuild.wall);
-    let same_file = old.dockerfile == new.dockerfile && old.files == new.files;
-    let new_clean = if same_file {
+    let new_is_old = m.old.dockerfile == m.new.dockerfile && m.old.files == m.new.files;
+    let new_clean = if new_is_old {
         eprintln!("bench: {label}: NEW is OLD's file: its clean build is OLD's");
-        old_build.wall
+        old.wall
     } else {
         engine.prune()?;
-        let clean = engine.build(
-            context,
-            new,
-            &tag("clean"),
-            &artifact_path(out, &format!("{stem}-clean"), "rawjson"),
-        )?;
+        let clean = engine.build(&context, &m.new, &m.tag("clean"), &m.path(out, "clean", "rawjson"))?;
         eprintln!("bench: {label}: clean build of NEW {:.1} s", clean.wall);
         clean.wall
     };
-    Ok(Row::new(scenario, layout, old, new, &rebuild, old_build.wall, new_clean, same_file, size))
+    Ok(Timings { rebuild, old_clean: old.wall, new_clean, new_is_old, size })
 }
 
 #[cfg(test)]

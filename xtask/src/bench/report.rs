@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::extensions::BUMPED;
 use super::layout::Layout;
-use super::measure::Build;
 use super::scenario::{Id, Scenario};
 use super::steps::{self, Step};
+use super::{Measurement, Timings};
 
 /// The figures of one scenario in one layout.
 #[derive(Debug, Clone)]
@@ -36,34 +36,23 @@ pub struct Row {
 }
 
 impl Row {
-    /// Computes the figures of a rebuild of `new` after `old`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        scenario: &Scenario,
-        layout: Layout,
-        old: &Rendered,
-        new: &Rendered,
-        rebuild: &Build,
-        old_clean: f64,
-        new_clean: f64,
-        new_is_old: bool,
-        size: u64,
-    ) -> Row {
+    /// The figures of a measurement.
+    pub fn new(m: &Measurement<'_>, t: &Timings) -> Row {
         let names = |r: &Rendered| -> Vec<&'static str> {
             r.resolved.extensions.iter().map(|e| e.extension.name).collect()
         };
         let old_texts =
-            steps::instructions(&old.dockerfile, &names(old)).into_iter().map(|i| i.text).collect();
-        let new_instructions = steps::instructions(&new.dockerfile, &names(new));
+            steps::instructions(&m.old.dockerfile, &names(&m.old)).into_iter().map(|i| i.text).collect();
+        let new_instructions = steps::instructions(&m.new.dockerfile, &names(&m.new));
         Row {
-            scenario: scenario.id,
-            layout,
-            rebuild: rebuild.wall,
-            old_clean,
-            new_clean,
-            new_is_old,
-            size,
-            steps: steps::classify(&rebuild.vertices, &new_instructions),
+            scenario: m.scenario.id,
+            layout: m.layout,
+            rebuild: t.rebuild.wall,
+            old_clean: t.old_clean,
+            new_clean: t.new_clean,
+            new_is_old: t.new_is_old,
+            size: t.size,
+            steps: steps::classify(&t.rebuild.vertices, &new_instructions),
             old_texts,
         }
     }
@@ -189,6 +178,44 @@ pub struct Target {
     pub offenders: Vec<String>,
 }
 
+/// quarry with the shared builder base against quarry without it.
+///
+/// Clean builds are compared pair by pair (the two layouts of a scenario are measured back to
+/// back) and summed up by the median difference, so one disturbed build does not decide;
+/// caching is compared by steps executed, which does not depend on the machine's speed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SharedBase {
+    /// Number of paired clean builds.
+    pub clean_pairs: usize,
+    /// Median of (with - without), seconds.
+    pub clean_delta: f64,
+    /// Median of all those clean builds, seconds.
+    pub clean_median: f64,
+    /// Steps executed in the rebuilds, summed over the scenarios, with the shared base.
+    pub executed_with: usize,
+    /// The same without.
+    pub executed_without: usize,
+    /// Rebuild seconds summed over the scenarios, with (a figure; not in the verdict).
+    pub rebuild_with: f64,
+    /// The same without.
+    pub rebuild_without: f64,
+}
+
+impl SharedBase {
+    /// Keep the shared base only if clean builds are faster (by 5 % of a clean build or more)
+    /// or it caches better (fewer steps executed); the issue's rule.
+    pub fn verdict(&self) -> &'static str {
+        let clean_faster = self.clean_delta <= -0.05 * self.clean_median;
+        let caches_better = self.executed_with < self.executed_without;
+        match (clean_faster, caches_better) {
+            (true, true) => "keep: clean builds are faster and fewer steps run again",
+            (true, false) => "keep: clean builds are faster",
+            (false, true) => "keep: fewer steps run again",
+            (false, false) => "drop: clean builds are not faster by 5 % or more, and as many steps run again",
+        }
+    }
+}
+
 /// All rows of a run.
 #[derive(Debug)]
 pub struct Report {
@@ -290,8 +317,6 @@ impl Report {
     /// quarry with and without the shared builder base, side by side.
     pub fn shared_base_text(&self) -> String {
         let mut s = String::from("\nshared builder base (quarry) against none (no-shared-base):\n");
-        let (mut with, mut without) = (Vec::new(), Vec::new());
-        let (mut rebuild_with, mut rebuild_without, mut exec_with, mut exec_without) = (0.0, 0.0, 0, 0);
         for (id, _) in &self.scenarios {
             let (Some(q), Some(n)) = (self.row(*id, Layout::Quarry), self.row(*id, Layout::NoSharedBase))
             else {
@@ -312,46 +337,56 @@ impl Report {
                 100.0 * q.hit_rate(),
                 100.0 * n.hit_rate()
             );
-            with.push(q.old_clean);
-            without.push(n.old_clean);
-            if !q.new_is_old {
-                with.push(q.new_clean);
-            }
-            if !n.new_is_old {
-                without.push(n.new_clean);
-            }
-            rebuild_with += q.rebuild;
-            rebuild_without += n.rebuild;
-            exec_with += q.executed();
-            exec_without += n.executed();
         }
-        if with.is_empty() {
+        let Some(c) = self.shared_base() else {
             s.push_str("  (needs both layouts measured)\n");
             return s;
-        }
-        let (mw, mo) = (median(&mut with), median(&mut without));
-        let _ = writeln!(
-            s,
-            "  clean builds, median of {} and {}: {mw:.1} s with the shared base, {mo:.1} s without ({:+.0} %)",
-            with.len(),
-            without.len(),
-            100.0 * (mw - mo) / mo
-        );
-        let _ = writeln!(
-            s,
-            "  rebuilds, summed over the scenarios: {rebuild_with:.1} s with, {rebuild_without:.1} s without; \
-             steps executed {exec_with} with, {exec_without} without"
-        );
-        let clean_faster = mw < 0.95 * mo;
-        let caches_better = rebuild_with < 0.95 * rebuild_without;
-        let verdict = match (clean_faster, caches_better) {
-            (true, true) => "keep: clean builds are faster and rebuilds too",
-            (true, false) => "keep: clean builds are faster",
-            (false, true) => "keep: rebuilds are faster",
-            (false, false) => "drop: neither clean builds nor rebuilds are faster by 5 % or more",
         };
-        let _ = writeln!(s, "  shared base verdict from these numbers: {verdict}");
+        let _ = writeln!(
+            s,
+            "  clean builds: with the shared base minus without, paired by scenario, median of {}: {:+.1} s \
+             ({:+.0} % of the median clean build, {:.1} s)",
+            c.clean_pairs,
+            c.clean_delta,
+            100.0 * c.clean_delta / c.clean_median,
+            c.clean_median
+        );
+        let _ = writeln!(
+            s,
+            "  caching: steps executed over the scenarios {} with, {} without; rebuilds summed {:.1} s with, {:.1} s without",
+            c.executed_with, c.executed_without, c.rebuild_with, c.rebuild_without
+        );
+        let _ = writeln!(s, "  shared base verdict from these numbers: {}", c.verdict());
         s
+    }
+
+    /// The shared base comparison, when both quarry layouts were measured.
+    fn shared_base(&self) -> Option<SharedBase> {
+        let (mut deltas, mut cleans) = (Vec::new(), Vec::new());
+        let mut c = SharedBase::default();
+        for (id, _) in &self.scenarios {
+            let (Some(q), Some(n)) = (self.row(*id, Layout::Quarry), self.row(*id, Layout::NoSharedBase))
+            else {
+                continue;
+            };
+            deltas.push(q.old_clean - n.old_clean);
+            cleans.extend([q.old_clean, n.old_clean]);
+            if !q.new_is_old && !n.new_is_old {
+                deltas.push(q.new_clean - n.new_clean);
+                cleans.extend([q.new_clean, n.new_clean]);
+            }
+            c.executed_with += q.executed();
+            c.executed_without += n.executed();
+            c.rebuild_with += q.rebuild;
+            c.rebuild_without += n.rebuild;
+        }
+        if deltas.is_empty() {
+            return None;
+        }
+        c.clean_pairs = deltas.len();
+        c.clean_delta = median(&mut deltas);
+        c.clean_median = median(&mut cleans);
+        Some(c)
     }
 
     /// Everything, for `--json`.
@@ -396,6 +431,18 @@ impl Report {
             .collect();
         let scenarios: Vec<Value> =
             self.scenarios.iter().map(|(id, title)| json!({ "id": id.letter(), "change": title })).collect();
+        let shared_base = self.shared_base().map(|c| {
+            json!({
+                "clean_pairs": c.clean_pairs,
+                "clean_delta_median_s": c.clean_delta,
+                "clean_median_s": c.clean_median,
+                "executed_with": c.executed_with,
+                "executed_without": c.executed_without,
+                "rebuild_with_s": c.rebuild_with,
+                "rebuild_without_s": c.rebuild_without,
+                "verdict": c.verdict(),
+            })
+        });
         json!({
             "benchmark": "cargo xtask bench cache",
             "engine": self.engine,
@@ -403,6 +450,7 @@ impl Report {
             "scenarios": scenarios,
             "rows": rows,
             "targets": targets,
+            "shared_base": shared_base,
         })
     }
 }
@@ -479,10 +527,15 @@ mod tests {
     /// A rebuild in which the steps whose `<stage> <instruction>` contains one of `executed` ran.
     fn row(id: Id, layout: Layout, executed: &[&str], rebuild: f64) -> Row {
         let scenario = Scenario::new(id);
-        let old = layout.render(&scenario.old).unwrap();
-        let new = layout.render(&scenario.new).unwrap();
-        let names: Vec<&str> = new.resolved.extensions.iter().map(|e| e.extension.name).collect();
-        let vertices = steps::instructions(&new.dockerfile, &names)
+        let m = Measurement {
+            scenario: &scenario,
+            layout,
+            old: layout.render(&scenario.old).unwrap(),
+            new: layout.render(&scenario.new).unwrap(),
+            stem: String::new(),
+        };
+        let names: Vec<&str> = m.new.resolved.extensions.iter().map(|e| e.extension.name).collect();
+        let vertices = steps::instructions(&m.new.dockerfile, &names)
             .into_iter()
             .map(|i| StepVertex {
                 stage: i.stage.clone(),
@@ -494,8 +547,8 @@ mod tests {
                 digest: String::new(),
             })
             .collect();
-        let build = Build { wall: rebuild, vertices };
-        Row::new(&scenario, layout, &old, &new, &build, 60.0, 61.0, false, 1)
+        let rebuild = crate::bench::measure::Build { wall: rebuild, vertices };
+        Row::new(&m, &Timings { rebuild, old_clean: 60.0, new_clean: 61.0, new_is_old: false, size: 1 })
     }
 
     #[test]
@@ -544,6 +597,28 @@ mod tests {
 
     fn targets_of(r: Row) -> Vec<Target> {
         targets(&[r])
+    }
+
+    #[test]
+    fn one_disturbed_clean_build_does_not_decide_the_shared_base() {
+        let pair = |id, with: f64, without: f64| {
+            let mut q = row(id, Layout::Quarry, &[], 5.0);
+            let mut n = row(id, Layout::NoSharedBase, &[], 5.0);
+            (q.old_clean, q.new_clean, n.old_clean, n.new_clean) = (with, with, without, without);
+            [q, n]
+        };
+        let scenarios: Vec<Scenario> = [Id::A, Id::B, Id::C].into_iter().map(Scenario::new).collect();
+        let rows: Vec<Row> = [pair(Id::A, 43.0, 40.0), pair(Id::B, 42.0, 39.0), pair(Id::C, 40.0, 64.0)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let c = Report::new("test".into(), &scenarios, rows).shared_base().unwrap();
+        assert_eq!((c.clean_pairs, c.clean_delta), (6, 3.0));
+        assert!(c.verdict().starts_with("drop"), "{c:?}");
+        let faster = SharedBase { clean_delta: -3.0, clean_median: 40.0, ..c.clone() };
+        assert_eq!(faster.verdict(), "keep: clean builds are faster");
+        let fewer = SharedBase { executed_with: 40, executed_without: 46, ..c };
+        assert_eq!(fewer.verdict(), "keep: fewer steps run again");
     }
 
     #[test]
