@@ -204,10 +204,9 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
     let before = analyze(&old_df, old, options, None)?;
     let after = analyze(&new_df, new, options, Some(&before))?;
 
-    let old_keys: BTreeSet<&str> = before.keys.iter().map(String::as_str).collect();
     let mut steps = Vec::new();
     for node in after.nodes.iter().filter(|n| n.counted) {
-        steps.push(report(node, &after, &before, &old_keys));
+        steps.push(report(node, &after, &before));
     }
     let reused = steps.iter().filter(|s| s.reused).count();
     let total = steps.len();
@@ -291,6 +290,14 @@ struct StageState {
     /// The image at the root of the stage's FROM chain.
     root_image: String,
     positions: u32,
+}
+
+impl StageState {
+    /// The variables in scope for expansion: ARGs with a value, then ENVs (which win).
+    fn vars(&self) -> BTreeMap<String, String> {
+        let args = self.args.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)));
+        args.chain(self.env.iter().cloned()).collect()
+    }
 }
 
 struct Analysis {
@@ -452,22 +459,10 @@ impl Walker<'_> {
             if quarry && let Some(o) = comment_owner(&ins.comments) {
                 owner = Some(o);
             }
-            let vars = |state: &StageState| {
-                let mut vars: BTreeMap<String, String> = BTreeMap::new();
-                for (k, v) in &state.args {
-                    if let Some(v) = v {
-                        vars.insert(k.clone(), v.clone());
-                    }
-                }
-                for (k, v) in &state.env {
-                    vars.insert(k.clone(), v.clone());
-                }
-                vars
-            };
             match (&ins.keyword, &ins.body) {
                 (Keyword::Arg, Body::Args(decls)) => {
                     for d in decls {
-                        let current = vars(&state);
+                        let current = state.vars();
                         let value = match self.side.build_args.get(&d.name) {
                             Some(v) => Some(v.clone()),
                             None => match &d.default {
@@ -481,7 +476,7 @@ impl Walker<'_> {
                 }
                 (Keyword::Env, Body::Pairs(pairs)) => {
                     for (k, v) in pairs {
-                        let current = vars(&state);
+                        let current = state.vars();
                         let value = dockerfile::expand(v, &|n| current.get(n).cloned());
                         match state.env.iter_mut().find(|(name, _)| name == k) {
                             Some(slot) => slot.1 = value,
@@ -490,12 +485,12 @@ impl Walker<'_> {
                     }
                 }
                 (Keyword::User, Body::Text(user)) => {
-                    let current = vars(&state);
+                    let current = state.vars();
                     state.user = dockerfile::expand(user, &|n| current.get(n).cloned());
                 }
                 (Keyword::Shell, Body::Exec(words)) => state.shell = words.clone(),
                 (Keyword::Workdir, Body::Text(dir)) => {
-                    let current = vars(&state);
+                    let current = state.vars();
                     let dir = dockerfile::expand(dir, &|n| current.get(n).cloned());
                     state.workdir = join_path(&state.workdir, &dir);
                     state.positions += 1;
@@ -510,7 +505,7 @@ impl Walker<'_> {
                         ins,
                         index,
                         key.clone(),
-                        Some(key),
+                        key,
                         shape,
                         Vec::new(),
                         Vec::new(),
@@ -561,14 +556,13 @@ impl Walker<'_> {
         ins: &Instruction,
         stage: usize,
         key: String,
-        chain: Option<String>,
+        chain: String,
         shape: String,
         env: Vec<(String, String)>,
         sources: Vec<(String, String)>,
         owner: Option<String>,
     ) {
-        let linked = chain.as_deref() != Some(key.as_str());
-        let chain = chain.unwrap_or_else(|| key.clone());
+        let linked = chain != key;
         a.keys.insert(key.clone());
         a.keys.insert(chain.clone());
         a.nodes.push(Node {
@@ -600,18 +594,7 @@ impl Walker<'_> {
         stage: usize,
         owner: Option<String>,
     ) -> Result<(), ExplainError> {
-        let current: BTreeMap<String, String> = {
-            let mut v: BTreeMap<String, String> = BTreeMap::new();
-            for (k, val) in &state.args {
-                if let Some(val) = val {
-                    v.insert(k.clone(), val.clone());
-                }
-            }
-            for (k, val) in &state.env {
-                v.insert(k.clone(), val.clone());
-            }
-            v
-        };
+        let current = state.vars();
         let lookup = |n: &str| current.get(n).cloned();
         let mut shape = Hasher::new("RUN");
         match &ins.body {
@@ -663,7 +646,7 @@ impl Walker<'_> {
         }
         h.field(&state.workdir).field(&state.user).field(&state.chain);
         let key = h.finish();
-        self.push(a, state, ins, stage, key.clone(), Some(key), shape_key, env, sources, owner);
+        self.push(a, state, ins, stage, key.clone(), key, shape_key, env, sources, owner);
         Ok(())
     }
 
@@ -729,12 +712,7 @@ impl Walker<'_> {
         owner: Option<String>,
     ) -> Result<(), ExplainError> {
         let Body::Copy { sources: srcs, dest } = &ins.body else { return Ok(()) };
-        let current: BTreeMap<String, String> = state
-            .args
-            .iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-            .chain(state.env.iter().cloned())
-            .collect();
+        let current = state.vars();
         let lookup = |n: &str| current.get(n).cloned();
         let link = ins.flag("link").is_some_and(|v| v.is_empty() || v == "true");
         if link && self.options.store == Store::Legacy {
@@ -798,20 +776,19 @@ impl Walker<'_> {
             let mut m = Hasher::new("MERGE");
             m.field(&state.chain).field(&key);
             let chain = m.finish();
-            self.push(a, state, ins, stage, key, Some(chain), shape_key, Vec::new(), sources, owner);
+            self.push(a, state, ins, stage, key, chain, shape_key, Vec::new(), sources, owner);
         } else {
             h.field(&state.chain);
             let key = h.finish();
-            self.push(a, state, ins, stage, key.clone(), Some(key), shape_key, Vec::new(), sources, owner);
+            self.push(a, state, ins, stage, key.clone(), key, shape_key, Vec::new(), sources, owner);
         }
         Ok(())
     }
 }
 
-fn report(node: &Node, new: &Analysis, old: &Analysis, old_keys: &BTreeSet<&str>) -> StepReport {
-    let reused = old_keys.contains(node.key.as_str());
-    let (reason, detail) =
-        if reused { reused_reason(node, old) } else { rerun_reason(node, new, old, old_keys) };
+fn report(node: &Node, new: &Analysis, old: &Analysis) -> StepReport {
+    let reused = old.keys.contains(&node.key);
+    let (reason, detail) = if reused { reused_reason(node, old) } else { rerun_reason(node, new, old) };
     StepReport {
         stage: new.stage_names[node.stage].clone(),
         position: node.position,
@@ -841,14 +818,15 @@ fn reused_reason(node: &Node, old: &Analysis) -> (Reason, String) {
     (Reason::Unchanged, detail)
 }
 
-fn rerun_reason(node: &Node, new: &Analysis, old: &Analysis, old_keys: &BTreeSet<&str>) -> (Reason, String) {
+fn rerun_reason(node: &Node, new: &Analysis, old: &Analysis) -> (Reason, String) {
+    let old_keys = &old.keys;
     // What came before this step in its stage.
     let earlier: Vec<&Node> =
         new.nodes.iter().filter(|n| n.stage == node.stage && n.line < node.line).collect();
-    if !node.linked && !old_keys.contains(node.before.as_str()) {
-        let first_changed = earlier.iter().find(|n| !old_keys.contains(n.chain.as_str()));
+    if !node.linked && !old_keys.contains(&node.before) {
+        let first_changed = earlier.iter().find(|n| !old_keys.contains(&n.chain));
         return match first_changed {
-            Some(first) if first.linked && old_keys.contains(first.key.as_str()) => (
+            Some(first) if first.linked && old_keys.contains(&first.key) => (
                 Reason::EarlierStepRan,
                 format!("it follows line {}, a linked copy laid on changed layers", first.line),
             ),
