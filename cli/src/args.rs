@@ -283,7 +283,7 @@ pub struct Run {
 #[derive(Debug, Clone)]
 pub enum Invocation {
     /// `quarry render`.
-    Render(Render),
+    Render(Box<Render>),
     /// `quarry build`.
     Build(Box<Build>),
     /// `quarry run`.
@@ -448,11 +448,11 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
         Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
         Command::Completions { shell } => Ok(Invocation::Completions(shell)),
         Command::Man => Ok(Invocation::Man),
-        Command::Render(args) => Ok(Invocation::Render(Render {
+        Command::Render(args) => Ok(Invocation::Render(Box::new(Render {
             request: request(registry, &args.select, sub("render")),
             output: args.output,
             locked: args.select.locked,
-        })),
+        }))),
         Command::Build(args) => Ok(Invocation::Build(Box::new(build(registry, args, sub("build"))))),
         Command::Run(args) => Ok(Invocation::Run(Box::new(Run {
             build: build(registry, args.build, sub("run")),
@@ -518,6 +518,8 @@ fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Requ
             Some(EngineArg::Legacy) => EngineLevel::Legacy,
         },
         host: crate::host::values(),
+        locked_order: None,
+        image_config: None,
     }
 }
 

@@ -52,7 +52,7 @@ pub fn default_tag(rendered: &Rendered) -> String {
     let mut bytes = rendered.dockerfile.as_bytes().to_vec();
     for f in &rendered.files {
         bytes.extend_from_slice(f.path.as_bytes());
-        bytes.extend_from_slice(f.contents);
+        bytes.extend_from_slice(&f.contents);
     }
     format!("quarry/{repo}:{:016x}", fnv1a(&bytes))
 }
@@ -76,7 +76,7 @@ pub fn write_context(dir: &Path, rendered: &Rendered) -> std::io::Result<()> {
         std::fs::create_dir_all(&staging)?;
         write_file(&staging.join("Dockerfile"), rendered.dockerfile.as_bytes(), false)?;
         for f in &rendered.files {
-            write_file(&staging.join(&f.path), f.contents, f.executable)?;
+            write_file(&staging.join(&f.path), &f.contents, f.executable)?;
         }
         if dir.exists() {
             std::fs::remove_dir_all(dir)?;

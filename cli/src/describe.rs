@@ -1,16 +1,17 @@
 //! What `quarry list` and `quarry show` print about an extension, as text and as JSON.
 
-use quarry_core::{DEFAULT_BUILDER_BASE_IMAGE, Extension};
+use quarry_core::{BuilderFrom, DEFAULT_BUILDER_BASE_IMAGE, Extension};
 use serde_json::{Value, json};
 
-/// `ubuntu:22.04 (shared)`, or `-` without a builder.
+/// `ubuntu:22.04`, `npm's builder`, `the final image`, or `-` without a builder.
 pub fn builder_base(ext: &Extension) -> String {
-    match &ext.builder {
+    match ext.builder.map(|b| b.from) {
         None => "-".to_owned(),
-        Some(b) => {
-            let image = ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE);
-            if b.shared_base { format!("{image} (shared)") } else { image.to_owned() }
+        Some(BuilderFrom::BaseImage) => {
+            ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE).to_owned()
         }
+        Some(BuilderFrom::Extension(e)) => format!("{e}'s builder"),
+        Some(BuilderFrom::FinalImage) => "the final image".to_owned(),
     }
 }
 
@@ -80,14 +81,32 @@ fn adds(ext: &Extension) -> Vec<String> {
             out.push(format!("copies {} to {}", a.source, a.dest));
         }
     }
+    for f in ext.files {
+        if let Some(dest) = f.dest {
+            out.push(format!("file {dest}"));
+        }
+    }
     if ext.setup.is_some() {
-        out.push("setup steps (root)".to_owned());
+        out.push(if ext.setup_after_copies {
+            "setup steps after the copies (re-run whenever an earlier step changes)".to_owned()
+        } else {
+            "setup steps (root, right after its apt packages)".to_owned()
+        });
+    }
+    for entry in ext.env {
+        out.push(format!("ENV {entry}"));
+    }
+    if let Some(init) = &ext.shell.init {
+        out.push(format!("shell start-up: {}", init.source.trim().replace('\n', "; ")));
+    }
+    if let Some(interactive) = &ext.shell.interactive {
+        out.push(format!("interactive bash: {}", interactive.source.trim().replace('\n', "; ")));
     }
     if let Some(u) = ext.final_user {
         out.push(format!("the image's user ({u})"));
     }
-    if ext.user_setup.is_some() {
-        out.push("user setup steps".to_owned());
+    if let Some(dir) = ext.workdir {
+        out.push(format!("working folder {dir}"));
     }
     for (kind, list) in [
         ("env", ext.run.env),
@@ -118,14 +137,28 @@ pub fn json(ext: &Extension) -> Value {
         "cache_priority": ext.cache_priority,
         "depends_on": ext.depends_on,
         "builder": ext.builder.as_ref().map(|b| json!({
-            "base_image": ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE),
-            "shared_base": b.shared_base,
+            "base_image": match b.from {
+                BuilderFrom::BaseImage => Value::from(ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE)),
+                _ => Value::Null,
+            },
+            "from": match b.from {
+                BuilderFrom::BaseImage => Value::from("base_image"),
+                BuilderFrom::Extension(e) => Value::from(e),
+                BuilderFrom::FinalImage => Value::from("final"),
+            },
             "apt_packages": b.apt_packages,
             "artifacts": b.artifacts.iter().map(|a| json!({"source": a.source, "dest": a.dest})).collect::<Vec<_>>(),
         })),
         "apt_packages": ext.apt_packages,
         "apt_repositories": ext.apt_repositories.iter().map(|r| r.name).collect::<Vec<_>>(),
         "supported_images": ext.supported_images,
+        "env": ext.env,
+        "shell": {
+            "init": ext.shell.init.map(|t| t.source),
+            "interactive": ext.shell.interactive.map(|t| t.source),
+        },
+        "files": ext.files.iter().map(|f| json!({"path": f.path, "dest": f.dest})).collect::<Vec<_>>(),
+        "workdir": ext.workdir,
         "options": ext.options.iter().map(|o| json!({
             "name": o.name,
             "description": o.description,

@@ -11,7 +11,7 @@ mod common;
 
 use common::{TestEngine, scratch, stderr, stdout, token};
 use quarry_cli::build::progress_steps;
-use quarry_core::{Builder, EngineLevel, Extension, Registry, Request, Rule, RunSpec, Selection, Template};
+use quarry_core::{Builder, EngineLevel, Extension, Registry, Request, Rule, Selection, Template};
 
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))
@@ -24,13 +24,8 @@ fn probe_extension(builder: bool) -> Extension {
         name: "probe",
         crate_name: "engine-test",
         description: "cache-mount probe",
-        depends_on: &[],
-        cache_priority: 50,
-        builder_base_image: None,
-        apt_packages: &[],
-        apt_repositories: &[],
         builder: builder.then_some(Builder {
-            shared_base: false,
+            from: quarry_core::BuilderFrom::BaseImage,
             apt_packages: &[],
             template: Template {
                 file: "builder",
@@ -46,9 +41,6 @@ fn probe_extension(builder: bool) -> Extension {
             source: "RUN {{ cache_mount('probe', '/probe') }} set -e; ls /probe > /seen; \
                      touch /probe/{{ options.token }}; sleep {{ options.sleep }}\n",
         }),
-        user_setup: None,
-        final_user: None,
-        supported_images: &[],
         options: leak([
             quarry_core::OptionSpec {
                 name: "token",
@@ -67,8 +59,7 @@ fn probe_extension(builder: bool) -> Extension {
                 from_host: None,
             },
         ]),
-        files: &[],
-        run: RunSpec::EMPTY,
+        ..Extension::EMPTY
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use quarry_core::Rule;
 
-use crate::metadata::{Metadata, TemplateFile};
+use crate::metadata::{FromMeta, Metadata, TemplateFile};
 
 /// The Rust source registering `m` through `quarry_core::register!`.
 pub fn emit(m: &Metadata) -> String {
@@ -42,9 +42,13 @@ pub fn emit(m: &Metadata) -> String {
                 format!("::quarry_core::Artifact {{ source: {}, dest: {} }}", lit(src), lit(dest))
             })
             .collect();
+        let from = match &b.from {
+            FromMeta::BaseImage => "::quarry_core::BuilderFrom::BaseImage".to_owned(),
+            FromMeta::FinalImage => "::quarry_core::BuilderFrom::FinalImage".to_owned(),
+            FromMeta::Extension(e) => format!("::quarry_core::BuilderFrom::Extension({})", lit(e)),
+        };
         format!(
-            "::quarry_core::Builder {{ shared_base: {}, apt_packages: {}, template: {}, artifacts: {} }}",
-            b.shared_base,
+            "::quarry_core::Builder {{ from: {from}, apt_packages: {}, template: {}, artifacts: {} }}",
             str_slice(&b.apt_packages),
             template(&b.template),
             slice(&artifacts)
@@ -52,8 +56,25 @@ pub fn emit(m: &Metadata) -> String {
     });
     field(&mut s, "builder", &option(builder));
     field(&mut s, "setup", &option(m.setup.as_ref().map(template)));
-    field(&mut s, "user_setup", &option(m.user_setup.as_ref().map(template)));
+    field(&mut s, "setup_after_copies", &m.setup_after_copies.to_string());
+    field(&mut s, "env", &str_slice(&m.env));
+    let inline = |file: &str, text: &Option<String>| {
+        option(
+            text.as_ref()
+                .map(|t| format!("::quarry_core::Template {{ file: {}, source: {} }}", lit(file), lit(t))),
+        )
+    };
+    field(
+        &mut s,
+        "shell",
+        &format!(
+            "::quarry_core::Shell {{ init: {}, interactive: {} }}",
+            inline("shell.init", &m.shell_init),
+            inline("shell.interactive", &m.shell_interactive)
+        ),
+    );
     field(&mut s, "final_user", &option(m.final_user.as_deref().map(lit)));
+    field(&mut s, "workdir", &option(m.workdir.as_deref().map(lit)));
     field(&mut s, "supported_images", &str_slice(&m.supported_images));
     let options: Vec<String> = m
         .options
@@ -76,10 +97,11 @@ pub fn emit(m: &Metadata) -> String {
         .iter()
         .map(|f| {
             format!(
-                "::quarry_core::ContextFile {{ path: {}, contents: {}, executable: {} }}",
+                "::quarry_core::ContextFile {{ path: {}, contents: {}, executable: {}, dest: {} }}",
                 lit(&f.path),
                 byte_lit(&f.contents),
-                f.executable
+                f.executable,
+                option(f.dest.as_deref().map(lit))
             )
         })
         .collect();

@@ -38,11 +38,22 @@ pub struct OptionMeta {
     pub from_host: Option<HostValue>,
 }
 
+/// What a builder starts from, as declared in metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromMeta {
+    /// Its builder base image.
+    BaseImage,
+    /// Another extension's builder.
+    Extension(String),
+    /// The final image.
+    FinalImage,
+}
+
 /// A builder as declared in metadata.
 #[derive(Debug, Clone)]
 pub struct BuilderMeta {
-    /// Start from the shared builder base.
-    pub shared_base: bool,
+    /// What it starts from.
+    pub from: FromMeta,
     /// Builder apt packages.
     pub apt_packages: Vec<String>,
     /// Stage body.
@@ -71,6 +82,8 @@ pub struct FileMeta {
     pub contents: Vec<u8>,
     /// Executable bit.
     pub executable: bool,
+    /// Where the final image gets it.
+    pub dest: Option<String>,
 }
 
 /// `docker run` needs.
@@ -107,10 +120,18 @@ pub struct Metadata {
     pub builder: Option<BuilderMeta>,
     /// Root setup template.
     pub setup: Option<TemplateFile>,
-    /// User setup template.
-    pub user_setup: Option<TemplateFile>,
+    /// Setup placed after the copies (the declared exception).
+    pub setup_after_copies: bool,
+    /// `NAME=value` entries.
+    pub env: Vec<String>,
+    /// Shell initialisation for every command.
+    pub shell_init: Option<String>,
+    /// Shell initialisation for interactive bash.
+    pub shell_interactive: Option<String>,
     /// The image user template.
     pub final_user: Option<String>,
+    /// The working folder template.
+    pub workdir: Option<String>,
     /// Supported final images.
     pub supported_images: Vec<String>,
     /// Options.
@@ -128,7 +149,7 @@ impl Metadata {
         if let Some(b) = &self.builder {
             files.insert(b.template.file.clone());
         }
-        for t in [&self.setup, &self.user_setup].into_iter().flatten() {
+        if let Some(t) = &self.setup {
             files.insert(t.file.clone());
         }
         files.extend(self.files.iter().map(|f| f.path.clone()));
@@ -146,19 +167,23 @@ const ROOT_KEYS: &[&str] = &[
     "apt_repositories",
     "builder",
     "setup",
-    "user_setup",
+    "setup_after_copies",
+    "env",
+    "shell",
     "final_user",
+    "workdir",
     "supported_images",
     "options",
     "files",
     "run",
 ];
-const BUILDER_KEYS: &[&str] = &["shared_base", "apt_packages", "template", "artifacts"];
+const BUILDER_KEYS: &[&str] = &["from", "apt_packages", "template", "artifacts"];
+const SHELL_KEYS: &[&str] = &["init", "interactive"];
 const ARTIFACT_KEYS: &[&str] = &["source", "dest"];
 const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
 const OPTION_KEYS: &[&str] = &["description", "default", "rule", "one_of", "required", "from_host"];
 const HOST_VALUES: &[&str] = &["uid", "gid", "user"];
-const FILE_KEYS: &[&str] = &["path", "executable"];
+const FILE_KEYS: &[&str] = &["path", "executable", "dest"];
 const RUN_KEYS: &[&str] = &["env", "volumes", "devices", "args"];
 const RULE_NAMES: &[&str] = &[
     "version",
@@ -285,23 +310,68 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
 
     let apt_repositories = w.repositories(root);
     let builder = w.builder(root, &name, &options, &option_names);
+    if root.contains_key("user_setup") {
+        // A moved key gets its own message rather than "unknown key".
+        w.diagnostics.retain(|d| !(d.key == "user_setup" && d.rule == "unknown-key"));
+        let at = root.get("user_setup").map(|v| v.span().start).unwrap_or(0);
+        w.error(at, "user_setup", "removed-key", "`user_setup` is gone: shell start-up lines go to `[shell]` (`init` or `interactive`), files to `[[files]]` with a `dest` or to the builder, the user's folder to `workdir`".to_owned());
+    }
     let setup = w.template_key(root, "", "setup", Slot::Setup, &name, &options, &option_names);
-    let user_setup = w.template_key(root, "", "user_setup", Slot::UserSetup, &name, &options, &option_names);
-    let final_user = w.string(root, "", "final_user", false);
-    if let (Some(user), Some(v)) = (&final_user, root.get("final_user")) {
-        match template::unknown_variables(user, &option_names) {
-            Err(e) => w.error(v.span().start, "final_user", "template-syntax", e.to_string()),
-            Ok(unknown) => {
-                for var in unknown {
-                    w.error(
-                        v.span().start,
-                        "final_user",
-                        "template-variable",
-                        unknown_variable_message(&var),
-                    );
+    let setup_after_copies = w.boolean(root, "", "setup_after_copies", false);
+    if setup_after_copies && setup.is_none() && !root.contains_key("setup") {
+        let at = root.get("setup_after_copies").map(|v| v.span().start).unwrap_or(0);
+        w.error(at, "setup_after_copies", "setup-required", "is set but there is no `setup`".to_owned());
+    }
+    let env = w.string_array(root, "", "env");
+    if let Some(Some(list)) = root.get("env").map(|v| v.get_ref().as_array()) {
+        for (entry, item) in env.iter().zip(list.iter()) {
+            let at = item.span().start;
+            if rules::is_templated(entry) {
+                if w.template_value(entry, at, "env", &option_names)
+                    && let Some(rendered) = render_with_defaults(&name, entry, &options)
+                {
+                    w.check(rules::is_env_entry(&rendered), at, "env", "env-entry", || {
+                        format!("{entry:?} renders to {rendered:?} with the default options, which is not NAME=value without white space, quotes or `\\`")
+                    });
                 }
+            } else {
+                w.check(rules::is_env_entry(entry), at, "env", "env-entry", || {
+                    format!("{entry:?} is not NAME=value without white space, quotes or `\\` (`$PATH` expansions are fine)")
+                });
             }
         }
+    }
+    let (shell_init, shell_interactive) = match w.table(root, "", "shell") {
+        None => (None, None),
+        Some(t) => {
+            w.check_keys(t, "shell", SHELL_KEYS);
+            let mut part = |key: &str| {
+                let text = w.string(t, "shell", key, false)?;
+                let at = t.get(key).map(|v| v.span().start).unwrap_or(0);
+                w.template_value(&text, at, &format!("shell.{key}"), &option_names).then_some(text)
+            };
+            (part("init"), part("interactive"))
+        }
+    };
+    let final_user = w.string(root, "", "final_user", false);
+    if let (Some(user), Some(v)) = (&final_user, root.get("final_user")) {
+        w.template_value(user, v.span().start, "final_user", &option_names);
+    }
+    let workdir = w.string(root, "", "workdir", false);
+    if let (Some(dir), Some(v)) = (&workdir, root.get("workdir")) {
+        let at = v.span().start;
+        if w.template_value(dir, at, "workdir", &option_names)
+            && let Some(rendered) = render_with_defaults(&name, dir, &options)
+        {
+            w.check(rules::is_abs_path(&rendered), at, "workdir", "abs-path", || {
+                format!(
+                    "{dir:?} renders to {rendered:?} with the default options, which is not an absolute path"
+                )
+            });
+        }
+        w.check(final_user.is_some(), at, "workdir", "final-user-required", || {
+            "is set but there is no `final_user`: the extension that sets the user sets its folder".to_owned()
+        });
     }
     let files = w.files(root);
     let run = w.run(root, &option_names);
@@ -319,13 +389,26 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         apt_repositories,
         builder,
         setup,
-        user_setup,
+        setup_after_copies,
+        env,
+        shell_init,
+        shell_interactive,
         final_user,
+        workdir,
         supported_images,
         options,
         files,
         run,
     })
+}
+
+/// `source` rendered with the options' defaults, when every default is valid.
+fn render_with_defaults(name: &str, source: &str, options: &[OptionMeta]) -> Option<String> {
+    if name.is_empty() || !options.iter().all(|o| o.required || o.rule.accepts(&o.default)) {
+        return None;
+    }
+    let ctx = template::context(name, options.iter().map(|o| (o.name.as_str(), o.default.as_str(), o.rule)));
+    template::render("value", source, ctx).ok().map(|s| s.trim().to_owned())
 }
 
 fn unknown_variable_message(var: &str) -> String {
@@ -774,7 +857,47 @@ impl Walker<'_> {
         let t = self.table(root, "", "builder")?;
         let prefix = "builder";
         self.check_keys(t, prefix, BUILDER_KEYS);
-        let shared_base = self.boolean(t, prefix, "shared_base", true);
+        let from = match self.string(t, prefix, "from", false) {
+            None => FromMeta::BaseImage,
+            Some(f) if f == "final" => FromMeta::FinalImage,
+            Some(f) => {
+                let at = t.get("from").map(|v| v.span().start).unwrap_or(0);
+                let depends: Vec<String> = match root.get("depends_on").map(|v| v.get_ref()) {
+                    Some(DeValue::Array(list)) => list
+                        .iter()
+                        .filter_map(|i| match i.get_ref() {
+                            DeValue::String(s) => Some(s.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if !rules::is_snake_case(&f) {
+                    self.error(
+                        at,
+                        "builder.from",
+                        "builder-from",
+                        format!("{f:?} is neither `final` nor an extension name"),
+                    );
+                } else {
+                    self.check(depends.contains(&f), at, "builder.from", "builder-from", || {
+                        format!("the builder starts from `{f}`'s builder, so `depends_on` must list `{f}`")
+                    });
+                }
+                FromMeta::Extension(f)
+            }
+        };
+        if from != FromMeta::BaseImage
+            && let Some(v) = root.get("builder_base_image")
+        {
+            self.error(
+                v.span().start,
+                "builder_base_image",
+                "builder-from",
+                "is set, but the builder starts from `builder.from`, not from a base image of its own"
+                    .to_owned(),
+            );
+        }
         let apt_packages = self.packages(t, prefix, "apt_packages", name, options);
         let template = self.template_key(t, prefix, "template", Slot::Builder, name, options, option_names);
         if !t.contains_key("template") {
@@ -818,7 +941,7 @@ impl Walker<'_> {
             });
             artifacts.push((source, dest));
         }
-        Some(BuilderMeta { shared_base, apt_packages, template: template?, artifacts })
+        Some(BuilderMeta { from, apt_packages, template: template?, artifacts })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -928,6 +1051,23 @@ impl Walker<'_> {
         Some(TemplateFile { file, source })
     }
 
+    /// An inline template (`final_user`, `workdir`, an `env` entry, shell text): it must parse
+    /// and use only known variables. Returns whether it does.
+    fn template_value(&mut self, source: &str, at: usize, key: &str, option_names: &[&str]) -> bool {
+        match template::unknown_variables(source, option_names) {
+            Err(e) => {
+                self.error(at, key, "template-syntax", format!("{source:?} does not parse: {e}"));
+                false
+            }
+            Ok(unknown) => {
+                for var in &unknown {
+                    self.error(at, key, "template-variable", unknown_variable_message(var));
+                }
+                unknown.is_empty()
+            }
+        }
+    }
+
     fn files(&mut self, root: &Table<'_>) -> Vec<FileMeta> {
         let mut out = Vec::new();
         for (t, span) in self.tables(root, "", "files") {
@@ -937,6 +1077,13 @@ impl Walker<'_> {
                 continue;
             };
             let executable = self.boolean(t, "files", "executable", false);
+            let dest = self.string(t, "files", "dest", false);
+            if let Some(d) = &dest {
+                let at = t.get("dest").map(|v| v.span().start).unwrap_or(span.start);
+                self.check(rules::is_abs_path(d), at, "files.dest", "abs-path", || {
+                    format!("{d:?} is not an absolute path in the image")
+                });
+            }
             let at = t.get("path").map(|v| v.span().start).unwrap_or(span.start);
             if !rules::is_rel_path(&path) {
                 self.error(
@@ -948,7 +1095,7 @@ impl Walker<'_> {
                 continue;
             }
             match (self.input.load)(&path) {
-                Some(contents) => out.push(FileMeta { path, contents, executable }),
+                Some(contents) => out.push(FileMeta { path, contents, executable, dest }),
                 None => self.error(
                     at,
                     "files.path",

@@ -119,6 +119,26 @@ pub enum Error {
         /// The other.
         second: String,
     },
+    /// A builder starts from another extension's builder stage, which that extension lacks.
+    #[error(
+        "extension `{extension}` builds on the builder of `{from}`, which has none\nhint: this is a fault of the extension; report it to its authors"
+    )]
+    BuilderFromMissing {
+        /// The extension whose builder starts from another.
+        extension: String,
+        /// The extension it starts from.
+        from: String,
+    },
+    /// A builder base override for a builder that has no base image of its own.
+    #[error(
+        "extension `{extension}` builds on {what}, so it takes no builder base image\nhint: remove `builder_base_image` from its overrides"
+    )]
+    NoOwnBuilderBase {
+        /// The extension.
+        extension: String,
+        /// What its builder starts from, in words.
+        what: String,
+    },
     /// A template failed to render or produced something not allowed.
     #[error(
         "template `{template}` of extension `{extension}` failed: {message}\nhint: this is a fault of the extension; report it to its authors"

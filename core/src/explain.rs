@@ -1046,9 +1046,9 @@ fn has_lists_cache(run: &Instruction) -> bool {
 }
 
 /// The owner of a stage in quarry's output: `# NAME: builder` above or right after FROM, or the
-/// shared builder base.
+/// shared builder base of older renders.
 fn stage_owner(stage: &Stage) -> Option<String> {
-    if stage.name.as_deref().is_some_and(|n| n.starts_with(crate::render::BUILDER_BASE_STAGE)) {
+    if stage.name.as_deref().is_some_and(|n| n.starts_with("quarry_builder_base")) {
         return Some("shared builder base".to_owned());
     }
     comment_owner(&stage.comments)

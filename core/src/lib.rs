@@ -17,18 +17,19 @@ pub mod template;
 
 pub use error::Error;
 pub use model::{
-    ARTIFACT_ROOT, AptRepository, Artifact, Builder, ContextFile, DEFAULT_BUILDER_BASE_IMAGE,
-    DEFAULT_CACHE_PRIORITY, Extension, HostValue, MAX_CACHE_PRIORITY, OptionSpec, RunSpec, Template,
+    ARTIFACT_ROOT, AptRepository, Artifact, Builder, BuilderFrom, ContextFile, DEFAULT_BUILDER_BASE_IMAGE,
+    DEFAULT_CACHE_PRIORITY, Extension, HostValue, MAX_CACHE_PRIORITY, OptionSpec, RunSpec, Shell, Template,
 };
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
 pub use render::{
-    BUILDER_BASE_STAGE, BUILDER_BASE_TOOLS, BuildFile, EngineLevel, FINAL_STAGE, HostValues, Override,
+    BuildFile, ENTRYPOINT_PATH, ENV_DIR, EngineLevel, FINAL_STAGE, HostValues, ImageConfig, Override,
     Rendered, Request, Selection, render,
 };
 // The rendered pieces and the writers `render` lays them out with, for tools that lay them out
 // otherwise (the cache benchmark's naive baseline).
 pub use render::{
-    APT_PRELUDE, BuilderPieces, ExtensionPieces, FinalUser, Pieces, StageWriter, apt_install_step, pieces,
+    APT_PRELUDE, BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, StageWriter,
+    apt_install_step, pieces,
 };
 pub use resolve::{AddedDependency, Resolved, ResolvedExtension, resolve};
 pub use rules::Rule;

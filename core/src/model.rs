@@ -16,6 +16,11 @@ pub const MAX_CACHE_PRIORITY: u8 = 100;
 pub const ARTIFACT_ROOT: &str = "/opt/quarry";
 
 /// One extension: what it adds to the builder stages, the final image and `docker run`.
+///
+/// The final stage takes, for each extension in chain order, its apt layer and its `setup` RUN
+/// (steps that need only apt packages); then every artifact copy and file, all `COPY --link`;
+/// then `env`, the image's user and workdir. Shell initialisation (`shell`) is a file sourced by
+/// quarry's entrypoint and by interactive bash, never a RUN.
 #[derive(Debug, Clone, Copy)]
 pub struct Extension {
     /// Unique snake_case name; the CLI flag is `--` + name with `_` as `-`.
@@ -28,8 +33,7 @@ pub struct Extension {
     pub depends_on: &'static [&'static str],
     /// 0..=100: high means "changes rarely", emitted early in each group of the final stage.
     pub cache_priority: u8,
-    /// Image the builder stage (or the shared builder base it starts from) is made from;
-    /// `None` means the global default.
+    /// Image the builder stage is made from; `None` means the global default.
     pub builder_base_image: Option<&'static str>,
     /// Packages installed in the final image; an entry may use `{{ options.<name> }}`.
     pub apt_packages: &'static [&'static str],
@@ -37,13 +41,23 @@ pub struct Extension {
     pub apt_repositories: &'static [AptRepository],
     /// The builder stage, if the extension builds or downloads something.
     pub builder: Option<Builder>,
-    /// Final-stage steps run as root, after all artifact copies.
+    /// Final-stage RUN steps, run as root right after the extension's apt layer, in the chain
+    /// before every copy: they may use apt packages only, never another extension's artifacts.
     pub setup: Option<Template>,
-    /// Final-stage steps run as the image's user, after all root setup.
-    pub user_setup: Option<Template>,
-    /// The user that user-stage steps (and the container) run as, a template such as
-    /// `{{ options.name }}`. At most one selected extension may set it.
+    /// The declared exception: `setup` truly needs artifacts of the final image, so it is placed
+    /// after the copies, where it runs again whenever any earlier step changes.
+    pub setup_after_copies: bool,
+    /// `NAME=value` environment entries of the final image (an entry may use templates),
+    /// written after every RUN of the chain.
+    pub env: &'static [&'static str],
+    /// Shell initialisation, applied by quarry's entrypoint and by interactive bash.
+    pub shell: Shell,
+    /// The user the container runs as, a template such as `{{ options.name }}`. At most one
+    /// selected extension may set it.
     pub final_user: Option<&'static str>,
+    /// The container's working folder, a template such as `/home/{{ options.name }}`; set with
+    /// `final_user` by the same extension.
+    pub workdir: Option<&'static str>,
     /// Final images this extension supports (`ubuntu:24.04`, `ubuntu:noble`); empty means any.
     pub supported_images: &'static [&'static str],
     /// Options with defaults and validation rules.
@@ -54,17 +68,79 @@ pub struct Extension {
     pub run: RunSpec,
 }
 
+impl Extension {
+    /// A base value for hand-written registrations and tests: no name, nothing added
+    /// (`Extension { name: "x", description: "...", ..Extension::EMPTY }`).
+    pub const EMPTY: Extension = Extension {
+        name: "",
+        crate_name: "",
+        description: "",
+        depends_on: &[],
+        cache_priority: DEFAULT_CACHE_PRIORITY,
+        builder_base_image: None,
+        apt_packages: &[],
+        apt_repositories: &[],
+        builder: None,
+        setup: None,
+        setup_after_copies: false,
+        env: &[],
+        shell: Shell::EMPTY,
+        final_user: None,
+        workdir: None,
+        supported_images: &[],
+        options: &[],
+        files: &[],
+        run: RunSpec::EMPTY,
+    };
+}
+
+/// Shell initialisation as data. Both parts are bash, templates over the options, and land in
+/// `/etc/quarry/env.d/<name>.sh`.
+#[derive(Debug, Clone, Copy)]
+pub struct Shell {
+    /// Sourced before every command: by quarry's entrypoint (`docker run IMAGE cmd`), by
+    /// interactive bash and by login shells (`source /opt/ros/jazzy/setup.bash`).
+    pub init: Option<Template>,
+    /// Sourced by interactive bash only (key bindings, completion).
+    pub interactive: Option<Template>,
+}
+
+impl Shell {
+    /// No shell initialisation.
+    pub const EMPTY: Shell = Shell { init: None, interactive: None };
+
+    /// Whether there is nothing to source.
+    pub const fn is_empty(&self) -> bool {
+        self.init.is_none() && self.interactive.is_none()
+    }
+}
+
 /// A builder stage: `FROM <base> AS <name>_builder`, its apt packages, then its template.
 #[derive(Debug, Clone, Copy)]
 pub struct Builder {
-    /// Start from the shared builder base stage (fixed tool set) instead of the bare image.
-    pub shared_base: bool,
-    /// Packages installed in the builder stage before its template runs.
+    /// What the stage starts from.
+    pub from: BuilderFrom,
+    /// Packages installed in the builder stage before its template runs (the tools it uses:
+    /// `curl`, `ca-certificates`, `build-essential`, ...).
     pub apt_packages: &'static [&'static str],
     /// The stage body.
     pub template: Template,
     /// What is copied into the final image, in this order.
     pub artifacts: &'static [Artifact],
+}
+
+/// What a builder stage starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuilderFrom {
+    /// Its builder base image (`builder_base_image`, the user's override, or `ubuntu:22.04`):
+    /// fixed, whatever the final image is.
+    BaseImage,
+    /// Another extension's builder stage (which must be in `depends_on`): tools installed by
+    /// that tool's package manager (`npm install`, `uv tool install`).
+    Extension(&'static str),
+    /// The final image, for what must match its interpreter or libraries (a Python venv of the
+    /// image's python3). It runs again when the final image changes.
+    FinalImage,
 }
 
 /// A path a builder produces and where it lands in the final image.
@@ -105,6 +181,9 @@ pub struct ContextFile {
     pub contents: &'static [u8],
     /// Whether the file is executable (mode 0755 instead of 0644).
     pub executable: bool,
+    /// Where the final image gets it (`COPY --link`), if anywhere: configuration under `/etc`,
+    /// a source list, a profile script. Otherwise only templates use it (`{{ context }}`).
+    pub dest: Option<&'static str>,
 }
 
 /// Arguments the extension needs on `docker run`.
@@ -225,8 +304,49 @@ impl Extension {
             }
         }
         check_packages(self.apt_packages);
+        if self.setup_after_copies && self.setup.is_none() {
+            panic!("extension `setup_after_copies` is set but there is no `setup`");
+        }
+        if self.workdir.is_some() && self.final_user.is_none() {
+            panic!(
+                "extension `workdir` needs `final_user`: the extension that sets the user sets its folder"
+            );
+        }
+        let mut i = 0;
+        while i < self.env.len() {
+            if !rules::is_env_entry(self.env[i]) && !rules::is_templated(self.env[i]) {
+                panic!(
+                    "extension `env` entries must be NAME=value, the value without white space, quotes or `\\`"
+                );
+            }
+            i += 1;
+        }
         if let Some(builder) = &self.builder {
             check_packages(builder.apt_packages);
+            match builder.from {
+                BuilderFrom::BaseImage => {}
+                BuilderFrom::FinalImage => {
+                    if self.builder_base_image.is_some() {
+                        panic!("a builder `from` the final image has no `builder_base_image`");
+                    }
+                }
+                BuilderFrom::Extension(other) => {
+                    if self.builder_base_image.is_some() {
+                        panic!("a builder `from` another extension's builder has no `builder_base_image`");
+                    }
+                    let mut found = false;
+                    let mut j = 0;
+                    while j < self.depends_on.len() {
+                        if rules::str_eq(self.depends_on[j], other) {
+                            found = true;
+                        }
+                        j += 1;
+                    }
+                    if !found {
+                        panic!("a builder `from` another extension needs that extension in `depends_on`");
+                    }
+                }
+            }
             let mut i = 0;
             while i < builder.artifacts.len() {
                 let a = &builder.artifacts[i];
@@ -275,6 +395,11 @@ impl Extension {
         while i < self.files.len() {
             if !rules::is_rel_path(self.files[i].path) {
                 panic!("context file `path` must be relative, without `..`");
+            }
+            if let Some(dest) = self.files[i].dest
+                && !rules::is_abs_path(dest)
+            {
+                panic!("context file `dest` must be an absolute path");
             }
             i += 1;
         }

@@ -2,34 +2,83 @@
 //!
 //! Layout, top to bottom:
 //! 1. `ARG CACHE_ID=default`, before the first `FROM`.
-//! 2. Shared builder base stages (`quarry_builder_base`): a fixed tool set that never depends on
-//!    the selection.
-//! 3. One `<name>_builder` stage per extension with a builder, on its own fixed base image.
-//! 4. The final stage: one apt layer per extension, then every artifact copy, then root setup
-//!    steps, then user steps; inside each group in resolve order (priority descending, name,
-//!    dependencies first).
+//! 2. One `<name>_builder` stage per extension with a builder, on its own fixed base image (or
+//!    on another builder, or on the final image, where the extension says so).
+//! 3. The final stage:
+//!    - the fixed step (the same in every image: apt keeps its downloads, interactive bash loads
+//!      quarry's environment);
+//!    - the RUN chain: per extension, in chain order, its apt layer and its setup RUN;
+//!    - every `COPY --link`: quarry's entrypoint and start-up files, artifacts, files, each
+//!      extension's shell environment;
+//!    - `ENV`, the declared exceptions (setup that needs artifacts), `USER`, `WORKDIR`,
+//!      `ENTRYPOINT` and `CMD`.
+//!
+//! Nothing a user changes sits before a RUN that does not depend on it: a RUN's cache key holds
+//! every layer below it, so adding, bumping or removing an extension re-runs only its own steps.
 //!
 //! `ARG CACHE_ID` is re-declared in a stage right before the first instruction that uses it,
 //! because a declared ARG enters the cache key of every later RUN of the stage.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::error::Error;
-use crate::model::{AptRepository, Artifact, Extension, Template};
+use crate::model::{AptRepository, Artifact, BuilderFrom, Extension, Template};
 use crate::registry::Registry;
 use crate::resolve::{Resolved, ResolvedExtension, resolve};
 use crate::rules;
 use crate::template::{self, Slot};
 
-/// Name of the shared builder base stage built from the global builder base image.
-pub const BUILDER_BASE_STAGE: &str = "quarry_builder_base";
-
-/// The fixed tool set of every shared builder base stage, sorted.
-pub const BUILDER_BASE_TOOLS: &[&str] =
-    &["build-essential", "ca-certificates", "cmake", "curl", "git", "pkg-config", "unzip", "xz-utils"];
-
 /// Name of the final stage.
 pub const FINAL_STAGE: &str = "quarry_final";
+
+/// quarry's entrypoint in the final image: loads the shell environment, then runs the command.
+pub const ENTRYPOINT_PATH: &str = "/usr/local/bin/quarry-entrypoint";
+
+/// The folder each extension's shell environment lands in, `<name>.sh`.
+pub const ENV_DIR: &str = "/etc/quarry/env.d";
+
+/// Build-context folder of quarry's own files, copied to `/` (entrypoint and start-up files).
+const ROOT_CONTEXT: &str = "quarry/_root";
+/// Build-context folder of the extensions' shell environments.
+const ENV_CONTEXT: &str = "quarry/_env.d";
+
+/// The fixed first step of every final stage. It depends on nothing the user selects, so it is
+/// built once per final image: apt keeps what it downloads (so the cache mounts pay off), and
+/// interactive bash loads `/etc/quarry/env.sh`.
+pub const FINAL_PRELUDE: &str = "RUN if [ -d /etc/apt/apt.conf.d ]; then \\\n      \
+    rm -f /etc/apt/apt.conf.d/docker-clean; \\\n      \
+    echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache; \\\n    \
+    fi \\\n \
+    && echo '[ -r /etc/quarry/env.sh ] && . /etc/quarry/env.sh' >> /etc/bash.bashrc";
+
+/// `/etc/quarry/env.sh`: sources every extension's environment, once per shell, in bash only.
+const ENV_SH: &str = r#"# Written by quarry: loads each extension's shell environment from /etc/quarry/env.d.
+# Sourced by quarry's entrypoint (`docker run IMAGE cmd`), by interactive bash
+# (/etc/bash.bashrc) and by login shells (/etc/profile.d/quarry.sh).
+if [ -n "${BASH_VERSION:-}" ] && [ "${quarry_env_loaded:-}" != "$$" ]; then
+  quarry_env_loaded=$$
+  for quarry_env_file in /etc/quarry/env.d/*.sh; do
+    if [ -r "$quarry_env_file" ]; then . "$quarry_env_file"; fi
+  done
+  unset quarry_env_file
+fi
+"#;
+
+/// `/usr/local/bin/quarry-entrypoint`.
+const ENTRYPOINT_SH: &str = r#"#!/bin/bash
+# Written by quarry: loads each extension's shell environment, then runs the command (the base
+# image's own entrypoint, if it had one, is the first word of it). With no command at all, bash.
+quarry_load_env() { . /etc/quarry/env.sh; }
+quarry_load_env
+unset -f quarry_load_env
+if [ "$#" -eq 0 ]; then set -- /bin/bash; fi
+exec "$@"
+"#;
+
+/// `/etc/profile.d/quarry.sh`.
+const PROFILE_SH: &str = "# Written by quarry: login shells load each extension's shell environment too.\n\
+if [ -r /etc/quarry/env.sh ]; then . /etc/quarry/env.sh; fi\n";
 
 /// What the target engine's Dockerfile frontend supports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,6 +136,33 @@ pub struct Request {
     pub engine: EngineLevel,
     /// Values of the host running quarry, for options that default to them.
     pub host: HostValues,
+    /// The order of the final stage's chain from the last render (`quarry.lock`): those
+    /// extensions keep their places and new ones go after them, so the chain only grows.
+    /// `None`: the canonical order (priority descending, then name).
+    pub locked_order: Option<Vec<String>>,
+    /// What the final image itself sets, when known (read from the engine): quarry's entrypoint
+    /// composes with it instead of replacing it.
+    pub image_config: Option<ImageConfig>,
+}
+
+/// The final image's own `ENTRYPOINT`, `CMD` and `USER`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    /// `ENTRYPOINT`, exec form; empty when there is none.
+    pub entrypoint: Vec<String>,
+    /// `CMD`, exec form; empty when there is none.
+    pub cmd: Vec<String>,
+    /// `USER`; empty means root.
+    pub user: String,
+}
+
+impl ImageConfig {
+    /// Whether the image runs as someone other than root.
+    fn non_root_user(&self) -> Option<&str> {
+        let user = self.user.as_str();
+        let name = user.split(':').next().unwrap_or_default();
+        (!name.is_empty() && name != "root" && name != "0").then_some(user)
+    }
 }
 
 /// The host's values that options may default to (`None`: use the option's own default).
@@ -114,10 +190,11 @@ impl HostValues {
 /// A file to write into the build context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildFile {
-    /// Path relative to the context root: `quarry/<extension>/<path>`.
+    /// Path relative to the context root: `quarry/<extension>/<path>`, or quarry's own files
+    /// under `quarry/_root/` and `quarry/_env.d/`.
     pub path: String,
     /// Contents.
-    pub contents: &'static [u8],
+    pub contents: Cow<'static, [u8]>,
     /// Whether it is executable.
     pub executable: bool,
 }
@@ -141,7 +218,7 @@ pub struct Rendered {
 /// module documentation.
 pub fn render(registry: &Registry, request: &Request) -> Result<Rendered, Error> {
     let pieces = pieces(registry, request)?;
-    let dockerfile = layout(&pieces, request.engine);
+    let dockerfile = layout(&pieces, request);
     let Pieces { resolved, warnings, files, final_user, .. } = pieces;
     Ok(Rendered { dockerfile, resolved, warnings, files, final_user: final_user.map(|u| u.user) })
 }
@@ -150,7 +227,7 @@ pub fn render(registry: &Registry, request: &Request) -> Result<Rendered, Error>
 ///
 /// [`render`] lays these out as quarry's Dockerfile. A tool may lay the same pieces out otherwise
 /// (`cargo xtask bench cache` composes a naive layout from them to measure quarry against), with
-/// [`StageWriter`], [`apt_install_step`] and [`APT_PRELUDE`] writing the steps as quarry does.
+/// [`StageWriter`] and [`apt_install_step`] writing the steps as quarry does.
 #[derive(Debug, Clone)]
 pub struct Pieces {
     /// The final image.
@@ -163,7 +240,8 @@ pub struct Pieces {
     pub final_user: Option<FinalUser>,
     /// Things the user should know, one message each.
     pub warnings: Vec<String>,
-    /// Files the extensions ship in the build context, sorted by path.
+    /// Every file of the build context, sorted by path: the extensions' files, their shell
+    /// environments and quarry's own start-up files.
     pub files: Vec<BuildFile>,
 }
 
@@ -178,10 +256,16 @@ pub struct ExtensionPieces {
     pub apt_packages: Vec<String>,
     /// Third-party repositories its final-image packages come from.
     pub apt_repositories: &'static [AptRepository],
-    /// Final-stage steps run as root (a rendered snippet).
+    /// Final-stage RUN steps (a rendered snippet).
     pub setup: Option<String>,
-    /// Final-stage steps run as the image's user (a rendered snippet).
-    pub user_setup: Option<String>,
+    /// Whether `setup` must follow the copies (the declared exception).
+    pub setup_after_copies: bool,
+    /// `NAME=value` entries of the final image.
+    pub env: Vec<String>,
+    /// The extension's shell environment: its path in the build context, if it has one.
+    pub shell_file: Option<String>,
+    /// Context files copied into the final image: (path in the build context, destination).
+    pub copied_files: Vec<(String, &'static str)>,
 }
 
 /// A rendered builder stage.
@@ -189,10 +273,12 @@ pub struct ExtensionPieces {
 pub struct BuilderPieces {
     /// The stage name, `<name>_builder`.
     pub stage: String,
-    /// The effective builder base image.
+    /// What its `FROM` names: an image, or another builder stage.
+    pub from: String,
+    /// The image at the root of the stage (for apt cache-mount ids).
     pub image: String,
-    /// Whether the stage starts from the shared builder base stage of `image`.
-    pub shared_base: bool,
+    /// Whether the stage starts from another builder stage (which has done apt's set-up).
+    pub from_stage: bool,
     /// Packages installed in the stage before its body, templates filled in.
     pub apt_packages: Vec<String>,
     /// The stage body (a rendered snippet).
@@ -206,6 +292,8 @@ pub struct BuilderPieces {
 pub struct FinalUser {
     /// The user name.
     pub user: String,
+    /// Its working folder, if the extension sets one.
+    pub workdir: Option<String>,
     /// The extension whose `final_user` it is.
     pub owner: &'static str,
 }
@@ -219,33 +307,96 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
 
     // Rendered group by group, in the order the groups appear in the file, so the first error
     // reported is the first one in the file.
-    let mut builders = Vec::with_capacity(resolved.extensions.len());
+    let mut builders: BTreeMap<&'static str, BuilderPieces> = BTreeMap::new();
     for r in &resolved.extensions {
-        let (Some(builder), Some(image)) = (&r.extension.builder, &r.builder_base_image) else {
-            builders.push(None);
-            continue;
+        let Some(builder) = &r.extension.builder else { continue };
+        let (from, image, from_stage) = match builder.from {
+            BuilderFrom::BaseImage => {
+                let image =
+                    r.builder_base_image.clone().expect("resolve sets a base for base-image builders");
+                (image.clone(), image, false)
+            }
+            BuilderFrom::FinalImage => (request.image.clone(), request.image.clone(), false),
+            BuilderFrom::Extension(source) => {
+                let source = builders.get(source).expect("resolve places a builder's source first");
+                (source.stage.clone(), source.image.clone(), true)
+            }
         };
-        builders.push(Some(BuilderPieces {
+        let pieces = BuilderPieces {
             stage: r.extension.builder_stage(),
-            image: image.clone(),
-            shared_base: builder.shared_base,
+            from,
+            image,
+            from_stage,
             apt_packages: render_packages(r, builder.apt_packages)?,
             body: render_template(r, &builder.template, Slot::Builder)?,
             artifacts: builder.artifacts,
-        }));
+        };
+        builders.insert(r.extension.name, pieces);
     }
 
-    let warnings = resolved
-        .extensions
-        .iter()
-        .filter_map(|r| unsupported_image_warning(r.extension, &request.image))
-        .collect();
+    let mut warnings: Vec<String> = resolved.notes.clone();
+    warnings.extend(
+        resolved.extensions.iter().filter_map(|r| unsupported_image_warning(r.extension, &request.image)),
+    );
+
+    let mut extensions = Vec::with_capacity(resolved.extensions.len());
+    let mut files: Vec<BuildFile> = Vec::new();
+    for r in &resolved.extensions {
+        let ext = r.extension;
+        let apt_packages = render_packages(r, ext.apt_packages)?;
+        let setup = ext.setup.as_ref().map(|t| render_template(r, t, Slot::Setup)).transpose()?;
+        let env = ext
+            .env
+            .iter()
+            .map(|entry| {
+                let template = Template { file: "env", source: entry };
+                let value = render_template(r, &template, Slot::Value)?;
+                if rules::is_env_entry(&value) {
+                    Ok(value)
+                } else {
+                    Err(template_error(
+                        ext,
+                        &template,
+                        format!("{entry:?} rendered to {value:?}, which is not NAME=value without white space or quotes"),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let shell_file = shell_file(r)?.map(|contents| {
+            let path = format!("{ENV_CONTEXT}/{}.sh", ext.name);
+            files.push(BuildFile {
+                path: path.clone(),
+                contents: Cow::Owned(contents.into_bytes()),
+                executable: false,
+            });
+            path
+        });
+        let mut copied_files = Vec::new();
+        for f in ext.files {
+            let path = format!("quarry/{}/{}", ext.name, f.path);
+            if let Some(dest) = f.dest {
+                copied_files.push((path.clone(), dest));
+            }
+            files.push(BuildFile { path, contents: Cow::Borrowed(f.contents), executable: f.executable });
+        }
+        extensions.push(ExtensionPieces {
+            name: ext.name,
+            builder: builders.remove(ext.name),
+            apt_packages,
+            apt_repositories: ext.apt_repositories,
+            setup,
+            setup_after_copies: ext.setup_after_copies,
+            env,
+            shell_file,
+            copied_files,
+        });
+    }
+
     let mut final_user: Option<FinalUser> = None;
     for r in &resolved.extensions {
         let Some(user_template) = r.extension.final_user else { continue };
         let template = Template { file: "final_user", source: user_template };
-        let user = render_template(r, &template, Slot::Value)?;
-        let user = user.trim().to_owned();
+        let user = render_template(r, &template, Slot::Value)?.trim().to_owned();
         if !rules::is_user_name(&user) {
             return Err(template_error(
                 r.extension,
@@ -253,104 +404,92 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
                 format!("`final_user` rendered to {user:?}, which is not a user name"),
             ));
         }
+        let workdir = match r.extension.workdir {
+            None => None,
+            Some(source) => {
+                let template = Template { file: "workdir", source };
+                let dir = render_template(r, &template, Slot::Value)?.trim().to_owned();
+                if !rules::is_abs_path(&dir) {
+                    return Err(template_error(
+                        r.extension,
+                        &template,
+                        format!("`workdir` rendered to {dir:?}, which is not an absolute path"),
+                    ));
+                }
+                Some(dir)
+            }
+        };
         if let Some(first) = &final_user {
             return Err(Error::TwoFinalUsers {
                 first: first.owner.to_owned(),
                 second: r.extension.name.to_owned(),
             });
         }
-        final_user = Some(FinalUser { user, owner: r.extension.name });
+        final_user = Some(FinalUser { user, workdir, owner: r.extension.name });
     }
 
-    let mut apt_packages = Vec::with_capacity(resolved.extensions.len());
-    for r in &resolved.extensions {
-        apt_packages.push(render_packages(r, r.extension.apt_packages)?);
+    for (path, contents, executable) in [
+        ("etc/quarry/env.sh", ENV_SH, false),
+        ("usr/local/bin/quarry-entrypoint", ENTRYPOINT_SH, true),
+        ("etc/profile.d/quarry.sh", PROFILE_SH, false),
+    ] {
+        files.push(BuildFile {
+            path: format!("{ROOT_CONTEXT}/{path}"),
+            contents: Cow::Borrowed(contents.as_bytes()),
+            executable,
+        });
     }
-    let mut setups = Vec::with_capacity(resolved.extensions.len());
-    for r in &resolved.extensions {
-        setups.push(r.extension.setup.as_ref().map(|t| render_template(r, t, Slot::Setup)).transpose()?);
-    }
-    let mut user_setups = Vec::with_capacity(resolved.extensions.len());
-    for r in &resolved.extensions {
-        user_setups.push(
-            r.extension.user_setup.as_ref().map(|t| render_template(r, t, Slot::UserSetup)).transpose()?,
-        );
-    }
-
-    let extensions = resolved
-        .extensions
-        .iter()
-        .zip(builders)
-        .zip(apt_packages)
-        .zip(setups)
-        .zip(user_setups)
-        .map(|((((r, builder), apt_packages), setup), user_setup)| ExtensionPieces {
-            name: r.extension.name,
-            builder,
-            apt_packages,
-            apt_repositories: r.extension.apt_repositories,
-            setup,
-            user_setup,
-        })
-        .collect();
-
-    let mut files: Vec<BuildFile> = resolved
-        .extensions
-        .iter()
-        .flat_map(|r| {
-            r.extension.files.iter().map(|f| BuildFile {
-                path: format!("quarry/{}/{}", r.extension.name, f.path),
-                contents: f.contents,
-                executable: f.executable,
-            })
-        })
-        .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
 
     Ok(Pieces { image: request.image.clone(), resolved, extensions, final_user, warnings, files })
 }
 
+/// The extension's `/etc/quarry/env.d/<name>.sh`, if it declares shell initialisation.
+fn shell_file(r: &ResolvedExtension) -> Result<Option<String>, Error> {
+    let shell = &r.extension.shell;
+    if shell.is_empty() {
+        return Ok(None);
+    }
+    let mut out = format!(
+        "# {}: shell environment, written by quarry from the extension's metadata.\n",
+        r.extension.name
+    );
+    if let Some(init) = &shell.init {
+        out.push_str(render_template(r, init, Slot::Shell)?.trim_end());
+        out.push('\n');
+    }
+    if let Some(interactive) = &shell.interactive {
+        out.push_str("if [[ $- == *i* ]]; then\n");
+        for line in render_template(r, interactive, Slot::Shell)?.trim_end().lines() {
+            if line.is_empty() {
+                out.push('\n');
+            } else {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push_str("fi\n");
+    }
+    Ok(Some(out))
+}
+
 /// quarry's layout of `pieces` (see the module documentation).
-fn layout(pieces: &Pieces, engine: EngineLevel) -> String {
+fn layout(pieces: &Pieces, request: &Request) -> String {
     let mut out = String::new();
     let names: Vec<&str> = pieces.extensions.iter().map(|e| e.name).collect();
     out.push_str("# Rendered by quarry; do not edit: change the configuration and render again.\n");
     out.push_str(&format!("# Extensions: {}\n", names.join(", ")));
     out.push_str("ARG CACHE_ID=default\n");
 
-    // Shared builder bases, one per distinct image, the global default first.
-    let default_image = &pieces.resolved.default_builder_base_image;
-    let mut shared_bases: BTreeMap<String, String> = BTreeMap::new();
-    for b in pieces.extensions.iter().filter_map(|e| e.builder.as_ref()) {
-        if b.shared_base {
-            let stage = if b.image == *default_image {
-                BUILDER_BASE_STAGE.to_owned()
-            } else {
-                format!("{BUILDER_BASE_STAGE}_{}", stage_slug(&b.image))
-            };
-            shared_bases.insert(stage, b.image.clone());
-        }
-    }
-    for (stage_name, image) in &shared_bases {
-        let mut stage = StageWriter::new(&mut out, image, Some(stage_name));
-        stage.comment("Shared builder base: a fixed tool set, whatever extensions are selected.");
-        stage.step(APT_PRELUDE);
-        let tools: Vec<String> = BUILDER_BASE_TOOLS.iter().map(|t| (*t).to_owned()).collect();
-        stage.step(&apt_install_step(image, &tools, &[], ""));
-    }
-
-    // Builder stages.
+    // Builder stages; a builder that starts from another comes after it (resolve order puts
+    // dependencies first).
     for e in &pieces.extensions {
         let Some(b) = &e.builder else { continue };
-        let base_stage = shared_bases.iter().find(|(_, i)| **i == b.image).map(|(s, _)| s.as_str());
-        let from = match (b.shared_base, base_stage) {
-            (true, Some(stage)) => stage,
-            _ => b.image.as_str(),
-        };
-        let mut stage = StageWriter::new(&mut out, from, Some(&b.stage));
+        let mut stage = StageWriter::new(&mut out, &b.from, Some(&b.stage));
         stage.comment(&format!("{}: builder", e.name));
         if !b.apt_packages.is_empty() {
-            if !b.shared_base {
+            if !b.from_stage {
                 stage.step(APT_PRELUDE);
             }
             stage.step(&apt_install_step(&b.image, &b.apt_packages, &[], e.name));
@@ -358,57 +497,130 @@ fn layout(pieces: &Pieces, engine: EngineLevel) -> String {
         stage.snippet(&b.body);
     }
 
-    // The final stage.
+    let link = match request.engine {
+        EngineLevel::Modern => "--link ",
+        EngineLevel::Legacy => "",
+    };
+    let config = request.image_config.as_ref();
+    let base_user = config.and_then(ImageConfig::non_root_user);
+
     let mut stage = StageWriter::new(&mut out, &pieces.image, Some(FINAL_STAGE));
-    let has_apt =
-        pieces.extensions.iter().any(|e| !e.apt_packages.is_empty() || !e.apt_repositories.is_empty());
-    if has_apt {
-        stage.step(APT_PRELUDE);
+    if base_user.is_some() {
+        stage.comment("The image runs as a user of its own: the chain runs as root.");
+        stage.step("USER root");
     }
+    stage.comment("quarry: the same in every image (apt keeps its downloads; interactive bash loads /etc/quarry/env.sh).");
+    stage.step(FINAL_PRELUDE);
+
+    // The chain: apt layers and the setup steps that need only them, in chain order.
     for e in &pieces.extensions {
-        if e.apt_packages.is_empty() && e.apt_repositories.is_empty() {
-            continue;
+        if !e.apt_packages.is_empty() || !e.apt_repositories.is_empty() {
+            stage.comment(&format!("{}: apt packages", e.name));
+            stage.step(&apt_install_step(&pieces.image, &e.apt_packages, e.apt_repositories, e.name));
         }
-        stage.comment(&format!("{}: apt packages", e.name));
-        stage.step(&apt_install_step(&pieces.image, &e.apt_packages, e.apt_repositories, e.name));
-    }
-    for e in &pieces.extensions {
-        let Some(b) = &e.builder else { continue };
-        if b.artifacts.is_empty() {
-            continue;
-        }
-        stage.comment(&format!("{}: artifacts", e.name));
-        let link = match engine {
-            EngineLevel::Modern => "--link ",
-            EngineLevel::Legacy => "",
-        };
-        for a in b.artifacts {
-            stage.step(&format!("COPY {link}--from={} {} {}", b.stage, a.source, a.dest));
-        }
-    }
-    for e in &pieces.extensions {
-        if let Some(setup) = &e.setup {
+        if let Some(setup) = e.setup.as_ref().filter(|_| !e.setup_after_copies) {
             stage.comment(&format!("{}: setup", e.name));
             stage.snippet(setup);
         }
     }
-    if let Some(user) = &pieces.final_user {
-        stage.comment(&format!("{}: the image's user", user.owner));
-        stage.step(&format!("USER {}", user.user));
+
+    // Copies: independent of the layers before them (`COPY --link`).
+    stage.comment("quarry: the entrypoint and shell start-up files.");
+    stage.step(&format!("COPY {link}{ROOT_CONTEXT}/ /"));
+    for e in &pieces.extensions {
+        let artifacts =
+            e.builder.as_ref().map(|b| (b.stage.as_str(), b.artifacts)).filter(|(_, a)| !a.is_empty());
+        if let Some((from, artifacts)) = artifacts {
+            stage.comment(&format!("{}: artifacts", e.name));
+            for a in artifacts {
+                stage.step(&format!("COPY {link}--from={from} {} {}", a.source, a.dest));
+            }
+        }
+        if !e.copied_files.is_empty() {
+            stage.comment(&format!("{}: files", e.name));
+            for (path, dest) in &e.copied_files {
+                stage.step(&format!("COPY {link}{path} {dest}"));
+            }
+        }
+        if let Some(path) = &e.shell_file {
+            stage.comment(&format!("{}: shell environment", e.name));
+            stage.step(&format!("COPY {link}{path} {ENV_DIR}/{}.sh", e.name));
+        }
+    }
+
+    // Metadata after the last chain RUN costs no step.
+    for e in pieces.extensions.iter().filter(|e| !e.env.is_empty()) {
+        stage.comment(&format!("{}: environment", e.name));
+        stage.step(&format!("ENV {}", e.env.join(" \\\n    ")));
     }
     for e in &pieces.extensions {
-        if let Some(setup) = &e.user_setup {
-            stage.comment(&format!("{}: user setup", e.name));
+        if let Some(setup) = e.setup.as_ref().filter(|_| e.setup_after_copies) {
+            stage.comment(&format!(
+                "{}: setup that needs the copies (declared in its metadata): runs again whenever an earlier step changes",
+                e.name
+            ));
             stage.snippet(setup);
         }
     }
+    match (&pieces.final_user, base_user) {
+        (Some(user), _) => {
+            stage.comment(&format!("{}: the image's user", user.owner));
+            stage.step(&format!("USER {}", user.user));
+            if let Some(dir) = &user.workdir {
+                stage.step(&format!("WORKDIR {dir}"));
+            }
+        }
+        (None, Some(user)) => {
+            stage.comment("The image's own user, as it was.");
+            stage.step(&format!("USER {user}"));
+        }
+        (None, None) => {}
+    }
+    stage.comment(&format!(
+        "quarry's entrypoint loads {ENV_DIR}/*.sh, then runs the command{}.",
+        match config {
+            Some(c) if !c.entrypoint.is_empty() => " through the image's own entrypoint",
+            Some(_) => "",
+            None => " (the image's own ENTRYPOINT and CMD were not known: assumed none, and bash without a command)",
+        }
+    ));
+    let mut entrypoint = vec![ENTRYPOINT_PATH.to_owned()];
+    if let Some(c) = config {
+        // An image quarry made already has this entrypoint first: do not run it twice.
+        let own = c.entrypoint.first().is_some_and(|e| e == ENTRYPOINT_PATH);
+        entrypoint.extend(c.entrypoint.iter().skip(usize::from(own)).cloned());
+    }
+    stage.step(&format!("ENTRYPOINT {}", json_array(&entrypoint)));
+    if let Some(c) = config.filter(|c| !c.cmd.is_empty()) {
+        stage.step(&format!("CMD {}", json_array(&c.cmd)));
+    }
     out
+}
+
+/// A JSON array of strings, for exec-form instructions.
+fn json_array(items: &[String]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| {
+            let mut q = String::from('"');
+            for c in s.chars() {
+                match c {
+                    '"' => q.push_str("\\\""),
+                    '\\' => q.push_str("\\\\"),
+                    c if (c as u32) < 0x20 || c == '\u{7f}' => q.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => q.push(c),
+                }
+            }
+            q.push('"');
+            q
+        })
+        .collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 /// Makes the image's own apt cache keep what it downloads, so the cache mounts pay off.
 pub const APT_PRELUDE: &str = "RUN rm -f /etc/apt/apt.conf.d/docker-clean \\\n \
     && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
-
 /// One apt layer on `image`: repositories (if any), then the sorted, de-duplicated packages, with
 /// the cache mounts of `image`. `owner` names the keyring and list files of repositories.
 pub fn apt_install_step(
@@ -469,11 +681,6 @@ fn image_slug(image: &str) -> String {
     image.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
 }
 
-/// `ubuntu:24.04` -> `ubuntu_24_04`: the image in a stage name.
-fn stage_slug(image: &str) -> String {
-    image.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
-}
-
 /// Package names, with `{{ options.* }}` placeholders filled in and the result checked.
 fn render_packages(r: &ResolvedExtension, packages: &'static [&'static str]) -> Result<Vec<String>, Error> {
     packages
@@ -504,7 +711,8 @@ fn render_template(r: &ResolvedExtension, template: &Template, slot: Slot) -> Re
     let name = format!("{}/{}", ext.name, template.file);
     let rendered = template::render(&name, template.source, ctx)
         .map_err(|e| template_error(ext, template, e.to_string()))?;
-    if slot != Slot::Value {
+    // Shell text goes to a file of the build context, values are checked by their own rule.
+    if !matches!(slot, Slot::Value | Slot::Shell) {
         template::check_snippet(slot, &rendered).map_err(|e| template_error(ext, template, e.to_string()))?;
     }
     Ok(rendered)
@@ -613,7 +821,7 @@ impl<'a> StageWriter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Builder, RunSpec};
+    use crate::model::Builder;
     use crate::resolve::AddedDependency;
 
     fn leak<T>(v: T) -> &'static T {
@@ -627,17 +835,8 @@ mod tests {
             description: "test extension",
             depends_on: deps,
             cache_priority: priority,
-            builder_base_image: None,
-            apt_packages: &[],
-            apt_repositories: &[],
-            builder: None,
             setup: Some(Template { file: "setup", source: "RUN echo {{ name }}\n" }),
-            user_setup: None,
-            final_user: None,
-            supported_images: &[],
-            options: &[],
-            files: &[],
-            run: RunSpec::EMPTY,
+            ..Extension::EMPTY
         }
     }
 
@@ -717,7 +916,7 @@ mod tests {
         let mut builder_ext = ext("tool", &[], 50);
         builder_ext.setup = None;
         builder_ext.builder = Some(Builder {
-            shared_base: false,
+            from: BuilderFrom::BaseImage,
             apt_packages: &[],
             template: Template {
                 file: "builder",
@@ -759,7 +958,7 @@ mod tests {
             from_host: None,
         }]);
         tool.builder = Some(Builder {
-            shared_base: true,
+            from: BuilderFrom::BaseImage,
             apt_packages: &["libz-dev"],
             template: Template { file: "builder", source: "RUN echo {{ options.version }} > {{ out }}/v\n" },
             artifacts: &[Artifact { source: "/opt/quarry/tool", dest: "/opt/quarry/tool" }],
@@ -773,8 +972,8 @@ mod tests {
         let tool = &pieces.extensions[1];
         let builder = tool.builder.as_ref().unwrap();
         assert_eq!(
-            (builder.stage.as_str(), builder.image.as_str(), builder.shared_base),
-            ("tool_builder", "ubuntu:22.04", true)
+            (builder.stage.as_str(), builder.image.as_str(), builder.from.as_str()),
+            ("tool_builder", "ubuntu:22.04", "ubuntu:22.04")
         );
         assert_eq!(builder.apt_packages, ["libz-dev"]);
         assert_eq!(builder.body, "RUN echo 2.0 > /opt/quarry/tool/v\n");

@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::error::Error;
-use crate::model::{DEFAULT_BUILDER_BASE_IMAGE, Extension, MAX_CACHE_PRIORITY};
+use crate::model::{BuilderFrom, DEFAULT_BUILDER_BASE_IMAGE, Extension, MAX_CACHE_PRIORITY};
 use crate::registry::Registry;
 use crate::render::Request;
 use crate::rules;
@@ -19,7 +19,8 @@ pub struct ResolvedExtension {
     pub options: BTreeMap<String, String>,
     /// Effective cache priority (metadata or override).
     pub priority: u8,
-    /// Effective builder base image, if the extension has a builder.
+    /// Effective builder base image, if the extension has a builder on a base image of its own
+    /// (not one that starts from another builder or from the final image).
     pub builder_base_image: Option<String>,
     /// Whether the user selected it (rather than it being pulled in as a dependency).
     pub requested: bool,
@@ -43,6 +44,8 @@ pub struct Resolved {
     pub added: Vec<AddedDependency>,
     /// The global builder base image (override or default).
     pub default_builder_base_image: String,
+    /// What the user should know about the order (a locked order that had to change).
+    pub notes: Vec<String>,
 }
 
 /// Resolves `request` against `registry`.
@@ -119,13 +122,32 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             Some(p) => p as u8,
             None => ext.cache_priority,
         };
-        let builder_base_image = match ext.builder {
+        let override_base = overrides.and_then(|o| o.builder_base_image.as_deref());
+        let builder_base_image = match ext.builder.map(|b| b.from) {
             None => None,
-            Some(_) => Some(match overrides.and_then(|o| o.builder_base_image.as_deref()) {
+            Some(BuilderFrom::BaseImage) => Some(match override_base {
                 Some(image) => checked_image(&format!("builder base image of `{name}`"), image)?,
                 None if request.builder_base_image.is_some() => default_builder_base_image.clone(),
                 None => ext.builder_base_image.unwrap_or(DEFAULT_BUILDER_BASE_IMAGE).to_owned(),
             }),
+            Some(from) => {
+                if let BuilderFrom::Extension(source) = from
+                    && all.get(source).is_none_or(|s| s.builder.is_none())
+                {
+                    return Err(Error::BuilderFromMissing {
+                        extension: name.to_owned(),
+                        from: source.to_owned(),
+                    });
+                }
+                if override_base.is_some() {
+                    let what = match from {
+                        BuilderFrom::Extension(source) => format!("the builder of `{source}`"),
+                        _ => "the final image".to_owned(),
+                    };
+                    return Err(Error::NoOwnBuilderBase { extension: name.to_owned(), what });
+                }
+                None
+            }
         };
         let given = selected.get(name);
         let mut options: BTreeMap<String, String> = BTreeMap::new();
@@ -156,10 +178,15 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         );
     }
 
-    let order = order(&resolved)?;
+    let canonical = order(&resolved, |name| (Reverse(resolved[name].priority), name))?;
+    let mut notes = Vec::new();
+    let order = match request.locked_order.as_deref() {
+        None | Some([]) => canonical,
+        Some(locked) => chain_order(&resolved, locked, &canonical, &mut notes)?,
+    };
     let extensions =
         order.into_iter().map(|name| resolved.remove(name).expect("ordered names are resolved")).collect();
-    Ok(Resolved { extensions, added, default_builder_base_image })
+    Ok(Resolved { extensions, added, default_builder_base_image, notes })
 }
 
 fn checked_image(what: &str, image: &str) -> Result<String, Error> {
@@ -193,9 +220,47 @@ pub(crate) fn check_option(ext: &Extension, option: &str, value: &str) -> Result
     }
 }
 
+/// The chain only grows: the extensions of a locked order keep their places, and the others
+/// follow them in canonical order. A locked order that now breaks a dependency (the catalog
+/// changed) is repaired by placing each extension as early as its dependencies allow, with a note.
+fn chain_order(
+    resolved: &BTreeMap<&'static str, ResolvedExtension>,
+    locked: &[String],
+    canonical: &[&'static str],
+    notes: &mut Vec<String>,
+) -> Result<Vec<&'static str>, Error> {
+    let mut rank: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for name in locked {
+        if let Some((&key, _)) = resolved.get_key_value(name.as_str()) {
+            let next = rank.len();
+            rank.entry(key).or_insert(next);
+        }
+    }
+    let appended_from = rank.len();
+    for (i, &name) in canonical.iter().enumerate() {
+        rank.entry(name).or_insert(appended_from + i);
+    }
+    let out = order(resolved, |name| rank[name])?;
+    let wanted: Vec<&str> = {
+        let mut w: Vec<&'static str> = rank.keys().copied().collect();
+        w.sort_by_key(|n| rank[n]);
+        w
+    };
+    if out != wanted {
+        notes.push(format!(
+            "the locked order of the extensions breaks a dependency, so it changed to {}\nhint: `quarry lock --reorder` returns to the canonical order",
+            out.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
 /// Topological order in which, among the extensions whose dependencies are all placed, the one
-/// with the highest priority (then the smallest name) comes next.
-fn order(resolved: &BTreeMap<&'static str, ResolvedExtension>) -> Result<Vec<&'static str>, Error> {
+/// with the smallest `key` comes next (canonical: priority descending, then name).
+fn order<K: Ord>(
+    resolved: &BTreeMap<&'static str, ResolvedExtension>,
+    key: impl Fn(&'static str) -> K,
+) -> Result<Vec<&'static str>, Error> {
     let mut pending: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut dependents: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
     for (&name, r) in resolved {
@@ -204,19 +269,16 @@ fn order(resolved: &BTreeMap<&'static str, ResolvedExtension>) -> Result<Vec<&'s
             dependents.entry(dep).or_default().push(name);
         }
     }
-    let mut ready: BinaryHeap<(u8, Reverse<&'static str>)> = pending
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(&name, _)| (resolved[name].priority, Reverse(name)))
-        .collect();
+    let mut ready: BinaryHeap<Reverse<(K, &'static str)>> =
+        pending.iter().filter(|(_, n)| **n == 0).map(|(&name, _)| Reverse((key(name), name))).collect();
     let mut out = Vec::with_capacity(resolved.len());
-    while let Some((_, Reverse(name))) = ready.pop() {
+    while let Some(Reverse((_, name))) = ready.pop() {
         out.push(name);
         for &dependent in dependents.get(name).map(Vec::as_slice).unwrap_or_default() {
             let n = pending.get_mut(dependent).expect("every dependent is pending");
             *n -= 1;
             if *n == 0 {
-                ready.push((resolved[dependent].priority, Reverse(dependent)));
+                ready.push(Reverse((key(dependent), dependent)));
             }
         }
     }

@@ -408,6 +408,45 @@ pub const fn is_templated_apt_package(s: &str) -> bool {
     braces > 0
 }
 
+/// An environment entry `NAME=value`: `NAME` is `[A-Za-z_][A-Za-z0-9_]*`; the value is printable
+/// ASCII without white space, quotes, `\\` or a backtick (`$NAME` expansions are allowed), at
+/// most 1024 characters, so `ENV NAME=value` is one instruction that cannot continue a line.
+pub const fn is_env_entry(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 1024 || !(b[0].is_ascii_alphabetic() || b[0] == b'_') {
+        return false;
+    }
+    let mut i = 1;
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+        i += 1;
+    }
+    if i == b.len() || b[i] != b'=' {
+        return false;
+    }
+    i += 1;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_graphic()) || matches!(c, b'"' | b'\'' | b'\\' | b'`') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether `s` holds a `{{ ... }}` template expression (checked after rendering instead).
+pub const fn is_templated(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'{' && b[i + 1] == b'{' {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
 const fn is_path_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'/' || c == b'.' || c == b'_' || c == b'-' || c == b'+'
 }

@@ -13,12 +13,12 @@ use crate::rules;
 pub enum Slot {
     /// The body of `<name>_builder`.
     Builder,
-    /// Final-stage steps run as root.
+    /// Final-stage RUN steps of the chain, run as root.
     Setup,
-    /// Final-stage steps run as the image's user.
-    UserSetup,
-    /// A single value rather than instructions: `final_user`, a templated apt package name. It
-    /// is checked by the rule of its place, not as a snippet.
+    /// Shell initialisation: bash text written to a file, not Dockerfile instructions.
+    Shell,
+    /// A single value rather than instructions: `final_user`, `workdir`, an `env` entry, a
+    /// templated apt package name. It is checked by the rule of its place, not as a snippet.
     Value,
 }
 
@@ -27,8 +27,10 @@ impl Slot {
     pub fn allowed_instructions(self) -> &'static [&'static str] {
         match self {
             Slot::Builder => &["RUN", "COPY", "ENV", "WORKDIR"],
-            Slot::Setup | Slot::UserSetup => &["RUN", "COPY", "ENV", "WORKDIR", "LABEL"],
-            Slot::Value => &[],
+            // Setup steps are the final stage's RUN chain: environment goes to `env`, files to
+            // `files` or the builder, the user's folder to `workdir`.
+            Slot::Setup => &["RUN"],
+            Slot::Shell | Slot::Value => &[],
         }
     }
 }
@@ -233,6 +235,7 @@ mod tests {
         assert_eq!((err.line, err.text.as_str()), (2, "FROM x"));
         assert!(err.to_string().starts_with("rendered line 2: instruction `FROM` is not allowed"));
         assert!(check_snippet(Slot::Setup, "run x\n").unwrap_err().message.contains("`RUN`"));
+        assert!(check_snippet(Slot::Setup, "ENV A=1\n").unwrap_err().message.contains("allowed: RUN"));
         assert!(check_snippet(Slot::Setup, "RUN x \\\n").unwrap_err().message.contains("continuing"));
         assert!(check_snippet(Slot::Setup, "# only a comment\n").is_err());
         assert!(check_snippet(Slot::Setup, "RUN <<EOF\nx\nEOF\n").is_err());

@@ -5,19 +5,8 @@ quarry_core::register! {
         name: "demo",
         crate_name: "quarry-ui",
         description: "A demo extension",
-        depends_on: &[],
-        cache_priority: 50,
-        builder_base_image: None,
         apt_packages: &["curl", "Foo_Bar"],
-        apt_repositories: &[],
-        builder: None,
-        setup: None,
-        user_setup: None,
-        final_user: None,
-        supported_images: &[],
-        options: &[],
-        files: &[],
-        run: quarry_core::RunSpec::EMPTY,
+        ..quarry_core::Extension::EMPTY
     };
 }
 

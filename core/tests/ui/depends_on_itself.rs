@@ -6,18 +6,7 @@ quarry_core::register! {
         crate_name: "quarry-ui",
         description: "A demo extension",
         depends_on: &["curl", "demo"],
-        cache_priority: 50,
-        builder_base_image: None,
-        apt_packages: &[],
-        apt_repositories: &[],
-        builder: None,
-        setup: None,
-        user_setup: None,
-        final_user: None,
-        supported_images: &[],
-        options: &[],
-        files: &[],
-        run: quarry_core::RunSpec::EMPTY,
+        ..quarry_core::Extension::EMPTY
     };
 }
 

@@ -5,16 +5,6 @@ quarry_core::register! {
         name: "demo",
         crate_name: "quarry-ui",
         description: "A demo extension",
-        depends_on: &[],
-        cache_priority: 50,
-        builder_base_image: None,
-        apt_packages: &[],
-        apt_repositories: &[],
-        builder: None,
-        setup: None,
-        user_setup: None,
-        final_user: None,
-        supported_images: &[],
         options: &[quarry_core::OptionSpec {
             name: "version",
             description: "Release",
@@ -23,8 +13,7 @@ quarry_core::register! {
             required: false,
             from_host: None,
         }],
-        files: &[],
-        run: quarry_core::RunSpec::EMPTY,
+        ..quarry_core::Extension::EMPTY
     };
 }
 

@@ -4,16 +4,6 @@ quarry_core::register! {
         name: "demo",
         crate_name: "demo",
         description: "demo",
-        depends_on: &[],
-        cache_priority: 50,
-        builder_base_image: None,
-        apt_packages: &[],
-        apt_repositories: &[],
-        builder: None,
-        setup: None,
-        user_setup: None,
-        final_user: None,
-        supported_images: &[],
         options: &[quarry_core::OptionSpec {
             name: "spec",
             description: "a mount",
@@ -22,8 +12,7 @@ quarry_core::register! {
             required: true,
             from_host: None,
         }],
-        files: &[],
-        run: quarry_core::RunSpec::EMPTY,
+        ..quarry_core::Extension::EMPTY
     };
 }
 

@@ -1,14 +1,14 @@
 //! The three Dockerfile layouts the benchmark measures, from the same rendered pieces:
 //!
-//! - `quarry`: what `quarry_core::render` writes.
-//! - `no-shared-base`: the same, but no builder starts from the shared builder base stage; each
-//!   builder starts from its bare base image and installs the tools it uses itself.
-//! - `naive`: what a naive composer writes. Builders start from the final image (and install the
-//!   tools they use); one final stage chains each extension's apt packages, artifact copies and
-//!   setup in the user's list order (dependencies first, no priorities), then the user and the
-//!   user setup steps; copies are plain `COPY --from` (no `--link`). Every step's text is
-//!   quarry's (same apt cache mounts, same templates), so the numbers compare layouts, not
-//!   step bodies.
+//! - `quarry`: what `quarry_core::render` writes in a project, with the order of OLD's chain
+//!   kept for NEW as `quarry.lock` keeps it (the chain only grows).
+//! - `quarry-nolock`: the same renderer without a lock: every render takes the canonical order
+//!   (priority, then name), so an extension added in the middle of the order shifts the chain.
+//! - `naive`: what a naive composer writes. Builders start from the final image; one final stage
+//!   chains each extension's apt packages, artifact copies, files, environment and setup in the
+//!   user's list order (dependencies first, no priorities), then the user; copies are plain
+//!   `COPY --from` (no `--link`). Every step's text is quarry's (same apt cache mounts, same
+//!   templates), so the numbers compare layouts, not step bodies.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,23 +21,23 @@ use super::scenario::Config;
 /// A Dockerfile layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Layout {
-    /// quarry's renderer, as it is.
+    /// quarry's renderer with a lock.
     Quarry,
-    /// quarry's renderer without the shared builder base stage.
-    NoSharedBase,
+    /// quarry's renderer without a lock.
+    QuarryNoLock,
     /// The naive baseline.
     Naive,
 }
 
 impl Layout {
     /// All three, in table order.
-    pub const ALL: [Layout; 3] = [Layout::Quarry, Layout::NoSharedBase, Layout::Naive];
+    pub const ALL: [Layout; 3] = [Layout::Quarry, Layout::QuarryNoLock, Layout::Naive];
 
     /// The name used on the command line, in the table and in the JSON.
     pub fn name(self) -> &'static str {
         match self {
             Layout::Quarry => "quarry",
-            Layout::NoSharedBase => "no-shared-base",
+            Layout::QuarryNoLock => "quarry-nolock",
             Layout::Naive => "naive",
         }
     }
@@ -47,22 +47,25 @@ impl Layout {
         Layout::ALL.into_iter().find(|l| l.name() == s.trim())
     }
 
-    /// Whether it is one of quarry's layouts (the targets are about these; the naive one is the
-    /// baseline they are compared with).
+    /// Whether the targets hold this layout to them: quarry as a project uses it. The others
+    /// are baselines.
     pub fn is_quarry(self) -> bool {
-        self != Layout::Naive
+        self == Layout::Quarry
     }
 
-    /// The Dockerfile and build context files of `config` in this layout.
-    pub fn render(self, config: &Config) -> anyhow::Result<Rendered> {
-        let request = config.request();
+    /// The Dockerfile and build context files of `config` in this layout; `previous` is the
+    /// render of the configuration before the change, whose order a lock keeps.
+    pub fn render(self, config: &Config, previous: Option<&Rendered>) -> anyhow::Result<Rendered> {
+        let mut request = config.request();
         let rendered = match self {
-            Layout::Quarry => quarry_core::render(extensions::registry(), &request)?,
-            Layout::NoSharedBase => {
-                quarry_core::render(extensions::registry_without_shared_base(), &request)?
+            Layout::Quarry => {
+                request.locked_order = previous
+                    .map(|p| p.resolved.extensions.iter().map(|r| r.extension.name.to_owned()).collect());
+                quarry_core::render(extensions::registry(), &request)?
             }
+            Layout::QuarryNoLock => quarry_core::render(extensions::registry(), &request)?,
             Layout::Naive => {
-                let pieces = quarry_core::pieces(extensions::registry_without_shared_base(), &request)?;
+                let pieces = quarry_core::pieces(extensions::registry(), &request)?;
                 let dockerfile = naive(&pieces, &config.names())?;
                 let Pieces { resolved, warnings, files, final_user, .. } = pieces;
                 Rendered { dockerfile, resolved, warnings, files, final_user: final_user.map(|u| u.user) }
@@ -117,6 +120,15 @@ pub fn naive(pieces: &Pieces, list: &[&str]) -> anyhow::Result<String> {
                 stage.step(&format!("COPY --from={} {} {}", b.stage, a.source, a.dest));
             }
         }
+        for (path, dest) in &e.copied_files {
+            stage.step(&format!("COPY {path} {dest}"));
+        }
+        if let Some(path) = &e.shell_file {
+            stage.step(&format!("COPY {path} {}/{}.sh", quarry_core::ENV_DIR, e.name));
+        }
+        if !e.env.is_empty() {
+            stage.step(&format!("ENV {}", e.env.join(" ")));
+        }
         if let Some(setup) = &e.setup {
             stage.comment(&format!("{}: setup", e.name));
             stage.snippet(setup);
@@ -125,11 +137,8 @@ pub fn naive(pieces: &Pieces, list: &[&str]) -> anyhow::Result<String> {
     if let Some(user) = &pieces.final_user {
         stage.comment(&format!("{}: the image's user", user.owner));
         stage.step(&format!("USER {}", user.user));
-    }
-    for e in &order {
-        if let Some(setup) = &e.user_setup {
-            stage.comment(&format!("{}: user setup", e.name));
-            stage.snippet(setup);
+        if let Some(dir) = &user.workdir {
+            stage.step(&format!("WORKDIR {dir}"));
         }
     }
     Ok(out)
@@ -160,12 +169,22 @@ mod tests {
     use super::*;
     use crate::bench::scenario::{Id, Scenario};
 
+    fn pair(layout: Layout, scenario: &Scenario) -> (String, String) {
+        let old = layout.render(&scenario.old, None).unwrap();
+        let new = layout.render(&scenario.new, Some(&old)).unwrap();
+        (old.dockerfile, new.dockerfile)
+    }
+
     #[test]
     fn base_configuration_in_each_layout() {
         let config = Config::base();
-        insta::assert_snapshot!("quarry", Layout::Quarry.render(&config).unwrap().dockerfile);
-        insta::assert_snapshot!("no_shared_base", Layout::NoSharedBase.render(&config).unwrap().dockerfile);
-        insta::assert_snapshot!("naive", Layout::Naive.render(&config).unwrap().dockerfile);
+        insta::assert_snapshot!("quarry", Layout::Quarry.render(&config, None).unwrap().dockerfile);
+        insta::assert_snapshot!("naive", Layout::Naive.render(&config, None).unwrap().dockerfile);
+        assert_eq!(
+            Layout::QuarryNoLock.render(&config, None).unwrap().dockerfile,
+            Layout::Quarry.render(&config, None).unwrap().dockerfile,
+            "without a previous render, both quarry layouts take the canonical order"
+        );
     }
 
     #[test]
@@ -173,18 +192,14 @@ mod tests {
         let mut config = Config::base();
         config.list.retain(|s| s.name != "python" && s.name != "shell");
         config.list.reverse();
-        let out = Layout::Naive.render(&config).unwrap().dockerfile;
+        let out = Layout::Naive.render(&config, None).unwrap().dockerfile;
         assert!(
             out.contains(
                 "# Extensions: shell, user, editor, tls, mandel, locale, kvstore, primes, python, pylib\n"
             ),
             "{out}"
         );
-        // Only the user setup runs as the user, after every root step.
-        let user_at = out.find("USER bench").unwrap();
-        assert!(out[user_at..].lines().filter(|l| l.starts_with("RUN")).count() == 1, "{out}");
         assert!(!out.contains("--link"));
-        assert!(!out.contains("quarry_builder_base"));
         assert!(out.contains("FROM debian:bookworm AS primes_builder\n"));
     }
 
@@ -192,12 +207,10 @@ mod tests {
     fn only_the_naive_builders_follow_the_final_image() {
         let b = Scenario::new(Id::B);
         for layout in Layout::ALL {
-            let old = layout.render(&b.old).unwrap().dockerfile;
-            let new = layout.render(&b.new).unwrap().dockerfile;
-            let builders =
-                |s: &str| s.split("\nFROM debian:trixie AS quarry_final").next().unwrap().to_owned();
+            let (old, new) = pair(layout, &b);
+            let builders_new = new.split("\nFROM debian:trixie AS quarry_final").next().unwrap().to_owned();
             let builders_old = old.split("\nFROM debian:bookworm AS quarry_final").next().unwrap().to_owned();
-            assert_eq!(builders(&new) == builders_old, layout.is_quarry(), "{}", layout.name());
+            assert_eq!(builders_new == builders_old, layout != Layout::Naive, "{}", layout.name());
         }
     }
 
@@ -205,8 +218,24 @@ mod tests {
     fn reordering_changes_only_the_naive_layout() {
         let d = Scenario::new(Id::D);
         for layout in Layout::ALL {
-            let same = layout.render(&d.old).unwrap().dockerfile == layout.render(&d.new).unwrap().dockerfile;
-            assert_eq!(same, layout.is_quarry(), "{}", layout.name());
+            let (old, new) = pair(layout, &d);
+            assert_eq!(old == new, layout != Layout::Naive, "{}", layout.name());
         }
+    }
+
+    #[test]
+    fn with_the_lock_an_added_extension_goes_after_the_existing_chain() {
+        let a = Scenario::new(Id::A);
+        let (old, new) = pair(Layout::Quarry, &a);
+        let chain = |s: &str| -> Vec<String> {
+            let final_stage = &s[s.find("AS quarry_final").unwrap()..];
+            let first_copy = final_stage.find("\nCOPY --link").unwrap();
+            final_stage[..first_copy].lines().filter(|l| l.starts_with("RUN")).map(str::to_owned).collect()
+        };
+        let (old_chain, new_chain) = (chain(&old), chain(&new));
+        assert!(new_chain.len() > old_chain.len());
+        assert_eq!(new_chain[..old_chain.len()], old_chain[..], "the old chain is a prefix of the new one");
+        let (_, nolock) = pair(Layout::QuarryNoLock, &a);
+        assert_ne!(chain(&nolock)[..old_chain.len()], old_chain[..], "without the lock the chain shifts");
     }
 }

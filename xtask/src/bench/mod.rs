@@ -2,7 +2,7 @@
 //! measured on a real engine.
 //!
 //! For every scenario (A add, B final image, C version bump, D reorder, E remove) and layout
-//! (`quarry`, `no-shared-base`, `naive`): empty the build cache, build OLD (the clean build of
+//! (`quarry`, `quarry-nolock`, `naive`): empty the build cache, build OLD (the clean build of
 //! OLD), build NEW (the rebuild: wall time, and from BuildKit's rawjson progress the RUN, COPY and
 //! ADD steps executed and cached), then empty the cache again and build NEW (its clean build)
 //! and read its image size. Scenarios run one after the other with the three layouts of a
@@ -28,7 +28,7 @@ use measure::{BenchEngine, IMAGE_REPO};
 use report::Row;
 pub use scenario::{Id, Scenario};
 
-const USAGE: &str = "usage: cargo xtask bench cache [--scenario A,B,C,D,E] [--layout quarry,no-shared-base,naive] \
+const USAGE: &str = "usage: cargo xtask bench cache [--scenario A,B,C,D,E] [--layout quarry,quarry-nolock,naive] \
 [--json PATH] [--engine KIND] [--render-only]";
 
 /// Default private engine: pruning it disturbs no one.
@@ -84,7 +84,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                     .split(',')
                     .map(|s| {
                         Layout::parse(s).with_context(|| {
-                            format!("unknown layout `{s}`\nhint: quarry, no-shared-base or naive")
+                            format!("unknown layout `{s}`\nhint: quarry, quarry-nolock or naive")
                         })
                     })
                     .collect::<anyhow::Result<_>>()?;
@@ -108,11 +108,13 @@ fn cache(options: &Options) -> anyhow::Result<()> {
     let mut plan = Vec::new();
     for scenario in &scenarios {
         for layout in &options.layouts {
+            let old = layout.render(&scenario.old, None)?;
+            let new = layout.render(&scenario.new, Some(&old))?;
             let m = Measurement {
                 scenario,
                 layout: *layout,
-                old: layout.render(&scenario.old)?,
-                new: layout.render(&scenario.new)?,
+                old,
+                new,
                 stem: format!("{}-{}", layout.name(), scenario.id.letter()),
             };
             std::fs::write(m.path(&out, "old", "Dockerfile"), &m.old.dockerfile)?;
@@ -133,7 +135,6 @@ fn cache(options: &Options) -> anyhow::Result<()> {
     let report = report::Report::new(engine.describe(), &scenarios, rows);
     print!("{}", report.table());
     print!("{}", report.targets_text());
-    print!("{}", report.shared_base_text());
     if let Some(parent) = options.json.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
     }

@@ -178,44 +178,6 @@ pub struct Target {
     pub offenders: Vec<String>,
 }
 
-/// quarry with the shared builder base against quarry without it.
-///
-/// Clean builds are compared pair by pair (the two layouts of a scenario are measured back to
-/// back) and summed up by the median difference, so one disturbed build does not decide;
-/// caching is compared by steps executed, which does not depend on the machine's speed.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SharedBase {
-    /// Number of paired clean builds.
-    pub clean_pairs: usize,
-    /// Median of (with - without), seconds.
-    pub clean_delta: f64,
-    /// Median of all those clean builds, seconds.
-    pub clean_median: f64,
-    /// Steps executed in the rebuilds, summed over the scenarios, with the shared base.
-    pub executed_with: usize,
-    /// The same without.
-    pub executed_without: usize,
-    /// Rebuild seconds summed over the scenarios, with (a figure; not in the verdict).
-    pub rebuild_with: f64,
-    /// The same without.
-    pub rebuild_without: f64,
-}
-
-impl SharedBase {
-    /// Keep the shared base only if clean builds are faster (by 5 % of a clean build or more)
-    /// or it caches better (fewer steps executed); the issue's rule.
-    pub fn verdict(&self) -> &'static str {
-        let clean_faster = self.clean_delta <= -0.05 * self.clean_median;
-        let caches_better = self.executed_with < self.executed_without;
-        match (clean_faster, caches_better) {
-            (true, true) => "keep: clean builds are faster and fewer steps run again",
-            (true, false) => "keep: clean builds are faster",
-            (false, true) => "keep: fewer steps run again",
-            (false, false) => "drop: clean builds are not faster by 5 % or more, and as many steps run again",
-        }
-    }
-}
-
 /// All rows of a run.
 #[derive(Debug)]
 pub struct Report {
@@ -314,81 +276,6 @@ impl Report {
         s
     }
 
-    /// quarry with and without the shared builder base, side by side.
-    pub fn shared_base_text(&self) -> String {
-        let mut s = String::from("\nshared builder base (quarry) against none (no-shared-base):\n");
-        for (id, _) in &self.scenarios {
-            let (Some(q), Some(n)) = (self.row(*id, Layout::Quarry), self.row(*id, Layout::NoSharedBase))
-            else {
-                continue;
-            };
-            let _ = writeln!(
-                s,
-                "  {}: clean OLD {:.1} vs {:.1} s, clean NEW {:.1} vs {:.1} s, rebuild {:.1} vs {:.1} s, executed {} vs {}, hit rate {:.0} vs {:.0} %",
-                id.letter(),
-                q.old_clean,
-                n.old_clean,
-                q.new_clean,
-                n.new_clean,
-                q.rebuild,
-                n.rebuild,
-                q.executed(),
-                n.executed(),
-                100.0 * q.hit_rate(),
-                100.0 * n.hit_rate()
-            );
-        }
-        let Some(c) = self.shared_base() else {
-            s.push_str("  (needs both layouts measured)\n");
-            return s;
-        };
-        let _ = writeln!(
-            s,
-            "  clean builds: with the shared base minus without, paired by scenario, median of {}: {:+.1} s \
-             ({:+.0} % of the median clean build, {:.1} s)",
-            c.clean_pairs,
-            c.clean_delta,
-            100.0 * c.clean_delta / c.clean_median,
-            c.clean_median
-        );
-        let _ = writeln!(
-            s,
-            "  caching: steps executed over the scenarios {} with, {} without; rebuilds summed {:.1} s with, {:.1} s without",
-            c.executed_with, c.executed_without, c.rebuild_with, c.rebuild_without
-        );
-        let _ = writeln!(s, "  shared base verdict from these numbers: {}", c.verdict());
-        s
-    }
-
-    /// The shared base comparison, when both quarry layouts were measured.
-    fn shared_base(&self) -> Option<SharedBase> {
-        let (mut deltas, mut cleans) = (Vec::new(), Vec::new());
-        let mut c = SharedBase::default();
-        for (id, _) in &self.scenarios {
-            let (Some(q), Some(n)) = (self.row(*id, Layout::Quarry), self.row(*id, Layout::NoSharedBase))
-            else {
-                continue;
-            };
-            deltas.push(q.old_clean - n.old_clean);
-            cleans.extend([q.old_clean, n.old_clean]);
-            if !q.new_is_old && !n.new_is_old {
-                deltas.push(q.new_clean - n.new_clean);
-                cleans.extend([q.new_clean, n.new_clean]);
-            }
-            c.executed_with += q.executed();
-            c.executed_without += n.executed();
-            c.rebuild_with += q.rebuild;
-            c.rebuild_without += n.rebuild;
-        }
-        if deltas.is_empty() {
-            return None;
-        }
-        c.clean_pairs = deltas.len();
-        c.clean_delta = median(&mut deltas);
-        c.clean_median = median(&mut cleans);
-        Some(c)
-    }
-
     /// Everything, for `--json`.
     pub fn json(&self) -> Value {
         let rows: Vec<Value> = self
@@ -431,18 +318,6 @@ impl Report {
             .collect();
         let scenarios: Vec<Value> =
             self.scenarios.iter().map(|(id, title)| json!({ "id": id.letter(), "change": title })).collect();
-        let shared_base = self.shared_base().map(|c| {
-            json!({
-                "clean_pairs": c.clean_pairs,
-                "clean_delta_median_s": c.clean_delta,
-                "clean_median_s": c.clean_median,
-                "executed_with": c.executed_with,
-                "executed_without": c.executed_without,
-                "rebuild_with_s": c.rebuild_with,
-                "rebuild_without_s": c.rebuild_without,
-                "verdict": c.verdict(),
-            })
-        });
         json!({
             "benchmark": "cargo xtask bench cache",
             "engine": self.engine,
@@ -450,15 +325,8 @@ impl Report {
             "scenarios": scenarios,
             "rows": rows,
             "targets": targets,
-            "shared_base": shared_base,
         })
     }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
 fn targets(rows: &[Row]) -> Vec<Target> {
@@ -530,8 +398,8 @@ mod tests {
         let m = Measurement {
             scenario: &scenario,
             layout,
-            old: layout.render(&scenario.old).unwrap(),
-            new: layout.render(&scenario.new).unwrap(),
+            old: layout.render(&scenario.old, None).unwrap(),
+            new: layout.render(&scenario.new, None).unwrap(),
             stem: String::new(),
         };
         let names: Vec<&str> = m.new.resolved.extensions.iter().map(|e| e.extension.name).collect();
@@ -556,33 +424,28 @@ mod tests {
         let a = row(Id::A, Layout::Quarry, &["jsongen", "jq", "localedef"], 10.0);
         let naive = row(Id::A, Layout::Naive, &["localedef"], 35.0);
         let c = row(Id::C, Layout::Quarry, &["libkv", "kvstore.conf"], 5.0);
-        let c_bad = row(Id::C, Layout::NoSharedBase, &["libkv", "useradd"], 5.0);
+        let c_nolock = row(Id::C, Layout::QuarryNoLock, &["libkv", "useradd"], 5.0);
         let report = Report::new(
             "test".into(),
             &[Scenario::new(Id::A), Scenario::new(Id::C)],
-            vec![a, naive, c, c_bad],
+            vec![a, naive, c, c_nolock],
         );
         let summary: Vec<(Id, &str, bool, usize)> =
             report.targets.iter().map(|t| (t.scenario, t.layout.name(), t.pass, t.offenders.len())).collect();
         assert_eq!(
             summary,
-            [
-                (Id::A, "quarry", false, 1),
-                (Id::A, "quarry", true, 0),
-                (Id::C, "quarry", true, 0),
-                (Id::C, "no-shared-base", false, 1)
-            ]
+            [(Id::A, "quarry", false, 1), (Id::A, "quarry", true, 0), (Id::C, "quarry", true, 0),]
         );
         assert!(report.targets[0].offenders[0].contains("localedef"), "{:?}", report.targets[0].offenders);
         assert_eq!(
             report.targets[0].figures,
-            "28 of 29 reused; re-ran 0 builder steps, 0 copies, 0 apt layers, 1 setup step"
+            "34 of 35 reused; re-ran 0 builder steps, 0 copies, 0 apt layers, 1 setup step"
         );
         assert!(report.targets[1].figures.ends_with("3.5x"), "{}", report.targets[1].figures);
-        assert_eq!(report.failed_reuse_targets(), 2);
+        assert_eq!(report.failed_reuse_targets(), 1);
         let table = report.table();
-        // jsontools' builder RUN, apt layer and setup; locale's setup.
-        assert!(table.contains("| A | quarry | 4 | 30 | 88 % | 83 % | 28/29 |"), "{table}");
+        // jsontools' builder COPY and RUN and its apt layer; locale's setup.
+        assert!(table.contains("| A | quarry | 4 | 36 | 90 % | 85 % | 34/35 |"), "{table}");
         assert!(table.contains("| 3.5x |"), "{table}");
     }
 
@@ -591,39 +454,11 @@ mod tests {
         let b = row(Id::B, Layout::Quarry, &["quarry_final RUN"], 20.0);
         let targets = targets(&[b]);
         assert!(targets[0].pass, "{:?}", targets[0]);
-        let naive_like = row(Id::B, Layout::NoSharedBase, &["gcc -O2"], 20.0);
+        let naive_like = row(Id::B, Layout::Quarry, &["gcc -O2"], 20.0);
         assert!(!targets_of(naive_like)[0].pass);
     }
 
     fn targets_of(r: Row) -> Vec<Target> {
         targets(&[r])
-    }
-
-    #[test]
-    fn one_disturbed_clean_build_does_not_decide_the_shared_base() {
-        let pair = |id, with: f64, without: f64| {
-            let mut q = row(id, Layout::Quarry, &[], 5.0);
-            let mut n = row(id, Layout::NoSharedBase, &[], 5.0);
-            (q.old_clean, q.new_clean, n.old_clean, n.new_clean) = (with, with, without, without);
-            [q, n]
-        };
-        let scenarios: Vec<Scenario> = [Id::A, Id::B, Id::C].into_iter().map(Scenario::new).collect();
-        let rows: Vec<Row> = [pair(Id::A, 43.0, 40.0), pair(Id::B, 42.0, 39.0), pair(Id::C, 40.0, 64.0)]
-            .into_iter()
-            .flatten()
-            .collect();
-        let c = Report::new("test".into(), &scenarios, rows).shared_base().unwrap();
-        assert_eq!((c.clean_pairs, c.clean_delta), (6, 3.0));
-        assert!(c.verdict().starts_with("drop"), "{c:?}");
-        let faster = SharedBase { clean_delta: -3.0, clean_median: 40.0, ..c.clone() };
-        assert_eq!(faster.verdict(), "keep: clean builds are faster");
-        let fewer = SharedBase { executed_with: 40, executed_without: 46, ..c };
-        assert_eq!(fewer.verdict(), "keep: fewer steps run again");
-    }
-
-    #[test]
-    fn median_of_even_and_odd() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
     }
 }

@@ -15,7 +15,7 @@ quarry_core::register! {
             source: "deb [signed-by={{ keyring }}] https://example.org/apt {{ codename }} main",
         }],
         builder: Some(quarry_core::Builder {
-            shared_base: false,
+            from: quarry_core::BuilderFrom::BaseImage,
             apt_packages: &["build-essential"],
             template: quarry_core::Template { file: "templates/builder.j2", source: "RUN make\n" },
             artifacts: &[quarry_core::Artifact {
@@ -23,10 +23,6 @@ quarry_core::register! {
                 dest: "/usr/local/bin/demo",
             }],
         }),
-        setup: None,
-        user_setup: None,
-        final_user: None,
-        supported_images: &[],
         options: &[
             quarry_core::OptionSpec {
                 name: "version",
@@ -45,8 +41,8 @@ quarry_core::register! {
                 from_host: None,
             },
         ],
-        files: &[quarry_core::ContextFile { path: "files/run.sh", contents: b"#!/bin/sh\n", executable: true }],
-        run: quarry_core::RunSpec::EMPTY,
+        files: &[quarry_core::ContextFile { path: "files/run.sh", contents: b"#!/bin/sh\n", executable: true, dest: None }],
+        ..quarry_core::Extension::EMPTY
     };
 }
 
