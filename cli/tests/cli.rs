@@ -645,3 +645,30 @@ fn explain_bad_input_exits_1_with_the_reason() {
     let o = quarry_in(&dir, "/nonexistent/config", &["explain", "a", "b", "--build-arg", "novalue"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+/// `-o` onto a device or a FIFO writes into it; it never replaces it with a regular file
+/// (`quarry render -o /dev/null` as root replaced `/dev/null`).
+#[test]
+fn output_to_a_device_or_fifo_writes_into_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch("special-out");
+    let null = dir.join("null");
+    let made = Command::new("mknod").arg(&null).args(["c", "1", "3"]).status().is_ok_and(|s| s.success());
+    if made {
+        let o = quarry(&["render", "ubuntu:24.04", "--git", "-o", null.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(std::fs::metadata(&null).unwrap().file_type().is_char_device(), "replaced by a file");
+    }
+    let fifo = dir.join("pipe");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let o = quarry(&["render", "ubuntu:24.04", "--git", "-o", fifo.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(reader.join().unwrap().contains("FROM ubuntu:24.04 AS quarry_final"));
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no temporary file is left");
+    std::fs::remove_dir_all(dir).unwrap();
+}
