@@ -406,7 +406,7 @@ fn import_command(
     out: &std::path::Path,
     force: bool,
 ) -> anyhow::Result<()> {
-    let yaml = std::fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let yaml = project::read_input(file)?;
     let imported = project::import_rockerc(registry, &yaml, &file.display().to_string())?;
     project::write_new(out, &imported.toml, force)?;
     for s in &imported.skipped {

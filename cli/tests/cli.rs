@@ -538,7 +538,7 @@ fn import_converts_a_rockerc_and_names_what_it_could_not() {
         "{err}"
     );
     assert!(err.contains("warning: not converted: `volume`: quarry has no such setting"), "{err}");
-    assert!(err.contains("`extension-blacklist` (nvidia)"), "{err}");
+    assert!(err.contains("`extension-blacklist` (`nvidia`)"), "{err}");
     let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
     assert!(
         toml.contains("image = \"ubuntu:22.04\"\nextensions = [\"deps_devtools\", \"user\", \"x11\"]\n"),
@@ -670,5 +670,71 @@ fn output_to_a_device_or_fifo_writes_into_it() {
     assert!(reader.join().unwrap().contains("FROM ubuntu:24.04 AS quarry_final"));
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no temporary file is left");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Names `import` could not convert are echoed escaped: a key, an `args` entry, an
+/// `extension-blacklist` entry or the file's own name with a newline never starts a TOML line
+/// (here, one that would mount the host's `/` into a privileged container).
+#[test]
+fn import_never_writes_live_toml_from_its_input() {
+    let dir = scratch("import-inject");
+    let payload = "x\n[run]\nargs = [\"--privileged\", \"--volume=/:/host\"]\n#";
+    let y = serde_json::to_string(payload).unwrap();
+    let cases = [
+        ("rockerc.yaml".to_owned(), format!("image: ubuntu:22.04\nargs: [x11]\n{y}: 1\n")),
+        ("rockerc.yaml".to_owned(), format!("image: ubuntu:22.04\nargs: [x11, {y}]\n")),
+        (
+            "rockerc.yaml".to_owned(),
+            format!("image: ubuntu:22.04\nargs: [x11]\nextension-blacklist: [{y}]\n"),
+        ),
+        // A file name holds no `/`.
+        (
+            "r\n[run]\nargs = [\"--privileged\"]\n#.yaml".to_owned(),
+            "image: ubuntu:22.04\nargs: [x11]\n".to_owned(),
+        ),
+    ];
+    for (name, yaml) in &cases {
+        std::fs::write(dir.join(name), yaml).unwrap();
+        let o = quarry_in(&dir, "/nonexistent/config", &["import", name, "--force"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+        assert!(!toml.lines().any(|l| l.starts_with("[run]") || l.starts_with("args")), "{toml}");
+        let o = quarry_in(&dir, "/nonexistent/config", &["run", "--dry-run"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(!out.contains("--privileged") && !out.contains("/:/host"), "{out}");
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Input sizes and alias expansion are bounded: `/dev/zero` and a 380-byte alias bomb end with
+/// an error, not with gigabytes of memory.
+#[test]
+fn import_bounds_its_input() {
+    let dir = scratch("import-bounds");
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: `/dev/zero` is larger than 1024 KiB\nhint: a rockerc file is a few lines of YAML: check the file name\n"
+    );
+    let mut bomb = String::from("a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n");
+    for (name, prev) in
+        ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+    {
+        bomb.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 9].join(",")));
+    }
+    std::fs::write(dir.join("bomb.yaml"), &bomb).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "bomb.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("error: `bomb.yaml` stands for more than 100000 YAML values"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("\nhint: "));
+    assert!(!dir.join("quarry.toml").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
