@@ -36,9 +36,9 @@ enum Command {
     Render(RenderArgs),
     /// Render, then build the image with BuildKit and tag it.
     ///
-    /// The build context (the Dockerfile and the files extensions ship) is written under
-    /// `$XDG_CACHE_HOME/quarry/contexts/`, and kept there when the build fails. Prints the tag on
-    /// stdout.
+    /// The build context (the Dockerfile and the files extensions ship) is written to a folder of
+    /// its own under `$XDG_CACHE_HOME/quarry/contexts/`, removed when the build succeeds and kept
+    /// when it fails. Prints the tag on stdout.
     Build(BuildArgs),
     /// Build if needed, then run the container with what the extensions ask for.
     ///

@@ -191,6 +191,9 @@ pub fn prepare_build(
     mut build: args::Build,
     dry_run: bool,
 ) -> anyhow::Result<PreparedBuild> {
+    if let Some(tag) = &build.tag {
+        build::check_tag(tag)?;
+    }
     let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
     let engine = match engine::detect(&docker) {
         Ok(engine) => Some(engine),
@@ -247,22 +250,41 @@ pub fn prepare_build(
     let rendered = render_request(registry, &build.request)?;
     configured.settle_lock(&rendered, &build.request.image, !dry_run)?;
     let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
-    let context = build::contexts_root().join(tag.replace(['/', ':'], "_"));
-    if !dry_run {
-        build::write_context(&context, &rendered)
-            .with_context(|| format!("cannot write the build context `{}`", context.display()))?;
+    let root = build::contexts_root();
+    let context = if dry_run {
+        // What a real build writes into: its own folder under this one.
+        root.join(build::context_folder_name(&tag))
+    } else {
+        let context = build::write_build_context(&root, &tag, &rendered)
+            .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
         ui::note(&format!("building `{tag}` with cache id `{}` ({})", cache.value, cache.source));
-    }
+        ui::detail(&format!("build context `{}`", context.display()));
+        context
+    };
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
     Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args() })
 }
 
-/// Runs a prepared build.
+/// Runs a prepared build, once more after BuildKit's known snapshot flake
+/// ([`build::retry_after_failure`]). A successful build removes its context; a failed one keeps
+/// it and says where.
 pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
     let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
-    ui::detail(&run::shell_line(&prepared.docker, &prepared.args));
-    let (status, tail) = run_streaming(&prepared.docker, &prepared.args, legacy)?;
+    let mut attempt = 1;
+    let (status, tail) = loop {
+        ui::detail(&run::shell_line(&prepared.docker, &prepared.args));
+        let (status, tail) = run_streaming(&prepared.docker, &prepared.args, legacy)?;
+        let stopped = interrupt::happened() || interrupted(&status);
+        if status.success() || !build::retry_after_failure(attempt, stopped, &tail) {
+            break (status, tail);
+        }
+        ui::warning(&format!("the build hit {}: building once more", build::SNAPSHOT_FLAKE));
+        attempt += 1;
+    };
     if status.success() {
+        if let Err(e) = build::remove_build_context(&prepared.context) {
+            ui::warning(&format!("cannot remove the build context `{}`: {e}", prepared.context.display()));
+        }
         return Ok(());
     }
     if interrupt::happened() || interrupted(&status) {

@@ -7,6 +7,8 @@ use anyhow::Context;
 use quarry_core::Registry;
 use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::ui::{quoted, shown};
+
 /// The starter file `quarry init` writes.
 pub const STARTER: &str = r#"# quarry.toml: what `quarry render`, `quarry build` and `quarry run` use when the command line
 # names no image and no extension. Command-line flags win over this file; this file wins over
@@ -88,36 +90,6 @@ pub fn read_input(path: &Path) -> anyhow::Result<String> {
     }
     String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("{shown} is not UTF-8 text\nhint: a rockerc file is UTF-8 YAML"))
-}
-
-/// `text` for a message or a TOML comment: in backticks when it is plain, else as a TOML (and
-/// JSON) string literal in which no control character, newline or quote survives.
-pub fn shown(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '`' | '"' | '\\' | '#'));
-    if plain { format!("`{text}`") } else { quoted(text) }
-}
-
-/// A TOML basic string (also a JSON string) holding `text`, with every control character and
-/// line or paragraph separator escaped.
-pub fn quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
-                out.push_str(&format!("\\u{:04X}", u32::from(c)));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Counts the nodes a YAML stream stands for with its aliases expanded, and its nesting depth.

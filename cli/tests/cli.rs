@@ -738,3 +738,139 @@ fn import_bounds_its_input() {
     assert!(!dir.join("quarry.toml").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A stand-in for `docker`: answers as Docker 26 with buildx and the containerd store, and
+/// "builds" by checking its context holds a Dockerfile before and after a pause. With
+/// `FAKE_DOCKER_FAIL=flake` its first build fails with BuildKit's snapshot flake, with
+/// `FAKE_DOCKER_FAIL=other` every build fails with another error. Each build appends its
+/// context to `$FAKE_DOCKER_LOG`.
+fn fake_docker(dir: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("docker");
+    std::fs::write(
+        &path,
+        r#"#!/bin/sh
+case "$1" in
+  version) echo 26.1.5; exit 0 ;;
+  info) echo '[["driver-type","io.containerd.snapshotter.v1"]]'; exit 0 ;;
+  buildx) [ "$2" = version ] && { echo "buildx v0.14.0"; exit 0; } ;;
+esac
+for ctx; do :; done
+[ -f "$ctx/Dockerfile" ] || { echo "ERROR: no Dockerfile in $ctx" >&2; exit 1; }
+sleep 0.3
+[ -f "$ctx/Dockerfile" ] || { echo "ERROR: the context $ctx was lost" >&2; exit 1; }
+echo "$ctx" >> "$FAKE_DOCKER_LOG"
+case "$FAKE_DOCKER_FAIL" in
+  flake)
+    if [ ! -e "$FAKE_DOCKER_LOG.flaked" ]; then
+      touch "$FAKE_DOCKER_LOG.flaked"
+      echo "ERROR: failed to solve: failed to commit xg5pq during finalize: failed to stat active key during commit: snapshot 2ljdx does not exist: not found" >&2
+      exit 1
+    fi ;;
+  other) echo "ERROR: failed to solve: process \"/bin/sh -c false\" did not complete successfully: exit code: 1" >&2; exit 1 ;;
+esac
+exit 0
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn fake_build(dir: &std::path::Path, fail: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quarry"));
+    command
+        .arg("build")
+        .args(args)
+        .current_dir(dir)
+        .env("QUARRY_DOCKER", dir.join("docker"))
+        .env("XDG_CONFIG_HOME", "/nonexistent/config")
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("FAKE_DOCKER_LOG", dir.join("log"))
+        .env("FAKE_DOCKER_FAIL", fail)
+        .env_remove("ROCKER_CACHE_ID")
+        .env_remove("QUARRY_CACHE_ID")
+        .env_remove("GITHUB_ACTIONS");
+    command
+}
+
+/// The README's matrix recipe: eight `quarry build`s of one configuration with different cache
+/// ids at once. Each has its own context folder; none fails or loses its context, and each
+/// removes its own when it succeeds.
+#[test]
+fn concurrent_builds_of_one_configuration_do_not_share_a_context() {
+    let dir = scratch("parallel");
+    fake_docker(&dir);
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let id = format!("py3{i}");
+            fake_build(&dir, "", &["debian:bookworm", "--git", "--cache-id", &id])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    let contexts: std::collections::BTreeSet<&str> = log.lines().collect();
+    assert_eq!(contexts.len(), 8, "{log}");
+    let root = dir.join("cache/quarry/contexts");
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "successful builds remove their contexts");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// BuildKit's snapshot flake is retried once, with a warning; any other failure is not, and
+/// keeps its context.
+#[test]
+fn the_snapshot_flake_is_retried_once_and_nothing_else() {
+    let dir = scratch("flake");
+    fake_docker(&dir);
+    let o = fake_build(&dir, "flake", &["debian:bookworm", "--git"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("warning: the build hit BuildKit's known snapshot race"), "{err}");
+    assert!(err.contains(": building once more\n"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("log")).unwrap().lines().count(), 2);
+
+    std::fs::remove_file(dir.join("log")).unwrap();
+    let o = fake_build(&dir, "other", &["debian:bookworm", "--git"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(!err.contains("once more"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("log")).unwrap().lines().count(), 1, "not retried");
+    let kept = err.lines().find_map(|l| l.strip_prefix("hint: the build context is kept at `")).unwrap();
+    assert!(std::path::Path::new(kept.trim_end_matches('`')).join("Dockerfile").is_file(), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--tag` is checked as Docker checks it before anything is written: `..`, `.` or an empty tag
+/// once named the contexts root or its parent, which the build then deleted.
+#[test]
+fn tags_are_checked_and_never_reach_the_file_system() {
+    let dir = scratch("tags");
+    fake_docker(&dir);
+    let kept = dir.join("cache/quarry/contexts/kept-failed-build");
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(kept.join("Dockerfile"), "FROM x\n").unwrap();
+    for tag in ["..", ".", "", "../../etc", "Dev", "a b", "x\ny"] {
+        let o = fake_build(&dir, "", &["debian:bookworm", "--git", "--tag", tag]).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{tag:?}");
+        let err = stderr(&o);
+        assert!(err.starts_with("error: invalid tag "), "{tag:?}: {err}");
+        assert!(err.contains("\nhint: write it like `dev`"), "{tag:?}: {err}");
+        assert_eq!(err.lines().count(), 2, "{err}");
+        assert!(!dir.join("log").exists(), "{tag:?} reached docker");
+    }
+    assert!(kept.join("Dockerfile").is_file(), "a kept context survives");
+    let o = fake_build(&dir, "", &["debian:bookworm", "--git", "--tag", "localhost:5000/team/dev:py3.10"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "localhost:5000/team/dev:py3.10\n");
+    assert!(kept.join("Dockerfile").is_file());
+    std::fs::remove_dir_all(dir).unwrap();
+}
