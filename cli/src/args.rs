@@ -67,6 +67,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Print the configuration files that apply here, in merge order, and what they give merged.
+    ///
+    /// The user file comes first, then the project's quarry.toml found in the current folder or
+    /// a parent, then its quarry.lock (which pins option values the files leave to defaults); the
+    /// command line wins over all of them. A project file or lock owned by another user is
+    /// refused unless its folder is in `safe_directories` of the user file or in
+    /// $QUARRY_SAFE_DIRECTORIES.
+    ShowConfig,
     /// Write a commented starter quarry.toml in the current folder.
     Init {
         /// Replace an existing quarry.toml.
@@ -294,6 +302,8 @@ pub enum Invocation {
     List(Format),
     /// `quarry show`.
     Show(String, Format),
+    /// `quarry show-config`.
+    ShowConfig,
     /// `quarry init`.
     Init {
         /// `--force`.
@@ -444,6 +454,7 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
         }))),
         Command::List { format } => Ok(Invocation::List(format)),
         Command::Show { name, format } => Ok(Invocation::Show(name, format)),
+        Command::ShowConfig => Ok(Invocation::ShowConfig),
         Command::Init { force } => Ok(Invocation::Init { force }),
         Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
         Command::Completions { shell } => Ok(Invocation::Completions(shell)),

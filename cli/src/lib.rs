@@ -56,6 +56,7 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
         args::Invocation::Explain(explain) => explain::command(registry, &explain),
         args::Invocation::List(format) => list_command(registry, format),
         args::Invocation::Show(name, format) => show_command(registry, &name, format),
+        args::Invocation::ShowConfig => show_config_command(registry),
         args::Invocation::Init { force } => {
             let path = std::path::Path::new(config::PROJECT_FILE);
             project::write_new(path, project::STARTER, force).map(|()| ui::note("wrote `quarry.toml`"))
@@ -127,6 +128,9 @@ impl Configured {
 pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> anyhow::Result<Configured> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let layers = config::Layers::load(registry, &cwd)?;
+    for (role, loaded) in layers.applied() {
+        ui::detail(&format!("applying the {role} file `{}`", loaded.path.display()));
+    }
     layers.apply(request);
     if request.image.is_empty() {
         anyhow::bail!(
@@ -140,7 +144,14 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
         None => None,
         Some(project) => {
             let path = lock::path_for(&project.path);
+            layers.check_owner(&path)?;
             let old = lock::Lock::read(&path)?;
+            if old.is_some() {
+                ui::detail(&format!(
+                    "lock `{}` pins option values the files leave to defaults",
+                    path.display()
+                ));
+            }
             if let Some(old) = &old {
                 let names: Vec<&str> = quarry_core::resolve(registry, request)
                     .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
@@ -420,6 +431,37 @@ fn show_command(registry: &Registry, name: &str, format: args::Format) -> anyhow
         args::Format::Text => describe::text(ext),
     };
     output::stdout(text.as_bytes())
+}
+
+/// `quarry show-config`: the files that apply, in merge order, as comments, then the merged
+/// configuration as TOML.
+fn show_config_command(registry: &Registry) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let layers = config::Layers::load(registry, &cwd)?;
+    let mut out =
+        String::from("# Files that apply, lowest precedence first (the command line wins over all):\n");
+    let applied = layers.applied();
+    if applied.is_empty() {
+        out.push_str("#   none\n");
+    }
+    for (role, loaded) in &applied {
+        out.push_str(&format!("#   {role:<8} {}\n", ui::quoted(&loaded.path.display().to_string())));
+    }
+    if let Some(project) = &layers.project {
+        let lock = lock::path_for(&project.path);
+        if lock.is_file() {
+            layers.check_owner(&lock)?;
+            out.push_str(&format!("#   {:<8} {}\n", "lock", ui::quoted(&lock.display().to_string())));
+        }
+    }
+    let safe = layers.safe_directories();
+    if !safe.is_empty() {
+        let listed: Vec<String> = safe.iter().map(|d| ui::quoted(d)).collect();
+        out.push_str(&format!("# Safe directories: {}\n", listed.join(", ")));
+    }
+    out.push_str("\n# The merged configuration:\n");
+    out.push_str(&layers.effective().to_string());
+    output::stdout(out.as_bytes())
 }
 
 fn import_command(

@@ -874,3 +874,150 @@ fn tags_are_checked_and_never_reach_the_file_system() {
     assert!(kept.join("Dockerfile").is_file());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+fn quarry_env(
+    dir: &std::path::Path,
+    config_home: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", config_home)
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .env_remove("QUARRY_SAFE_DIRECTORIES")
+        .envs(env.iter().copied())
+        .output()
+        .expect("quarry runs")
+}
+
+/// A quarry.toml (or quarry.lock) that another user owns, found in a parent folder, is refused
+/// as git refuses another user's repository, unless its folder is a safe directory (by the
+/// user file or the environment). The tests run as root and give the files to uid 4242.
+#[test]
+fn another_users_project_file_or_lock_is_refused_unless_marked_safe() {
+    use std::os::unix::fs::chown;
+    let dir = scratch("owner");
+    let project = dir.join("shared");
+    std::fs::create_dir_all(project.join("mine")).unwrap();
+    std::fs::write(
+        project.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"git\"]\n[run]\nargs = [\"--privileged\"]\n",
+    )
+    .unwrap();
+    let me = std::fs::metadata(&dir).unwrap();
+    let (uid, gid) = {
+        use std::os::unix::fs::MetadataExt;
+        (me.uid(), me.gid())
+    };
+    chown(project.join("quarry.toml"), Some(4242), Some(4242)).unwrap();
+    let xdg = dir.join("xdg");
+    std::fs::create_dir_all(xdg.join("quarry")).unwrap();
+    let cwd = project.join("mine");
+
+    let o = quarry_env(&cwd, &xdg, &[], &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "error: `{}` is owned by another user (uid 4242), so quarry does not apply it",
+            project.join("quarry.toml").display()
+        )
+    );
+    assert!(lines[1].starts_with("hint: if you trust it, add its folder to `safe_directories`"), "{err}");
+    assert!(lines[1].contains(&format!("safe_directories = [\"{}\"]", project.display())), "{err}");
+    assert!(o.stdout.is_empty() && !project.join("quarry.lock").exists());
+    let o = quarry_env(&cwd, &xdg, &[], &["show-config"]);
+    assert_eq!(o.status.code(), Some(1), "show-config refuses it too");
+
+    // Marked safe by the environment, by the user file, or all folders with `*`.
+    let safe_env = project.to_str().unwrap();
+    for (env, user_file) in [
+        (vec![("QUARRY_SAFE_DIRECTORIES", format!("/elsewhere:{safe_env}"))], String::new()),
+        (vec![], format!("safe_directories = [\"{safe_env}\"]\n")),
+        (vec![], "safe_directories = [\"*\"]\n".to_owned()),
+    ] {
+        std::fs::write(xdg.join("quarry/config.toml"), &user_file).unwrap();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let o = quarry_env(&cwd, &xdg, &env, &["run", "--dry-run"]);
+        assert!(o.status.success(), "{env:?} {user_file}: {}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("--privileged"));
+    }
+    std::fs::write(xdg.join("quarry/config.toml"), "").unwrap();
+
+    // Our own project file with another user's lock: the lock is refused.
+    chown(project.join("quarry.toml"), Some(uid), Some(gid)).unwrap();
+    std::fs::write(project.join("quarry.lock"), "version = 1\n").unwrap();
+    chown(project.join("quarry.lock"), Some(4242), Some(4242)).unwrap();
+    let o = quarry_env(&cwd, &xdg, &[], &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("quarry.lock` is owned by another user (uid 4242)"), "{}", stderr(&o));
+    std::fs::remove_file(project.join("quarry.lock")).unwrap();
+
+    // A project cannot vouch for itself.
+    std::fs::write(
+        project.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"git\"]\nsafe_directories = [\"*\"]\n",
+    )
+    .unwrap();
+    let o = quarry_env(&cwd, &xdg, &[], &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("quarry.toml:3:21: `safe_directories` in a project file has no effect"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `-v` names the files that apply; `quarry show-config` lists them in merge order and prints
+/// the merged configuration.
+#[test]
+fn verbose_and_show_config_say_which_files_apply() {
+    let dir = scratch("show-config");
+    let xdg = dir.join("xdg");
+    std::fs::create_dir_all(xdg.join("quarry")).unwrap();
+    std::fs::write(xdg.join("quarry/config.toml"), "extensions = [\"git\"]\n[run]\nargs = [\"--rm\"]\n")
+        .unwrap();
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"cargo\"]\n[options.cargo]\nversion = \"1.80.0\"\n",
+    )
+    .unwrap();
+    let o = quarry_env(&dir, &xdg, &[], &["-v", "render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let user = xdg.join("quarry/config.toml");
+    let project = dir.join("quarry.toml");
+    assert!(
+        err.starts_with(&format!(
+            "info: applying the user file `{}`\ninfo: applying the project file `{}`\n",
+            user.display(),
+            project.display()
+        )),
+        "{err}"
+    );
+    let o = quarry_env(&dir, &xdg, &[], &["show-config"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "# Files that apply, lowest precedence first (the command line wins over all):\n\
+             #   user     \"{}\"\n#   project  \"{}\"\n#   lock     \"{}\"\n\n# The merged configuration:\n\
+             extensions = [\"cargo\", \"git\"]\nimage = \"ubuntu:24.04\"\n\n[options.cargo]\nversion = \"1.80.0\"\n\n\
+             [run]\nargs = [\"--rm\"]\n",
+            user.display(),
+            project.display(),
+            dir.join("quarry.lock").display()
+        )
+    );
+    let o =
+        quarry_env(&std::env::temp_dir(), std::path::Path::new("/nonexistent/config"), &[], &["show-config"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("#   none\n"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
