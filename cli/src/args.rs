@@ -36,9 +36,9 @@ enum Command {
     Render(RenderArgs),
     /// Render, then build the image with BuildKit and tag it.
     ///
-    /// The build context (the Dockerfile and the files extensions ship) is written under
-    /// `$XDG_CACHE_HOME/quarry/contexts/`, and kept there when the build fails. Prints the tag on
-    /// stdout.
+    /// The build context (the Dockerfile and the files extensions ship) is written to a folder of
+    /// its own under `$XDG_CACHE_HOME/quarry/contexts/`, removed when the build succeeds and kept
+    /// when it fails. Prints the tag on stdout.
     Build(BuildArgs),
     /// Build if needed, then run the container with what the extensions ask for.
     ///
@@ -67,6 +67,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Print the configuration files that apply here, in merge order, and what they give merged.
+    ///
+    /// The user file comes first, then the project's quarry.toml found in the current folder or
+    /// a parent, then its quarry.lock (which pins option values the files leave to defaults); the
+    /// command line wins over all of them. A project file or lock owned by another user is
+    /// refused unless its folder is in `safe_directories` of the user file or in
+    /// $QUARRY_SAFE_DIRECTORIES.
+    ShowConfig,
     /// Write a commented starter quarry.toml in the current folder.
     Init {
         /// Replace an existing quarry.toml.
@@ -294,6 +302,8 @@ pub enum Invocation {
     List(Format),
     /// `quarry show`.
     Show(String, Format),
+    /// `quarry show-config`.
+    ShowConfig,
     /// `quarry init`.
     Init {
         /// `--force`.
@@ -444,6 +454,7 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
         }))),
         Command::List { format } => Ok(Invocation::List(format)),
         Command::Show { name, format } => Ok(Invocation::Show(name, format)),
+        Command::ShowConfig => Ok(Invocation::ShowConfig),
         Command::Init { force } => Ok(Invocation::Init { force }),
         Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
         Command::Completions { shell } => Ok(Invocation::Completions(shell)),

@@ -65,6 +65,10 @@ pub struct Config {
     /// `docker run` additions.
     #[serde(default)]
     pub run: RunConfig,
+    /// Folders whose quarry.toml and quarry.lock apply even when another user owns them (`"*"`:
+    /// every folder). Read from the user's file only.
+    #[serde(default)]
+    pub safe_directories: Vec<Spanned<String>>,
 }
 
 /// An option value: TOML strings, integers and booleans are all accepted.
@@ -318,6 +322,10 @@ pub fn find_project(start: &Path) -> Option<PathBuf> {
     start.ancestors().map(|d| d.join(PROJECT_FILE)).find(|p| p.is_file())
 }
 
+/// The environment variable listing folders whose files apply whoever owns them, separated by
+/// `:` (`*`: every folder).
+pub const SAFE_DIRECTORIES_VAR: &str = "QUARRY_SAFE_DIRECTORIES";
+
 /// The configuration that applies: the user file under the project file.
 #[derive(Debug, Clone, Default)]
 pub struct Layers {
@@ -328,34 +336,193 @@ pub struct Layers {
 }
 
 impl Layers {
-    /// The user's file under `path` as the project file (`quarry explain old.toml`).
+    /// The user's file under `path` as the project file (`quarry explain old.toml`). A file named
+    /// on the command line is the user's choice: its owner is not checked.
     pub fn with_project_file(registry: &Registry, path: &Path) -> anyhow::Result<Layers> {
         let project = Loaded::read(path)?;
         project.check(registry)?;
-        let user = match user_file().filter(|p| p.is_file()) {
-            None => None,
+        let layers = Layers { user: Layers::load_user(registry)?, project: Some(project) };
+        layers.check_roles()?;
+        Ok(layers)
+    }
+
+    fn load_user(registry: &Registry) -> anyhow::Result<Option<Loaded>> {
+        match user_file().filter(|p| p.is_file()) {
+            None => Ok(None),
             Some(p) => {
                 let loaded = Loaded::read(&p)?;
                 loaded.check(registry)?;
-                Some(loaded)
+                Ok(Some(loaded))
             }
-        };
-        Ok(Layers { user, project: Some(project) })
+        }
     }
 
-    /// Loads the files that exist and checks them against the registry.
+    /// Loads the files that exist and checks them against the registry. The project file found
+    /// above `cwd` must belong to the effective user unless its folder is a safe directory
+    /// ([`Layers::check_owner`]).
     pub fn load(registry: &Registry, cwd: &Path) -> anyhow::Result<Layers> {
-        let load = |path: Option<PathBuf>| -> anyhow::Result<Option<Loaded>> {
-            match path.filter(|p| p.is_file()) {
-                None => Ok(None),
-                Some(p) => {
-                    let loaded = Loaded::read(&p)?;
-                    loaded.check(registry)?;
-                    Ok(Some(loaded))
-                }
-            }
+        let mut layers = Layers { user: Layers::load_user(registry)?, project: None };
+        if let Some(path) = find_project(cwd) {
+            layers.check_owner(&path)?;
+            let loaded = Loaded::read(&path)?;
+            loaded.check(registry)?;
+            layers.project = Some(loaded);
+        }
+        layers.check_roles()?;
+        Ok(layers)
+    }
+
+    /// A project file cannot mark folders safe: only the user's file and the environment can.
+    fn check_roles(&self) -> Result<(), ConfigError> {
+        match &self.project {
+            Some(p) if !p.config.safe_directories.is_empty() => Err(p.error(
+                p.config.safe_directories[0].span(),
+                "`safe_directories` in a project file has no effect: a project cannot vouch for itself"
+                    .to_owned(),
+                format!(
+                    "move it to your user file ({}), or set {SAFE_DIRECTORIES_VAR}",
+                    user_file().map_or("$XDG_CONFIG_HOME/quarry/config.toml".to_owned(), |f| format!(
+                        "`{}`",
+                        f.display()
+                    ))
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The safe directories: `$QUARRY_SAFE_DIRECTORIES` (`:`-separated) and `safe_directories` of
+    /// the user's file.
+    pub fn safe_directories(&self) -> Vec<String> {
+        let mut out: Vec<String> = std::env::var(SAFE_DIRECTORIES_VAR)
+            .unwrap_or_default()
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(user) = &self.user {
+            out.extend(user.config.safe_directories.iter().map(|d| d.get_ref().clone()));
+        }
+        out
+    }
+
+    /// Refuses `path` (a discovered quarry.toml or quarry.lock) when a user other than the
+    /// effective one owns it, as git refuses a repository another user owns: a quarry.toml in a
+    /// shared folder above the current one (the system temp folder) would otherwise choose what
+    /// runs and what is mounted. Root is held to the same rule. A folder listed in the safe
+    /// directories (or `*`) is trusted whoever owns its files.
+    pub fn check_owner(&self, path: &Path) -> anyhow::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let owner = match std::fs::metadata(path) {
+            Ok(m) => m.uid(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => anyhow::bail!("cannot read `{}`: {e}\nhint: check its permissions", path.display()),
         };
-        Ok(Layers { user: load(user_file())?, project: load(find_project(cwd))? })
+        let me = crate::host::effective_uid();
+        if Some(owner) == me {
+            return Ok(());
+        }
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let folder = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_owned());
+        let safe = self.safe_directories().iter().any(|d| {
+            d == "*" || std::fs::canonicalize(d).is_ok_and(|d| d == folder) || Path::new(d) == folder
+        });
+        if safe {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "`{}` is owned by another user (uid {owner}), so quarry does not apply it\nhint: if you trust it, add \
+             its folder to `safe_directories` in your user file (`safe_directories = [{}]`) or to \
+             {SAFE_DIRECTORIES_VAR}; else run quarry outside `{}`",
+            path.display(),
+            crate::ui::quoted(&folder.display().to_string()),
+            folder.display()
+        )
+    }
+
+    /// The files that apply with their role, in merge order (lowest precedence first).
+    pub fn applied(&self) -> Vec<(&'static str, &Loaded)> {
+        let user = self.user.iter().map(|l| ("user", l));
+        user.chain(self.project.iter().map(|l| ("project", l))).collect()
+    }
+
+    /// The merged configuration of the files (without the command line or the lock), as a
+    /// configuration file would write it (`quarry show-config`).
+    pub fn effective(&self) -> toml::Table {
+        use toml::Value;
+        let strings = |items: &[String]| Value::Array(items.iter().cloned().map(Value::String).collect());
+        let mut request = Request::default();
+        self.apply(&mut request);
+        let mut out = toml::Table::new();
+        if !request.image.is_empty() {
+            out.insert("image".into(), Value::String(request.image.clone()));
+        }
+        let names: Vec<String> = request.extensions.iter().map(|s| s.name.clone()).collect();
+        out.insert("extensions".into(), strings(&names));
+        if let Some(b) = &request.builder_base_image {
+            out.insert("builder_base_image".into(), Value::String(b.clone()));
+        }
+        if let Some(id) = self.cache_id() {
+            out.insert("cache_id".into(), Value::String(id));
+        }
+        let mut options = toml::Table::new();
+        for s in request.extensions.iter().filter(|s| !s.options.is_empty()) {
+            let values = s.options.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            options.insert(s.name.clone(), Value::Table(values));
+        }
+        if !options.is_empty() {
+            out.insert("options".into(), Value::Table(options));
+        }
+        let mut overrides = toml::Table::new();
+        for (name, o) in &request.overrides {
+            let mut t = toml::Table::new();
+            if let Some(b) = &o.builder_base_image {
+                t.insert("builder_base_image".into(), Value::String(b.clone()));
+            }
+            if let Some(p) = o.cache_priority {
+                t.insert("cache_priority".into(), Value::Integer(i64::from(p)));
+            }
+            overrides.insert(name.clone(), Value::Table(t));
+        }
+        if !overrides.is_empty() {
+            out.insert("overrides".into(), Value::Table(overrides));
+        }
+        let mut b = crate::build::BuildOptions::default();
+        self.apply_build(&mut b);
+        let mut build = toml::Table::new();
+        for (key, list) in
+            [("add_host", &b.add_host), ("cache_from", &b.cache_from), ("cache_to", &b.cache_to)]
+        {
+            if !list.is_empty() {
+                build.insert(key.into(), strings(list));
+            }
+        }
+        for (key, value) in [
+            ("network", &b.network),
+            ("platform", &b.platform),
+            ("progress", &b.progress),
+            ("builder", &b.builder),
+        ] {
+            if let Some(v) = value {
+                build.insert(key.into(), Value::String(v.clone()));
+            }
+        }
+        for (key, on) in [("pull", b.pull), ("no_cache", b.no_cache)] {
+            if on {
+                build.insert(key.into(), Value::Boolean(true));
+            }
+        }
+        if !build.is_empty() {
+            out.insert("build".into(), Value::Table(build));
+        }
+        let run = self.run_args();
+        if !run.is_empty() {
+            out.insert(
+                "run".into(),
+                Value::Table([("args".to_owned(), strings(&run))].into_iter().collect()),
+            );
+        }
+        out
     }
 
     /// The files, user first (lowest precedence first).

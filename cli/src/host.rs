@@ -11,6 +11,13 @@ pub fn xdg_dir(var: &str, home_dir: &str) -> Option<PathBuf> {
     set(var).or_else(|| set("HOME").map(|h| h.join(home_dir)))
 }
 
+/// The effective uid of this process (the second field of `Uid:` in `/proc/self/status`), which
+/// decides whose files quarry trusts.
+pub fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Reads the current user's uid, gid and name; what cannot be read stays `None`. As root there is
 /// no user to mirror (the point of `user` is a non-root user): the options keep their defaults.
 pub fn values() -> HostValues {

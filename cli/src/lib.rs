@@ -56,6 +56,7 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
         args::Invocation::Explain(explain) => explain::command(registry, &explain),
         args::Invocation::List(format) => list_command(registry, format),
         args::Invocation::Show(name, format) => show_command(registry, &name, format),
+        args::Invocation::ShowConfig => show_config_command(registry),
         args::Invocation::Init { force } => {
             let path = std::path::Path::new(config::PROJECT_FILE);
             project::write_new(path, project::STARTER, force).map(|()| ui::note("wrote `quarry.toml`"))
@@ -127,6 +128,9 @@ impl Configured {
 pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> anyhow::Result<Configured> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let layers = config::Layers::load(registry, &cwd)?;
+    for (role, loaded) in layers.applied() {
+        ui::detail(&format!("applying the {role} file `{}`", loaded.path.display()));
+    }
     layers.apply(request);
     if request.image.is_empty() {
         anyhow::bail!(
@@ -140,7 +144,14 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
         None => None,
         Some(project) => {
             let path = lock::path_for(&project.path);
+            layers.check_owner(&path)?;
             let old = lock::Lock::read(&path)?;
+            if old.is_some() {
+                ui::detail(&format!(
+                    "lock `{}` pins option values the files leave to defaults",
+                    path.display()
+                ));
+            }
             if let Some(old) = &old {
                 let names: Vec<&str> = quarry_core::resolve(registry, request)
                     .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
@@ -191,6 +202,9 @@ pub fn prepare_build(
     mut build: args::Build,
     dry_run: bool,
 ) -> anyhow::Result<PreparedBuild> {
+    if let Some(tag) = &build.tag {
+        build::check_tag(tag)?;
+    }
     let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
     let engine = match engine::detect(&docker) {
         Ok(engine) => Some(engine),
@@ -247,22 +261,41 @@ pub fn prepare_build(
     let rendered = render_request(registry, &build.request)?;
     configured.settle_lock(&rendered, &build.request.image, !dry_run)?;
     let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
-    let context = build::contexts_root().join(tag.replace(['/', ':'], "_"));
-    if !dry_run {
-        build::write_context(&context, &rendered)
-            .with_context(|| format!("cannot write the build context `{}`", context.display()))?;
+    let root = build::contexts_root();
+    let context = if dry_run {
+        // What a real build writes into: its own folder under this one.
+        root.join(build::context_folder_name(&tag))
+    } else {
+        let context = build::write_build_context(&root, &tag, &rendered)
+            .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
         ui::note(&format!("building `{tag}` with cache id `{}` ({})", cache.value, cache.source));
-    }
+        ui::detail(&format!("build context `{}`", context.display()));
+        context
+    };
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
     Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args() })
 }
 
-/// Runs a prepared build.
+/// Runs a prepared build, once more after BuildKit's known snapshot flake
+/// ([`build::retry_after_failure`]). A successful build removes its context; a failed one keeps
+/// it and says where.
 pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
     let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
-    ui::detail(&run::shell_line(&prepared.docker, &prepared.args));
-    let (status, tail) = run_streaming(&prepared.docker, &prepared.args, legacy)?;
+    let mut attempt = 1;
+    let (status, tail) = loop {
+        ui::detail(&run::shell_line(&prepared.docker, &prepared.args));
+        let (status, tail) = run_streaming(&prepared.docker, &prepared.args, legacy)?;
+        let stopped = interrupt::happened() || interrupted(&status);
+        if status.success() || !build::retry_after_failure(attempt, stopped, &tail) {
+            break (status, tail);
+        }
+        ui::warning(&format!("the build hit {}: building once more", build::SNAPSHOT_FLAKE));
+        attempt += 1;
+    };
     if status.success() {
+        if let Err(e) = build::remove_build_context(&prepared.context) {
+            ui::warning(&format!("cannot remove the build context `{}`: {e}", prepared.context.display()));
+        }
         return Ok(());
     }
     if interrupt::happened() || interrupted(&status) {
@@ -400,13 +433,44 @@ fn show_command(registry: &Registry, name: &str, format: args::Format) -> anyhow
     output::stdout(text.as_bytes())
 }
 
+/// `quarry show-config`: the files that apply, in merge order, as comments, then the merged
+/// configuration as TOML.
+fn show_config_command(registry: &Registry) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let layers = config::Layers::load(registry, &cwd)?;
+    let mut out =
+        String::from("# Files that apply, lowest precedence first (the command line wins over all):\n");
+    let applied = layers.applied();
+    if applied.is_empty() {
+        out.push_str("#   none\n");
+    }
+    for (role, loaded) in &applied {
+        out.push_str(&format!("#   {role:<8} {}\n", ui::quoted(&loaded.path.display().to_string())));
+    }
+    if let Some(project) = &layers.project {
+        let lock = lock::path_for(&project.path);
+        if lock.is_file() {
+            layers.check_owner(&lock)?;
+            out.push_str(&format!("#   {:<8} {}\n", "lock", ui::quoted(&lock.display().to_string())));
+        }
+    }
+    let safe = layers.safe_directories();
+    if !safe.is_empty() {
+        let listed: Vec<String> = safe.iter().map(|d| ui::quoted(d)).collect();
+        out.push_str(&format!("# Safe directories: {}\n", listed.join(", ")));
+    }
+    out.push_str("\n# The merged configuration:\n");
+    out.push_str(&layers.effective().to_string());
+    output::stdout(out.as_bytes())
+}
+
 fn import_command(
     registry: &Registry,
     file: &std::path::Path,
     out: &std::path::Path,
     force: bool,
 ) -> anyhow::Result<()> {
-    let yaml = std::fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let yaml = project::read_input(file)?;
     let imported = project::import_rockerc(registry, &yaml, &file.display().to_string())?;
     project::write_new(out, &imported.toml, force)?;
     for s in &imported.skipped {

@@ -1,7 +1,9 @@
-//! Writing results: never a half-written file, and a closed pipe is not an error.
+//! Writing results: never a half-written file, never a special file replaced by a regular one,
+//! never a link that someone else planted followed, and a closed pipe is not an error.
 
 use std::io::{ErrorKind, Write};
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 /// Writes `data` to stdout; a broken pipe ends quietly.
 pub fn stdout(data: &[u8]) -> anyhow::Result<()> {
@@ -12,42 +14,172 @@ pub fn stdout(data: &[u8]) -> anyhow::Result<()> {
     }
 }
 
-/// Writes `data` to `path` through a temporary file in the same folder and a rename, so the file
-/// is either the old one or the whole new one.
-pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
+/// Writes `data` to `path` (`-o`, the lock, `init`, `import`):
+/// - a regular file, or a new one, is replaced atomically: the data goes to a temporary file
+///   created exclusively (`O_EXCL`) under an unpredictable name in the same folder, which is
+///   then renamed over `path`, so `path` is the old file or the whole new one. A replaced file
+///   keeps its permission bits.
+/// - a character or block device, a FIFO or a socket (`-o /dev/null`, `-o /dev/stdout`, a named
+///   pipe) is opened and written directly: it is never replaced by a regular file.
+/// - a symbolic link is followed to the file it names, which is written as above (the link
+///   stays), when the link is owned by the effective user or by root. A link owned by another
+///   user is refused: in a shared folder it may have been planted to make quarry overwrite a file
+///   elsewhere.
+pub fn write_atomically(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let target = resolve_links(path)?;
+    let old = match std::fs::metadata(&target) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(m) = &old {
+        if m.is_dir() {
+            anyhow::bail!("`{}` is a folder\nhint: name a file to write", target.display());
+        }
+        if !m.is_file() {
+            let mut file = std::fs::OpenOptions::new().write(true).open(&target)?;
+            return Ok(file.write_all(data).and_then(|()| file.flush())?);
+        }
+    }
+    let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let name =
-        path.file_name().ok_or_else(|| std::io::Error::new(ErrorKind::InvalidInput, "not a file path"))?;
-    let tmp = dir.join(format!(".{}.quarry-tmp-{}", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let name = target.file_name().ok_or_else(|| {
+        anyhow::anyhow!("`{}` is not a file path\nhint: name a file to write", target.display())
+    })?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".quarry-tmp")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    if let Some(m) = &old {
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
     }
-    result
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Follows the symbolic links at `path` (at most 40) to the path they name, refusing a link that
+/// neither the effective user nor root owns.
+fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
+    let me = crate::host::effective_uid();
+    let mut current = path.to_owned();
+    for _ in 0..40 {
+        let meta = match std::fs::symlink_metadata(&current) {
+            Ok(m) => m,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e.into()),
+        };
+        if !meta.file_type().is_symlink() {
+            return Ok(current);
+        }
+        if meta.uid() != 0 && Some(meta.uid()) != me {
+            anyhow::bail!(
+                "`{}` is a symbolic link owned by another user (uid {}), so quarry does not follow it\n\
+                 hint: check where it points and remove it, or write to the file it names directly",
+                current.display(),
+                meta.uid()
+            );
+        }
+        let next = std::fs::read_link(&current)?;
+        current = match current.parent() {
+            Some(parent) => parent.join(next),
+            None => next,
+        };
+    }
+    anyhow::bail!("`{}`: too many levels of symbolic links\nhint: point the link at a file", path.display())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::path::PathBuf;
+
     use super::write_atomically;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("quarry-out-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 
     #[test]
     fn writes_whole_file_and_leaves_no_temp() {
-        let dir = std::env::temp_dir().join(format!("quarry-out-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("whole");
         let path = dir.join("Dockerfile");
         write_atomically(&path, b"FROM x\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"FROM x\n");
         let entries: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(entries.len(), 1);
         assert!(write_atomically(&dir.join("missing/Dockerfile"), b"x").is_err());
+        // A replaced file keeps its mode.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&path, b"FROM y\n").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The old temporary name was `.<name>.quarry-tmp-<pid>`, opened without `O_EXCL`: a link
+    /// planted there made quarry write through it.
+    #[test]
+    fn a_link_planted_at_a_predictable_temp_name_is_not_written_through() {
+        let dir = scratch("planted");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let planted = dir.join(format!(".Dockerfile.quarry-tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_atomically(&dir.join("Dockerfile"), b"FROM x\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        assert_eq!(std::fs::read(dir.join("Dockerfile")).unwrap(), b"FROM x\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn special_files_are_written_directly_not_replaced() {
+        let dir = scratch("special");
+        let fifo = dir.join("pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomically(&fifo, b"through the pipe\n").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe\n");
+        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        write_atomically(std::path::Path::new("/dev/null"), b"gone\n").unwrap();
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+        let err = write_atomically(&dir, b"x").unwrap_err().to_string();
+        assert!(err.contains("is a folder\nhint:"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn own_links_are_followed_and_kept_others_refused() {
+        let dir = scratch("links");
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        let file = dir.join("real/Dockerfile");
+        std::fs::write(&file, "old\n").unwrap();
+        let link = dir.join("Dockerfile");
+        std::os::unix::fs::symlink("real/Dockerfile", &link).unwrap();
+        write_atomically(&link, b"new\n").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays");
+        assert_eq!(std::fs::read(&file).unwrap(), b"new\n");
+        // A dangling link of ours creates the file it names.
+        let dangling = dir.join("dangling");
+        std::os::unix::fs::symlink("real/created", &dangling).unwrap();
+        write_atomically(&dangling, b"made\n").unwrap();
+        assert_eq!(std::fs::read(dir.join("real/created")).unwrap(), b"made\n");
+        if crate::host::effective_uid() == Some(0) {
+            std::os::unix::fs::lchown(&link, Some(4242), Some(4242)).unwrap();
+            let err = write_atomically(&link, b"evil\n").unwrap_err().to_string();
+            assert!(err.contains("is a symbolic link owned by another user (uid 4242)"), "{err}");
+            assert!(err.contains("\nhint: "), "{err}");
+            assert_eq!(std::fs::read(&file).unwrap(), b"new\n");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,6 +7,8 @@ use anyhow::Context;
 use quarry_core::Registry;
 use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::ui::{quoted, shown};
+
 /// The starter file `quarry init` writes.
 pub const STARTER: &str = r#"# quarry.toml: what `quarry render`, `quarry build` and `quarry run` use when the command line
 # names no image and no extension. Command-line flags win over this file; this file wins over
@@ -53,6 +55,14 @@ pub fn write_new(path: &Path, contents: &str, force: bool) -> anyhow::Result<()>
         .with_context(|| format!("cannot write `{}`", path.display()))
 }
 
+/// The largest rockerc file `quarry import` reads: real ones are a few lines.
+pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// The most YAML nodes a rockerc file may stand for once its aliases are expanded, and the
+/// deepest nesting it may have: a 380-byte alias bomb otherwise expands to gigabytes.
+pub const MAX_NODES: u64 = 100_000;
+const MAX_DEPTH: usize = 64;
+
 /// What `quarry import` made of a rockerc file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
@@ -62,15 +72,100 @@ pub struct Imported {
     pub skipped: Vec<String>,
 }
 
-/// Converts rockerc YAML (keys `image`, `args`, `extension-blacklist`) to quarry.toml.
+/// Reads a rockerc file of at most [`MAX_INPUT_BYTES`] (so `/dev/zero` ends with an error).
+pub fn read_input(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let shown = shown(&path.display().to_string());
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read {shown}\nhint: name an existing rockerc.yaml"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {shown}\nhint: name a rockerc.yaml file"))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        anyhow::bail!(
+            "{shown} is larger than {} KiB\nhint: a rockerc file is a few lines of YAML: check the file name",
+            MAX_INPUT_BYTES / 1024
+        );
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{shown} is not UTF-8 text\nhint: a rockerc file is UTF-8 YAML"))
+}
+
+/// Counts the nodes a YAML stream stands for with its aliases expanded, and its nesting depth.
+#[derive(Debug, Default)]
+struct Expansion {
+    /// Expanded size of each anchored node.
+    anchored: std::collections::HashMap<usize, u64>,
+    /// Open collections: their anchor and the nodes counted inside so far.
+    open: Vec<(usize, u64)>,
+    total: u64,
+    deepest: usize,
+}
+
+impl Expansion {
+    fn add(&mut self, nodes: u64) {
+        self.total = self.total.saturating_add(nodes);
+        if let Some((_, inside)) = self.open.last_mut() {
+            *inside = inside.saturating_add(nodes);
+        }
+    }
+}
+
+impl yaml_rust2::parser::EventReceiver for Expansion {
+    fn on_event(&mut self, event: yaml_rust2::Event) {
+        use yaml_rust2::Event;
+        match event {
+            Event::Scalar(_, _, anchor, _) => {
+                self.add(1);
+                if anchor > 0 {
+                    self.anchored.insert(anchor, 1);
+                }
+            }
+            Event::Alias(anchor) => {
+                let size = self.anchored.get(&anchor).copied().unwrap_or(1);
+                self.add(size);
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.add(1);
+                self.open.push((anchor, 1));
+                self.deepest = self.deepest.max(self.open.len());
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, size)) = self.open.pop()
+                    && anchor > 0
+                {
+                    self.anchored.insert(anchor, size);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Converts rockerc YAML (keys `image`, `args`, `extension-blacklist`) to quarry.toml. Every
+/// name echoed into the file is escaped ([`shown`]), and the text is parsed and checked as a
+/// quarry configuration that sets exactly the converted image and extensions before it is
+/// returned.
 pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::Result<Imported> {
-    let docs = YamlLoader::load_from_str(yaml).map_err(|e| {
-        anyhow::anyhow!("`{origin}` is not YAML: {e}\nhint: a rockerc file is a YAML mapping")
-    })?;
+    let origin = shown(origin);
+    let not_yaml = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!("{origin} is not YAML: {e}\nhint: a rockerc file is a YAML mapping")
+    };
+    let mut expansion = Expansion::default();
+    yaml_rust2::parser::Parser::new_from_str(yaml).load(&mut expansion, true).map_err(|e| not_yaml(&e))?;
+    if expansion.total > MAX_NODES || expansion.deepest > MAX_DEPTH {
+        anyhow::bail!(
+            "{origin} stands for more than {MAX_NODES} YAML values or nests deeper than {MAX_DEPTH} once its \
+             aliases are expanded\nhint: a rockerc file names an image and a few extensions: remove the \
+             anchors (`&`) and aliases (`*`)"
+        );
+    }
+    let docs = YamlLoader::load_from_str(yaml).map_err(|e| not_yaml(&e))?;
     let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
     let Yaml::Hash(map) = &doc else {
         anyhow::bail!(
-            "`{origin}` holds no mapping\nhint: a rockerc file looks like `image: ubuntu:22.04` and `args: [x11, user]`"
+            "{origin} holds no mapping\nhint: a rockerc file looks like `image: ubuntu:22.04` and `args: [x11, user]`"
         );
     };
     let mut skipped = Vec::new();
@@ -85,14 +180,16 @@ pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::
         }
     };
     for (key, value) in map {
-        match key.as_str().unwrap_or_default() {
-            "image" => match value.as_str() {
+        match key.as_str() {
+            Some("image") => match value.as_str() {
                 Some(i) if quarry_core::rules::is_image_ref(i) => image = Some(i.to_owned()),
-                _ => skipped.push(format!("`image`: {value:?} is not an image reference")),
+                Some(i) => skipped.push(format!("`image`: {} is not an image reference", shown(i))),
+                None => skipped.push("`image`: not a text value".to_owned()),
             },
-            "args" => names = list(value),
-            "extension-blacklist" => blacklist = list(value),
-            other => skipped.push(format!("`{other}`: quarry has no such setting")),
+            Some("args") => names = list(value),
+            Some("extension-blacklist") => blacklist = list(value),
+            Some(other) => skipped.push(format!("{}: quarry has no such setting", shown(other))),
+            None => skipped.push("a key that is not text: quarry has no such setting".to_owned()),
         }
     }
     let mut extensions = Vec::new();
@@ -107,34 +204,133 @@ pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::
             }
         } else {
             let hint = registry.suggest(&name).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-            skipped.push(format!("`args` entry `{raw}`: no such extension{hint}"));
+            skipped.push(format!("`args` entry {}: no such extension{hint}", shown(&raw)));
         }
     }
     if !blacklist.is_empty() {
+        let listed: Vec<String> = blacklist.iter().map(|b| shown(b)).collect();
         skipped.push(format!(
             "`extension-blacklist` ({}): quarry selects only what `extensions` lists, so these are left out",
-            blacklist.join(", ")
+            listed.join(", ")
         ));
     }
     extensions.sort();
     let mut toml = format!("# Converted from {origin} by `quarry import`.\n");
     match &image {
-        Some(i) => toml.push_str(&format!("image = {i:?}\n")),
+        Some(i) => toml.push_str(&format!("image = {}\n", quoted(i))),
         None => toml.push_str("# image = \"ubuntu:24.04\"   # rockerc named no image: set one\n"),
     }
-    let quoted: Vec<String> = extensions.iter().map(|e| format!("{e:?}")).collect();
-    toml.push_str(&format!("extensions = [{}]\n", quoted.join(", ")));
+    let listed: Vec<String> = extensions.iter().map(|e| quoted(e)).collect();
+    toml.push_str(&format!("extensions = [{}]\n", listed.join(", ")));
     if !skipped.is_empty() {
         toml.push_str("\n# Not converted:\n");
         for s in &skipped {
             toml.push_str(&format!("# - {s}\n"));
         }
     }
+    check_converted(registry, &toml, image.as_deref(), &extensions)?;
     Ok(Imported { toml, skipped })
+}
+
+/// Parses `toml` as a quarry configuration and checks it sets `image` and `extensions` and
+/// nothing else: what `import` writes can never carry more than it converted.
+fn check_converted(
+    registry: &Registry,
+    toml: &str,
+    image: Option<&str>,
+    extensions: &[String],
+) -> anyhow::Result<()> {
+    let bug = |why: String| {
+        anyhow::anyhow!(
+            "the converted quarry.toml is not what was converted: {why}\nhint: this is a bug in quarry; \
+             please report it with the rockerc file"
+        )
+    };
+    let loaded = crate::config::Loaded::parse(Path::new(crate::config::PROJECT_FILE), toml.to_owned())
+        .map_err(|e| bug(e.to_string().replace('\n', " ")))?;
+    loaded.check(registry).map_err(|e| bug(e.to_string().replace('\n', " ")))?;
+    let c = &loaded.config;
+    let got: Vec<&str> = c.extensions.iter().map(|e| e.get_ref().as_str()).collect();
+    let only_these = c.image.as_ref().map(|i| i.get_ref().as_str()) == image
+        && got == extensions
+        && c.builder_base_image.is_none()
+        && c.cache_id.is_none()
+        && c.options.is_empty()
+        && c.overrides.is_empty()
+        && c.build == crate::config::BuildConfig::default()
+        && c.run.args.is_empty();
+    if only_these { Ok(()) } else { Err(bug("it sets other keys".to_owned())) }
 }
 
 #[cfg(test)]
 mod tests {
+    const PAYLOAD: &str = "x\n[run]\nargs = [\"--privileged\", \"--volume=/:/host\"]\n#";
+
+    fn registry() -> &'static quarry_core::Registry {
+        static REGISTRY: std::sync::OnceLock<quarry_core::Registry> = std::sync::OnceLock::new();
+        REGISTRY
+            .get_or_init(|| quarry_core::Registry::from_extensions(crate::LINKED.iter().copied()).unwrap())
+    }
+
+    /// Nothing from the input starts a TOML line: the converted file sets only image and
+    /// extensions, whichever channel the payload comes through.
+    #[test]
+    fn import_echoes_nothing_live() {
+        let payload_yaml = serde_json::to_string(&PAYLOAD.replace("\\n", "\n")).unwrap();
+        let inputs = [
+            format!("image: ubuntu:22.04\n{payload_yaml}: 1\n"),
+            format!("image: ubuntu:22.04\nargs: [x11, {payload_yaml}]\n"),
+            format!("image: ubuntu:22.04\nargs: [x11]\nextension-blacklist: [{payload_yaml}]\n"),
+            format!("image: {payload_yaml}\nargs: [x11]\n"),
+        ];
+        for yaml in &inputs {
+            let imported = super::import_rockerc(registry(), yaml, "rockerc.yaml").unwrap();
+            assert!(!imported.toml.contains("\n[run]"), "{yaml}: {}", imported.toml);
+            let config: toml::Table = toml::from_str(&imported.toml).unwrap();
+            assert!(config.keys().all(|k| k == "image" || k == "extensions"), "{}", imported.toml);
+            assert!(imported.toml.contains(r#"x\n[run]\nargs = [\"--privileged\""#), "{}", imported.toml);
+        }
+        let imported =
+            super::import_rockerc(registry(), "args: [x11]\n", &format!("a{}", PAYLOAD.replace("\\n", "\n")))
+                .unwrap();
+        let config: toml::Table = toml::from_str(&imported.toml).unwrap();
+        assert_eq!(config.keys().collect::<Vec<_>>(), ["extensions"], "{}", imported.toml);
+        // Control characters (a terminal escape, DEL, a lone carriage return) are escaped too.
+        let imported = super::import_rockerc(registry(), "\"\\e[31m\\x7f\\r\": 1\n", "r").unwrap();
+        assert!(
+            imported.toml.contains(r#"# - "\u001B[31m\u007F\r": quarry has no such setting"#),
+            "{}",
+            imported.toml
+        );
+    }
+
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused() {
+        let mut bomb =
+            String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+        for (name, prev) in
+            ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
+            let refs = vec![format!("*{prev}"); 9].join(",");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        assert!(bomb.len() < 400, "{}", bomb.len());
+        let err = super::import_rockerc(registry(), &bomb, "bomb.yaml").unwrap_err().to_string();
+        assert!(err.contains("more than 100000 YAML values") && err.contains("\nhint: "), "{err}");
+        let deep = format!("args: {}x{}\n", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(super::import_rockerc(registry(), &deep, "deep.yaml").is_err());
+        // A few aliases are fine.
+        let ok = "base: &b [x11]\nargs: *b\n";
+        let imported = super::import_rockerc(registry(), ok, "ok.yaml").unwrap();
+        assert!(imported.toml.contains("extensions = [\"x11\"]"), "{}", imported.toml);
+    }
+
+    #[test]
+    fn input_size_is_bounded() {
+        let err = super::read_input(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(err.starts_with("`/dev/zero` is larger than 1024 KiB\nhint: "), "{err}");
+    }
+
     #[test]
     fn starter_file_is_valid() {
         let registry = quarry_core::Registry::from_extensions([]).unwrap();

@@ -493,7 +493,8 @@ fn show_and_list_as_text_and_json() {
     assert_eq!(v["flag"], "--cargo");
     assert_eq!(v["options"][1]["name"], "version");
     assert_eq!(v["options"][1]["rule"], "version");
-    assert_eq!(v["builder"]["shared_base"], true);
+    assert_eq!(v["builder"]["from"], "base_image");
+    assert_eq!(v["builder"]["base_image"], "ubuntu:22.04");
     let o = quarry(&["list", "--format", "json"]);
     let all: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     let names: Vec<&str> = all.iter().map(|e| e["name"].as_str().unwrap()).collect();
@@ -538,7 +539,7 @@ fn import_converts_a_rockerc_and_names_what_it_could_not() {
         "{err}"
     );
     assert!(err.contains("warning: not converted: `volume`: quarry has no such setting"), "{err}");
-    assert!(err.contains("`extension-blacklist` (nvidia)"), "{err}");
+    assert!(err.contains("`extension-blacklist` (`nvidia`)"), "{err}");
     let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
     assert!(
         toml.contains("image = \"ubuntu:22.04\"\nextensions = [\"deps_devtools\", \"user\", \"x11\"]\n"),
@@ -610,7 +611,7 @@ fn explain_reads_dockerfiles_and_configurations() {
     std::fs::copy(dir.join("new.toml"), dir.join("quarry.toml")).unwrap();
     let o = quarry_in(&dir, "/nonexistent/config", &["explain", "old.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).ends_with("3 of 5 steps reused\n"));
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with("4 of 6 steps reused\n"));
 }
 
 #[test]
@@ -644,4 +645,380 @@ fn explain_bad_input_exits_1_with_the_reason() {
     }
     let o = quarry_in(&dir, "/nonexistent/config", &["explain", "a", "b", "--build-arg", "novalue"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// `-o` onto a device or a FIFO writes into it; it never replaces it with a regular file
+/// (`quarry render -o /dev/null` as root replaced `/dev/null`).
+#[test]
+fn output_to_a_device_or_fifo_writes_into_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch("special-out");
+    let null = dir.join("null");
+    let made = Command::new("mknod").arg(&null).args(["c", "1", "3"]).status().is_ok_and(|s| s.success());
+    if made {
+        let o = quarry(&["render", "ubuntu:24.04", "--git", "-o", null.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(std::fs::metadata(&null).unwrap().file_type().is_char_device(), "replaced by a file");
+    }
+    let fifo = dir.join("pipe");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let o = quarry(&["render", "ubuntu:24.04", "--git", "-o", fifo.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(reader.join().unwrap().contains("FROM ubuntu:24.04 AS quarry_final"));
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no temporary file is left");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Names `import` could not convert are echoed escaped: a key, an `args` entry, an
+/// `extension-blacklist` entry or the file's own name with a newline never starts a TOML line
+/// (here, one that would mount the host's `/` into a privileged container).
+#[test]
+fn import_never_writes_live_toml_from_its_input() {
+    let dir = scratch("import-inject");
+    let payload = "x\n[run]\nargs = [\"--privileged\", \"--volume=/:/host\"]\n#";
+    let y = serde_json::to_string(payload).unwrap();
+    let cases = [
+        ("rockerc.yaml".to_owned(), format!("image: ubuntu:22.04\nargs: [x11]\n{y}: 1\n")),
+        ("rockerc.yaml".to_owned(), format!("image: ubuntu:22.04\nargs: [x11, {y}]\n")),
+        (
+            "rockerc.yaml".to_owned(),
+            format!("image: ubuntu:22.04\nargs: [x11]\nextension-blacklist: [{y}]\n"),
+        ),
+        // A file name holds no `/`.
+        (
+            "r\n[run]\nargs = [\"--privileged\"]\n#.yaml".to_owned(),
+            "image: ubuntu:22.04\nargs: [x11]\n".to_owned(),
+        ),
+    ];
+    for (name, yaml) in &cases {
+        std::fs::write(dir.join(name), yaml).unwrap();
+        let o = quarry_in(&dir, "/nonexistent/config", &["import", name, "--force"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+        assert!(!toml.lines().any(|l| l.starts_with("[run]") || l.starts_with("args")), "{toml}");
+        let o = quarry_in(&dir, "/nonexistent/config", &["run", "--dry-run"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(!out.contains("--privileged") && !out.contains("/:/host"), "{out}");
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Input sizes and alias expansion are bounded: `/dev/zero` and a 380-byte alias bomb end with
+/// an error, not with gigabytes of memory.
+#[test]
+fn import_bounds_its_input() {
+    let dir = scratch("import-bounds");
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: `/dev/zero` is larger than 1024 KiB\nhint: a rockerc file is a few lines of YAML: check the file name\n"
+    );
+    let mut bomb = String::from("a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n");
+    for (name, prev) in
+        ["b", "c", "d", "e", "f", "g", "h", "i"].iter().zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+    {
+        bomb.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 9].join(",")));
+    }
+    std::fs::write(dir.join("bomb.yaml"), &bomb).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "bomb.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("error: `bomb.yaml` stands for more than 100000 YAML values"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("\nhint: "));
+    assert!(!dir.join("quarry.toml").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A stand-in for `docker`: answers as Docker 26 with buildx and the containerd store, and
+/// "builds" by checking its context holds a Dockerfile before and after a pause. With
+/// `FAKE_DOCKER_FAIL=flake` its first build fails with BuildKit's snapshot flake, with
+/// `FAKE_DOCKER_FAIL=other` every build fails with another error. Each build appends its
+/// context to `$FAKE_DOCKER_LOG`.
+fn fake_docker(dir: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("docker");
+    std::fs::write(
+        &path,
+        r#"#!/bin/sh
+case "$1" in
+  version) echo 26.1.5; exit 0 ;;
+  info) echo '[["driver-type","io.containerd.snapshotter.v1"]]'; exit 0 ;;
+  buildx) [ "$2" = version ] && { echo "buildx v0.14.0"; exit 0; } ;;
+esac
+for ctx; do :; done
+[ -f "$ctx/Dockerfile" ] || { echo "ERROR: no Dockerfile in $ctx" >&2; exit 1; }
+sleep 0.3
+[ -f "$ctx/Dockerfile" ] || { echo "ERROR: the context $ctx was lost" >&2; exit 1; }
+echo "$ctx" >> "$FAKE_DOCKER_LOG"
+case "$FAKE_DOCKER_FAIL" in
+  flake)
+    if [ ! -e "$FAKE_DOCKER_LOG.flaked" ]; then
+      touch "$FAKE_DOCKER_LOG.flaked"
+      echo "ERROR: failed to solve: failed to commit xg5pq during finalize: failed to stat active key during commit: snapshot 2ljdx does not exist: not found" >&2
+      exit 1
+    fi ;;
+  other) echo "ERROR: failed to solve: process \"/bin/sh -c false\" did not complete successfully: exit code: 1" >&2; exit 1 ;;
+esac
+exit 0
+"#,
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn fake_build(dir: &std::path::Path, fail: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quarry"));
+    command
+        .arg("build")
+        .args(args)
+        .current_dir(dir)
+        .env("QUARRY_DOCKER", dir.join("docker"))
+        .env("XDG_CONFIG_HOME", "/nonexistent/config")
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("FAKE_DOCKER_LOG", dir.join("log"))
+        .env("FAKE_DOCKER_FAIL", fail)
+        .env_remove("ROCKER_CACHE_ID")
+        .env_remove("QUARRY_CACHE_ID")
+        .env_remove("GITHUB_ACTIONS");
+    command
+}
+
+/// The README's matrix recipe: eight `quarry build`s of one configuration with different cache
+/// ids at once. Each has its own context folder; none fails or loses its context, and each
+/// removes its own when it succeeds.
+#[test]
+fn concurrent_builds_of_one_configuration_do_not_share_a_context() {
+    let dir = scratch("parallel");
+    fake_docker(&dir);
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let id = format!("py3{i}");
+            fake_build(&dir, "", &["debian:bookworm", "--git", "--cache-id", &id])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    let contexts: std::collections::BTreeSet<&str> = log.lines().collect();
+    assert_eq!(contexts.len(), 8, "{log}");
+    let root = dir.join("cache/quarry/contexts");
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "successful builds remove their contexts");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// BuildKit's snapshot flake is retried once, with a warning; any other failure is not, and
+/// keeps its context.
+#[test]
+fn the_snapshot_flake_is_retried_once_and_nothing_else() {
+    let dir = scratch("flake");
+    fake_docker(&dir);
+    let o = fake_build(&dir, "flake", &["debian:bookworm", "--git"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("warning: the build hit BuildKit's known snapshot race"), "{err}");
+    assert!(err.contains(": building once more\n"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("log")).unwrap().lines().count(), 2);
+
+    std::fs::remove_file(dir.join("log")).unwrap();
+    let o = fake_build(&dir, "other", &["debian:bookworm", "--git"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(!err.contains("once more"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("log")).unwrap().lines().count(), 1, "not retried");
+    let kept = err.lines().find_map(|l| l.strip_prefix("hint: the build context is kept at `")).unwrap();
+    assert!(std::path::Path::new(kept.trim_end_matches('`')).join("Dockerfile").is_file(), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--tag` is checked as Docker checks it before anything is written: `..`, `.` or an empty tag
+/// once named the contexts root or its parent, which the build then deleted.
+#[test]
+fn tags_are_checked_and_never_reach_the_file_system() {
+    let dir = scratch("tags");
+    fake_docker(&dir);
+    let kept = dir.join("cache/quarry/contexts/kept-failed-build");
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(kept.join("Dockerfile"), "FROM x\n").unwrap();
+    for tag in ["..", ".", "", "../../etc", "Dev", "a b", "x\ny"] {
+        let o = fake_build(&dir, "", &["debian:bookworm", "--git", "--tag", tag]).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{tag:?}");
+        let err = stderr(&o);
+        assert!(err.starts_with("error: invalid tag "), "{tag:?}: {err}");
+        assert!(err.contains("\nhint: write it like `dev`"), "{tag:?}: {err}");
+        assert_eq!(err.lines().count(), 2, "{err}");
+        assert!(!dir.join("log").exists(), "{tag:?} reached docker");
+    }
+    assert!(kept.join("Dockerfile").is_file(), "a kept context survives");
+    let o = fake_build(&dir, "", &["debian:bookworm", "--git", "--tag", "localhost:5000/team/dev:py3.10"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "localhost:5000/team/dev:py3.10\n");
+    assert!(kept.join("Dockerfile").is_file());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn quarry_env(
+    dir: &std::path::Path,
+    config_home: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", config_home)
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .env_remove("QUARRY_SAFE_DIRECTORIES")
+        .envs(env.iter().copied())
+        .output()
+        .expect("quarry runs")
+}
+
+/// A quarry.toml (or quarry.lock) that another user owns, found in a parent folder, is refused
+/// as git refuses another user's repository, unless its folder is a safe directory (by the
+/// user file or the environment). The tests run as root and give the files to uid 4242.
+#[test]
+fn another_users_project_file_or_lock_is_refused_unless_marked_safe() {
+    use std::os::unix::fs::chown;
+    let dir = scratch("owner");
+    let project = dir.join("shared");
+    std::fs::create_dir_all(project.join("mine")).unwrap();
+    std::fs::write(
+        project.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"git\"]\n[run]\nargs = [\"--privileged\"]\n",
+    )
+    .unwrap();
+    let me = std::fs::metadata(&dir).unwrap();
+    let (uid, gid) = {
+        use std::os::unix::fs::MetadataExt;
+        (me.uid(), me.gid())
+    };
+    chown(project.join("quarry.toml"), Some(4242), Some(4242)).unwrap();
+    let xdg = dir.join("xdg");
+    std::fs::create_dir_all(xdg.join("quarry")).unwrap();
+    let cwd = project.join("mine");
+
+    let o = quarry_env(&cwd, &xdg, &[], &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "error: `{}` is owned by another user (uid 4242), so quarry does not apply it",
+            project.join("quarry.toml").display()
+        )
+    );
+    assert!(lines[1].starts_with("hint: if you trust it, add its folder to `safe_directories`"), "{err}");
+    assert!(lines[1].contains(&format!("safe_directories = [\"{}\"]", project.display())), "{err}");
+    assert!(o.stdout.is_empty() && !project.join("quarry.lock").exists());
+    let o = quarry_env(&cwd, &xdg, &[], &["show-config"]);
+    assert_eq!(o.status.code(), Some(1), "show-config refuses it too");
+
+    // Marked safe by the environment, by the user file, or all folders with `*`.
+    let safe_env = project.to_str().unwrap();
+    for (env, user_file) in [
+        (vec![("QUARRY_SAFE_DIRECTORIES", format!("/elsewhere:{safe_env}"))], String::new()),
+        (vec![], format!("safe_directories = [\"{safe_env}\"]\n")),
+        (vec![], "safe_directories = [\"*\"]\n".to_owned()),
+    ] {
+        std::fs::write(xdg.join("quarry/config.toml"), &user_file).unwrap();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let o = quarry_env(&cwd, &xdg, &env, &["run", "--dry-run"]);
+        assert!(o.status.success(), "{env:?} {user_file}: {}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("--privileged"));
+    }
+    std::fs::write(xdg.join("quarry/config.toml"), "").unwrap();
+
+    // Our own project file with another user's lock: the lock is refused.
+    chown(project.join("quarry.toml"), Some(uid), Some(gid)).unwrap();
+    std::fs::write(project.join("quarry.lock"), "version = 1\n").unwrap();
+    chown(project.join("quarry.lock"), Some(4242), Some(4242)).unwrap();
+    let o = quarry_env(&cwd, &xdg, &[], &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("quarry.lock` is owned by another user (uid 4242)"), "{}", stderr(&o));
+    std::fs::remove_file(project.join("quarry.lock")).unwrap();
+
+    // A project cannot vouch for itself.
+    std::fs::write(
+        project.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"git\"]\nsafe_directories = [\"*\"]\n",
+    )
+    .unwrap();
+    let o = quarry_env(&cwd, &xdg, &[], &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("quarry.toml:3:21: `safe_directories` in a project file has no effect"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `-v` names the files that apply; `quarry show-config` lists them in merge order and prints
+/// the merged configuration.
+#[test]
+fn verbose_and_show_config_say_which_files_apply() {
+    let dir = scratch("show-config");
+    let xdg = dir.join("xdg");
+    std::fs::create_dir_all(xdg.join("quarry")).unwrap();
+    std::fs::write(xdg.join("quarry/config.toml"), "extensions = [\"git\"]\n[run]\nargs = [\"--rm\"]\n")
+        .unwrap();
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"cargo\"]\n[options.cargo]\nversion = \"1.80.0\"\n",
+    )
+    .unwrap();
+    let o = quarry_env(&dir, &xdg, &[], &["-v", "render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let user = xdg.join("quarry/config.toml");
+    let project = dir.join("quarry.toml");
+    assert!(
+        err.starts_with(&format!(
+            "info: applying the user file `{}`\ninfo: applying the project file `{}`\n",
+            user.display(),
+            project.display()
+        )),
+        "{err}"
+    );
+    let o = quarry_env(&dir, &xdg, &[], &["show-config"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(
+        out,
+        format!(
+            "# Files that apply, lowest precedence first (the command line wins over all):\n\
+             #   user     \"{}\"\n#   project  \"{}\"\n#   lock     \"{}\"\n\n# The merged configuration:\n\
+             extensions = [\"cargo\", \"git\"]\nimage = \"ubuntu:24.04\"\n\n[options.cargo]\nversion = \"1.80.0\"\n\n\
+             [run]\nargs = [\"--rm\"]\n",
+            user.display(),
+            project.display(),
+            dir.join("quarry.lock").display()
+        )
+    );
+    let o =
+        quarry_env(&std::env::temp_dir(), std::path::Path::new("/nonexistent/config"), &[], &["show-config"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("#   none\n"));
+    std::fs::remove_dir_all(dir).unwrap();
 }
