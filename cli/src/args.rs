@@ -75,6 +75,17 @@ enum Command {
     /// refused unless its folder is in `safe_directories` of the user file or in
     /// $QUARRY_SAFE_DIRECTORIES.
     ShowConfig,
+    /// Write or update quarry.lock for the project, or return its chain to the canonical order.
+    ///
+    /// The lock keeps the order of the final stage's RUN chain: an extension added later goes
+    /// after every existing step, whatever its priority, so nothing that was built before runs
+    /// again. `--reorder` sorts the chain by priority (then name) instead, as a new project would
+    /// have it, and prints what that costs: the steps the next build runs again.
+    Lock {
+        /// Return to the canonical order (priority descending, then name).
+        #[arg(long)]
+        reorder: bool,
+    },
     /// Write a commented starter quarry.toml in the current folder.
     Init {
         /// Replace an existing quarry.toml.
@@ -304,6 +315,11 @@ pub enum Invocation {
     Show(String, Format),
     /// `quarry show-config`.
     ShowConfig,
+    /// `quarry lock`.
+    Lock {
+        /// `--reorder`.
+        reorder: bool,
+    },
     /// `quarry init`.
     Init {
         /// `--force`.
@@ -455,6 +471,7 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
         Command::List { format } => Ok(Invocation::List(format)),
         Command::Show { name, format } => Ok(Invocation::Show(name, format)),
         Command::ShowConfig => Ok(Invocation::ShowConfig),
+        Command::Lock { reorder } => Ok(Invocation::Lock { reorder }),
         Command::Init { force } => Ok(Invocation::Init { force }),
         Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
         Command::Completions { shell } => Ok(Invocation::Completions(shell)),

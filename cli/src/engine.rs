@@ -86,9 +86,54 @@ pub fn detect(docker: &str) -> Result<Engine, EngineError> {
     Ok(Engine { version, major_minor, buildx, containerd_store })
 }
 
+/// The image's own ENTRYPOINT, CMD and USER, when the engine has the image; `None` otherwise
+/// (not pulled yet, or no answer).
+pub fn image_config(docker: &str, image: &str) -> Option<quarry_core::ImageConfig> {
+    let out = Command::new(docker)
+        .args(["image", "inspect", "--format", "{{json .Config}}", "--", image])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    parse_image_config(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// `docker image inspect`'s `.Config` as JSON: `Entrypoint` and `Cmd` are arrays or null.
+fn parse_image_config(json: &str) -> Option<quarry_core::ImageConfig> {
+    let v: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
+    let list = |key: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(|l| l.as_array())
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    Some(quarry_core::ImageConfig {
+        entrypoint: list("Entrypoint"),
+        cmd: list("Cmd"),
+        user: v.get("User").and_then(|u| u.as_str()).unwrap_or_default().to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_configs_are_read_from_inspect() {
+        let c = parse_image_config(
+            r#"{"Env":["PATH=/usr/bin"],"Cmd":["/bin/bash"],"Entrypoint":null,"User":"","WorkingDir":""}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.entrypoint.len(), c.cmd.as_slice(), c.user.as_str()),
+            (0, &["/bin/bash".to_owned()][..], "")
+        );
+        let c = parse_image_config(r#"{"Cmd":null,"Entrypoint":["/init","--"],"User":"app:app"}"#).unwrap();
+        assert_eq!(
+            (c.entrypoint, c.cmd.len(), c.user.as_str()),
+            (vec!["/init".to_owned(), "--".to_owned()], 0, "app:app")
+        );
+        assert!(parse_image_config("not json").is_none());
+    }
 
     fn engine(version: &str) -> Engine {
         Engine {

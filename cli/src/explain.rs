@@ -159,6 +159,25 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
     Ok(Input { origin, text, files: None })
 }
 
+/// What rebuilding `old` as `new` costs, both renders of quarry, on `store`.
+pub fn compare_rendered(old: &Rendered, new: &Rendered, store: Store) -> anyhow::Result<Explanation> {
+    let old = rendered_input("the locked order".to_owned(), old);
+    let new = rendered_input("the canonical order".to_owned(), new);
+    let before = old.files.clone().unwrap_or_default();
+    let after = new.files.clone().unwrap_or_default();
+    let changed = after
+        .iter()
+        .filter(|(path, contents)| before.get(*path) != Some(*contents))
+        .map(|(p, _)| p.clone())
+        .collect();
+    let options = Options { store, target: None, same_output: BTreeSet::new(), changed_context: changed };
+    Ok(explain::explain(
+        &Side { text: &old.text, origin: old.origin.clone(), build_args: BTreeMap::new() },
+        &Side { text: &new.text, origin: new.origin.clone(), build_args: BTreeMap::new() },
+        &options,
+    )?)
+}
+
 fn rendered_input(origin: String, rendered: &Rendered) -> Input {
     let files = rendered.files.iter().map(|f| (f.path.clone(), f.contents.to_vec())).collect();
     Input { origin, text: rendered.dockerfile.clone(), files: Some(files) }

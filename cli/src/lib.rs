@@ -57,6 +57,7 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
         args::Invocation::List(format) => list_command(registry, format),
         args::Invocation::Show(name, format) => show_command(registry, &name, format),
         args::Invocation::ShowConfig => show_config_command(registry),
+        args::Invocation::Lock { reorder } => lock_command(registry, reorder),
         args::Invocation::Init { force } => {
             let path = std::path::Path::new(config::PROJECT_FILE);
             project::write_new(path, project::STARTER, force).map(|()| ui::note("wrote `quarry.toml`"))
@@ -95,13 +96,13 @@ pub struct Configured {
 }
 
 impl Configured {
-    /// Compares the render with `quarry.lock`: writes it when it changed, or fails with
-    /// `--locked`. Without a project file there is no lock.
-    pub fn settle_lock(&self, rendered: &Rendered, image: &str, write: bool) -> anyhow::Result<()> {
-        let Some((path, old)) = &self.lock else { return Ok(()) };
-        let new = lock::Lock::of(rendered, image);
+    /// Compares the render with `quarry.lock`: the lock to write when it changed, or an error
+    /// with `--locked`. Without a project file there is no lock.
+    pub fn check_lock(&self, rendered: &Rendered, request: &Request) -> anyhow::Result<Option<lock::Lock>> {
+        let Some((path, old)) = &self.lock else { return Ok(None) };
+        let new = lock::Lock::of(rendered, request);
         if old.as_ref() == Some(&new) {
-            return Ok(());
+            return Ok(None);
         }
         if self.locked {
             let why = match old {
@@ -113,13 +114,32 @@ impl Configured {
                 path.display()
             );
         }
-        if !write {
-            return Ok(());
-        }
-        output::write_atomically(path, new.to_text().as_bytes())
+        Ok(Some(new))
+    }
+
+    /// Writes `lock` next to the project file.
+    pub fn write_lock(&self, lock: &lock::Lock) -> anyhow::Result<()> {
+        let Some((path, _)) = &self.lock else { return Ok(()) };
+        output::write_atomically(path, lock.to_text().as_bytes())
             .with_context(|| format!("cannot write `{}`", path.display()))?;
         ui::note(&format!("wrote `{}`", path.display()));
         Ok(())
+    }
+
+    /// Writes `lock` if it can; a lock that cannot be written (a read-only checkout) is skipped
+    /// with a note, since what was asked for is done.
+    fn write_lock_or_note(&self, lock: Option<lock::Lock>) {
+        if let Some(lock) = lock
+            && let Err(e) = self.write_lock(&lock)
+        {
+            let first = format!("{e:#}");
+            ui::note(&format!("{}; the lock was left as it was", first.lines().next().unwrap_or_default()));
+        }
+    }
+
+    /// Whether the project has a lock file (or will have one).
+    pub fn has_project(&self) -> bool {
+        self.lock.is_some()
     }
 }
 
@@ -168,12 +188,21 @@ fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<
     let mut request = render.request.clone();
     let configured = configure(registry, &mut request, render.locked)?;
     let rendered = render_request(registry, &request)?;
-    configured.settle_lock(&rendered, &request.image, true)?;
+    if request.image_config.is_none() {
+        ui::detail(
+            "the final image's own ENTRYPOINT and CMD are not known here: quarry's entrypoint assumes none \
+             (`quarry build` reads them from the engine and records them in quarry.lock)",
+        );
+    }
+    // The Dockerfile first: a lock is never written for a render that failed.
+    let lock = configured.check_lock(&rendered, &request)?;
     match &render.output {
         Some(path) => output::write_atomically(path, rendered.dockerfile.as_bytes())
-            .with_context(|| format!("cannot write `{}`", path.display())),
-        None => output::stdout(rendered.dockerfile.as_bytes()),
+            .with_context(|| format!("cannot write `{}`", path.display()))?,
+        None => output::stdout(rendered.dockerfile.as_bytes())?,
     }
+    configured.write_lock_or_note(lock);
+    Ok(())
 }
 
 /// A build, ready to run: what was rendered and the docker command that builds it.
@@ -251,6 +280,17 @@ pub fn prepare_build(
         }
     }
     let configured = configure(registry, &mut build.request, build.locked)?;
+    if engine.is_some() {
+        match engine::image_config(&docker, &build.request.image) {
+            Some(config) => build.request.image_config = Some(config),
+            None if build.request.image_config.is_none() => ui::note(&format!(
+                "the image `{}` is not on the engine yet, so its own ENTRYPOINT and CMD are not known: \
+                 quarry's entrypoint assumes none (the next build, once the image is there, composes with them)",
+                build.request.image
+            )),
+            None => {}
+        }
+    }
     let layers = &configured.layers;
     layers.apply_build(&mut build.options);
     let cache = cache_id::resolve(
@@ -259,7 +299,10 @@ pub fn prepare_build(
         layers.cache_id().as_deref(),
     )?;
     let rendered = render_request(registry, &build.request)?;
-    configured.settle_lock(&rendered, &build.request.image, !dry_run)?;
+    let lock = configured.check_lock(&rendered, &build.request)?;
+    if !dry_run {
+        configured.write_lock_or_note(lock);
+    }
     let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
     let root = build::contexts_root();
     let context = if dry_run {
@@ -435,6 +478,59 @@ fn show_command(registry: &Registry, name: &str, format: args::Format) -> anyhow
 
 /// `quarry show-config`: the files that apply, in merge order, as comments, then the merged
 /// configuration as TOML.
+/// `quarry lock [--reorder]`.
+fn lock_command(registry: &Registry, reorder: bool) -> anyhow::Result<()> {
+    let mut request = Request { host: host::values(), ..Request::default() };
+    let configured = configure(registry, &mut request, false)?;
+    if !configured.has_project() {
+        anyhow::bail!(
+            "there is no quarry.toml here or in a parent folder, so there is no lock\nhint: `quarry init` writes one"
+        );
+    }
+    let current = render_request(registry, &request)?;
+    let rendered = if reorder {
+        let canonical_request = Request { locked_order: None, ..request.clone() };
+        let canonical = quarry_core::render(registry, &canonical_request)?;
+        if canonical.dockerfile == current.dockerfile {
+            ui::note("the chain is already in the canonical order");
+        } else {
+            let order: Vec<&str> = canonical.resolved.extensions.iter().map(|r| r.extension.name).collect();
+            let cost =
+                explain::compare_rendered(&current, &canonical, quarry_core::explain::Store::Containerd)?;
+            let rerun: Vec<String> = cost
+                .steps
+                .iter()
+                .filter(|s| !s.reused)
+                .map(|s| {
+                    let first = s.text.lines().next().unwrap_or_default().trim_end_matches(['\\', ' ']);
+                    format!("  [{} {}/{}] {first}", s.stage, s.position, s.stage_steps)
+                })
+                .collect();
+            output::stdout(
+                format!(
+                    "canonical order: {}\nthe next build runs {} of {} steps again (containerd image store):\n{}\n",
+                    order.join(", "),
+                    cost.total - cost.reused,
+                    cost.total,
+                    rerun.join("\n")
+                )
+                .as_bytes(),
+            )?;
+        }
+        request.locked_order = None;
+        canonical
+    } else {
+        current
+    };
+    match configured.check_lock(&rendered, &request)? {
+        Some(lock) => configured.write_lock(&lock),
+        None => {
+            ui::note("quarry.lock is up to date");
+            Ok(())
+        }
+    }
+}
+
 fn show_config_command(registry: &Registry) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let layers = config::Layers::load(registry, &cwd)?;

@@ -5,12 +5,19 @@
 //!
 //! Options that default to host values (the user's uid) are not locked: they belong to whoever
 //! runs quarry.
+//!
+//! The order of the `[[extension]]` entries is the order of the final stage's RUN chain. The
+//! chain only grows: the next render keeps the locked extensions in their places and puts new
+//! ones after them, so adding or removing an extension re-runs nothing that came before it.
+//! `quarry lock --reorder` returns to the canonical order (priority, then name). The final
+//! image's own ENTRYPOINT, CMD and USER, as the engine reported them to `quarry build`, are kept
+//! too, so `quarry render` composes with them as the build did.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use quarry_core::{Rendered, Request, Selection};
+use quarry_core::{ImageConfig, Rendered, Request, Selection};
 use serde::Deserialize;
 
 use crate::cache_id::fnv1a;
@@ -28,9 +35,27 @@ pub struct Lock {
     pub image: String,
     /// Hash of the rendered Dockerfile.
     pub dockerfile: String,
-    /// Every resolved extension, in render order.
+    /// What the final image itself sets, as the engine reported it.
+    #[serde(default)]
+    pub image_config: Option<LockedImageConfig>,
+    /// Every resolved extension, in chain order.
     #[serde(default, rename = "extension")]
     pub extensions: Vec<LockedExtension>,
+}
+
+/// The final image's ENTRYPOINT, CMD and USER.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedImageConfig {
+    /// ENTRYPOINT, exec form.
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    /// CMD, exec form.
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    /// USER.
+    #[serde(default)]
+    pub user: String,
 }
 
 /// One locked extension.
@@ -49,12 +74,17 @@ pub struct LockedExtension {
 }
 
 impl Lock {
-    /// The lock of a render.
-    pub fn of(rendered: &Rendered, image: &str) -> Lock {
+    /// The lock of a render of `request`.
+    pub fn of(rendered: &Rendered, request: &Request) -> Lock {
         Lock {
             version: 1,
-            image: image.to_owned(),
+            image: request.image.clone(),
             dockerfile: format!("{:016x}", fnv1a(rendered.dockerfile.as_bytes())),
+            image_config: request.image_config.as_ref().map(|c| LockedImageConfig {
+                entrypoint: c.entrypoint.clone(),
+                cmd: c.cmd.clone(),
+                user: c.user.clone(),
+            }),
             extensions: rendered
                 .resolved
                 .extensions
@@ -79,11 +109,26 @@ impl Lock {
     pub fn to_text(&self) -> String {
         let mut s = String::from(
             "# quarry.lock: written by quarry from quarry.toml; commit it with the project.\n\
-             # `quarry render --locked` fails instead of changing it.\n",
+             # `quarry render --locked` fails instead of changing it. The extensions are in the order\n\
+             # of the final stage's RUN chain: new ones go last (`quarry lock --reorder` sorts them).\n",
         );
         let _ = writeln!(s, "version = {}", self.version);
         let _ = writeln!(s, "image = {:?}", self.image);
         let _ = writeln!(s, "dockerfile = {:?}", self.dockerfile);
+        if let Some(c) = &self.image_config {
+            let list = |v: &[String]| {
+                let items: Vec<String> =
+                    v.iter().map(|i| toml::Value::String(i.clone()).to_string()).collect();
+                format!("[{}]", items.join(", "))
+            };
+            let _ = writeln!(
+                s,
+                "image_config = {{ entrypoint = {}, cmd = {}, user = {} }}",
+                list(&c.entrypoint),
+                list(&c.cmd),
+                toml::Value::String(c.user.clone())
+            );
+        }
         for e in &self.extensions {
             let _ =
                 writeln!(s, "\n[[extension]]\nname = {:?}\ncache_priority = {}", e.name, e.cache_priority);
@@ -114,10 +159,22 @@ impl Lock {
         })
     }
 
-    /// Fills `request` with the locked option values and builder bases of the extensions it
-    /// selects (or that `names` adds as dependencies), where the command line and the
-    /// configuration set none.
+    /// Fills `request` with the chain order, the final image's own configuration (when the image
+    /// is the locked one and the engine was not asked), and the locked option values and builder
+    /// bases of the extensions it selects (or that `names` adds as dependencies), where the
+    /// command line and the configuration set none.
     pub fn seed(&self, request: &mut Request, names: &[&str]) {
+        request.locked_order = Some(self.extensions.iter().map(|e| e.name.clone()).collect());
+        if request.image_config.is_none()
+            && self.image == request.image
+            && let Some(c) = &self.image_config
+        {
+            request.image_config = Some(ImageConfig {
+                entrypoint: c.entrypoint.clone(),
+                cmd: c.cmd.clone(),
+                user: c.user.clone(),
+            });
+        }
         for e in &self.extensions {
             let selected = request.extensions.iter().any(|s| s.name == e.name);
             // A dependency is selected only when there is something to pin, so the "added" notes

@@ -126,7 +126,7 @@ fn legacy_engine_has_no_linked_copies() {
     req.engine = EngineLevel::Legacy;
     let out = render(&req);
     assert!(!out.contains("--link"));
-    assert_eq!(out.replace("COPY --from=", "COPY --link --from="), render(&request("ubuntu:24.04", &FIVE)));
+    assert_eq!(out.replace("COPY ", "COPY --link "), render(&request("ubuntu:24.04", &FIVE)));
 }
 
 /// Every permutation of six extensions (720) renders the same bytes.
@@ -199,7 +199,8 @@ fn builder_base_overrides() {
     let mut req = request("ubuntu:24.04", &["cargo", "npm"]);
     req.builder_base_image = Some("debian:bookworm".to_owned());
     let out = render(&req);
-    assert!(out.contains("FROM debian:bookworm AS quarry_builder_base\n"));
+    assert!(out.contains("FROM debian:bookworm AS cargo_builder\n"));
+    assert!(out.contains("FROM debian:bookworm AS npm_builder\n"));
     assert!(!out.contains("ubuntu:22.04"));
     req.overrides.insert(
         "npm".to_owned(),
@@ -209,13 +210,12 @@ fn builder_base_overrides() {
         },
     );
     let out = render(&req);
-    assert!(out.contains("FROM debian:trixie AS quarry_builder_base_debian_trixie\n"));
-    assert!(out.contains("FROM quarry_builder_base_debian_trixie AS npm_builder\n"));
-    assert!(out.contains("FROM quarry_builder_base AS cargo_builder\n"));
-    // npm (99 now) outranks cargo (60): its setup comes first.
-    let npm_setup = out.find("# npm: setup").unwrap();
-    let cargo_setup = out.find("# cargo: setup").unwrap();
-    assert!(npm_setup < cargo_setup);
+    assert!(out.contains("FROM debian:trixie AS npm_builder\n"));
+    assert!(out.contains("FROM debian:bookworm AS cargo_builder\n"));
+    // npm (99 now) outranks cargo (60): its copies and environment come first.
+    let npm_env = out.find("# npm: environment").unwrap();
+    let cargo_env = out.find("# cargo: environment").unwrap();
+    assert!(npm_env < cargo_env);
 }
 
 #[test]
