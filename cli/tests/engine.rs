@@ -366,3 +366,82 @@ fn an_interrupted_build_is_reported() {
     assert!(Path::new(kept).join("Dockerfile").exists());
     std::fs::remove_dir_all(home).unwrap();
 }
+
+/// An extension whose tool is on PATH only through its shell start-up lines, with a function for
+/// interactive bash only, and a config file shipped as a file.
+fn shell_probe() -> Registry {
+    let ext = Extension {
+        name: "shellprobe",
+        crate_name: "engine-test",
+        description: "shell environment probe",
+        builder: Some(Builder {
+            from: quarry_core::BuilderFrom::BaseImage,
+            apt_packages: &[],
+            template: Template {
+                file: "builder",
+                source: "RUN mkdir -p {{ out }}/bin \\\n && printf '#!/bin/sh\\necho \"tool:$PROBE_INIT\"\\n' > {{ out }}/bin/probe-tool \\\n && chmod 0755 {{ out }}/bin/probe-tool\n",
+            },
+            artifacts: leak([quarry_core::Artifact {
+                source: "/opt/quarry/shellprobe",
+                dest: "/opt/quarry/shellprobe",
+            }]),
+        }),
+        shell: quarry_core::Shell {
+            init: Some(Template {
+                file: "shell.init",
+                source: "export PROBE_INIT=from-init\nexport PATH=\"/opt/quarry/shellprobe/bin:$PATH\"",
+            }),
+            interactive: Some(Template {
+                file: "shell.interactive",
+                source: "probe_fn() { echo interactive-ok; }",
+            }),
+        },
+        files: leak([quarry_core::ContextFile {
+            path: "probe.conf",
+            contents: b"probe=1\n",
+            executable: false,
+            dest: Some("/etc/probe.conf"),
+        }]),
+        env: &["PROBE_ENV=from-env"],
+        ..Extension::EMPTY
+    };
+    Registry::from_extensions([leak(ext)]).unwrap()
+}
+
+/// The environment mechanism: shell start-up lines reach `docker run IMAGE cmd` (through the
+/// entrypoint), interactive bash and login shells; interactive-only lines reach interactive bash
+/// only; files and ENV arrive as declared.
+#[test]
+fn shell_environment_reaches_commands_with_and_without_a_shell() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let dir = scratch("shell-env");
+    let registry = shell_probe();
+    let request = Request {
+        image: "debian:bookworm".into(),
+        extensions: vec![Selection::new("shellprobe")],
+        builder_base_image: Some("debian:bookworm".into()),
+        ..Request::default()
+    };
+    let tag = format!("quarry-test/shell-env:{}", token());
+    engine.build(&dir, &request, &registry, &tag, "default");
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--rm", tag.as_str()];
+        all.extend_from_slice(args);
+        engine.docker(&all)
+    };
+    for args in
+        [&["probe-tool"][..], &["bash", "-i", "-c", "probe-tool"], &["bash", "-l", "-c", "probe-tool"]]
+    {
+        let out = run(args);
+        assert_eq!(stdout(&out), "tool:from-init\n", "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(stdout(&run(&["bash", "-i", "-c", "probe_fn"])), "interactive-ok\n");
+    // A plain shell started through the entrypoint has the exported environment, not the
+    // interactive function.
+    let out =
+        run(&["bash", "-c", "echo $PROBE_INIT $PROBE_ENV; type probe_fn >/dev/null 2>&1 || echo no-fn"]);
+    assert_eq!(stdout(&out), "from-init from-env\nno-fn\n", "{}", stderr(&out));
+    assert_eq!(stdout(&run(&["cat", "/etc/probe.conf"])), "probe=1\n");
+    let _ = engine.docker(&["rmi", &tag]);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,190 @@
+//! What a change to a project costs, at render level, on the real catalog: a ROS + Rust + Node
+//! developer image of ten everyday extensions on `ubuntu:24.04`, rendered with its lock's chain
+//! order as `quarry.lock` keeps it, then changed the ways users change it. `quarry explain`'s
+//! model of BuildKit on the containerd image store (checked against the engine in
+//! `explain_engine.rs`) says which steps of the new render run again.
+//!
+//! The promise: adding, bumping or removing an extension re-runs no step that existed before,
+//! apart from the steps of the changed extension itself and, when an extension with steps in the
+//! final stage's RUN chain is removed, the chain steps that followed it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use quarry_core::explain::{self, Explanation, Options, Side, Store};
+use quarry_core::{Registry, Rendered, Request, Selection, registry};
+
+/// The project, in the order a person lists it.
+const PROJECT: [&str; 10] =
+    ["ros_jazzy", "cargo", "npm", "pixi", "lazygit", "git", "locales", "ccache", "uv", "user"];
+
+fn reg() -> &'static Registry {
+    // Names every extension crate, so the linker keeps their registrations.
+    assert!(!quarry_cli::LINKED.is_empty());
+    registry().expect("no duplicate registrations")
+}
+
+fn request(names: &[&str], versions: &[(&str, &str)], previous: Option<&Rendered>) -> Request {
+    Request {
+        image: "ubuntu:24.04".to_owned(),
+        extensions: names
+            .iter()
+            .map(|n| {
+                let mut s = Selection::new(*n);
+                for (ext, version) in versions {
+                    if ext == n {
+                        s = s.with_option("version", *version);
+                    }
+                }
+                s
+            })
+            .collect(),
+        locked_order: previous
+            .map(|p| p.resolved.extensions.iter().map(|r| r.extension.name.to_owned()).collect()),
+        ..Request::default()
+    }
+}
+
+fn render(req: &Request) -> Rendered {
+    quarry_core::render(reg(), req).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn files(r: &Rendered) -> BTreeMap<String, Vec<u8>> {
+    r.files.iter().map(|f| (f.path.clone(), f.contents.to_vec())).collect()
+}
+
+fn explain(old: &Rendered, new: &Rendered) -> Explanation {
+    let (before, after) = (files(old), files(new));
+    let changed = after.iter().filter(|(p, c)| before.get(*p) != Some(*c)).map(|(p, _)| p.clone()).collect();
+    let options = Options {
+        store: Store::Containerd,
+        target: None,
+        same_output: BTreeSet::new(),
+        changed_context: changed,
+    };
+    fn side<'a>(r: &'a Rendered, origin: &str) -> Side<'a> {
+        Side { text: &r.dockerfile, origin: origin.to_owned(), build_args: BTreeMap::new() }
+    }
+    explain::explain(&side(old, "old"), &side(new, "new"), &options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The steps that run again and are not `changed`'s own.
+fn others_rerun(e: &Explanation, changed: &str) -> Vec<String> {
+    e.steps
+        .iter()
+        .filter(|s| !s.reused && s.extension.as_deref() != Some(changed))
+        .map(|s| format!("[{} {}/{}] {:?} {}", s.stage, s.position, s.stage_steps, s.reason, s.text))
+        .collect()
+}
+
+fn base() -> Rendered {
+    render(&request(&PROJECT, &[], None))
+}
+
+/// Adds `name` at `at` in the user's list.
+fn added(name: &str, at: usize) -> (Rendered, Rendered) {
+    let old = base();
+    let mut names = PROJECT.to_vec();
+    names.insert(at, name);
+    let new = render(&request(&names, &[], Some(&old)));
+    (old, new)
+}
+
+#[test]
+fn adding_a_builder_only_extension_reruns_nothing_that_was_there() {
+    let (old, new) = added("fzf", 3);
+    let e = explain(&old, &new);
+    assert_eq!(others_rerun(&e, "fzf"), Vec::<String>::new(), "{}", new.dockerfile);
+    assert!(e.steps.iter().any(|s| s.extension.as_deref() == Some("fzf") && !s.reused));
+}
+
+#[test]
+fn adding_an_apt_only_extension_reruns_nothing_that_was_there() {
+    let (old, new) = added("jquery", 0);
+    let e = explain(&old, &new);
+    assert_eq!(others_rerun(&e, "jquery"), Vec::<String>::new(), "{}", new.dockerfile);
+    // jq (priority 70) would sort before locales' setup (90 > 70 > ...) without the lock: the
+    // lock puts it after every step of the chain.
+    let chain_end = new.dockerfile.find("COPY --link quarry/_root/").unwrap();
+    let jq = new.dockerfile.find("# jquery: apt packages").unwrap();
+    let user = new.dockerfile.find("# user: setup").unwrap();
+    assert!(user < jq && jq < chain_end, "{}", new.dockerfile);
+}
+
+#[test]
+fn adding_an_apt_and_setup_extension_reruns_nothing_that_was_there() {
+    let (old, new) = added("tzdata", 5);
+    let e = explain(&old, &new);
+    assert_eq!(others_rerun(&e, "tzdata"), Vec::<String>::new(), "{}", new.dockerfile);
+    let rerun: Vec<&str> = e.steps.iter().filter(|s| !s.reused).map(|s| s.instruction.as_str()).collect();
+    assert_eq!(rerun, ["RUN", "RUN"], "its apt layer and its setup step, nothing else");
+}
+
+#[test]
+fn without_the_lock_the_same_addition_shifts_the_chain() {
+    let old = base();
+    let mut names = PROJECT.to_vec();
+    names.insert(5, "tzdata");
+    let new = render(&request(&names, &[], None));
+    assert!(!others_rerun(&explain(&old, &new), "tzdata").is_empty(), "the test must be able to fail");
+}
+
+#[test]
+fn bumping_a_version_reruns_only_that_extension() {
+    for (name, version) in [("npm", "24.12.0"), ("lazygit", "0.67.0")] {
+        let old = base();
+        let new = render(&request(&PROJECT, &[(name, version)], Some(&old)));
+        let e = explain(&old, &new);
+        assert_eq!(others_rerun(&e, name), Vec::<String>::new(), "{name}: {}", new.dockerfile);
+        assert!(e.steps.iter().any(|s| !s.reused), "{name}: the bump changes something");
+    }
+}
+
+#[test]
+fn removing_a_builder_only_extension_reruns_nothing() {
+    let old = base();
+    let names: Vec<&str> = PROJECT.iter().copied().filter(|n| *n != "pixi").collect();
+    let new = render(&request(&names, &[], Some(&old)));
+    let e = explain(&old, &new);
+    assert_eq!(others_rerun(&e, "pixi"), Vec::<String>::new(), "{}", new.dockerfile);
+    assert_eq!(e.reused, e.total);
+}
+
+#[test]
+fn removing_a_chain_extension_reruns_only_the_chain_steps_after_it() {
+    let old = base();
+    let names: Vec<&str> = PROJECT.iter().copied().filter(|n| *n != "locales").collect();
+    let new = render(&request(&names, &[], Some(&old)));
+    let e = explain(&old, &new);
+    let chain_end =
+        new.dockerfile[..new.dockerfile.find("COPY --link quarry/_root/").unwrap()].lines().count();
+    // Where locales' steps were: the first step of the new chain that the old one did not have
+    // at that position.
+    let first_rerun = e.steps.iter().find(|s| !s.reused).map(|s| s.line).unwrap_or(usize::MAX);
+    for s in e.steps.iter().filter(|s| !s.reused) {
+        assert!(
+            s.stage == "quarry_final"
+                && s.instruction == "RUN"
+                && s.line >= first_rerun
+                && s.line <= chain_end,
+            "only chain followers of the removed extension may run again, not {s:?}"
+        );
+    }
+    let old_locales = old.dockerfile.find("# locales: apt packages").unwrap();
+    let followers = old.dockerfile[old_locales..].matches("\nRUN ").count();
+    assert!(e.total - e.reused <= followers, "{} re-run, {followers} followed locales", e.total - e.reused);
+    // Nothing before the removed extension's place runs again: locales (priority 90) followed
+    // curl and git in the chain.
+    for s in e.steps.iter().filter(|s| matches!(s.extension.as_deref(), Some("curl" | "git"))) {
+        assert!(s.reused, "{s:?}");
+    }
+}
+
+#[test]
+fn reordering_the_list_changes_nothing() {
+    let old = base();
+    let mut names = PROJECT.to_vec();
+    names.reverse();
+    let new = render(&request(&names, &[], Some(&old)));
+    assert_eq!(old.dockerfile, new.dockerfile);
+    assert_eq!(old.files, new.files);
+}
