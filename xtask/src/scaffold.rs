@@ -228,6 +228,7 @@ fn crate_files(name: &str, layout: &Layout) -> Vec<(&'static str, String)> {
             .replace("@NAME@", name)
             .replace("@FLAG@", &name.replace('_', "-"))
             .replace("@CRATE@", &krate.replace('-', "_"))
+            .replace("@UPPER@", &name.to_ascii_uppercase())
     };
     let cargo_toml = match layout {
         Layout::Workspace => format!(
@@ -320,39 +321,62 @@ apt_packages = ["ca-certificates"]
 # Final images the steps work on; another image renders with a warning. Empty: any image.
 # supported_images = ["ubuntu:24.04"]
 
-# Steps run as root in the final stage, after every extension's apt packages and artifact copies:
-# RUN, COPY, ENV, WORKDIR, LABEL.
+# The final stage is a RUN chain (every extension's apt layer and its `setup`, in the order the
+# project's quarry.lock keeps), then every copy (`COPY --link`), then environment, user and
+# entrypoint. A RUN's cache key holds every layer below it, so the chain holds only what needs
+# apt packages and nothing else: files go to `[[files]]` or the builder, environment to `env`,
+# shell start-up lines to `[shell]`. Then adding, bumping or removing an extension re-runs only
+# its own steps.
+
+# RUN steps as root, right after this extension's apt packages: they may use apt packages only,
+# never another extension's artifacts (those arrive later, as copies). Only RUN is allowed.
 setup = "templates/setup.Dockerfile.j2"
+# The rare step that truly needs artifacts of the final image: placed after the copies, where it
+# runs again whenever any earlier step changes; `quarry explain` warns about it.
+# setup_after_copies = true
 
-# Steps run as the image's user (set by an extension such as `user`), after all root setup.
-# user_setup = "templates/user_setup.Dockerfile.j2"
+# Environment of the final image, NAME=value (no white space or quotes; `$PATH` expands). Written
+# after the chain, so changing a value re-runs no step.
+env = ["@UPPER@_VERSION={{ options.version }}"]
 
-# The user the image runs as, a template over the options. At most one selected extension sets it.
+# The user the image runs as, and its folder, templates over the options. At most one selected
+# extension sets them.
 # final_user = "{{ options.user }}"
+# workdir = "/home/{{ options.user }}"
 
 # The image a builder starts from; needs `[builder]`. Default: the user's `--builder-base-image`,
 # else ubuntu:22.04 (an old glibc, so what the builder makes runs on newer images too).
 # builder_base_image = "ubuntu:22.04"
 
+# Shell start-up lines (bash), templates over the options, in /etc/quarry/env.d/@NAME@.sh. `init`
+# runs before every command: `docker run IMAGE cmd` (through quarry's entrypoint), interactive and
+# login shells; export what commands need. `interactive` runs in interactive bash only.
+# [shell]
+# init = 'export PATH="$HOME/.@NAME@/bin:$PATH"'
+# interactive = 'eval "$(@NAME@ completion bash)"'
+
 # A builder stage `@NAME@_builder` that downloads or compiles, writing only under
-# /opt/quarry/@NAME@ (`{{ out }}`). Its body may use RUN, COPY, ENV, WORKDIR.
+# /opt/quarry/@NAME@ (`{{ out }}`). Its body may use RUN, COPY, ENV, WORKDIR. It installs the tools it
+# uses first (nothing is preinstalled).
 # [builder]
-# shared_base = true                    # start from the shared base stage (build-essential,
-#                                       # ca-certificates, cmake, curl, git, pkg-config, unzip, xz-utils)
-# apt_packages = ["libssl-dev"]         # installed in the builder before its template
+# from = "npm"                          # start from another extension's builder (list it in
+#                                       # `depends_on`), or "final": the final image (a Python venv)
+# apt_packages = ["ca-certificates", "curl"]   # installed in the builder before its template
 # template = "templates/builder.Dockerfile.j2"
 # artifacts = [{ source = "/opt/quarry/@NAME@", dest = "/opt/quarry/@NAME@" }]   # COPY --link, in order
 
-# Files shipped in the build context under `quarry/@NAME@/`; a template copies one with
-# `COPY {{ context }}/files/entry.sh /usr/local/bin/`.
+# Files shipped in the build context under `quarry/@NAME@/`. With `dest`, the final image gets the
+# file there (`COPY --link`: configuration under /etc, a source list); without, a builder template
+# copies it (`COPY {{ context }}/files/entry.sh /src/`).
 # [[files]]
-# path = "files/entry.sh"
-# executable = true
+# path = "files/@NAME@.conf"
+# dest = "/etc/@NAME@/@NAME@.conf"
+# executable = false
 
 # What `quarry run` passes to `docker run`. Entries may use options; one that renders empty is
 # dropped. Volumes expand `~` and `$VAR` from the host.
 # [run]
-# env = ["@NAME@_HOME=/opt/quarry/@NAME@"]
+# env = ["@UPPER@_TOKEN"]
 # volumes = ["~/.config/@NAME@:/root/.config/@NAME@"]
 # devices = ["/dev/dri"]
 # args = ["--shm-size=1g"]
@@ -360,7 +384,7 @@ setup = "templates/setup.Dockerfile.j2"
 # Options: `--@FLAG@-<option> VALUE`. Each has a description, a rule (or `one_of`), and a default
 # (or `required = true`). Values are checked against the rule before they reach the Dockerfile.
 [options.version]
-description = "Version to record in /etc/@NAME@.version"
+description = "Version, recorded in the image as `@UPPER@_VERSION`"
 default = "1.0.0"
 # version, identifier, user_name, apt_package, abs_path, image, uint, bool, arg, size or port.
 rule = "version"
@@ -369,9 +393,9 @@ rule = "version"
 # from_host = "uid"                     # uid, gid or user: the host's value, else `default`
 "##;
 
-const SETUP_TEMPLATE: &str = r#"# Final stage, as root. Option values are written literally into the steps that use them, so
-# changing `version` re-runs this step and nothing before it.
-RUN echo "{{ name }} {{ options.version }}" > /etc/{{ name }}.version
+const SETUP_TEMPLATE: &str = r#"# The final stage's chain, as root, right after this extension's apt packages: steps that need
+# only them. Option values are written literally into the steps that use them.
+RUN update-ca-certificates --fresh > /dev/null
 "#;
 
 const RENDER_TEST: &str = r#"//! Renders the extension with quarry's own renderer. The registry holds just this extension;
@@ -398,16 +422,17 @@ fn renders_with_the_defaults() {
     let dockerfile = render(Selection::new(NAME)).unwrap();
     let install = "--no-install-recommends \\\n      ca-certificates\n";
     assert!(dockerfile.contains(install), "{dockerfile}");
-    let setup = format!("RUN echo \"{NAME} 1.0.0\" > /etc/{NAME}.version\n");
-    assert!(dockerfile.contains(&setup), "{dockerfile}");
+    assert!(dockerfile.contains("RUN update-ca-certificates --fresh > /dev/null\n"), "{dockerfile}");
+    let env = format!("ENV {}_VERSION=1.0.0\n", NAME.to_ascii_uppercase());
+    assert!(dockerfile.contains(&env), "{dockerfile}");
 }
 
 #[test]
-fn the_version_option_reaches_the_setup_step() {
+fn the_version_option_reaches_the_environment() {
     let selection = Selection::new(NAME).with_option("version", "2.1.0");
     let dockerfile = render(selection).unwrap();
-    let setup = format!("RUN echo \"{NAME} 2.1.0\" > /etc/{NAME}.version\n");
-    assert!(dockerfile.contains(&setup), "{dockerfile}");
+    let env = format!("ENV {}_VERSION=2.1.0\n", NAME.to_ascii_uppercase());
+    assert!(dockerfile.contains(&env), "{dockerfile}");
 }
 
 #[test]
@@ -480,11 +505,14 @@ mod tests {
             "# [[apt_repositories]]",
             "# supported_images = ",
             "setup = \"templates/setup.Dockerfile.j2\"",
-            "# user_setup = ",
+            "# setup_after_copies = true",
+            "env = [\"DEMO_TOOL_VERSION={{ options.version }}\"]",
             "# final_user = ",
+            "# workdir = ",
             "# builder_base_image = ",
+            "# [shell]",
             "# [builder]",
-            "# shared_base = true",
+            "# from = \"npm\"",
             "# template = ",
             "# artifacts = [{ source = \"/opt/quarry/demo_tool\"",
             "# [[files]]",
@@ -500,7 +528,7 @@ mod tests {
             assert!(metadata.contains(key), "extension.toml lacks {key:?}");
         }
         assert!(!metadata.contains('@'), "a placeholder is left:\n{metadata}");
-        assert!(read(&target, "templates/setup.Dockerfile.j2").contains("/etc/{{ name }}.version"));
+        assert!(read(&target, "templates/setup.Dockerfile.j2").contains("RUN update-ca-certificates"));
         let test = read(&target, "tests/render.rs");
         assert!(test.contains("use quarry_ext_demo_tool::EXTENSION;"), "{test}");
         assert!(test.contains("Registry::from_extensions([&EXTENSION])"), "{test}");
