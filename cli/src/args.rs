@@ -541,6 +541,7 @@ fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Requ
         extensions: selections.into_values().collect(),
         builder_base_image: args.builder_base_image.clone(),
         overrides: BTreeMap::new(),
+        option_defaults: BTreeMap::new(),
         engine: match args.engine {
             None | Some(EngineArg::Modern) => EngineLevel::Modern,
             Some(EngineArg::Legacy) => EngineLevel::Legacy,

@@ -106,19 +106,29 @@ pub fn resolve(
     Ok(CacheId { value: "default".to_owned(), source: Source::Default })
 }
 
-/// `gha-<job>-<runner>` with every other character made `-`, shortened with a stable hash suffix
-/// when longer than [`MAX_LEN`].
+/// `gha-<job>-<runner>`, each part escaped so that the id names one job and runner only: letters,
+/// digits and `.` stay, every other byte becomes `_` and two hex digits (`-` is `_2d`, a space
+/// `_20`), so `-` separates the parts and nothing else. Longer than [`MAX_LEN`]: shortened, with a
+/// 64-bit hash of the job and runner as the suffix.
 pub fn github_id(job: &str, runner: &str) -> String {
-    let raw = format!("gha-{job}-{runner}");
-    let clean: String = raw
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') { c } else { '-' })
-        .collect();
-    if clean.len() <= MAX_LEN {
-        return clean;
+    fn escape(part: &str) -> String {
+        let mut out = String::with_capacity(part.len());
+        for b in part.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'.' {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("_{b:02x}"));
+            }
+        }
+        out
     }
-    let hash = fnv1a(raw.as_bytes());
-    format!("{}-{hash:016x}", &clean[..MAX_LEN - 17])
+    let id = format!("gha-{}-{}", escape(job), escape(runner));
+    if id.len() <= MAX_LEN {
+        return id;
+    }
+    // The job and runner, length-prefixed, so the hash input is injective too.
+    let hash = fnv1a(format!("{}:{job}{runner}", job.len()).as_bytes());
+    format!("{}-{hash:016x}", &id[..MAX_LEN - 17])
 }
 
 /// FNV-1a, 64 bits: a stable, dependency-free hash for names.
@@ -160,7 +170,7 @@ mod tests {
         let gha = env(&[("GITHUB_ACTIONS", "true"), ("GITHUB_JOB", "test"), ("RUNNER_NAME", "runner 1")]);
         assert_eq!(
             resolve(None, &gha, None).unwrap(),
-            CacheId { value: "gha-test-runner-1".into(), source: Source::GithubActions }
+            CacheId { value: "gha-test-runner_201".into(), source: Source::GithubActions }
         );
         assert_eq!(
             resolve(None, &gha, Some("cfg")).unwrap(),
@@ -178,6 +188,18 @@ mod tests {
         assert_eq!(long.len(), MAX_LEN);
         assert!(is_valid(&long));
         assert_ne!(long, github_id(&"j".repeat(101), "r"));
+    }
+
+    #[test]
+    fn the_mapping_is_injective() {
+        // These collided when every other character became `-`.
+        assert_ne!(github_id("a-b", "c"), github_id("a", "b-c"));
+        assert_ne!(github_id("a b", "c"), github_id("a-b", "c"));
+        assert_ne!(github_id("a_2d", "c"), github_id("a-", "c"));
+        assert_eq!(github_id("a-b", "c"), "gha-a_2db-c");
+        assert!(is_valid(&github_id("GitHub Actions 2", "build (py3.10, ubuntu)")));
+        let long = |job: &str| github_id(job, &"r".repeat(60));
+        assert_ne!(long("a"), long("b"));
     }
 
     #[test]

@@ -287,6 +287,24 @@ impl Loaded {
             }
             if let Some(i) = &o.builder_base_image {
                 image(i, "builder_base_image")?;
+                let ext = registry.get(name.get_ref()).expect("checked above");
+                let own_base =
+                    matches!(ext.builder.map(|b| b.from), Some(quarry_core::BuilderFrom::BaseImage));
+                if !own_base {
+                    let what = match ext.builder.map(|b| b.from) {
+                        None => "has no builder".to_owned(),
+                        Some(quarry_core::BuilderFrom::Extension(e)) => format!("builds on `{e}`'s builder"),
+                        Some(_) => "builds on the final image".to_owned(),
+                    };
+                    return Err(self.error(
+                        i.span(),
+                        format!(
+                            "extension `{}` {what}, so a `builder_base_image` override does nothing",
+                            ext.name
+                        ),
+                        format!("remove `builder_base_image` from `[overrides.{}]`", ext.name),
+                    ));
+                }
             }
             if let Some(p) = &o.cache_priority
                 && *p.get_ref() > u32::from(quarry_core::MAX_CACHE_PRIORITY)
@@ -440,6 +458,26 @@ impl Layers {
         )
     }
 
+    /// A project file's `[overrides.X]` for an extension the render does not select is a mistake
+    /// (the user file's apply only where their extension is selected): the error points at it.
+    pub fn check_overrides(&self, selected: &[&str]) -> Result<(), ConfigError> {
+        let Some(project) = &self.project else { return Ok(()) };
+        for name in project.config.overrides.keys() {
+            if !selected.contains(&name.get_ref().as_str()) {
+                return Err(project.error(
+                    name.span(),
+                    format!(
+                        "`[overrides.{}]`: extension `{}` is not selected",
+                        name.get_ref(),
+                        name.get_ref()
+                    ),
+                    format!("add `{}` to `extensions`, or remove the override", name.get_ref()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The files that apply with their role, in merge order (lowest precedence first).
     pub fn applied(&self) -> Vec<(&'static str, &Loaded)> {
         let user = self.user.iter().map(|l| ("user", l));
@@ -561,13 +599,24 @@ impl Layers {
         // What the command line set: it wins over every file.
         let from_cli: std::collections::BTreeSet<(String, String)> =
             selections.values().flat_map(|s| s.options.keys().map(|o| (s.name.clone(), o.clone()))).collect();
-        for config in self.files() {
+        for (role, loaded) in self.applied() {
+            let config = &loaded.config;
+            let user = role == "user";
             for name in &config.extensions {
                 selections
                     .entry(name.get_ref().clone())
                     .or_insert_with(|| Selection::new(name.get_ref().clone()));
             }
             for (name, options) in &config.options {
+                // The user file's options are preferences: they apply when the extension is
+                // selected, and never select it. The project's select it, as a flag does.
+                if user {
+                    let defaults = request.option_defaults.entry(name.get_ref().clone()).or_default();
+                    for (option, value) in options {
+                        defaults.insert(option.get_ref().clone(), value.get_ref().text());
+                    }
+                    continue;
+                }
                 let selection = selections
                     .entry(name.get_ref().clone())
                     .or_insert_with(|| Selection::new(name.get_ref().clone()));

@@ -107,7 +107,7 @@ impl Configured {
         if self.locked {
             let why = match old {
                 None => "there is none".to_owned(),
-                Some(old) => lock::first_difference(&old.to_text(), &new.to_text()),
+                Some(old) => lock::first_difference(old, &new),
             };
             anyhow::bail!(
                 "`{}` does not match the configuration: {why}\nhint: run without --locked to update it, and commit it",
@@ -165,17 +165,28 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
         Some(project) => {
             let path = lock::path_for(&project.path);
             layers.check_owner(&path)?;
-            let old = lock::Lock::read(&path)?;
+            let mut old = lock::Lock::read(&path)?;
+            for pinned in old.as_mut().map(|o| o.drop_host_values(registry)).unwrap_or_default() {
+                ui::warning(&format!(
+                    "`{}` pins `{pinned}`, a value quarry takes from the host: it is ignored and dropped from the lock\nhint: set it in quarry.toml's `[options]` to pin it for everyone",
+                    path.display()
+                ));
+            }
             if old.is_some() {
                 ui::detail(&format!(
                     "lock `{}` pins option values the files leave to defaults",
                     path.display()
                 ));
             }
+            let resolved = quarry_core::resolve(registry, request).ok();
+            let names: Vec<&str> = resolved
+                .as_ref()
+                .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
+                .unwrap_or_default();
+            if resolved.is_some() {
+                layers.check_overrides(&names)?;
+            }
             if let Some(old) = &old {
-                let names: Vec<&str> = quarry_core::resolve(registry, request)
-                    .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
-                    .unwrap_or_default();
                 old.seed(request, &names);
             }
             Some((path, old))

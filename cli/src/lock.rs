@@ -187,7 +187,12 @@ impl Lock {
                 request.extensions.push(Selection::new(e.name.clone()));
             }
             let selection = request.extensions.iter_mut().find(|s| s.name == e.name).expect("just ensured");
+            // The user file's preferences come before the lock.
+            let preferred = request.option_defaults.get(&e.name);
             for (k, v) in &e.options {
+                if preferred.is_some_and(|p| p.contains_key(k)) {
+                    continue;
+                }
                 selection.options.entry(k.clone()).or_insert_with(|| v.clone());
             }
             if let Some(base) = &e.builder_base_image
@@ -207,12 +212,64 @@ pub fn path_for(project: &Path) -> PathBuf {
     project.with_file_name(LOCK_FILE)
 }
 
-/// The first line where two lock texts differ, for the error message.
-pub fn first_difference(old: &str, new: &str) -> String {
-    for (a, b) in old.lines().zip(new.lines()) {
+/// What differs first between two locks, naming the extension it belongs to.
+pub fn first_difference(old: &Lock, new: &Lock) -> String {
+    let names = |l: &Lock| l.extensions.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+    let (old_names, new_names) = (names(old), names(new));
+    if old_names != new_names {
+        let added: Vec<String> =
+            new_names.iter().filter(|n| !old_names.contains(n)).map(|n| format!("`{n}`")).collect();
+        let removed: Vec<String> =
+            old_names.iter().filter(|n| !new_names.contains(n)).map(|n| format!("`{n}`")).collect();
+        return match (added.is_empty(), removed.is_empty()) {
+            (false, true) => format!("extension {} would be added", added.join(", ")),
+            (true, false) => format!("extension {} would be removed", removed.join(", ")),
+            (false, false) => {
+                format!("extension {} would be added and {} removed", added.join(", "), removed.join(", "))
+            }
+            (true, true) => format!(
+                "the order of the extensions would change from {} to {}",
+                old_names.join(", "),
+                new_names.join(", ")
+            ),
+        };
+    }
+    for (a, b) in old.extensions.iter().zip(&new.extensions) {
+        if a != b {
+            let (a_text, b_text) = (Lock { extensions: vec![a.clone()], ..Lock::default() }.to_text(), {
+                Lock { extensions: vec![b.clone()], ..Lock::default() }.to_text()
+            });
+            for (x, y) in a_text.lines().zip(b_text.lines()) {
+                if x != y {
+                    return format!("extension `{}`: `{}` would become `{}`", a.name, x.trim(), y.trim());
+                }
+            }
+        }
+    }
+    let (a_text, b_text) = (old.to_text(), new.to_text());
+    for (a, b) in a_text.lines().zip(b_text.lines()) {
         if a != b {
             return format!("`{}` would become `{}`", a.trim(), b.trim());
         }
     }
-    "the extension list changes".to_owned()
+    "the lock would change".to_owned()
+}
+
+impl Lock {
+    /// Drops option values of `from_host` options pinned by hand: they belong to whoever runs
+    /// quarry and are never locked. Returns `extension.option` of each dropped value.
+    pub fn drop_host_values(&mut self, registry: &quarry_core::Registry) -> Vec<String> {
+        let mut dropped = Vec::new();
+        for e in &mut self.extensions {
+            let Some(ext) = registry.get(&e.name) else { continue };
+            e.options.retain(|k, _| {
+                let host = ext.option(k).is_some_and(|o| o.from_host.is_some());
+                if host {
+                    dropped.push(format!("{}.{k}", e.name));
+                }
+                !host
+            });
+        }
+        dropped
+    }
 }

@@ -475,10 +475,100 @@ fn the_lock_file_pins_and_guards() {
         .unwrap();
     let o = quarry_in(&dir, "/nonexistent/config", &["render", "--locked"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("does not match the configuration: `"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("quarry.lock` does not match the configuration: extension `git` would be added"),
+        "{}",
+        stderr(&o)
+    );
     let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
     assert!(o.status.success());
     assert!(std::fs::read_to_string(dir.join("quarry.lock")).unwrap().contains("name = \"git\""));
+
+    // A changed value names its extension.
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"cargo\", \"git\"]\n[options.cargo]\nversion = \"1.91.0\"\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render", "--locked"]);
+    assert!(stderr(&o).contains("extension `cargo`: `options = {"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("would become `options = { profile = \"minimal\", version = \"1.91.0\" }`"));
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success());
+
+    // A host value pinned by hand is ignored, with a warning, and never makes --locked fail.
+    let lock = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
+    std::fs::write(dir.join("quarry.toml"), "image = \"ubuntu:24.04\"\nextensions = [\"user\"]\n").unwrap();
+    assert!(quarry_in(&dir, "/nonexistent/config", &["render"]).status.success());
+    let lock_user = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
+    std::fs::write(dir.join("quarry.lock"), lock_user.replace("shell = ", "uid = \"4242\", shell = "))
+        .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render", "--locked"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("pins `user.uid`, a value quarry takes from the host: it is ignored"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("4242"));
+    drop(lock);
+
+    // A render that fails writes no lock.
+    std::fs::remove_file(dir.join("quarry.lock")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render", "-o", "/nonexistent/dir/Dockerfile"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!dir.join("quarry.lock").exists(), "a failed render must not write the lock");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The user file's `[options.X]` are preferences: they never select X, and apply when X is
+/// selected, even as a dependency. Its `[overrides.X]` apply only where X is selected; the project
+/// file's point at their line when X is not. An override of a builder base where there is none is
+/// an error at its line.
+#[test]
+fn user_file_preferences_and_override_mistakes() {
+    let dir = scratch("prefs");
+    let user = dir.join("xdg/quarry");
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(
+        user.join("config.toml"),
+        "[options.npm]\nversion = \"22.20.0\"\n[options.cargo]\nversion = \"1.80.0\"\n[overrides.palanteer]\ncache_priority = 5\n",
+    )
+    .unwrap();
+    let xdg = dir.join("xdg");
+    let xdg = xdg.to_str().unwrap();
+    std::fs::write(dir.join("quarry.toml"), "image = \"ubuntu:24.04\"\nextensions = [\"claude\"]\n").unwrap();
+    let o = quarry_in(&dir, xdg, &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("node-v22.20.0-linux"), "the preference reaches npm, a dependency: {out}");
+    assert!(!out.contains("cargo"), "a preference never selects its extension");
+
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"git\"]\n[overrides.cargo]\ncache_priority = 99\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, xdg, &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("quarry.toml:3:12: `[overrides.cargo]`: extension `cargo` is not selected\nhint: add `cargo` to `extensions`, or remove the override"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"ubuntu:24.04\"\nextensions = [\"git\"]\n[overrides.git]\nbuilder_base_image = \"debian:bookworm\"\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, xdg, &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("quarry.toml:4:22: extension `git` has no builder, so a `builder_base_image` override does nothing"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -275,3 +275,22 @@ fn the_whole_catalog_renders_deterministically() {
     }
     insta::assert_snapshot!("whole_catalog", expected);
 }
+
+/// Builder bases whose names differ only in punctuation (`ubuntu:22.04`, `ubuntu_22.04`) no longer
+/// meet in one stage name: each builder starts from its own image, under its own stage.
+#[test]
+fn builder_bases_never_share_a_stage_name() {
+    let mut req = request("ubuntu:24.04", &["cargo", "npm"]);
+    for (name, image) in [("cargo", "ubuntu:22.04"), ("npm", "ubuntu_22.04")] {
+        req.overrides.insert(
+            name.to_owned(),
+            quarry_core::Override { builder_base_image: Some(image.to_owned()), cache_priority: None },
+        );
+    }
+    let out = render(&req);
+    assert!(out.contains("FROM ubuntu:22.04 AS cargo_builder\n"), "{out}");
+    assert!(out.contains("FROM ubuntu_22.04 AS npm_builder\n"), "{out}");
+    let stages: Vec<&str> = out.lines().filter_map(|l| l.split(" AS ").nth(1)).collect();
+    let unique: BTreeSet<&str> = stages.iter().copied().collect();
+    assert_eq!(stages.len(), unique.len(), "stage names are unique: {stages:?}");
+}

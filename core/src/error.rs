@@ -84,14 +84,6 @@ pub enum Error {
         /// The rejected value.
         value: u32,
     },
-    /// An override names an extension that is not selected.
-    #[error(
-        "an override names extension `{name}`, which is not selected\nhint: select it, or remove the override"
-    )]
-    OverrideForUnselected {
-        /// The extension named by the override.
-        name: String,
-    },
     /// Nothing was selected.
     #[error("no extension selected\nhint: select at least one, e.g. `--curl`; `quarry list` shows them all")]
     NothingSelected,

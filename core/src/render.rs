@@ -130,8 +130,12 @@ pub struct Request {
     pub extensions: Vec<Selection>,
     /// Global builder base image override.
     pub builder_base_image: Option<String>,
-    /// Per-extension overrides, by extension name.
+    /// Per-extension overrides, by extension name; overrides of extensions that end up not
+    /// selected do nothing.
     pub overrides: BTreeMap<String, Override>,
+    /// Option values that apply only if the extension is selected (by the user or as a
+    /// dependency), under the selections' own values: the user file's preferences.
+    pub option_defaults: BTreeMap<String, BTreeMap<String, String>>,
     /// What the target engine supports.
     pub engine: EngineLevel,
     /// Values of the host running quarry, for options that default to them.

@@ -106,12 +106,8 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     added.sort_by(|a, b| (a.name, a.required_by).cmp(&(b.name, b.required_by)));
     added.dedup_by(|a, b| a.name == b.name);
 
-    for name in request.overrides.keys() {
-        if !all.contains_key(name.as_str()) {
-            return Err(Error::OverrideForUnselected { name: name.clone() });
-        }
-    }
-
+    // Overrides of extensions that are not selected do nothing: the CLI points at the project
+    // file's line where that is a mistake.
     let mut resolved: BTreeMap<&'static str, ResolvedExtension> = BTreeMap::new();
     for (&name, &ext) in &all {
         let overrides = request.overrides.get(name);
@@ -153,6 +149,11 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         let mut options: BTreeMap<String, String> = BTreeMap::new();
         for spec in ext.options {
             if let Some(value) = given.and_then(|g| g.get(spec.name)) {
+                options.insert(spec.name.to_owned(), value.clone());
+                continue;
+            }
+            if let Some(value) = request.option_defaults.get(name).and_then(|d| d.get(spec.name)) {
+                check_option(ext, spec.name, value)?;
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
             }
