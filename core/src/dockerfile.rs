@@ -721,10 +721,19 @@ fn pairs(keyword: Keyword, rest: &str, line: usize) -> Result<Vec<(String, Strin
 /// `${NAME+word}` the way the Dockerfile frontend does for FROM, COPY, ENV, WORKDIR, ... .
 /// `lookup` returns `None` for an unset variable. `\$` is a literal dollar.
 pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    expand_within(text, lookup, usize::MAX).unwrap_or_default()
+}
+
+/// [`expand`], or `None` as soon as the result would be longer than `limit` bytes: a value that
+/// doubles on every line (`ENV A=$A$A`) is refused before it takes the memory.
+pub fn expand_within(text: &str, lookup: &dyn Fn(&str) -> Option<String>, limit: usize) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::new();
     let mut k = 0;
     while k < chars.len() {
+        if out.len() > limit {
+            return None;
+        }
         let c = chars[k];
         if c == '\\' && chars.get(k + 1) == Some(&'$') {
             out.push('$');
@@ -748,20 +757,24 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
             let value = lookup(name);
             let expanded = match op {
                 "" => value.unwrap_or_default(),
-                _ if op.starts_with(":-") => {
-                    value.filter(|v| !v.is_empty()).unwrap_or_else(|| expand(&op[2..], lookup))
-                }
-                _ if op.starts_with('-') => value.unwrap_or_else(|| expand(&op[1..], lookup)),
+                _ if op.starts_with(":-") => match value.filter(|v| !v.is_empty()) {
+                    Some(v) => v,
+                    None => expand_within(&op[2..], lookup, limit)?,
+                },
+                _ if op.starts_with('-') => match value {
+                    Some(v) => v,
+                    None => expand_within(&op[1..], lookup, limit)?,
+                },
                 _ if op.starts_with(":+") => {
                     if value.is_some_and(|v| !v.is_empty()) {
-                        expand(&op[2..], lookup)
+                        expand_within(&op[2..], lookup, limit)?
                     } else {
                         String::new()
                     }
                 }
                 _ if op.starts_with('+') => {
                     if value.is_some() {
-                        expand(&op[1..], lookup)
+                        expand_within(&op[1..], lookup, limit)?
                     } else {
                         String::new()
                     }
@@ -781,23 +794,26 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
         out.push_str(&lookup(&name).unwrap_or_default());
         k += 1 + len;
     }
-    out
+    (out.len() <= limit).then_some(out)
 }
 
 /// Whether `text` refers to variable `name` (`$name` or `${name...}`).
 pub fn mentions(text: &str, name: &str) -> bool {
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        let after = &rest[at + 1..];
+    let mut names = std::collections::HashSet::new();
+    referenced(text, &mut names);
+    names.contains(name)
+}
+
+/// Adds every variable `text` refers to (`$NAME`, `${NAME...}`) to `names`, in one pass.
+pub fn referenced(text: &str, names: &mut std::collections::HashSet<String>) {
+    for (at, _) in text.match_indices('$') {
+        let after = &text[at + 1..];
         let after = after.strip_prefix('{').unwrap_or(after);
-        if let Some(tail) = after.strip_prefix(name)
-            && !tail.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return true;
+        let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        if len > 0 {
+            names.insert(after[..len].to_owned());
         }
-        rest = &rest[at + 1..];
     }
-    false
 }
 
 #[cfg(test)]

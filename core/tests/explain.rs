@@ -280,3 +280,111 @@ fn missing_targets_and_bad_files_are_errors() {
     let err = explain(&side("FROM a\nBAD x\n", &[]), &side(df, &[]), &Options::default()).unwrap_err();
     assert!(err.to_string().starts_with("Dockerfile: line 2: unknown instruction `BAD`"), "{err}");
 }
+
+#[test]
+fn long_stage_chains_do_not_overflow_the_stack() {
+    // Each stage is FROM the one before it, and copies from the one before it too: a walk that
+    // recursed per stage overflowed the test thread's 2 MiB stack long before 9,000 stages.
+    let mut df = String::from("FROM img AS s0\nRUN echo 0\n");
+    for i in 1..9000 {
+        df.push_str(&format!("FROM s{} AS s{i}\nCOPY --from={} /a /a{i}\n", i - 1, i - 1));
+    }
+    let e = run(&df, &df, Store::Containerd);
+    assert_eq!((e.reused, e.total), (9000, 9000));
+    let mut numbered = String::from("FROM img\nRUN echo 0\n");
+    for i in 1..9000 {
+        numbered.push_str(&format!("FROM {}\nRUN echo {i}\n", i - 1));
+    }
+    let e = run(&numbered, &numbered, Store::Containerd);
+    assert_eq!((e.reused, e.total), (9000, 9000));
+}
+
+#[test]
+fn stages_that_copy_from_each_other_are_an_error() {
+    let df = "FROM img AS a\nCOPY --from=b /x /x\nFROM img AS b\nCOPY --from=a /y /y\n";
+    let err = explain(&side(df, &[]), &side(df, &[]), &Options::default()).unwrap_err().to_string();
+    assert!(err.contains("the stages depend on each other") && err.contains("\nhint: "), "{err}");
+    let df = "FROM img AS a\nRUN --mount=from=a,target=/x true\n";
+    let err = explain(&side(df, &[]), &side(df, &[]), &Options::default()).unwrap_err().to_string();
+    assert!(err.starts_with("Dockerfile: line 2: `--from=a` refers to its own stage\nhint: "), "{err}");
+}
+
+#[test]
+fn a_mount_from_a_stage_named_by_a_stage_arg_is_walked_first() {
+    let df = "FROM img AS tool\nRUN make\nFROM img\nARG SRC=tool\nRUN --mount=from=${SRC},target=/t use\n";
+    let e = run(df, df, Store::Containerd);
+    assert_eq!(summary(&e), [(2, true, Reason::Unchanged), (5, true, Reason::Unchanged)]);
+}
+
+#[test]
+fn values_that_double_every_line_are_refused() {
+    // 339 bytes that asked for 2^28 bytes of ENV.
+    let mut df = String::from("FROM img\nENV A=xx\n");
+    for _ in 0..28 {
+        df.push_str("ENV A=$A$A\n");
+    }
+    df.push_str("RUN true\n");
+    let err = explain(&side(&df, &[]), &side("FROM img\n", &[]), &Options::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("Dockerfile: line 22: `ENV A` expands to more than 1 MiB\nhint: "), "{text}");
+    // ARGs, global ARGs and a value built from many names are bounded too.
+    let mut df = String::from("ARG G=xxxxxxxx\n");
+    for _ in 0..20 {
+        df.push_str("ARG G=${G}${G}\n");
+    }
+    df.push_str("FROM img\n");
+    let err = explain(&side(&df, &[]), &side(&df, &[]), &Options::default()).unwrap_err().to_string();
+    assert!(err.contains("`ARG G` expands to more than 1 MiB"), "{err}");
+    let mut df = String::from("FROM img\nENV A=aaaaaaaaaaaaaaaa\n");
+    for _ in 0..16 {
+        df.push_str("ENV A=$A$A\n");
+    }
+    for i in 0..200 {
+        df.push_str(&format!("ENV B{i}=$A\n"));
+    }
+    let err = explain(&side(&df, &[]), &side(&df, &[]), &Options::default()).unwrap_err().to_string();
+    assert!(err.contains("add up to more than 64 MiB"), "{err}");
+    // Below the limits, long values are fine.
+    let mut df = String::from("FROM img\nENV A=xx\n");
+    for _ in 0..15 {
+        df.push_str("ENV A=$A$A\n");
+    }
+    df.push_str("RUN true\n");
+    assert_eq!(run(&df, &df, Store::Containerd).reused, 1);
+}
+
+/// Builds a file of `n` lines of one kind (and a RUN after them).
+fn many(kind: &str, n: usize) -> String {
+    let mut df = String::from("FROM img\n");
+    for i in 0..n {
+        match kind {
+            "ENV" => df.push_str(&format!("ENV V{i}=value{i}\n")),
+            "ARG" => df.push_str(&format!("ARG V{i}=value{i}\n")),
+            "RUN" => df.push_str(&format!("RUN echo {i}\n")),
+            _ => df.push_str(&format!("ENV V{}=value{i}\nRUN echo {i}\n", i % 100)),
+        }
+    }
+    df.push_str("RUN true\n");
+    df
+}
+
+#[test]
+fn twenty_thousand_arg_env_and_run_lines_finish() {
+    // These took minutes when every line copied the variables in scope; now each costs O(log n).
+    // Figures: `cargo xtask bench explain`.
+    for kind in ["ENV", "ARG", "RUN", "ENV and RUN"] {
+        let old = many(kind, 20_000);
+        let new = old.replacen("\n", "\nENV FIRST=1\n", 1);
+        let e = run(&old, &new, Store::Containerd);
+        assert!(e.total >= 1 && e.reused == 0, "{kind}");
+    }
+}
+
+#[test]
+fn env_changes_are_named_after_many_lines() {
+    let old = many("ENV", 3000);
+    let new = old.replace("ENV V1500=value1500\n", "ENV V1500=changed\n");
+    let e = run(&old, &new, Store::Containerd);
+    assert_eq!(summary(&e), [(3002, false, Reason::ArgEnvChanged)]);
+    assert_eq!(e.steps[0].detail, "`V1500`: `value1500` → `changed`");
+}
