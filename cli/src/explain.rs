@@ -80,7 +80,9 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
         &Side { text: &old.text, origin: old.origin.clone(), build_args: old_args },
         &Side { text: &new.text, origin: new.origin.clone(), build_args: new_args },
         &options,
-    )?;
+    )
+    // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
+    .map_err(|e| anyhow::anyhow!(printable_lines(&e.to_string())))?;
     match explain.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&result).context("cannot write JSON")?;
@@ -89,10 +91,13 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
         }
         Format::Text => {
             for warning in &result.warnings {
-                ui::warning(&format!("{}: line {}: {}", new.origin, warning.line, warning.message));
+                ui::warning(&printable_lines(&format!(
+                    "{}: line {}: {}",
+                    new.origin, warning.line, warning.message
+                )));
             }
             for assumption in &result.assumptions {
-                ui::note(&format!("assumed: {assumption}"));
+                ui::note(&printable_lines(&format!("assumed: {assumption}")));
             }
             output::stdout(human(&result).as_bytes())
         }
@@ -155,8 +160,43 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
             .with_context(|| format!("cannot render `{}`", path.display()))?;
         return Ok(rendered_input(origin, &rendered));
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let text = read_text(path)?;
     Ok(Input { origin, text, files: None })
+}
+
+/// The largest Dockerfile `explain` reads.
+const MAX_DOCKERFILE: u64 = 16 << 20;
+
+/// A Dockerfile's text, with a hint for each way reading it can fail.
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let shown = printable(&path.display().to_string());
+    let fail = |e: std::io::Error| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "check the path: OLD and NEW are Dockerfiles or quarry configurations (`*.toml`)"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "make the file readable for you, or copy it somewhere readable"
+            }
+            std::io::ErrorKind::IsADirectory => "name the Dockerfile inside the folder, not the folder",
+            std::io::ErrorKind::InvalidData => {
+                "a Dockerfile is UTF-8 text: convert it (e.g. `iconv -t UTF-8`)"
+            }
+            _ => "check that the path names a readable file",
+        };
+        anyhow::anyhow!("cannot read `{shown}`: {e}\nhint: {hint}")
+    };
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCKERFILE + 1).read_to_end(&mut bytes).map_err(fail)?;
+    if bytes.len() as u64 > MAX_DOCKERFILE {
+        anyhow::bail!(
+            "`{shown}` is larger than {} MiB: not a Dockerfile\nhint: name the Dockerfile itself",
+            MAX_DOCKERFILE >> 20
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| fail(std::io::ErrorKind::InvalidData.into()))
 }
 
 fn rendered_input(origin: String, rendered: &Rendered) -> Input {
@@ -172,23 +212,29 @@ pub fn human(e: &Explanation) -> String {
         let owner = step.extension.as_deref().map(|o| format!("{o}: ")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{status}  [{} {}/{}] line {}  {owner}{}",
-            step.stage,
+            "{status}  [{} {}/{}] line {}  {}{}",
+            printable(&step.stage),
             step.position,
             step.stage_steps,
             step.line,
-            shorten(&step.text, 70)
+            printable(&owner),
+            printable(&shorten(&step.text, 70))
         );
         let why = if step.detail.is_empty() {
             step.reason.describe().to_owned()
         } else {
             format!("{}: {}", step.reason.describe(), step.detail)
         };
-        let _ = writeln!(out, "        {why}");
+        let _ = writeln!(out, "        {}", printable(&why));
     }
     if !e.skipped_stages.is_empty() {
-        let names: Vec<String> = e.skipped_stages.iter().map(|s| format!("`{s}`")).collect();
-        let _ = writeln!(out, "not built (target `{}` does not need them): {}", e.target, names.join(", "));
+        let names: Vec<String> = e.skipped_stages.iter().map(|s| format!("`{}`", printable(s))).collect();
+        let _ = writeln!(
+            out,
+            "not built (target `{}` does not need them): {}",
+            printable(&e.target),
+            names.join(", ")
+        );
     }
     let _ = writeln!(out, "{} of {} steps reused", e.reused, e.total);
     out
@@ -201,4 +247,40 @@ fn shorten(text: &str, max: usize) -> String {
     }
     let cut: String = text.chars().take(max - 1).collect();
     format!("{cut}…")
+}
+
+/// `text` with control characters (C0, DEL, C1) and bidirectional overrides written out as
+/// `\x1b` or `\u{9b}`, so text from a Dockerfile cannot drive the terminal.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            if (c as u32) < 0x80 {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            } else {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`printable`] line by line: a message's own line breaks (`hint:` lines) stay.
+fn printable_lines(text: &str) -> String {
+    text.split('\n').map(printable).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_written_out() {
+        assert_eq!(printable("a\u{1b}[31mb\tc\u{7f}"), "a\\x1b[31mb\\x09c\\x7f");
+        assert_eq!(printable("\u{9b}2J \u{202e}x é"), "\\u{9b}2J \\u{202e}x é");
+        assert_eq!(printable_lines("one\u{7}\nhint: two"), "one\\x07\nhint: two");
+    }
 }
