@@ -208,7 +208,11 @@ fn rendered_input(origin: String, rendered: &Rendered) -> Input {
 pub fn human(e: &Explanation) -> String {
     let mut out = String::new();
     for step in &e.steps {
-        let status = if step.reused { "reused" } else { "re-run" };
+        let status = match (step.same_as, step.reused) {
+            (Some(_), _) => "shared",
+            (None, true) => "reused",
+            (None, false) => "re-run",
+        };
         let owner = step.extension.as_deref().map(|o| format!("{o}: ")).unwrap_or_default();
         let _ = writeln!(
             out,
@@ -220,7 +224,9 @@ pub fn human(e: &Explanation) -> String {
             printable(&owner),
             printable(&shorten(&step.text, 70))
         );
-        let why = if step.detail.is_empty() {
+        let why = if let Some(line) = step.same_as {
+            format!("the same step as line {line}: BuildKit runs them as one (counted once)")
+        } else if step.detail.is_empty() {
             step.reason.describe().to_owned()
         } else {
             format!("{}: {}", step.reason.describe(), step.detail)

@@ -130,6 +130,9 @@ pub struct StepReport {
     pub detail: String,
     /// The modelled cache key (equal keys: the same layer).
     pub key: String,
+    /// Line of an identical step earlier in the new build: BuildKit runs the two as one vertex,
+    /// so this one is not counted.
+    pub same_as: Option<usize>,
 }
 
 /// A cache buster found in the new Dockerfile.
@@ -209,19 +212,29 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
     let mut steps = Vec::new();
     // Per stage, the first vertex that runs again: every later step of the stage follows it.
     let mut first_changed: Option<&Node> = None;
+    // Identical vertices are one vertex: BuildKit runs (and prints) it once.
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
     for (i, node) in after.nodes.iter().enumerate() {
         if i == 0 || after.nodes[i - 1].stage != node.stage {
             first_changed = None;
         }
         if node.counted {
-            steps.push(report(node, first_changed, &after, &before));
+            let mut step = report(node, first_changed, &after, &before);
+            match seen.entry((node.key.as_str(), node.chain.as_str())) {
+                std::collections::hash_map::Entry::Occupied(first) => step.same_as = Some(*first.get()),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(node.line);
+                }
+            }
+            steps.push(step);
         }
         if first_changed.is_none() && !before.keys.contains(&node.chain) {
             first_changed = Some(node);
         }
     }
-    let reused = steps.iter().filter(|s| s.reused).count();
-    let total = steps.len();
+    let counted = || steps.iter().filter(|s| s.same_as.is_none());
+    let reused = counted().filter(|s| s.reused).count();
+    let total = counted().count();
     let skipped_stages =
         new_df.stages.iter().filter(|s| !after.needed.contains(&s.index)).map(Stage::display_name).collect();
     let mut assumptions = vec![
@@ -934,12 +947,18 @@ impl Walker<'_> {
         stage: usize,
         owner: Option<String>,
     ) -> Result<Option<Progress>, ExplainError> {
-        let mut shape = Hasher::new("RUN");
-        match &ins.body {
-            Body::Shell(cmd) => shape.field("shell").field(cmd).field(&state.shell.join("\u{1}")),
-            Body::Exec(words) => shape.field("exec").field(&words.join("\u{1}")),
-            _ => &mut shape,
+        // Only the final argv is in BuildKit's key: a shell-form RUN is the SHELL plus its text,
+        // the same step as the exec form with that argv.
+        let argv: Vec<&str> = match &ins.body {
+            Body::Shell(cmd) => state.shell.iter().map(String::as_str).chain([cmd.as_str()]).collect(),
+            Body::Exec(words) => words.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
         };
+        let mut shape = Hasher::new("RUN");
+        shape.field(&argv.len().to_string());
+        for word in argv {
+            shape.field(word);
+        }
         for doc in &ins.heredocs {
             shape.field(&doc.name).field(&doc.body);
         }
@@ -1078,6 +1097,10 @@ impl Walker<'_> {
             shape.field(&doc.name).field(&doc.body);
         }
         let mut sources = Vec::new();
+        // The key holds what is copied, not the name it is copied from: two identical stages
+        // (or two tags of one image) give the same key. The shape, which says whether the
+        // text changed, holds the name.
+        let bare = shape.clone();
         let token = match ins.flag("from") {
             Some(from) => {
                 shape.field(&format!("from:{}", from.to_lowercase()));
@@ -1108,8 +1131,8 @@ impl Walker<'_> {
                 token
             }
         };
-        let shape_key = shape.clone().finish();
-        let mut h = shape;
+        let shape_key = shape.finish();
+        let mut h = bare;
         h.field(&token);
         let step = if linked {
             let key = h.finish();
@@ -1152,6 +1175,7 @@ fn report(node: &Node, first_changed: Option<&Node>, new: &Analysis, old: &Analy
         reason,
         detail,
         key: node.key.clone(),
+        same_as: None,
     }
 }
 

@@ -388,3 +388,41 @@ fn env_changes_are_named_after_many_lines() {
     assert_eq!(summary(&e), [(3002, false, Reason::ArgEnvChanged)]);
     assert_eq!(e.steps[0].detail, "`V1500`: `value1500` → `changed`");
 }
+
+#[test]
+fn shell_and_exec_forms_with_one_argv_are_one_step() {
+    let old = "FROM img\nRUN echo x\nRUN [\"/bin/bash\", \"-c\", \"echo y\"]\n";
+    let new = "FROM img\nRUN [\"/bin/sh\", \"-c\", \"echo x\"]\nSHELL [\"/bin/bash\", \"-c\"]\nRUN echo y\n";
+    for store in ALL {
+        let e = run(old, new, store);
+        assert_eq!(summary(&e), [(2, true, Reason::Unchanged), (4, true, Reason::Unchanged)], "{store:?}");
+    }
+    // Another shell is another argv.
+    let new = "FROM img\nSHELL [\"/bin/bash\", \"-c\"]\nRUN echo x\n";
+    let e = run("FROM img\nRUN echo x\n", new, Store::Containerd);
+    assert_eq!(summary(&e), [(3, false, Reason::InstructionChanged)]);
+}
+
+#[test]
+fn g_identical_stages_are_one_vertex_and_copies_follow_content_not_names() {
+    let old = "FROM img AS x\nRUN same\nFROM img AS y\nCOPY --from=x /a /a\n";
+    let new = "FROM img AS x\nRUN same\nFROM img AS z\nRUN same\nFROM img AS y\nCOPY --from=z /a /a\nCOPY --from=x /b /b\n";
+    let e = run(old, new, Store::Containerd);
+    let same: Vec<(usize, Option<usize>)> = e.steps.iter().map(|s| (s.line, s.same_as)).collect();
+    assert_eq!(same, [(2, None), (4, Some(2)), (6, None), (7, None)]);
+    // The first copy names another stage of the same content: the same key.
+    assert_eq!(
+        summary(&e),
+        [
+            (2, true, Reason::Unchanged),
+            (4, true, Reason::Unchanged),
+            (6, true, Reason::Unchanged),
+            (7, false, Reason::NewStep)
+        ]
+    );
+    assert_eq!((e.reused, e.total), (2, 3));
+    // A new stage identical to an old one is cached, whatever its name.
+    let new = "FROM img AS w\nRUN same\nFROM img AS y\nCOPY --from=w /a /a\n";
+    let e = run(old, new, Store::Containerd);
+    assert_eq!((e.reused, e.total), (2, 2));
+}
