@@ -48,7 +48,13 @@ struct Input {
 
 /// Runs `quarry explain`.
 pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
-    let store = explain.store.unwrap_or_else(detect_store);
+    let (store, answered) = match explain.store {
+        Some(store) => (store, None),
+        None => {
+            let (store, answered) = detect_store();
+            (store, Some(answered))
+        }
+    };
     let level = if store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
     let old = read(registry, Some(&explain.old), level)?;
     let new = read(registry, explain.new.as_deref(), level)?;
@@ -70,19 +76,27 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
             args.entry("CACHE_ID".to_owned()).or_insert_with(|| "default".to_owned());
         }
     }
-    let options = Options {
+    let mut options = Options {
         store,
         target: explain.target.clone(),
         same_output: explain.same_output.iter().cloned().collect::<BTreeSet<_>>(),
         changed_context: changed,
+        image_ids: None,
     };
-    let result = explain::explain(
-        &Side { text: &old.text, origin: old.origin.clone(), build_args: old_args },
-        &Side { text: &new.text, origin: new.origin.clone(), build_args: new_args },
-        &options,
-    )
-    // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
-    .map_err(|e| anyhow::anyhow!(printable_lines(&e.to_string())))?;
+    let old_side = Side { text: &old.text, origin: old.origin.clone(), build_args: old_args };
+    let new_side = Side { text: &new.text, origin: new.origin.clone(), build_args: new_args };
+    // BuildKit keys images on their content: ask the engine for ids, unless none answered.
+    if answered != Some(false) {
+        let mut images = BTreeSet::new();
+        for side in [&old_side, &new_side] {
+            // A file that does not parse is reported by `explain` below.
+            images.extend(explain::images(side, &options).unwrap_or_default());
+        }
+        options.image_ids = image_ids(&images);
+    }
+    let result = explain::explain(&old_side, &new_side, &options)
+        // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
+        .map_err(|e| anyhow::anyhow!(printable_lines(&e.to_string())))?;
     match explain.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&result).context("cannot write JSON")?;
@@ -104,9 +118,34 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
     }
 }
 
-/// The cache model of the engine at DOCKER_HOST; the containerd store when none answers.
-fn detect_store() -> Store {
-    let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
+fn docker() -> String {
+    std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned())
+}
+
+/// The id of each image the engine has (`docker image inspect`); `None` when no engine answers.
+fn image_ids(images: &BTreeSet<String>) -> Option<BTreeMap<String, String>> {
+    let docker = docker();
+    let mut ids = BTreeMap::new();
+    for image in images {
+        ui::detail(&printable(&format!("{docker} image inspect --format {{{{.Id}}}} {image}")));
+        let out = std::process::Command::new(&docker)
+            .args(["image", "inspect", "--format", "{{.Id}}", image])
+            .output()
+            .ok()?;
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if out.status.success() && !id.is_empty() {
+            ids.insert(image.clone(), id);
+        } else if !String::from_utf8_lossy(&out.stderr).to_lowercase().contains("no such image") {
+            return None;
+        }
+    }
+    Some(ids)
+}
+
+/// The cache model of the engine at DOCKER_HOST, and whether one answered; the containerd store
+/// when none does.
+fn detect_store() -> (Store, bool) {
+    let docker = docker();
     match crate::engine::detect(&docker) {
         Ok(engine) => {
             let store = if engine.level() == EngineLevel::Legacy {
@@ -117,14 +156,14 @@ fn detect_store() -> Store {
                 Store::Classic
             };
             ui::note(&format!("explaining for Docker {} ({})", engine.version, store_words(store)));
-            store
+            (store, true)
         }
         Err(_) => {
             ui::note(&format!(
                 "no Docker engine answers: explaining for {} (choose another with --engine)",
                 store_words(Store::Containerd)
             ));
-            Store::Containerd
+            (Store::Containerd, false)
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct Options {
     pub same_output: BTreeSet<String>,
     /// Build-context paths whose content changed between the builds.
     pub changed_context: Vec<String>,
+    /// The image id of each image the files name (by [`normalize_image`]d name), from the
+    /// engine: BuildKit keys FROM and `COPY --from=<image>` on the image's content, so two
+    /// tags of one image are the same. `None`: no engine answered, images are compared by name.
+    pub image_ids: Option<BTreeMap<String, String>>,
 }
 
 /// Why a step is reused or runs again.
@@ -82,6 +86,8 @@ pub enum Reason {
     EarlierStepRan,
     /// The copied (or mounted) stage ran again and its content is assumed to change.
     CopiedStageChanged,
+    /// It copies from another image than the old build did (another image id, or name).
+    CopiedImageChanged,
     /// Files it copies from the build context changed.
     ContextChanged,
     /// The step did not exist in the old build.
@@ -99,6 +105,7 @@ impl Reason {
             Reason::ArgEnvChanged => "an ARG or ENV in scope changed",
             Reason::EarlierStepRan => "an earlier step in this stage ran again",
             Reason::CopiedStageChanged => "the copied stage's content changed",
+            Reason::CopiedImageChanged => "the copied image changed",
             Reason::ContextChanged => "files from the build context changed",
             Reason::NewStep => "new step",
         }
@@ -237,10 +244,32 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
     let total = counted().count();
     let skipped_stages =
         new_df.stages.iter().filter(|s| !after.needed.contains(&s.index)).map(Stage::display_name).collect();
-    let mut assumptions = vec![
-        "an image tag names the same image in both builds".to_owned(),
-        "the cache holds the old build's layers, and nothing else counts".to_owned(),
-    ];
+    let mut assumptions = vec!["the cache holds the old build's layers, and nothing else counts".to_owned()];
+    match &options.image_ids {
+        _ if before.images.iter().chain(&after.images).all(|i| i == "scratch") => {}
+        None => assumptions.push(
+            "no Docker engine answers, so FROM and COPY --from=<image> are compared by name: a tag \
+             names the same image in both builds"
+                .to_owned(),
+        ),
+        Some(ids) => {
+            assumptions.push(
+                "images are compared by content (the engine's image ids now; the old build used the same)"
+                    .to_owned(),
+            );
+            let mut missing: Vec<String> = [&before, &after]
+                .iter()
+                .flat_map(|a| a.images.iter())
+                .filter(|i| !ids.contains_key(*i) && *i != "scratch")
+                .map(|i| format!("`{}`", short_image(i)))
+                .collect();
+            missing.sort();
+            missing.dedup();
+            if !missing.is_empty() {
+                assumptions.push(format!("not in the engine, so compared by name: {}", missing.join(", ")));
+            }
+        }
+    }
     if after.copies_from_context {
         assumptions.push(if options.changed_context.is_empty() {
             "files from the build context are unchanged (name changed ones with --changed PATH)".to_owned()
@@ -272,6 +301,15 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
     })
 }
 
+/// The images (normalized names) that the stages `side` builds start from or copy from: what
+/// to ask the engine for ids of ([`Options::image_ids`]).
+pub fn images(side: &Side, options: &Options) -> Result<BTreeSet<String>, ExplainError> {
+    let df = parse(side)?;
+    let mut images = analyze(&df, side, options, None)?.images;
+    images.remove("scratch");
+    Ok(images)
+}
+
 fn parse(side: &Side) -> Result<Dockerfile, ExplainError> {
     dockerfile::parse(side.text).map_err(|error| ExplainError::Parse { origin: side.origin.clone(), error })
 }
@@ -300,6 +338,8 @@ struct Node {
     full: String,
     /// The definition without parent, env and content: equal `shape` means "same text".
     shape: String,
+    /// The shape without a COPY's `--from` name (the shape itself for other steps).
+    bare: String,
     /// Hash of the ARGs and ENVs in a RUN's environment (0 for other steps).
     env: u64,
     /// Where the variables of a RUN can be replayed from, to name what changed.
@@ -496,12 +536,14 @@ struct Analysis {
     logs: Vec<VarLog>,
     copies_from_context: bool,
     copies_from_rerun_stage: bool,
+    /// Images the needed stages start from or copy from.
+    images: BTreeSet<String>,
     /// Node index by key (the first node with that key).
     by_key: HashMap<String, usize>,
     /// Node indices by the chain key before them (non-linked nodes).
     by_before: HashMap<String, Vec<usize>>,
-    /// Linked-copy node indices by shape.
-    linked_by_shape: HashMap<String, Vec<usize>>,
+    /// Linked-copy node indices by their shape without the `--from` name.
+    linked_by_bare: HashMap<String, Vec<usize>>,
 }
 
 impl Analysis {
@@ -526,7 +568,7 @@ impl Analysis {
         for (i, n) in self.nodes.iter().enumerate() {
             self.by_key.entry(n.key.clone()).or_insert(i);
             if n.linked {
-                self.linked_by_shape.entry(n.shape.clone()).or_default().push(i);
+                self.linked_by_bare.entry(n.bare.clone()).or_default().push(i);
             } else {
                 self.by_before.entry(n.before.clone()).or_default().push(i);
             }
@@ -629,9 +671,10 @@ fn analyze(
         logs: Vec::new(),
         copies_from_context: false,
         copies_from_rerun_stage: false,
+        images: BTreeSet::new(),
         by_key: HashMap::new(),
         by_before: HashMap::new(),
-        linked_by_shape: HashMap::new(),
+        linked_by_bare: HashMap::new(),
     };
     let mut walker = Walker { df, side, options, old, globals: &globals, by_name: &by_name, budget };
     walker.walk(target, &mut analysis)?;
@@ -704,6 +747,14 @@ impl Walker<'_> {
         let lookup = |n: &str| vars.get(n);
         expand_capped(text, &lookup, &mut self.budget)
             .map_err(|e| self.invalid(line, e.message(what), e.hint()))
+    }
+
+    /// What an image is keyed on: its id when the engine gave one, else its name.
+    fn content(&self, image: &str) -> String {
+        match self.options.image_ids.as_ref().and_then(|ids| ids.get(image)) {
+            Some(id) => format!("id:{id}"),
+            None => format!("name:{image}"),
+        }
     }
 
     /// Stage by `--from` reference: a name, or a number.
@@ -803,7 +854,8 @@ impl Walker<'_> {
             }
             Base::Image(image) => {
                 let mut h = Hasher::new("FROM");
-                h.field(&image).field(stage.platform.as_deref().unwrap_or(""));
+                h.field(&self.content(&image)).field(stage.platform.as_deref().unwrap_or(""));
+                a.images.insert(image.clone());
                 let key = h.finish();
                 a.keys.insert(key.clone());
                 a.logs.push(VarLog::default());
@@ -862,7 +914,14 @@ impl Walker<'_> {
                     let shape = h.clone().finish();
                     h.field(&state.chain);
                     let key = h.finish();
-                    let step = Step { key: key.clone(), chain: key, shape, env: None, sources: Vec::new() };
+                    let step = Step {
+                        key: key.clone(),
+                        chain: key,
+                        shape,
+                        bare: None,
+                        env: None,
+                        sources: Vec::new(),
+                    };
                     self.push(a, &mut state, ins, index, step, owner.clone());
                 }
                 (Keyword::Run, _) => {
@@ -884,6 +943,31 @@ impl Walker<'_> {
         state.token = self.token_for(index, &state.chain);
         a.states.insert(index, state);
         Ok(Progress::Done)
+    }
+
+    /// For a copy from an image named in `--same-output`: the token of the old build's copy of
+    /// the same paths from an image at the same place, whose bytes it is declared to copy.
+    fn same_image_output(
+        &self,
+        sources: &[(String, String)],
+        bare: &Hasher,
+        linked: bool,
+        before: &str,
+    ) -> Option<String> {
+        let old = self.old?;
+        let image = sources.last()?.0.strip_prefix("image:")?;
+        let declared = self.options.same_output.iter().any(|s| normalize_image(s) == image);
+        if !declared {
+            return None;
+        }
+        let bare = bare.clone().finish();
+        let indices = if linked { old.linked_by_bare.get(&bare) } else { old.by_before.get(before) };
+        indices
+            .into_iter()
+            .flatten()
+            .map(|&i| &old.nodes[i])
+            .find(|o| o.bare == bare && o.sources.last().is_some_and(|(w, _)| w.starts_with("image:")))
+            .map(|o| o.sources.last().map(|(_, t)| t.clone()).unwrap_or_default())
     }
 
     /// The content token of a finished stage: its chain key when the old build had it; else a
@@ -913,7 +997,7 @@ impl Walker<'_> {
         step: Step,
         owner: Option<String>,
     ) {
-        let Step { key, chain, shape, env, sources } = step;
+        let Step { key, chain, shape, bare, env, sources } = step;
         let linked = chain != key;
         a.keys.insert(key.clone());
         a.keys.insert(chain.clone());
@@ -929,6 +1013,7 @@ impl Walker<'_> {
             line: ins.line,
             text: ins.first_line.clone(),
             full: ins.text.clone(),
+            bare: bare.unwrap_or_else(|| shape.clone()),
             shape,
             env: env.unwrap_or(0),
             vars_at: env.map(|_| (state.log, a.logs[state.log].ops.len())),
@@ -997,7 +1082,8 @@ impl Walker<'_> {
         h.field(&format!("{env:016x}"));
         h.field(&state.workdir).field(&state.user).field(&state.chain);
         let key = h.finish();
-        let step = Step { key: key.clone(), chain: key, shape: shape_key, env: Some(env), sources };
+        let step =
+            Step { key: key.clone(), chain: key, shape: shape_key, bare: None, env: Some(env), sources };
         self.push(a, state, ins, stage, step, owner);
         Ok(None)
     }
@@ -1051,8 +1137,10 @@ impl Walker<'_> {
             }
             None => {
                 let image = normalize_image(&expanded);
-                sources.push((format!("image:{image}"), image.clone()));
-                Ok(Ok(format!("image:{image}")))
+                a.images.insert(image.clone());
+                let token = format!("image:{}", self.content(&image));
+                sources.push((format!("image:{image}"), token.clone()));
+                Ok(Ok(token))
             }
         }
     }
@@ -1105,7 +1193,9 @@ impl Walker<'_> {
             Some(from) => {
                 shape.field(&format!("from:{}", from.to_lowercase()));
                 match self.source_token(a, from, ins.line, &mut sources)? {
-                    Ok(token) => token,
+                    Ok(token) => {
+                        self.same_image_output(&sources, &bare, linked, &state.chain).unwrap_or(token)
+                    }
                     Err(needs) => return Ok(Some(needs)),
                 }
             }
@@ -1132,17 +1222,18 @@ impl Walker<'_> {
             }
         };
         let shape_key = shape.finish();
+        let bare_key = bare.clone().finish();
         let mut h = bare;
         h.field(&token);
         let step = if linked {
             let key = h.finish();
             let mut m = Hasher::new("MERGE");
             m.field(&state.chain).field(&key);
-            Step { key, chain: m.finish(), shape: shape_key, env: None, sources }
+            Step { key, chain: m.finish(), shape: shape_key, bare: Some(bare_key), env: None, sources }
         } else {
             h.field(&state.chain);
             let key = h.finish();
-            Step { key: key.clone(), chain: key, shape: shape_key, env: None, sources }
+            Step { key: key.clone(), chain: key, shape: shape_key, bare: Some(bare_key), env: None, sources }
         };
         self.push(a, state, ins, stage, step, owner);
         Ok(None)
@@ -1154,6 +1245,8 @@ struct Step {
     key: String,
     chain: String,
     shape: String,
+    /// The shape without the `--from` name, for a COPY.
+    bare: Option<String>,
     /// A RUN's environment hash.
     env: Option<u64>,
     sources: Vec<(String, String)>,
@@ -1216,7 +1309,7 @@ fn rerun_reason(
     // Same place in the chain (or a linked copy): compare with the old step that had the same
     // parent and the same text.
     let indices =
-        if node.linked { old.linked_by_shape.get(&node.shape) } else { old.by_before.get(&node.before) };
+        if node.linked { old.linked_by_bare.get(&node.bare) } else { old.by_before.get(&node.before) };
     let candidates: Vec<&Node> = indices
         .into_iter()
         .flatten()
@@ -1235,6 +1328,15 @@ fn rerun_reason(
                         format!(
                             "stage `{name}` runs again; its output is assumed to change (if it is \
                              reproducible, say so with --same-output {name})"
+                        ),
+                    ),
+                    Some(("image", image)) => (
+                        Reason::CopiedImageChanged,
+                        format!(
+                            "`{}` is not the image the old build copied from (if the copied files are \
+                             the same, say so with --same-output {})",
+                            short_image(image),
+                            short_image(image)
                         ),
                     ),
                     _ => (Reason::ContextChanged, new_token.trim_start_matches("changed:").to_owned()),

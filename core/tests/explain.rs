@@ -426,3 +426,70 @@ fn g_identical_stages_are_one_vertex_and_copies_follow_content_not_names() {
     let e = run(old, new, Store::Containerd);
     assert_eq!((e.reused, e.total), (2, 2));
 }
+
+#[test]
+fn images_are_keyed_on_their_ids_when_the_engine_gives_them() {
+    let old = "FROM debian:bookworm\nRUN work\nCOPY --from=tools:1 /bin/t /t\n";
+    let new = "FROM localhost/debian:12\nRUN work\nCOPY --from=tools:2 /bin/t /t\n";
+    let side_new = side(new, &[]);
+    let names = quarry_core::explain::images(&side_new, &Options::default()).unwrap();
+    assert_eq!(
+        names.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["docker.io/library/tools:2", "localhost/debian:12"]
+    );
+    // By name (no engine): everything runs again, and the output says so.
+    let e = run(old, new, Store::Containerd);
+    assert_eq!(summary(&e), [(2, false, Reason::FromChanged), (3, false, Reason::EarlierStepRan)]);
+    assert!(
+        e.assumptions.iter().any(|a| a.starts_with("no Docker engine answers, so FROM")),
+        "{:?}",
+        e.assumptions
+    );
+    // Two tags of one image id are the same image.
+    let ids: BTreeMap<String, String> = [
+        ("docker.io/library/debian:bookworm", "sha256:d"),
+        ("localhost/debian:12", "sha256:d"),
+        ("docker.io/library/tools:1", "sha256:t"),
+        ("docker.io/library/tools:2", "sha256:t"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let options = Options { image_ids: Some(ids.clone()), ..Options::default() };
+    let e = run_with(old, &[], new, &[], options);
+    assert_eq!(summary(&e), [(2, true, Reason::Unchanged), (3, true, Reason::Unchanged)]);
+    assert!(e.assumptions.iter().any(|a| a.starts_with("images are compared by content")));
+    // An image the engine does not have is compared by name, and named.
+    let mut partial = ids;
+    partial.remove("localhost/debian:12");
+    let e = run_with(old, &[], new, &[], Options { image_ids: Some(partial), ..Options::default() });
+    assert_eq!(e.steps[0].reason, Reason::FromChanged);
+    assert!(
+        e.assumptions.iter().any(|a| a == "not in the engine, so compared by name: `localhost/debian:12`")
+    );
+}
+
+#[test]
+fn copies_from_an_image_declared_to_give_the_same_bytes_are_reused() {
+    let old = "FROM img\nRUN a\nCOPY --from=tools:1 /bin/t /t\nCOPY --link --from=tools:1 /bin/u /u\nRUN b\n";
+    let new = old.replace("tools:1", "tools:2");
+    let e = run(old, &new, Store::Containerd);
+    assert_eq!(e.steps[1].reason, Reason::InstructionChanged);
+    let options = Options { same_output: ["tools:2".to_owned()].into(), ..Options::default() };
+    let e = run_with(old, &[], &new, &[], options);
+    assert_eq!(
+        summary(&e),
+        [
+            (2, true, Reason::Unchanged),
+            (3, true, Reason::Unchanged),
+            (4, true, Reason::Unchanged),
+            (5, true, Reason::Unchanged)
+        ]
+    );
+    // The same text naming another image (through a build arg): the image changed, and the
+    // fix is named.
+    let df = "ARG TOOLS=tools:1\nFROM img\nCOPY --from=${TOOLS} /bin/t /t\n";
+    let e = run_with(df, &[], df, &[("TOOLS", "tools:2")], Options::default());
+    assert_eq!(summary(&e), [(3, false, Reason::CopiedImageChanged)]);
+    assert!(e.steps[0].detail.contains("--same-output tools:2"), "{}", e.steps[0].detail);
+}
