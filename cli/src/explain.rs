@@ -247,10 +247,11 @@ fn rendered_input(origin: String, rendered: &Rendered) -> Input {
 pub fn human(e: &Explanation) -> String {
     let mut out = String::new();
     for step in &e.steps {
-        let status = match (step.same_as, step.reused) {
-            (Some(_), _) => "shared",
-            (None, true) => "reused",
-            (None, false) => "re-run",
+        let status = match (step.same_as, step.reused, step.linked_copy_cached) {
+            (Some(_), _, _) => "shared",
+            (None, true, _) => "reused",
+            (None, false, true) => "merged",
+            (None, false, false) => "re-run",
         };
         let owner = step.extension.as_deref().map(|o| format!("{o}: ")).unwrap_or_default();
         let _ = writeln!(
@@ -281,7 +282,16 @@ pub fn human(e: &Explanation) -> String {
             names.join(", ")
         );
     }
-    let _ = writeln!(out, "{} of {} steps reused", e.reused, e.total);
+    // What the engine counts; quarry's own view (a linked copy's merge is cheap) beside it.
+    let _ = write!(out, "{} of {} steps reused", e.reused, e.total);
+    if e.reused_counting_linked_copies != e.reused {
+        let _ = write!(
+            out,
+            " ({} of {} counting linked copies, whose merges are cheap)",
+            e.reused_counting_linked_copies, e.total
+        );
+    }
+    out.push('\n');
     out
 }
 

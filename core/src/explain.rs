@@ -74,7 +74,8 @@ pub struct Options {
 pub enum Reason {
     /// Same key as a step of the old build.
     Unchanged,
-    /// A linked copy: reused although layers before it changed.
+    /// A linked copy after changed layers (containerd store): the copy is cached, its merge onto
+    /// the new layers runs. The engine counts it as run; it is cheap.
     LinkedCopy,
     /// The stage's FROM changed (another image, or a stage it builds on ran again).
     FromChanged,
@@ -99,7 +100,7 @@ impl Reason {
     pub fn describe(self) -> &'static str {
         match self {
             Reason::Unchanged => "unchanged",
-            Reason::LinkedCopy => "linked copy: independent of earlier layers",
+            Reason::LinkedCopy => "linked copy: only its merge runs",
             Reason::FromChanged => "FROM changed",
             Reason::InstructionChanged => "instruction text changed",
             Reason::ArgEnvChanged => "an ARG or ENV in scope changed",
@@ -129,8 +130,12 @@ pub struct StepReport {
     pub text: String,
     /// The extension that owns the step, in quarry's Dockerfiles.
     pub extension: Option<String>,
-    /// Whether BuildKit takes it from the cache.
+    /// Whether BuildKit takes it from the cache, as the engine counts it: a linked copy after
+    /// changed layers is not (its merge runs), see `linked_copy_cached`.
     pub reused: bool,
+    /// A linked copy whose copy is cached while its merge onto changed layers runs (containerd
+    /// store): not reused as the engine counts, but cheap.
+    pub linked_copy_cached: bool,
     /// Why.
     pub reason: Reason,
     /// Details of the reason.
@@ -164,8 +169,10 @@ pub struct Explanation {
     pub steps: Vec<StepReport>,
     /// Stages of the new file the target does not need: BuildKit does not build them.
     pub skipped_stages: Vec<String>,
-    /// Steps reused.
+    /// Steps reused, as the engine counts them (a linked copy's merge that runs is not reused).
     pub reused: usize,
+    /// Steps reused counting linked copies whose merges run (cheap) as reused.
+    pub reused_counting_linked_copies: usize,
     /// Steps counted.
     pub total: usize,
     /// Cache busters in the new Dockerfile.
@@ -241,6 +248,7 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
     }
     let counted = || steps.iter().filter(|s| s.same_as.is_none());
     let reused = counted().filter(|s| s.reused).count();
+    let reused_counting_linked_copies = counted().filter(|s| s.reused || s.linked_copy_cached).count();
     let total = counted().count();
     let skipped_stages =
         new_df.stages.iter().filter(|s| !after.needed.contains(&s.index)).map(Stage::display_name).collect();
@@ -295,6 +303,7 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
         steps,
         skipped_stages,
         reused,
+        reused_counting_linked_copies,
         total,
         warnings: warnings(&new_df, &after, options.store),
         assumptions,
@@ -1253,9 +1262,21 @@ struct Step {
 }
 
 fn report(node: &Node, first_changed: Option<&Node>, new: &Analysis, old: &Analysis) -> StepReport {
-    let reused = old.keys.contains(&node.key);
-    let (reason, detail) =
-        if reused { reused_reason(node, old) } else { rerun_reason(node, first_changed, new, old) };
+    // A linked copy is two vertices on the containerd store: the copy and its merge onto the
+    // layers before it. The engine counts the step as reused only when both are cached.
+    let key_cached = old.keys.contains(&node.key);
+    let reused = key_cached && (!node.linked || old.keys.contains(&node.chain));
+    let linked_copy_cached = node.linked && key_cached && !reused;
+    let (reason, detail) = if reused {
+        reused_reason(node, old)
+    } else if linked_copy_cached {
+        (
+            Reason::LinkedCopy,
+            "the layers before it changed, the copy did not; merging it onto them is cheap".to_owned(),
+        )
+    } else {
+        rerun_reason(node, first_changed, new, old)
+    };
     StepReport {
         stage: new.stage_names[node.stage].clone(),
         position: node.position,
@@ -1265,6 +1286,7 @@ fn report(node: &Node, first_changed: Option<&Node>, new: &Analysis, old: &Analy
         text: node.text.clone(),
         extension: node.owner.clone(),
         reused,
+        linked_copy_cached,
         reason,
         detail,
         key: node.key.clone(),
@@ -1273,9 +1295,6 @@ fn report(node: &Node, first_changed: Option<&Node>, new: &Analysis, old: &Analy
 }
 
 fn reused_reason(node: &Node, old: &Analysis) -> (Reason, String) {
-    if node.linked && !old.keys.contains(&node.before) {
-        return (Reason::LinkedCopy, "layers before it changed; the copy itself did not".to_owned());
-    }
     let twin = old.by_key.get(&node.key).map(|&i| &old.nodes[i]);
     let detail = match twin {
         Some(o) if o.text != node.text => {
