@@ -226,9 +226,10 @@ struct ExplainArgs {
     /// A build argument of the old build only, over `--build-arg` (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
     old_build_arg: Vec<(String, String)>,
-    /// A stage whose output is byte-identical when it runs again (a reproducible builder), so
-    /// copies from it stay cached (repeatable).
-    #[arg(long, value_name = "STAGE")]
+    /// A stage whose output is byte-identical when it runs again (a reproducible builder), or an
+    /// image whose copied files are the ones the old build copied at that step, so copies from
+    /// it stay cached (repeatable).
+    #[arg(long, value_name = "STAGE|IMAGE")]
     same_output: Vec<String>,
     /// A build-context path whose content changed (repeatable); configurations find their own.
     #[arg(long, value_name = "PATH")]

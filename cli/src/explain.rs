@@ -48,7 +48,13 @@ struct Input {
 
 /// Runs `quarry explain`.
 pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
-    let store = explain.store.unwrap_or_else(detect_store);
+    let (store, answered) = match explain.store {
+        Some(store) => (store, None),
+        None => {
+            let (store, answered) = detect_store();
+            (store, Some(answered))
+        }
+    };
     let level = if store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
     let old = read(registry, Some(&explain.old), level)?;
     let new = read(registry, explain.new.as_deref(), level)?;
@@ -70,17 +76,27 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
             args.entry("CACHE_ID".to_owned()).or_insert_with(|| "default".to_owned());
         }
     }
-    let options = Options {
+    let mut options = Options {
         store,
         target: explain.target.clone(),
         same_output: explain.same_output.iter().cloned().collect::<BTreeSet<_>>(),
         changed_context: changed,
+        image_ids: None,
     };
-    let result = explain::explain(
-        &Side { text: &old.text, origin: old.origin.clone(), build_args: old_args },
-        &Side { text: &new.text, origin: new.origin.clone(), build_args: new_args },
-        &options,
-    )?;
+    let old_side = Side { text: &old.text, origin: old.origin.clone(), build_args: old_args };
+    let new_side = Side { text: &new.text, origin: new.origin.clone(), build_args: new_args };
+    // BuildKit keys images on their content: ask the engine for ids, unless none answered.
+    if answered != Some(false) {
+        let mut images = BTreeSet::new();
+        for side in [&old_side, &new_side] {
+            // A file that does not parse is reported by `explain` below.
+            images.extend(explain::images(side, &options).unwrap_or_default());
+        }
+        options.image_ids = image_ids(&images);
+    }
+    let result = explain::explain(&old_side, &new_side, &options)
+        // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
+        .map_err(|e| anyhow::anyhow!(printable_lines(&e.to_string())))?;
     match explain.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&result).context("cannot write JSON")?;
@@ -89,19 +105,47 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
         }
         Format::Text => {
             for warning in &result.warnings {
-                ui::warning(&format!("{}: line {}: {}", new.origin, warning.line, warning.message));
+                ui::warning(&printable_lines(&format!(
+                    "{}: line {}: {}",
+                    new.origin, warning.line, warning.message
+                )));
             }
             for assumption in &result.assumptions {
-                ui::note(&format!("assumed: {assumption}"));
+                ui::note(&printable_lines(&format!("assumed: {assumption}")));
             }
             output::stdout(human(&result).as_bytes())
         }
     }
 }
 
-/// The cache model of the engine at DOCKER_HOST; the containerd store when none answers.
-fn detect_store() -> Store {
-    let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
+fn docker() -> String {
+    std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned())
+}
+
+/// The id of each image the engine has (`docker image inspect`); `None` when no engine answers.
+fn image_ids(images: &BTreeSet<String>) -> Option<BTreeMap<String, String>> {
+    let docker = docker();
+    let mut ids = BTreeMap::new();
+    for image in images {
+        ui::detail(&printable(&format!("{docker} image inspect --format {{{{.Id}}}} {image}")));
+        let out = std::process::Command::new(&docker)
+            .args(["image", "inspect", "--format", "{{.Id}}", image])
+            .output()
+            .ok()?;
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if out.status.success() && !id.is_empty() {
+            ids.insert(image.clone(), id);
+        } else if !String::from_utf8_lossy(&out.stderr).to_lowercase().contains("no such image") {
+            return None;
+        }
+    }
+    Some(ids)
+}
+
+/// The cache model of the engine at DOCKER_HOST, and whether one answered; the containerd store
+/// when none does.
+fn detect_store() -> (Store, bool) {
+    let docker = docker();
     match crate::engine::detect(&docker) {
         Ok(engine) => {
             let store = if engine.level() == EngineLevel::Legacy {
@@ -112,14 +156,14 @@ fn detect_store() -> Store {
                 Store::Classic
             };
             ui::note(&format!("explaining for Docker {} ({})", engine.version, store_words(store)));
-            store
+            (store, true)
         }
         Err(_) => {
             ui::note(&format!(
                 "no Docker engine answers: explaining for {} (choose another with --engine)",
                 store_words(Store::Containerd)
             ));
-            Store::Containerd
+            (Store::Containerd, false)
         }
     }
 }
@@ -155,7 +199,7 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
             .with_context(|| format!("cannot render `{}`", path.display()))?;
         return Ok(rendered_input(origin, &rendered));
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let text = read_text(path)?;
     Ok(Input { origin, text, files: None })
 }
 
@@ -170,12 +214,47 @@ pub fn compare_rendered(old: &Rendered, new: &Rendered, store: Store) -> anyhow:
         .filter(|(path, contents)| before.get(*path) != Some(*contents))
         .map(|(p, _)| p.clone())
         .collect();
-    let options = Options { store, target: None, same_output: BTreeSet::new(), changed_context: changed };
+    let options = Options { store, changed_context: changed, ..Options::default() };
     Ok(explain::explain(
         &Side { text: &old.text, origin: old.origin.clone(), build_args: BTreeMap::new() },
         &Side { text: &new.text, origin: new.origin.clone(), build_args: BTreeMap::new() },
         &options,
     )?)
+}
+
+/// The largest Dockerfile `explain` reads.
+const MAX_DOCKERFILE: u64 = 16 << 20;
+
+/// A Dockerfile's text, with a hint for each way reading it can fail.
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let shown = printable(&path.display().to_string());
+    let fail = |e: std::io::Error| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "check the path: OLD and NEW are Dockerfiles or quarry configurations (`*.toml`)"
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "make the file readable for you, or copy it somewhere readable"
+            }
+            std::io::ErrorKind::IsADirectory => "name the Dockerfile inside the folder, not the folder",
+            std::io::ErrorKind::InvalidData => {
+                "a Dockerfile is UTF-8 text: convert it (e.g. `iconv -t UTF-8`)"
+            }
+            _ => "check that the path names a readable file",
+        };
+        anyhow::anyhow!("cannot read `{shown}`: {e}\nhint: {hint}")
+    };
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DOCKERFILE + 1).read_to_end(&mut bytes).map_err(fail)?;
+    if bytes.len() as u64 > MAX_DOCKERFILE {
+        anyhow::bail!(
+            "`{shown}` is larger than {} MiB: not a Dockerfile\nhint: name the Dockerfile itself",
+            MAX_DOCKERFILE >> 20
+        );
+    }
+    String::from_utf8(bytes).map_err(|_| fail(std::io::ErrorKind::InvalidData.into()))
 }
 
 fn rendered_input(origin: String, rendered: &Rendered) -> Input {
@@ -187,29 +266,51 @@ fn rendered_input(origin: String, rendered: &Rendered) -> Input {
 pub fn human(e: &Explanation) -> String {
     let mut out = String::new();
     for step in &e.steps {
-        let status = if step.reused { "reused" } else { "re-run" };
+        let status = match (step.same_as, step.reused, step.linked_copy_cached) {
+            (Some(_), _, _) => "shared",
+            (None, true, _) => "reused",
+            (None, false, true) => "merged",
+            (None, false, false) => "re-run",
+        };
         let owner = step.extension.as_deref().map(|o| format!("{o}: ")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{status}  [{} {}/{}] line {}  {owner}{}",
-            step.stage,
+            "{status}  [{} {}/{}] line {}  {}{}",
+            printable(&step.stage),
             step.position,
             step.stage_steps,
             step.line,
-            shorten(&step.text, 70)
+            printable(&owner),
+            printable(&shorten(&step.text, 70))
         );
-        let why = if step.detail.is_empty() {
+        let why = if let Some(line) = step.same_as {
+            format!("the same step as line {line}: BuildKit runs them as one (counted once)")
+        } else if step.detail.is_empty() {
             step.reason.describe().to_owned()
         } else {
             format!("{}: {}", step.reason.describe(), step.detail)
         };
-        let _ = writeln!(out, "        {why}");
+        let _ = writeln!(out, "        {}", printable(&why));
     }
     if !e.skipped_stages.is_empty() {
-        let names: Vec<String> = e.skipped_stages.iter().map(|s| format!("`{s}`")).collect();
-        let _ = writeln!(out, "not built (target `{}` does not need them): {}", e.target, names.join(", "));
+        let names: Vec<String> = e.skipped_stages.iter().map(|s| format!("`{}`", printable(s))).collect();
+        let _ = writeln!(
+            out,
+            "not built (target `{}` does not need them): {}",
+            printable(&e.target),
+            names.join(", ")
+        );
     }
-    let _ = writeln!(out, "{} of {} steps reused", e.reused, e.total);
+    // What the engine counts; quarry's own view (a linked copy's merge is cheap) beside it.
+    let _ = write!(out, "{} of {} steps reused", e.reused, e.total);
+    if e.reused_counting_linked_copies != e.reused {
+        let _ = write!(
+            out,
+            " ({} of {} counting linked copies, whose merges are cheap)",
+            e.reused_counting_linked_copies, e.total
+        );
+    }
+    out.push('\n');
     out
 }
 
@@ -220,4 +321,40 @@ fn shorten(text: &str, max: usize) -> String {
     }
     let cut: String = text.chars().take(max - 1).collect();
     format!("{cut}…")
+}
+
+/// `text` with control characters (C0, DEL, C1) and bidirectional overrides written out as
+/// `\x1b` or `\u{9b}`, so text from a Dockerfile cannot drive the terminal.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            if (c as u32) < 0x80 {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            } else {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`printable`] line by line: a message's own line breaks (`hint:` lines) stay.
+fn printable_lines(text: &str) -> String {
+    text.split('\n').map(printable).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_written_out() {
+        assert_eq!(printable("a\u{1b}[31mb\tc\u{7f}"), "a\\x1b[31mb\\x09c\\x7f");
+        assert_eq!(printable("\u{9b}2J \u{202e}x é"), "\\u{9b}2J \\u{202e}x é");
+        assert_eq!(printable_lines("one\u{7}\nhint: two"), "one\\x07\nhint: two");
+    }
 }

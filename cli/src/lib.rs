@@ -511,17 +511,18 @@ fn lock_command(registry: &Registry, reorder: bool) -> anyhow::Result<()> {
             let rerun: Vec<String> = cost
                 .steps
                 .iter()
-                .filter(|s| !s.reused)
+                .filter(|s| !s.reused && !s.linked_copy_cached)
                 .map(|s| {
                     let first = s.text.lines().next().unwrap_or_default().trim_end_matches(['\\', ' ']);
                     format!("  [{} {}/{}] {first}", s.stage, s.position, s.stage_steps)
                 })
                 .collect();
+            let merges = cost.reused_counting_linked_copies - cost.reused;
             output::stdout(
                 format!(
-                    "canonical order: {}\nthe next build runs {} of {} steps again (containerd image store):\n{}\n",
+                    "canonical order: {}\nthe next build runs {} of {} steps again, and merges {merges} linked copies again (containerd image store):\n{}\n",
                     order.join(", "),
-                    cost.total - cost.reused,
+                    rerun.len(),
                     cost.total,
                     rerun.join("\n")
                 )

@@ -6,11 +6,14 @@
 //!
 //! The promise: adding, bumping or removing an extension re-runs no step that existed before,
 //! apart from the steps of the changed extension itself and, when an extension with steps in the
-//! final stage's RUN chain is removed, the chain steps that followed it.
+//! final stage's RUN chain is removed, the chain steps that followed it. A linked copy whose
+//! parent layers changed is cached as a copy and only merged again (the engine prints the merge as
+//! done, and `explain` counts it so): that merge is cheap, and counts as kept here, as in the
+//! cache benchmark.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use quarry_core::explain::{self, Explanation, Options, Side, Store};
+use quarry_core::explain::{self, Explanation, Options, Side, StepReport, Store};
 use quarry_core::{Registry, Rendered, Request, Selection, registry};
 
 /// The project, in the order a person lists it.
@@ -55,23 +58,23 @@ fn files(r: &Rendered) -> BTreeMap<String, Vec<u8>> {
 fn explain(old: &Rendered, new: &Rendered) -> Explanation {
     let (before, after) = (files(old), files(new));
     let changed = after.iter().filter(|(p, c)| before.get(*p) != Some(*c)).map(|(p, _)| p.clone()).collect();
-    let options = Options {
-        store: Store::Containerd,
-        target: None,
-        same_output: BTreeSet::new(),
-        changed_context: changed,
-    };
+    let options = Options { store: Store::Containerd, changed_context: changed, ..Options::default() };
     fn side<'a>(r: &'a Rendered, origin: &str) -> Side<'a> {
         Side { text: &r.dockerfile, origin: origin.to_owned(), build_args: BTreeMap::new() }
     }
     explain::explain(&side(old, "old"), &side(new, "new"), &options).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Whether the step really runs again: not reused, and not a linked copy that is only merged.
+fn ran(s: &StepReport) -> bool {
+    !s.reused && !s.linked_copy_cached
+}
+
 /// The steps that run again and are not `changed`'s own.
 fn others_rerun(e: &Explanation, changed: &str) -> Vec<String> {
     e.steps
         .iter()
-        .filter(|s| !s.reused && s.extension.as_deref() != Some(changed))
+        .filter(|s| ran(s) && s.extension.as_deref() != Some(changed))
         .map(|s| format!("[{} {}/{}] {:?} {}", s.stage, s.position, s.stage_steps, s.reason, s.text))
         .collect()
 }
@@ -94,7 +97,7 @@ fn adding_a_builder_only_extension_reruns_nothing_that_was_there() {
     let (old, new) = added("fzf", 3);
     let e = explain(&old, &new);
     assert_eq!(others_rerun(&e, "fzf"), Vec::<String>::new(), "{}", new.dockerfile);
-    assert!(e.steps.iter().any(|s| s.extension.as_deref() == Some("fzf") && !s.reused));
+    assert!(e.steps.iter().any(|s| s.extension.as_deref() == Some("fzf") && ran(s)));
 }
 
 #[test]
@@ -115,7 +118,7 @@ fn adding_an_apt_and_setup_extension_reruns_nothing_that_was_there() {
     let (old, new) = added("tzdata", 5);
     let e = explain(&old, &new);
     assert_eq!(others_rerun(&e, "tzdata"), Vec::<String>::new(), "{}", new.dockerfile);
-    let rerun: Vec<&str> = e.steps.iter().filter(|s| !s.reused).map(|s| s.instruction.as_str()).collect();
+    let rerun: Vec<&str> = e.steps.iter().filter(|s| ran(s)).map(|s| s.instruction.as_str()).collect();
     assert_eq!(rerun, ["RUN", "RUN"], "its apt layer and its setup step, nothing else");
 }
 
@@ -135,7 +138,7 @@ fn bumping_a_version_reruns_only_that_extension() {
         let new = render(&request(&PROJECT, &[(name, version)], Some(&old)));
         let e = explain(&old, &new);
         assert_eq!(others_rerun(&e, name), Vec::<String>::new(), "{name}: {}", new.dockerfile);
-        assert!(e.steps.iter().any(|s| !s.reused), "{name}: the bump changes something");
+        assert!(e.steps.iter().any(ran), "{name}: the bump changes something");
     }
 }
 
@@ -146,7 +149,7 @@ fn removing_a_builder_only_extension_reruns_nothing() {
     let new = render(&request(&names, &[], Some(&old)));
     let e = explain(&old, &new);
     assert_eq!(others_rerun(&e, "pixi"), Vec::<String>::new(), "{}", new.dockerfile);
-    assert_eq!(e.reused, e.total);
+    assert!(!e.steps.iter().any(ran));
 }
 
 #[test]
@@ -159,8 +162,8 @@ fn removing_a_chain_extension_reruns_only_the_chain_steps_after_it() {
         new.dockerfile[..new.dockerfile.find("COPY --link quarry/_root/").unwrap()].lines().count();
     // Where locales' steps were: the first step of the new chain that the old one did not have
     // at that position.
-    let first_rerun = e.steps.iter().find(|s| !s.reused).map(|s| s.line).unwrap_or(usize::MAX);
-    for s in e.steps.iter().filter(|s| !s.reused) {
+    let first_rerun = e.steps.iter().find(|s| ran(s)).map(|s| s.line).unwrap_or(usize::MAX);
+    for s in e.steps.iter().filter(|s| ran(s)) {
         assert!(
             s.stage == "quarry_final"
                 && s.instruction == "RUN"
@@ -171,11 +174,12 @@ fn removing_a_chain_extension_reruns_only_the_chain_steps_after_it() {
     }
     let old_locales = old.dockerfile.find("# locales: apt packages").unwrap();
     let followers = old.dockerfile[old_locales..].matches("\nRUN ").count();
-    assert!(e.total - e.reused <= followers, "{} re-run, {followers} followed locales", e.total - e.reused);
+    let rerun = e.steps.iter().filter(|s| ran(s)).count();
+    assert!(rerun <= followers, "{rerun} re-run, {followers} followed locales");
     // Nothing before the removed extension's place runs again: locales (priority 90) followed
     // curl and git in the chain.
     for s in e.steps.iter().filter(|s| matches!(s.extension.as_deref(), Some("curl" | "git"))) {
-        assert!(s.reused, "{s:?}");
+        assert!(!ran(s), "{s:?}");
     }
 }
 

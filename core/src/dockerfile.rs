@@ -187,27 +187,36 @@ impl Instruction {
 
 /// Why a Dockerfile does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[error("line {line}: {message}\nhint: {hint}")]
 pub struct ParseError {
     /// 1-based line.
     pub line: usize,
-    /// What is wrong, and how to fix it where that is clear.
+    /// What is wrong.
     pub message: String,
+    /// How to fix it.
+    pub hint: String,
 }
 
-fn error<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError { line, message: message.into() })
+fn error<T>(line: usize, message: impl Into<String>, hint: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError { line, message: message.into(), hint: hint.into() })
 }
 
-/// Parses Dockerfile text.
+/// Parses Dockerfile text. A leading UTF-8 byte order mark is skipped, as BuildKit does.
 pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
     let (directives, mut i) = directives(&lines);
     let escape = match directives.iter().find(|(k, _)| k == "escape") {
         None => '\\',
         Some((_, v)) if v == "\\" => '\\',
         Some((_, v)) if v == "`" => '`',
-        Some((_, v)) => return error(1, format!("`escape` must be `\\` or a backtick, not `{v}`")),
+        Some((_, v)) => {
+            return error(
+                1,
+                format!("`escape` must be `\\` or a backtick, not `{v}`"),
+                "write `# escape=\\` or `# escape=`` ` ``, or drop the directive",
+            );
+        }
     };
 
     let mut global_args = Vec::new();
@@ -234,9 +243,8 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         let Some(keyword) = Keyword::parse(word) else {
             return error(
                 start,
-                format!(
-                    "unknown instruction `{word}`\nhint: Dockerfile instructions are FROM, RUN, COPY, ADD, ARG, ENV, WORKDIR, USER, ..."
-                ),
+                format!("unknown instruction `{word}`"),
+                "Dockerfile instructions are FROM, RUN, COPY, ADD, ARG, ENV, WORKDIR, USER, ...; a line that continues the one before needs a `\\` at the end of that line",
             );
         };
         let heredocs = if matches!(keyword, Keyword::Run | Keyword::Copy | Keyword::Add) {
@@ -254,16 +262,30 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
                 let (base, name) = match words.as_slice() {
                     [base] => (*base, None),
                     [base, as_, name] if as_.eq_ignore_ascii_case("as") => (*base, Some(name.to_lowercase())),
-                    _ => return error(start, "FROM takes an image and an optional `AS name`"),
+                    _ => {
+                        return error(
+                            start,
+                            "FROM takes an image and an optional `AS name`",
+                            "write `FROM image[:tag] [AS name]`",
+                        );
+                    }
                 };
                 if let Some(name) = &name
                     && stages.iter().any(|s| s.name.as_ref() == Some(name))
                 {
-                    return error(start, format!("two stages are named `{name}`"));
+                    return error(
+                        start,
+                        format!("two stages are named `{name}`"),
+                        "rename one of them: `--from` and `--target` must name exactly one stage",
+                    );
                 }
                 let platform = flags.iter().find(|f| f.name == "platform").and_then(|f| f.value.clone());
                 if let Some(f) = flags.iter().find(|f| f.name != "platform") {
-                    return error(start, format!("FROM has no flag `--{}`", f.name));
+                    return error(
+                        start,
+                        format!("FROM has no flag `--{}`", f.name),
+                        "FROM takes only `--platform=...`",
+                    );
                 }
                 stages.push(Stage {
                     index: stages.len(),
@@ -285,9 +307,8 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
                         _ => {
                             return error(
                                 start,
-                                format!(
-                                    "`{keyword}` before the first FROM\nhint: only ARG may come before FROM"
-                                ),
+                                format!("`{keyword}` before the first FROM"),
+                                "only ARG may come before FROM: move it into a stage",
                             );
                         }
                     },
@@ -296,7 +317,11 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         }
     }
     if stages.is_empty() {
-        return error(lines.len().max(1), "no FROM: a Dockerfile needs at least one stage");
+        return error(
+            lines.len().max(1),
+            "no FROM: a Dockerfile needs at least one stage",
+            "start the build with a line such as `FROM debian:bookworm`",
+        );
     }
     Ok(Dockerfile { directives, global_args, stages })
 }
@@ -367,7 +392,11 @@ fn flags(mut rest: &str, line: usize) -> Result<(Vec<Flag>, &str), ParseError> {
     while let Some(flag) = rest.strip_prefix("--") {
         let (word, after) = split_word(flag);
         if word.is_empty() {
-            return error(line, "`--` without a flag name");
+            return error(
+                line,
+                "`--` without a flag name",
+                "write the flag as `--name=value`, or remove the `--`",
+            );
         }
         let (name, value) = match word.split_once('=') {
             Some((n, v)) => (n, Some(unquote(v))),
@@ -445,9 +474,8 @@ fn heredocs(
             let Some(line) = lines.get(i) else {
                 return error(
                     start,
-                    format!(
-                        "heredoc `<<{name}` is never closed\nhint: end it with a line holding only `{name}`"
-                    ),
+                    format!("heredoc `<<{name}` is never closed"),
+                    format!("end it with a line holding only `{name}`"),
                 );
             };
             i += 1;
@@ -480,11 +508,19 @@ fn instruction(
             match json_array(rest) {
                 Some(words) => Body::Exec(words),
                 None if keyword == Keyword::Shell => {
-                    return error(line, "SHELL needs the JSON form, e.g. SHELL [\"/bin/bash\", \"-c\"]");
+                    return error(
+                        line,
+                        "SHELL needs the JSON form",
+                        "write it as a JSON array, e.g. `SHELL [\"/bin/bash\", \"-c\"]`",
+                    );
                 }
                 None => {
                     if keyword == Keyword::Run && rest.trim().is_empty() {
-                        return error(line, "RUN without a command");
+                        return error(
+                            line,
+                            "RUN without a command",
+                            "add the command to run, or remove the line",
+                        );
                     }
                     Body::Shell(rest.to_owned())
                 }
@@ -494,10 +530,18 @@ fn instruction(
             let words =
                 json_array(rest).unwrap_or_else(|| rest.split_whitespace().map(str::to_owned).collect());
             let Some((dest, sources)) = words.split_last() else {
-                return error(line, format!("{keyword} needs a source and a destination"));
+                return error(
+                    line,
+                    format!("{keyword} needs a source and a destination"),
+                    format!("write `{keyword} SOURCE... DEST`"),
+                );
             };
             if sources.is_empty() {
-                return error(line, format!("{keyword} needs a source and a destination"));
+                return error(
+                    line,
+                    format!("{keyword} needs a source and a destination"),
+                    format!("write `{keyword} SOURCE... DEST`"),
+                );
             }
             Body::Copy { sources: sources.to_vec(), dest: dest.clone() }
         }
@@ -509,18 +553,26 @@ fn instruction(
                     None => (word.clone(), None),
                 };
                 if !is_name(&name) {
-                    return error(line, format!("`{name}` is not an ARG name"));
+                    return error(
+                        line,
+                        format!("`{name}` is not an ARG name"),
+                        "ARG names are letters, digits and `_`, not starting with a digit",
+                    );
                 }
                 args.push(ArgDecl { name, default, line });
             }
             if args.is_empty() {
-                return error(line, "ARG without a name");
+                return error(line, "ARG without a name", "write `ARG NAME` or `ARG NAME=default`");
             }
             Body::Args(args)
         }
         Keyword::Env | Keyword::Label => Body::Pairs(pairs(keyword, rest, line)?),
         Keyword::Workdir | Keyword::User if rest.trim().is_empty() => {
-            return error(line, format!("{keyword} needs a value"));
+            return error(
+                line,
+                format!("{keyword} needs a value"),
+                format!("write `{keyword} VALUE`, or remove the line"),
+            );
         }
         _ => Body::Text(rest.trim().to_owned()),
     };
@@ -622,7 +674,7 @@ fn words(text: &str, line: usize) -> Result<Vec<String>, ParseError> {
         }
     }
     if quote.is_some() {
-        return error(line, "a quote is never closed");
+        return error(line, "a quote is never closed", "close it, or escape it with `\\`");
     }
     if in_word {
         out.push(word);
@@ -636,17 +688,29 @@ fn pairs(keyword: Keyword, rest: &str, line: usize) -> Result<Vec<(String, Strin
         // Legacy `ENV NAME value with spaces`.
         let (name, value) = split_word(rest);
         if name.is_empty() {
-            return error(line, format!("{keyword} needs NAME=value"));
+            return error(
+                line,
+                format!("{keyword} needs NAME=value"),
+                format!("write `{keyword} NAME=value`"),
+            );
         }
         return Ok(vec![(name.to_owned(), value.trim().to_owned())]);
     }
     let mut out = Vec::new();
     for word in words(rest, line)? {
         let Some((name, value)) = word.split_once('=') else {
-            return error(line, format!("{keyword}: `{word}` is not NAME=value"));
+            return error(
+                line,
+                format!("{keyword}: `{word}` is not NAME=value"),
+                "write every entry as NAME=value; quote values with spaces",
+            );
         };
         if name.is_empty() {
-            return error(line, format!("{keyword}: `{word}` has no name"));
+            return error(
+                line,
+                format!("{keyword}: `{word}` has no name"),
+                "write every entry as NAME=value",
+            );
         }
         out.push((name.to_owned(), value.to_owned()));
     }
@@ -657,10 +721,19 @@ fn pairs(keyword: Keyword, rest: &str, line: usize) -> Result<Vec<(String, Strin
 /// `${NAME+word}` the way the Dockerfile frontend does for FROM, COPY, ENV, WORKDIR, ... .
 /// `lookup` returns `None` for an unset variable. `\$` is a literal dollar.
 pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    expand_within(text, lookup, usize::MAX).unwrap_or_default()
+}
+
+/// [`expand`], or `None` as soon as the result would be longer than `limit` bytes: a value that
+/// doubles on every line (`ENV A=$A$A`) is refused before it takes the memory.
+pub fn expand_within(text: &str, lookup: &dyn Fn(&str) -> Option<String>, limit: usize) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::new();
     let mut k = 0;
     while k < chars.len() {
+        if out.len() > limit {
+            return None;
+        }
         let c = chars[k];
         if c == '\\' && chars.get(k + 1) == Some(&'$') {
             out.push('$');
@@ -684,20 +757,24 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
             let value = lookup(name);
             let expanded = match op {
                 "" => value.unwrap_or_default(),
-                _ if op.starts_with(":-") => {
-                    value.filter(|v| !v.is_empty()).unwrap_or_else(|| expand(&op[2..], lookup))
-                }
-                _ if op.starts_with('-') => value.unwrap_or_else(|| expand(&op[1..], lookup)),
+                _ if op.starts_with(":-") => match value.filter(|v| !v.is_empty()) {
+                    Some(v) => v,
+                    None => expand_within(&op[2..], lookup, limit)?,
+                },
+                _ if op.starts_with('-') => match value {
+                    Some(v) => v,
+                    None => expand_within(&op[1..], lookup, limit)?,
+                },
                 _ if op.starts_with(":+") => {
                     if value.is_some_and(|v| !v.is_empty()) {
-                        expand(&op[2..], lookup)
+                        expand_within(&op[2..], lookup, limit)?
                     } else {
                         String::new()
                     }
                 }
                 _ if op.starts_with('+') => {
                     if value.is_some() {
-                        expand(&op[1..], lookup)
+                        expand_within(&op[1..], lookup, limit)?
                     } else {
                         String::new()
                     }
@@ -717,23 +794,26 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
         out.push_str(&lookup(&name).unwrap_or_default());
         k += 1 + len;
     }
-    out
+    (out.len() <= limit).then_some(out)
 }
 
 /// Whether `text` refers to variable `name` (`$name` or `${name...}`).
 pub fn mentions(text: &str, name: &str) -> bool {
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        let after = &rest[at + 1..];
+    let mut names = std::collections::HashSet::new();
+    referenced(text, &mut names);
+    names.contains(name)
+}
+
+/// Adds every variable `text` refers to (`$NAME`, `${NAME...}`) to `names`, in one pass.
+pub fn referenced(text: &str, names: &mut std::collections::HashSet<String>) {
+    for (at, _) in text.match_indices('$') {
+        let after = &text[at + 1..];
         let after = after.strip_prefix('{').unwrap_or(after);
-        if let Some(tail) = after.strip_prefix(name)
-            && !tail.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return true;
+        let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        if len > 0 {
+            names.insert(after[..len].to_owned());
         }
-        rest = &rest[at + 1..];
     }
-    false
 }
 
 #[cfg(test)]
@@ -807,6 +887,46 @@ mod tests {
             let got = parse(text).unwrap_err().to_string();
             assert!(got.starts_with(want), "{text:?}: {got}");
         }
+    }
+
+    #[test]
+    fn every_error_has_a_hint() {
+        let cases = [
+            "# escape=x\nFROM a\n",
+            "FROM a\nFRM b\n",
+            "FROM a b c d\n",
+            "FROM a AS x\nFROM b AS x\n",
+            "FROM --nope a\n",
+            "RUN true\n",
+            "# only a comment\n",
+            "FROM a\nRUN -- x\n",
+            "FROM a\nRUN <<EOF\nx\n",
+            "FROM a\nSHELL bash\n",
+            "FROM a\nRUN\n",
+            "FROM a\nCOPY /only\n",
+            "FROM a\nADD\n",
+            "FROM a\nARG 1x\n",
+            "FROM a\nARG \"\"\n",
+            "FROM a\nWORKDIR\n",
+            "FROM a\nENV A=\"open\n",
+            "FROM a\nENV\n",
+            "FROM a\nENV A=1 B\n",
+            "FROM a\nLABEL =x\n",
+        ];
+        for text in cases {
+            let err = parse(text).unwrap_err();
+            assert!(!err.hint.is_empty(), "{text:?}: {err}");
+            let shown = err.to_string();
+            assert_eq!(shown.matches("\nhint: ").count(), 1, "{text:?}: {shown}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let df = parse("\u{feff}# escape=`\nFROM scratch\nRUN a `\n b\n").unwrap();
+        assert_eq!(df.directives, [("escape".to_owned(), "`".to_owned())]);
+        assert_eq!(df.stages[0].instructions[0].body, Body::Shell("a  b".into()));
+        assert!(parse("\u{feff}FROM scratch\n").is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! A step of the new file is reused exactly when the old build produced a step with the same key.
 //! A stage that runs again is assumed to produce different bytes unless the caller says otherwise.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -62,6 +62,10 @@ pub struct Options {
     pub same_output: BTreeSet<String>,
     /// Build-context paths whose content changed between the builds.
     pub changed_context: Vec<String>,
+    /// The image id of each image the files name (by [`normalize_image`]d name), from the
+    /// engine: BuildKit keys FROM and `COPY --from=<image>` on the image's content, so two
+    /// tags of one image are the same. `None`: no engine answered, images are compared by name.
+    pub image_ids: Option<BTreeMap<String, String>>,
 }
 
 /// Why a step is reused or runs again.
@@ -70,7 +74,8 @@ pub struct Options {
 pub enum Reason {
     /// Same key as a step of the old build.
     Unchanged,
-    /// A linked copy: reused although layers before it changed.
+    /// A linked copy after changed layers (containerd store): the copy is cached, its merge onto
+    /// the new layers runs. The engine counts it as run; it is cheap.
     LinkedCopy,
     /// The stage's FROM changed (another image, or a stage it builds on ran again).
     FromChanged,
@@ -82,6 +87,8 @@ pub enum Reason {
     EarlierStepRan,
     /// The copied (or mounted) stage ran again and its content is assumed to change.
     CopiedStageChanged,
+    /// It copies from another image than the old build did (another image id, or name).
+    CopiedImageChanged,
     /// Files it copies from the build context changed.
     ContextChanged,
     /// The step did not exist in the old build.
@@ -93,12 +100,13 @@ impl Reason {
     pub fn describe(self) -> &'static str {
         match self {
             Reason::Unchanged => "unchanged",
-            Reason::LinkedCopy => "linked copy: independent of earlier layers",
+            Reason::LinkedCopy => "linked copy: only its merge runs",
             Reason::FromChanged => "FROM changed",
             Reason::InstructionChanged => "instruction text changed",
             Reason::ArgEnvChanged => "an ARG or ENV in scope changed",
             Reason::EarlierStepRan => "an earlier step in this stage ran again",
             Reason::CopiedStageChanged => "the copied stage's content changed",
+            Reason::CopiedImageChanged => "the copied image changed",
             Reason::ContextChanged => "files from the build context changed",
             Reason::NewStep => "new step",
         }
@@ -122,14 +130,21 @@ pub struct StepReport {
     pub text: String,
     /// The extension that owns the step, in quarry's Dockerfiles.
     pub extension: Option<String>,
-    /// Whether BuildKit takes it from the cache.
+    /// Whether BuildKit takes it from the cache, as the engine counts it: a linked copy after
+    /// changed layers is not (its merge runs), see `linked_copy_cached`.
     pub reused: bool,
+    /// A linked copy whose copy is cached while its merge onto changed layers runs (containerd
+    /// store): not reused as the engine counts, but cheap.
+    pub linked_copy_cached: bool,
     /// Why.
     pub reason: Reason,
     /// Details of the reason.
     pub detail: String,
     /// The modelled cache key (equal keys: the same layer).
     pub key: String,
+    /// Line of an identical step earlier in the new build: BuildKit runs the two as one vertex,
+    /// so this one is not counted.
+    pub same_as: Option<usize>,
 }
 
 /// A cache buster found in the new Dockerfile.
@@ -154,8 +169,10 @@ pub struct Explanation {
     pub steps: Vec<StepReport>,
     /// Stages of the new file the target does not need: BuildKit does not build them.
     pub skipped_stages: Vec<String>,
-    /// Steps reused.
+    /// Steps reused, as the engine counts them (a linked copy's merge that runs is not reused).
     pub reused: usize,
+    /// Steps reused counting linked copies whose merges run (cheap) as reused.
+    pub reused_counting_linked_copies: usize,
     /// Steps counted.
     pub total: usize,
     /// Cache busters in the new Dockerfile.
@@ -186,7 +203,7 @@ pub enum ExplainError {
         stages: String,
     },
     /// The Dockerfile cannot build on the chosen engine, or refers to itself.
-    #[error("{origin}: line {line}: {message}")]
+    #[error("{origin}: line {line}: {message}\nhint: {hint}")]
     Invalid {
         /// File.
         origin: String,
@@ -194,6 +211,8 @@ pub enum ExplainError {
         line: usize,
         /// What is wrong.
         message: String,
+        /// How to fix it.
+        hint: String,
     },
 }
 
@@ -205,17 +224,60 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
     let after = analyze(&new_df, new, options, Some(&before))?;
 
     let mut steps = Vec::new();
-    for node in after.nodes.iter().filter(|n| n.counted) {
-        steps.push(report(node, &after, &before));
+    // Per stage, the first vertex that runs again: every later step of the stage follows it.
+    let mut first_changed: Option<&Node> = None;
+    // Identical vertices are one vertex: BuildKit runs (and prints) it once.
+    let mut seen: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, node) in after.nodes.iter().enumerate() {
+        if i == 0 || after.nodes[i - 1].stage != node.stage {
+            first_changed = None;
+        }
+        if node.counted {
+            let mut step = report(node, first_changed, &after, &before);
+            match seen.entry((node.key.as_str(), node.chain.as_str())) {
+                std::collections::hash_map::Entry::Occupied(first) => step.same_as = Some(*first.get()),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(node.line);
+                }
+            }
+            steps.push(step);
+        }
+        if first_changed.is_none() && !before.keys.contains(&node.chain) {
+            first_changed = Some(node);
+        }
     }
-    let reused = steps.iter().filter(|s| s.reused).count();
-    let total = steps.len();
+    let counted = || steps.iter().filter(|s| s.same_as.is_none());
+    let reused = counted().filter(|s| s.reused).count();
+    let reused_counting_linked_copies = counted().filter(|s| s.reused || s.linked_copy_cached).count();
+    let total = counted().count();
     let skipped_stages =
         new_df.stages.iter().filter(|s| !after.needed.contains(&s.index)).map(Stage::display_name).collect();
-    let mut assumptions = vec![
-        "an image tag names the same image in both builds".to_owned(),
-        "the cache holds the old build's layers, and nothing else counts".to_owned(),
-    ];
+    let mut assumptions = vec!["the cache holds the old build's layers, and nothing else counts".to_owned()];
+    match &options.image_ids {
+        _ if before.images.iter().chain(&after.images).all(|i| i == "scratch") => {}
+        None => assumptions.push(
+            "no Docker engine answers, so FROM and COPY --from=<image> are compared by name: a tag \
+             names the same image in both builds"
+                .to_owned(),
+        ),
+        Some(ids) => {
+            assumptions.push(
+                "images are compared by content (the engine's image ids now; the old build used the same)"
+                    .to_owned(),
+            );
+            let mut missing: Vec<String> = [&before, &after]
+                .iter()
+                .flat_map(|a| a.images.iter())
+                .filter(|i| !ids.contains_key(*i) && *i != "scratch")
+                .map(|i| format!("`{}`", short_image(i)))
+                .collect();
+            missing.sort();
+            missing.dedup();
+            if !missing.is_empty() {
+                assumptions.push(format!("not in the engine, so compared by name: {}", missing.join(", ")));
+            }
+        }
+    }
     if after.copies_from_context {
         assumptions.push(if options.changed_context.is_empty() {
             "files from the build context are unchanged (name changed ones with --changed PATH)".to_owned()
@@ -241,15 +303,30 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
         steps,
         skipped_stages,
         reused,
+        reused_counting_linked_copies,
         total,
         warnings: warnings(&new_df, &after, options.store),
         assumptions,
     })
 }
 
+/// The images (normalized names) that the stages `side` builds start from or copy from: what
+/// to ask the engine for ids of ([`Options::image_ids`]).
+pub fn images(side: &Side, options: &Options) -> Result<BTreeSet<String>, ExplainError> {
+    let df = parse(side)?;
+    let mut images = analyze(&df, side, options, None)?.images;
+    images.remove("scratch");
+    Ok(images)
+}
+
 fn parse(side: &Side) -> Result<Dockerfile, ExplainError> {
     dockerfile::parse(side.text).map_err(|error| ExplainError::Parse { origin: side.origin.clone(), error })
 }
+
+/// Largest value one expansion (an ARG default, an ENV value, a path, a mount) may produce.
+pub const MAX_EXPANDED_VALUE: usize = 1 << 20;
+/// Largest total of all expansions in one Dockerfile.
+pub const MAX_EXPANDED_TOTAL: usize = 64 << 20;
 
 /// One modelled vertex: a step, a WORKDIR, a FROM or a link merge.
 #[derive(Debug, Clone)]
@@ -270,18 +347,180 @@ struct Node {
     full: String,
     /// The definition without parent, env and content: equal `shape` means "same text".
     shape: String,
-    env: Vec<(String, String)>,
+    /// The shape without a COPY's `--from` name (the shape itself for other steps).
+    bare: String,
+    /// Hash of the ARGs and ENVs in a RUN's environment (0 for other steps).
+    env: u64,
+    /// Where the variables of a RUN can be replayed from, to name what changed.
+    vars_at: Option<LogPos>,
     context: String,
     /// Where copied or mounted content comes from, and its token.
     sources: Vec<(String, String)>,
     owner: Option<String>,
 }
 
+/// A point in a stage's log of ARG and ENV changes: (log, length).
+type LogPos = (usize, usize);
+
+/// One ARG or ENV change, as the log records it.
+#[derive(Debug, Clone)]
+enum VarOp {
+    Arg(String, Option<String>),
+    Env(String, String),
+}
+
+/// A stage's ARG and ENV changes, after those of the stage it is built FROM.
+#[derive(Debug, Clone, Default)]
+struct VarLog {
+    parent: Option<LogPos>,
+    ops: Vec<VarOp>,
+}
+
+/// The ARGs and ENVs of a stage. Every change costs O(log n), so a file of n ARG, ENV and RUN
+/// lines is analysed in O(n log n); a RUN's environment is keyed by a hash kept up to date,
+/// not by copying it.
+#[derive(Debug, Clone, Default)]
+struct Vars {
+    /// ENV entries in first-set order (setting one again keeps its place).
+    env: Vec<(String, String)>,
+    env_at: HashMap<String, usize>,
+    /// ARG declarations in order; a re-declared ARG moves to the end, leaving a hole.
+    args: Vec<Option<(String, Option<String>)>>,
+    arg_at: HashMap<String, usize>,
+    /// What `$NAME` expands to: ARGs with a value, ENVs over them.
+    scope: HashMap<String, String>,
+    env_hash: SeqHash,
+    arg_hash: SeqHash,
+}
+
+impl Vars {
+    fn get(&self, name: &str) -> Option<String> {
+        self.scope.get(name).cloned()
+    }
+
+    fn apply(&mut self, op: &VarOp) {
+        match op {
+            VarOp::Arg(name, value) => self.set_arg(name, value.clone()),
+            VarOp::Env(name, value) => self.set_env(name, value.clone()),
+        }
+    }
+
+    fn set_arg(&mut self, name: &str, value: Option<String>) {
+        if let Some(old) = self.arg_at.remove(name) {
+            self.args[old] = None;
+            self.arg_hash.set(old, None);
+        }
+        let slot = self.args.len();
+        let shadowed = self.env_at.contains_key(name);
+        let entry = value.as_ref().filter(|_| !shadowed).map(|v| entry_hash(name, v));
+        self.arg_hash.set(slot, entry);
+        if !shadowed {
+            match &value {
+                Some(v) => self.scope.insert(name.to_owned(), v.clone()),
+                None => self.scope.remove(name),
+            };
+        }
+        self.args.push(Some((name.to_owned(), value)));
+        self.arg_at.insert(name.to_owned(), slot);
+    }
+
+    fn set_env(&mut self, name: &str, value: String) {
+        let slot = match self.env_at.get(name) {
+            Some(&slot) => {
+                self.env[slot].1 = value.clone();
+                slot
+            }
+            None => {
+                // An ARG of the same name leaves the RUN environment's ARG part.
+                if let Some(&a) = self.arg_at.get(name) {
+                    self.arg_hash.set(a, None);
+                }
+                self.env.push((name.to_owned(), value.clone()));
+                self.env_at.insert(name.to_owned(), self.env.len() - 1);
+                self.env.len() - 1
+            }
+        };
+        self.env_hash.set(slot, Some(entry_hash(name, &value)));
+        self.scope.insert(name.to_owned(), value);
+    }
+
+    /// The hash of a RUN's environment: ENVs in order, then ARGs with a value that no ENV hides.
+    fn hash(&self) -> u64 {
+        let (e, ep) = self.env_hash.root();
+        let (a, ap) = self.arg_hash.root();
+        let mut h = Hasher::new("ENV");
+        h.field(&format!("{e:x}/{ep:x}/{a:x}/{ap:x}"));
+        h.0
+    }
+
+    /// A RUN's environment as a list, for saying what changed.
+    fn run_env(&self) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        for (k, v) in self.args.iter().flatten() {
+            if let Some(v) = v
+                && !self.env_at.contains_key(k)
+            {
+                env.push((k.clone(), v.clone()));
+            }
+        }
+        env
+    }
+}
+
+fn entry_hash(name: &str, value: &str) -> u64 {
+    let mut h = Hasher::new("VAR");
+    h.field(name).field(value);
+    h.0
+}
+
+/// An order-sensitive hash of a sequence with holes (a polynomial hash in a segment tree), so
+/// that setting one element costs O(log n).
+#[derive(Debug, Clone, Default)]
+struct SeqHash {
+    leaves: usize,
+    tree: Vec<(u64, u64)>,
+}
+
+impl SeqHash {
+    const EMPTY: (u64, u64) = (0, 1);
+    const BASE: u64 = 0x0100_0000_01b3;
+
+    fn combine(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
+        (a.0.wrapping_mul(b.1).wrapping_add(b.0), a.1.wrapping_mul(b.1))
+    }
+
+    fn set(&mut self, slot: usize, value: Option<u64>) {
+        if slot >= self.leaves {
+            let mut leaves = self.leaves.max(1);
+            while leaves <= slot {
+                leaves *= 2;
+            }
+            let mut tree = vec![Self::EMPTY; 2 * leaves];
+            tree[leaves..leaves + self.leaves].copy_from_slice(&self.tree[self.leaves..]);
+            for i in (1..leaves).rev() {
+                tree[i] = Self::combine(tree[2 * i], tree[2 * i + 1]);
+            }
+            (self.leaves, self.tree) = (leaves, tree);
+        }
+        let mut i = self.leaves + slot;
+        self.tree[i] = value.map_or(Self::EMPTY, |v| (v, Self::BASE));
+        while i > 1 {
+            i /= 2;
+            self.tree[i] = Self::combine(self.tree[2 * i], self.tree[2 * i + 1]);
+        }
+    }
+
+    fn root(&self) -> (u64, u64) {
+        self.tree.get(1).copied().unwrap_or(Self::EMPTY)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct StageState {
     chain: String,
-    env: Vec<(String, String)>,
-    args: Vec<(String, Option<String>)>,
+    vars: Vars,
+    /// This stage's log of ARG and ENV changes.
+    log: usize,
     workdir: String,
     user: String,
     shell: Vec<String>,
@@ -292,25 +531,58 @@ struct StageState {
     positions: u32,
 }
 
-impl StageState {
-    /// The variables in scope for expansion: ARGs with a value, then ENVs (which win).
-    fn vars(&self) -> BTreeMap<String, String> {
-        let args = self.args.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)));
-        args.chain(self.env.iter().cloned()).collect()
-    }
-}
-
 struct Analysis {
     target: String,
     needed: BTreeSet<usize>,
     nodes: Vec<Node>,
-    keys: BTreeSet<String>,
+    keys: HashSet<String>,
     states: BTreeMap<usize, StageState>,
     totals: BTreeMap<usize, u32>,
     stage_names: Vec<String>,
+    /// Stage index by display name.
+    stage_index: HashMap<String, usize>,
     bases: Vec<Base>,
+    logs: Vec<VarLog>,
     copies_from_context: bool,
     copies_from_rerun_stage: bool,
+    /// Images the needed stages start from or copy from.
+    images: BTreeSet<String>,
+    /// Node index by key (the first node with that key).
+    by_key: HashMap<String, usize>,
+    /// Node indices by the chain key before them (non-linked nodes).
+    by_before: HashMap<String, Vec<usize>>,
+    /// Linked-copy node indices by their shape without the `--from` name.
+    linked_by_bare: HashMap<String, Vec<usize>>,
+}
+
+impl Analysis {
+    /// The variables of a RUN, replayed from the logs.
+    fn run_env(&self, at: Option<LogPos>) -> Vec<(String, String)> {
+        let Some(mut at) = at else { return Vec::new() };
+        let mut chain = vec![at];
+        while let Some(parent) = self.logs[at.0].parent {
+            chain.push(parent);
+            at = parent;
+        }
+        let mut vars = Vars::default();
+        for (log, len) in chain.into_iter().rev() {
+            for op in &self.logs[log].ops[..len] {
+                vars.apply(op);
+            }
+        }
+        vars.run_env()
+    }
+
+    fn index(&mut self) {
+        for (i, n) in self.nodes.iter().enumerate() {
+            self.by_key.entry(n.key.clone()).or_insert(i);
+            if n.linked {
+                self.linked_by_bare.entry(n.bare.clone()).or_default().push(i);
+            } else {
+                self.by_before.entry(n.before.clone()).or_default().push(i);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,21 +591,41 @@ enum Base {
     Stage(usize),
 }
 
+/// Stage by reference: an `AS` name (any case), or a number below `before`.
+fn find_stage(names: &HashMap<String, usize>, reference: &str, before: usize) -> Option<usize> {
+    names
+        .get(&reference.to_lowercase())
+        .copied()
+        .filter(|i| *i < before)
+        .or_else(|| reference.parse::<usize>().ok().filter(|i| *i < before))
+}
+
 fn analyze(
     df: &Dockerfile,
     side: &Side,
     options: &Options,
     old: Option<&Analysis>,
 ) -> Result<Analysis, ExplainError> {
-    let invalid =
-        |line: usize, message: String| ExplainError::Invalid { origin: side.origin.clone(), line, message };
+    let invalid = |line: usize, message: String, hint: &str| ExplainError::Invalid {
+        origin: side.origin.clone(),
+        line,
+        message,
+        hint: hint.to_owned(),
+    };
+    let mut budget = MAX_EXPANDED_TOTAL;
 
     // Global ARGs, for FROM lines and in-stage `ARG NAME` without a default.
-    let mut globals: BTreeMap<String, String> = BTreeMap::new();
+    let mut globals: HashMap<String, String> = HashMap::new();
     for arg in &df.global_args {
         let value = match side.build_args.get(&arg.name) {
             Some(v) => Some(v.clone()),
-            None => arg.default.as_ref().map(|d| dockerfile::expand(d, &|n| globals.get(n).cloned())),
+            None => match &arg.default {
+                Some(d) => Some(
+                    expand_capped(d, &|n| globals.get(n).cloned(), &mut budget)
+                        .map_err(|e| invalid(arg.line, e.message(&format!("ARG {}", arg.name)), e.hint()))?,
+                ),
+                None => None,
+            },
         };
         if let Some(v) = value {
             globals.insert(arg.name.clone(), v);
@@ -342,20 +634,25 @@ fn analyze(
     let lookup_global = |n: &str| globals.get(n).cloned();
 
     let names: Vec<String> = df.stages.iter().map(Stage::display_name).collect();
-    let find_stage = |reference: &str, before: usize| -> Option<usize> {
-        let lower = reference.to_lowercase();
-        df.stages[..before]
-            .iter()
-            .position(|s| s.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| reference.parse::<usize>().ok().filter(|i| *i < before))
-    };
+    // `AS` names; the first of a name wins (the parser rejects duplicates).
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for stage in &df.stages {
+        if let Some(n) = &stage.name {
+            by_name.entry(n.clone()).or_insert(stage.index);
+        }
+    }
     let mut bases = Vec::new();
     for stage in &df.stages {
-        let base = dockerfile::expand(&stage.base, &lookup_global);
+        let base = expand_capped(&stage.base, &lookup_global, &mut budget)
+            .map_err(|e| invalid(stage.line, e.message("FROM"), e.hint()))?;
         if base.is_empty() {
-            return Err(invalid(stage.line, format!("`FROM {}` expands to nothing", stage.base)));
+            return Err(invalid(
+                stage.line,
+                format!("`FROM {}` expands to nothing", stage.base),
+                "give the ARG a default before the first FROM, or pass it with --build-arg",
+            ));
         }
-        bases.push(match find_stage(&base, stage.index) {
+        bases.push(match find_stage(&by_name, &base, stage.index) {
             Some(i) => Base::Stage(i),
             None => Base::Image(normalize_image(&base)),
         });
@@ -363,33 +660,81 @@ fn analyze(
 
     let target = match &options.target {
         None => df.stages.len() - 1,
-        Some(t) => {
-            df.stages.iter().position(|s| s.name.as_deref() == Some(t.to_lowercase().as_str())).ok_or_else(
-                || ExplainError::NoTarget {
-                    origin: side.origin.clone(),
-                    target: t.clone(),
-                    stages: names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-                },
-            )?
-        }
+        Some(t) => by_name.get(&t.to_lowercase()).copied().ok_or_else(|| ExplainError::NoTarget {
+            origin: side.origin.clone(),
+            target: t.clone(),
+            stages: names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+        })?,
     };
 
     let mut analysis = Analysis {
         target: names[target].clone(),
         needed: BTreeSet::new(),
         nodes: Vec::new(),
-        keys: BTreeSet::new(),
+        keys: HashSet::new(),
         states: BTreeMap::new(),
         totals: BTreeMap::new(),
+        stage_index: names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect(),
         stage_names: names,
         bases,
+        logs: Vec::new(),
         copies_from_context: false,
         copies_from_rerun_stage: false,
+        images: BTreeSet::new(),
+        by_key: HashMap::new(),
+        by_before: HashMap::new(),
+        linked_by_bare: HashMap::new(),
     };
-    let mut walker = Walker { df, side, options, old, globals: &globals, visiting: BTreeSet::new() };
-    walker.stage(target, &mut analysis)?;
+    let mut walker = Walker { df, side, options, old, globals: &globals, by_name: &by_name, budget };
+    walker.walk(target, &mut analysis)?;
     analysis.nodes.sort_by_key(|n| (n.stage, n.line));
+    analysis.index();
     Ok(analysis)
+}
+
+/// Why an expansion was refused.
+#[derive(Debug, Clone, Copy)]
+enum TooBig {
+    Value,
+    Total,
+}
+
+impl TooBig {
+    fn message(self, what: &str) -> String {
+        match self {
+            TooBig::Value => {
+                format!("`{what}` expands to more than {} MiB", MAX_EXPANDED_VALUE >> 20)
+            }
+            TooBig::Total => format!(
+                "`{what}`: the file's ARG and ENV expansions add up to more than {} MiB",
+                MAX_EXPANDED_TOTAL >> 20
+            ),
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        "a value that refers to itself more than once (`ENV A=$A$A`) doubles on every line: \
+         build long values in a RUN step or a file instead"
+    }
+}
+
+/// `dockerfile::expand` within [`MAX_EXPANDED_VALUE`], charged to a file-wide budget.
+fn expand_capped(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    budget: &mut usize,
+) -> Result<String, TooBig> {
+    let value = dockerfile::expand_within(text, lookup, MAX_EXPANDED_VALUE).ok_or(TooBig::Value)?;
+    *budget = budget.checked_sub(value.len()).ok_or(TooBig::Total)?;
+    Ok(value)
+}
+
+/// What analysing one stage came to.
+enum Progress {
+    Done,
+    /// It needs this stage first (found only while walking it: a mount `from=` built from a
+    /// stage's ARG).
+    Needs(usize, String, usize),
 }
 
 struct Walker<'a> {
@@ -397,35 +742,111 @@ struct Walker<'a> {
     side: &'a Side<'a>,
     options: &'a Options,
     old: Option<&'a Analysis>,
-    globals: &'a BTreeMap<String, String>,
-    visiting: BTreeSet<usize>,
+    globals: &'a HashMap<String, String>,
+    by_name: &'a HashMap<String, usize>,
+    budget: usize,
 }
 
 impl Walker<'_> {
-    fn invalid(&self, line: usize, message: String) -> ExplainError {
-        ExplainError::Invalid { origin: self.side.origin.clone(), line, message }
+    fn invalid(&self, line: usize, message: String, hint: &str) -> ExplainError {
+        ExplainError::Invalid { origin: self.side.origin.clone(), line, message, hint: hint.to_owned() }
+    }
+
+    fn expand(&mut self, text: &str, vars: &Vars, line: usize, what: &str) -> Result<String, ExplainError> {
+        let lookup = |n: &str| vars.get(n);
+        expand_capped(text, &lookup, &mut self.budget)
+            .map_err(|e| self.invalid(line, e.message(what), e.hint()))
+    }
+
+    /// What an image is keyed on: its id when the engine gave one, else its name.
+    fn content(&self, image: &str) -> String {
+        match self.options.image_ids.as_ref().and_then(|ids| ids.get(image)) {
+            Some(id) => format!("id:{id}"),
+            None => format!("name:{image}"),
+        }
     }
 
     /// Stage by `--from` reference: a name, or a number.
     fn stage_ref(&self, reference: &str) -> Option<usize> {
-        let lower = reference.to_lowercase();
-        self.df
-            .stages
-            .iter()
-            .position(|s| s.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| reference.parse::<usize>().ok().filter(|i| *i < self.df.stages.len()))
+        find_stage(self.by_name, reference, self.df.stages.len())
     }
 
-    fn stage(&mut self, index: usize, a: &mut Analysis) -> Result<(), ExplainError> {
-        if a.states.contains_key(&index) {
-            return Ok(());
-        }
+    /// The stages a stage needs before it, as far as they are known without walking it: its
+    /// FROM, and `--from`/`from=` references that name a stage with global ARGs only.
+    /// (line, reference, stage) each.
+    fn dependencies(&self, index: usize, a: &Analysis) -> Vec<(usize, String, usize)> {
         let stage = &self.df.stages[index];
-        if !self.visiting.insert(index) {
-            return Err(
-                self.invalid(stage.line, format!("stage `{}` depends on itself", stage.display_name()))
-            );
+        let mut out = Vec::new();
+        if let Base::Stage(parent) = a.bases[index] {
+            out.push((stage.line, stage.base.clone(), parent));
         }
+        let lookup = |n: &str| self.globals.get(n).cloned();
+        for ins in &stage.instructions {
+            let mut refs: Vec<String> = Vec::new();
+            if let Some(from) = ins.flag("from") {
+                refs.push(from.to_owned());
+            }
+            if ins.keyword == Keyword::Run {
+                for mount in ins.flags_named("mount") {
+                    refs.extend(mount.split(',').filter_map(|f| f.strip_prefix("from=")).map(str::to_owned));
+                }
+            }
+            for r in refs {
+                let expanded = dockerfile::expand_within(&r, &lookup, MAX_EXPANDED_VALUE).unwrap_or_default();
+                if let Some(i) = self.stage_ref(&expanded) {
+                    out.push((ins.line, expanded, i));
+                }
+            }
+        }
+        out
+    }
+
+    /// Analyses `target` and every stage it needs, each after the stages it needs, with an
+    /// explicit stack: a chain of thousands of stages cannot overflow the call stack.
+    fn walk(&mut self, target: usize, a: &mut Analysis) -> Result<(), ExplainError> {
+        let mut stack = vec![target];
+        let mut on_stack: HashSet<usize> = HashSet::from([target]);
+        while let Some(&top) = stack.last() {
+            if a.states.contains_key(&top) {
+                stack.pop();
+                on_stack.remove(&top);
+                continue;
+            }
+            let missing = self.dependencies(top, a).into_iter().find(|(_, _, d)| !a.states.contains_key(d));
+            let need = match missing {
+                Some(dep) => Some(dep),
+                None => {
+                    let mark = a.nodes.len();
+                    match self.stage(top, a)? {
+                        Progress::Done => None,
+                        Progress::Needs(line, reference, dep) => {
+                            // Walk it again once the stage it needs is done.
+                            a.nodes.truncate(mark);
+                            a.logs.truncate(a.logs.len() - 1);
+                            Some((line, reference, dep))
+                        }
+                    }
+                }
+            };
+            let Some((line, reference, dep)) = need else { continue };
+            if !on_stack.insert(dep) {
+                let name = self.df.stages[top].display_name();
+                let message = if dep == top {
+                    format!("`--from={reference}` refers to its own stage")
+                } else {
+                    format!(
+                        "`{reference}` needs stage `{name}`, which needs it: the stages depend on each other"
+                    )
+                };
+                return Err(self.invalid(line, message, "a stage can only use stages that do not use it"));
+            }
+            stack.push(dep);
+        }
+        Ok(())
+    }
+
+    fn stage(&mut self, index: usize, a: &mut Analysis) -> Result<Progress, ExplainError> {
+        let stage = &self.df.stages[index];
         a.needed.insert(index);
         let quarry =
             self.df.stages.first().is_some_and(|_| self.side.text.starts_with("# Rendered by quarry"));
@@ -433,19 +854,23 @@ impl Walker<'_> {
 
         let mut state = match a.bases[index].clone() {
             Base::Stage(parent) => {
-                self.stage(parent, a)?;
                 let mut s = a.states[&parent].clone();
                 // BuildKit does not number a FROM of another stage.
                 s.positions = 0;
+                a.logs.push(VarLog { parent: Some((s.log, a.logs[s.log].ops.len())), ops: Vec::new() });
+                s.log = a.logs.len() - 1;
                 s
             }
             Base::Image(image) => {
                 let mut h = Hasher::new("FROM");
-                h.field(&image).field(stage.platform.as_deref().unwrap_or(""));
+                h.field(&self.content(&image)).field(stage.platform.as_deref().unwrap_or(""));
+                a.images.insert(image.clone());
                 let key = h.finish();
                 a.keys.insert(key.clone());
+                a.logs.push(VarLog::default());
                 StageState {
                     chain: key,
+                    log: a.logs.len() - 1,
                     workdir: "/".to_owned(),
                     shell: vec!["/bin/sh".to_owned(), "-c".to_owned()],
                     root_image: image,
@@ -462,36 +887,35 @@ impl Walker<'_> {
             match (&ins.keyword, &ins.body) {
                 (Keyword::Arg, Body::Args(decls)) => {
                     for d in decls {
-                        let current = state.vars();
                         let value = match self.side.build_args.get(&d.name) {
                             Some(v) => Some(v.clone()),
                             None => match &d.default {
-                                Some(def) => Some(dockerfile::expand(def, &|n| current.get(n).cloned())),
+                                Some(def) => Some(self.expand(
+                                    def,
+                                    &state.vars,
+                                    ins.line,
+                                    &format!("ARG {}", d.name),
+                                )?),
                                 None => self.globals.get(&d.name).cloned(),
                             },
                         };
-                        state.args.retain(|(k, _)| *k != d.name);
-                        state.args.push((d.name.clone(), value));
+                        a.logs[state.log].ops.push(VarOp::Arg(d.name.clone(), value.clone()));
+                        state.vars.set_arg(&d.name, value);
                     }
                 }
                 (Keyword::Env, Body::Pairs(pairs)) => {
                     for (k, v) in pairs {
-                        let current = state.vars();
-                        let value = dockerfile::expand(v, &|n| current.get(n).cloned());
-                        match state.env.iter_mut().find(|(name, _)| name == k) {
-                            Some(slot) => slot.1 = value,
-                            None => state.env.push((k.clone(), value)),
-                        }
+                        let value = self.expand(v, &state.vars, ins.line, &format!("ENV {k}"))?;
+                        a.logs[state.log].ops.push(VarOp::Env(k.clone(), value.clone()));
+                        state.vars.set_env(k, value);
                     }
                 }
                 (Keyword::User, Body::Text(user)) => {
-                    let current = state.vars();
-                    state.user = dockerfile::expand(user, &|n| current.get(n).cloned());
+                    state.user = self.expand(user, &state.vars, ins.line, "USER")?;
                 }
                 (Keyword::Shell, Body::Exec(words)) => state.shell = words.clone(),
                 (Keyword::Workdir, Body::Text(dir)) => {
-                    let current = state.vars();
-                    let dir = dockerfile::expand(dir, &|n| current.get(n).cloned());
+                    let dir = self.expand(dir, &state.vars, ins.line, "WORKDIR")?;
                     state.workdir = join_path(&state.workdir, &dir);
                     state.positions += 1;
                     let mut h = Hasher::new("WORKDIR");
@@ -499,35 +923,60 @@ impl Walker<'_> {
                     let shape = h.clone().finish();
                     h.field(&state.chain);
                     let key = h.finish();
-                    self.push(
-                        a,
-                        &mut state,
-                        ins,
-                        index,
-                        key.clone(),
-                        key,
+                    let step = Step {
+                        key: key.clone(),
+                        chain: key,
                         shape,
-                        Vec::new(),
-                        Vec::new(),
-                        owner.clone(),
-                    );
+                        bare: None,
+                        env: None,
+                        sources: Vec::new(),
+                    };
+                    self.push(a, &mut state, ins, index, step, owner.clone());
                 }
                 (Keyword::Run, _) => {
                     state.positions += 1;
-                    self.run(a, &mut state, ins, index, owner.clone())?;
+                    if let Some(needs) = self.run(a, &mut state, ins, index, owner.clone())? {
+                        return Ok(needs);
+                    }
                 }
                 (Keyword::Copy | Keyword::Add, _) => {
                     state.positions += 1;
-                    self.copy(a, &mut state, ins, index, owner.clone())?;
+                    if let Some(needs) = self.copy(a, &mut state, ins, index, owner.clone())? {
+                        return Ok(needs);
+                    }
                 }
                 _ => {}
             }
         }
         a.totals.insert(index, state.positions);
         state.token = self.token_for(index, &state.chain);
-        self.visiting.remove(&index);
         a.states.insert(index, state);
-        Ok(())
+        Ok(Progress::Done)
+    }
+
+    /// For a copy from an image named in `--same-output`: the token of the old build's copy of
+    /// the same paths from an image at the same place, whose bytes it is declared to copy.
+    fn same_image_output(
+        &self,
+        sources: &[(String, String)],
+        bare: &Hasher,
+        linked: bool,
+        before: &str,
+    ) -> Option<String> {
+        let old = self.old?;
+        let image = sources.last()?.0.strip_prefix("image:")?;
+        let declared = self.options.same_output.iter().any(|s| normalize_image(s) == image);
+        if !declared {
+            return None;
+        }
+        let bare = bare.clone().finish();
+        let indices = if linked { old.linked_by_bare.get(&bare) } else { old.by_before.get(before) };
+        indices
+            .into_iter()
+            .flatten()
+            .map(|&i| &old.nodes[i])
+            .find(|o| o.bare == bare && o.sources.last().is_some_and(|(w, _)| w.starts_with("image:")))
+            .map(|o| o.sources.last().map(|(_, t)| t.clone()).unwrap_or_default())
     }
 
     /// The content token of a finished stage: its chain key when the old build had it; else a
@@ -540,28 +989,24 @@ impl Walker<'_> {
         }
         let name = self.df.stages[index].display_name();
         if self.options.same_output.contains(&name)
-            && let Some(i) = old.stage_names.iter().position(|n| *n == name)
-            && let Some(s) = old.states.get(&i)
+            && let Some(i) = old.stage_index.get(&name)
+            && let Some(s) = old.states.get(i)
         {
             return s.token.clone();
         }
         format!("rerun:{chain}")
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn push(
         &self,
         a: &mut Analysis,
         state: &mut StageState,
         ins: &Instruction,
         stage: usize,
-        key: String,
-        chain: String,
-        shape: String,
-        env: Vec<(String, String)>,
-        sources: Vec<(String, String)>,
+        step: Step,
         owner: Option<String>,
     ) {
+        let Step { key, chain, shape, bare, env, sources } = step;
         let linked = chain != key;
         a.keys.insert(key.clone());
         a.keys.insert(chain.clone());
@@ -577,8 +1022,10 @@ impl Walker<'_> {
             line: ins.line,
             text: ins.first_line.clone(),
             full: ins.text.clone(),
+            bare: bare.unwrap_or_else(|| shape.clone()),
             shape,
-            env,
+            env: env.unwrap_or(0),
+            vars_at: env.map(|_| (state.log, a.logs[state.log].ops.len())),
             context: format!("workdir={} user={} shell={:?}", state.workdir, state.user, state.shell),
             sources,
             owner,
@@ -593,15 +1040,19 @@ impl Walker<'_> {
         ins: &Instruction,
         stage: usize,
         owner: Option<String>,
-    ) -> Result<(), ExplainError> {
-        let current = state.vars();
-        let lookup = |n: &str| current.get(n).cloned();
-        let mut shape = Hasher::new("RUN");
-        match &ins.body {
-            Body::Shell(cmd) => shape.field("shell").field(cmd).field(&state.shell.join("\u{1}")),
-            Body::Exec(words) => shape.field("exec").field(&words.join("\u{1}")),
-            _ => &mut shape,
+    ) -> Result<Option<Progress>, ExplainError> {
+        // Only the final argv is in BuildKit's key: a shell-form RUN is the SHELL plus its text,
+        // the same step as the exec form with that argv.
+        let argv: Vec<&str> = match &ins.body {
+            Body::Shell(cmd) => state.shell.iter().map(String::as_str).chain([cmd.as_str()]).collect(),
+            Body::Exec(words) => words.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
         };
+        let mut shape = Hasher::new("RUN");
+        shape.field(&argv.len().to_string());
+        for word in argv {
+            shape.field(word);
+        }
         for doc in &ins.heredocs {
             shape.field(&doc.name).field(&doc.body);
         }
@@ -610,10 +1061,13 @@ impl Walker<'_> {
         let mut written = Vec::new();
         for raw in ins.flags_named("mount") {
             written.push(self.mount_fields(raw));
-            let expanded = dockerfile::expand(raw, &lookup);
+            let expanded = self.expand(raw, &state.vars, ins.line, "--mount")?;
             let mut fields = self.mount_fields(&expanded);
             if let Some(from) = fields.get("from").cloned() {
-                let token = self.source_token(a, &from, ins.line, &mut sources)?;
+                let token = match self.source_token(a, &from, ins.line, &mut sources)? {
+                    Ok(token) => token,
+                    Err(needs) => return Ok(Some(needs)),
+                };
                 fields.insert("from".to_owned(), token);
             }
             mounts.push(fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
@@ -628,26 +1082,19 @@ impl Walker<'_> {
         for flag in ["network", "security"] {
             shape.field(ins.flag(flag).unwrap_or(""));
         }
-        let mut env: Vec<(String, String)> = state.env.clone();
-        for (k, v) in &state.args {
-            if let Some(v) = v
-                && !env.iter().any(|(e, _)| e == k)
-            {
-                env.push((k.clone(), v.clone()));
-            }
-        }
+        let env = state.vars.hash();
         let shape_key = shape.clone().finish();
         let mut h = shape;
         for m in &mounts {
             h.field(m);
         }
-        for (k, v) in &env {
-            h.field(k).field(v);
-        }
+        h.field(&format!("{env:016x}"));
         h.field(&state.workdir).field(&state.user).field(&state.chain);
         let key = h.finish();
-        self.push(a, state, ins, stage, key.clone(), key, shape_key, env, sources, owner);
-        Ok(())
+        let step =
+            Step { key: key.clone(), chain: key, shape: shape_key, bare: None, env: Some(env), sources };
+        self.push(a, state, ins, stage, step, owner);
+        Ok(None)
     }
 
     /// A `--mount` value as a canonical map, with what the engine leaves out of the key removed.
@@ -673,32 +1120,36 @@ impl Walker<'_> {
         fields
     }
 
-    /// The token of `COPY --from=<reference>` or a mount's `from=`: a stage's content, or an image.
+    /// The token of `COPY --from=<reference>` or a mount's `from=`: a stage's content, or an
+    /// image; or the stage that must be analysed first.
     fn source_token(
         &mut self,
         a: &mut Analysis,
         reference: &str,
         line: usize,
         sources: &mut Vec<(String, String)>,
-    ) -> Result<String, ExplainError> {
-        let expanded = dockerfile::expand(reference, &|n| self.globals.get(n).cloned());
+    ) -> Result<Result<String, Progress>, ExplainError> {
+        let lookup = |n: &str| self.globals.get(n).cloned();
+        let expanded = expand_capped(reference, &lookup, &mut self.budget)
+            .map_err(|e| self.invalid(line, e.message("--from"), e.hint()))?;
         match self.stage_ref(&expanded) {
             Some(i) => {
-                if self.visiting.contains(&i) {
-                    return Err(self.invalid(line, format!("`--from={expanded}` refers to its own stage")));
-                }
-                self.stage(i, a)?;
-                let token = a.states[&i].token.clone();
+                let Some(state) = a.states.get(&i) else {
+                    return Ok(Err(Progress::Needs(line, expanded, i)));
+                };
+                let token = state.token.clone();
                 if token.starts_with("rerun:") {
                     a.copies_from_rerun_stage = true;
                 }
                 sources.push((format!("stage:{}", a.stage_names[i]), token.clone()));
-                Ok(token)
+                Ok(Ok(token))
             }
             None => {
                 let image = normalize_image(&expanded);
-                sources.push((format!("image:{image}"), image.clone()));
-                Ok(format!("image:{image}"))
+                a.images.insert(image.clone());
+                let token = format!("image:{}", self.content(&image));
+                sources.push((format!("image:{image}"), token.clone()));
+                Ok(Ok(token))
             }
         }
     }
@@ -710,23 +1161,24 @@ impl Walker<'_> {
         ins: &Instruction,
         stage: usize,
         owner: Option<String>,
-    ) -> Result<(), ExplainError> {
-        let Body::Copy { sources: srcs, dest } = &ins.body else { return Ok(()) };
-        let current = state.vars();
-        let lookup = |n: &str| current.get(n).cloned();
+    ) -> Result<Option<Progress>, ExplainError> {
+        let Body::Copy { sources: srcs, dest } = &ins.body else { return Ok(None) };
         let link = ins.flag("link").is_some_and(|v| v.is_empty() || v == "true");
         if link && self.options.store == Store::Legacy {
             return Err(self.invalid(
                 ins.line,
-                format!(
-                    "`{} --link` does not parse on Docker 20.10\nhint: render for the legacy engine (plain COPY), or explain with --engine containerd",
-                    ins.keyword
-                ),
+                format!("`{} --link` does not parse on Docker 20.10", ins.keyword),
+                "render for the legacy engine (plain COPY), or explain with --engine containerd",
             ));
         }
         let linked = link && self.options.store == Store::Containerd;
-        let srcs: Vec<String> = srcs.iter().map(|s| dockerfile::expand(s, &lookup)).collect();
-        let dest = join_path(&state.workdir, &dockerfile::expand(dest, &lookup));
+        let mut expanded = Vec::new();
+        for s in srcs {
+            expanded.push(self.expand(s, &state.vars, ins.line, ins.keyword.as_str())?);
+        }
+        let srcs = expanded;
+        let dest = self.expand(dest, &state.vars, ins.line, ins.keyword.as_str())?;
+        let dest = join_path(&state.workdir, &dest);
         let mut shape = Hasher::new(ins.keyword.as_str());
         for s in &srcs {
             shape.field(s);
@@ -734,17 +1186,27 @@ impl Walker<'_> {
         shape.field(&dest);
         for f in &ins.flags {
             if !matches!(f.name.as_str(), "link" | "from") {
-                shape.field(&f.name).field(&dockerfile::expand(f.value.as_deref().unwrap_or(""), &lookup));
+                let value = self.expand(f.value.as_deref().unwrap_or(""), &state.vars, ins.line, &f.name)?;
+                shape.field(&f.name).field(&value);
             }
         }
         for doc in &ins.heredocs {
             shape.field(&doc.name).field(&doc.body);
         }
         let mut sources = Vec::new();
+        // The key holds what is copied, not the name it is copied from: two identical stages
+        // (or two tags of one image) give the same key. The shape, which says whether the
+        // text changed, holds the name.
+        let bare = shape.clone();
         let token = match ins.flag("from") {
             Some(from) => {
                 shape.field(&format!("from:{}", from.to_lowercase()));
-                self.source_token(a, from, ins.line, &mut sources)?
+                match self.source_token(a, from, ins.line, &mut sources)? {
+                    Ok(token) => {
+                        self.same_image_output(&sources, &bare, linked, &state.chain).unwrap_or(token)
+                    }
+                    Err(needs) => return Ok(Some(needs)),
+                }
             }
             None => {
                 let context: Vec<&String> =
@@ -768,27 +1230,53 @@ impl Walker<'_> {
                 token
             }
         };
-        let shape_key = shape.clone().finish();
-        let mut h = shape;
+        let shape_key = shape.finish();
+        let bare_key = bare.clone().finish();
+        let mut h = bare;
         h.field(&token);
-        if linked {
+        let step = if linked {
             let key = h.finish();
             let mut m = Hasher::new("MERGE");
             m.field(&state.chain).field(&key);
-            let chain = m.finish();
-            self.push(a, state, ins, stage, key, chain, shape_key, Vec::new(), sources, owner);
+            Step { key, chain: m.finish(), shape: shape_key, bare: Some(bare_key), env: None, sources }
         } else {
             h.field(&state.chain);
             let key = h.finish();
-            self.push(a, state, ins, stage, key.clone(), key, shape_key, Vec::new(), sources, owner);
-        }
-        Ok(())
+            Step { key: key.clone(), chain: key, shape: shape_key, bare: Some(bare_key), env: None, sources }
+        };
+        self.push(a, state, ins, stage, step, owner);
+        Ok(None)
     }
 }
 
-fn report(node: &Node, new: &Analysis, old: &Analysis) -> StepReport {
-    let reused = old.keys.contains(&node.key);
-    let (reason, detail) = if reused { reused_reason(node, old) } else { rerun_reason(node, new, old) };
+/// A step's keys, before it becomes a [`Node`].
+struct Step {
+    key: String,
+    chain: String,
+    shape: String,
+    /// The shape without the `--from` name, for a COPY.
+    bare: Option<String>,
+    /// A RUN's environment hash.
+    env: Option<u64>,
+    sources: Vec<(String, String)>,
+}
+
+fn report(node: &Node, first_changed: Option<&Node>, new: &Analysis, old: &Analysis) -> StepReport {
+    // A linked copy is two vertices on the containerd store: the copy and its merge onto the
+    // layers before it. The engine counts the step as reused only when both are cached.
+    let key_cached = old.keys.contains(&node.key);
+    let reused = key_cached && (!node.linked || old.keys.contains(&node.chain));
+    let linked_copy_cached = node.linked && key_cached && !reused;
+    let (reason, detail) = if reused {
+        reused_reason(node, old)
+    } else if linked_copy_cached {
+        (
+            Reason::LinkedCopy,
+            "the layers before it changed, the copy did not; merging it onto them is cheap".to_owned(),
+        )
+    } else {
+        rerun_reason(node, first_changed, new, old)
+    };
     StepReport {
         stage: new.stage_names[node.stage].clone(),
         position: node.position,
@@ -798,17 +1286,16 @@ fn report(node: &Node, new: &Analysis, old: &Analysis) -> StepReport {
         text: node.text.clone(),
         extension: node.owner.clone(),
         reused,
+        linked_copy_cached,
         reason,
         detail,
         key: node.key.clone(),
+        same_as: None,
     }
 }
 
 fn reused_reason(node: &Node, old: &Analysis) -> (Reason, String) {
-    if node.linked && !old.keys.contains(&node.before) {
-        return (Reason::LinkedCopy, "layers before it changed; the copy itself did not".to_owned());
-    }
-    let twin = old.nodes.iter().find(|o| o.key == node.key);
+    let twin = old.by_key.get(&node.key).map(|&i| &old.nodes[i]);
     let detail = match twin {
         Some(o) if o.text != node.text => {
             format!("same key as line {} of the old file (the differences are not in BuildKit's key)", o.line)
@@ -818,13 +1305,14 @@ fn reused_reason(node: &Node, old: &Analysis) -> (Reason, String) {
     (Reason::Unchanged, detail)
 }
 
-fn rerun_reason(node: &Node, new: &Analysis, old: &Analysis) -> (Reason, String) {
+fn rerun_reason(
+    node: &Node,
+    first_changed: Option<&Node>,
+    new: &Analysis,
+    old: &Analysis,
+) -> (Reason, String) {
     let old_keys = &old.keys;
-    // What came before this step in its stage.
-    let earlier: Vec<&Node> =
-        new.nodes.iter().filter(|n| n.stage == node.stage && n.line < node.line).collect();
     if !node.linked && !old_keys.contains(&node.before) {
-        let first_changed = earlier.iter().find(|n| !old_keys.contains(&n.chain));
         return match first_changed {
             Some(first) if first.linked && old_keys.contains(&first.key) => (
                 Reason::EarlierStepRan,
@@ -839,15 +1327,17 @@ fn rerun_reason(node: &Node, new: &Analysis, old: &Analysis) -> (Reason, String)
     }
     // Same place in the chain (or a linked copy): compare with the old step that had the same
     // parent and the same text.
-    let candidates: Vec<&Node> = old
-        .nodes
-        .iter()
+    let indices =
+        if node.linked { old.linked_by_bare.get(&node.bare) } else { old.by_before.get(&node.before) };
+    let candidates: Vec<&Node> = indices
+        .into_iter()
+        .flatten()
+        .map(|&i| &old.nodes[i])
         .filter(|o| o.keyword == node.keyword && o.linked == node.linked)
-        .filter(|o| node.linked || o.before == node.before)
         .collect();
     if let Some(twin) = candidates.iter().find(|o| o.shape == node.shape && o.context == node.context) {
         if twin.env != node.env {
-            return (Reason::ArgEnvChanged, env_diff(&twin.env, &node.env));
+            return (Reason::ArgEnvChanged, env_diff(&old.run_env(twin.vars_at), &new.run_env(node.vars_at)));
         }
         for ((what, new_token), (_, old_token)) in node.sources.iter().zip(&twin.sources) {
             if new_token != old_token {
@@ -857,6 +1347,15 @@ fn rerun_reason(node: &Node, new: &Analysis, old: &Analysis) -> (Reason, String)
                         format!(
                             "stage `{name}` runs again; its output is assumed to change (if it is \
                              reproducible, say so with --same-output {name})"
+                        ),
+                    ),
+                    Some(("image", image)) => (
+                        Reason::CopiedImageChanged,
+                        format!(
+                            "`{}` is not the image the old build copied from (if the copied files are \
+                             the same, say so with --same-output {})",
+                            short_image(image),
+                            short_image(image)
                         ),
                     ),
                     _ => (Reason::ContextChanged, new_token.trim_start_matches("changed:").to_owned()),
@@ -903,7 +1402,7 @@ fn difference(old: &str, new: &str) -> String {
 
 fn from_detail(stage: usize, new: &Analysis, old: &Analysis) -> String {
     let name = &new.stage_names[stage];
-    let old_base = old.stage_names.iter().position(|n| n == name).map(|i| &old.bases[i]);
+    let old_base = old.stage_index.get(name).map(|&i| &old.bases[i]);
     match (&new.bases[stage], old_base) {
         (Base::Image(image), Some(Base::Image(before))) if image != before => {
             format!("`{}` → `{}`", short_image(before), short_image(image))
@@ -916,16 +1415,18 @@ fn from_detail(stage: usize, new: &Analysis, old: &Analysis) -> String {
 }
 
 fn env_diff(old: &[(String, String)], new: &[(String, String)]) -> String {
+    let old_values: HashMap<&str, &str> = old.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let new_names: HashSet<&str> = new.iter().map(|(k, _)| k.as_str()).collect();
     let mut changes = Vec::new();
     for (k, v) in new {
-        match old.iter().find(|(o, _)| o == k) {
+        match old_values.get(k.as_str()).map(|before| (k, *before)) {
             None => changes.push(format!("`{k}` added")),
-            Some((_, before)) if before != v => changes.push(format!("`{k}`: `{before}` → `{v}`")),
+            Some((_, before)) if before != v.as_str() => changes.push(format!("`{k}`: `{before}` → `{v}`")),
             _ => {}
         }
     }
     for (k, _) in old {
-        if !new.iter().any(|(n, _)| n == k) {
+        if !new_names.contains(k.as_str()) {
             changes.push(format!("`{k}` removed"));
         }
     }
@@ -945,12 +1446,24 @@ fn warnings(df: &Dockerfile, a: &Analysis, store: Store) -> Vec<Warning> {
     ];
     let mut out = Vec::new();
     for stage in df.stages.iter().filter(|s| a.needed.contains(&s.index)) {
+        // The next RUN after each instruction, found in one backward pass.
+        let mut next_runs = vec![None; stage.instructions.len()];
+        let mut next: Option<(&Instruction, usize)> = None;
+        for (i, ins) in stage.instructions.iter().enumerate().rev() {
+            next_runs[i] = next;
+            if ins.keyword == Keyword::Run {
+                next = Some((ins, i));
+            }
+        }
+        // The names each RUN refers to, worked out once per RUN.
+        let mut referenced: HashMap<usize, HashSet<String>> = HashMap::new();
         for (i, ins) in stage.instructions.iter().enumerate() {
             if let Body::Args(decls) = &ins.body {
-                let next_run = stage.instructions[i + 1..].iter().find(|n| n.keyword == Keyword::Run);
+                let next_run = next_runs[i]
+                    .map(|(run, at)| (run, &*referenced.entry(at).or_insert_with(|| run_references(run))));
                 for d in decls.iter().filter(|d| !AUTOMATIC.contains(&d.name.as_str())) {
-                    if let Some(run) = next_run
-                        && !run_mentions(run, &d.name)
+                    if let Some((run, names)) = next_run
+                        && !names.contains(&d.name)
                     {
                         out.push(Warning {
                             line: ins.line,
@@ -1014,15 +1527,21 @@ fn warnings(df: &Dockerfile, a: &Analysis, store: Store) -> Vec<Warning> {
     out
 }
 
-fn run_mentions(run: &Instruction, name: &str) -> bool {
-    let in_body = match &run.body {
-        Body::Shell(cmd) => dockerfile::mentions(cmd, name),
-        Body::Exec(words) => words.iter().any(|w| dockerfile::mentions(w, name)),
-        _ => false,
-    };
-    in_body
-        || run.heredocs.iter().any(|d| dockerfile::mentions(&d.body, name))
-        || run.flags.iter().any(|f| f.value.as_deref().is_some_and(|v| dockerfile::mentions(v, name)))
+/// The variables a RUN refers to, in its command, heredocs and flags.
+fn run_references(run: &Instruction) -> HashSet<String> {
+    let mut names = HashSet::new();
+    match &run.body {
+        Body::Shell(cmd) => dockerfile::referenced(cmd, &mut names),
+        Body::Exec(words) => words.iter().for_each(|w| dockerfile::referenced(w, &mut names)),
+        _ => {}
+    }
+    for d in &run.heredocs {
+        dockerfile::referenced(&d.body, &mut names);
+    }
+    for v in run.flags.iter().filter_map(|f| f.value.as_deref()) {
+        dockerfile::referenced(v, &mut names);
+    }
+    names
 }
 
 fn mentions_apt_update(run: &Instruction) -> bool {

@@ -138,15 +138,20 @@ fn d_copies_follow_the_copied_stage_unless_it_is_declared_reproducible() {
 fn e_linked_copies_are_independent_only_on_the_containerd_store() {
     let old = "FROM img AS s\nRUN make\nFROM img\nRUN one\nCOPY --link --from=s /out /out\nRUN after\n";
     let new = "FROM img AS s\nRUN make\nFROM img\nRUN two\nCOPY --link --from=s /out /out\nRUN after\n";
+    // The copy is cached and its merge onto the changed layers runs: the engine counts the step
+    // as run, quarry's second count as reused.
+    let e = run(old, new, Store::Containerd);
     assert_eq!(
-        summary(&run(old, new, Store::Containerd)),
+        summary(&e),
         [
             (2, true, Reason::Unchanged),
             (4, false, Reason::InstructionChanged),
-            (5, true, Reason::LinkedCopy),
+            (5, false, Reason::LinkedCopy),
             (6, false, Reason::EarlierStepRan)
         ]
     );
+    assert!(e.steps[2].linked_copy_cached);
+    assert_eq!((e.reused, e.reused_counting_linked_copies, e.total), (1, 2, 4));
     assert_eq!(
         summary(&run(old, new, Store::Classic)),
         [
@@ -279,4 +284,217 @@ fn missing_targets_and_bad_files_are_errors() {
     assert_eq!(err.to_string(), "Dockerfile: no stage named `nope`\nhint: stages are `a`");
     let err = explain(&side("FROM a\nBAD x\n", &[]), &side(df, &[]), &Options::default()).unwrap_err();
     assert!(err.to_string().starts_with("Dockerfile: line 2: unknown instruction `BAD`"), "{err}");
+}
+
+#[test]
+fn long_stage_chains_do_not_overflow_the_stack() {
+    // Each stage is FROM the one before it, and copies from the one before it too: a walk that
+    // recursed per stage overflowed the test thread's 2 MiB stack long before 9,000 stages.
+    let mut df = String::from("FROM img AS s0\nRUN echo 0\n");
+    for i in 1..9000 {
+        df.push_str(&format!("FROM s{} AS s{i}\nCOPY --from={} /a /a{i}\n", i - 1, i - 1));
+    }
+    let e = run(&df, &df, Store::Containerd);
+    assert_eq!((e.reused, e.total), (9000, 9000));
+    let mut numbered = String::from("FROM img\nRUN echo 0\n");
+    for i in 1..9000 {
+        numbered.push_str(&format!("FROM {}\nRUN echo {i}\n", i - 1));
+    }
+    let e = run(&numbered, &numbered, Store::Containerd);
+    assert_eq!((e.reused, e.total), (9000, 9000));
+}
+
+#[test]
+fn stages_that_copy_from_each_other_are_an_error() {
+    let df = "FROM img AS a\nCOPY --from=b /x /x\nFROM img AS b\nCOPY --from=a /y /y\n";
+    let err = explain(&side(df, &[]), &side(df, &[]), &Options::default()).unwrap_err().to_string();
+    assert!(err.contains("the stages depend on each other") && err.contains("\nhint: "), "{err}");
+    let df = "FROM img AS a\nRUN --mount=from=a,target=/x true\n";
+    let err = explain(&side(df, &[]), &side(df, &[]), &Options::default()).unwrap_err().to_string();
+    assert!(err.starts_with("Dockerfile: line 2: `--from=a` refers to its own stage\nhint: "), "{err}");
+}
+
+#[test]
+fn a_mount_from_a_stage_named_by_a_stage_arg_is_walked_first() {
+    let df = "FROM img AS tool\nRUN make\nFROM img\nARG SRC=tool\nRUN --mount=from=${SRC},target=/t use\n";
+    let e = run(df, df, Store::Containerd);
+    assert_eq!(summary(&e), [(2, true, Reason::Unchanged), (5, true, Reason::Unchanged)]);
+}
+
+#[test]
+fn values_that_double_every_line_are_refused() {
+    // 339 bytes that asked for 2^28 bytes of ENV.
+    let mut df = String::from("FROM img\nENV A=xx\n");
+    for _ in 0..28 {
+        df.push_str("ENV A=$A$A\n");
+    }
+    df.push_str("RUN true\n");
+    let err = explain(&side(&df, &[]), &side("FROM img\n", &[]), &Options::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("Dockerfile: line 22: `ENV A` expands to more than 1 MiB\nhint: "), "{text}");
+    // ARGs, global ARGs and a value built from many names are bounded too.
+    let mut df = String::from("ARG G=xxxxxxxx\n");
+    for _ in 0..20 {
+        df.push_str("ARG G=${G}${G}\n");
+    }
+    df.push_str("FROM img\n");
+    let err = explain(&side(&df, &[]), &side(&df, &[]), &Options::default()).unwrap_err().to_string();
+    assert!(err.contains("`ARG G` expands to more than 1 MiB"), "{err}");
+    let mut df = String::from("FROM img\nENV A=aaaaaaaaaaaaaaaa\n");
+    for _ in 0..16 {
+        df.push_str("ENV A=$A$A\n");
+    }
+    for i in 0..200 {
+        df.push_str(&format!("ENV B{i}=$A\n"));
+    }
+    let err = explain(&side(&df, &[]), &side(&df, &[]), &Options::default()).unwrap_err().to_string();
+    assert!(err.contains("add up to more than 64 MiB"), "{err}");
+    // Below the limits, long values are fine.
+    let mut df = String::from("FROM img\nENV A=xx\n");
+    for _ in 0..15 {
+        df.push_str("ENV A=$A$A\n");
+    }
+    df.push_str("RUN true\n");
+    assert_eq!(run(&df, &df, Store::Containerd).reused, 1);
+}
+
+/// Builds a file of `n` lines of one kind (and a RUN after them).
+fn many(kind: &str, n: usize) -> String {
+    let mut df = String::from("FROM img\n");
+    for i in 0..n {
+        match kind {
+            "ENV" => df.push_str(&format!("ENV V{i}=value{i}\n")),
+            "ARG" => df.push_str(&format!("ARG V{i}=value{i}\n")),
+            "RUN" => df.push_str(&format!("RUN echo {i}\n")),
+            _ => df.push_str(&format!("ENV V{}=value{i}\nRUN echo {i}\n", i % 100)),
+        }
+    }
+    df.push_str("RUN true\n");
+    df
+}
+
+#[test]
+fn twenty_thousand_arg_env_and_run_lines_finish() {
+    // These took minutes when every line copied the variables in scope; now each costs O(log n).
+    // Figures: `cargo xtask bench explain`.
+    for kind in ["ENV", "ARG", "RUN", "ENV and RUN"] {
+        let old = many(kind, 20_000);
+        let new = old.replacen("\n", "\nENV FIRST=1\n", 1);
+        let e = run(&old, &new, Store::Containerd);
+        assert!(e.total >= 1 && e.reused == 0, "{kind}");
+    }
+}
+
+#[test]
+fn env_changes_are_named_after_many_lines() {
+    let old = many("ENV", 3000);
+    let new = old.replace("ENV V1500=value1500\n", "ENV V1500=changed\n");
+    let e = run(&old, &new, Store::Containerd);
+    assert_eq!(summary(&e), [(3002, false, Reason::ArgEnvChanged)]);
+    assert_eq!(e.steps[0].detail, "`V1500`: `value1500` → `changed`");
+}
+
+#[test]
+fn shell_and_exec_forms_with_one_argv_are_one_step() {
+    let old = "FROM img\nRUN echo x\nRUN [\"/bin/bash\", \"-c\", \"echo y\"]\n";
+    let new = "FROM img\nRUN [\"/bin/sh\", \"-c\", \"echo x\"]\nSHELL [\"/bin/bash\", \"-c\"]\nRUN echo y\n";
+    for store in ALL {
+        let e = run(old, new, store);
+        assert_eq!(summary(&e), [(2, true, Reason::Unchanged), (4, true, Reason::Unchanged)], "{store:?}");
+    }
+    // Another shell is another argv.
+    let new = "FROM img\nSHELL [\"/bin/bash\", \"-c\"]\nRUN echo x\n";
+    let e = run("FROM img\nRUN echo x\n", new, Store::Containerd);
+    assert_eq!(summary(&e), [(3, false, Reason::InstructionChanged)]);
+}
+
+#[test]
+fn g_identical_stages_are_one_vertex_and_copies_follow_content_not_names() {
+    let old = "FROM img AS x\nRUN same\nFROM img AS y\nCOPY --from=x /a /a\n";
+    let new = "FROM img AS x\nRUN same\nFROM img AS z\nRUN same\nFROM img AS y\nCOPY --from=z /a /a\nCOPY --from=x /b /b\n";
+    let e = run(old, new, Store::Containerd);
+    let same: Vec<(usize, Option<usize>)> = e.steps.iter().map(|s| (s.line, s.same_as)).collect();
+    assert_eq!(same, [(2, None), (4, Some(2)), (6, None), (7, None)]);
+    // The first copy names another stage of the same content: the same key.
+    assert_eq!(
+        summary(&e),
+        [
+            (2, true, Reason::Unchanged),
+            (4, true, Reason::Unchanged),
+            (6, true, Reason::Unchanged),
+            (7, false, Reason::NewStep)
+        ]
+    );
+    assert_eq!((e.reused, e.total), (2, 3));
+    // A new stage identical to an old one is cached, whatever its name.
+    let new = "FROM img AS w\nRUN same\nFROM img AS y\nCOPY --from=w /a /a\n";
+    let e = run(old, new, Store::Containerd);
+    assert_eq!((e.reused, e.total), (2, 2));
+}
+
+#[test]
+fn images_are_keyed_on_their_ids_when_the_engine_gives_them() {
+    let old = "FROM debian:bookworm\nRUN work\nCOPY --from=tools:1 /bin/t /t\n";
+    let new = "FROM localhost/debian:12\nRUN work\nCOPY --from=tools:2 /bin/t /t\n";
+    let side_new = side(new, &[]);
+    let names = quarry_core::explain::images(&side_new, &Options::default()).unwrap();
+    assert_eq!(
+        names.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["docker.io/library/tools:2", "localhost/debian:12"]
+    );
+    // By name (no engine): everything runs again, and the output says so.
+    let e = run(old, new, Store::Containerd);
+    assert_eq!(summary(&e), [(2, false, Reason::FromChanged), (3, false, Reason::EarlierStepRan)]);
+    assert!(
+        e.assumptions.iter().any(|a| a.starts_with("no Docker engine answers, so FROM")),
+        "{:?}",
+        e.assumptions
+    );
+    // Two tags of one image id are the same image.
+    let ids: BTreeMap<String, String> = [
+        ("docker.io/library/debian:bookworm", "sha256:d"),
+        ("localhost/debian:12", "sha256:d"),
+        ("docker.io/library/tools:1", "sha256:t"),
+        ("docker.io/library/tools:2", "sha256:t"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let options = Options { image_ids: Some(ids.clone()), ..Options::default() };
+    let e = run_with(old, &[], new, &[], options);
+    assert_eq!(summary(&e), [(2, true, Reason::Unchanged), (3, true, Reason::Unchanged)]);
+    assert!(e.assumptions.iter().any(|a| a.starts_with("images are compared by content")));
+    // An image the engine does not have is compared by name, and named.
+    let mut partial = ids;
+    partial.remove("localhost/debian:12");
+    let e = run_with(old, &[], new, &[], Options { image_ids: Some(partial), ..Options::default() });
+    assert_eq!(e.steps[0].reason, Reason::FromChanged);
+    assert!(
+        e.assumptions.iter().any(|a| a == "not in the engine, so compared by name: `localhost/debian:12`")
+    );
+}
+
+#[test]
+fn copies_from_an_image_declared_to_give_the_same_bytes_are_reused() {
+    let old = "FROM img\nRUN a\nCOPY --from=tools:1 /bin/t /t\nCOPY --link --from=tools:1 /bin/u /u\nRUN b\n";
+    let new = old.replace("tools:1", "tools:2");
+    let e = run(old, &new, Store::Containerd);
+    assert_eq!(e.steps[1].reason, Reason::InstructionChanged);
+    let options = Options { same_output: ["tools:2".to_owned()].into(), ..Options::default() };
+    let e = run_with(old, &[], &new, &[], options);
+    assert_eq!(
+        summary(&e),
+        [
+            (2, true, Reason::Unchanged),
+            (3, true, Reason::Unchanged),
+            (4, true, Reason::Unchanged),
+            (5, true, Reason::Unchanged)
+        ]
+    );
+    // The same text naming another image (through a build arg): the image changed, and the
+    // fix is named.
+    let df = "ARG TOOLS=tools:1\nFROM img\nCOPY --from=${TOOLS} /bin/t /t\n";
+    let e = run_with(df, &[], df, &[("TOOLS", "tools:2")], Options::default());
+    assert_eq!(summary(&e), [(3, false, Reason::CopiedImageChanged)]);
+    assert!(e.steps[0].detail.contains("--same-output tools:2"), "{}", e.steps[0].detail);
 }

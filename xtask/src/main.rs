@@ -10,10 +10,13 @@
 //! - `bench cache [--scenario A,..] [--layout ..] [--json PATH] [--engine KIND] [--render-only]`:
 //!   the cache benchmark (`docs/measurements/cache-bench.md`) on a private Docker engine, which it
 //!   starts (as root) when it is not running and stops afterwards.
+//! - `bench explain`: `quarry explain`'s time for 5k to 40k ARG, ENV and RUN lines, and the ratio
+//!   per doubling (linear growth shows as about 2).
 //! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
 //!   engine tests need (see `xtask/engine/`) when they are not running, and stops what it started.
 
 mod bench;
+mod bench_explain;
 mod codegen;
 mod engine;
 mod scaffold;
@@ -45,10 +48,11 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         },
         "new-extension" => scaffold::run(rest),
         "test" => test(rest),
+        "bench" if rest.first().is_some_and(|w| w == "explain") => bench_explain::run(&rest[1..]),
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS]>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS] | bench explain>"
             );
             Ok(())
         }
