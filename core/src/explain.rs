@@ -1457,7 +1457,24 @@ fn warnings(df: &Dockerfile, a: &Analysis, store: Store) -> Vec<Warning> {
         }
         // The names each RUN refers to, worked out once per RUN.
         let mut referenced: HashMap<usize, HashSet<String>> = HashMap::new();
+        // The first linked copy of the stage: a RUN after it re-runs whenever any copy changes.
+        let mut linked_copy: Option<usize> = None;
         for (i, ins) in stage.instructions.iter().enumerate() {
+            if ins.keyword == Keyword::Copy && ins.flag("link").is_some() && linked_copy.is_none() {
+                linked_copy = Some(ins.line);
+            }
+            if ins.keyword == Keyword::Run
+                && let Some(copy) = linked_copy
+            {
+                out.push(Warning {
+                    line: ins.line,
+                    code: "run-after-linked-copy",
+                    message: format!(
+                        "this RUN follows the linked copy on line {copy}: it runs again whenever any copy or step before it changes, however cheap the copies are{}\nhint: move it before the copies if it needs no copied files; quarry extensions mark such a step `setup_after_copies` only when it truly needs artifacts",
+                        if store == Store::Containerd { "" } else { " (and on this engine the copies are plain COPY steps in the chain)" }
+                    ),
+                });
+            }
             if let Body::Args(decls) = &ins.body {
                 let next_run = next_runs[i]
                     .map(|(run, at)| (run, &*referenced.entry(at).or_insert_with(|| run_references(run))));

@@ -272,7 +272,13 @@ fn cache_busters_are_warned_about() {
     let codes: Vec<(usize, &str)> = e.warnings.iter().map(|w| (w.line, w.code)).collect();
     assert_eq!(
         codes,
-        [(1, "mutable-builder-base"), (2, "arg-ahead-of-run"), (3, "apt-lists-uncached"), (6, "link-chmod")]
+        [
+            (1, "mutable-builder-base"),
+            (2, "arg-ahead-of-run"),
+            (3, "apt-lists-uncached"),
+            (6, "link-chmod"),
+            (8, "run-after-linked-copy")
+        ]
     );
 }
 
@@ -497,4 +503,18 @@ fn copies_from_an_image_declared_to_give_the_same_bytes_are_reused() {
     let e = run_with(df, &[], df, &[("TOOLS", "tools:2")], Options::default());
     assert_eq!(summary(&e), [(3, false, Reason::CopiedImageChanged)]);
     assert!(e.steps[0].detail.contains("--same-output tools:2"), "{}", e.steps[0].detail);
+}
+
+/// A RUN after a linked copy (quarry's declared exception, `setup_after_copies`) is warned
+/// about; the same RUN before the copies is not.
+#[test]
+fn a_run_after_linked_copies_is_warned_about() {
+    let after = "FROM img AS b\nRUN make\n\nFROM img\nRUN apt\nCOPY --link --from=b /o /o\nRUN ldconfig\n";
+    let e = explain(&side(after, &[]), &side(after, &[]), &Options::default()).unwrap();
+    let codes: Vec<(usize, &str)> = e.warnings.iter().map(|w| (w.line, w.code)).collect();
+    assert!(codes.contains(&(7, "run-after-linked-copy")), "{codes:?}");
+    assert!(e.warnings.iter().any(|w| w.message.contains("follows the linked copy on line 6")));
+    let before = "FROM img AS b\nRUN make\n\nFROM img\nRUN apt\nRUN ldconfig\nCOPY --link --from=b /o /o\n";
+    let e = explain(&side(before, &[]), &side(before, &[]), &Options::default()).unwrap();
+    assert!(!e.warnings.iter().any(|w| w.code == "run-after-linked-copy"));
 }
