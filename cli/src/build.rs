@@ -252,14 +252,21 @@ pub fn failing_step(progress: &str) -> Option<String> {
 pub const SNAPSHOT_FLAKE: &str = "BuildKit's known snapshot race of parallel builds on the containerd store \
      (`failed to commit … during finalize: failed to stat active key during commit: snapshot … does not exist: not found`)";
 
-/// Whether a failed build's output ends in BuildKit's known flake of parallel builds that share a
-/// RUN step on the containerd store: an error line holding
+/// Whether a failed build's output ends in one of containerd's known snapshot flakes on the
+/// containerd image store: an error line holding
 /// `failed to commit <id> during finalize: failed to stat active key during commit: snapshot <id>
-/// does not exist: not found`. The same build passes when run again. Only an error line counts
-/// (`ERROR: …`, `error: …`, `#12 ERROR: …`), not a step's own output (`#12 0.31 …`).
+/// does not exist: not found` (parallel builds that share a RUN step), or
+/// `failed to prepare extraction snapshot "<key>": parent snapshot <id> does not exist: not found`
+/// (unpacking the new image while layers it shares were just released; seen here on a fresh
+/// machine). The same build passes when run again. Only an error line counts (`ERROR: …`,
+/// `error: …`, `#12 ERROR: …`), not a step's own output (`#12 0.31 …`).
 pub fn is_snapshot_flake(output: &str) -> bool {
-    const MIDDLE: &str = " during finalize: failed to stat active key during commit: snapshot ";
-    output.lines().any(|line| {
+    is_commit_flake(output) || is_extraction_flake(output)
+}
+
+/// The body of each error line of `output`.
+fn error_lines(output: &str) -> impl Iterator<Item = &str> {
+    output.lines().filter_map(|line| {
         let line = line.trim();
         let body = match line.strip_prefix('#') {
             Some(rest) => {
@@ -267,9 +274,27 @@ pub fn is_snapshot_flake(output: &str) -> bool {
             }
             None => line,
         };
-        if !body.to_ascii_lowercase().starts_with("error:") {
+        body.to_ascii_lowercase().starts_with("error:").then_some(body)
+    })
+}
+
+/// `failed to prepare extraction snapshot "<key>": parent snapshot <id> does not exist: not found`.
+fn is_extraction_flake(output: &str) -> bool {
+    error_lines(output).any(|body| {
+        let Some((_, rest)) = body.split_once("failed to prepare extraction snapshot \"") else {
             return false;
-        }
+        };
+        let Some((key, rest)) = rest.split_once("\": parent snapshot ") else { return false };
+        !key.is_empty()
+            && rest
+                .split_once(' ')
+                .is_some_and(|(id, tail)| !id.is_empty() && tail.starts_with("does not exist: not found"))
+    })
+}
+
+fn is_commit_flake(output: &str) -> bool {
+    const MIDDLE: &str = " during finalize: failed to stat active key during commit: snapshot ";
+    error_lines(output).any(|body| {
         let Some(at) = body.find(MIDDLE) else { return false };
         let (before, after) = (&body[..at], &body[at + MIDDLE.len()..]);
         let committed = before
@@ -549,6 +574,15 @@ ERROR: failed to solve: failed to commit xg5pqixd4o1y7q0v4wcylyvzt during finali
         for other in others {
             assert!(!is_snapshot_flake(other), "{other}");
         }
+        // Seen in this project's engine tests on Docker 26.1.5 with the containerd store.
+        let extraction = "#12 ERROR: failed to prepare extraction snapshot \"extract-400370448-_uSh sha256:94c60008fd7562ce1cf1c79b1314bd79c6aebd14acc11c2cfcc4773d5db5ec10\": parent snapshot sha256:14579f053e53526a0b3109e62066ca6bc7262ccf5244803c0d8b23ac4d0891ca does not exist: not found\nERROR: failed to solve: failed to prepare extraction snapshot \"extract-400370448-_uSh sha256:94c6\": parent snapshot sha256:1457 does not exist: not found";
+        assert!(is_snapshot_flake(extraction));
+        assert!(!is_snapshot_flake(
+            "#12 0.1 failed to prepare extraction snapshot \"k\": parent snapshot p does not exist: not found"
+        ));
+        assert!(!is_snapshot_flake(
+            "ERROR: failed to prepare extraction snapshot \"k\": parent snapshot p is busy"
+        ));
     }
 
     #[test]

@@ -284,7 +284,13 @@ fn legacy_engine_gets_the_fallback() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("warning: Docker 20.10"), "{}", stderr(&out));
-    assert!(!stderr(&out).contains("--link"), "{}", stderr(&out));
+    // The progress lines name every step: none is a linked copy.
+    assert!(
+        stderr(&out).lines().any(|l| l.starts_with('#') && l.contains("COPY quarry/_root/")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).lines().any(|l| l.starts_with('#') && l.contains("--link")), "{}", stderr(&out));
     // A successful build removes its own context.
     let left = std::fs::read_dir(home.join("quarry/contexts")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "the context of a successful build is removed");
@@ -317,7 +323,7 @@ fn failed_builds_name_the_step_and_keep_the_context() {
     let err = stderr(&out);
     let last: Vec<&str> = err.lines().rev().take(2).collect();
     assert!(last[1].starts_with("error: the build failed at step `[quarry_final "), "{err}");
-    assert!(last[1].contains("/etc/apt/apt.conf.d/keep-cache"), "{err}");
+    assert!(last[1].contains("apt-get update"), "{err}");
     let kept = last[0].strip_prefix("hint: the build context is kept at `").unwrap().trim_end_matches('`');
     assert!(Path::new(kept).join("Dockerfile").exists(), "{kept}");
 

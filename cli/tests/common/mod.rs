@@ -110,8 +110,14 @@ impl TestEngine {
             engine.major_minor = engine.major_minor.min((25, 0));
         }
         let args = build_args(&engine, dir, tag, &cache, &opts);
-        let out = self.command("docker").args(&args).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        let mut out = self.command("docker").args(&args).output().unwrap();
+        let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+        // containerd's snapshot flake: run once more, as `quarry build` does.
+        if !out.status.success() && quarry_cli::build::retry_after_failure(1, false, &text) {
+            eprintln!("note: containerd's snapshot flake in the build of {tag}: building it once more");
+            out = self.command("docker").args(&args).output().unwrap();
+            text = String::from_utf8_lossy(&out.stderr).into_owned();
+        }
         assert!(out.status.success(), "build of {tag} failed:\n{text}");
         text
     }
