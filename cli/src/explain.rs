@@ -195,6 +195,14 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
             anyhow::bail!("`{origin}` sets no `image`\nhint: add a line such as `image = \"ubuntu:24.04\"`");
         }
         request.host = crate::host::values();
+        // The lock next to it holds the chain order (and pinned values) the build of this
+        // configuration had: `quarry explain quarry.toml.orig` compares with the lock's order.
+        if let Some(lock) = crate::lock::Lock::read(&path.with_file_name(crate::lock::LOCK_FILE))? {
+            let names: Vec<&str> = quarry_core::resolve(registry, &request)
+                .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
+                .unwrap_or_default();
+            lock.seed(&mut request, &names);
+        }
         let rendered = quarry_core::render(registry, &request)
             .with_context(|| format!("cannot render `{}`", path.display()))?;
         return Ok(rendered_input(origin, &rendered));

@@ -1595,8 +1595,23 @@ fn stage_owner(stage: &Stage) -> Option<String> {
 fn comment_owner(comments: &[String]) -> Option<String> {
     comments.iter().rev().find_map(|c| {
         let (name, what) = c.split_once(": ")?;
-        let known = ["builder", "apt packages", "artifacts", "setup", "user setup", "the image's user"];
-        (known.contains(&what) && crate::rules::is_identifier(name)).then(|| name.to_owned())
+        if name == "quarry" {
+            // quarry's own steps: the fixed first step, its entrypoint and start-up files.
+            return Some(name.to_owned());
+        }
+        let known = [
+            "builder",
+            "apt packages",
+            "artifacts",
+            "files",
+            "shell environment",
+            "environment",
+            "setup",
+            "user setup",
+            "the image's user",
+        ];
+        let known = known.contains(&what) || what.starts_with("setup that needs the copies");
+        (known && crate::rules::is_identifier(name)).then(|| name.to_owned())
     })
 }
 

@@ -518,3 +518,13 @@ fn a_run_after_linked_copies_is_warned_about() {
     let e = explain(&side(before, &[]), &side(before, &[]), &Options::default()).unwrap();
     assert!(!e.warnings.iter().any(|w| w.code == "run-after-linked-copy"));
 }
+
+/// The comments of today's final stage name their owners too: quarry's own steps, files and
+/// shell environments.
+#[test]
+fn final_stage_comments_name_their_owners() {
+    let df = "# Rendered by quarry; do not edit\nFROM img AS quarry_final\n# quarry: the same in every image.\nRUN prelude\n# ros: apt packages\nRUN apt\n# quarry: the entrypoint and shell start-up files.\nCOPY --link quarry/_root/ /\n# ros: files\nCOPY --link quarry/ros/f /etc/f\n# ros: shell environment\nCOPY --link quarry/_env.d/ros.sh /etc/quarry/env.d/ros.sh\n";
+    let e = run(df, df, Store::Containerd);
+    let owners: Vec<Option<&str>> = e.steps.iter().map(|s| s.extension.as_deref()).collect();
+    assert_eq!(owners, [Some("quarry"), Some("ros"), Some("quarry"), Some("ros"), Some("ros")]);
+}
