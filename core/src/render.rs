@@ -1056,6 +1056,71 @@ mod tests {
     }
 
     #[test]
+    fn the_chain_keeps_a_locked_order_and_repairs_a_broken_one() {
+        let reg =
+            registry(vec![ext("a", &[], 10), ext("b", &[], 90), ext("c", &["a"], 50), ext("d", &[], 70)]);
+        let names = |req: &Request| -> Vec<&'static str> {
+            resolve(&reg, req).unwrap().extensions.iter().map(|r| r.extension.name).collect()
+        };
+        // Canonical: b (90), d (70), a (10, needed by c), c.
+        assert_eq!(names(&request(&["a", "b", "c", "d"])), ["b", "d", "a", "c"]);
+        // A locked order is kept, whatever the priorities; a new extension goes last; names the
+        // registry does not know are skipped.
+        let mut req = request(&["a", "b", "c", "d"]);
+        req.locked_order = Some(vec!["a".into(), "gone".into(), "c".into(), "b".into()]);
+        assert_eq!(names(&req), ["a", "c", "b", "d"]);
+        assert!(resolve(&reg, &req).unwrap().notes.is_empty());
+        // An order that breaks a dependency (c before a) is repaired, with a note.
+        req.locked_order = Some(vec!["c".into(), "a".into(), "b".into(), "d".into()]);
+        let resolved = resolve(&reg, &req).unwrap();
+        let order: Vec<&str> = resolved.extensions.iter().map(|r| r.extension.name).collect();
+        assert_eq!(order, ["a", "c", "b", "d"]);
+        assert!(
+            resolved.notes[0].contains("breaks a dependency, so it changed to a, c, b, d"),
+            "{:?}",
+            resolved.notes
+        );
+        // The user's order never matters.
+        let mut reversed = request(&["d", "c", "b", "a"]);
+        reversed.locked_order = Some(vec!["a".into(), "c".into(), "b".into()]);
+        assert_eq!(names(&reversed), ["a", "c", "b", "d"]);
+    }
+
+    #[test]
+    fn the_images_own_entrypoint_cmd_and_user_are_composed_with() {
+        let reg = registry(vec![ext("a", &[], 10)]);
+        let mut req = request(&["a"]);
+        let out = render(&reg, &req).unwrap().dockerfile;
+        assert!(out.ends_with("ENTRYPOINT [\"/usr/local/bin/quarry-entrypoint\"]\n"), "{out}");
+        assert!(out.contains("were not known"), "the assumption is written down");
+        req.image_config = Some(ImageConfig {
+            entrypoint: vec!["/init".into(), "--".into()],
+            cmd: vec!["serve".into(), "--port=8\"0".into()],
+            user: "app:app".into(),
+        });
+        let out = render(&reg, &req).unwrap().dockerfile;
+        let final_stage = out.split("AS quarry_final\n").nth(1).unwrap();
+        assert!(
+            final_stage
+                .starts_with("# The image runs as a user of its own: the chain runs as root.\nUSER root\n")
+        );
+        assert!(final_stage.contains("\nUSER app:app\n"), "{out}");
+        assert!(out.contains("ENTRYPOINT [\"/usr/local/bin/quarry-entrypoint\", \"/init\", \"--\"]\nCMD [\"serve\", \"--port=8\\\"0\"]\n"), "{out}");
+        // An image quarry made already starts with quarry's entrypoint: it is not doubled.
+        req.image_config = Some(ImageConfig {
+            entrypoint: vec![ENTRYPOINT_PATH.into()],
+            cmd: vec!["/bin/bash".into()],
+            user: String::new(),
+        });
+        let out = render(&reg, &req).unwrap().dockerfile;
+        assert!(
+            out.contains("ENTRYPOINT [\"/usr/local/bin/quarry-entrypoint\"]\nCMD [\"/bin/bash\"]\n"),
+            "{out}"
+        );
+        assert!(!out.contains("USER "), "root images get no USER line: {out}");
+    }
+
+    #[test]
     fn image_normalization() {
         assert_eq!(normalize_image("docker.io/library/ubuntu:24.04"), "ubuntu:24.04");
         assert_eq!(normalize_image("ubuntu"), "ubuntu:latest");
