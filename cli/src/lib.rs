@@ -305,16 +305,18 @@ pub fn prepare_build(
     }
     let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
     let root = build::contexts_root();
-    let context = if dry_run {
-        // What a real build writes into: its own folder under this one.
-        root.join(build::context_folder_name(&tag))
+    // A dry run writes the context too, so the printed command works when pasted; it is kept.
+    let context = build::write_build_context(&root, &tag, &rendered)
+        .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
+    if dry_run {
+        ui::note(&format!(
+            "dry run: the build context is written to `{}` and kept for the printed command",
+            context.display()
+        ));
     } else {
-        let context = build::write_build_context(&root, &tag, &rendered)
-            .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
         ui::note(&format!("building `{tag}` with cache id `{}` ({})", cache.value, cache.source));
         ui::detail(&format!("build context `{}`", context.display()));
-        context
-    };
+    }
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
     Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args() })
 }
@@ -374,7 +376,13 @@ fn interrupted(status: &std::process::ExitStatus) -> bool {
 
 /// `quarry build`: prepares and runs the build, prints the tag.
 pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<String> {
-    let prepared = prepare_build(registry, build, false)?;
+    let dry_run = build.dry_run;
+    let prepared = prepare_build(registry, build, dry_run)?;
+    if dry_run {
+        let line = run::shell_line(&prepared.docker, &prepared.args);
+        output::stdout(format!("{}{line}\n", build_env_prefix(&prepared)).as_bytes())?;
+        return Ok(prepared.tag);
+    }
     execute_build(&prepared)?;
     output::stdout(format!("{}\n", prepared.tag).as_bytes())?;
     Ok(prepared.tag)
@@ -384,16 +392,28 @@ pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<
 /// container; returns the container's exit code.
 pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
     use std::io::IsTerminal;
-    let prepared = prepare_build(registry, run.build, run.dry_run)?;
-    let options = run::RunOptions {
-        interactive: std::io::stdin().is_terminal(),
-        extra: prepared.run_args.clone(),
-        command: run.command,
-    };
+    let dry_run = run.build.dry_run;
+    let prepared = prepare_build(registry, run.build, dry_run)?;
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let mut extra = prepared.run_args.clone();
+    for file in &run.env_files {
+        let path = cwd.join(file);
+        if !path.is_file() {
+            anyhow::bail!(
+                "the env file `{}` does not exist\nhint: name a file of `NAME=value` lines",
+                file.display()
+            );
+        }
+        extra.push(format!("--env-file={}", path.display()));
+    }
+    extra.extend(run.run_args.iter().cloned());
+    let options =
+        run::RunOptions { interactive: std::io::stdin().is_terminal(), extra, command: run.command, cwd };
     let run_args = run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok())?;
-    if run.dry_run {
+    if dry_run {
         let text = format!(
-            "{}\n{}\n",
+            "{}{}\n{}\n",
+            build_env_prefix(&prepared),
             run::shell_line(&prepared.docker, &prepared.args),
             run::shell_line(&prepared.docker, &run_args)
         );
@@ -407,6 +427,11 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         .status()
         .with_context(|| format!("cannot run `{}`", prepared.docker))?;
     Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
+}
+
+/// `DOCKER_BUILDKIT=1 ` when the engine builds without buildx (what [`execute_build`] sets).
+fn build_env_prefix(prepared: &PreparedBuild) -> &'static str {
+    if prepared.engine.as_ref().is_some_and(|e| !e.buildx) { "DOCKER_BUILDKIT=1 " } else { "" }
 }
 
 /// Runs `docker args`, passing its stderr through while keeping the last lines to read the
