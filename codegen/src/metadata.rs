@@ -608,7 +608,8 @@ impl Walker<'_> {
         options: &[OptionMeta],
     ) -> Vec<String> {
         let packages = self.string_array(table, prefix, key);
-        let option_names: Vec<&str> = options.iter().filter(|o| !o.multiple).map(|o| o.name.as_str()).collect();
+        let option_names: Vec<&str> =
+            options.iter().filter(|o| !o.multiple).map(|o| o.name.as_str()).collect();
         if let Some(Some(list)) = table.get(key).map(|v| v.get_ref().as_array()) {
             for (p, item) in packages.iter().zip(list.iter()) {
                 let at = item.span().start;
