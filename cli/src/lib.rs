@@ -93,6 +93,9 @@ pub struct Configured {
     /// `quarry.lock` next to the project file, and what it holds.
     lock: Option<(std::path::PathBuf, Option<lock::Lock>)>,
     locked: bool,
+    /// The project's Dockerfile base (`dockerfile`) and the tag its result gets, when it is the
+    /// final image.
+    pub base: Option<(std::path::PathBuf, String)>,
 }
 
 impl Configured {
@@ -151,7 +154,22 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
     for (role, loaded) in layers.applied() {
         ui::detail(&format!("applying the {role} file `{}`", loaded.path.display()));
     }
+    let image_given = !request.image.is_empty();
     layers.apply(request);
+    // `dockerfile` of quarry.toml: its image is the final image (unless the command line names one).
+    let mut base = None;
+    if !image_given && let Some(path) = layers.dockerfile() {
+        let text = std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read the project's Dockerfile `{}`\nhint: fix `dockerfile` of quarry.toml",
+                path.display()
+            )
+        })?;
+        let tag = base_tag(&text);
+        ui::detail(&format!("the final image is `{tag}`, built from `{}`", path.display()));
+        request.image = tag.clone();
+        base = Some((path, tag));
+    }
     if request.image.is_empty() {
         anyhow::bail!(
             "no image given\nhint: name one (`quarry render ubuntu:24.04 --cargo`), or set `image` in quarry.toml (`quarry init` writes one)"
@@ -181,7 +199,13 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
             Some((path, old))
         }
     };
-    Ok(Configured { layers, lock, locked })
+    Ok(Configured { layers, lock, locked, base })
+}
+
+/// The tag of a project Dockerfile's image: named by its content, so an edit gives a new tag
+/// (and a new final image) while an unchanged file keeps it.
+pub fn base_tag(dockerfile: &[u8]) -> String {
+    format!("quarry/dockerfile:{:016x}", cache_id::fnv1a(dockerfile))
 }
 
 fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<()> {
@@ -220,6 +244,8 @@ pub struct PreparedBuild {
     pub context: std::path::PathBuf,
     /// `docker` arguments that build it.
     pub args: Vec<String>,
+    /// The `docker build` of the project's Dockerfile base, run first (`dockerfile`).
+    pub base_args: Option<Vec<String>>,
     /// Extra `docker run` arguments from the configuration files.
     pub run_args: Vec<String>,
 }
@@ -280,6 +306,34 @@ pub fn prepare_build(
         }
     }
     let configured = configure(registry, &mut build.request, build.locked)?;
+    configured.layers.apply_build(&mut build.options);
+    let cache = cache_id::resolve(
+        build.cache_id.as_deref(),
+        &|k| std::env::var(k).ok(),
+        configured.layers.cache_id().as_deref(),
+    )?;
+    // The project's Dockerfile first: its image is the final image, so it must exist before
+    // its ENTRYPOINT and CMD are read. BuildKit's cache makes an unchanged one instant.
+    let base_args = configured.base.as_ref().map(|(path, tag)| {
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut args = build::build_args(&effective, folder, tag, &cache, &build.options);
+        let context = args.pop().expect("the context is the last argument");
+        args.extend(["--file".into(), path.display().to_string(), context]);
+        args
+    });
+    if let (Some(args), false) = (&base_args, dry_run) {
+        ui::note(&format!("building the project's Dockerfile as `{}`", build.request.image));
+        ui::detail(&run::shell_line(&docker, args));
+        let legacy = engine.as_ref().is_some_and(|e| !e.buildx);
+        let (status, _) = run_streaming(&docker, args, legacy)?;
+        if !status.success() {
+            let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
+            anyhow::bail!(
+                "the build of the project's Dockerfile failed{code}\nhint: `{}` must build on its own: try it with `docker build`",
+                configured.base.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default()
+            );
+        }
+    }
     if engine.is_some() {
         match engine::image_config(&docker, &build.request.image) {
             Some(config) => build.request.image_config = Some(config),
@@ -292,12 +346,6 @@ pub fn prepare_build(
         }
     }
     let layers = &configured.layers;
-    layers.apply_build(&mut build.options);
-    let cache = cache_id::resolve(
-        build.cache_id.as_deref(),
-        &|k| std::env::var(k).ok(),
-        layers.cache_id().as_deref(),
-    )?;
     let rendered = render_request(registry, &build.request)?;
     let lock = configured.check_lock(&rendered, &build.request)?;
     if !dry_run {
@@ -318,7 +366,7 @@ pub fn prepare_build(
         ui::detail(&format!("build context `{}`", context.display()));
     }
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
-    Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args() })
+    Ok(PreparedBuild { docker, engine, rendered, tag, context, args, base_args, run_args: layers.run_args() })
 }
 
 /// Runs a prepared build, once more after BuildKit's known snapshot flake
@@ -380,7 +428,9 @@ pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<
     let prepared = prepare_build(registry, build, dry_run)?;
     if dry_run {
         let line = run::shell_line(&prepared.docker, &prepared.args);
-        output::stdout(format!("{}{line}\n", build_env_prefix(&prepared)).as_bytes())?;
+        output::stdout(
+            format!("{}{}{line}\n", base_line(&prepared), build_env_prefix(&prepared)).as_bytes(),
+        )?;
         return Ok(prepared.tag);
     }
     execute_build(&prepared)?;
@@ -412,7 +462,8 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
     let run_args = run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok())?;
     if dry_run {
         let text = format!(
-            "{}{}\n{}\n",
+            "{}{}{}\n{}\n",
+            base_line(&prepared),
             build_env_prefix(&prepared),
             run::shell_line(&prepared.docker, &prepared.args),
             run::shell_line(&prepared.docker, &run_args)
@@ -427,6 +478,14 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         .status()
         .with_context(|| format!("cannot run `{}`", prepared.docker))?;
     Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
+}
+
+/// The build of the project's Dockerfile base, as a line of its own, for `--dry-run`.
+fn base_line(prepared: &PreparedBuild) -> String {
+    match &prepared.base_args {
+        Some(args) => format!("{}{}\n", build_env_prefix(prepared), run::shell_line(&prepared.docker, args)),
+        None => String::new(),
+    }
 }
 
 /// `DOCKER_BUILDKIT=1 ` when the engine builds without buildx (what [`execute_build`] sets).

@@ -17,7 +17,12 @@ pub const STARTER: &str = r#"# quarry.toml: what `quarry render`, `quarry build`
 # The final image.
 image = "ubuntu:24.04"
 
-# Extensions, in any order: the Dockerfile is the same whatever the order.
+# Or a Dockerfile of the project, built first: its image is the final image (rockerc's
+# `dockerfile:`). The command line's image wins over both.
+# dockerfile = "docker/Dockerfile"
+
+# Extensions, in any order: the Dockerfile is the same whatever the order. `"!x11"` removes an
+# extension your user file adds.
 extensions = ["cargo", "npm"]
 
 # Image every builder starts from (default ubuntu:22.04: binaries built on an older glibc run on
@@ -40,6 +45,10 @@ extensions = ["cargo", "npm"]
 # [build]
 # add_host = ["deb.debian.org:192.0.2.1"]
 # progress = "plain"
+
+# List options take several values (`quarry run --env A=1 --env B=2` on the command line).
+# [options.env]
+# value = ["A=1", "B=2"]
 
 # Extra docker run arguments, one per entry.
 # [run]
@@ -446,7 +455,8 @@ mod tests {
         let config: toml::Table = toml::from_str(&imported.toml).unwrap();
         assert_eq!(config.keys().collect::<Vec<_>>(), ["extensions"], "{}", imported.toml);
         // Control characters (a terminal escape, DEL, a lone carriage return) are escaped too.
-        let imported = super::import_rockerc(registry(), "args: [x11]\n\"\\e[31m\\x7f\\r\": 1\n", "r").unwrap();
+        let imported =
+            super::import_rockerc(registry(), "args: [x11]\n\"\\e[31m\\x7f\\r\": 1\n", "r").unwrap();
         assert!(
             imported.toml.contains(r#"# - "\u001B[31m\u007F\r": quarry has no such setting"#),
             "{}",

@@ -1299,3 +1299,42 @@ fn import_loses_nothing() {
     assert!(!dir.join("other.toml").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `dockerfile` of quarry.toml: the project's Dockerfile is built first, tagged by its content,
+/// and its image is the final image.
+#[test]
+fn a_project_dockerfile_is_the_final_image() {
+    let dir = scratch("dockerfile-base");
+    std::fs::create_dir_all(dir.join("docker")).unwrap();
+    std::fs::write(dir.join("docker/Dockerfile"), "FROM debian:bookworm\nRUN echo one\n").unwrap();
+    std::fs::write(dir.join("quarry.toml"), "dockerfile = \"docker/Dockerfile\"\nextensions = [\"git\"]\n")
+        .unwrap();
+    let o = rq(&dir, "/nonexistent/config", &["build", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let d = dir.display();
+    assert!(lines[0].starts_with("docker buildx build --load --tag quarry/dockerfile:"), "{out}");
+    assert!(lines[0].ends_with(&format!(" --file {d}/docker/Dockerfile {d}/docker")), "{out}");
+    let tag = lines[0].split(' ').nth(5).unwrap().to_owned();
+    let o = rq(&dir, "/nonexistent/config", &["render"]);
+    let rendered = String::from_utf8(o.stdout).unwrap();
+    assert!(rendered.contains(&format!("FROM {tag} AS quarry_final")), "{rendered}");
+    // Another Dockerfile, another tag; the same one, the same tag.
+    std::fs::write(dir.join("docker/Dockerfile"), "FROM debian:bookworm\nRUN echo two\n").unwrap();
+    let o = rq(&dir, "/nonexistent/config", &["render"]);
+    assert!(!String::from_utf8(o.stdout).unwrap().contains(&tag));
+    // The command line's image wins.
+    let o = rq(&dir, "/nonexistent/config", &["render", "ubuntu:24.04"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("FROM ubuntu:24.04 AS quarry_final"));
+    std::fs::write(dir.join("quarry.toml"), "dockerfile = \"../Dockerfile\"\n").unwrap();
+    let o = rq(&dir, "/nonexistent/config", &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("`dockerfile` = \"../Dockerfile\" is not a path inside the project"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
