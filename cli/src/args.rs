@@ -48,8 +48,8 @@ enum Command {
     Run(RunArgs),
     /// Predict which steps BuildKit reuses when OLD is rebuilt as NEW, and why.
     ///
-    /// OLD and NEW are Dockerfiles (any Dockerfile) or quarry configurations (`*.toml`, rendered
-    /// first). Without NEW, the new side is the current project's configuration. Prints each
+    /// OLD and NEW are Dockerfiles (any Dockerfile) or quarry configurations (rendered first),
+    /// told apart by their content (`quarry.toml.orig` is a configuration). Without NEW, the new side is the current project's configuration. Prints each
     /// RUN, COPY and ADD step of the stages the target needs, reused or re-run with the reason,
     /// and ends with `N of M steps reused`. Warnings about cache busters go to stderr.
     Explain(ExplainArgs),
@@ -108,8 +108,14 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff): quarry(1), or a command's, quarry-render(1) for `render`.
+    ///
+    /// `quarry man > quarry.1; for c in render build run ...; do quarry man $c > quarry-$c.1;
+    /// done` writes every page quarry(1) refers to.
+    Man {
+        /// The command whose page to print.
+        command: Option<String>,
+    },
 }
 
 /// Output format of `list` and `show`.
@@ -350,8 +356,8 @@ pub enum Invocation {
     },
     /// `quarry completions`.
     Completions(clap_complete::Shell),
-    /// `quarry man`.
-    Man,
+    /// `quarry man [COMMAND]`.
+    Man(Option<String>),
 }
 
 /// A command line that could not be parsed.
@@ -464,11 +470,21 @@ pub fn command(registry: &Registry) -> Result<clap::Command, String> {
     let mut command = Cli::command();
     for name in SELECTING {
         command = command.mut_subcommand(name, |mut sub| {
+            sub = sub
+                .after_help(
+                    "Extensions: one flag each (`--cargo`), options as `--cargo-version VALUE`; `--help` lists them \
+                     grouped by extension, `quarry list` in a table, `quarry show NAME` in full.",
+                )
+                .after_long_help("");
             for flag in &flags {
                 let ext = registry.get(flag.extension).expect("flags come from the registry");
-                let arg = Arg::new(flag.id()).long(flag.long.clone());
+                // Grouped under their extension, and only in `--help`: `-h` stays one screen.
+                let arg = Arg::new(flag.id())
+                    .long(flag.long.clone())
+                    .hide_short_help(true)
+                    .help_heading(format!("Extension `{}`", ext.name));
                 sub = sub.arg(match flag.option {
-                    None => arg.action(ArgAction::SetTrue).help(ext.description).help_heading("Extensions"),
+                    None => arg.action(ArgAction::SetTrue).help(ext.description),
                     Some(option) => {
                         let spec = ext.option(option).expect("flags come from the registry");
                         let mut help = spec.description.to_owned();
@@ -487,10 +503,7 @@ pub fn command(registry: &Registry) -> Result<clap::Command, String> {
                         } else {
                             arg.action(ArgAction::Set)
                         };
-                        arg.value_name("VALUE")
-                            .visible_aliases(flag.aliases.clone())
-                            .help(help)
-                            .help_heading("Extension options")
+                        arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
                     }
                 });
             }
@@ -567,7 +580,7 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
         Command::Init { force } => Ok(Invocation::Init { force }),
         Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
         Command::Completions { shell } => Ok(Invocation::Completions(shell)),
-        Command::Man => Ok(Invocation::Man),
+        Command::Man { command } => Ok(Invocation::Man(command)),
         Command::Render(args) => Ok(Invocation::Render(Box::new(Render {
             request: request(registry, &args.select, sub("render")),
             output: args.output,

@@ -64,7 +64,7 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
         }
         args::Invocation::Import { file, output, force } => import_command(registry, &file, &output, force),
         args::Invocation::Completions(shell) => completions(registry, shell),
-        args::Invocation::Man => man_page(registry),
+        args::Invocation::Man(command) => man_page(registry, command.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -661,14 +661,33 @@ fn import_command(
 }
 
 fn completions(registry: &Registry, shell: clap_complete::Shell) -> anyhow::Result<()> {
-    let mut command = args::command(registry).map_err(|e| anyhow::anyhow!(e))?;
+    let mut command = args::command_for_completions(registry).map_err(|e| anyhow::anyhow!(e))?;
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut command, "quarry", &mut buf);
     output::stdout(&buf)
 }
 
-fn man_page(registry: &Registry) -> anyhow::Result<()> {
-    let command = args::command(registry).map_err(|e| anyhow::anyhow!(e))?;
+/// quarry(1), or the page of one command, `quarry-render(1)`, which quarry(1) refers to.
+fn man_page(registry: &Registry, name: Option<&str>) -> anyhow::Result<()> {
+    let command = args::command_for_completions(registry).map_err(|e| anyhow::anyhow!(e))?;
+    let command = match name {
+        None => command,
+        Some(name) => {
+            let names: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_owned()).collect();
+            let Some(sub) = command.find_subcommand(name) else {
+                let hint = quarry_core::suggest_closest(name, names.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "there is no command `{name}`\nhint: {hint}the commands are {}",
+                    names.join(", ")
+                );
+            };
+            sub.clone()
+                .name(format!("quarry-{name}"))
+                .version(command.get_version().unwrap_or_default().to_owned())
+        }
+    };
     let mut buf = Vec::new();
     clap_mangen::Man::new(command).render(&mut buf)?;
     output::stdout(&buf)

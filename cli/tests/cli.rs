@@ -1338,3 +1338,48 @@ fn a_project_dockerfile_is_the_final_image() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `-h` is one screen, `--help` groups the extension flags under their extension and shows no
+/// empty default; man pages exist for the commands quarry(1) names; completions offer extension
+/// names and option values; `explain` tells a configuration from a Dockerfile by content.
+#[test]
+fn help_man_completions_and_explain_by_content() {
+    let o = quarry(&["render", "-h"]);
+    let short = String::from_utf8(o.stdout).unwrap();
+    assert!(short.lines().count() < 40, "{short}");
+    assert!(!short.contains("--cargo-version <VALUE>"), "{short}");
+    let o = quarry(&["render", "--help"]);
+    let long = String::from_utf8(o.stdout).unwrap();
+    assert!(long.contains("Extension `cargo`:\n      --cargo\n"), "{long}");
+    assert!(!long.contains("[default: ]"), "{long}");
+    assert!(long.contains("[required]"), "{long}");
+
+    let o = quarry(&["man"]);
+    let page = String::from_utf8(o.stdout).unwrap();
+    assert!(page.contains("quarry\\-render(1)"), "{page}");
+    let o = quarry(&["man", "render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains(".TH quarry-render 1"));
+
+    let o = quarry(&["completions", "bash"]);
+    let script = String::from_utf8(o.stdout).unwrap();
+    assert!(script.contains("ros_jazzy"), "extension names are completed");
+    assert!(script.contains("ros-base"), "one_of values are completed");
+
+    let o = quarry(&["show", "ros_jazzy"]);
+    let shown = String::from_utf8(o.stdout).unwrap();
+    assert!(!shown.contains("{{"), "{shown}");
+
+    let dir = scratch("explain-by-content");
+    std::fs::write(dir.join("quarry.toml.orig"), "image = \"debian:bookworm\"\nextensions = [\"git\"]\n")
+        .unwrap();
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"debian:bookworm\"\nextensions = [\"git\", \"jquery\"]\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["explain", "quarry.toml.orig"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("steps reused"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
