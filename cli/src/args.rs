@@ -48,8 +48,8 @@ enum Command {
     Run(RunArgs),
     /// Predict which steps BuildKit reuses when OLD is rebuilt as NEW, and why.
     ///
-    /// OLD and NEW are Dockerfiles (any Dockerfile) or quarry configurations (`*.toml`, rendered
-    /// first). Without NEW, the new side is the current project's configuration. Prints each
+    /// OLD and NEW are Dockerfiles (any Dockerfile) or quarry configurations (rendered first),
+    /// told apart by their content (`quarry.toml.orig` is a configuration). Without NEW, the new side is the current project's configuration. Prints each
     /// RUN, COPY and ADD step of the stages the target needs, reused or re-run with the reason,
     /// and ends with `N of M steps reused`. Warnings about cache busters go to stderr.
     Explain(ExplainArgs),
@@ -108,8 +108,14 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff): quarry(1), or a command's, quarry-render(1) for `render`.
+    ///
+    /// `quarry man > quarry.1; for c in render build run ...; do quarry man $c > quarry-$c.1;
+    /// done` writes every page quarry(1) refers to.
+    Man {
+        /// The command whose page to print.
+        command: Option<String>,
+    },
 }
 
 /// Output format of `list` and `show`.
@@ -157,14 +163,14 @@ struct BuildArgs {
     #[command(flatten)]
     select: SelectArgs,
     /// Tag for the image [default: `quarry/<extensions>:<hash of the rendered context>`].
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", visible_alias = "image-name")]
     tag: Option<String>,
     /// Cache id isolating this job's cache mounts [default: $ROCKER_CACHE_ID, $QUARRY_CACHE_ID,
     /// the GitHub Actions job and runner, or `default`].
     #[arg(long, value_name = "ID")]
     cache_id: Option<String>,
     /// Do not use the layer cache.
-    #[arg(long)]
+    #[arg(long, visible_alias = "nocache")]
     no_cache: bool,
     /// Always look for newer base images.
     #[arg(long)]
@@ -191,16 +197,26 @@ struct BuildArgs {
     /// Progress output: `auto`, `plain` or `tty`.
     #[arg(long, value_name = "TYPE")]
     progress: Option<String>,
+    /// Print the docker commands instead of running them (the build context is written, so they
+    /// work when pasted).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Args)]
 struct RunArgs {
     #[command(flatten)]
     build: BuildArgs,
-    /// Print the docker commands instead of running them.
-    #[arg(long)]
-    dry_run: bool,
-    /// The command to run in the container [default: the image's].
+    /// Read environment variables from FILE on the host (`docker run --env-file`; repeatable).
+    #[arg(long, value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// One more `docker run` argument, passed as it is (repeatable): `--run-arg=--ipc=host`,
+    /// `--run-arg=--cpus=2`, `--run-arg=--detach`.
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    run_arg: Vec<String>,
+    /// The command to run in the container [default: the image's]. After the image it needs no
+    /// `--` (`quarry run ubuntu:24.04 ls -la`); with the image from quarry.toml, write
+    /// `quarry run -- CMD...`.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
@@ -282,6 +298,8 @@ pub struct Build {
     pub locked: bool,
     /// `--tag`.
     pub tag: Option<String>,
+    /// `--dry-run`.
+    pub dry_run: bool,
     /// `--cache-id`.
     pub cache_id: Option<String>,
     /// Pass-throughs.
@@ -293,9 +311,11 @@ pub struct Build {
 pub struct Run {
     /// The image to build.
     pub build: Build,
-    /// `--dry-run`.
-    pub dry_run: bool,
-    /// The command after `--`.
+    /// `--env-file`, as given.
+    pub env_files: Vec<PathBuf>,
+    /// `--run-arg`.
+    pub run_args: Vec<String>,
+    /// The command after the image (or after `--`).
     pub command: Vec<String>,
 }
 
@@ -337,8 +357,8 @@ pub enum Invocation {
     },
     /// `quarry completions`.
     Completions(clap_complete::Shell),
-    /// `quarry man`.
-    Man,
+    /// `quarry man [COMMAND]`.
+    Man(Option<String>),
 }
 
 /// A command line that could not be parsed.
@@ -372,6 +392,10 @@ pub struct ExtensionFlag {
     pub extension: &'static str,
     /// The option, for option flags.
     pub option: Option<&'static str>,
+    /// Other spellings of an option flag (`env` for `env-value`, `net` for `network-mode`).
+    pub aliases: Vec<String>,
+    /// A list option: the flag may be repeated.
+    pub multiple: bool,
 }
 
 impl ExtensionFlag {
@@ -389,28 +413,50 @@ pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String
         .filter(|c| SELECTING.contains(&c.get_name()))
         .flat_map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect::<Vec<_>>())
         .collect();
+    let mut claimed: BTreeMap<String, &'static str> = BTreeMap::new();
     for ext in registry.iter() {
         let mut add = |flag: ExtensionFlag| -> Result<(), String> {
-            if fixed.contains(&flag.long) {
-                return Err(format!(
-                    "flag `--{}` of extension `{}` collides with a built-in flag",
-                    flag.long, flag.extension
-                ));
-            }
-            if let Some(prev) = flags.get(&flag.long) {
-                return Err(format!(
-                    "flag `--{}` is claimed by extension `{}` and by extension `{}`",
-                    flag.long, prev.extension, flag.extension
-                ));
+            for long in std::iter::once(&flag.long).chain(&flag.aliases) {
+                if fixed.contains(long) {
+                    return Err(format!(
+                        "flag `--{long}` of extension `{}` collides with a built-in flag",
+                        flag.extension
+                    ));
+                }
+                if let Some(prev) = claimed.get(long) {
+                    return Err(format!(
+                        "flag `--{long}` is claimed by extension `{prev}` and by extension `{}`",
+                        flag.extension
+                    ));
+                }
+                claimed.insert(long.clone(), flag.extension);
             }
             flags.insert(flag.long.clone(), flag);
             Ok(())
         };
         let base = ext.name.replace('_', "-");
-        add(ExtensionFlag { long: base.clone(), extension: ext.name, option: None })?;
+        // A required option may take over the extension's own flag (`--env A=1`).
+        let taken_over = ext.options.iter().any(|o| o.required && o.aliases.contains(&base.as_str()));
+        if !taken_over {
+            let flag = ExtensionFlag {
+                long: base.clone(),
+                extension: ext.name,
+                option: None,
+                aliases: Vec::new(),
+                multiple: false,
+            };
+            add(flag)?;
+        }
         for option in ext.options {
             let long = format!("{base}-{}", option.name.replace('_', "-"));
-            add(ExtensionFlag { long, extension: ext.name, option: Some(option.name) })?;
+            let aliases = option.aliases.iter().map(|a| (*a).to_owned()).collect();
+            add(ExtensionFlag {
+                long,
+                extension: ext.name,
+                option: Some(option.name),
+                aliases,
+                multiple: option.multiple,
+            })?;
         }
     }
     Ok(flags.into_values().collect())
@@ -425,18 +471,76 @@ pub fn command(registry: &Registry) -> Result<clap::Command, String> {
     let mut command = Cli::command();
     for name in SELECTING {
         command = command.mut_subcommand(name, |mut sub| {
+            sub = sub
+                .after_help(
+                    "Extensions: one flag each (`--cargo`), options as `--cargo-version VALUE`; `--help` lists them \
+                     grouped by extension, `quarry list` in a table, `quarry show NAME` in full.",
+                )
+                .after_long_help("");
             for flag in &flags {
                 let ext = registry.get(flag.extension).expect("flags come from the registry");
-                let arg = Arg::new(flag.id()).long(flag.long.clone());
+                // Grouped under their extension, and only in `--help`: `-h` stays one screen.
+                let arg = Arg::new(flag.id())
+                    .long(flag.long.clone())
+                    .hide_short_help(true)
+                    .help_heading(format!("Extension `{}`", ext.name));
                 sub = sub.arg(match flag.option {
-                    None => arg.action(ArgAction::SetTrue).help(ext.description).help_heading("Extensions"),
+                    None => arg.action(ArgAction::SetTrue).help(ext.description),
                     Some(option) => {
                         let spec = ext.option(option).expect("flags come from the registry");
-                        arg.action(ArgAction::Set)
-                            .value_name("VALUE")
-                            .help(format!("{} [default: {}]", spec.description, spec.default))
-                            .help_heading("Extension options")
+                        let mut help = spec.description.to_owned();
+                        if spec.multiple && !help.contains("repeatable") {
+                            help.push_str(" (repeatable)");
+                        }
+                        if let Some(host) = spec.from_host {
+                            help.push_str(&format!(" [default: the host's {}]", host.key()));
+                        } else if spec.required {
+                            help.push_str(" [required]");
+                        } else {
+                            help.push_str(&format!(" [default: {}]", spec.default));
+                        }
+                        let arg = if spec.multiple {
+                            arg.action(ArgAction::Append)
+                        } else {
+                            arg.action(ArgAction::Set)
+                        };
+                        arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
                     }
+                });
+            }
+            sub
+        });
+    }
+    Ok(command)
+}
+
+/// The command for completion scripts and the man page: `-e`, `show` and `one_of` options list
+/// their values, and file names are offered only where a file is meant. (Parsing keeps free text
+/// there, so a mistyped name gets quarry's own "did you mean" rather than clap's list.)
+pub fn command_for_completions(registry: &Registry) -> Result<clap::Command, String> {
+    use clap::builder::PossibleValuesParser;
+    let names: Vec<String> = registry.iter().map(|e| e.name.to_owned()).collect();
+    let flags = extension_flags(registry)?;
+    let mut command = command(registry)?;
+    command = command.mut_subcommand("show", |sub| {
+        sub.mut_arg("name", |a| a.value_parser(PossibleValuesParser::new(names.clone())))
+    });
+    for name in SELECTING {
+        command = command.mut_subcommand(name, |mut sub| {
+            sub = sub.mut_arg("extensions", |a| a.value_parser(PossibleValuesParser::new(names.clone())));
+            for flag in &flags {
+                let Some(option) = flag.option else { continue };
+                let spec = registry
+                    .get(flag.extension)
+                    .and_then(|e| e.option(option))
+                    .expect("flags come from the registry");
+                sub = sub.mut_arg(flag.id(), |a| match spec.rule {
+                    quarry_core::Rule::OneOf(values) => {
+                        a.value_parser(PossibleValuesParser::new(values.iter().copied()))
+                    }
+                    quarry_core::Rule::Bool => a.value_parser(PossibleValuesParser::new(["true", "false"])),
+                    quarry_core::Rule::AbsPath => a.value_hint(clap::ValueHint::AnyPath),
+                    _ => a.value_hint(clap::ValueHint::Other),
                 });
             }
             sub
@@ -448,6 +552,7 @@ pub fn command(registry: &Registry) -> Result<clap::Command, String> {
 /// Parses `argv` (program name first).
 pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, ArgsError> {
     let command = command(registry).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
+    let argv = command_after_image(&command, argv);
     let matches = command.try_get_matches_from(argv).map_err(|e| unknown_extension(registry, e))?;
     let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
     crate::ui::set_level(cli.quiet, cli.verbose);
@@ -476,7 +581,7 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
         Command::Init { force } => Ok(Invocation::Init { force }),
         Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
         Command::Completions { shell } => Ok(Invocation::Completions(shell)),
-        Command::Man => Ok(Invocation::Man),
+        Command::Man { command } => Ok(Invocation::Man(command)),
         Command::Render(args) => Ok(Invocation::Render(Box::new(Render {
             request: request(registry, &args.select, sub("render")),
             output: args.output,
@@ -485,10 +590,61 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
         Command::Build(args) => Ok(Invocation::Build(Box::new(build(registry, args, sub("build"))))),
         Command::Run(args) => Ok(Invocation::Run(Box::new(Run {
             build: build(registry, args.build, sub("run")),
-            dry_run: args.dry_run,
+            env_files: args.env_file,
+            run_args: args.run_arg,
             command: args.command,
         }))),
     }
+}
+
+/// `quarry run IMAGE CMD ARGS...` as rocker takes it: the first word after the image starts the
+/// command, so `--` is inserted before it (`quarry run ubuntu:24.04 ls -la`). A word is the
+/// image or the command only when it is not a flag or a flag's value; everything from `--` on is
+/// left as it is.
+pub fn command_after_image(command: &clap::Command, mut argv: Vec<OsString>) -> Vec<OsString> {
+    let takes_value = |sub: &clap::Command, long: Option<&str>, short: Option<char>| -> Option<bool> {
+        let arg = sub.get_arguments().chain(command.get_arguments()).find(|a| match (long, short) {
+            (Some(l), _) => a.get_long() == Some(l) || a.get_all_aliases().is_some_and(|v| v.contains(&l)),
+            (None, Some(c)) => a.get_short() == Some(c),
+            _ => false,
+        })?;
+        Some(arg.get_action().takes_values())
+    };
+    let Some(run_at) = argv.iter().skip(1).position(|a| !a.to_string_lossy().starts_with('-')).map(|i| i + 1)
+    else {
+        return argv;
+    };
+    if argv[run_at] != "run" {
+        return argv;
+    }
+    let Some(sub) = command.find_subcommand("run") else { return argv };
+    let mut positionals = 0;
+    let mut i = run_at + 1;
+    while i < argv.len() {
+        let word = argv[i].to_string_lossy().into_owned();
+        if word == "--" {
+            return argv;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            if !long.contains('=') && takes_value(sub, Some(long), None) == Some(true) {
+                i += 1;
+            }
+        } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // `-e NAME`, `-tNAME`, `-qv`: a short flag that takes a value ends the cluster.
+            let first = shorts.chars().next().expect("not empty");
+            if shorts.len() == 1 && takes_value(sub, None, Some(first)) == Some(true) {
+                i += 1;
+            }
+        } else {
+            positionals += 1;
+            if positionals == 2 {
+                argv.insert(i, OsString::from("--"));
+                return argv;
+            }
+        }
+        i += 1;
+    }
+    argv
 }
 
 fn build(registry: &Registry, args: BuildArgs, matches: &ArgMatches) -> Build {
@@ -497,6 +653,7 @@ fn build(registry: &Registry, args: BuildArgs, matches: &ArgMatches) -> Build {
         engine_given: args.select.engine.is_some(),
         locked: args.select.locked,
         tag: args.tag,
+        dry_run: args.dry_run,
         cache_id: args.cache_id,
         options: crate::build::BuildOptions {
             no_cache: args.no_cache,
@@ -515,7 +672,9 @@ fn build(registry: &Registry, args: BuildArgs, matches: &ArgMatches) -> Build {
 fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Request {
     let mut selections: BTreeMap<String, Selection> = BTreeMap::new();
     for name in &args.extensions {
-        selections.entry(name.clone()).or_insert_with(|| Selection::new(name.clone()));
+        // `-e ros-jazzy` names `ros_jazzy`, as its flag `--ros-jazzy` does.
+        let name = name.replace('-', "_");
+        selections.entry(name.clone()).or_insert_with(|| Selection::new(name));
     }
     for flag in extension_flags(registry).unwrap_or_default() {
         match flag.option {
@@ -524,6 +683,14 @@ fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Requ
                     selections
                         .entry(flag.extension.to_owned())
                         .or_insert_with(|| Selection::new(flag.extension));
+                }
+            }
+            Some(option) if flag.multiple => {
+                if let Some(values) = matches.get_many::<String>(&flag.id()) {
+                    let selection = selections
+                        .entry(flag.extension.to_owned())
+                        .or_insert_with(|| Selection::new(flag.extension));
+                    selection.lists.entry(option.to_owned()).or_default().extend(values.cloned());
                 }
             }
             Some(option) => {
@@ -565,8 +732,25 @@ fn unknown_extension(registry: &Registry, e: clap::Error) -> ArgsError {
     let Some(name) = arg.strip_prefix("--").map(|a| a.split('=').next().unwrap_or(a)) else {
         return ArgsError::Clap(e);
     };
-    let flags: Vec<String> =
-        extension_flags(registry).unwrap_or_default().into_iter().map(|f| f.long).collect();
+    if let Some((_, quarry)) = ROCKER_FLAGS.iter().find(|(rocker, _)| *rocker == name) {
+        return ArgsError::Unknown(anyhow::anyhow!(
+            "`--{name}` is rocker's flag; quarry has no flag of that name\nhint: in quarry: {quarry}"
+        ));
+    }
+    let mut flags: Vec<String> = Vec::new();
+    for f in extension_flags(registry).unwrap_or_default() {
+        flags.push(f.long);
+        flags.extend(f.aliases);
+    }
+    // The built-in flags and their aliases too: `--nocach` is `--nocache`, not `--ccache`.
+    for sub in Cli::command().get_subcommands().filter(|c| SELECTING.contains(&c.get_name())) {
+        for a in sub.get_arguments() {
+            flags.extend(a.get_long().map(str::to_owned));
+            flags.extend(a.get_all_aliases().unwrap_or_default().into_iter().map(str::to_owned));
+        }
+    }
+    flags.sort();
+    flags.dedup();
     match quarry_core::suggest_closest(name, flags.iter().map(String::as_str)) {
         Some(flag) => ArgsError::Unknown(anyhow::anyhow!(
             "unknown extension or option `--{name}`\nhint: did you mean `--{flag}`? `quarry list` shows every extension"
@@ -574,6 +758,26 @@ fn unknown_extension(registry: &Registry, e: clap::Error) -> ArgsError {
         None => ArgsError::Clap(e),
     }
 }
+
+/// rocker's flags that quarry spells otherwise (rocker's `--volume`, `--env`, `--nocache`, ...
+/// are accepted as they are), with the quarry spelling.
+const ROCKER_FLAGS: &[(&str, &str)] = &[
+    ("mode", "`--dry-run` prints the commands; `quarry run` is interactive whenever stdin is a terminal"),
+    ("noexecute", "`--dry-run`"),
+    ("persist-image", "nothing to add: quarry always keeps the image; `--tag NAME` names it"),
+    ("user-override-name", "`--user-name NAME`"),
+    ("user-preserve-home", "`--home` mounts the home folder"),
+    ("extension-blacklist", "`!NAME` in `extensions` of quarry.toml removes an extension the user file adds"),
+    ("oyr-run-arg", "`--run-arg ARG`"),
+    ("group-add", "`--run-arg=--group-add=GROUP`"),
+    ("ipc", "`--run-arg=--ipc=MODE`"),
+    ("expose", "`--run-arg=--expose=PORT`"),
+    ("cpus", "`--run-arg=--cpus=N`"),
+    ("memory", "`--run-arg=--memory=SIZE`"),
+    ("detach", "`--run-arg=--detach`"),
+    ("gpus", "`--nvidia-gpus all`"),
+    ("isaacsim", "`--isaac-sim`"),
+];
 
 #[cfg(test)]
 mod tests {

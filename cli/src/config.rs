@@ -51,6 +51,9 @@ pub struct Config {
     pub extensions: Vec<Spanned<String>>,
     /// Image every builder starts from.
     pub builder_base_image: Option<Spanned<String>>,
+    /// A Dockerfile of the project (relative to the file's folder) that `build` and `run` build
+    /// first, then use as the final image (rockerc's `dockerfile:`).
+    pub dockerfile: Option<Spanned<String>>,
     /// Cache id for builds.
     pub cache_id: Option<Spanned<String>>,
     /// Option values: `[options.<extension>] <option> = value`.
@@ -81,15 +84,26 @@ pub enum OptionValue {
     Integer(i64),
     /// `true`.
     Bool(bool),
+    /// `["A=1", "B=2"]`, for a list option (`quarry show` marks them).
+    List(Vec<OptionValue>),
 }
 
 impl OptionValue {
-    /// The value as the option rules see it.
+    /// The value as the option rules see it (a list's values joined by `,`: see [`Self::texts`]).
     pub fn text(&self) -> String {
         match self {
             OptionValue::String(s) => s.clone(),
             OptionValue::Integer(i) => i.to_string(),
             OptionValue::Bool(b) => b.to_string(),
+            OptionValue::List(items) => items.iter().map(OptionValue::text).collect::<Vec<_>>().join(","),
+        }
+    }
+
+    /// Every value: one, or a list's.
+    pub fn texts(&self) -> Vec<String> {
+        match self {
+            OptionValue::List(items) => items.iter().flat_map(OptionValue::texts).collect(),
+            other => vec![other.text()],
         }
     }
 }
@@ -176,7 +190,7 @@ impl Loaded {
                 let span = e.span().unwrap_or(0..0);
                 let message = e.message().trim().to_owned();
                 let hint = if message.starts_with("unknown field") {
-                    "the keys are image, extensions, builder_base_image, cache_id, [options.<extension>], \
+                    "the keys are image, dockerfile, extensions, builder_base_image, cache_id, [options.<extension>], \
                      [overrides.<extension>], [build] and [run]; see `quarry init`"
                 } else {
                     "fix the TOML at this place"
@@ -236,6 +250,15 @@ impl Loaded {
         if let Some(i) = &c.builder_base_image {
             image(i, "builder_base_image")?;
         }
+        if let Some(d) = &c.dockerfile
+            && !quarry_core::rules::is_rel_path(d.get_ref())
+        {
+            return Err(self.error(
+                d.span(),
+                format!("`dockerfile` = {:?} is not a path inside the project", d.get_ref()),
+                "write it relative to quarry.toml's folder, e.g. `docker/Dockerfile`".to_owned(),
+            ));
+        }
         if let Some(id) = &c.cache_id
             && !crate::cache_id::is_valid(id.get_ref())
         {
@@ -246,7 +269,8 @@ impl Loaded {
             ));
         }
         for name in &c.extensions {
-            if registry.get(name.get_ref()).is_none() {
+            let bare = name.get_ref().strip_prefix('!').unwrap_or(name.get_ref());
+            if registry.get(bare).is_none() {
                 return Err(unknown_extension(name, "`extensions`"));
             }
         }
@@ -268,16 +292,27 @@ impl Loaded {
                         hint,
                     ));
                 };
-                let text = value.get_ref().text();
-                if !spec.rule.accepts(&text) {
+                if matches!(value.get_ref(), OptionValue::List(_)) && !spec.multiple {
                     return Err(self.error(
                         value.span(),
                         format!(
-                            "invalid value {text:?} for option `{}` of extension `{}`",
+                            "option `{}` of extension `{}` takes one value, not a list",
                             spec.name, ext.name
                         ),
-                        format!("expected {}", spec.rule.expectation()),
+                        "give one value".to_owned(),
                     ));
+                }
+                for text in value.get_ref().texts() {
+                    if !spec.rule.accepts(&text) {
+                        return Err(self.error(
+                            value.span(),
+                            format!(
+                                "invalid value {text:?} for option `{}` of extension `{}`",
+                                spec.name, ext.name
+                            ),
+                            format!("expected {}", spec.rule.expectation()),
+                        ));
+                    }
                 }
             }
         }
@@ -504,8 +539,12 @@ impl Layers {
             out.insert("cache_id".into(), Value::String(id));
         }
         let mut options = toml::Table::new();
-        for s in request.extensions.iter().filter(|s| !s.options.is_empty()) {
-            let values = s.options.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        for s in request.extensions.iter().filter(|s| !s.options.is_empty() || !s.lists.is_empty()) {
+            let mut values: toml::Table =
+                s.options.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            for (k, list) in &s.lists {
+                values.insert(k.clone(), strings(list));
+            }
             options.insert(s.name.clone(), Value::Table(values));
         }
         if !options.is_empty() {
@@ -578,6 +617,15 @@ impl Layers {
         self.last(|c| c.image.as_ref().map(|s| s.get_ref().clone()))
     }
 
+    /// The project's Dockerfile base (`dockerfile`), as a path: the last file that sets it,
+    /// relative to that file's folder.
+    pub fn dockerfile(&self) -> Option<PathBuf> {
+        self.project.iter().chain(self.user.iter()).find_map(|l| {
+            let d = l.config.dockerfile.as_ref()?;
+            Some(l.path.parent().unwrap_or(Path::new(".")).join(d.get_ref()))
+        })
+    }
+
     /// The configured cache id.
     pub fn cache_id(&self) -> Option<String> {
         self.last(|c| c.cache_id.as_ref().map(|s| s.get_ref().clone()))
@@ -596,13 +644,26 @@ impl Layers {
         }
         let mut selections: BTreeMap<String, Selection> =
             request.extensions.drain(..).map(|s| (s.name.clone(), s)).collect();
+        // List options: the files' values (user, then project) come before the command line's.
+        let cli_lists: BTreeMap<String, BTreeMap<String, Vec<String>>> =
+            selections.iter_mut().map(|(n, s)| (n.clone(), std::mem::take(&mut s.lists))).collect();
         // What the command line set: it wins over every file.
         let from_cli: std::collections::BTreeSet<(String, String)> =
             selections.values().flat_map(|s| s.options.keys().map(|o| (s.name.clone(), o.clone()))).collect();
+        let named_on_cli: std::collections::BTreeSet<String> = selections.keys().cloned().collect();
+        // The user file's list values, for the extensions that end up selected.
+        let mut user_lists: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
         for (role, loaded) in self.applied() {
             let config = &loaded.config;
             let user = role == "user";
             for name in &config.extensions {
+                // `!x11` removes what a file below (the user's) added; the command line still wins.
+                if let Some(excluded) = name.get_ref().strip_prefix('!') {
+                    if !named_on_cli.contains(excluded) {
+                        selections.remove(excluded);
+                    }
+                    continue;
+                }
                 selections
                     .entry(name.get_ref().clone())
                     .or_insert_with(|| Selection::new(name.get_ref().clone()));
@@ -613,7 +674,15 @@ impl Layers {
                 if user {
                     let defaults = request.option_defaults.entry(name.get_ref().clone()).or_default();
                     for (option, value) in options {
-                        defaults.insert(option.get_ref().clone(), value.get_ref().text());
+                        if let OptionValue::List(_) = value.get_ref() {
+                            let lists = user_lists.entry(name.get_ref().clone()).or_default();
+                            lists
+                                .entry(option.get_ref().clone())
+                                .or_default()
+                                .extend(value.get_ref().texts());
+                        } else {
+                            defaults.insert(option.get_ref().clone(), value.get_ref().text());
+                        }
                     }
                     continue;
                 }
@@ -621,6 +690,11 @@ impl Layers {
                     .entry(name.get_ref().clone())
                     .or_insert_with(|| Selection::new(name.get_ref().clone()));
                 for (option, value) in options {
+                    if let OptionValue::List(_) = value.get_ref() {
+                        let values = selection.lists.entry(option.get_ref().clone()).or_default();
+                        values.extend(value.get_ref().texts());
+                        continue;
+                    }
                     // The project's value replaces the user's; the command line's stays.
                     if !from_cli.contains(&(name.get_ref().clone(), option.get_ref().clone())) {
                         selection.options.insert(option.get_ref().clone(), value.get_ref().text());
@@ -634,6 +708,23 @@ impl Layers {
                 }
                 if let Some(p) = &o.cache_priority {
                     entry.cache_priority = Some(*p.get_ref());
+                }
+            }
+        }
+        // The user's values come first in a list, then the project's, then the command line's.
+        for (name, lists) in user_lists {
+            if let Some(selection) = selections.get_mut(&name) {
+                for (option, mut values) in lists {
+                    let entry = selection.lists.entry(option).or_default();
+                    values.append(entry);
+                    *entry = values;
+                }
+            }
+        }
+        for (name, lists) in cli_lists {
+            if let Some(selection) = selections.get_mut(&name) {
+                for (option, values) in lists {
+                    selection.lists.entry(option).or_default().extend(values);
                 }
             }
         }

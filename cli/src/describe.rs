@@ -16,11 +16,37 @@ pub fn builder_base(ext: &Extension) -> String {
 }
 
 fn default_text(o: &quarry_core::OptionSpec) -> String {
-    match (o.required, o.from_host) {
-        (true, _) => "(required)".to_owned(),
+    let text = match (o.required, o.from_host) {
+        (true, Some(h)) => format!("(host {})", h.key()),
+        (true, None) => "(required)".to_owned(),
         (false, Some(h)) => format!("(host {}, else {})", h.key(), o.default),
         (false, None) => o.default.to_owned(),
+    };
+    match (o.multiple, o.required) {
+        (true, true) => "(required, repeatable)".to_owned(),
+        (true, false) => format!("{text} (repeatable)"),
+        _ => text,
     }
+}
+
+/// `text` (an inline template of `ext`) rendered with the options' defaults; a required option
+/// shows as `<NAME>`. Falls back to the text itself if it does not render.
+fn rendered(ext: &Extension, text: &str) -> String {
+    if !text.contains('{') {
+        return text.to_owned();
+    }
+    let placeholders: Vec<String> =
+        ext.options.iter().map(|o| format!("<{}>", o.name.to_uppercase())).collect();
+    let ctx = quarry_core::template::context(
+        ext.name,
+        ext.options.iter().zip(&placeholders).map(|(o, p)| {
+            let value = if o.required || o.from_host.is_some() { p.as_str() } else { o.default };
+            let rule = if o.required || o.from_host.is_some() { quarry_core::Rule::Arg } else { o.rule };
+            (o.name, value, rule)
+        }),
+    );
+    quarry_core::template::render(&format!("{}/show", ext.name), text, ctx)
+        .unwrap_or_else(|_| text.to_owned())
 }
 
 /// `name=default ...`, or `-`.
@@ -46,13 +72,15 @@ pub fn text(ext: &Extension) -> String {
     if !ext.options.is_empty() {
         s.push_str("  options:\n");
         for o in ext.options {
+            let aliases: String = o.aliases.iter().map(|a| format!(", --{a}")).collect();
             s.push_str(&format!(
-                "    {}-{} VALUE  {} [{}; {}]\n",
+                "    {}-{}{aliases} VALUE  {} [{}; {}]{}\n",
                 ext.flag(),
                 o.name.replace('_', "-"),
                 o.description,
                 default_text(o),
-                o.rule.expectation()
+                o.rule.expectation(),
+                if o.multiple { "; repeatable" } else { "" }
             ));
         }
     }
@@ -71,7 +99,8 @@ fn adds(ext: &Extension) -> Vec<String> {
         out.push(format!("apt repositories: {}", names.join(", ")));
     }
     if !ext.apt_packages.is_empty() {
-        out.push(format!("apt packages: {}", ext.apt_packages.join(" ")));
+        let packages: Vec<String> = ext.apt_packages.iter().map(|p| rendered(ext, p)).collect();
+        out.push(format!("apt packages: {}", packages.join(" ")));
     }
     if let Some(b) = &ext.builder {
         if !b.apt_packages.is_empty() {
@@ -94,7 +123,7 @@ fn adds(ext: &Extension) -> Vec<String> {
         });
     }
     for entry in ext.env {
-        out.push(format!("ENV {entry}"));
+        out.push(format!("ENV {}", rendered(ext, entry)));
     }
     if let Some(init) = &ext.shell.init {
         out.push(format!("shell start-up: {}", init.source.trim().replace('\n', "; ")));
@@ -103,10 +132,10 @@ fn adds(ext: &Extension) -> Vec<String> {
         out.push(format!("interactive bash: {}", interactive.source.trim().replace('\n', "; ")));
     }
     if let Some(u) = ext.final_user {
-        out.push(format!("the image's user ({u})"));
+        out.push(format!("the image's user ({})", rendered(ext, u)));
     }
     if let Some(dir) = ext.workdir {
-        out.push(format!("working folder {dir}"));
+        out.push(format!("working folder {}", rendered(ext, dir)));
     }
     for (kind, list) in [
         ("env", ext.run.env),
@@ -115,7 +144,7 @@ fn adds(ext: &Extension) -> Vec<String> {
         ("arg", ext.run.args),
     ] {
         for item in list {
-            out.push(format!("docker run {kind}: {item}"));
+            out.push(format!("docker run {kind}: {}", rendered(ext, item)));
         }
     }
     if !ext.files.is_empty() {
@@ -164,6 +193,8 @@ pub fn json(ext: &Extension) -> Value {
             "description": o.description,
             "default": if o.required { Value::Null } else { Value::from(o.default) },
             "required": o.required,
+            "multiple": o.multiple,
+            "aliases": o.aliases,
             "from_host": o.from_host.map(|h| h.key()),
             "rule": o.rule.key(),
         })).collect::<Vec<_>>(),

@@ -186,7 +186,10 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
         return Ok(rendered_input("the current configuration".to_owned(), &rendered));
     };
     let origin = path.display().to_string();
-    if path.extension().is_some_and(|e| e == "toml") {
+    let text = read_text(path)?;
+    // By content, not by name (`quarry.toml.orig` is a configuration): a Dockerfile is never a
+    // TOML table (`FROM x` has no `=`), and a configuration always is.
+    if path.extension().is_some_and(|e| e == "toml") || text.parse::<toml::Table>().is_ok() {
         // The user's file applies under it, as it does under the project's quarry.toml.
         let layers = crate::config::Layers::with_project_file(registry, path)?;
         let mut request = quarry_core::Request { engine: level, ..Default::default() };
@@ -207,7 +210,6 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
             .with_context(|| format!("cannot render `{}`", path.display()))?;
         return Ok(rendered_input(origin, &rendered));
     }
-    let text = read_text(path)?;
     Ok(Input { origin, text, files: None })
 }
 

@@ -1,5 +1,5 @@
 //! Values of the host running quarry that options may default to (the `user` extension's uid,
-//! gid and name), so files in mounted folders keep their owner.
+//! gid and name, so files in mounted folders keep their owner; the current folder for `cwd`).
 
 use std::path::PathBuf;
 
@@ -41,11 +41,13 @@ pub fn values() -> HostValues {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
                 .filter(|u| quarry_core::rules::is_user_name(u))
         });
+    // The current folder, for extensions that mount it (`cwd`); it is the same for root.
+    let cwd = std::env::current_dir().ok().and_then(|d| d.to_str().map(str::to_owned));
     let uid = field("Uid:");
     if uid.as_deref() == Some("0") {
-        return HostValues::default();
+        return HostValues { cwd, ..HostValues::default() };
     }
-    HostValues { uid, gid: field("Gid:"), user }
+    HostValues { uid, gid: field("Gid:"), user, cwd }
 }
 
 #[cfg(test)]
@@ -56,7 +58,7 @@ mod tests {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         let root = status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
         if root {
-            assert_eq!(v, quarry_core::HostValues::default());
+            assert_eq!((v.uid, v.gid, v.user), (None, None, None));
         } else {
             assert!(v.uid.unwrap().parse::<u32>().is_ok());
             assert!(v.gid.unwrap().parse::<u32>().is_ok());

@@ -64,7 +64,7 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
         }
         args::Invocation::Import { file, output, force } => import_command(registry, &file, &output, force),
         args::Invocation::Completions(shell) => completions(registry, shell),
-        args::Invocation::Man => man_page(registry),
+        args::Invocation::Man(command) => man_page(registry, command.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,6 +93,9 @@ pub struct Configured {
     /// `quarry.lock` next to the project file, and what it holds.
     lock: Option<(std::path::PathBuf, Option<lock::Lock>)>,
     locked: bool,
+    /// The project's Dockerfile base (`dockerfile`) and the tag its result gets, when it is the
+    /// final image.
+    pub base: Option<(std::path::PathBuf, String)>,
 }
 
 impl Configured {
@@ -151,7 +154,22 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
     for (role, loaded) in layers.applied() {
         ui::detail(&format!("applying the {role} file `{}`", loaded.path.display()));
     }
+    let image_given = !request.image.is_empty();
     layers.apply(request);
+    // `dockerfile` of quarry.toml: its image is the final image (unless the command line names one).
+    let mut base = None;
+    if !image_given && let Some(path) = layers.dockerfile() {
+        let text = std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read the project's Dockerfile `{}`\nhint: fix `dockerfile` of quarry.toml",
+                path.display()
+            )
+        })?;
+        let tag = base_tag(&text);
+        ui::detail(&format!("the final image is `{tag}`, built from `{}`", path.display()));
+        request.image = tag.clone();
+        base = Some((path, tag));
+    }
     if request.image.is_empty() {
         anyhow::bail!(
             "no image given\nhint: name one (`quarry render ubuntu:24.04 --cargo`), or set `image` in quarry.toml (`quarry init` writes one)"
@@ -199,7 +217,13 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
             Some((path, old))
         }
     };
-    Ok(Configured { layers, lock, locked })
+    Ok(Configured { layers, lock, locked, base })
+}
+
+/// The tag of a project Dockerfile's image: named by its content, so an edit gives a new tag
+/// (and a new final image) while an unchanged file keeps it.
+pub fn base_tag(dockerfile: &[u8]) -> String {
+    format!("quarry/dockerfile:{:016x}", cache_id::fnv1a(dockerfile))
 }
 
 fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<()> {
@@ -238,6 +262,8 @@ pub struct PreparedBuild {
     pub context: std::path::PathBuf,
     /// `docker` arguments that build it.
     pub args: Vec<String>,
+    /// The `docker build` of the project's Dockerfile base, run first (`dockerfile`).
+    pub base_args: Option<Vec<String>>,
     /// Extra `docker run` arguments from the configuration files.
     pub run_args: Vec<String>,
 }
@@ -298,6 +324,34 @@ pub fn prepare_build(
         }
     }
     let configured = configure(registry, &mut build.request, build.locked)?;
+    configured.layers.apply_build(&mut build.options);
+    let cache = cache_id::resolve(
+        build.cache_id.as_deref(),
+        &|k| std::env::var(k).ok(),
+        configured.layers.cache_id().as_deref(),
+    )?;
+    // The project's Dockerfile first: its image is the final image, so it must exist before
+    // its ENTRYPOINT and CMD are read. BuildKit's cache makes an unchanged one instant.
+    let base_args = configured.base.as_ref().map(|(path, tag)| {
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut args = build::build_args(&effective, folder, tag, &cache, &build.options);
+        let context = args.pop().expect("the context is the last argument");
+        args.extend(["--file".into(), path.display().to_string(), context]);
+        args
+    });
+    if let (Some(args), false) = (&base_args, dry_run) {
+        ui::note(&format!("building the project's Dockerfile as `{}`", build.request.image));
+        ui::detail(&run::shell_line(&docker, args));
+        let legacy = engine.as_ref().is_some_and(|e| !e.buildx);
+        let (status, _) = run_streaming(&docker, args, legacy)?;
+        if !status.success() {
+            let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
+            anyhow::bail!(
+                "the build of the project's Dockerfile failed{code}\nhint: `{}` must build on its own: try it with `docker build`",
+                configured.base.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default()
+            );
+        }
+    }
     if engine.is_some() {
         match engine::image_config(&docker, &build.request.image) {
             Some(config) => build.request.image_config = Some(config),
@@ -310,12 +364,6 @@ pub fn prepare_build(
         }
     }
     let layers = &configured.layers;
-    layers.apply_build(&mut build.options);
-    let cache = cache_id::resolve(
-        build.cache_id.as_deref(),
-        &|k| std::env::var(k).ok(),
-        layers.cache_id().as_deref(),
-    )?;
     let rendered = render_request(registry, &build.request)?;
     let lock = configured.check_lock(&rendered, &build.request)?;
     if !dry_run {
@@ -323,18 +371,20 @@ pub fn prepare_build(
     }
     let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
     let root = build::contexts_root();
-    let context = if dry_run {
-        // What a real build writes into: its own folder under this one.
-        root.join(build::context_folder_name(&tag))
+    // A dry run writes the context too, so the printed command works when pasted; it is kept.
+    let context = build::write_build_context(&root, &tag, &rendered)
+        .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
+    if dry_run {
+        ui::note(&format!(
+            "dry run: the build context is written to `{}` and kept for the printed command",
+            context.display()
+        ));
     } else {
-        let context = build::write_build_context(&root, &tag, &rendered)
-            .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
         ui::note(&format!("building `{tag}` with cache id `{}` ({})", cache.value, cache.source));
         ui::detail(&format!("build context `{}`", context.display()));
-        context
-    };
+    }
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
-    Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args() })
+    Ok(PreparedBuild { docker, engine, rendered, tag, context, args, base_args, run_args: layers.run_args() })
 }
 
 /// Runs a prepared build, once more after BuildKit's known snapshot flake
@@ -392,7 +442,15 @@ fn interrupted(status: &std::process::ExitStatus) -> bool {
 
 /// `quarry build`: prepares and runs the build, prints the tag.
 pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<String> {
-    let prepared = prepare_build(registry, build, false)?;
+    let dry_run = build.dry_run;
+    let prepared = prepare_build(registry, build, dry_run)?;
+    if dry_run {
+        let line = run::shell_line(&prepared.docker, &prepared.args);
+        output::stdout(
+            format!("{}{}{line}\n", base_line(&prepared), build_env_prefix(&prepared)).as_bytes(),
+        )?;
+        return Ok(prepared.tag);
+    }
     execute_build(&prepared)?;
     output::stdout(format!("{}\n", prepared.tag).as_bytes())?;
     Ok(prepared.tag)
@@ -402,16 +460,29 @@ pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<
 /// container; returns the container's exit code.
 pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
     use std::io::IsTerminal;
-    let prepared = prepare_build(registry, run.build, run.dry_run)?;
-    let options = run::RunOptions {
-        interactive: std::io::stdin().is_terminal(),
-        extra: prepared.run_args.clone(),
-        command: run.command,
-    };
+    let dry_run = run.build.dry_run;
+    let prepared = prepare_build(registry, run.build, dry_run)?;
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let mut extra = prepared.run_args.clone();
+    for file in &run.env_files {
+        let path = cwd.join(file);
+        if !path.is_file() {
+            anyhow::bail!(
+                "the env file `{}` does not exist\nhint: name a file of `NAME=value` lines",
+                file.display()
+            );
+        }
+        extra.push(format!("--env-file={}", path.display()));
+    }
+    extra.extend(run.run_args.iter().cloned());
+    let options =
+        run::RunOptions { interactive: std::io::stdin().is_terminal(), extra, command: run.command, cwd };
     let run_args = run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok())?;
-    if run.dry_run {
+    if dry_run {
         let text = format!(
-            "{}\n{}\n",
+            "{}{}{}\n{}\n",
+            base_line(&prepared),
+            build_env_prefix(&prepared),
             run::shell_line(&prepared.docker, &prepared.args),
             run::shell_line(&prepared.docker, &run_args)
         );
@@ -425,6 +496,19 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         .status()
         .with_context(|| format!("cannot run `{}`", prepared.docker))?;
     Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
+}
+
+/// The build of the project's Dockerfile base, as a line of its own, for `--dry-run`.
+fn base_line(prepared: &PreparedBuild) -> String {
+    match &prepared.base_args {
+        Some(args) => format!("{}{}\n", build_env_prefix(prepared), run::shell_line(&prepared.docker, args)),
+        None => String::new(),
+    }
+}
+
+/// `DOCKER_BUILDKIT=1 ` when the engine builds without buildx (what [`execute_build`] sets).
+fn build_env_prefix(prepared: &PreparedBuild) -> &'static str {
+    if prepared.engine.as_ref().is_some_and(|e| !e.buildx) { "DOCKER_BUILDKIT=1 " } else { "" }
 }
 
 /// Runs `docker args`, passing its stderr through while keeping the last lines to read the
@@ -596,14 +680,33 @@ fn import_command(
 }
 
 fn completions(registry: &Registry, shell: clap_complete::Shell) -> anyhow::Result<()> {
-    let mut command = args::command(registry).map_err(|e| anyhow::anyhow!(e))?;
+    let mut command = args::command_for_completions(registry).map_err(|e| anyhow::anyhow!(e))?;
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut command, "quarry", &mut buf);
     output::stdout(&buf)
 }
 
-fn man_page(registry: &Registry) -> anyhow::Result<()> {
-    let command = args::command(registry).map_err(|e| anyhow::anyhow!(e))?;
+/// quarry(1), or the page of one command, `quarry-render(1)`, which quarry(1) refers to.
+fn man_page(registry: &Registry, name: Option<&str>) -> anyhow::Result<()> {
+    let command = args::command_for_completions(registry).map_err(|e| anyhow::anyhow!(e))?;
+    let command = match name {
+        None => command,
+        Some(name) => {
+            let names: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_owned()).collect();
+            let Some(sub) = command.find_subcommand(name) else {
+                let hint = quarry_core::suggest_closest(name, names.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
+                anyhow::bail!(
+                    "there is no command `{name}`\nhint: {hint}the commands are {}",
+                    names.join(", ")
+                );
+            };
+            sub.clone()
+                .name(format!("quarry-{name}"))
+                .version(command.get_version().unwrap_or_default().to_owned())
+        }
+    };
     let mut buf = Vec::new();
     clap_mangen::Man::new(command).render(&mut buf)?;
     output::stdout(&buf)

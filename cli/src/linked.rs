@@ -9,6 +9,7 @@ pub static LINKED: &[&quarry_core::Extension] = &[
     &quarry_ext_codex::EXTENSION,
     &quarry_ext_conda::EXTENSION,
     &quarry_ext_curl::EXTENSION,
+    &quarry_ext_cwd::EXTENSION,
     &quarry_ext_deps_devtools::EXTENSION,
     &quarry_ext_devices::EXTENSION,
     &quarry_ext_env::EXTENSION,

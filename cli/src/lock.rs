@@ -4,7 +4,9 @@
 //! from the lock (not from newer defaults); `--locked` fails when the lock would change.
 //!
 //! Options that default to host values (the user's uid) are not locked: they belong to whoever
-//! runs quarry.
+//! runs quarry. Nor are list options (`--env-value A=1 --env-value B=2`): only `[run]` entries
+//! use them, so they never change the Dockerfile, and a value removed from quarry.toml must not
+//! come back from the lock.
 //!
 //! The order of the `[[extension]]` entries is the order of the final stage's RUN chain. The
 //! chain only grows: the next render keeps the locked extensions in their places and puts new
@@ -97,7 +99,7 @@ impl Lock {
                         .extension
                         .options
                         .iter()
-                        .filter(|o| o.from_host.is_none())
+                        .filter(|o| o.from_host.is_none() && !o.multiple)
                         .map(|o| (o.name.to_owned(), r.options[o.name].clone()))
                         .collect(),
                 })

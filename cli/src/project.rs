@@ -7,7 +7,7 @@ use anyhow::Context;
 use quarry_core::Registry;
 use yaml_rust2::{Yaml, YamlLoader};
 
-use crate::ui::{quoted, shown};
+use crate::ui::shown;
 
 /// The starter file `quarry init` writes.
 pub const STARTER: &str = r#"# quarry.toml: what `quarry render`, `quarry build` and `quarry run` use when the command line
@@ -17,7 +17,12 @@ pub const STARTER: &str = r#"# quarry.toml: what `quarry render`, `quarry build`
 # The final image.
 image = "ubuntu:24.04"
 
-# Extensions, in any order: the Dockerfile is the same whatever the order.
+# Or a Dockerfile of the project, built first: its image is the final image (rockerc's
+# `dockerfile:`). The command line's image wins over both.
+# dockerfile = "docker/Dockerfile"
+
+# Extensions, in any order: the Dockerfile is the same whatever the order. `"!x11"` removes an
+# extension your user file adds.
 extensions = ["cargo", "npm"]
 
 # Image every builder starts from (default ubuntu:22.04: binaries built on an older glibc run on
@@ -40,6 +45,10 @@ extensions = ["cargo", "npm"]
 # [build]
 # add_host = ["deb.debian.org:192.0.2.1"]
 # progress = "plain"
+
+# List options take several values (`quarry run --env A=1 --env B=2` on the command line).
+# [options.env]
+# value = ["A=1", "B=2"]
 
 # Extra docker run arguments, one per entry.
 # [run]
@@ -143,11 +152,42 @@ impl yaml_rust2::parser::EventReceiver for Expansion {
     }
 }
 
-/// Converts rockerc YAML (keys `image`, `args`, `extension-blacklist`) to quarry.toml. Every
-/// name echoed into the file is escaped ([`shown`]), and the text is parsed and checked as a
-/// quarry configuration that sets exactly the converted image and extensions before it is
-/// returned.
+/// rocker and deps_rocker spellings of extensions that quarry names otherwise.
+const EXTENSION_ALIASES: &[(&str, &str)] =
+    &[("isaacsim", "isaac_sim"), ("gitclone", "git_clone"), ("jq", "jquery")];
+
+/// The run-time extension that mounts the host's `~/.gitconfig` (rocker's `--git` does both).
+const GITCONFIG: &str = "gitconfig";
+
+/// rockerc keys (and `args` entries) quarry has no equivalent for, with the closest feature.
+const UNMAPPED: &[(&str, &str)] = &[
+    ("image-name", "`quarry build --tag NAME` (or `--image-name`) names the image"),
+    ("mode", "`quarry run --dry-run` prints the commands; a terminal makes the run interactive"),
+    ("oyr-run-arg", "`[run] args` of quarry.toml, or `quarry run --run-arg ARG`"),
+    ("user-override-name", "`[options.user] name` of quarry.toml"),
+    ("user-preserve-home", "the `home` extension"),
+    ("ipc", "`[run] args = [\"--ipc=host\"]` of quarry.toml"),
+    ("group-add", "`[run] args = [\"--group-add=GROUP\"]` of quarry.toml"),
+];
+
+/// rockerc keys whose values become a list option: key, extension, option.
+const LIST_KEYS: &[(&str, &str, &str)] = &[
+    ("volume", "volume", "spec"),
+    ("devices", "devices", "path"),
+    ("port", "port", "mapping"),
+    ("env", "env", "value"),
+    ("ulimit", "ulimit", "value"),
+];
+
+/// Converts rockerc YAML to quarry.toml: `image`, `args` (extension names, rocker's and
+/// deps_rocker's spellings, and the flags `pull`, `nocache`, `persist-image`, `git`, `cwd`),
+/// `extension-blacklist` (as `!name` exclusions), `dockerfile`, `name`, `volume`, `devices`,
+/// `port`, `env`, `ulimit`. What has no equivalent is named with the closest quarry feature.
+/// Every name echoed into a comment is escaped ([`shown`]); values are written by the TOML
+/// serializer; and the text is parsed back and must equal exactly what was converted before it
+/// is returned.
 pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::Result<Imported> {
+    use toml::Value;
     let origin = shown(origin);
     let not_yaml = |e: &dyn std::fmt::Display| {
         anyhow::anyhow!("{origin} is not YAML: {e}\nhint: a rockerc file is a YAML mapping")
@@ -168,78 +208,205 @@ pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::
             "{origin} holds no mapping\nhint: a rockerc file looks like `image: ubuntu:22.04` and `args: [x11, user]`"
         );
     };
+    let has = |k: &str| map.contains_key(&Yaml::String(k.to_owned()));
+    if !(has("image") || has("args") || has("dockerfile")) {
+        anyhow::bail!(
+            "{origin} is not a rockerc file: it has no `image`, `args` or `dockerfile`\nhint: a rockerc file \
+             looks like `image: ubuntu:22.04` and `args: [x11, user]` (a deps_rocker deps.yaml is not one)"
+        );
+    }
     let mut skipped = Vec::new();
     let mut image = None;
+    let mut dockerfile = None;
     let mut names: Vec<String> = Vec::new();
     let mut blacklist: Vec<String> = Vec::new();
+    let mut lists: std::collections::BTreeMap<(&str, &str), Vec<String>> = Default::default();
+    let mut container_name = None;
+    let mut build = toml::Table::new();
     let list = |v: &Yaml| -> Vec<String> {
         match v {
-            Yaml::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+            Yaml::Array(items) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Yaml::String(s) => Some(s.clone()),
+                    Yaml::Integer(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect(),
             Yaml::String(s) => s.split_whitespace().map(str::to_owned).collect(),
+            Yaml::Integer(n) => vec![n.to_string()],
             _ => Vec::new(),
         }
     };
+    let flag_on = |v: &Yaml| !matches!(v, Yaml::Boolean(false) | Yaml::Null);
     for (key, value) in map {
-        match key.as_str() {
-            Some("image") => match value.as_str() {
+        let Some(k) = key.as_str() else {
+            skipped.push("a key that is not text: quarry has no such setting".to_owned());
+            continue;
+        };
+        match k {
+            "image" => match value.as_str() {
                 Some(i) if quarry_core::rules::is_image_ref(i) => image = Some(i.to_owned()),
                 Some(i) => skipped.push(format!("`image`: {} is not an image reference", shown(i))),
                 None => skipped.push("`image`: not a text value".to_owned()),
             },
-            Some("args") => names = list(value),
-            Some("extension-blacklist") => blacklist = list(value),
-            Some(other) => skipped.push(format!("{}: quarry has no such setting", shown(other))),
-            None => skipped.push("a key that is not text: quarry has no such setting".to_owned()),
-        }
-    }
-    let mut extensions = Vec::new();
-    for raw in names {
-        let name = raw.trim_start_matches('-').replace('-', "_");
-        if blacklist.iter().any(|b| b.replace('-', "_") == name) {
-            continue;
-        }
-        if registry.get(&name).is_some() {
-            if !extensions.contains(&name) {
-                extensions.push(name);
+            "dockerfile" => match value.as_str() {
+                Some(d) if quarry_core::rules::is_rel_path(d) || d.starts_with("./") => {
+                    dockerfile = Some(d.trim_start_matches("./").to_owned())
+                }
+                Some(d) => skipped.push(format!(
+                    "`dockerfile`: {} is not a path inside the project; set `dockerfile` of quarry.toml",
+                    shown(d)
+                )),
+                None => skipped.push("`dockerfile`: not a text value".to_owned()),
+            },
+            "args" => names.extend(list(value)),
+            "extension-blacklist" => blacklist = list(value),
+            "name" => match value.as_str() {
+                Some(n) if quarry_core::rules::is_identifier(n) => container_name = Some(n.to_owned()),
+                _ => skipped.push("`name`: not a container name (letters, digits, `_`, `.`, `-`)".to_owned()),
+            },
+            "pull" | "nocache" | "no-cache" if flag_on(value) => {
+                let key = if k == "pull" { "pull" } else { "no_cache" };
+                build.insert(key.to_owned(), Value::Boolean(true));
             }
-        } else {
-            let hint = registry.suggest(&name).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-            skipped.push(format!("`args` entry {}: no such extension{hint}", shown(&raw)));
+            "pull" | "nocache" | "no-cache" => {}
+            "persist-image" => {}
+            other => match LIST_KEYS.iter().find(|(key, _, _)| *key == other) {
+                Some((_, ext, option)) => lists.entry((ext, option)).or_default().extend(list(value)),
+                None => match UNMAPPED.iter().find(|(key, _)| *key == other) {
+                    Some((_, closest)) => {
+                        skipped.push(format!("{}: closest in quarry: {closest}", shown(other)))
+                    }
+                    None => skipped.push(format!("{}: quarry has no such setting", shown(other))),
+                },
+            },
         }
     }
-    if !blacklist.is_empty() {
-        let listed: Vec<String> = blacklist.iter().map(|b| shown(b)).collect();
-        skipped.push(format!(
-            "`extension-blacklist` ({}): quarry selects only what `extensions` lists, so these are left out",
-            listed.join(", ")
-        ));
+    let canonical = |raw: &str| -> String {
+        let name = raw.trim_start_matches('-').replace('-', "_");
+        EXTENSION_ALIASES.iter().find(|(a, _)| *a == name).map_or(name, |(_, to)| (*to).to_owned())
+    };
+    let blacklisted: Vec<String> = blacklist.iter().map(|b| canonical(b)).collect();
+    let mut extensions: Vec<String> = Vec::new();
+    let add = |name: &str, extensions: &mut Vec<String>| {
+        if !extensions.iter().any(|e| e == name) && !blacklisted.iter().any(|b| b == name) {
+            extensions.push(name.to_owned());
+        }
+    };
+    for raw in &names {
+        let name = canonical(raw);
+        match name.as_str() {
+            "pull" => {
+                build.insert("pull".to_owned(), Value::Boolean(true));
+            }
+            "nocache" | "no_cache" => {
+                build.insert("no_cache".to_owned(), Value::Boolean(true));
+            }
+            "persist_image" => {}
+            "git" => {
+                add("git", &mut extensions);
+                if registry.get(GITCONFIG).is_some() {
+                    add(GITCONFIG, &mut extensions);
+                } else {
+                    skipped.push(format!(
+                        "`args` entry `git`: the `git` package is converted; mounting `~/.gitconfig` needs the `{GITCONFIG}` extension, which this quarry does not link"
+                    ));
+                }
+            }
+            _ if registry.get(&name).is_some() => add(&name, &mut extensions),
+            _ => match UNMAPPED.iter().find(|(key, _)| key.replace('-', "_") == name) {
+                Some((_, closest)) => {
+                    skipped.push(format!("`args` entry {}: closest in quarry: {closest}", shown(raw)))
+                }
+                None => {
+                    let hint = registry
+                        .suggest(&name)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    skipped.push(format!("`args` entry {}: no such extension{hint}", shown(raw)));
+                }
+            },
+        }
+    }
+    // Values for list options and the container name select their extension.
+    let mut options = toml::Table::new();
+    for ((ext, option), values) in &lists {
+        let spec = registry.get(ext).and_then(|e| e.option(option));
+        let mut kept = Vec::new();
+        for v in values {
+            match spec {
+                Some(spec) if spec.rule.accepts(v) => kept.push(Value::String(v.clone())),
+                _ => skipped.push(format!("`{ext}` value {}: not one `docker run` argument", shown(v))),
+            }
+        }
+        if !kept.is_empty() && spec.is_some() {
+            add(ext, &mut extensions);
+            let table = options.entry((*ext).to_owned()).or_insert_with(|| Value::Table(toml::Table::new()));
+            if let Value::Table(t) = table {
+                t.insert((*option).to_owned(), Value::Array(kept));
+            }
+        }
+    }
+    if let Some(n) = &container_name
+        && registry.get("name").is_some()
+    {
+        add("name", &mut extensions);
+        options.insert(
+            "name".to_owned(),
+            Value::Table([("value".to_owned(), Value::String(n.clone()))].into_iter().collect()),
+        );
     }
     extensions.sort();
-    let mut toml = format!("# Converted from {origin} by `quarry import`.\n");
-    match &image {
-        Some(i) => toml.push_str(&format!("image = {}\n", quoted(i))),
-        None => toml.push_str("# image = \"ubuntu:24.04\"   # rockerc named no image: set one\n"),
+    // Blacklisted extensions become exclusions: they also leave out what the user file adds.
+    let mut exclusions: Vec<String> = Vec::new();
+    for (raw, name) in blacklist.iter().zip(&blacklisted) {
+        if registry.get(name).is_some() {
+            if !exclusions.contains(&format!("!{name}")) {
+                exclusions.push(format!("!{name}"));
+            }
+        } else {
+            skipped.push(format!("`extension-blacklist` entry {}: no such extension", shown(raw)));
+        }
     }
-    let listed: Vec<String> = extensions.iter().map(|e| quoted(e)).collect();
-    toml.push_str(&format!("extensions = [{}]\n", listed.join(", ")));
+    let mut expected = toml::Table::new();
+    if let Some(i) = &image {
+        expected.insert("image".to_owned(), Value::String(i.clone()));
+    }
+    if let Some(d) = &dockerfile {
+        expected.insert("dockerfile".to_owned(), Value::String(d.clone()));
+    }
+    let all: Vec<Value> = extensions.iter().chain(&exclusions).map(|e| Value::String(e.clone())).collect();
+    expected.insert("extensions".to_owned(), Value::Array(all));
+    if !options.is_empty() {
+        expected.insert("options".to_owned(), Value::Table(options));
+    }
+    if !build.is_empty() {
+        expected.insert("build".to_owned(), Value::Table(build));
+    }
+    let mut toml = format!("# Converted from {origin} by `quarry import`.\n");
+    if image.is_none() && dockerfile.is_none() {
+        toml.push_str("# image = \"ubuntu:24.04\"   # rockerc named no image: set one\n");
+    }
+    // `image` first, as people write it; the rest as the serializer writes it.
+    let mut rest = expected.clone();
+    if let Some(i) = rest.remove("image") {
+        toml.push_str(&format!("image = {i}\n"));
+    }
+    toml.push_str(&toml::to_string(&rest).context("cannot write the converted configuration")?);
     if !skipped.is_empty() {
         toml.push_str("\n# Not converted:\n");
         for s in &skipped {
             toml.push_str(&format!("# - {s}\n"));
         }
     }
-    check_converted(registry, &toml, image.as_deref(), &extensions)?;
+    check_converted(registry, &toml, &expected)?;
     Ok(Imported { toml, skipped })
 }
 
-/// Parses `toml` as a quarry configuration and checks it sets `image` and `extensions` and
-/// nothing else: what `import` writes can never carry more than it converted.
-fn check_converted(
-    registry: &Registry,
-    toml: &str,
-    image: Option<&str>,
-    extensions: &[String],
-) -> anyhow::Result<()> {
+/// Parses `toml` as a quarry configuration and checks it holds exactly `expected`: what
+/// `import` writes can never carry more than it converted.
+fn check_converted(registry: &Registry, toml: &str, expected: &toml::Table) -> anyhow::Result<()> {
     let bug = |why: String| {
         anyhow::anyhow!(
             "the converted quarry.toml is not what was converted: {why}\nhint: this is a bug in quarry; \
@@ -249,17 +416,8 @@ fn check_converted(
     let loaded = crate::config::Loaded::parse(Path::new(crate::config::PROJECT_FILE), toml.to_owned())
         .map_err(|e| bug(e.to_string().replace('\n', " ")))?;
     loaded.check(registry).map_err(|e| bug(e.to_string().replace('\n', " ")))?;
-    let c = &loaded.config;
-    let got: Vec<&str> = c.extensions.iter().map(|e| e.get_ref().as_str()).collect();
-    let only_these = c.image.as_ref().map(|i| i.get_ref().as_str()) == image
-        && got == extensions
-        && c.builder_base_image.is_none()
-        && c.cache_id.is_none()
-        && c.options.is_empty()
-        && c.overrides.is_empty()
-        && c.build == crate::config::BuildConfig::default()
-        && c.run.args.is_empty();
-    if only_these { Ok(()) } else { Err(bug("it sets other keys".to_owned())) }
+    let parsed: toml::Table = toml::from_str(toml).map_err(|e| bug(e.to_string().replace('\n', " ")))?;
+    if &parsed == expected { Ok(()) } else { Err(bug("it sets other keys".to_owned())) }
 }
 
 #[cfg(test)]
@@ -288,6 +446,7 @@ mod tests {
             assert!(!imported.toml.contains("\n[run]"), "{yaml}: {}", imported.toml);
             let config: toml::Table = toml::from_str(&imported.toml).unwrap();
             assert!(config.keys().all(|k| k == "image" || k == "extensions"), "{}", imported.toml);
+            assert!(!config.contains_key("run"), "{}", imported.toml);
             assert!(imported.toml.contains(r#"x\n[run]\nargs = [\"--privileged\""#), "{}", imported.toml);
         }
         let imported =
@@ -296,7 +455,8 @@ mod tests {
         let config: toml::Table = toml::from_str(&imported.toml).unwrap();
         assert_eq!(config.keys().collect::<Vec<_>>(), ["extensions"], "{}", imported.toml);
         // Control characters (a terminal escape, DEL, a lone carriage return) are escaped too.
-        let imported = super::import_rockerc(registry(), "\"\\e[31m\\x7f\\r\": 1\n", "r").unwrap();
+        let imported =
+            super::import_rockerc(registry(), "args: [x11]\n\"\\e[31m\\x7f\\r\": 1\n", "r").unwrap();
         assert!(
             imported.toml.contains(r#"# - "\u001B[31m\u007F\r": quarry has no such setting"#),
             "{}",

@@ -11,6 +11,8 @@ pub struct RunOptions {
     pub extra: Vec<String>,
     /// The command to run instead of the image's default.
     pub command: Vec<String>,
+    /// The folder relative volume paths are relative to (the current folder).
+    pub cwd: std::path::PathBuf,
 }
 
 /// A run argument that cannot be built.
@@ -53,56 +55,135 @@ pub fn run_args(
     }
     for r in &rendered.resolved.extensions {
         let ext = r.extension;
-        let ctx = quarry_core::template::context(
-            ext.name,
-            ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)),
-        );
-        let render = |entry: &str| -> Result<Option<String>, RunError> {
-            let value = if entry.contains('{') {
-                quarry_core::template::render(&format!("{}/run", ext.name), entry, ctx.clone()).map_err(
-                    |e| RunError::Template { extension: ext.name.to_owned(), message: e.to_string() },
-                )?
-            } else {
-                entry.to_owned()
+        // An entry that uses a list option renders once per value; any other entry once.
+        let render = |entry: &str| -> Result<Vec<String>, RunError> {
+            let list = ext.options.iter().find(|o| o.multiple && uses_option(entry, o.name));
+            let values: Vec<Option<&str>> = match list {
+                Some(o) => r
+                    .lists
+                    .get(o.name)
+                    .map(|v| v.iter().map(|s| Some(s.as_str())).collect())
+                    .unwrap_or_default(),
+                None => vec![None],
             };
-            let value = value.trim().to_owned();
-            if value.contains(['\n', '\r', '\0']) {
-                return Err(RunError::Template {
-                    extension: ext.name.to_owned(),
-                    message: format!("{entry:?} rendered to more than one line"),
-                });
+            let mut out = Vec::new();
+            for value in values {
+                let ctx = quarry_core::template::context(
+                    ext.name,
+                    ext.options.iter().map(|o| {
+                        let v = match (list, value) {
+                            (Some(l), Some(v)) if l.name == o.name => v,
+                            _ => r.options[o.name].as_str(),
+                        };
+                        (o.name, v, o.rule)
+                    }),
+                );
+                let text = if entry.contains('{') {
+                    quarry_core::template::render(&format!("{}/run", ext.name), entry, ctx).map_err(|e| {
+                        RunError::Template { extension: ext.name.to_owned(), message: e.to_string() }
+                    })?
+                } else {
+                    entry.to_owned()
+                };
+                let text = text.trim().to_owned();
+                if text.contains(['\n', '\r', '\0']) {
+                    return Err(RunError::Template {
+                        extension: ext.name.to_owned(),
+                        message: format!("{entry:?} rendered to more than one line"),
+                    });
+                }
+                if !text.is_empty() {
+                    out.push(text);
+                }
             }
-            Ok((!value.is_empty()).then_some(value))
+            Ok(out)
         };
         for e in ext.run.env {
-            if let Some(e) = render(e)? {
+            for e in render(e)? {
                 args.extend(["--env".into(), e]);
             }
         }
         for v in ext.run.volumes {
-            let Some(v) = render(v)? else { continue };
-            let expanded = expand(&v, env).map_err(|var| RunError::UnsetVariable {
-                extension: ext.name.to_owned(),
-                spec: v.clone(),
-                var,
-            })?;
-            args.extend(["--volume".into(), expanded]);
+            for v in render(v)? {
+                let expanded = expand(&v, env).map_err(|var| RunError::UnsetVariable {
+                    extension: ext.name.to_owned(),
+                    spec: v.clone(),
+                    var,
+                })?;
+                let (spec, missing) = volume(&expanded, &options.cwd);
+                if let Some(missing) = missing {
+                    crate::ui::warning(&format!(
+                        "the host path `{missing}` of volume {} does not exist: docker creates it as an empty folder owned by root",
+                        crate::ui::quoted(&v)
+                    ));
+                }
+                args.extend(["--volume".into(), spec]);
+            }
         }
         for d in ext.run.devices {
-            if let Some(d) = render(d)? {
+            for d in render(d)? {
                 args.extend(["--device".into(), d]);
             }
         }
         for a in ext.run.args {
-            if let Some(a) = render(a)? {
-                args.push(a);
-            }
+            args.extend(render(a)?);
         }
     }
     args.extend(options.extra.iter().cloned());
     args.push(tag.to_owned());
     args.extend(options.command.iter().cloned());
     Ok(args)
+}
+
+/// Whether the template `entry` uses `options.<name>` (as a whole name).
+fn uses_option(entry: &str, name: &str) -> bool {
+    let needle = format!("options.{name}");
+    entry.match_indices(&needle).any(|(i, _)| {
+        let after = entry[i + needle.len()..].chars().next();
+        let before = entry[..i].chars().next_back();
+        !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    })
+}
+
+/// A volume as rocker takes it: `/data` is `/data:/data`, and a relative host path (`src:/ws`,
+/// `./data`) is made absolute against `cwd`, never a named volume. Returns the spec and the host
+/// path when it does not exist.
+pub fn volume(spec: &str, cwd: &std::path::Path) -> (String, Option<String>) {
+    let mut parts: Vec<&str> = spec.split(':').collect();
+    if parts.len() == 1 {
+        parts.push(parts[0]);
+    }
+    let host = std::path::Path::new(parts[0]);
+    let host = if host.is_absolute() { host.to_owned() } else { cwd.join(host) };
+    let host = normalize(&host);
+    let host_text = host.display().to_string();
+    let container = if parts[1].starts_with('/') {
+        parts[1].to_owned()
+    } else {
+        // `data:data`: the container side of a relative path is the same absolute path.
+        normalize(&cwd.join(parts[1])).display().to_string()
+    };
+    let missing = (!host.exists()).then(|| host_text.clone());
+    let mut out = vec![host_text, container];
+    out.extend(parts[2..].iter().map(|s| (*s).to_owned()));
+    (out.join(":"), missing)
+}
+
+/// `a/./b/../c` as `a/c`, lexically (the path may not exist yet).
+fn normalize(path: &std::path::Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Expands a leading `~` and every `$VAR` / `${VAR}` from the host environment.
@@ -170,6 +251,18 @@ mod tests {
         assert_eq!(expand("${HOME}/x:$HOME/y", &env).unwrap(), "/home/me/x:/home/me/y");
         assert_eq!(expand("/tmp/.X11-unix:/tmp/.X11-unix", &env).unwrap(), "/tmp/.X11-unix:/tmp/.X11-unix");
         assert_eq!(expand("$NOPE/x", &env).unwrap_err(), "NOPE");
+    }
+
+    #[test]
+    fn volumes_as_rocker() {
+        let cwd = std::path::Path::new("/nonexistent-quarry/ws");
+        assert_eq!(volume("/data", cwd).0, "/data:/data");
+        assert_eq!(volume("src:/ws", cwd).0, "/nonexistent-quarry/ws/src:/ws");
+        assert_eq!(volume("./a/../b:/b:ro", cwd).0, "/nonexistent-quarry/ws/b:/b:ro");
+        assert_eq!(volume("/tmp", cwd).1, None);
+        assert_eq!(volume("/nonexistent-quarry/x", cwd).1.as_deref(), Some("/nonexistent-quarry/x"));
+        assert!(uses_option("{{ options.value }}", "value"));
+        assert!(!uses_option("{{ options.values }}", "value"));
     }
 
     #[test]

@@ -62,7 +62,7 @@ fn writes_the_output_file() {
 fn bad_input_is_a_clear_error_and_writes_nothing() {
     let cases: &[(&[&str], &str, &str)] = &[
         (&["--carg"], "error: unknown extension or option `--carg`", "hint: did you mean `--cargo`?"),
-        (&["-e", "ros-jazy"], "error: unknown extension `ros-jazy`", "hint: did you mean `ros_jazzy`?"),
+        (&["-e", "ros-jazy"], "error: unknown extension `ros_jazy`", "hint: did you mean `ros_jazzy`?"),
         (
             &["--cargo-version", "1.80 && rm -rf /"],
             "error: invalid value \"1.80 && rm -rf /\" for option `version` of extension `cargo`",
@@ -190,6 +190,7 @@ fn build_without_an_engine_is_a_clear_error() {
 
 #[test]
 fn run_dry_run_prints_both_commands_with_the_extensions_run_arguments() {
+    let cache = scratch("dry-run-cache");
     let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
         .args([
             "run",
@@ -203,23 +204,46 @@ fn run_dry_run_prints_both_commands_with_the_extensions_run_arguments() {
             "--help",
         ])
         .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
-        .env("XDG_CACHE_HOME", "/nonexistent/cache")
+        .env("XDG_CACHE_HOME", &cache)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let out = String::from_utf8(o.stdout).unwrap();
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].starts_with("docker buildx build --load --tag quarry/palanteer:"), "{out}");
-    assert!(
-        lines[0].contains(" --build-arg BUILDKIT_CACHE_MOUNT_NS=py310 /nonexistent/cache/quarry/contexts/")
-    );
+    let prefix = format!(" --build-arg BUILDKIT_CACHE_MOUNT_NS=py310 {}/quarry/contexts/", cache.display());
+    assert!(lines[0].contains(&prefix), "{out}");
     assert!(lines[1].starts_with(
         "docker run --rm --env DISPLAY --volume /tmp/.X11-unix:/tmp/.X11-unix:ro quarry/palanteer:"
     ));
     assert!(lines[1].ends_with(" palanteer --help"));
-    // A dry run writes nothing.
-    assert!(!std::path::Path::new("/nonexistent/cache").exists());
+    // The printed build works when pasted: its context folder is written, with the Dockerfile.
+    let context = lines[0].rsplit(' ').next().unwrap();
+    assert!(std::path::Path::new(context).join("Dockerfile").is_file(), "{out}");
+    assert!(stderr(&o).contains("dry run: the build context is written to"), "{}", stderr(&o));
+    std::fs::remove_dir_all(cache).unwrap();
+}
+
+/// `quarry build --dry-run` prints the build command, on a context it wrote.
+#[test]
+fn build_dry_run_prints_a_build_that_works_when_pasted() {
+    let cache = scratch("build-dry-run-cache");
+    let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(["build", "debian:bookworm", "--git", "--dry-run", "--nocache", "--image-name", "team/dev:1"])
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("docker buildx build --load --tag team/dev:1 "), "{out}");
+    assert!(out.contains(" --no-cache "), "{out}");
+    let context = out.trim_end().rsplit(' ').next().unwrap();
+    let dockerfile = std::fs::read_to_string(std::path::Path::new(context).join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("FROM debian:bookworm AS quarry_final"));
+    std::fs::remove_dir_all(cache).unwrap();
 }
 
 #[test]
@@ -290,7 +314,7 @@ fn run_time_extensions_give_docker_run_arguments() {
     // `--build-network` is docker build's `--network`; `--network` selects the extension.
     assert!(out.lines().next().unwrap().contains(" --network none "), "{out}");
 
-    let o = run(&["--port"]);
+    let o = run(&["-e", "port"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains(
         "error: extension `port` needs its option `mapping`\nhint: give it with `--port-mapping VALUE`"
@@ -628,13 +652,14 @@ fn import_converts_a_rockerc_and_names_what_it_could_not() {
         err.contains("warning: not converted: `args` entry `pixy`: no such extension (did you mean `pixi`?)"),
         "{err}"
     );
-    assert!(err.contains("warning: not converted: `volume`: quarry has no such setting"), "{err}");
-    assert!(err.contains("`extension-blacklist` (`nvidia`)"), "{err}");
+    assert!(!err.contains("`volume`"), "{err}");
     let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    // The blacklist is an exclusion: it also removes what the user file adds.
     assert!(
-        toml.contains("image = \"ubuntu:22.04\"\nextensions = [\"deps_devtools\", \"user\", \"x11\"]\n"),
+        toml.contains("image = \"ubuntu:22.04\"\nextensions = [\"deps_devtools\", \"user\", \"volume\", \"x11\", \"!nvidia\"]\n"),
         "{toml}"
     );
+    assert!(toml.contains("[options.volume]\nspec = [\"/a:/b\"]\n"), "{toml}");
     let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
     assert!(o.status.success(), "the imported file renders: {}", stderr(&o));
     std::fs::remove_dir_all(dir).unwrap();
@@ -1116,5 +1141,341 @@ fn verbose_and_show_config_say_which_files_apply() {
     let o =
         quarry_env(&std::env::temp_dir(), std::path::Path::new("/nonexistent/config"), &[], &["show-config"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("#   none\n"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn rq(dir: &std::path::Path, config_home: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", config_home)
+        .env("XDG_CACHE_HOME", dir.join(".cache"))
+        .env("HOME", "/home/tester")
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .output()
+        .expect("quarry runs")
+}
+
+/// The `docker run` line of a dry run.
+fn docker_run_line(o: &Output) -> String {
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    out.lines()
+        .find(|l| l.starts_with("docker run "))
+        .unwrap_or_else(|| panic!("no docker run in {out}"))
+        .to_owned()
+}
+
+/// Run-time values repeat, rocker's spellings are accepted, and the command needs no `--` after
+/// the image (issue 14).
+#[test]
+fn run_values_repeat_and_rockers_spellings_work() {
+    let dir = scratch("rocker-flags");
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("vars.env"), "X=1\n").unwrap();
+    let d = dir.display().to_string();
+    let o = rq(
+        &dir,
+        "/nonexistent/config",
+        &[
+            "run",
+            "debian:bookworm",
+            "--dry-run",
+            "--env-value",
+            "A=1",
+            "--env",
+            "B=2",
+            "--volume",
+            "/tmp",
+            "--volume",
+            "src:/ws",
+            "--volume-spec",
+            "~/data:/data:ro",
+            "--devices",
+            "/dev/null",
+            "--devices-path",
+            "/dev/zero",
+            "--port",
+            "8080:80",
+            "--port-mapping",
+            "9090:90",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit-value",
+            "core=0",
+            "--net",
+            "bridge",
+            "--name",
+            "box",
+            "--env-file",
+            "vars.env",
+            "--run-arg=--ipc=host",
+            "--run-arg",
+            "--cpus=2",
+            "ls",
+            "-la",
+            "--color",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = docker_run_line(&o);
+    for expected in [
+        "--env A=1 --env B=2",
+        "--network=bridge",
+        "--name=box",
+        "--publish=8080:80 --publish=9090:90",
+        "--ulimit=nofile=1024:1024 --ulimit=core=0",
+        "--device /dev/null --device /dev/zero",
+        &format!("--volume /tmp:/tmp --volume {d}/src:/ws --volume /home/tester/data:/data:ro"),
+        &format!("--env-file={d}/vars.env --ipc=host --cpus=2 "),
+    ] {
+        assert!(line.contains(expected), "missing {expected:?} in {line}");
+    }
+    assert!(line.ends_with(" ls -la --color"), "{line}");
+    // A host path that does not exist is mounted, with a warning.
+    assert!(stderr(&o).contains("warning: the host path `/home/tester/data` of volume"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(&format!("`{d}/src`")), "{}", stderr(&o));
+
+    // Each value is checked by the option's rule.
+    let o = rq(
+        &dir,
+        "/nonexistent/config",
+        &["run", "debian:bookworm", "--dry-run", "--env", "A=1", "--env", "B 2"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("error: invalid value \"B 2\" for option `value` of extension `env`"),
+        "{}",
+        stderr(&o)
+    );
+
+    // rocker's `--nocache`, `--image-name`; a rocker flag quarry spells otherwise names the spelling.
+    let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--nocach", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("hint: did you mean `--nocache`?"), "{}", stderr(&o));
+    let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--ipc", "host"]);
+    assert!(stderr(&o).contains("hint: in quarry: `--run-arg=--ipc=MODE`"), "{}", stderr(&o));
+    let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--persist-image"]);
+    assert!(stderr(&o).contains("quarry always keeps the image"), "{}", stderr(&o));
+    let o = rq(
+        &dir,
+        "/nonexistent/config",
+        &["run", "debian:bookworm", "--git", "--env-file", "nope.env", "--dry-run"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("error: the env file `nope.env` does not exist"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// List options in quarry.toml: the user file's, the project's and the command line's values, in
+/// that order; a list for a single-valued option points at the file.
+#[test]
+fn list_options_in_configuration_files() {
+    let dir = scratch("list-config");
+    let home = dir.join("config");
+    std::fs::create_dir_all(home.join("quarry")).unwrap();
+    std::fs::write(home.join("quarry/config.toml"), "[options.env]\nvalue = [\"U=1\"]\n").unwrap();
+    let project = dir.join("p");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("quarry.toml"),
+        "image = \"debian:bookworm\"\nextensions = [\"git\"]\n[options.env]\nvalue = [\"A=1\", \"B=2\"]\n[options.port]\nmapping = \"80:80\"\n",
+    )
+    .unwrap();
+    let o = rq(&project, home.to_str().unwrap(), &["run", "--dry-run", "--env", "C=3", "--", "bash"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = docker_run_line(&o);
+    assert!(line.contains("--env U=1 --env A=1 --env B=2 --env C=3 --publish=80:80"), "{line}");
+    assert!(line.ends_with(" bash"), "{line}");
+    // List options are not locked: they never change the Dockerfile.
+    let lock = std::fs::read_to_string(project.join("quarry.lock")).unwrap_or_default();
+    assert!(!lock.contains("A=1"), "{lock}");
+    std::fs::write(
+        project.join("quarry.toml"),
+        "image = \"debian:bookworm\"\n[options.network]\nmode = [\"host\", \"bridge\"]\n",
+    )
+    .unwrap();
+    let o = rq(&project, home.to_str().unwrap(), &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o)
+            .contains("quarry.toml:3:8: option `mode` of extension `network` takes one value, not a list"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--cwd` mounts the current folder at the same path and starts there.
+#[test]
+fn cwd_mounts_the_current_folder_and_starts_there() {
+    let dir = scratch("cwd");
+    let d = std::fs::canonicalize(&dir).unwrap().display().to_string();
+    let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--cwd", "--dry-run", "pwd"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = docker_run_line(&o);
+    assert!(line.contains(&format!("--volume {d}:{d} --workdir={d} ")), "{line}");
+    assert!(line.ends_with(" pwd"), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A project removes an extension the user file adds with `!name`.
+#[test]
+fn a_project_excludes_what_the_user_file_adds() {
+    let dir = scratch("exclude");
+    let home = dir.join("config");
+    std::fs::create_dir_all(home.join("quarry")).unwrap();
+    std::fs::write(home.join("quarry/config.toml"), "extensions = [\"git\", \"jquery\"]\n").unwrap();
+    let project = dir.join("p");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("quarry.toml"),
+        "image = \"debian:bookworm\"\nextensions = [\"!jquery\", \"curl\"]\n",
+    )
+    .unwrap();
+    let o = rq(&project, home.to_str().unwrap(), &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("# Extensions: curl, git\n"), "{out}");
+    // The command line still wins.
+    let o = rq(&project, home.to_str().unwrap(), &["render", "--jquery"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("# Extensions: curl, git, jquery\n"));
+    std::fs::write(project.join("quarry.toml"), "image = \"debian:bookworm\"\nextensions = [\"!jqury\"]\n")
+        .unwrap();
+    let o = rq(&project, home.to_str().unwrap(), &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("did you mean `jquery`?"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Import maps every rockerc key and `args` entry that has an equivalent, names the rest with
+/// the closest feature, and refuses a file that is not a rockerc.
+#[test]
+fn import_loses_nothing() {
+    let dir = scratch("import-all");
+    std::fs::write(
+        dir.join("rockerc.yaml"),
+        "image: ubuntu:24.04\nargs: [x11, git, cwd, isaacsim, pull, persist-image, nvidia, user, oyr-run-arg]\n\
+         extension-blacklist: [nvidia]\nname: dev\nvolume: [/data, \"src:/ws\"]\ndevices: /dev/dri\n\
+         port: [\"8080:80\"]\nenv: [A=1, B=2]\nimage-name: mine\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "rockerc.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    let config: toml::Table = toml::from_str(&toml).unwrap();
+    let extensions: Vec<&str> =
+        config["extensions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for e in ["x11", "git", "cwd", "isaac_sim", "user", "name", "volume", "devices", "port", "env", "!nvidia"]
+    {
+        assert!(extensions.contains(&e), "{e} missing: {toml}");
+    }
+    assert!(!extensions.contains(&"nvidia"), "{toml}");
+    assert_eq!(config["build"]["pull"].as_bool(), Some(true), "{toml}");
+    assert_eq!(config["options"]["env"]["value"].as_array().unwrap().len(), 2, "{toml}");
+    assert_eq!(config["options"]["volume"]["spec"].as_array().unwrap().len(), 2, "{toml}");
+    assert_eq!(config["options"]["name"]["value"].as_str(), Some("dev"), "{toml}");
+    let err = stderr(&o);
+    assert!(err.contains("`image-name`: closest in quarry: `quarry build --tag NAME`"), "{err}");
+    assert!(err.contains("`args` entry `oyr-run-arg`: closest in quarry: `[run] args`"), "{err}");
+    // rocker's `git` is the package and the ~/.gitconfig mount (`gitconfig`, when linked).
+    let linked =
+        String::from_utf8(quarry(&["list"]).stdout).unwrap().lines().any(|l| l.starts_with("gitconfig "));
+    assert!(extensions.contains(&"gitconfig") == linked, "{toml}");
+    assert!(linked || err.contains("needs the `gitconfig` extension"), "{err}");
+    let o = quarry_in(&dir, "/nonexistent/config", &["run", "--dry-run", "--", "true"]);
+    assert!(o.status.success(), "the imported file runs: {}", stderr(&o));
+    let line = docker_run_line(&o);
+    assert!(line.contains("--env A=1 --env B=2") && line.contains("--volume /data:/data"), "{line}");
+
+    // Not a rockerc: an error, and nothing written.
+    std::fs::write(dir.join("deps.yaml"), "apt_tools: [htop]\nenv: [A=1]\n").unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "deps.yaml", "-o", "other.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("error: `deps.yaml` is not a rockerc file"), "{}", stderr(&o));
+    assert!(!dir.join("other.toml").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `dockerfile` of quarry.toml: the project's Dockerfile is built first, tagged by its content,
+/// and its image is the final image.
+#[test]
+fn a_project_dockerfile_is_the_final_image() {
+    let dir = scratch("dockerfile-base");
+    std::fs::create_dir_all(dir.join("docker")).unwrap();
+    std::fs::write(dir.join("docker/Dockerfile"), "FROM debian:bookworm\nRUN echo one\n").unwrap();
+    std::fs::write(dir.join("quarry.toml"), "dockerfile = \"docker/Dockerfile\"\nextensions = [\"git\"]\n")
+        .unwrap();
+    let o = rq(&dir, "/nonexistent/config", &["build", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let d = dir.display();
+    assert!(lines[0].starts_with("docker buildx build --load --tag quarry/dockerfile:"), "{out}");
+    assert!(lines[0].ends_with(&format!(" --file {d}/docker/Dockerfile {d}/docker")), "{out}");
+    let tag = lines[0].split(' ').nth(5).unwrap().to_owned();
+    let o = rq(&dir, "/nonexistent/config", &["render"]);
+    let rendered = String::from_utf8(o.stdout).unwrap();
+    assert!(rendered.contains(&format!("FROM {tag} AS quarry_final")), "{rendered}");
+    // Another Dockerfile, another tag; the same one, the same tag.
+    std::fs::write(dir.join("docker/Dockerfile"), "FROM debian:bookworm\nRUN echo two\n").unwrap();
+    let o = rq(&dir, "/nonexistent/config", &["render"]);
+    assert!(!String::from_utf8(o.stdout).unwrap().contains(&tag));
+    // The command line's image wins.
+    let o = rq(&dir, "/nonexistent/config", &["render", "ubuntu:24.04"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("FROM ubuntu:24.04 AS quarry_final"));
+    std::fs::write(dir.join("quarry.toml"), "dockerfile = \"../Dockerfile\"\n").unwrap();
+    let o = rq(&dir, "/nonexistent/config", &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("`dockerfile` = \"../Dockerfile\" is not a path inside the project"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `-h` is one screen, `--help` groups the extension flags under their extension and shows no
+/// empty default; man pages exist for the commands quarry(1) names; completions offer extension
+/// names and option values; `explain` tells a configuration from a Dockerfile by content.
+#[test]
+fn help_man_completions_and_explain_by_content() {
+    let o = quarry(&["render", "-h"]);
+    let short = String::from_utf8(o.stdout).unwrap();
+    assert!(short.lines().count() < 40, "{short}");
+    assert!(!short.contains("--cargo-version <VALUE>"), "{short}");
+    let o = quarry(&["render", "--help"]);
+    let long = String::from_utf8(o.stdout).unwrap();
+    assert!(long.contains("Extension `cargo`:\n      --cargo\n"), "{long}");
+    assert!(!long.contains("[default: ]"), "{long}");
+    assert!(long.contains("[required]"), "{long}");
+
+    let o = quarry(&["man"]);
+    let page = String::from_utf8(o.stdout).unwrap();
+    assert!(page.contains("quarry\\-render(1)"), "{page}");
+    let o = quarry(&["man", "render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains(".TH quarry-render 1"));
+
+    let o = quarry(&["completions", "bash"]);
+    let script = String::from_utf8(o.stdout).unwrap();
+    assert!(script.contains("ros_jazzy"), "extension names are completed");
+    assert!(script.contains("ros-base"), "one_of values are completed");
+
+    let o = quarry(&["show", "ros_jazzy"]);
+    let shown = String::from_utf8(o.stdout).unwrap();
+    assert!(!shown.contains("{{"), "{shown}");
+
+    let dir = scratch("explain-by-content");
+    std::fs::write(dir.join("quarry.toml.orig"), "image = \"debian:bookworm\"\nextensions = [\"git\"]\n")
+        .unwrap();
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"debian:bookworm\"\nextensions = [\"git\", \"jquery\"]\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["explain", "quarry.toml.orig"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("steps reused"));
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -49,6 +49,8 @@ fn probe_extension(builder: bool) -> Extension {
                 rule: Rule::Identifier,
                 required: false,
                 from_host: None,
+                multiple: false,
+                aliases: &[],
             },
             quarry_core::OptionSpec {
                 name: "sleep",
@@ -57,6 +59,8 @@ fn probe_extension(builder: bool) -> Extension {
                 rule: Rule::Uint,
                 required: false,
                 from_host: None,
+                multiple: false,
+                aliases: &[],
             },
         ]),
         ..Extension::EMPTY

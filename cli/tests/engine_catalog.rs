@@ -237,3 +237,95 @@ fn run_time_extensions_reach_the_container() {
     assert_eq!(&lines[5..], ["lo"], "network none leaves only the loopback: {text}");
     std::fs::remove_dir_all(home).unwrap();
 }
+
+/// `--cwd` and rocker's volumes on a real container: the current folder is mounted at its own
+/// path and the command starts there; `--volume /some/dir` mounts it at the same path; a
+/// relative host path is the current folder's, not a named volume; values repeat.
+#[test]
+fn cwd_and_rocker_volumes_reach_the_container() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("cwd-volumes");
+    let work = home.join("work");
+    let extra = home.join("extra");
+    std::fs::create_dir_all(work.join("rel")).unwrap();
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(work.join("marker.txt"), "in the current folder\n").unwrap();
+    std::fs::write(work.join("rel/y.txt"), "relative\n").unwrap();
+    std::fs::write(extra.join("x.txt"), "same path\n").unwrap();
+    let work = std::fs::canonicalize(&work).unwrap();
+    let extra = std::fs::canonicalize(&extra).unwrap().display().to_string();
+    let script = format!("pwd; cat marker.txt; cat {extra}/x.txt; cat /rel/y.txt; echo \"env=$A,$B\"");
+    let mut args = vec![
+        "run",
+        "debian:bookworm",
+        "--cwd",
+        "--volume",
+        &extra,
+        "--volume",
+        "rel:/rel",
+        "--env",
+        "A=1",
+        "--env",
+        "B=2",
+    ];
+    if let Some(h) = &engine.add_host {
+        args.extend(["--add-host", h]);
+    }
+    args.extend(["sh", "-c", &script]);
+    let out = engine
+        .command(env!("CARGO_BIN_EXE_quarry"))
+        .current_dir(&work)
+        .env("XDG_CACHE_HOME", &home)
+        .env_remove("ROCKER_CACHE_ID")
+        .env_remove("QUARRY_CACHE_ID")
+        .env_remove("GITHUB_ACTIONS")
+        .args(&args)
+        .output()
+        .expect("quarry runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let w = work.display().to_string();
+    assert_eq!(lines, [w.as_str(), "in the current folder", "same path", "relative", "env=1,2"], "{text}");
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// `dockerfile` of quarry.toml on a real engine: the project's Dockerfile is built first and its
+/// image is the final image the extensions go on.
+#[test]
+fn a_project_dockerfile_is_built_first() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("dockerfile-base");
+    let project = home.join("p");
+    std::fs::create_dir_all(project.join("docker")).unwrap();
+    let token = common::token();
+    std::fs::write(
+        project.join("docker/Dockerfile"),
+        format!("FROM debian:bookworm\nRUN echo {token} > /hi\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("quarry.toml"),
+        "dockerfile = \"docker/Dockerfile\"\nextensions = [\"jquery\"]\n",
+    )
+    .unwrap();
+    let mut args = vec!["run"];
+    if let Some(h) = &engine.add_host {
+        args.extend(["--add-host", h]);
+    }
+    args.extend(["--", "sh", "-c", "cat /hi; jq -n 1"]);
+    let out = engine
+        .command(env!("CARGO_BIN_EXE_quarry"))
+        .current_dir(&project)
+        .env("XDG_CACHE_HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("ROCKER_CACHE_ID")
+        .env_remove("QUARRY_CACHE_ID")
+        .env_remove("GITHUB_ACTIONS")
+        .args(&args)
+        .output()
+        .expect("quarry runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{token}\n1\n"), "{}", stderr(&out));
+    std::fs::remove_dir_all(home).unwrap();
+}

@@ -81,13 +81,15 @@ pub fn emit(m: &Metadata) -> String {
         .iter()
         .map(|o| {
             format!(
-                "::quarry_core::OptionSpec {{ name: {}, description: {}, default: {}, rule: {}, required: {}, from_host: {} }}",
+                "::quarry_core::OptionSpec {{ name: {}, description: {}, default: {}, rule: {}, required: {}, from_host: {}, multiple: {}, aliases: {} }}",
                 lit(&o.name),
                 lit(&o.description),
                 lit(&o.default),
                 rule(&o.rule),
                 o.required,
-                option(o.from_host.map(|h| format!("::quarry_core::HostValue::{h:?}")))
+                option(o.from_host.map(|h| format!("::quarry_core::HostValue::{h:?}"))),
+                o.multiple,
+                str_slice(&o.aliases)
             )
         })
         .collect();

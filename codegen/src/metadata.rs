@@ -36,6 +36,10 @@ pub struct OptionMeta {
     pub required: bool,
     /// Default taken from the host.
     pub from_host: Option<HostValue>,
+    /// A list option (`multiple = true`).
+    pub multiple: bool,
+    /// Other long flags (`aliases = ["net"]`).
+    pub aliases: Vec<String>,
 }
 
 /// What a builder starts from, as declared in metadata.
@@ -181,8 +185,9 @@ const BUILDER_KEYS: &[&str] = &["from", "apt_packages", "template", "artifacts"]
 const SHELL_KEYS: &[&str] = &["init", "interactive"];
 const ARTIFACT_KEYS: &[&str] = &["source", "dest"];
 const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
-const OPTION_KEYS: &[&str] = &["description", "default", "rule", "one_of", "required", "from_host"];
-const HOST_VALUES: &[&str] = &["uid", "gid", "user"];
+const OPTION_KEYS: &[&str] =
+    &["description", "default", "rule", "one_of", "required", "from_host", "multiple", "aliases"];
+const HOST_VALUES: &[&str] = &["uid", "gid", "user", "cwd"];
 const FILE_KEYS: &[&str] = &["path", "executable", "dest"];
 const RUN_KEYS: &[&str] = &["env", "volumes", "devices", "args"];
 const RULE_NAMES: &[&str] = &[
@@ -304,8 +309,11 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     }
 
     // Options come before templates: templates are checked against them.
-    let options = w.options(root);
-    let option_names: Vec<&str> = options.iter().map(|o| o.name.as_str()).collect();
+    let options = w.options(root, &name);
+    // List options are for `[run]` entries only: every other template sees the single ones.
+    let option_names: Vec<&str> = options.iter().filter(|o| !o.multiple).map(|o| o.name.as_str()).collect();
+    let all_option_names: Vec<&str> = options.iter().map(|o| o.name.as_str()).collect();
+    let list_names: Vec<&str> = options.iter().filter(|o| o.multiple).map(|o| o.name.as_str()).collect();
     let apt_packages = w.packages(root, "", "apt_packages", &name, &options);
 
     let apt_repositories = w.repositories(root);
@@ -374,7 +382,18 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         });
     }
     let files = w.files(root);
-    let run = w.run(root, &option_names);
+    let run = w.run(root, &all_option_names, &list_names);
+    for d in &mut w.diagnostics {
+        let list = list_names.iter().find(|l| {
+            d.rule == "template-variable" && d.message.starts_with(&format!("the template uses `options.{l}"))
+        });
+        if let Some(l) = list {
+            d.rule = "list-option";
+            d.message = format!(
+                "`options.{l}` is a list option (`multiple = true`): only `[run]` entries may use it, rendered once per value"
+            );
+        }
+    }
 
     if !w.diagnostics.is_empty() {
         return Err(w.finish());
@@ -589,7 +608,8 @@ impl Walker<'_> {
         options: &[OptionMeta],
     ) -> Vec<String> {
         let packages = self.string_array(table, prefix, key);
-        let option_names: Vec<&str> = options.iter().map(|o| o.name.as_str()).collect();
+        let option_names: Vec<&str> =
+            options.iter().filter(|o| !o.multiple).map(|o| o.name.as_str()).collect();
         if let Some(Some(list)) = table.get(key).map(|v| v.get_ref().as_array()) {
             for (p, item) in packages.iter().zip(list.iter()) {
                 let at = item.span().start;
@@ -623,7 +643,8 @@ impl Walker<'_> {
         packages
     }
 
-    fn options(&mut self, root: &Table<'_>) -> Vec<OptionMeta> {
+    fn options(&mut self, root: &Table<'_>, extension: &str) -> Vec<OptionMeta> {
+        let self_flag = extension.replace('_', "-");
         let Some(options) = self.table(root, "", "options") else { return Vec::new() };
         let mut out = Vec::new();
         for (key, value) in options.iter() {
@@ -729,12 +750,29 @@ impl Walker<'_> {
                 }
             };
             let required = self.boolean(t, &prefix, "required", false);
+            let multiple = self.boolean(t, &prefix, "multiple", false);
+            let aliases = self.string_array(t, &prefix, "aliases");
+            let alias_at = t.get("aliases").map(|v| v.span().start).unwrap_or(key.span().start);
+            for alias in &aliases {
+                self.check(rules::is_flag_name(alias), alias_at, &join(&prefix, "aliases"), "flag-name", || {
+                    format!("{alias:?} is not a flag name: lowercase letters, digits and single `-`, without the leading `--`")
+                });
+                if *alias == self_flag && !required {
+                    self.error(
+                        alias_at,
+                        &join(&prefix, "aliases"),
+                        "flag-name",
+                        format!("`--{alias}` is the extension's own flag: only a `required` option may take it over (else `--{alias}` alone could not select the extension with the default)"),
+                    );
+                }
+            }
             let from_host = match self.string(t, &prefix, "from_host", false) {
                 None => None,
                 Some(h) => match h.as_str() {
                     "uid" => Some(HostValue::Uid),
                     "gid" => Some(HostValue::Gid),
                     "user" => Some(HostValue::User),
+                    "cwd" => Some(HostValue::Cwd),
                     _ => {
                         let at = t.get("from_host").map(|v| v.span().start).unwrap_or(key.span().start);
                         self.error(
@@ -793,6 +831,8 @@ impl Walker<'_> {
                     rule,
                     required,
                     from_host,
+                    multiple,
+                    aliases,
                 });
             }
         }
@@ -1108,7 +1148,7 @@ impl Walker<'_> {
     }
 
     /// `docker run` needs; each entry is a template over the options, checked like the others.
-    fn run(&mut self, root: &Table<'_>, option_names: &[&str]) -> RunMeta {
+    fn run(&mut self, root: &Table<'_>, option_names: &[&str], list_names: &[&str]) -> RunMeta {
         let Some(t) = self.table(root, "", "run") else { return RunMeta::default() };
         self.check_keys(t, "run", RUN_KEYS);
         let run = RunMeta {
@@ -1136,6 +1176,13 @@ impl Walker<'_> {
                 if !ok || !value.contains(['{']) {
                     continue;
                 }
+                let lists_used: Vec<&&str> = list_names
+                    .iter()
+                    .filter(|l| find_in_expressions(value, &format!("options.{l}")).is_some())
+                    .collect();
+                self.check(lists_used.len() <= 1, at, &format!("run.{key}"), "list-option", || {
+                    format!("{value:?} uses more than one list option: an entry renders once per value of one list")
+                });
                 match template::unknown_variables(value, option_names) {
                     Err(e) => self.error(
                         at,

@@ -54,6 +54,7 @@ fn fixtures_are_all_there() {
         "bad_name",
         "final_stage_rules",
         "malformed_image",
+        "list_option_rules",
         "many_mistakes",
         "missing_template_file",
         "option_default_fails_rule",

@@ -50,6 +50,14 @@ pub enum Error {
         /// The command-line flag that sets it.
         flag: String,
     },
+    /// Several values for an option that takes one.
+    #[error("option `{option}` of extension `{extension}` takes one value, not a list\nhint: give it once")]
+    NotAList {
+        /// The extension.
+        extension: String,
+        /// The option.
+        option: String,
+    },
     /// The same option was given two different values.
     #[error(
         "option `{option}` of extension `{extension}` is given twice, as {first:?} and {second:?}\nhint: give it once"

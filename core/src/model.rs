@@ -225,6 +225,15 @@ pub struct OptionSpec {
     /// Take the default from the host running quarry (the user's uid, ...), falling back to
     /// `default` where the host has no such value.
     pub from_host: Option<HostValue>,
+    /// A list option: the user may give it any number of times (`--env-value A=1 --env-value
+    /// B=2`, `value = ["A=1", "B=2"]`), each value checked by `rule`. Only `[run]` entries may
+    /// use it; an entry that does renders once per value. `required` means at least one value;
+    /// otherwise the list is `[default]` when none is given.
+    pub multiple: bool,
+    /// Other long flags for this option, without `--` (`net` for `network`'s `mode`). An alias
+    /// equal to the extension's own flag (`env` for `env`'s required `value`) makes `--env VALUE`
+    /// give the value instead of selecting the extension alone.
+    pub aliases: &'static [&'static str],
 }
 
 /// A value read from the host that runs quarry, for option defaults.
@@ -236,6 +245,8 @@ pub enum HostValue {
     Gid,
     /// The user's login name.
     User,
+    /// The folder quarry runs in (an absolute path).
+    Cwd,
 }
 
 impl HostValue {
@@ -245,6 +256,7 @@ impl HostValue {
             HostValue::Uid => "uid",
             HostValue::Gid => "gid",
             HostValue::User => "user",
+            HostValue::Cwd => "cwd",
         }
     }
 }
@@ -370,6 +382,13 @@ impl Extension {
             }
             if !o.required && !o.rule.accepts(o.default) {
                 panic!("option `default` does not satisfy the option's own `rule`");
+            }
+            let mut a = 0;
+            while a < o.aliases.len() {
+                if !rules::is_flag_name(o.aliases[a]) {
+                    panic!("option `aliases` must be flag names: lowercase letters, digits and `-`");
+                }
+                a += 1;
             }
             let mut j = i + 1;
             while j < self.options.len() {

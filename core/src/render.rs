@@ -97,12 +97,25 @@ pub struct Selection {
     pub name: String,
     /// Option values by option name; unset options take their defaults.
     pub options: BTreeMap<String, String>,
+    /// Values of list options (`multiple`), in order; a value in `options` for a list option
+    /// counts as one more.
+    pub lists: BTreeMap<String, Vec<String>>,
 }
 
 impl Selection {
     /// A selection with default options.
     pub fn new(name: impl Into<String>) -> Self {
-        Selection { name: name.into(), options: BTreeMap::new() }
+        Selection { name: name.into(), options: BTreeMap::new(), lists: BTreeMap::new() }
+    }
+
+    /// Adds values to a list option.
+    pub fn with_values(
+        mut self,
+        option: impl Into<String>,
+        values: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.lists.entry(option.into()).or_default().extend(values.into_iter().map(Into::into));
+        self
     }
 
     /// Sets an option.
@@ -178,6 +191,8 @@ pub struct HostValues {
     pub gid: Option<String>,
     /// The user's login name.
     pub user: Option<String>,
+    /// The folder quarry runs in.
+    pub cwd: Option<String>,
 }
 
 impl HostValues {
@@ -187,6 +202,7 @@ impl HostValues {
             crate::HostValue::Uid => self.uid.as_deref(),
             crate::HostValue::Gid => self.gid.as_deref(),
             crate::HostValue::User => self.user.as_deref(),
+            crate::HostValue::Cwd => self.cwd.as_deref(),
         }
     }
 }
@@ -960,6 +976,8 @@ mod tests {
             rule: crate::Rule::Version,
             required: false,
             from_host: None,
+            multiple: false,
+            aliases: &[],
         }]);
         tool.builder = Some(Builder {
             from: BuilderFrom::BaseImage,
@@ -1025,6 +1043,8 @@ mod tests {
             rule: crate::Rule::Version,
             required: false,
             from_host: None,
+            multiple: false,
+            aliases: &[],
         }]);
         e.setup = Some(Template { file: "setup", source: "RUN echo {{ options.version }}\n" });
         let reg = registry(vec![e]);

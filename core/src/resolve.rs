@@ -15,8 +15,12 @@ use crate::rules;
 pub struct ResolvedExtension {
     /// The registered extension.
     pub extension: &'static Extension,
-    /// Every option's value: the user's, or the default.
+    /// Every option's value: the user's, or the default. For a list option, its first value
+    /// (or the default): only `[run]` entries use list options, through `lists`.
     pub options: BTreeMap<String, String>,
+    /// Every list option's values, in the order given (repeats removed): the user's, or
+    /// `[default]` (nothing for a required option that was not given, which is an error).
+    pub lists: BTreeMap<String, Vec<String>>,
     /// Effective cache priority (metadata or override).
     pub priority: u8,
     /// Effective builder base image, if the extension has a builder on a base image of its own
@@ -58,15 +62,33 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         None => DEFAULT_BUILDER_BASE_IMAGE.to_owned(),
     };
 
-    // The user's selections, merged by name.
+    // The user's selections, merged by name; list options' values are concatenated.
     let mut selected: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
+    let mut lists: BTreeMap<&'static str, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for selection in &request.extensions {
         let ext = registry.get(&selection.name).ok_or_else(|| Error::UnknownExtension {
             name: selection.name.clone(),
             suggestion: registry.suggest(&selection.name).map(str::to_owned),
         })?;
         let options = selected.entry(ext.name).or_default();
+        let ext_lists = lists.entry(ext.name).or_default();
+        let given_lists = selection.lists.iter().flat_map(|(o, values)| values.iter().map(move |v| (o, v)));
+        let singles_of_lists =
+            selection.options.iter().filter(|(o, _)| ext.option(o).is_some_and(|s| s.multiple));
+        for (option, value) in singles_of_lists.chain(given_lists) {
+            check_option(ext, option, value)?;
+            if !ext.option(option).is_some_and(|s| s.multiple) {
+                return Err(Error::NotAList { extension: ext.name.to_owned(), option: option.clone() });
+            }
+            let values = ext_lists.entry(option.clone()).or_default();
+            if !values.contains(value) {
+                values.push(value.clone());
+            }
+        }
         for (option, value) in &selection.options {
+            if ext.option(option).is_some_and(|s| s.multiple) {
+                continue;
+            }
             check_option(ext, option, value)?;
             if let Some(previous) = options.get(option)
                 && previous != value
@@ -147,7 +169,24 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         };
         let given = selected.get(name);
         let mut options: BTreeMap<String, String> = BTreeMap::new();
-        for spec in ext.options {
+        let mut option_lists: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for spec in ext.options.iter().filter(|s| s.multiple) {
+            let values = lists.get(name).and_then(|l| l.get(spec.name)).cloned().unwrap_or_default();
+            let values = match (values.is_empty(), spec.required) {
+                (false, _) => values,
+                (true, true) => {
+                    return Err(Error::MissingOption {
+                        extension: name.to_owned(),
+                        option: spec.name.to_owned(),
+                        flag: format!("{}-{}", ext.flag(), spec.name.replace('_', "-")),
+                    });
+                }
+                (true, false) => vec![spec.default.to_owned()],
+            };
+            options.insert(spec.name.to_owned(), values[0].clone());
+            option_lists.insert(spec.name.to_owned(), values);
+        }
+        for spec in ext.options.iter().filter(|s| !s.multiple) {
             if let Some(value) = given.and_then(|g| g.get(spec.name)) {
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
@@ -157,14 +196,14 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
             }
-            if spec.required {
+            let host = spec.from_host.and_then(|h| request.host.get(h)).filter(|v| spec.rule.accepts(v));
+            if spec.required && host.is_none() {
                 return Err(Error::MissingOption {
                     extension: name.to_owned(),
                     option: spec.name.to_owned(),
                     flag: format!("{}-{}", ext.flag(), spec.name.replace('_', "-")),
                 });
             }
-            let host = spec.from_host.and_then(|h| request.host.get(h)).filter(|v| spec.rule.accepts(v));
             options.insert(spec.name.to_owned(), host.unwrap_or(spec.default).to_owned());
         }
         resolved.insert(
@@ -172,6 +211,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             ResolvedExtension {
                 extension: ext,
                 options,
+                lists: option_lists,
                 priority,
                 builder_base_image,
                 requested: selected.contains_key(name),

@@ -318,6 +318,23 @@ pub const fn is_snake_case(s: &str) -> bool {
     true
 }
 
+/// A long flag without `--`: `[a-z][a-z0-9-]*`, at most 64 characters, no `--`, not ending in `-`.
+pub const fn is_flag_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 64 || !b[0].is_ascii_lowercase() || b[b.len() - 1] == b'-' {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(is_lower_alnum(c) || c == b'-') || (c == b'-' && b[i - 1] == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// See [`Rule::Version`].
 pub const fn is_version(s: &str) -> bool {
     let b = s.as_bytes();

@@ -12,6 +12,8 @@ quarry_core::register! {
             rule: quarry_core::Rule::Version,
             required: false,
             from_host: None,
+            multiple: false,
+            aliases: &[],
         }],
         ..quarry_core::Extension::EMPTY
     };

@@ -11,6 +11,8 @@ quarry_core::register! {
             rule: quarry_core::Rule::Arg,
             required: true,
             from_host: None,
+            multiple: false,
+            aliases: &[],
         }],
         ..quarry_core::Extension::EMPTY
     };

@@ -134,6 +134,8 @@ const KVSTORE_OPTIONS: &[OptionSpec] = &[OptionSpec {
     rule: Rule::Version,
     required: false,
     from_host: None,
+    multiple: false,
+    aliases: &[],
 }];
 
 /// A versioned shared library and tool (the version is compiled in, so a bump changes the

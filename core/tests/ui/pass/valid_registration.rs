@@ -31,6 +31,8 @@ quarry_core::register! {
                 rule: quarry_core::Rule::Version,
                 required: false,
                 from_host: None,
+                multiple: false,
+                aliases: &[],
             },
             quarry_core::OptionSpec {
                 name: "flavor",
@@ -39,6 +41,8 @@ quarry_core::register! {
                 rule: quarry_core::Rule::OneOf(&["full", "lite"]),
                 required: false,
                 from_host: None,
+                multiple: false,
+                aliases: &[],
             },
         ],
         files: &[quarry_core::ContextFile { path: "files/run.sh", contents: b"#!/bin/sh\n", executable: true, dest: None }],
