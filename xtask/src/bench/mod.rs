@@ -14,6 +14,7 @@
 mod extensions;
 mod layout;
 mod measure;
+mod predict;
 mod report;
 mod scenario;
 mod steps;
@@ -135,6 +136,7 @@ fn cache(options: &Options) -> anyhow::Result<()> {
     let report = report::Report::new(engine.describe(), &scenarios, rows);
     print!("{}", report.table());
     print!("{}", report.targets_text());
+    print!("{}", report.lock_text());
     if let Some(parent) = options.json.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
