@@ -9,7 +9,8 @@
 //! scenario back to back, so drift in the machine's speed touches all layouts alike.
 //!
 //! Figures, not assertions on time: the targets on step reuse are checked (exit 1 when one fails
-//! for a quarry layout), the rebuild-time ratio against the naive layout is reported.
+//! for the quarry layout), the rebuild-time ratio against the naive layout is reported. Next to
+//! each measured rebuild the report prints what `quarry explain` predicted for it (`predict`).
 
 mod extensions;
 mod layout;
@@ -149,7 +150,7 @@ fn cache(options: &Options) -> anyhow::Result<()> {
     );
     if report.failed_reuse_targets() > 0 {
         bail!(
-            "{} step-reuse target(s) failed for a quarry layout (see above)",
+            "{} step-reuse target(s) failed for the quarry layout (see above)",
             report.failed_reuse_targets()
         );
     }

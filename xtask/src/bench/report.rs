@@ -380,7 +380,7 @@ impl Report {
 
     /// The targets, pass or fail, with their figures.
     pub fn targets_text(&self) -> String {
-        let mut s = String::from("\ntargets (quarry layouts; the naive layout is the baseline):\n");
+        let mut s = String::from("\ntargets (the quarry layout; quarry-nolock and naive are baselines):\n");
         for t in &self.targets {
             let verdict = match (t.pass, t.kind) {
                 (true, _) => "pass",
