@@ -9,11 +9,13 @@
 //! scenario back to back, so drift in the machine's speed touches all layouts alike.
 //!
 //! Figures, not assertions on time: the targets on step reuse are checked (exit 1 when one fails
-//! for a quarry layout), the rebuild-time ratio against the naive layout is reported.
+//! for the quarry layout), the rebuild-time ratio against the naive layout is reported. Next to
+//! each measured rebuild the report prints what `quarry explain` predicted for it (`predict`).
 
 mod extensions;
 mod layout;
 mod measure;
+mod predict;
 mod report;
 mod scenario;
 mod steps;
@@ -135,6 +137,7 @@ fn cache(options: &Options) -> anyhow::Result<()> {
     let report = report::Report::new(engine.describe(), &scenarios, rows);
     print!("{}", report.table());
     print!("{}", report.targets_text());
+    print!("{}", report.lock_text());
     if let Some(parent) = options.json.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
@@ -147,7 +150,7 @@ fn cache(options: &Options) -> anyhow::Result<()> {
     );
     if report.failed_reuse_targets() > 0 {
         bail!(
-            "{} step-reuse target(s) failed for a quarry layout (see above)",
+            "{} step-reuse target(s) failed for the quarry layout (see above)",
             report.failed_reuse_targets()
         );
     }
