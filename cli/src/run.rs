@@ -11,6 +11,11 @@ pub struct RunOptions {
     pub extra: Vec<String>,
     /// The command to run instead of the image's default.
     pub command: Vec<String>,
+    /// The host user's supplementary group ids (the `host_groups` of `[run]` entries).
+    pub host_groups: Vec<String>,
+    /// The X authority cookie file made on the host for this run, mounted for extensions that
+    /// ask for it (`[run] xauthority`); `None` when none could be made.
+    pub xauthority: Option<String>,
 }
 
 /// A run argument that cannot be built.
@@ -25,6 +30,16 @@ pub enum RunError {
         extension: String,
         /// What went wrong.
         message: String,
+    },
+    /// A `group_add` entry rendered to something that is not a group.
+    #[error(
+        "extension `{extension}` adds the group {group:?}, which is not a group name or id\nhint: this is a fault of the extension; report it to its authors"
+    )]
+    Group {
+        /// The extension.
+        extension: String,
+        /// The rendered item.
+        group: String,
     },
     /// A volume names a host variable that is not set.
     #[error(
@@ -51,12 +66,16 @@ pub fn run_args(
     if options.interactive {
         args.extend(["--interactive".into(), "--tty".into()]);
     }
+    let home = user_home(rendered)?;
+    let host_groups = options.host_groups.join(",");
+    let mut xauthority = false;
     for r in &rendered.resolved.extensions {
         let ext = r.extension;
-        let ctx = quarry_core::template::context(
+        let options_ctx = quarry_core::template::context(
             ext.name,
             ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)),
         );
+        let ctx = quarry_core::template::run_context(options_ctx, &home, &host_groups);
         let render = |entry: &str| -> Result<Option<String>, RunError> {
             let value = if entry.contains('{') {
                 quarry_core::template::render(&format!("{}/run", ext.name), entry, ctx.clone()).map_err(
@@ -98,11 +117,58 @@ pub fn run_args(
                 args.push(a);
             }
         }
+        for g in ext.run.group_add {
+            let Some(list) = render(g)? else { continue };
+            for group in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                if !(quarry_core::rules::is_uint(group) || quarry_core::rules::is_identifier(group)) {
+                    return Err(RunError::Group { extension: ext.name.to_owned(), group: group.to_owned() });
+                }
+                args.extend(["--group-add".into(), group.to_owned()]);
+            }
+        }
+        xauthority |= ext.run.xauthority;
+    }
+    if xauthority && let Some(file) = &options.xauthority {
+        let target = quarry_core::XAUTHORITY_PATH;
+        args.extend([
+            "--volume".into(),
+            format!("{file}:{target}:ro"),
+            "--env".into(),
+            format!("XAUTHORITY={target}"),
+        ]);
     }
     args.extend(options.extra.iter().cloned());
     args.push(tag.to_owned());
     args.extend(options.command.iter().cloned());
     Ok(args)
+}
+
+/// The home folder of the image's user, the `home` of `[run]` entries: the `home` of the
+/// extension that sets the user, `/home/<user>` when it sets none, `/root` when no extension sets
+/// a user.
+pub fn user_home(rendered: &Rendered) -> Result<String, RunError> {
+    let owner = rendered.resolved.extensions.iter().find(|r| r.extension.final_user.is_some());
+    let Some(r) = owner else { return Ok("/root".to_owned()) };
+    let ext = r.extension;
+    match ext.home {
+        Some(template) => {
+            let ctx = quarry_core::template::context(
+                ext.name,
+                ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)),
+            );
+            let home = quarry_core::template::render(&format!("{}/home", ext.name), template, ctx)
+                .map_err(|e| RunError::Template { extension: ext.name.to_owned(), message: e.to_string() })?;
+            let home = home.trim().to_owned();
+            if !quarry_core::rules::is_abs_path(&home) {
+                return Err(RunError::Template {
+                    extension: ext.name.to_owned(),
+                    message: format!("`home` rendered to {home:?}, which is not an absolute path"),
+                });
+            }
+            Ok(home)
+        }
+        None => Ok(format!("/home/{}", rendered.final_user.as_deref().unwrap_or("root"))),
+    }
 }
 
 /// Expands a leading `~` and every `$VAR` / `${VAR}` from the host environment.
