@@ -107,6 +107,16 @@ pub fn run_args(
             })?;
             args.extend(["--volume".into(), expanded]);
         }
+        // Made only when the host path exists: Docker would create a missing one as a
+        // root-owned folder.
+        for v in ext.run.optional_volumes {
+            let Some(v) = render(v)? else { continue };
+            let Ok(expanded) = expand(&v, env) else { continue };
+            let source = expanded.split(':').next().unwrap_or_default();
+            if std::path::Path::new(source).exists() {
+                args.extend(["--volume".into(), expanded]);
+            }
+        }
         for d in ext.run.devices {
             if let Some(d) = render(d)? {
                 args.extend(["--device".into(), d]);

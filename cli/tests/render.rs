@@ -361,7 +361,7 @@ fn ros_start_up_sources_setup_and_updates_rosdep_once() {
     assert!(rendered.dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/quarry-entrypoint\"]"));
 }
 
-fn run_args(req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {
+fn run_args_in(home: &str, req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {
     let rendered = quarry_core::render(reg(), req).unwrap();
     let options = quarry_cli::run::RunOptions {
         host_groups: host_groups.iter().map(|g| (*g).to_owned()).collect(),
@@ -369,32 +369,45 @@ fn run_args(req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Ve
         ..quarry_cli::run::RunOptions::default()
     };
     let env = |k: &str| match k {
-        "HOME" => Some("/home/me".to_owned()),
+        "HOME" => Some(home.to_owned()),
         "XDG_RUNTIME_DIR" => Some("/run/user/1000".to_owned()),
         _ => None,
     };
     quarry_cli::run::run_args(&rendered, "img", &options, &env).unwrap()
 }
 
+fn run_args(req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {
+    run_args_in("/home/me", req, host_groups, xauthority)
+}
+
 /// Mounts of the host's configuration land in the image user's home: the `user` extension's
-/// `home` (the host's path), else root's.
+/// `home` (the host's path), else root's; each only when the host has it.
 #[test]
 fn config_mounts_follow_the_users_home() {
+    let host = tempfile::tempdir().unwrap();
+    let h = host.path().to_str().unwrap().to_owned();
     let mut req = request("ubuntu:24.04", &["gitconfig", "claude", "codex", "gemini"]);
-    let args = run_args(&req, &[], None).join(" ");
+    assert!(!run_args_in(&h, &req, &[], None).contains(&"--volume".to_owned()), "nothing to mount yet");
+    for dir in [".claude", ".codex", ".gemini"] {
+        std::fs::create_dir(host.path().join(dir)).unwrap();
+    }
+    for file in [".gitconfig", ".claude.json"] {
+        std::fs::write(host.path().join(file), "").unwrap();
+    }
+    let args = run_args_in(&h, &req, &[], None).join(" ");
     for mount in [
-        "--volume /home/me/.gitconfig:/root/.gitconfig:ro",
-        "--volume /home/me/.claude:/root/.claude",
-        "--volume /home/me/.claude.json:/root/.claude.json",
-        "--volume /home/me/.codex:/root/.codex",
-        "--volume /home/me/.gemini:/root/.gemini",
+        format!("--volume {h}/.gitconfig:/root/.gitconfig:ro"),
+        format!("--volume {h}/.claude:/root/.claude"),
+        format!("--volume {h}/.claude.json:/root/.claude.json"),
+        format!("--volume {h}/.codex:/root/.codex"),
+        format!("--volume {h}/.gemini:/root/.gemini"),
     ] {
-        assert!(args.contains(mount), "{mount}: {args}");
+        assert!(args.contains(&mount), "{mount}: {args}");
     }
     req.extensions.push(Selection::new("user").with_option("home", "/home/me"));
-    let args = run_args(&req, &[], None).join(" ");
-    assert!(args.contains("--volume /home/me/.gitconfig:/home/me/.gitconfig:ro"), "{args}");
-    assert!(args.contains("--volume /home/me/.claude.json:/home/me/.claude.json"), "{args}");
+    let args = run_args_in(&h, &req, &[], None).join(" ");
+    assert!(args.contains(&format!("--volume {h}/.gitconfig:/home/me/.gitconfig:ro")), "{args}");
+    assert!(args.contains(&format!("--volume {h}/.claude.json:/home/me/.claude.json")), "{args}");
 }
 
 /// The host user's supplementary groups are added when asked, and only then; pulse adds `audio`
@@ -443,4 +456,57 @@ fn nvidia_sets_the_toolkits_environment() {
     let args = run_args(&req, &[], None);
     assert!(args.contains(&"--gpus=all".to_owned()), "{args:?}");
     assert!(!args.iter().any(|a| a.starts_with("--runtime")), "{args:?}");
+}
+
+/// ROS's start-up, sourced by bash as quarry's entrypoint does, with a stand-in `rosdep`: it
+/// prints nothing, starts one `rosdep update` in the background, and a second shell (or one
+/// after the database exists) starts none.
+#[test]
+fn ros_start_up_runs_rosdep_update_once_and_quietly() {
+    let rendered = quarry_core::render(reg(), &request("ubuntu:24.04", &["ros_jazzy"])).unwrap();
+    let env = rendered.files.iter().find(|f| f.path == "quarry/_env.d/ros_jazzy.sh").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("ros_jazzy.sh");
+    // Without ROS installed here, `source /opt/ros/...` fails: the stand-in skips that line.
+    let text = String::from_utf8_lossy(&env.contents).replace("source /opt/ros/jazzy/setup.bash", ":");
+    std::fs::write(&script, text).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let rosdep = bin.join("rosdep");
+    std::fs::write(
+        &rosdep,
+        "#!/bin/sh\necho \"rosdep $*\" >> \"$HOME/calls\"\nmkdir -p \"$HOME/.ros/rosdep/sources.cache\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rosdep, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let shell = || {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(". {}; echo done", script.display()))
+            .env("HOME", dir.path())
+            .env("PATH", &path)
+            .env_remove("ROS_HOME")
+            .output()
+            .unwrap()
+    };
+    let first = shell();
+    assert_eq!(String::from_utf8_lossy(&first.stdout), "done\n");
+    assert_eq!(String::from_utf8_lossy(&first.stderr), "");
+    // The background update finishes soon; a shell meanwhile or after starts none.
+    let second = shell();
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "done\n");
+    let calls = dir.path().join("calls");
+    for _ in 0..100 {
+        if calls.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(shell().status.code(), Some(0));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(std::fs::read_to_string(&calls).unwrap(), "rosdep update --rosdistro jazzy\n");
+    assert!(dir.path().join(".ros/rosdep-update.started").is_dir());
 }

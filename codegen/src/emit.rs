@@ -111,9 +111,10 @@ pub fn emit(m: &Metadata) -> String {
         &mut s,
         "run",
         &format!(
-            "::quarry_core::RunSpec {{ env: {}, volumes: {}, devices: {}, args: {}, group_add: {}, xauthority: {} }}",
+            "::quarry_core::RunSpec {{ env: {}, volumes: {}, optional_volumes: {}, devices: {}, args: {}, group_add: {}, xauthority: {} }}",
             str_slice(&m.run.env),
             str_slice(&m.run.volumes),
+            str_slice(&m.run.optional_volumes),
             str_slice(&m.run.devices),
             str_slice(&m.run.args),
             str_slice(&m.run.group_add),

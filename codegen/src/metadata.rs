@@ -93,6 +93,8 @@ pub struct RunMeta {
     pub env: Vec<String>,
     /// Bind mounts.
     pub volumes: Vec<String>,
+    /// Bind mounts made only when the host path exists.
+    pub optional_volumes: Vec<String>,
     /// Devices.
     pub devices: Vec<String>,
     /// Other arguments.
@@ -191,9 +193,10 @@ const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
 const OPTION_KEYS: &[&str] = &["description", "default", "rule", "one_of", "required", "from_host"];
 const HOST_VALUES: &[&str] = &["uid", "gid", "user", "home"];
 const FILE_KEYS: &[&str] = &["path", "executable", "dest"];
-const RUN_KEYS: &[&str] = &["env", "volumes", "devices", "args", "group_add", "xauthority"];
+const RUN_KEYS: &[&str] =
+    &["env", "volumes", "optional_volumes", "devices", "args", "group_add", "xauthority"];
 /// The `[run]` keys whose entries are templates.
-const RUN_LIST_KEYS: &[&str] = &["env", "volumes", "devices", "args", "group_add"];
+const RUN_LIST_KEYS: &[&str] = &["env", "volumes", "optional_volumes", "devices", "args", "group_add"];
 const RULE_NAMES: &[&str] = &[
     "version",
     "identifier",
@@ -1143,6 +1146,7 @@ impl Walker<'_> {
         let run = RunMeta {
             env: self.string_array(t, "run", "env"),
             volumes: self.string_array(t, "run", "volumes"),
+            optional_volumes: self.string_array(t, "run", "optional_volumes"),
             devices: self.string_array(t, "run", "devices"),
             args: self.string_array(t, "run", "args"),
             group_add: self.string_array(t, "run", "group_add"),
@@ -1152,6 +1156,7 @@ impl Walker<'_> {
             let values = match *key {
                 "env" => &run.env,
                 "volumes" => &run.volumes,
+                "optional_volumes" => &run.optional_volumes,
                 "devices" => &run.devices,
                 "group_add" => &run.group_add,
                 _ => &run.args,

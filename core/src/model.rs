@@ -198,6 +198,10 @@ pub struct RunSpec {
     pub env: &'static [&'static str],
     /// Bind mounts `host:container[:options]`; `~` and `$VAR` are expanded on the host.
     pub volumes: &'static [&'static str],
+    /// Bind mounts like `volumes`, made only when the host path exists: a missing source is
+    /// skipped instead of created by Docker (as a root-owned folder, even where a file belongs,
+    /// such as `~/.claude.json`).
+    pub optional_volumes: &'static [&'static str],
     /// Devices to pass through.
     pub devices: &'static [&'static str],
     /// Any other `docker run` arguments, each a separate argv entry.
@@ -216,13 +220,21 @@ pub const XAUTHORITY_PATH: &str = "/tmp/.quarry.xauth";
 
 impl RunSpec {
     /// No run arguments.
-    pub const EMPTY: RunSpec =
-        RunSpec { env: &[], volumes: &[], devices: &[], args: &[], group_add: &[], xauthority: false };
+    pub const EMPTY: RunSpec = RunSpec {
+        env: &[],
+        volumes: &[],
+        optional_volumes: &[],
+        devices: &[],
+        args: &[],
+        group_add: &[],
+        xauthority: false,
+    };
 
     /// Whether the extension asks for nothing at run time.
     pub const fn is_empty(&self) -> bool {
         self.env.is_empty()
             && self.volumes.is_empty()
+            && self.optional_volumes.is_empty()
             && self.devices.is_empty()
             && self.args.is_empty()
             && self.group_add.is_empty()
