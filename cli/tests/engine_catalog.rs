@@ -446,3 +446,69 @@ fn palanteer_builds_and_finds_its_libraries() {
     }
     std::fs::remove_dir_all(home).unwrap();
 }
+
+/// cargo's toolchain is writable by the image's user (through the group `staff`), so `rustup
+/// component add` and a project's rust-toolchain.toml work; cargo's own files stay read-only.
+/// rustup cannot be downloaded here: the builder's first RUN (the download and install) is
+/// replaced by a stand-in tree of the same shape, and its second (the permissions) runs as
+/// rendered.
+#[test]
+fn the_users_toolchain_is_writable() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let registry = quarry_core::Registry::from_extensions(quarry_cli::LINKED.iter().copied()).unwrap();
+    let request = quarry_core::Request {
+        image: "debian:bookworm".to_owned(),
+        extensions: vec![quarry_core::Selection::new("cargo"), quarry_core::Selection::new("user")],
+        builder_base_image: Some("debian:bookworm".to_owned()),
+        ..quarry_core::Request::default()
+    };
+    let mut rendered = quarry_core::render(&registry, &request).unwrap();
+    let start =
+        rendered.dockerfile.find("RUN set -eux; \\\n    arch=\"$(uname -m)\"").expect("cargo's install");
+    let end = start
+        + rendered.dockerfile[start..].find("/opt/quarry/cargo/rustup/tmp\n").unwrap()
+        + "/opt/quarry/cargo/rustup/tmp\n".len();
+    let toolchain = "/opt/quarry/cargo/rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu";
+    let stand_in = format!(
+        "RUN mkdir -p {toolchain}/bin /opt/quarry/cargo/cargo/bin \
+         && echo 'default_toolchain = \"1.95.0-x86_64-unknown-linux-gnu\"' > /opt/quarry/cargo/rustup/settings.toml \
+         && printf '#!/bin/sh\\necho cargo 1.95.0 stand-in\\n' > /opt/quarry/cargo/cargo/bin/cargo \
+         && chmod 0755 /opt/quarry/cargo/cargo/bin/cargo\n"
+    );
+    rendered.dockerfile.replace_range(start..end, &stand_in);
+    let home = scratch("toolchain");
+    let dir = home.join("context");
+    quarry_cli::build::write_context(&dir, &rendered).unwrap();
+    let tag = format!("quarry-test/toolchain:{}", common::token());
+    let opts = quarry_cli::build::BuildOptions {
+        progress: Some("plain".into()),
+        add_host: engine.add_host.iter().cloned().collect(),
+        ..Default::default()
+    };
+    let cache = quarry_cli::cache_id::CacheId {
+        value: "toolchain".into(),
+        source: quarry_cli::cache_id::Source::Flag,
+    };
+    let args = quarry_cli::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
+    let out = engine.command("docker").args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = format!(
+        r#"
+echo "who: $(whoami) $RUSTUP_HOME"
+touch {toolchain}/bin/clippy-driver && echo "component: ok"
+mkdir "$RUSTUP_HOME/toolchains/nightly-2026-01-01-x86_64-unknown-linux-gnu" && echo "toolchain: $(stat -c %G "$RUSTUP_HOME/toolchains/nightly-2026-01-01-x86_64-unknown-linux-gnu")"
+echo 'profile = "minimal"' >> "$RUSTUP_HOME/settings.toml" && echo "settings: ok"
+touch /opt/quarry/cargo/cargo/bin/x 2>/dev/null && echo "cargo-bin: writable" || echo "cargo-bin: read-only"
+"#
+    );
+    let run = engine.docker(&["run", "--rm", &tag, "sh", "-c", &script]);
+    let _ = engine.docker(&["rmi", &tag]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(
+        stdout(&run),
+        "who: quarry /opt/quarry/cargo/rustup\ncomponent: ok\ntoolchain: staff\nsettings: ok\ncargo-bin: read-only\n",
+        "{}",
+        stderr(&run)
+    );
+    std::fs::remove_dir_all(home).unwrap();
+}
