@@ -47,7 +47,22 @@ pub fn values() -> HostValues {
     if uid.as_deref() == Some("0") {
         return HostValues { cwd, ..HostValues::default() };
     }
-    HostValues { uid, gid: field("Gid:"), user, cwd }
+    let home = std::env::var("HOME").ok().filter(|h| quarry_core::rules::is_abs_path(h));
+    HostValues { uid, gid: field("Gid:"), user, cwd, home }
+}
+
+/// The supplementary group ids of this process (`Groups:` in `/proc/self/status`) other than its
+/// primary group: what `docker run --group-add` gives the container's user for the host's
+/// devices.
+pub fn supplementary_groups() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_default();
+    let primary = field("Gid:").split_whitespace().next().unwrap_or_default();
+    field("Groups:")
+        .split_whitespace()
+        .filter(|g| *g != primary && quarry_core::rules::is_uint(g))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
@@ -62,6 +77,9 @@ mod tests {
         } else {
             assert!(v.uid.unwrap().parse::<u32>().is_ok());
             assert!(v.gid.unwrap().parse::<u32>().is_ok());
+        }
+        for g in super::supplementary_groups() {
+            assert!(g.parse::<u32>().is_ok(), "{g}");
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod progress;
 pub mod project;
 pub mod run;
 pub mod ui;
+mod xauth;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -475,12 +476,48 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         extra.push(format!("--env-file={}", path.display()));
     }
     extra.extend(run.run_args.iter().cloned());
-    let options =
-        run::RunOptions { interactive: std::io::stdin().is_terminal(), extra, command: run.command, cwd };
+    // An extension asks for an X authority cookie: made now (or, for a dry run, the line that
+    // makes it), for the host's `$DISPLAY`.
+    let wants_cookie = prepared.rendered.resolved.extensions.iter().any(|r| r.extension.run.xauthority);
+    let display = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty());
+    let cookie = match (wants_cookie, &display) {
+        (false, _) => None,
+        (true, None) => {
+            ui::warning("`DISPLAY` is not set: no X authority cookie for the container");
+            None
+        }
+        (true, Some(display)) => match xauth::cookie_path(display) {
+            None => {
+                ui::warning(
+                    "no folder for the X authority cookie (`XDG_RUNTIME_DIR` and `HOME` are not set)",
+                );
+                None
+            }
+            Some(file) if dry_run => Some((xauth::shell_line(display, &file), file)),
+            Some(file) => match xauth::make_cookie(display, &file) {
+                Ok(()) => Some((String::new(), file)),
+                Err(why) => {
+                    ui::warning(&format!(
+                        "no X authority cookie for the container: {why}\nhint: install `xauth` on the host, or allow the container's connections with `xhost +local:`"
+                    ));
+                    None
+                }
+            },
+        },
+    };
+    let options = run::RunOptions {
+        interactive: std::io::stdin().is_terminal(),
+        extra,
+        command: run.command,
+        cwd,
+        host_groups: host::supplementary_groups(),
+        xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
+    };
     let run_args = run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok())?;
     if dry_run {
+        let make_cookie = cookie.map(|(line, _)| format!("{line}\n")).unwrap_or_default();
         let text = format!(
-            "{}{}{}\n{}\n",
+            "{}{}{}\n{make_cookie}{}\n",
             base_line(&prepared),
             build_env_prefix(&prepared),
             run::shell_line(&prepared.docker, &prepared.args),

@@ -17,6 +17,7 @@ pub static LINKED: &[&quarry_core::Extension] = &[
     &quarry_ext_gemini::EXTENSION,
     &quarry_ext_git::EXTENSION,
     &quarry_ext_git_clone::EXTENSION,
+    &quarry_ext_gitconfig::EXTENSION,
     &quarry_ext_home::EXTENSION,
     &quarry_ext_hostname::EXTENSION,
     &quarry_ext_isaac_sim::EXTENSION,

@@ -13,6 +13,11 @@ pub struct RunOptions {
     pub command: Vec<String>,
     /// The folder relative volume paths are relative to (the current folder).
     pub cwd: std::path::PathBuf,
+    /// The host user's supplementary group ids (the `host_groups` of `[run]` entries).
+    pub host_groups: Vec<String>,
+    /// The X authority cookie file made on the host for this run, mounted for extensions that
+    /// ask for it (`[run] xauthority`); `None` when none could be made.
+    pub xauthority: Option<String>,
 }
 
 /// A run argument that cannot be built.
@@ -27,6 +32,16 @@ pub enum RunError {
         extension: String,
         /// What went wrong.
         message: String,
+    },
+    /// A `group_add` entry rendered to something that is not a group.
+    #[error(
+        "extension `{extension}` adds the group {group:?}, which is not a group name or id\nhint: this is a fault of the extension; report it to its authors"
+    )]
+    Group {
+        /// The extension.
+        extension: String,
+        /// The rendered item.
+        group: String,
     },
     /// A volume names a host variable that is not set.
     #[error(
@@ -53,6 +68,9 @@ pub fn run_args(
     if options.interactive {
         args.extend(["--interactive".into(), "--tty".into()]);
     }
+    let home = user_home(rendered)?;
+    let host_groups = options.host_groups.join(",");
+    let mut xauthority = false;
     for r in &rendered.resolved.extensions {
         let ext = r.extension;
         // An entry that uses a list option renders once per value; any other entry once.
@@ -68,7 +86,7 @@ pub fn run_args(
             };
             let mut out = Vec::new();
             for value in values {
-                let ctx = quarry_core::template::context(
+                let options_ctx = quarry_core::template::context(
                     ext.name,
                     ext.options.iter().map(|o| {
                         let v = match (list, value) {
@@ -78,6 +96,7 @@ pub fn run_args(
                         (o.name, v, o.rule)
                     }),
                 );
+                let ctx = quarry_core::template::run_context(options_ctx, &home, &host_groups);
                 let text = if entry.contains('{') {
                     quarry_core::template::render(&format!("{}/run", ext.name), entry, ctx).map_err(|e| {
                         RunError::Template { extension: ext.name.to_owned(), message: e.to_string() }
@@ -120,6 +139,17 @@ pub fn run_args(
                 args.extend(["--volume".into(), spec]);
             }
         }
+        // Made only when the host path exists: Docker would create a missing one as a
+        // root-owned folder.
+        for v in ext.run.optional_volumes {
+            for v in render(v)? {
+                let Ok(expanded) = expand(&v, env) else { continue };
+                let source = expanded.split(':').next().unwrap_or_default();
+                if std::path::Path::new(source).exists() {
+                    args.extend(["--volume".into(), expanded]);
+                }
+            }
+        }
         for d in ext.run.devices {
             for d in render(d)? {
                 args.extend(["--device".into(), d]);
@@ -128,6 +158,29 @@ pub fn run_args(
         for a in ext.run.args {
             args.extend(render(a)?);
         }
+        for g in ext.run.group_add {
+            for list in render(g)? {
+                for group in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                    if !(quarry_core::rules::is_uint(group) || quarry_core::rules::is_identifier(group)) {
+                        return Err(RunError::Group {
+                            extension: ext.name.to_owned(),
+                            group: group.to_owned(),
+                        });
+                    }
+                    args.extend(["--group-add".into(), group.to_owned()]);
+                }
+            }
+        }
+        xauthority |= ext.run.xauthority;
+    }
+    if xauthority && let Some(file) = &options.xauthority {
+        let target = quarry_core::XAUTHORITY_PATH;
+        args.extend([
+            "--volume".into(),
+            format!("{file}:{target}:ro"),
+            "--env".into(),
+            format!("XAUTHORITY={target}"),
+        ]);
     }
     args.extend(options.extra.iter().cloned());
     args.push(tag.to_owned());
@@ -184,6 +237,34 @@ fn normalize(path: &std::path::Path) -> std::path::PathBuf {
         }
     }
     out
+}
+
+/// The home folder of the image's user, the `home` of `[run]` entries: the `home` of the
+/// extension that sets the user, `/home/<user>` when it sets none, `/root` when no extension sets
+/// a user.
+pub fn user_home(rendered: &Rendered) -> Result<String, RunError> {
+    let owner = rendered.resolved.extensions.iter().find(|r| r.extension.final_user.is_some());
+    let Some(r) = owner else { return Ok("/root".to_owned()) };
+    let ext = r.extension;
+    match ext.home {
+        Some(template) => {
+            let ctx = quarry_core::template::context(
+                ext.name,
+                ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)),
+            );
+            let home = quarry_core::template::render(&format!("{}/home", ext.name), template, ctx)
+                .map_err(|e| RunError::Template { extension: ext.name.to_owned(), message: e.to_string() })?;
+            let home = home.trim().to_owned();
+            if !quarry_core::rules::is_abs_path(&home) {
+                return Err(RunError::Template {
+                    extension: ext.name.to_owned(),
+                    message: format!("`home` rendered to {home:?}, which is not an absolute path"),
+                });
+            }
+            Ok(home)
+        }
+        None => Ok(format!("/home/{}", rendered.final_user.as_deref().unwrap_or("root"))),
+    }
 }
 
 /// Expands a leading `~` and every `$VAR` / `${VAR}` from the host environment.

@@ -297,14 +297,23 @@ fn run_time_extensions_give_docker_run_arguments() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
-    let docker_run = out.lines().nth(1).unwrap();
+    // x11 asks for an X authority cookie: the dry run prints the line that makes it.
+    let make_cookie = out.lines().nth(1).unwrap();
+    assert!(make_cookie.starts_with("xauth nlist :3 | sed -e 's/^..../ffff/' | xauth -f /"), "{out}");
+    assert!(
+        make_cookie.ends_with("/quarry/xauth-_3 nmerge -")
+            || make_cookie.ends_with("/quarry/run/xauth-_3 nmerge -"),
+        "{out}"
+    );
+    let docker_run = out.lines().nth(2).unwrap();
     for expected in [
         "--volume /home/tester/data:/data:ro",
         "--env FOO=bar",
         "--publish=8080:80",
         "--shm-size=2g",
         "--env DISPLAY --env QT_X11_NO_MITSHM=1 --volume /tmp/.X11-unix:/tmp/.X11-unix:rw",
-        "--env NVIDIA_DRIVER_CAPABILITIES=all --gpus=device=0",
+        ":/tmp/.quarry.xauth:ro --env XAUTHORITY=/tmp/.quarry.xauth",
+        "--gpus=device=0",
         "--hostname=devbox",
         "--network=host",
     ] {
@@ -342,10 +351,14 @@ fn user_defaults_to_the_host_user() {
     let out = String::from_utf8(o.stdout).unwrap();
     let uid = host.uid.unwrap_or_else(|| "1000".into());
     let gid = host.gid.unwrap_or_else(|| "1000".into());
-    assert!(out.contains(&format!("useradd --uid {uid} --gid {gid} ")), "{out}");
+    let home = host.home.unwrap_or_else(|| "/home/quarry".into());
+    assert!(
+        out.contains(&format!("useradd --no-log-init --uid {uid} --gid {gid} --home-dir {home}")),
+        "{out}"
+    );
     let o = quarry(&["render", "debian:bookworm", "--user-uid", "4242", "--user-name", "dev"]);
     let out = String::from_utf8(o.stdout).unwrap();
-    assert!(out.contains("useradd --uid 4242 ") && out.contains("\nUSER dev\n"), "{out}");
+    assert!(out.contains("useradd --no-log-init --uid 4242 ") && out.contains("\nUSER dev\n"), "{out}");
 }
 
 /// The smallest project file is two lines, and `render`, `build` and `run` use it without an

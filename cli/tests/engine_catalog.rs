@@ -329,3 +329,278 @@ fn a_project_dockerfile_is_built_first() {
     assert_eq!(stdout(&out), format!("{token}\n1\n"), "{}", stderr(&out));
     std::fs::remove_dir_all(home).unwrap();
 }
+
+/// The development user on Debian bookworm: its name, ids and home (a path like the host's, its
+/// parent made), passwordless sudo, the `staff` group; without the option, no sudo. `quarry run`
+/// with `host_groups` gives it the host user's supplementary groups.
+#[test]
+fn the_development_user_has_sudo_its_groups_and_its_home() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("dev-user");
+    let user =
+        ["--user-name", "dev", "--user-uid", "4242", "--user-gid", "4343", "--user-home", "/work/people/dev"];
+    let tag = format!("quarry-test/dev-user:{}", common::token());
+    let mut args = vec!["build", "debian:bookworm", "--tag", &tag];
+    args.extend(user);
+    let out = engine.quarry(&home, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = r#"
+echo "who: $(whoami) $(id -u) $(id -g)"
+echo "home: $HOME $(pwd) $(stat -c '%U' "$HOME")"
+echo "sudo: $(sudo -n whoami)"
+echo "groups: $(id -nG)"
+echo "sudoers: $(sudo -n stat -c '%a %U' /etc/sudoers.d/quarry-user)"
+echo "log: $(sudo -n sh -c 'wc -c < /var/log/lastlog 2>/dev/null || echo none')"
+"#;
+    let run = engine.docker(&["run", "--rm", &tag, "sh", "-c", script]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = stdout(&run);
+    let line = |name: &str| -> String {
+        let prefix = format!("{name}: ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no `{name}` line in:\n{text}"))
+            .to_owned()
+    };
+    assert_eq!(line("who"), "dev 4242 4343", "{text}");
+    assert_eq!(line("home"), "/work/people/dev /work/people/dev dev", "{text}");
+    assert_eq!(line("sudo"), "root", "{text}");
+    assert_eq!(line("groups"), "dev staff", "{text}");
+    assert_eq!(line("sudoers"), "440 root", "{text}");
+    // --no-log-init: no (sparse, uid * 292 bytes) lastlog entry for the new uid.
+    assert!(["0", "none"].contains(&line("log").trim()), "{text}");
+
+    // `host_groups`: the supplementary groups of whoever runs quarry (here set with setpriv).
+    let mut run = engine.command("setpriv");
+    run.env("XDG_CACHE_HOME", &home).env_remove("ROCKER_CACHE_ID").env_remove("QUARRY_CACHE_ID");
+    run.args(["--groups", "27,44", "--", env!("CARGO_BIN_EXE_quarry"), "run", "debian:bookworm"]);
+    run.args(user).args(["--user-host-groups", "true"]);
+    if let Some(h) = &engine.add_host {
+        run.args(["--add-host", h]);
+    }
+    run.args(["--", "id", "-G"]);
+    let out = run.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "4343 27 44 50\n", "{}", stderr(&out));
+
+    // Without passwordless sudo: sudo is there, but asks for a password.
+    let no_sudo = format!("quarry-test/dev-user-no-sudo:{}", common::token());
+    let mut args = vec!["build", "debian:bookworm", "--tag", &no_sudo, "--user-sudo", "false"];
+    args.extend(user);
+    let out = engine.quarry(&home, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = engine.docker(&["run", "--rm", &no_sudo, "sudo", "-n", "true"]);
+    assert!(!run.status.success());
+    assert!(stderr(&run).contains("a password is required"), "{}", stderr(&run));
+    let _ = engine.docker(&["rmi", &tag, &no_sudo]);
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// `quarry run --dry-run` with x11 and gitconfig prints the line that makes the X authority
+/// cookie and a `docker run` that mounts it; pasted, they give the container the host's cookie
+/// (its family the wildcard `ffff`) under XAUTHORITY, and the host's ~/.gitconfig in root's home.
+#[test]
+fn x11_gets_a_cookie_and_gitconfig_its_file() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("x11-cookie");
+    let authority = home.join("Xauthority");
+    let made = std::process::Command::new("xauth")
+        .arg("-f")
+        .arg(&authority)
+        .args(["add", ":7", "MIT-MAGIC-COOKIE-1", "00112233445566778899aabbccddeeff"])
+        .output();
+    let Ok(made) = made else {
+        eprintln!("\n!!!!! SKIPPED: `xauth` is not installed on this host !!!!!\n");
+        return;
+    };
+    assert!(made.status.success(), "{}", stderr(&made));
+    std::fs::write(home.join(".gitconfig"), "[user]\n\tname = Probe Person\n").unwrap();
+    let runtime = home.join("run");
+    std::fs::create_dir_all(&runtime).unwrap();
+    let with_env = |c: &mut std::process::Command| {
+        c.env("DISPLAY", ":7")
+            .env("XAUTHORITY", &authority)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("HOME", &home)
+            .env("XDG_CACHE_HOME", home.join("cache"));
+    };
+    let mut quarry = engine.command(env!("CARGO_BIN_EXE_quarry"));
+    with_env(&mut quarry);
+    quarry.args(["run", "--dry-run", "debian:bookworm", "--x11", "--gitconfig"]);
+    if let Some(h) = &engine.add_host {
+        quarry.args(["--add-host", h]);
+    }
+    let script = "echo \"xa=$XAUTHORITY\"; od -An -tx1 \"$XAUTHORITY\" | tr -d ' \\n'; echo; git config --file /root/.gitconfig user.name 2>/dev/null || sed -n 2p /root/.gitconfig";
+    quarry.args(["--", "sh", "-c", script]);
+    let out = quarry.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let cookie = runtime.join("quarry").join("xauth-_7");
+    assert_eq!(
+        lines[1],
+        format!("xauth nlist :7 | sed -e 's/^..../ffff/' | xauth -f {} nmerge -", cookie.display())
+    );
+    let mount =
+        format!("--volume {}:/tmp/.quarry.xauth:ro --env XAUTHORITY=/tmp/.quarry.xauth", cookie.display());
+    assert!(lines[2].contains(&mount), "{text}");
+    assert!(
+        lines[2].contains(&format!("--volume {}/.gitconfig:/root/.gitconfig:ro", home.display())),
+        "{text}"
+    );
+    // The image, built as `quarry build` does (the same configuration, the same tag); then the
+    // cookie line and the run line, pasted (without the X socket, which this host lacks).
+    let out = engine.quarry(&home, &["build", "debian:bookworm", "--x11", "--gitconfig"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(lines[2].contains(stdout(&out).trim()), "{text}");
+    std::fs::create_dir_all(cookie.parent().unwrap()).unwrap();
+    let mut sh = engine.command("sh");
+    with_env(&mut sh);
+    let out = sh.args(["-c", lines[1]]).output().unwrap();
+    assert!(out.status.success(), "{}: {}", lines[1], stderr(&out));
+    let docker_run = lines[2].replace(" --volume /tmp/.X11-unix:/tmp/.X11-unix:rw", "");
+    let mut sh = engine.command("sh");
+    with_env(&mut sh);
+    let out = sh.args(["-c", &docker_run]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = stdout(&out);
+    let shown: Vec<&str> = shown.lines().collect();
+    assert_eq!(shown[0], "xa=/tmp/.quarry.xauth");
+    assert!(shown[1].starts_with("ffff"), "the family is the wildcard: {}", shown[1]);
+    assert!(shown[1].contains("00112233445566778899aabbccddeeff"), "{}", shown[1]);
+    assert!(shown[2].contains("Probe Person"), "{shown:?}");
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// palanteer v0.8, built exactly as its builder does after the clone (the rendered Dockerfile,
+/// with the clone replaced by the test-data tarball, on debian:bookworm with the builder's own
+/// packages), and run-time checked with `ldd` in final images with the extension's packages:
+/// every library the viewer links is there, on bookworm and on trixie (where `libdw1` is
+/// `libdw1t64`).
+#[test]
+fn palanteer_builds_and_finds_its_libraries() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let tarball =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/test-data/palanteer-v0.8.tar.gz");
+    if !tarball.is_file() {
+        let why = format!("{} is missing", tarball.display());
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{why}");
+        }
+        eprintln!("\n!!!!! SKIPPED: {why} !!!!!\n");
+        return;
+    }
+    let registry = quarry_core::Registry::from_extensions(quarry_cli::LINKED.iter().copied()).unwrap();
+    let home = scratch("palanteer");
+    for image in ["debian:bookworm", "debian:trixie"] {
+        let request = quarry_core::Request {
+            image: image.to_owned(),
+            extensions: vec![quarry_core::Selection::new("palanteer")],
+            builder_base_image: Some("debian:bookworm".to_owned()),
+            ..quarry_core::Request::default()
+        };
+        let mut rendered = quarry_core::render(&registry, &request).unwrap();
+        let clone = "RUN git -c advice.detachedHead=false clone --depth 1 --branch v0.8 \\\n      \
+                     https://github.com/dfeneyrou/palanteer.git /tmp/palanteer\n";
+        assert_eq!(rendered.dockerfile.matches(clone).count(), 1, "{}", rendered.dockerfile);
+        rendered.dockerfile = rendered.dockerfile.replace(
+            clone,
+            "COPY palanteer-v0.8.tar.gz /tmp/palanteer-v0.8.tar.gz\n\
+             RUN mkdir /tmp/palanteer && tar -xzf /tmp/palanteer-v0.8.tar.gz --strip-components=1 -C /tmp/palanteer\n",
+        );
+        let dir = home.join("context");
+        quarry_cli::build::write_context(&dir, &rendered).unwrap();
+        std::fs::copy(&tarball, dir.join("palanteer-v0.8.tar.gz")).unwrap();
+        std::fs::write(dir.join("Dockerfile"), &rendered.dockerfile).unwrap();
+        let tag = format!("quarry-test/palanteer:{}", common::token());
+        let opts = quarry_cli::build::BuildOptions {
+            progress: Some("plain".into()),
+            add_host: engine.add_host.iter().cloned().collect(),
+            ..Default::default()
+        };
+        let cache = quarry_cli::cache_id::CacheId {
+            value: "palanteer".into(),
+            source: quarry_cli::cache_id::Source::Flag,
+        };
+        let args = quarry_cli::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
+        let out = engine.command("docker").args(&args).output().unwrap();
+        assert!(out.status.success(), "{image}: {}", stderr(&out));
+        let run = engine.docker(&["run", "--rm", &tag, "ldd", "/opt/quarry/palanteer/bin/palanteer"]);
+        let _ = engine.docker(&["rmi", &tag]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let ldd = stdout(&run);
+        eprintln!("ldd palanteer on {image}:\n{ldd}");
+        assert!(!ldd.contains("not found"), "{image}:\n{ldd}");
+        for lib in ["libGL.so.1", "libX11.so.6", "libXrender.so.1", "libunwind.so.8", "libdw.so.1"] {
+            assert!(ldd.contains(&format!("{lib} => /")), "{image}: {lib}:\n{ldd}");
+        }
+    }
+    std::fs::remove_dir_all(home).unwrap();
+}
+
+/// cargo's toolchain is writable by the image's user (through the group `staff`), so `rustup
+/// component add` and a project's rust-toolchain.toml work; cargo's own files stay read-only.
+/// rustup cannot be downloaded here: the builder's first RUN (the download and install) is
+/// replaced by a stand-in tree of the same shape, and its second (the permissions) runs as
+/// rendered.
+#[test]
+fn the_users_toolchain_is_writable() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let registry = quarry_core::Registry::from_extensions(quarry_cli::LINKED.iter().copied()).unwrap();
+    let request = quarry_core::Request {
+        image: "debian:bookworm".to_owned(),
+        extensions: vec![quarry_core::Selection::new("cargo"), quarry_core::Selection::new("user")],
+        builder_base_image: Some("debian:bookworm".to_owned()),
+        ..quarry_core::Request::default()
+    };
+    let mut rendered = quarry_core::render(&registry, &request).unwrap();
+    let start =
+        rendered.dockerfile.find("RUN set -eux; \\\n    arch=\"$(uname -m)\"").expect("cargo's install");
+    let end = start
+        + rendered.dockerfile[start..].find("/opt/quarry/cargo/rustup/tmp\n").unwrap()
+        + "/opt/quarry/cargo/rustup/tmp\n".len();
+    let toolchain = "/opt/quarry/cargo/rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu";
+    let stand_in = format!(
+        "RUN mkdir -p {toolchain}/bin /opt/quarry/cargo/cargo/bin \
+         && echo 'default_toolchain = \"1.95.0-x86_64-unknown-linux-gnu\"' > /opt/quarry/cargo/rustup/settings.toml \
+         && printf '#!/bin/sh\\necho cargo 1.95.0 stand-in\\n' > /opt/quarry/cargo/cargo/bin/cargo \
+         && chmod 0755 /opt/quarry/cargo/cargo/bin/cargo\n"
+    );
+    rendered.dockerfile.replace_range(start..end, &stand_in);
+    let home = scratch("toolchain");
+    let dir = home.join("context");
+    quarry_cli::build::write_context(&dir, &rendered).unwrap();
+    let tag = format!("quarry-test/toolchain:{}", common::token());
+    let opts = quarry_cli::build::BuildOptions {
+        progress: Some("plain".into()),
+        add_host: engine.add_host.iter().cloned().collect(),
+        ..Default::default()
+    };
+    let cache = quarry_cli::cache_id::CacheId {
+        value: "toolchain".into(),
+        source: quarry_cli::cache_id::Source::Flag,
+    };
+    let args = quarry_cli::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
+    let out = engine.command("docker").args(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = format!(
+        r#"
+echo "who: $(whoami) $RUSTUP_HOME"
+touch {toolchain}/bin/clippy-driver && echo "component: ok"
+mkdir "$RUSTUP_HOME/toolchains/nightly-2026-01-01-x86_64-unknown-linux-gnu" && echo "toolchain: $(stat -c %G "$RUSTUP_HOME/toolchains/nightly-2026-01-01-x86_64-unknown-linux-gnu")"
+echo 'profile = "minimal"' >> "$RUSTUP_HOME/settings.toml" && echo "settings: ok"
+touch /opt/quarry/cargo/cargo/bin/x 2>/dev/null && echo "cargo-bin: writable" || echo "cargo-bin: read-only"
+"#
+    );
+    let run = engine.docker(&["run", "--rm", &tag, "sh", "-c", &script]);
+    let _ = engine.docker(&["rmi", &tag]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(
+        stdout(&run),
+        "who: quarry /opt/quarry/cargo/rustup\ncomponent: ok\ntoolchain: staff\nsettings: ok\ncargo-bin: read-only\n",
+        "{}",
+        stderr(&run)
+    );
+    std::fs::remove_dir_all(home).unwrap();
+}

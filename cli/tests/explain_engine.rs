@@ -522,7 +522,12 @@ fn predictions_match_the_engine_for_quarry_configurations() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
     let t = token();
     let dir = scratch("explain-configs");
-    // The user name carries the token, so the steps that differ are fresh on every run.
+    // `explain` predicts against OLD alone, so no other build may have left a step of NEW in the
+    // cache: `user`'s apt layer (sudo) does not carry the token and other tests build it. The
+    // build cache of the test engine is emptied first (this engine only; tests run one at a time).
+    let pruned = engine.docker(&["builder", "prune", "-af"]);
+    assert!(pruned.status.success(), "{}", stderr(&pruned));
+    // The user name carries the token, so the setup step that differs is fresh on every run.
     let config = |user: &str, extensions: &str| {
         format!(
             "image = \"debian:bookworm\"\nextensions = [{extensions}]\n\n[options.user]\nname = \"{user}\"\n"

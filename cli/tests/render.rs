@@ -294,3 +294,238 @@ fn builder_bases_never_share_a_stage_name() {
     let unique: BTreeSet<&str> = stages.iter().copied().collect();
     assert_eq!(stages.len(), unique.len(), "stage names are unique: {stages:?}");
 }
+
+/// A builder on a newer release than the final image is flagged, with the glibc of each; one on
+/// an older or equal release, or an unknown image, is not.
+#[test]
+fn a_builder_newer_than_the_final_image_is_flagged() {
+    let rendered = quarry_core::render(reg(), &request("ubuntu:20.04", &["palanteer"])).unwrap();
+    assert_eq!(rendered.warnings.len(), 1, "{:?}", rendered.warnings);
+    let w = &rendered.warnings[0];
+    assert!(
+        w.starts_with(
+            "the builder of `palanteer` runs on `ubuntu:22.04` (glibc 2.35), newer than the final image `ubuntu:20.04` (glibc 2.31)"
+        ),
+        "{w}"
+    );
+    assert!(w.contains("\nhint: "), "{w}");
+    for image in ["ubuntu:22.04", "ubuntu:24.04", "debian:bookworm", "debian:trixie", "example.org/base:1"] {
+        let ok = quarry_core::render(reg(), &request(image, &["palanteer"])).unwrap();
+        assert!(ok.warnings.is_empty(), "{image}: {:?}", ok.warnings);
+    }
+    let mut older = request("debian:bullseye", &["palanteer"]);
+    older.builder_base_image = Some("debian:bookworm".to_owned());
+    let rendered = quarry_core::render(reg(), &older).unwrap();
+    assert!(
+        rendered.warnings[0]
+            .contains("(glibc 2.36), newer than the final image `debian:bullseye` (glibc 2.31)")
+    );
+}
+
+/// `user`'s uid may not be root's or nobody's: the render fails, saying why, before any shell.
+#[test]
+fn the_user_cannot_take_roots_or_nobodys_uid() {
+    for uid in ["0", "65534"] {
+        let mut req = request("debian:bookworm", &[]);
+        req.extensions.push(Selection::new("user").with_option("uid", uid));
+        let err = quarry_core::render(reg(), &req).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("invalid value \"{uid}\" for option `uid` of extension `user`")),
+            "{err}"
+        );
+        assert!(
+            err.contains("hint: expected the id of a new account, from 1 to 4294967294: not 0 or 65534"),
+            "{err}"
+        );
+    }
+    // From the host, such a uid is not taken: the default stays.
+    let mut req = request("debian:bookworm", &["user"]);
+    req.host.uid = Some("65534".to_owned());
+    req.host.home = Some("/srv/home/me".to_owned());
+    let out = render(&req);
+    assert!(out.contains("useradd --no-log-init --uid 1000 --gid 1000 --home-dir /srv/home/me"), "{out}");
+    assert!(out.contains("mkdir -p \"$(dirname /srv/home/me)\""), "{out}");
+    assert!(out.contains("\nWORKDIR /srv/home/me\n"), "{out}");
+}
+
+/// Passwordless sudo is the default and an option; sudo itself comes from the apt layer.
+#[test]
+fn the_users_sudo_is_an_option() {
+    let with = render(&request("debian:bookworm", &["user"]));
+    assert!(with.contains("echo 'quarry ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/quarry-user"), "{with}");
+    let mut req = request("debian:bookworm", &[]);
+    req.extensions.push(Selection::new("user").with_option("sudo", "false"));
+    let without = render(&req);
+    assert!(!without.contains("sudoers"), "{without}");
+    assert!(without.contains("install -y --no-install-recommends \\\n      sudo\n"), "{without}");
+}
+
+/// ROS's shell start-up sources its setup for every command (quarry's entrypoint loads it) and
+/// starts `rosdep update` once, in the background, quietly.
+#[test]
+fn ros_start_up_sources_setup_and_updates_rosdep_once() {
+    let rendered = quarry_core::render(reg(), &request("ubuntu:24.04", &["ros_jazzy"])).unwrap();
+    let env = rendered.files.iter().find(|f| f.path == "quarry/_env.d/ros_jazzy.sh").expect("ros env file");
+    let text = String::from_utf8_lossy(&env.contents);
+    assert!(text.contains("source /opt/ros/jazzy/setup.bash\n"), "{text}");
+    assert!(text.contains("mkdir \"$quarry_ros_home/rosdep-update.started\""), "{text}");
+    assert!(
+        text.contains("rosdep update --rosdistro jazzy >\"$quarry_ros_home/rosdep-update.log\" 2>&1"),
+        "{text}"
+    );
+    assert!(text.contains("</dev/null >/dev/null 2>&1 & )"), "{text}");
+    let entrypoint =
+        rendered.files.iter().find(|f| f.path.ends_with("quarry-entrypoint")).expect("entrypoint");
+    assert!(String::from_utf8_lossy(&entrypoint.contents).contains(". /etc/quarry/env.sh"));
+    assert!(rendered.dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/quarry-entrypoint\"]"));
+}
+
+fn run_args_in(home: &str, req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {
+    let rendered = quarry_core::render(reg(), req).unwrap();
+    let options = quarry_cli::run::RunOptions {
+        host_groups: host_groups.iter().map(|g| (*g).to_owned()).collect(),
+        xauthority: xauthority.map(str::to_owned),
+        ..quarry_cli::run::RunOptions::default()
+    };
+    let env = |k: &str| match k {
+        "HOME" => Some(home.to_owned()),
+        "XDG_RUNTIME_DIR" => Some("/run/user/1000".to_owned()),
+        _ => None,
+    };
+    quarry_cli::run::run_args(&rendered, "img", &options, &env).unwrap()
+}
+
+fn run_args(req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {
+    run_args_in("/home/me", req, host_groups, xauthority)
+}
+
+/// Mounts of the host's configuration land in the image user's home: the `user` extension's
+/// `home` (the host's path), else root's; each only when the host has it.
+#[test]
+fn config_mounts_follow_the_users_home() {
+    let host = tempfile::tempdir().unwrap();
+    let h = host.path().to_str().unwrap().to_owned();
+    let mut req = request("ubuntu:24.04", &["gitconfig", "claude", "codex", "gemini"]);
+    assert!(!run_args_in(&h, &req, &[], None).contains(&"--volume".to_owned()), "nothing to mount yet");
+    for dir in [".claude", ".codex", ".gemini"] {
+        std::fs::create_dir(host.path().join(dir)).unwrap();
+    }
+    for file in [".gitconfig", ".claude.json"] {
+        std::fs::write(host.path().join(file), "").unwrap();
+    }
+    let args = run_args_in(&h, &req, &[], None).join(" ");
+    for mount in [
+        format!("--volume {h}/.gitconfig:/root/.gitconfig:ro"),
+        format!("--volume {h}/.claude:/root/.claude"),
+        format!("--volume {h}/.claude.json:/root/.claude.json"),
+        format!("--volume {h}/.codex:/root/.codex"),
+        format!("--volume {h}/.gemini:/root/.gemini"),
+    ] {
+        assert!(args.contains(&mount), "{mount}: {args}");
+    }
+    req.extensions.push(Selection::new("user").with_option("home", "/home/me"));
+    let args = run_args_in(&h, &req, &[], None).join(" ");
+    assert!(args.contains(&format!("--volume {h}/.gitconfig:/home/me/.gitconfig:ro")), "{args}");
+    assert!(args.contains(&format!("--volume {h}/.claude.json:/home/me/.claude.json")), "{args}");
+}
+
+/// The host user's supplementary groups are added when asked, and only then; pulse adds `audio`
+/// and the sound devices.
+#[test]
+fn groups_are_added_where_asked() {
+    let plain = run_args(&request("debian:bookworm", &["user"]), &["27", "44"], None);
+    assert!(!plain.contains(&"--group-add".to_owned()), "{plain:?}");
+    let mut req = request("debian:bookworm", &[]);
+    req.extensions.push(Selection::new("user").with_option("host_groups", "true"));
+    let args = run_args(&req, &["27", "44"], None).join(" ");
+    assert!(args.contains("--group-add 27 --group-add 44"), "{args}");
+    let args = run_args(&req, &[], None);
+    assert!(!args.contains(&"--group-add".to_owned()), "{args:?}");
+    let pulse = run_args(&request("debian:bookworm", &["pulse"]), &[], None).join(" ");
+    assert!(pulse.contains("--device /dev/snd"), "{pulse}");
+    assert!(pulse.contains("--group-add audio"), "{pulse}");
+    assert!(pulse.contains("--volume /run/user/1000/pulse/native:/run/pulse/native"), "{pulse}");
+}
+
+/// x11 mounts the cookie made for the run and names it with XAUTHORITY; without a cookie it
+/// passes the display alone.
+#[test]
+fn x11_passes_the_cookie() {
+    let req = request("debian:bookworm", &["x11", "palanteer"]);
+    let args = run_args(&req, &[], Some("/run/user/1000/quarry/xauth-_0")).join(" ");
+    assert!(
+        args.contains("--volume /run/user/1000/quarry/xauth-_0:/tmp/.quarry.xauth:ro --env XAUTHORITY=/tmp/.quarry.xauth"),
+        "{args}"
+    );
+    assert_eq!(args.matches("XAUTHORITY").count(), 1, "{args}");
+    let args = run_args(&req, &[], None).join(" ");
+    assert!(!args.contains("XAUTHORITY") && args.contains("--env DISPLAY"), "{args}");
+    // palanteer alone asks for no cookie.
+    let args = run_args(&request("debian:bookworm", &["palanteer"]), &[], Some("/x")).join(" ");
+    assert!(!args.contains("XAUTHORITY"), "{args}");
+}
+
+/// nvidia sets what the NVIDIA Container Toolkit reads in the image, and `--gpus`.
+#[test]
+fn nvidia_sets_the_toolkits_environment() {
+    let req = request("ubuntu:24.04", &["nvidia"]);
+    let out = render(&req);
+    assert!(out.contains("ENV NVIDIA_VISIBLE_DEVICES=all \\\n    NVIDIA_DRIVER_CAPABILITIES=all\n"), "{out}");
+    assert!(out.contains("libegl1 libgl1 libgles2 libglvnd0 libglx0"), "{out}");
+    let args = run_args(&req, &[], None);
+    assert!(args.contains(&"--gpus=all".to_owned()), "{args:?}");
+    assert!(!args.iter().any(|a| a.starts_with("--runtime")), "{args:?}");
+}
+
+/// ROS's start-up, sourced by bash as quarry's entrypoint does, with a stand-in `rosdep`: it
+/// prints nothing, starts one `rosdep update` in the background, and a second shell (or one
+/// after the database exists) starts none.
+#[test]
+fn ros_start_up_runs_rosdep_update_once_and_quietly() {
+    let rendered = quarry_core::render(reg(), &request("ubuntu:24.04", &["ros_jazzy"])).unwrap();
+    let env = rendered.files.iter().find(|f| f.path == "quarry/_env.d/ros_jazzy.sh").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("ros_jazzy.sh");
+    // Without ROS installed here, `source /opt/ros/...` fails: the stand-in skips that line.
+    let text = String::from_utf8_lossy(&env.contents).replace("source /opt/ros/jazzy/setup.bash", ":");
+    std::fs::write(&script, text).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let rosdep = bin.join("rosdep");
+    std::fs::write(
+        &rosdep,
+        "#!/bin/sh\necho \"rosdep $*\" >> \"$HOME/calls\"\nmkdir -p \"$HOME/.ros/rosdep/sources.cache\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rosdep, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let shell = || {
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(". {}; echo done", script.display()))
+            .env("HOME", dir.path())
+            .env("PATH", &path)
+            .env_remove("ROS_HOME")
+            .output()
+            .unwrap()
+    };
+    let first = shell();
+    assert_eq!(String::from_utf8_lossy(&first.stdout), "done\n");
+    assert_eq!(String::from_utf8_lossy(&first.stderr), "");
+    // The background update finishes soon; a shell meanwhile or after starts none.
+    let second = shell();
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "done\n");
+    let calls = dir.path().join("calls");
+    for _ in 0..100 {
+        if calls.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(shell().status.code(), Some(0));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(std::fs::read_to_string(&calls).unwrap(), "rosdep update --rosdistro jazzy\n");
+    assert!(dir.path().join(".ros/rosdep-update.started").is_dir());
+}

@@ -75,6 +75,7 @@ pub fn emit(m: &Metadata) -> String {
     );
     field(&mut s, "final_user", &option(m.final_user.as_deref().map(lit)));
     field(&mut s, "workdir", &option(m.workdir.as_deref().map(lit)));
+    field(&mut s, "home", &option(m.home.as_deref().map(lit)));
     field(&mut s, "supported_images", &str_slice(&m.supported_images));
     let options: Vec<String> = m
         .options
@@ -112,11 +113,14 @@ pub fn emit(m: &Metadata) -> String {
         &mut s,
         "run",
         &format!(
-            "::quarry_core::RunSpec {{ env: {}, volumes: {}, devices: {}, args: {} }}",
+            "::quarry_core::RunSpec {{ env: {}, volumes: {}, optional_volumes: {}, devices: {}, args: {}, group_add: {}, xauthority: {} }}",
             str_slice(&m.run.env),
             str_slice(&m.run.volumes),
+            str_slice(&m.run.optional_volumes),
             str_slice(&m.run.devices),
-            str_slice(&m.run.args)
+            str_slice(&m.run.args),
+            str_slice(&m.run.group_add),
+            m.run.xauthority
         ),
     );
     s.push_str("    };\n}\n");
@@ -179,6 +183,7 @@ fn rule(r: &Rule) -> String {
         Rule::AbsPath => "AbsPath",
         Rule::ImageRef => "ImageRef",
         Rule::Uint => "Uint",
+        Rule::UserId => "UserId",
         Rule::Bool => "Bool",
         Rule::Arg => "Arg",
         Rule::Size => "Size",

@@ -97,10 +97,16 @@ pub struct RunMeta {
     pub env: Vec<String>,
     /// Bind mounts.
     pub volumes: Vec<String>,
+    /// Bind mounts made only when the host path exists.
+    pub optional_volumes: Vec<String>,
     /// Devices.
     pub devices: Vec<String>,
     /// Other arguments.
     pub args: Vec<String>,
+    /// Supplementary groups, comma-separated lists.
+    pub group_add: Vec<String>,
+    /// Pass an X authority cookie.
+    pub xauthority: bool,
 }
 
 /// Validated metadata of one extension.
@@ -136,6 +142,8 @@ pub struct Metadata {
     pub final_user: Option<String>,
     /// The working folder template.
     pub workdir: Option<String>,
+    /// The user's home folder template.
+    pub home: Option<String>,
     /// Supported final images.
     pub supported_images: Vec<String>,
     /// Options.
@@ -176,6 +184,7 @@ const ROOT_KEYS: &[&str] = &[
     "shell",
     "final_user",
     "workdir",
+    "home",
     "supported_images",
     "options",
     "files",
@@ -187,9 +196,12 @@ const ARTIFACT_KEYS: &[&str] = &["source", "dest"];
 const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
 const OPTION_KEYS: &[&str] =
     &["description", "default", "rule", "one_of", "required", "from_host", "multiple", "aliases"];
-const HOST_VALUES: &[&str] = &["uid", "gid", "user", "cwd"];
+const HOST_VALUES: &[&str] = &["uid", "gid", "user", "cwd", "home"];
 const FILE_KEYS: &[&str] = &["path", "executable", "dest"];
-const RUN_KEYS: &[&str] = &["env", "volumes", "devices", "args"];
+const RUN_KEYS: &[&str] =
+    &["env", "volumes", "optional_volumes", "devices", "args", "group_add", "xauthority"];
+/// The `[run]` keys whose entries are templates.
+const RUN_LIST_KEYS: &[&str] = &["env", "volumes", "optional_volumes", "devices", "args", "group_add"];
 const RULE_NAMES: &[&str] = &[
     "version",
     "identifier",
@@ -198,6 +210,7 @@ const RULE_NAMES: &[&str] = &[
     "abs_path",
     "image",
     "uint",
+    "user_id",
     "bool",
     "arg",
     "size",
@@ -381,6 +394,22 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
             "is set but there is no `final_user`: the extension that sets the user sets its folder".to_owned()
         });
     }
+    let home = w.string(root, "", "home", false);
+    if let (Some(dir), Some(v)) = (&home, root.get("home")) {
+        let at = v.span().start;
+        if w.template_value(dir, at, "home", &option_names)
+            && let Some(rendered) = render_with_defaults(&name, dir, &options)
+        {
+            w.check(rules::is_abs_path(&rendered), at, "home", "abs-path", || {
+                format!(
+                    "{dir:?} renders to {rendered:?} with the default options, which is not an absolute path"
+                )
+            });
+        }
+        w.check(final_user.is_some(), at, "home", "final-user-required", || {
+            "is set but there is no `final_user`: the extension that sets the user sets its home".to_owned()
+        });
+    }
     let files = w.files(root);
     let run = w.run(root, &all_option_names, &list_names);
     for d in &mut w.diagnostics {
@@ -414,6 +443,7 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         shell_interactive,
         final_user,
         workdir,
+        home,
         supported_images,
         options,
         files,
@@ -697,6 +727,7 @@ impl Walker<'_> {
                         "abs_path" => Some(Rule::AbsPath),
                         "image" => Some(Rule::ImageRef),
                         "uint" => Some(Rule::Uint),
+                        "user_id" => Some(Rule::UserId),
                         "bool" => Some(Rule::Bool),
                         "arg" => Some(Rule::Arg),
                         "size" => Some(Rule::Size),
@@ -773,6 +804,7 @@ impl Walker<'_> {
                     "gid" => Some(HostValue::Gid),
                     "user" => Some(HostValue::User),
                     "cwd" => Some(HostValue::Cwd),
+                    "home" => Some(HostValue::Home),
                     _ => {
                         let at = t.get("from_host").map(|v| v.span().start).unwrap_or(key.span().start);
                         self.error(
@@ -1154,14 +1186,19 @@ impl Walker<'_> {
         let run = RunMeta {
             env: self.string_array(t, "run", "env"),
             volumes: self.string_array(t, "run", "volumes"),
+            optional_volumes: self.string_array(t, "run", "optional_volumes"),
             devices: self.string_array(t, "run", "devices"),
             args: self.string_array(t, "run", "args"),
+            group_add: self.string_array(t, "run", "group_add"),
+            xauthority: self.boolean(t, "run", "xauthority", false),
         };
-        for key in RUN_KEYS {
+        for key in RUN_LIST_KEYS {
             let values = match *key {
                 "env" => &run.env,
                 "volumes" => &run.volumes,
+                "optional_volumes" => &run.optional_volumes,
                 "devices" => &run.devices,
+                "group_add" => &run.group_add,
                 _ => &run.args,
             };
             let at = t.get(*key).map(|v| v.span().start).unwrap_or(0);
@@ -1183,7 +1220,12 @@ impl Walker<'_> {
                 self.check(lists_used.len() <= 1, at, &format!("run.{key}"), "list-option", || {
                     format!("{value:?} uses more than one list option: an entry renders once per value of one list")
                 });
-                match template::unknown_variables(value, option_names) {
+                match template::unknown_variables(value, option_names).map(|unknown| {
+                    unknown
+                        .into_iter()
+                        .filter(|v| !template::RUN_VARIABLES.contains(&v.as_str()))
+                        .collect::<Vec<_>>()
+                }) {
                     Err(e) => self.error(
                         at,
                         &format!("run.{key}"),

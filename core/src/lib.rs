@@ -7,6 +7,7 @@
 pub mod dockerfile;
 mod error;
 pub mod explain;
+pub mod glibc;
 mod model;
 mod registry;
 mod render;
@@ -19,6 +20,7 @@ pub use error::Error;
 pub use model::{
     ARTIFACT_ROOT, AptRepository, Artifact, Builder, BuilderFrom, ContextFile, DEFAULT_BUILDER_BASE_IMAGE,
     DEFAULT_CACHE_PRIORITY, Extension, HostValue, MAX_CACHE_PRIORITY, OptionSpec, RunSpec, Shell, Template,
+    XAUTHORITY_PATH,
 };
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
 pub use render::{

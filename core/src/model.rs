@@ -58,6 +58,10 @@ pub struct Extension {
     /// The container's working folder, a template such as `/home/{{ options.name }}`; set with
     /// `final_user` by the same extension.
     pub workdir: Option<&'static str>,
+    /// The home folder of `final_user`, a template such as `{{ options.home }}`; set with
+    /// `final_user` by the same extension. `[run]` entries of every extension see it as `home`
+    /// (`/root` when no extension sets a user), so they can mount into the user's home.
+    pub home: Option<&'static str>,
     /// Final images this extension supports (`ubuntu:24.04`, `ubuntu:noble`); empty means any.
     pub supported_images: &'static [&'static str],
     /// Options with defaults and validation rules.
@@ -87,6 +91,7 @@ impl Extension {
         shell: Shell::EMPTY,
         final_user: None,
         workdir: None,
+        home: None,
         supported_images: &[],
         options: &[],
         files: &[],
@@ -193,19 +198,47 @@ pub struct RunSpec {
     pub env: &'static [&'static str],
     /// Bind mounts `host:container[:options]`; `~` and `$VAR` are expanded on the host.
     pub volumes: &'static [&'static str],
+    /// Bind mounts like `volumes`, made only when the host path exists: a missing source is
+    /// skipped instead of created by Docker (as a root-owned folder, even where a file belongs,
+    /// such as `~/.claude.json`).
+    pub optional_volumes: &'static [&'static str],
     /// Devices to pass through.
     pub devices: &'static [&'static str],
     /// Any other `docker run` arguments, each a separate argv entry.
     pub args: &'static [&'static str],
+    /// Supplementary groups, each entry a comma-separated list of group names or ids; every item
+    /// becomes `--group-add <item>`.
+    pub group_add: &'static [&'static str],
+    /// Pass an X authority cookie: at `quarry run` time the CLI writes a cookie file for the
+    /// host's `$DISPLAY` (its host part wildcarded, so it matches inside the container), mounts it
+    /// read-only at [`XAUTHORITY_PATH`] and sets `XAUTHORITY` to it.
+    pub xauthority: bool,
 }
+
+/// Where the X authority cookie of [`RunSpec::xauthority`] is mounted in the container.
+pub const XAUTHORITY_PATH: &str = "/tmp/.quarry.xauth";
 
 impl RunSpec {
     /// No run arguments.
-    pub const EMPTY: RunSpec = RunSpec { env: &[], volumes: &[], devices: &[], args: &[] };
+    pub const EMPTY: RunSpec = RunSpec {
+        env: &[],
+        volumes: &[],
+        optional_volumes: &[],
+        devices: &[],
+        args: &[],
+        group_add: &[],
+        xauthority: false,
+    };
 
     /// Whether the extension asks for nothing at run time.
     pub const fn is_empty(&self) -> bool {
-        self.env.is_empty() && self.volumes.is_empty() && self.devices.is_empty() && self.args.is_empty()
+        self.env.is_empty()
+            && self.volumes.is_empty()
+            && self.optional_volumes.is_empty()
+            && self.devices.is_empty()
+            && self.args.is_empty()
+            && self.group_add.is_empty()
+            && !self.xauthority
     }
 }
 
@@ -247,6 +280,8 @@ pub enum HostValue {
     User,
     /// The folder quarry runs in (an absolute path).
     Cwd,
+    /// The user's home folder (`$HOME`).
+    Home,
 }
 
 impl HostValue {
@@ -257,6 +292,7 @@ impl HostValue {
             HostValue::Gid => "gid",
             HostValue::User => "user",
             HostValue::Cwd => "cwd",
+            HostValue::Home => "home",
         }
     }
 }
@@ -318,6 +354,9 @@ impl Extension {
         check_packages(self.apt_packages);
         if self.setup_after_copies && self.setup.is_none() {
             panic!("extension `setup_after_copies` is set but there is no `setup`");
+        }
+        if self.home.is_some() && self.final_user.is_none() {
+            panic!("extension `home` needs `final_user`: the extension that sets the user sets its home");
         }
         if self.workdir.is_some() && self.final_user.is_none() {
             panic!(

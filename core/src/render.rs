@@ -193,6 +193,8 @@ pub struct HostValues {
     pub user: Option<String>,
     /// The folder quarry runs in.
     pub cwd: Option<String>,
+    /// The user's home folder.
+    pub home: Option<String>,
 }
 
 impl HostValues {
@@ -203,6 +205,7 @@ impl HostValues {
             crate::HostValue::Gid => self.gid.as_deref(),
             crate::HostValue::User => self.user.as_deref(),
             crate::HostValue::Cwd => self.cwd.as_deref(),
+            crate::HostValue::Home => self.home.as_deref(),
         }
     }
 }
@@ -357,6 +360,11 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     let mut warnings: Vec<String> = resolved.notes.clone();
     warnings.extend(
         resolved.extensions.iter().filter_map(|r| unsupported_image_warning(r.extension, &request.image)),
+    );
+    warnings.extend(
+        builders
+            .iter()
+            .filter_map(|(name, b)| crate::glibc::newer_builder_warning(name, &b.image, &request.image)),
     );
 
     let mut extensions = Vec::with_capacity(resolved.extensions.len());

@@ -22,6 +22,9 @@ pub enum Rule {
     ImageRef,
     /// A whole number from 0 to 4294967295.
     Uint,
+    /// The id of a new user account: 1 to 4294967294, but not 65534. 0 (`root`) and 65534
+    /// (`nobody`) already have accounts the image needs, and 4294967295 is `(uid_t)-1`.
+    UserId,
     /// `true` or `false`.
     Bool,
     /// One `docker run` argument value: printable ASCII without white space, quotes or `\\`,
@@ -50,6 +53,7 @@ impl Rule {
             Rule::AbsPath => is_abs_path(value),
             Rule::ImageRef => is_image_ref(value),
             Rule::Uint => is_uint(value),
+            Rule::UserId => is_user_id(value),
             Rule::Bool => str_eq(value, "true") || str_eq(value, "false"),
             Rule::Arg => is_arg(value),
             Rule::Size => is_size(value),
@@ -79,6 +83,7 @@ impl Rule {
             Rule::AbsPath => "abs_path",
             Rule::ImageRef => "image",
             Rule::Uint => "uint",
+            Rule::UserId => "user_id",
             Rule::Bool => "bool",
             Rule::Arg => "arg",
             Rule::Size => "size",
@@ -105,6 +110,9 @@ impl Rule {
             Rule::AbsPath => "an absolute path such as `/opt/tools`, without spaces or quotes".to_owned(),
             Rule::ImageRef => "an image reference such as `ubuntu:24.04`".to_owned(),
             Rule::Uint => "a whole number from 0 to 4294967295".to_owned(),
+            Rule::UserId => "the id of a new account, from 1 to 4294967294: not 0 or 65534, which \
+                             would take the place of `root`'s or `nobody`'s account"
+                .to_owned(),
             Rule::Bool => "`true` or `false`".to_owned(),
             Rule::Arg => {
                 "one argument such as `/data:/data:ro` or `NAME=value`: no spaces, quotes or `\\`".to_owned()
@@ -552,6 +560,11 @@ pub const fn is_uint(s: &str) -> bool {
     value <= u32::MAX as u64
 }
 
+/// See [`Rule::UserId`].
+pub const fn is_user_id(s: &str) -> bool {
+    is_uint(s) && !str_eq(s, "0") && !str_eq(s, "65534") && !str_eq(s, "4294967295")
+}
+
 /// A container image reference: `[host[:port]/]path[:tag][@sha256:<64 hex>]`.
 ///
 /// Path components are lowercase alphanumerics separated by `.`, `_` or `-`; the tag is
@@ -800,6 +813,14 @@ mod tests {
         assert!(is_https_url("https://example.org/key.asc"));
         assert!(!is_https_url("http://example.org/key.asc"));
         assert!(!is_https_url("https://example.org/key.asc; rm -rf /"));
+    }
+
+    #[test]
+    fn user_ids_spare_root_and_nobody() {
+        assert!(is_user_id("1") && is_user_id("1000") && is_user_id("4294967294"));
+        assert!(!is_user_id("0") && !is_user_id("65534") && !is_user_id("4294967295"));
+        assert!(!is_user_id("-1") && !is_user_id("01000") && !is_user_id(""));
+        assert!(Rule::UserId.expectation().contains("not 0 or 65534"));
     }
 
     #[test]

@@ -43,6 +43,13 @@ impl Slot {
 /// - `options`: the option values, by option name.
 pub const VARIABLES: &[&str] = &["name", "out", "context", "options"];
 
+/// Variables `[run]` entries see besides [`VARIABLES`], filled in by the CLI at `quarry run` time:
+///
+/// - `home`: the home folder of the image's user (the `home` of the extension that sets
+///   `final_user`, else `/root`), for mounts into it;
+/// - `host_groups`: the host user's supplementary group ids, comma-separated (for `group_add`).
+pub const RUN_VARIABLES: &[&str] = &["home", "host_groups"];
+
 /// Functions every template may call.
 ///
 /// - `cache_mount(id, target)`: a BuildKit cache mount whose id ends in `-${CACHE_ID}`.
@@ -125,7 +132,9 @@ pub fn context<'a>(name: &str, options: impl IntoIterator<Item = (&'a str, &'a s
         .map(|(option, value, rule)| {
             let value = match rule {
                 rules::Rule::Bool => Value::from(value == "true"),
-                rules::Rule::Uint => Value::from(value.parse::<u64>().unwrap_or_default()),
+                rules::Rule::Uint | rules::Rule::UserId => {
+                    Value::from(value.parse::<u64>().unwrap_or_default())
+                }
                 _ => Value::from(value),
             };
             (option, value)
@@ -137,6 +146,11 @@ pub fn context<'a>(name: &str, options: impl IntoIterator<Item = (&'a str, &'a s
         context => format!("quarry/{name}"),
         options => options,
     }
+}
+
+/// The context of `[run]` entries: [`context`] and the [`RUN_VARIABLES`].
+pub fn run_context(base: Value, home: &str, host_groups: &str) -> Value {
+    minijinja::context! { home => home, host_groups => host_groups, ..base }
 }
 
 /// Renders `source` (named `<extension>/<file>`) with `ctx`.

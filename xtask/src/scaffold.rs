@@ -339,10 +339,11 @@ setup = "templates/setup.Dockerfile.j2"
 # after the chain, so changing a value re-runs no step.
 env = ["@UPPER@_VERSION={{ options.version }}"]
 
-# The user the image runs as, and its folder, templates over the options. At most one selected
-# extension sets them.
+# The user the image runs as, its folder and its home, templates over the options. At most one
+# selected extension sets them. `[run]` entries of every extension see the home as `{{ home }}`.
 # final_user = "{{ options.user }}"
 # workdir = "/home/{{ options.user }}"
+# home = "/home/{{ options.user }}"
 
 # The image a builder starts from; needs `[builder]`. Default: the user's `--builder-base-image`,
 # else ubuntu:22.04 (an old glibc, so what the builder makes runs on newer images too).
@@ -373,12 +374,16 @@ env = ["@UPPER@_VERSION={{ options.version }}"]
 # dest = "/etc/@NAME@/@NAME@.conf"
 # executable = false
 
-# What `quarry run` passes to `docker run`. Entries may use options; one that renders empty is
-# dropped. Volumes expand `~` and `$VAR` from the host.
+# What `quarry run` passes to `docker run`. Entries may use options, `{{ home }}` (the image
+# user's home, else /root) and `{{ host_groups }}` (the host user's supplementary gids); one that
+# renders empty is dropped. Volumes expand `~` and `$VAR` from the host.
 # [run]
 # env = ["@UPPER@_TOKEN"]
-# volumes = ["~/.config/@NAME@:/root/.config/@NAME@"]
+# volumes = ["/srv/@NAME@:/srv/@NAME@"]
+# optional_volumes = ["~/.config/@NAME@:{{ home }}/.config/@NAME@"]   # only when the host has it
 # devices = ["/dev/dri"]
+# group_add = ["video"]                 # comma-separated groups, each a `--group-add`
+# xauthority = true                     # an X authority cookie for $DISPLAY, as XAUTHORITY
 # args = ["--shm-size=1g"]
 
 # Options: `--@FLAG@-<option> VALUE`. Each has a description, a rule (or `one_of`), and a default
@@ -386,11 +391,11 @@ env = ["@UPPER@_VERSION={{ options.version }}"]
 [options.version]
 description = "Version, recorded in the image as `@UPPER@_VERSION`"
 default = "1.0.0"
-# version, identifier, user_name, apt_package, abs_path, image, uint, bool, arg, size or port.
+# version, identifier, user_name, apt_package, abs_path, image, uint, user_id, bool, arg, size or port.
 rule = "version"
 # one_of = ["1.0.0", "2.0.0"]          # instead of `rule`: one of fixed values
 # required = true                       # instead of `default`: the user must give it
-# from_host = "uid"                     # uid, gid or user: the host's value, else `default`
+# from_host = "uid"                     # uid, gid, user or home: the host's value, else `default`
 "##;
 
 const SETUP_TEMPLATE: &str = r#"# The final stage's chain, as root, right after this extension's apt packages: steps that need
