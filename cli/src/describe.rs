@@ -126,10 +126,10 @@ fn adds(ext: &Extension) -> Vec<String> {
         out.push(format!("ENV {}", rendered(ext, entry)));
     }
     if let Some(init) = &ext.shell.init {
-        out.push(format!("shell start-up: {}", init.source.trim().replace('\n', "; ")));
+        out.push(format!("shell start-up: {}", shell_summary(init.source)));
     }
     if let Some(interactive) = &ext.shell.interactive {
-        out.push(format!("interactive bash: {}", interactive.source.trim().replace('\n', "; ")));
+        out.push(format!("interactive bash: {}", shell_summary(interactive.source)));
     }
     if let Some(u) = ext.final_user {
         out.push(format!("the image's user ({})", rendered(ext, u)));
@@ -155,6 +155,19 @@ fn adds(ext: &Extension) -> Vec<String> {
         out.push("nothing (a marker extension)".to_owned());
     }
     out
+}
+
+/// One line of shell text as it is; several as the first line and how many follow (joining them
+/// would not be shell).
+fn shell_summary(text: &str) -> String {
+    let lines: Vec<&str> = text.trim().lines().filter(|l| !l.trim().is_empty()).collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [first, rest @ ..] => {
+            format!("{first} (and {} more lines; `--format json` shows them all)", rest.len())
+        }
+    }
 }
 
 /// The JSON description.
