@@ -9,6 +9,10 @@ use quarry_core::template::{self, Slot};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+mod downloads;
+
+pub use downloads::{DownloadMeta, VerifyMeta};
+
 use crate::Input;
 use crate::diagnostic::Diagnostic;
 
@@ -60,6 +64,8 @@ pub struct BuilderMeta {
     pub from: FromMeta,
     /// Builder apt packages.
     pub apt_packages: Vec<String>,
+    /// Declared downloads.
+    pub downloads: Vec<DownloadMeta>,
     /// Stage body.
     pub template: TemplateFile,
     /// (source, dest) pairs.
@@ -150,7 +156,7 @@ impl Metadata {
     /// Every file the metadata names, relative to the crate.
     pub fn referenced_files(&self) -> Vec<String> {
         let mut files: BTreeSet<String> = BTreeSet::new();
-        if let Some(b) = &self.builder {
+        if let Some(b) = self.builder.as_ref().filter(|b| b.template.file != "builder.downloads") {
             files.insert(b.template.file.clone());
         }
         if let Some(t) = &self.setup {
@@ -181,7 +187,7 @@ const ROOT_KEYS: &[&str] = &[
     "files",
     "run",
 ];
-const BUILDER_KEYS: &[&str] = &["from", "apt_packages", "template", "artifacts"];
+const BUILDER_KEYS: &[&str] = &["from", "apt_packages", "downloads", "template", "artifacts"];
 const SHELL_KEYS: &[&str] = &["init", "interactive"];
 const ARTIFACT_KEYS: &[&str] = &["source", "dest"];
 const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
@@ -939,8 +945,9 @@ impl Walker<'_> {
             );
         }
         let apt_packages = self.packages(t, prefix, "apt_packages", name, options);
+        let downloads = self.downloads(t, name, options, option_names);
         let template = self.template_key(t, prefix, "template", Slot::Builder, name, options, option_names);
-        if !t.contains_key("template") {
+        if !t.contains_key("template") && downloads.is_empty() {
             let offset = root.get("builder").map(|v| v.span().start).unwrap_or(0);
             self.error(
                 offset,
@@ -981,7 +988,15 @@ impl Walker<'_> {
             });
             artifacts.push((source, dest));
         }
-        Some(BuilderMeta { from, apt_packages, template: template?, artifacts })
+        // A builder that only downloads has no template of its own.
+        let template = match template {
+            Some(t) => t,
+            None if !t.contains_key("template") => {
+                TemplateFile { file: "builder.downloads".to_owned(), source: String::new() }
+            }
+            None => return None,
+        };
+        Some(BuilderMeta { from, apt_packages, downloads, template, artifacts })
     }
 
     #[allow(clippy::too_many_arguments)]
