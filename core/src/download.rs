@@ -12,8 +12,24 @@ use crate::resolve::ResolvedExtension;
 use crate::rules;
 use crate::template::Slot;
 
-/// What `quarry show` says about how `d` is verified.
-pub fn verification(d: &Download) -> String {
+impl Download {
+    /// How it is verified, in words (`quarry show`, the step's comment): for an unverified
+    /// download, the reason its metadata gives.
+    pub fn verification(&self) -> String {
+        verification(self)
+    }
+
+    /// The JSON key of how it is verified: `checksum_file`, `pinned` or `none`.
+    pub fn verify_key(&self) -> &'static str {
+        match self.verify {
+            Verify::ChecksumFile { .. } => "checksum_file",
+            Verify::Pinned { .. } => "pinned",
+            Verify::None { .. } => "none",
+        }
+    }
+}
+
+fn verification(d: &Download) -> String {
     match d.verify {
         Verify::ChecksumFile { format: ChecksumFormat::Hash, .. } => {
             "checked against upstream's .sha256 file".to_owned()
@@ -229,4 +245,193 @@ fn render_url(r: &ResolvedExtension, d: &Download, url: &'static str) -> Result<
 fn quote(s: &str) -> String {
     debug_assert!(!s.contains('\''));
     format!("'{s}'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Builder, BuilderFrom, Extension, OptionSpec, PinnedSha256};
+    use crate::registry::Registry;
+    use crate::render::{Request, Selection, render};
+    use crate::rules::Rule;
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn option(name: &'static str, default: &'static str, rule: Rule) -> OptionSpec {
+        OptionSpec {
+            name,
+            description: "d",
+            default,
+            rule,
+            required: false,
+            from_host: None,
+            multiple: false,
+            aliases: &[],
+        }
+    }
+
+    fn leak<T>(v: T) -> &'static T {
+        Box::leak(Box::new(v))
+    }
+
+    fn registry(download: Download) -> Registry {
+        let ext = Extension {
+            name: "tool",
+            crate_name: "test",
+            description: "d",
+            builder: Some(Builder {
+                from: BuilderFrom::BaseImage,
+                apt_packages: &["curl"],
+                downloads: leak([download]),
+                template: Template { file: "builder", source: "" },
+                artifacts: &[],
+            }),
+            options: leak([
+                option("version", "1.0.0", Rule::Version),
+                option("sha256", "pinned", Rule::Identifier),
+            ]),
+            ..Extension::EMPTY
+        };
+        ext.check();
+        Registry::from_extensions([leak(ext)]).unwrap()
+    }
+
+    const URLS: &[ArchUrl] = &[
+        ArchUrl { arch: Arch::Amd64, url: "https://example.org/{{ options.version }}/tool-x86_64" },
+        ArchUrl { arch: Arch::Arm64, url: "https://example.org/{{ options.version }}/tool-aarch64" },
+    ];
+
+    fn pinned() -> Download {
+        Download {
+            name: "tool",
+            urls: URLS,
+            verify: Verify::Pinned {
+                version_option: "version",
+                sha256: &[
+                    PinnedSha256 { version: "1.0.0", arch: Arch::Amd64, sha256: A },
+                    PinnedSha256 { version: "1.0.0", arch: Arch::Arm64, sha256: B },
+                    PinnedSha256 { version: "0.9.0", arch: Arch::Amd64, sha256: B },
+                ],
+                override_option: Some("sha256"),
+            },
+            extract: Extract::File,
+            members: &[],
+            strip_components: 0,
+            dest: "bin/tool",
+            mode: "0755",
+            check: Some("{{ out }}/bin/tool --version"),
+            insecure_http_for_tests: false,
+        }
+    }
+
+    fn render_with(reg: &Registry, options: &[(&str, &str)]) -> Result<String, Error> {
+        let mut selection = Selection::new("tool");
+        for (k, v) in options {
+            selection = selection.with_option(*k, *v);
+        }
+        let request =
+            Request { image: "debian:bookworm".into(), extensions: vec![selection], ..Request::default() };
+        render(reg, &request).map(|r| r.dockerfile)
+    }
+
+    #[test]
+    fn pinned_values_follow_the_version_and_an_override_replaces_them() {
+        let reg = registry(pinned());
+        let out = render_with(&reg, &[]).unwrap();
+        assert!(
+            out.contains(&format!(
+                "      amd64) url='https://example.org/1.0.0/tool-x86_64'; sha={A} ;; \\\n"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                "      arm64) url='https://example.org/1.0.0/tool-aarch64'; sha={B} ;; \\\n"
+            )),
+            "{out}"
+        );
+        assert!(out.contains("    echo \"${sha}  ${tmp}/download\" | sha256sum -c -; \\\n"), "{out}");
+        assert!(out.contains("    mv \"${tmp}/download\" /opt/quarry/tool/bin/tool; \\\n"), "{out}");
+        assert!(
+            out.contains(
+                "    chmod 0755 /opt/quarry/tool/bin/tool; \\\n    /opt/quarry/tool/bin/tool --version\n"
+            ),
+            "{out}"
+        );
+        // 0.9.0 is pinned for amd64 only: arm64 falls to the failing arm.
+        let out = render_with(&reg, &[("version", "0.9.0")]).unwrap();
+        assert!(
+            out.contains(&format!("amd64) url='https://example.org/0.9.0/tool-x86_64'; sha={B} ;;")),
+            "{out}"
+        );
+        assert!(!out.contains("arm64) url="), "{out}");
+        assert!(out.contains("has no file for $(dpkg --print-architecture), only for amd64\""), "{out}");
+        // A version without pins needs the override; the error says how to give it.
+        let err = render_with(&reg, &[("version", "2.0.0")]).unwrap_err().to_string();
+        assert!(err.contains("download `tool` has no pinned sha256 for `version` 2.0.0"), "{err}");
+        assert!(err.contains("hint: give its sha256 with `--tool-sha256`"), "{err}");
+        let out = render_with(&reg, &[("version", "2.0.0"), ("sha256", B)]).unwrap();
+        assert_eq!(out.matches(&format!("sha={B} ;;")).count(), 2, "{out}");
+        // The override must be a sha256.
+        let err = render_with(&reg, &[("sha256", "abc")]).unwrap_err();
+        assert!(matches!(err, Error::InvalidOption { .. }), "{err}");
+    }
+
+    #[test]
+    fn checksum_files_and_archives() {
+        let reg = registry(Download {
+            verify: Verify::ChecksumFile {
+                urls: &[
+                    ArchUrl { arch: Arch::Amd64, url: "https://example.org/{{ options.version }}/SUMS" },
+                    ArchUrl { arch: Arch::Arm64, url: "https://example.org/{{ options.version }}/SUMS" },
+                ],
+                format: ChecksumFormat::Sha256sum,
+            },
+            extract: Extract::TarXz,
+            members: &["*/bin/tool", "*/bin/helper"],
+            strip_components: 2,
+            dest: "bin",
+            check: None,
+            ..pinned()
+        });
+        let out = render_with(&reg, &[]).unwrap();
+        assert!(out.contains("sums='https://example.org/1.0.0/SUMS' ;;"), "{out}");
+        assert!(out.contains("'$2 == f || $2 == \"*\" f { print $1; exit }'"), "{out}");
+        assert!(out.contains("tar -xJf \"${tmp}/download\" -C /opt/quarry/tool/bin --strip-components=2 --no-same-owner --wildcards '*/bin/tool' '*/bin/helper'; \\\n"), "{out}");
+        assert!(out.contains("chmod 0755 /opt/quarry/tool/bin/tool /opt/quarry/tool/bin/helper\n"), "{out}");
+        // The step comes before the template's body, after the builder's apt packages.
+        let stage = out.split("AS tool_builder\n").nth(1).unwrap();
+        assert!(stage.find("apt-get install").unwrap() < stage.find("# tool: download `tool`").unwrap());
+    }
+
+    #[test]
+    fn urls_are_https_after_rendering_and_http_only_for_tests() {
+        // A value the version rule accepts cannot make the URL anything but plain characters.
+        let reg = registry(Download {
+            urls: &[ArchUrl { arch: Arch::Amd64, url: "http://localhost:8000/{{ options.version }}/tool" }],
+            verify: Verify::None { reason: "a test" },
+            insecure_http_for_tests: true,
+            ..pinned()
+        });
+        assert!(render_with(&reg, &[]).unwrap().contains("url='http://localhost:8000/1.0.0/tool'"));
+        let err = render_with(&reg, &[("version", "1.0;id")]).unwrap_err();
+        assert!(matches!(err, Error::InvalidOption { .. }), "{err}");
+        assert!(!rules::is_url_template("http://example.org/tool", false));
+        assert!(rules::is_url_template("http://example.org/tool", true));
+        assert!(!rules::is_url_template("https://example.org/'$(id)'", false));
+        assert!(rules::is_url_template("https://example.org/{{ options.version }}/x", false));
+        assert!(!rules::is_url_template("https://example.org/a b", false));
+        assert!(!rules::is_https_url("http://example.org/tool"));
+    }
+
+    #[test]
+    fn unverified_downloads_say_why() {
+        let d = Download { verify: Verify::None { reason: "upstream publishes no checksums" }, ..pinned() };
+        assert_eq!(d.verification(), "not verified: upstream publishes no checksums");
+        assert_eq!(d.verify_key(), "none");
+        let out = render_with(&registry(d), &[]).unwrap();
+        assert!(out.contains("; not verified: upstream publishes no checksums.\nRUN set -eux;"), "{out}");
+        assert!(!out.contains("sha256sum"), "{out}");
+    }
 }
