@@ -946,6 +946,30 @@ impl Walker<'_> {
         }
         let apt_packages = self.packages(t, prefix, "apt_packages", name, options);
         let downloads = self.downloads(t, name, options, option_names);
+        // The download steps run on the builder's own packages; a builder on another builder
+        // has that one's.
+        if !matches!(from, FromMeta::Extension(_)) {
+            let at = t.get("apt_packages").map(|v| v.span().start).unwrap_or(0);
+            let mut need: Vec<&str> = Vec::new();
+            if !downloads.is_empty() {
+                need.extend(["ca-certificates", "curl"]);
+            }
+            if downloads.iter().any(|d| d.extract == "tar.xz") {
+                need.push("xz-utils");
+            }
+            if downloads.iter().any(|d| d.extract == "zip") {
+                need.push("unzip");
+            }
+            for p in need {
+                self.check(
+                    apt_packages.iter().any(|a| a == p),
+                    at,
+                    "builder.apt_packages",
+                    "download-tools",
+                    || format!("the download steps need `{p}`: add it to the builder's `apt_packages`"),
+                );
+            }
+        }
         let template = self.template_key(t, prefix, "template", Slot::Builder, name, options, option_names);
         if !t.contains_key("template") && downloads.is_empty() {
             let offset = root.get("builder").map(|v| v.span().start).unwrap_or(0);
