@@ -106,6 +106,10 @@ fn adds(ext: &Extension) -> Vec<String> {
         if !b.apt_packages.is_empty() {
             out.push(format!("builder apt packages: {}", b.apt_packages.join(" ")));
         }
+        for d in b.downloads {
+            let arches: Vec<&str> = d.urls.iter().map(|u| u.arch.key()).collect();
+            out.push(format!("download `{}` ({}): {}", d.name, arches.join(", "), d.verification()));
+        }
         for a in b.artifacts {
             out.push(format!("copies {} to {}", a.source, a.dest));
         }
@@ -189,6 +193,15 @@ pub fn json(ext: &Extension) -> Value {
                 BuilderFrom::FinalImage => Value::from("final"),
             },
             "apt_packages": b.apt_packages,
+            "downloads": b.downloads.iter().map(|d| json!({
+                "name": d.name,
+                "architectures": d.urls.iter().map(|u| u.arch.key()).collect::<Vec<_>>(),
+                "verify": d.verify_key(),
+                "reason": match d.verify {
+                    quarry_core::Verify::None { reason } => Value::from(reason),
+                    _ => Value::Null,
+                },
+            })).collect::<Vec<_>>(),
             "artifacts": b.artifacts.iter().map(|a| json!({"source": a.source, "dest": a.dest})).collect::<Vec<_>>(),
         })),
         "apt_packages": ext.apt_packages,

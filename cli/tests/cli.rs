@@ -622,6 +622,23 @@ fn show_and_list_as_text_and_json() {
     assert_eq!(v["options"][1]["rule"], "version");
     assert_eq!(v["builder"]["from"], "base_image");
     assert_eq!(v["builder"]["base_image"], "ubuntu:22.04");
+    assert_eq!(v["builder"]["downloads"][0]["name"], "rustup_init");
+    assert_eq!(v["builder"]["downloads"][0]["verify"], "checksum_file");
+    // An unverified download says why, in text and JSON.
+    let o = quarry(&["show", "deps_devtools"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("    download `ripgrep` (amd64, arm64): checked against upstream's .sha256 file\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    download `fd` (amd64, arm64): not verified: fd publishes no checksum file"),
+        "{text}"
+    );
+    let o = quarry(&["show", "nvim", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["builder"]["downloads"][0]["verify"], "none");
+    assert!(v["builder"]["downloads"][0]["reason"].as_str().unwrap().contains("neovim/neovim#34956"));
     let o = quarry(&["list", "--format", "json"]);
     let all: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     let names: Vec<&str> = all.iter().map(|e| e["name"].as_str().unwrap()).collect();

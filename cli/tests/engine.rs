@@ -27,6 +27,7 @@ fn probe_extension(builder: bool) -> Extension {
         builder: builder.then_some(Builder {
             from: quarry_core::BuilderFrom::BaseImage,
             apt_packages: &[],
+            downloads: &[],
             template: Template {
                 file: "builder",
                 source: "RUN mkdir -p {{ out }} && echo built-{{ options.token }} > {{ out }}/built\n",
@@ -387,6 +388,7 @@ fn shell_probe() -> Registry {
         builder: Some(Builder {
             from: quarry_core::BuilderFrom::BaseImage,
             apt_packages: &[],
+            downloads: &[],
             template: Template {
                 file: "builder",
                 source: "RUN mkdir -p {{ out }}/bin \\\n && printf '#!/bin/sh\\necho \"tool:$PROBE_INIT\"\\n' > {{ out }}/bin/probe-tool \\\n && chmod 0755 {{ out }}/bin/probe-tool\n",

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use quarry_core::Rule;
 
-use crate::metadata::{FromMeta, Metadata, TemplateFile};
+use crate::metadata::{DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
 
 /// The Rust source registering `m` through `quarry_core::register!`.
 pub fn emit(m: &Metadata) -> String {
@@ -47,9 +47,11 @@ pub fn emit(m: &Metadata) -> String {
             FromMeta::FinalImage => "::quarry_core::BuilderFrom::FinalImage".to_owned(),
             FromMeta::Extension(e) => format!("::quarry_core::BuilderFrom::Extension({})", lit(e)),
         };
+        let downloads: Vec<String> = b.downloads.iter().map(download).collect();
         format!(
-            "::quarry_core::Builder {{ from: {from}, apt_packages: {}, template: {}, artifacts: {} }}",
+            "::quarry_core::Builder {{ from: {from}, apt_packages: {}, downloads: {}, template: {}, artifacts: {} }}",
             str_slice(&b.apt_packages),
+            slice(&downloads),
             template(&b.template),
             slice(&artifacts)
         )
@@ -172,6 +174,64 @@ fn str_slice(items: &[String]) -> String {
 
 fn template(t: &TemplateFile) -> String {
     format!("::quarry_core::Template {{ file: {}, source: {} }}", lit(&t.file), lit(&t.source))
+}
+
+fn arch(a: &str) -> &'static str {
+    if a == "arm64" { "::quarry_core::Arch::Arm64" } else { "::quarry_core::Arch::Amd64" }
+}
+
+fn arch_urls(urls: &[(String, String)]) -> String {
+    let items: Vec<String> = urls
+        .iter()
+        .map(|(a, u)| format!("::quarry_core::ArchUrl {{ arch: {}, url: {} }}", arch(a), lit(u)))
+        .collect();
+    slice(&items)
+}
+
+fn download(d: &DownloadMeta) -> String {
+    let verify = match &d.verify {
+        VerifyMeta::ChecksumFile { urls, format } => format!(
+            "::quarry_core::Verify::ChecksumFile {{ urls: {}, format: ::quarry_core::ChecksumFormat::{} }}",
+            arch_urls(urls),
+            if format == "sha256sum" { "Sha256sum" } else { "Hash" }
+        ),
+        VerifyMeta::Pinned { version_option, sha256, override_option } => {
+            let pins: Vec<String> = sha256
+                .iter()
+                .map(|(v, a, h)| {
+                    format!(
+                        "::quarry_core::PinnedSha256 {{ version: {}, arch: {}, sha256: {} }}",
+                        lit(v),
+                        arch(a),
+                        lit(h)
+                    )
+                })
+                .collect();
+            format!(
+                "::quarry_core::Verify::Pinned {{ version_option: {}, sha256: {}, override_option: {} }}",
+                lit(version_option),
+                slice(&pins),
+                option(override_option.as_deref().map(lit))
+            )
+        }
+        VerifyMeta::None { reason } => format!("::quarry_core::Verify::None {{ reason: {} }}", lit(reason)),
+    };
+    let extract = match d.extract.as_str() {
+        "tar.xz" => "TarXz",
+        "zip" => "Zip",
+        "file" => "File",
+        _ => "TarGz",
+    };
+    format!(
+        "::quarry_core::Download {{ name: {}, urls: {}, verify: {verify}, extract: ::quarry_core::Extract::{extract}, members: {}, strip_components: {}, dest: {}, mode: {}, check: {}, insecure_http_for_tests: false }}",
+        lit(&d.name),
+        arch_urls(&d.urls),
+        str_slice(&d.members),
+        d.strip_components,
+        lit(&d.dest),
+        lit(&d.mode),
+        option(d.check.as_deref().map(lit))
+    )
 }
 
 fn rule(r: &Rule) -> String {

@@ -9,6 +9,10 @@ use quarry_core::template::{self, Slot};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+mod downloads;
+
+pub use downloads::{DownloadMeta, VerifyMeta};
+
 use crate::Input;
 use crate::diagnostic::Diagnostic;
 
@@ -60,6 +64,8 @@ pub struct BuilderMeta {
     pub from: FromMeta,
     /// Builder apt packages.
     pub apt_packages: Vec<String>,
+    /// Declared downloads.
+    pub downloads: Vec<DownloadMeta>,
     /// Stage body.
     pub template: TemplateFile,
     /// (source, dest) pairs.
@@ -158,7 +164,7 @@ impl Metadata {
     /// Every file the metadata names, relative to the crate.
     pub fn referenced_files(&self) -> Vec<String> {
         let mut files: BTreeSet<String> = BTreeSet::new();
-        if let Some(b) = &self.builder {
+        if let Some(b) = self.builder.as_ref().filter(|b| b.template.file != "builder.downloads") {
             files.insert(b.template.file.clone());
         }
         if let Some(t) = &self.setup {
@@ -190,7 +196,7 @@ const ROOT_KEYS: &[&str] = &[
     "files",
     "run",
 ];
-const BUILDER_KEYS: &[&str] = &["from", "apt_packages", "template", "artifacts"];
+const BUILDER_KEYS: &[&str] = &["from", "apt_packages", "downloads", "template", "artifacts"];
 const SHELL_KEYS: &[&str] = &["init", "interactive"];
 const ARTIFACT_KEYS: &[&str] = &["source", "dest"];
 const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
@@ -971,8 +977,33 @@ impl Walker<'_> {
             );
         }
         let apt_packages = self.packages(t, prefix, "apt_packages", name, options);
+        let downloads = self.downloads(t, name, options, option_names);
+        // The download steps run on the builder's own packages; a builder on another builder
+        // has that one's.
+        if !matches!(from, FromMeta::Extension(_)) {
+            let at = t.get("apt_packages").map(|v| v.span().start).unwrap_or(0);
+            let mut need: Vec<&str> = Vec::new();
+            if !downloads.is_empty() {
+                need.extend(["ca-certificates", "curl"]);
+            }
+            if downloads.iter().any(|d| d.extract == "tar.xz") {
+                need.push("xz-utils");
+            }
+            if downloads.iter().any(|d| d.extract == "zip") {
+                need.push("unzip");
+            }
+            for p in need {
+                self.check(
+                    apt_packages.iter().any(|a| a == p),
+                    at,
+                    "builder.apt_packages",
+                    "download-tools",
+                    || format!("the download steps need `{p}`: add it to the builder's `apt_packages`"),
+                );
+            }
+        }
         let template = self.template_key(t, prefix, "template", Slot::Builder, name, options, option_names);
-        if !t.contains_key("template") {
+        if !t.contains_key("template") && downloads.is_empty() {
             let offset = root.get("builder").map(|v| v.span().start).unwrap_or(0);
             self.error(
                 offset,
@@ -1013,7 +1044,15 @@ impl Walker<'_> {
             });
             artifacts.push((source, dest));
         }
-        Some(BuilderMeta { from, apt_packages, template: template?, artifacts })
+        // A builder that only downloads has no template of its own.
+        let template = match template {
+            Some(t) => t,
+            None if !t.contains_key("template") => {
+                TemplateFile { file: "builder.downloads".to_owned(), source: String::new() }
+            }
+            None => return None,
+        };
+        Some(BuilderMeta { from, apt_packages, downloads, template, artifacts })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -52,6 +52,7 @@ fn fixtures_are_all_there() {
         "artifact_outside_out_dir",
         "bad_apt_package",
         "bad_name",
+        "download_rules",
         "final_stage_rules",
         "malformed_image",
         "list_option_rules",

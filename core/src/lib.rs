@@ -5,6 +5,7 @@
 //! same bytes, whatever order extensions were listed or linked in.
 
 pub mod dockerfile;
+mod download;
 mod error;
 pub mod explain;
 pub mod glibc;
@@ -18,9 +19,9 @@ pub mod template;
 
 pub use error::Error;
 pub use model::{
-    ARTIFACT_ROOT, AptRepository, Artifact, Builder, BuilderFrom, ContextFile, DEFAULT_BUILDER_BASE_IMAGE,
-    DEFAULT_CACHE_PRIORITY, Extension, HostValue, MAX_CACHE_PRIORITY, OptionSpec, RunSpec, Shell, Template,
-    XAUTHORITY_PATH,
+    ARTIFACT_ROOT, AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, ContextFile,
+    DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension, Extract, HostValue,
+    MAX_CACHE_PRIORITY, OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
 };
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
 pub use render::{

@@ -128,10 +128,160 @@ pub struct Builder {
     /// Packages installed in the builder stage before its template runs (the tools it uses:
     /// `curl`, `ca-certificates`, `build-essential`, ...).
     pub apt_packages: &'static [&'static str],
-    /// The stage body.
+    /// Declared downloads, each rendered by core as one verified RUN step (in this order) after
+    /// the stage's apt packages and before its template.
+    pub downloads: &'static [Download],
+    /// The stage body; empty for a builder that only downloads.
     pub template: Template,
     /// What is copied into the final image, in this order.
     pub artifacts: &'static [Artifact],
+}
+
+/// A machine architecture, as `dpkg --print-architecture` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Arch {
+    /// x86_64.
+    Amd64,
+    /// aarch64.
+    Arm64,
+}
+
+impl Arch {
+    /// Every architecture a download may name, in the order steps list them.
+    pub const ALL: [Arch; 2] = [Arch::Amd64, Arch::Arm64];
+
+    /// The name `dpkg --print-architecture` prints, also the key in metadata.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
+
+/// A URL template for one architecture.
+#[derive(Debug, Clone, Copy)]
+pub struct ArchUrl {
+    /// The architecture.
+    pub arch: Arch,
+    /// `https://` URL; may use `{{ options.<name> }}`. Checked again after rendering.
+    pub url: &'static str,
+}
+
+/// A release file a builder downloads: core renders one RUN step that picks the URL of the
+/// machine's architecture, downloads it, verifies it, extracts it under `/opt/quarry/<name>/`,
+/// sets its mode and runs its check.
+#[derive(Debug, Clone, Copy)]
+pub struct Download {
+    /// snake_case name, shown in the step's comment, messages and `quarry show`.
+    pub name: &'static str,
+    /// One URL template per supported architecture; other architectures fail the step.
+    pub urls: &'static [ArchUrl],
+    /// How the download is verified.
+    pub verify: Verify,
+    /// What the file is.
+    pub extract: Extract,
+    /// Archive members to extract (GNU tar `--wildcards` patterns, such as `*/rg`); empty means
+    /// the whole archive.
+    pub members: &'static [&'static str],
+    /// Leading path components dropped from member names (`tar --strip-components`).
+    pub strip_components: u8,
+    /// Where it lands, relative to `/opt/quarry/<name>` (`bin`; empty for that folder itself):
+    /// the folder for archives, the file itself for [`Extract::File`].
+    pub dest: &'static str,
+    /// Octal mode of the extracted members, or of the file (`0755`). A whole archive is made
+    /// readable by all and writable by root only instead.
+    pub mode: &'static str,
+    /// A command that shows the download works (`{{ out }}/bin/rg --version`); a template.
+    pub check: Option<&'static str>,
+    /// Allows `http://` URLs. Only for tests that serve fake releases from a local server:
+    /// codegen never sets it, so no extension of a catalog can.
+    #[doc(hidden)]
+    pub insecure_http_for_tests: bool,
+}
+
+/// How a download is verified.
+#[derive(Debug, Clone, Copy)]
+pub enum Verify {
+    /// Upstream publishes a checksum file: its URL per architecture (a template) and its format.
+    ChecksumFile {
+        /// One URL template per architecture of the download.
+        urls: &'static [ArchUrl],
+        /// How to find the download's sha256 in it.
+        format: ChecksumFormat,
+    },
+    /// sha256 values pinned in the metadata, per version and architecture.
+    Pinned {
+        /// The option holding the version the pins are keyed by.
+        version_option: &'static str,
+        /// The pinned values.
+        sha256: &'static [PinnedSha256],
+        /// An option (default `pinned`) whose value, a sha256, replaces the pinned one: for
+        /// versions the metadata has no pin for.
+        override_option: Option<&'static str>,
+    },
+    /// Not verified, and why (shown by `quarry show`).
+    None {
+        /// Why there is no way to verify it.
+        reason: &'static str,
+    },
+}
+
+/// A pinned sha256 of one version's download for one architecture.
+#[derive(Debug, Clone, Copy)]
+pub struct PinnedSha256 {
+    /// The version option's value.
+    pub version: &'static str,
+    /// The architecture.
+    pub arch: Arch,
+    /// 64 lowercase hex digits.
+    pub sha256: &'static str,
+}
+
+/// The format of a checksum file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumFormat {
+    /// The file's first word is the hash (a `.sha256` file with the hash alone, or followed by a
+    /// name).
+    Hash,
+    /// `sha256sum` output, one `HASH  NAME` line per file (`SHASUMS256.txt`, `checksums.txt`):
+    /// the line naming the download's file (the last part of its URL).
+    Sha256sum,
+}
+
+impl ChecksumFormat {
+    /// The name used in metadata files.
+    pub const fn key(self) -> &'static str {
+        match self {
+            ChecksumFormat::Hash => "hash",
+            ChecksumFormat::Sha256sum => "sha256sum",
+        }
+    }
+}
+
+/// What a download is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extract {
+    /// A gzip-compressed tar archive.
+    TarGz,
+    /// An xz-compressed tar archive (the builder needs `xz-utils`).
+    TarXz,
+    /// A zip archive (the builder needs `unzip`; no `strip_components`).
+    Zip,
+    /// A plain file, kept as it is.
+    File,
+}
+
+impl Extract {
+    /// The name used in metadata files.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Extract::TarGz => "tar.gz",
+            Extract::TarXz => "tar.xz",
+            Extract::Zip => "zip",
+            Extract::File => "file",
+        }
+    }
 }
 
 /// What a builder stage starts from.
@@ -399,6 +549,18 @@ impl Extension {
                 }
             }
             let mut i = 0;
+            while i < builder.downloads.len() {
+                check_download(&builder.downloads[i], self.options);
+                let mut j = i + 1;
+                while j < builder.downloads.len() {
+                    if rules::str_eq(builder.downloads[j].name, builder.downloads[i].name) {
+                        panic!("two downloads have the same `name`");
+                    }
+                    j += 1;
+                }
+                i += 1;
+            }
+            let mut i = 0;
             while i < builder.artifacts.len() {
                 let a = &builder.artifacts[i];
                 if !rules::is_abs_path(a.source) || !rules::is_abs_path(a.dest) {
@@ -471,5 +633,97 @@ const fn check_packages(packages: &[&str]) {
             panic!("apt package names must match Debian policy: [a-z0-9][a-z0-9+.-]+");
         }
         i += 1;
+    }
+}
+
+const fn has_option(options: &[OptionSpec], name: &str) -> bool {
+    let mut i = 0;
+    while i < options.len() {
+        if rules::str_eq(options[i].name, name) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn check_arch_urls(urls: &[ArchUrl], allow_http: bool) {
+    if urls.is_empty() {
+        panic!("a download needs a URL for at least one architecture");
+    }
+    let mut i = 0;
+    while i < urls.len() {
+        if !rules::is_url_template(urls[i].url, allow_http) {
+            panic!("download URLs must be https:// URLs without white space, quotes, `\\` or `$`");
+        }
+        let mut j = i + 1;
+        while j < urls.len() {
+            if urls[j].arch as u8 == urls[i].arch as u8 {
+                panic!("a download names an architecture twice");
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+}
+
+const fn check_download(d: &Download, options: &[OptionSpec]) {
+    if !rules::is_snake_case(d.name) {
+        panic!("download `name` must be snake_case");
+    }
+    check_arch_urls(d.urls, d.insecure_http_for_tests);
+    match d.verify {
+        Verify::ChecksumFile { urls, .. } => {
+            check_arch_urls(urls, d.insecure_http_for_tests);
+            if urls.len() != d.urls.len() {
+                panic!("a checksum file needs a URL for each architecture of the download");
+            }
+        }
+        Verify::Pinned { version_option, sha256, override_option } => {
+            if !has_option(options, version_option) {
+                panic!("a pinned download's `version_option` must be an option of the extension");
+            }
+            if let Some(o) = override_option
+                && !has_option(options, o)
+            {
+                panic!("a pinned download's `sha256_option` must be an option of the extension");
+            }
+            let mut i = 0;
+            while i < sha256.len() {
+                if !rules::is_sha256(sha256[i].sha256) {
+                    panic!("a pinned sha256 must be 64 lowercase hex digits");
+                }
+                i += 1;
+            }
+        }
+        Verify::None { reason } => {
+            if reason.is_empty() {
+                panic!("a download with `verify = \"none\"` needs a `reason`");
+            }
+        }
+    }
+    let mut i = 0;
+    while i < d.members.len() {
+        if !rules::is_member_pattern(d.members[i]) {
+            panic!(
+                "download `members` must be archive paths of letters, digits, `.`, `_`, `-`, `+`, `/` and `*`"
+            );
+        }
+        i += 1;
+    }
+    if matches!(d.extract, Extract::File) && (!d.members.is_empty() || d.strip_components != 0) {
+        panic!("a plain-file download has no `members` or `strip_components`");
+    }
+    if matches!(d.extract, Extract::File) && d.dest.is_empty() {
+        panic!("a plain-file download needs a `dest` file name");
+    }
+    if matches!(d.extract, Extract::Zip) && d.strip_components != 0 {
+        panic!("a zip download has no `strip_components`");
+    }
+    if !d.dest.is_empty() && !rules::is_rel_path(d.dest) {
+        panic!("download `dest` must be a relative path under the builder's output folder");
+    }
+    if !rules::is_file_mode(d.mode) {
+        panic!("download `mode` must be an octal mode such as `0755`");
     }
 }

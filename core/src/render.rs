@@ -304,6 +304,8 @@ pub struct BuilderPieces {
     pub from_stage: bool,
     /// Packages installed in the stage before its body, templates filled in.
     pub apt_packages: Vec<String>,
+    /// One verified RUN step per declared download, each with its comment line.
+    pub downloads: Vec<String>,
     /// The stage body (a rendered snippet).
     pub body: String,
     /// What the final image copies from the stage.
@@ -351,7 +353,17 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
             image,
             from_stage,
             apt_packages: render_packages(r, builder.apt_packages)?,
-            body: render_template(r, &builder.template, Slot::Builder)?,
+            downloads: builder
+                .downloads
+                .iter()
+                .map(|d| crate::download::step(r, d))
+                .collect::<Result<_, _>>()?,
+            // A builder that only downloads has an empty template.
+            body: if builder.template.source.is_empty() {
+                String::new()
+            } else {
+                render_template(r, &builder.template, Slot::Builder)?
+            },
             artifacts: builder.artifacts,
         };
         builders.insert(r.extension.name, pieces);
@@ -521,6 +533,9 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
                 stage.step(APT_PRELUDE);
             }
             stage.step(&apt_install_step(&b.image, &b.apt_packages, &[], e.name));
+        }
+        for d in &b.downloads {
+            stage.snippet(d);
         }
         stage.snippet(&b.body);
     }
@@ -732,7 +747,11 @@ fn render_packages(r: &ResolvedExtension, packages: &'static [&'static str]) -> 
         .collect()
 }
 
-fn render_template(r: &ResolvedExtension, template: &Template, slot: Slot) -> Result<String, Error> {
+pub(crate) fn render_template(
+    r: &ResolvedExtension,
+    template: &Template,
+    slot: Slot,
+) -> Result<String, Error> {
     let ext = r.extension;
     let ctx =
         template::context(ext.name, ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)));
@@ -746,7 +765,7 @@ fn render_template(r: &ResolvedExtension, template: &Template, slot: Slot) -> Re
     Ok(rendered)
 }
 
-fn template_error(ext: &Extension, template: &Template, message: String) -> Error {
+pub(crate) fn template_error(ext: &Extension, template: &Template, message: String) -> Error {
     Error::Template {
         extension: ext.name.to_owned(),
         template: format!("{}/{}", ext.name, template.file),
@@ -946,6 +965,7 @@ mod tests {
         builder_ext.builder = Some(Builder {
             from: BuilderFrom::BaseImage,
             apt_packages: &[],
+            downloads: &[],
             template: Template {
                 file: "builder",
                 source: "RUN echo first\nRUN {{ cache_mount('x', '/root/.cache') }} echo second\n",
@@ -990,6 +1010,7 @@ mod tests {
         tool.builder = Some(Builder {
             from: BuilderFrom::BaseImage,
             apt_packages: &["libz-dev"],
+            downloads: &[],
             template: Template { file: "builder", source: "RUN echo {{ options.version }} > {{ out }}/v\n" },
             artifacts: &[Artifact { source: "/opt/quarry/tool", dest: "/opt/quarry/tool" }],
         });

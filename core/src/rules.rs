@@ -542,6 +542,123 @@ pub const fn is_https_url(s: &str) -> bool {
     true
 }
 
+/// A URL template of a download: `https://` (or `http://` where tests allow it), then no white
+/// space, quotes, `\\`, `$` or backquote (`{{ options.* }}` is filled in, and the result checked
+/// by [`is_https_url`], at render time).
+pub const fn is_url_template(s: &str, allow_http: bool) -> bool {
+    let b = s.as_bytes();
+    let rest = if starts_with(b, b"https://") {
+        8
+    } else if allow_http && starts_with(b, b"http://") {
+        7
+    } else {
+        return false;
+    };
+    if b.len() == rest || b.len() > 2048 {
+        return false;
+    }
+    let mut i = rest;
+    let mut depth = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'{' {
+            depth += 1;
+        } else if c == b'}' {
+            depth -= 1;
+        }
+        let bad = matches!(c, b'\'' | b'"' | b'\\' | b'$' | b'`' | b'\n' | b'\r' | b'\t')
+            || (c == b' ' && depth == 0);
+        if bad {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `http://` followed by the characters [`is_https_url`] allows: only for downloads of tests.
+pub const fn is_http_url(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !starts_with(b, b"http://") || b.len() == 7 {
+        return false;
+    }
+    let mut i = 7;
+    while i < b.len() {
+        let c = b[i];
+        let ok = c.is_ascii_alphanumeric()
+            || matches!(c, b'/' | b'.' | b'_' | b'-' | b'~' | b':' | b'%' | b'+' | b'=' | b'@');
+        if !ok {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// 64 lowercase hex digits.
+pub const fn is_sha256(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !matches!(b[i], b'0'..=b'9' | b'a'..=b'f') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// An archive member pattern: letters, digits, `.`, `_`, `-`, `+`, `/` and `*`, not empty, not
+/// absolute, without `..`, and its last part a plain name (it names the extracted file).
+pub const fn is_member_pattern(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b[0] == b'/' || b[b.len() - 1] == b'/' || b.len() > 255 {
+        return false;
+    }
+    let mut i = 0;
+    let mut last_slash = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'+' | b'/' | b'*')) {
+            return false;
+        }
+        if c == b'.' && i + 1 < b.len() && b[i + 1] == b'.' {
+            return false;
+        }
+        if c == b'/' {
+            last_slash = i + 1;
+        }
+        i += 1;
+    }
+    let mut j = last_slash;
+    while j < b.len() {
+        if b[j] == b'*' {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
+
+/// An octal file mode: three or four digits 0-7 (`755`, `0755`).
+pub const fn is_file_mode(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 3 && b.len() != 4 {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !matches!(b[i], b'0'..=b'7') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A whole number that fits in `u32`.
 pub const fn is_uint(s: &str) -> bool {
     let b = s.as_bytes();

@@ -365,6 +365,25 @@ env = ["@UPPER@_VERSION={{ options.version }}"]
 # apt_packages = ["ca-certificates", "curl"]   # installed in the builder before its template
 # template = "templates/builder.Dockerfile.j2"
 # artifacts = [{ source = "/opt/quarry/@NAME@", dest = "/opt/quarry/@NAME@" }]   # COPY --link, in order
+#
+# A release download: quarry writes one verified step for it, before the template (which a builder
+# that only downloads leaves out). URLs are https, per architecture (`dpkg --print-architecture`).
+# Verify with upstream's checksum file, or pin sha256 values, or say why not (`quarry show` says it).
+# [[builder.downloads]]
+# name = "@NAME@"
+# url.amd64 = "https://example.org/v{{ options.version }}/@NAME@-x86_64-linux.tar.gz"
+# url.arm64 = "https://example.org/v{{ options.version }}/@NAME@-aarch64-linux.tar.gz"
+# checksum_url = "{{ url }}.sha256"     # or one file for all: ".../v{{ options.version }}/checksums.txt"
+# checksum_format = "hash"              # the file's first word; "sha256sum": the line naming the file
+# # sha256."1.0.0".amd64 = "<64 hex digits>"   # pinned instead, with version_option = "version"
+# # verify = "none"                     # or neither, with
+# # reason = "upstream publishes no checksums"
+# extract = "tar.gz"                    # "tar.xz", "zip" or "file"
+# members = ["*/@NAME@"]                # GNU tar patterns; none: the whole archive
+# strip_components = 1
+# dest = "bin"                          # under /opt/quarry/@NAME@; for "file", the file itself
+# mode = "0755"
+# check = "{{ out }}/bin/@NAME@ --version"
 
 # Files shipped in the build context under `quarry/@NAME@/`. With `dest`, the final image gets the
 # file there (`COPY --link`: configuration under /etc, a source list); without, a builder template
@@ -520,6 +539,9 @@ mod tests {
             "# from = \"npm\"",
             "# template = ",
             "# artifacts = [{ source = \"/opt/quarry/demo_tool\"",
+            "# [[builder.downloads]]",
+            "# checksum_url = ",
+            "# # verify = \"none\"",
             "# [[files]]",
             "# [run]",
             "[options.version]",

@@ -7,7 +7,7 @@ quarry_core::register! {
         description: "A demo extension",
         builder: Some(quarry_core::Builder {
             from: quarry_core::BuilderFrom::BaseImage,
-            apt_packages: &[],
+            apt_packages: &[], downloads: &[],
             template: quarry_core::Template { file: "templates/builder.j2", source: "RUN true\n" },
             artifacts: &[quarry_core::Artifact { source: "/usr/local/bin/demo", dest: "/usr/local/bin/demo" }],
         }),

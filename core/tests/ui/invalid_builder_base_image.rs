@@ -8,7 +8,7 @@ quarry_core::register! {
         builder_base_image: Some("Ubuntu 22.04"),
         builder: Some(quarry_core::Builder {
             from: quarry_core::BuilderFrom::BaseImage,
-            apt_packages: &[],
+            apt_packages: &[], downloads: &[],
             template: quarry_core::Template { file: "templates/builder.j2", source: "RUN true\n" },
             artifacts: &[quarry_core::Artifact { source: "/opt/quarry/demo/bin/demo", dest: "/usr/local/bin/demo" }],
         }),

@@ -48,6 +48,7 @@ const fn builder(
     Some(Builder {
         from: BuilderFrom::BaseImage,
         apt_packages,
+        downloads: &[],
         template: Template { file: "builder.Dockerfile.j2", source },
         artifacts,
     })

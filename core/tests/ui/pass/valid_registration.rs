@@ -16,7 +16,7 @@ quarry_core::register! {
         }],
         builder: Some(quarry_core::Builder {
             from: quarry_core::BuilderFrom::BaseImage,
-            apt_packages: &["build-essential"],
+            apt_packages: &["build-essential"], downloads: &[],
             template: quarry_core::Template { file: "templates/builder.j2", source: "RUN make\n" },
             artifacts: &[quarry_core::Artifact {
                 source: "/opt/quarry/demo_tool/bin/demo",

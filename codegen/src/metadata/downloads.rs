@@ -1,0 +1,408 @@
+//! `[[builder.downloads]]`: declared release downloads, each rendered by core as one verified
+//! step. A download with no way to verify it is an error unless it says `verify = "none"` with a
+//! `reason`.
+
+use quarry_core::rules;
+use toml::de::DeValue;
+
+use super::{OptionMeta, Table, Walker, join, render_with_defaults};
+
+/// A download as declared in metadata.
+#[derive(Debug, Clone)]
+pub struct DownloadMeta {
+    /// snake_case name.
+    pub name: String,
+    /// (architecture, URL template), in `Arch::ALL` order.
+    pub urls: Vec<(String, String)>,
+    /// How it is verified.
+    pub verify: VerifyMeta,
+    /// `tar.gz`, `tar.xz`, `zip` or `file`.
+    pub extract: String,
+    /// Archive members.
+    pub members: Vec<String>,
+    /// `tar --strip-components`.
+    pub strip_components: u8,
+    /// Where it lands under the output folder.
+    pub dest: String,
+    /// Octal mode.
+    pub mode: String,
+    /// A check command template.
+    pub check: Option<String>,
+}
+
+/// How a download is verified, as declared.
+#[derive(Debug, Clone)]
+pub enum VerifyMeta {
+    /// Upstream's checksum file: (architecture, URL template) and its format.
+    ChecksumFile { urls: Vec<(String, String)>, format: String },
+    /// Pinned values: (version, architecture, sha256).
+    Pinned { version_option: String, sha256: Vec<(String, String, String)>, override_option: Option<String> },
+    /// Not verified, and why.
+    None { reason: String },
+}
+
+const DOWNLOAD_KEYS: &[&str] = &[
+    "name",
+    "url",
+    "checksum_url",
+    "checksum_format",
+    "sha256",
+    "version_option",
+    "sha256_option",
+    "verify",
+    "reason",
+    "extract",
+    "members",
+    "strip_components",
+    "dest",
+    "mode",
+    "check",
+];
+const ARCHES: &[&str] = &["amd64", "arm64"];
+const EXTRACTS: &[&str] = &["tar.gz", "tar.xz", "zip", "file"];
+const FORMATS: &[&str] = &["hash", "sha256sum"];
+
+impl Walker<'_> {
+    pub(super) fn downloads(
+        &mut self,
+        builder: &Table<'_>,
+        name: &str,
+        options: &[OptionMeta],
+        option_names: &[&str],
+    ) -> Vec<DownloadMeta> {
+        let mut out: Vec<DownloadMeta> = Vec::new();
+        let key = "builder.downloads";
+        for (t, span) in self.tables(builder, "builder", "downloads") {
+            self.check_keys(t, key, DOWNLOAD_KEYS);
+            let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
+            let Some(dl) = self.string(t, key, "name", false) else {
+                self.error(
+                    span.start,
+                    "builder.downloads.name",
+                    "required",
+                    "each download needs a `name`".to_owned(),
+                );
+                continue;
+            };
+            if !rules::is_snake_case(&dl) {
+                self.error(
+                    at("name"),
+                    "builder.downloads.name",
+                    "snake-case-name",
+                    format!("{dl:?} is not a snake_case name"),
+                );
+            } else if out.iter().any(|d| d.name == dl) {
+                self.error(
+                    at("name"),
+                    "builder.downloads.name",
+                    "duplicate",
+                    format!("two downloads are named `{dl}`"),
+                );
+            }
+            let urls = self.arch_urls(t, "url", &dl, name, options, option_names, None);
+            if urls.is_empty() && !t.contains_key("url") {
+                self.error(
+                    span.start,
+                    "builder.downloads.url",
+                    "required",
+                    format!(
+                        "download `{dl}` needs `url`, a table of URLs by architecture (`amd64`, `arm64`)"
+                    ),
+                );
+            }
+
+            let verify_none = match self.string(t, key, "verify", false) {
+                None => false,
+                Some(v) if v == "none" => true,
+                Some(v) => {
+                    self.error(at("verify"), "builder.downloads.verify", "download-verify", format!("{v:?} is not a choice: `verify = \"none\"` (with a `reason`) is the only value; a checksum is declared with `checksum_url` or `sha256`"));
+                    false
+                }
+            };
+            let ways = [t.contains_key("checksum_url"), t.contains_key("sha256"), verify_none];
+            let verify = match ways {
+                [true, false, false] => {
+                    let sums =
+                        self.arch_urls(t, "checksum_url", &dl, name, options, option_names, Some(&urls));
+                    let format = self.string(t, key, "checksum_format", false).unwrap_or_default();
+                    if !FORMATS.contains(&format.as_str()) {
+                        self.error(at("checksum_format"), "builder.downloads.checksum_format", "download-verify", format!("download `{dl}` needs `checksum_format`: `hash` (the file's first word is the hash) or `sha256sum` (lines `HASH  NAME`, the line naming the download's file)"));
+                    }
+                    VerifyMeta::ChecksumFile { urls: sums, format }
+                }
+                [false, true, false] => self.pinned(t, &dl, options, &urls),
+                [false, false, true] => {
+                    let reason = self.string(t, key, "reason", false).unwrap_or_default();
+                    if reason.trim().is_empty() {
+                        self.error(at("verify"), "builder.downloads.reason", "download-verify", format!("download `{dl}` is not verified: say why in `reason` (`quarry show` shows it)"));
+                    }
+                    VerifyMeta::None { reason }
+                }
+                [false, false, false] => {
+                    self.error(span.start, key, "unverified-download", format!("download `{dl}` has no way to be verified: give `checksum_url` (upstream's checksum file) and `checksum_format`, or `sha256` pinned per version with `version_option`, or say `verify = \"none\"` with a `reason`"));
+                    VerifyMeta::None { reason: String::new() }
+                }
+                _ => {
+                    self.error(span.start, key, "download-verify", format!("download `{dl}` declares more than one of `checksum_url`, `sha256` and `verify = \"none\"`: give one"));
+                    VerifyMeta::None { reason: String::new() }
+                }
+            };
+            for (k, needs) in [
+                ("checksum_format", ways[0]),
+                ("version_option", ways[1]),
+                ("sha256_option", ways[1]),
+                ("reason", ways[2]),
+            ] {
+                if t.contains_key(k) && !needs {
+                    self.error(
+                        at(k),
+                        &join(key, k),
+                        "download-verify",
+                        format!("`{k}` does not go with how download `{dl}` is verified"),
+                    );
+                }
+            }
+
+            let extract = self.string(t, key, "extract", false).unwrap_or_default();
+            if !EXTRACTS.contains(&extract.as_str()) {
+                self.error(
+                    at("extract"),
+                    "builder.downloads.extract",
+                    "download-extract",
+                    format!(
+                        "download `{dl}` needs `extract`: one of {}",
+                        EXTRACTS.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            let members = self.string_array(t, key, "members");
+            for m in &members {
+                self.check(rules::is_member_pattern(m), at("members"), "builder.downloads.members", "download-extract", || {
+                    format!("{m:?} is not an archive path of letters, digits, `.`, `_`, `-`, `+`, `/` and `*` whose last part is a plain name")
+                });
+            }
+            let strip_components = match t.get("strip_components").map(|v| (v, v.get_ref())) {
+                None => 0,
+                Some((v, DeValue::Integer(i))) => match i.as_str().parse::<u8>() {
+                    Ok(n) if n <= 8 => n,
+                    _ => {
+                        self.error(
+                            v.span().start,
+                            "builder.downloads.strip_components",
+                            "download-extract",
+                            "use a whole number from 0 to 8".to_owned(),
+                        );
+                        0
+                    }
+                },
+                Some((v, other)) => {
+                    self.type_error(v, "builder.downloads.strip_components", "an integer", other);
+                    0
+                }
+            };
+            let dest = self.string(t, key, "dest", false).unwrap_or_default();
+            self.check(dest.is_empty() || rules::is_rel_path(&dest), at("dest"), "builder.downloads.dest", "rel-path", || {
+                format!("{dest:?} must be relative to the builder's output folder `/opt/quarry/{name}`, without `..`")
+            });
+            if extract == "file" {
+                self.check(
+                    members.is_empty() && strip_components == 0,
+                    at("extract"),
+                    "builder.downloads.extract",
+                    "download-extract",
+                    || "a plain file has no `members` or `strip_components`".to_owned(),
+                );
+                self.check(
+                    !dest.is_empty(),
+                    at("extract"),
+                    "builder.downloads.dest",
+                    "download-extract",
+                    || "a plain file needs `dest`, its path under the output folder".to_owned(),
+                );
+            }
+            if extract == "zip" {
+                self.check(
+                    strip_components == 0,
+                    at("strip_components"),
+                    "builder.downloads.strip_components",
+                    "download-extract",
+                    || "zip archives have no `strip_components`".to_owned(),
+                );
+            }
+            let mode = self.string(t, key, "mode", false).unwrap_or_else(|| "0755".to_owned());
+            self.check(
+                rules::is_file_mode(&mode),
+                at("mode"),
+                "builder.downloads.mode",
+                "download-extract",
+                || format!("{mode:?} is not an octal mode such as `0755`"),
+            );
+            let check = self.string(t, key, "check", false);
+            if let Some(c) = &check
+                && self.template_value(c, at("check"), "builder.downloads.check", option_names)
+            {
+                self.check(
+                    !c.contains(['\n', '\r', '\\']),
+                    at("check"),
+                    "builder.downloads.check",
+                    "download-check",
+                    || "the check is one command line, without `\\`".to_owned(),
+                );
+            }
+            out.push(DownloadMeta {
+                name: dl,
+                urls,
+                verify,
+                extract,
+                members,
+                strip_components,
+                dest,
+                mode,
+                check,
+            });
+        }
+        out
+    }
+
+    /// A table of URL templates by architecture; with `download` given, also a single string
+    /// for every architecture of the download, in which `{{ url }}` is that architecture's URL.
+    #[allow(clippy::too_many_arguments)]
+    fn arch_urls(
+        &mut self,
+        t: &Table<'_>,
+        k: &str,
+        dl: &str,
+        name: &str,
+        options: &[OptionMeta],
+        option_names: &[&str],
+        download: Option<&[(String, String)]>,
+    ) -> Vec<(String, String)> {
+        let key = format!("builder.downloads.{k}");
+        let Some(v) = t.get(k) else { return Vec::new() };
+        let at = v.span().start;
+        let mut urls: Vec<(String, String)> = Vec::new();
+        match (v.get_ref(), download) {
+            (DeValue::String(s), Some(download)) => {
+                for (arch, url) in download {
+                    urls.push((arch.clone(), s.replace("{{ url }}", url)));
+                }
+            }
+            (DeValue::Table(by_arch), _) => {
+                for arch in ARCHES {
+                    if let Some(u) = self.string(by_arch, &key, arch, false) {
+                        urls.push(((*arch).to_owned(), u));
+                    }
+                }
+                for a in by_arch.keys() {
+                    let a: &str = a.get_ref();
+                    if !ARCHES.contains(&a) {
+                        self.error(at, &key, "download-arch", format!("`{a}` is not an architecture: use `amd64` and `arm64`, as `dpkg --print-architecture` names them"));
+                    }
+                }
+                if let Some(download) = download {
+                    let same = download.iter().map(|(a, _)| a).eq(urls.iter().map(|(a, _)| a));
+                    self.check(same, at, &key, "download-arch", || {
+                        format!("download `{dl}` needs a checksum URL for each architecture it has a URL for")
+                    });
+                }
+            }
+            (other, _) => {
+                let expected = if download.is_some() {
+                    "a string or a table of URLs by architecture"
+                } else {
+                    "a table of URLs by architecture"
+                };
+                self.type_error(v, &key, expected, other);
+            }
+        }
+        for (_, url) in &urls {
+            if !self.template_value(url, at, &key, option_names) {
+                continue;
+            }
+            if !rules::is_url_template(url, false) {
+                self.error(
+                    at,
+                    &key,
+                    "https-url",
+                    format!("{url:?} is not an https:// URL without white space, quotes, `\\` or `$`"),
+                );
+                continue;
+            }
+            if let Some(rendered) = render_with_defaults(name, url, options) {
+                self.check(rules::is_https_url(&rendered), at, &key, "https-url", || {
+                    format!("{url:?} renders to {rendered:?} with the default options, which is not an https:// URL of plain characters")
+                });
+            }
+        }
+        urls
+    }
+
+    fn pinned(
+        &mut self,
+        t: &Table<'_>,
+        dl: &str,
+        options: &[OptionMeta],
+        urls: &[(String, String)],
+    ) -> VerifyMeta {
+        let key = "builder.downloads";
+        let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(0);
+        let version_option = self.string(t, key, "version_option", false).unwrap_or_default();
+        self.check(options.iter().any(|o| o.name == version_option), at("sha256"), "builder.downloads.version_option", "download-verify", || {
+            format!("download `{dl}` pins sha256 values by version: `version_option` must name the option that holds the version")
+        });
+        let override_option = self.string(t, key, "sha256_option", false);
+        if let Some(o) = &override_option {
+            let ok = options
+                .iter()
+                .any(|m| &m.name == o && m.default == "pinned" && m.rule == rules::Rule::Identifier);
+            self.check(ok, at("sha256_option"), "builder.downloads.sha256_option", "download-verify", || {
+                format!("`{o}` must be an option with `default = \"pinned\"` and `rule = \"identifier\"`: its value, a sha256, replaces the pinned one")
+            });
+        }
+        let mut sha256 = Vec::new();
+        if let Some(DeValue::Table(versions)) = t.get("sha256").map(|v| v.get_ref()) {
+            for (version, by_arch) in versions.iter() {
+                let version: &str = version.get_ref();
+                let DeValue::Table(by_arch) = by_arch.get_ref() else {
+                    self.type_error(
+                        by_arch,
+                        "builder.downloads.sha256",
+                        "a table of sha256 values by architecture",
+                        by_arch.get_ref(),
+                    );
+                    continue;
+                };
+                for (arch, sha) in by_arch.iter() {
+                    let arch: &str = arch.get_ref();
+                    let s = match sha.get_ref() {
+                        DeValue::String(s) => s.to_string(),
+                        other => {
+                            self.type_error(sha, "builder.downloads.sha256", "a string", other);
+                            continue;
+                        }
+                    };
+                    let known = urls.iter().any(|(a, _)| a == arch);
+                    self.check(known, sha.span().start, "builder.downloads.sha256", "download-arch", || {
+                        format!("`{arch}` is not an architecture download `{dl}` has a URL for")
+                    });
+                    self.check(
+                        rules::is_sha256(&s),
+                        sha.span().start,
+                        "builder.downloads.sha256",
+                        "sha256",
+                        || format!("{s:?} is not a sha256: 64 lowercase hex digits"),
+                    );
+                    sha256.push((version.to_owned(), arch.to_owned(), s));
+                }
+            }
+        } else {
+            self.error(
+                at("sha256"),
+                "builder.downloads.sha256",
+                "type",
+                "expected a table: `sha256.\"VERSION\".ARCH = \"HASH\"`".to_owned(),
+            );
+        }
+        VerifyMeta::Pinned { version_option, sha256, override_option }
+    }
+}
