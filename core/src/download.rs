@@ -252,7 +252,8 @@ mod tests {
     use super::*;
     use crate::model::{Builder, BuilderFrom, Extension, OptionSpec, PinnedSha256};
     use crate::registry::Registry;
-    use crate::render::{Request, Selection, render};
+    use crate::render::render;
+    use crate::request::{Request, Selection};
     use crate::rules::Rule;
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -12,10 +12,14 @@ pub mod glibc;
 mod model;
 mod registry;
 mod render;
+mod request;
 mod resolve;
 pub mod rules;
+mod stage;
 mod suggest;
 pub mod template;
+#[cfg(test)]
+mod test_support;
 
 pub use error::Error;
 pub use model::{
@@ -24,18 +28,14 @@ pub use model::{
     MAX_CACHE_PRIORITY, OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
 };
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
-pub use render::{
-    BuildFile, ENTRYPOINT_PATH, ENV_DIR, EngineLevel, FINAL_STAGE, HostValues, ImageConfig, Override,
-    Rendered, Request, Selection, render,
-};
+pub use render::{BuildFile, ENTRYPOINT_PATH, ENV_DIR, FINAL_STAGE, Rendered, render};
+pub use request::{EngineLevel, HostValues, ImageConfig, Override, Request, Selection};
 // The rendered pieces and the writers `render` lays them out with, for tools that lay them out
 // otherwise (the cache benchmark's naive baseline).
-pub use render::{
-    APT_PRELUDE, BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, StageWriter,
-    apt_install_step, pieces,
-};
+pub use render::{BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, pieces};
 pub use resolve::{AddedDependency, Resolved, ResolvedExtension, resolve};
 pub use rules::Rule;
+pub use stage::{APT_PRELUDE, StageWriter, apt_install_step};
 pub use suggest::closest as suggest_closest;
 
 #[doc(hidden)]

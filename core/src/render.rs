@@ -25,8 +25,10 @@ use std::collections::BTreeMap;
 use crate::error::Error;
 use crate::model::{AptRepository, Artifact, BuilderFrom, Extension, Template};
 use crate::registry::Registry;
+use crate::request::{EngineLevel, ImageConfig, Request};
 use crate::resolve::{Resolved, ResolvedExtension, resolve};
 use crate::rules;
+use crate::stage::{APT_PRELUDE, StageWriter, apt_install_step};
 use crate::template::{self, Slot};
 
 /// Name of the final stage.
@@ -79,136 +81,6 @@ exec "$@"
 /// `/etc/profile.d/quarry.sh`.
 const PROFILE_SH: &str = "# Written by quarry: login shells load each extension's shell environment too.\n\
 if [ -r /etc/quarry/env.sh ]; then . /etc/quarry/env.sh; fi\n";
-
-/// What the target engine's Dockerfile frontend supports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EngineLevel {
-    /// Docker 23+ (Dockerfile frontend 1.4+): `COPY --link`.
-    #[default]
-    Modern,
-    /// Docker 20.10 (frontend 1.3): no `COPY --link`; plain `COPY --from` instead.
-    Legacy,
-}
-
-/// One extension the user asked for, with the options they set.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
-    /// Extension name.
-    pub name: String,
-    /// Option values by option name; unset options take their defaults.
-    pub options: BTreeMap<String, String>,
-    /// Values of list options (`multiple`), in order; a value in `options` for a list option
-    /// counts as one more.
-    pub lists: BTreeMap<String, Vec<String>>,
-}
-
-impl Selection {
-    /// A selection with default options.
-    pub fn new(name: impl Into<String>) -> Self {
-        Selection { name: name.into(), options: BTreeMap::new(), lists: BTreeMap::new() }
-    }
-
-    /// Adds values to a list option.
-    pub fn with_values(
-        mut self,
-        option: impl Into<String>,
-        values: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        self.lists.entry(option.into()).or_default().extend(values.into_iter().map(Into::into));
-        self
-    }
-
-    /// Sets an option.
-    pub fn with_option(mut self, option: impl Into<String>, value: impl Into<String>) -> Self {
-        self.options.insert(option.into(), value.into());
-        self
-    }
-}
-
-/// Per-extension overrides of metadata.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Override {
-    /// Image the extension's builder starts from.
-    pub builder_base_image: Option<String>,
-    /// Cache priority, 0..=100.
-    pub cache_priority: Option<u32>,
-}
-
-/// Everything a render depends on.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Request {
-    /// The final image.
-    pub image: String,
-    /// The selected extensions, in any order.
-    pub extensions: Vec<Selection>,
-    /// Global builder base image override.
-    pub builder_base_image: Option<String>,
-    /// Per-extension overrides, by extension name; overrides of extensions that end up not
-    /// selected do nothing.
-    pub overrides: BTreeMap<String, Override>,
-    /// Option values that apply only if the extension is selected (by the user or as a
-    /// dependency), under the selections' own values: the user file's preferences.
-    pub option_defaults: BTreeMap<String, BTreeMap<String, String>>,
-    /// What the target engine supports.
-    pub engine: EngineLevel,
-    /// Values of the host running quarry, for options that default to them.
-    pub host: HostValues,
-    /// The order of the final stage's chain from the last render (`quarry.lock`): those
-    /// extensions keep their places and new ones go after them, so the chain only grows.
-    /// `None`: the canonical order (priority descending, then name).
-    pub locked_order: Option<Vec<String>>,
-    /// What the final image itself sets, when known (read from the engine): quarry's entrypoint
-    /// composes with it instead of replacing it.
-    pub image_config: Option<ImageConfig>,
-}
-
-/// The final image's own `ENTRYPOINT`, `CMD` and `USER`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImageConfig {
-    /// `ENTRYPOINT`, exec form; empty when there is none.
-    pub entrypoint: Vec<String>,
-    /// `CMD`, exec form; empty when there is none.
-    pub cmd: Vec<String>,
-    /// `USER`; empty means root.
-    pub user: String,
-}
-
-impl ImageConfig {
-    /// Whether the image runs as someone other than root.
-    fn non_root_user(&self) -> Option<&str> {
-        let user = self.user.as_str();
-        let name = user.split(':').next().unwrap_or_default();
-        (!name.is_empty() && name != "root" && name != "0").then_some(user)
-    }
-}
-
-/// The host's values that options may default to (`None`: use the option's own default).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostValues {
-    /// The user's numeric id.
-    pub uid: Option<String>,
-    /// The user's primary group id.
-    pub gid: Option<String>,
-    /// The user's login name.
-    pub user: Option<String>,
-    /// The folder quarry runs in.
-    pub cwd: Option<String>,
-    /// The user's home folder.
-    pub home: Option<String>,
-}
-
-impl HostValues {
-    /// The value for `which`, if known.
-    pub fn get(&self, which: crate::HostValue) -> Option<&str> {
-        match which {
-            crate::HostValue::Uid => self.uid.as_deref(),
-            crate::HostValue::Gid => self.gid.as_deref(),
-            crate::HostValue::User => self.user.as_deref(),
-            crate::HostValue::Cwd => self.cwd.as_deref(),
-            crate::HostValue::Home => self.home.as_deref(),
-        }
-    }
-}
 
 /// A file to write into the build context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -661,69 +533,6 @@ fn json_array(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// Makes the image's own apt cache keep what it downloads, so the cache mounts pay off.
-pub const APT_PRELUDE: &str = "RUN rm -f /etc/apt/apt.conf.d/docker-clean \\\n \
-    && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
-/// One apt layer on `image`: repositories (if any), then the sorted, de-duplicated packages, with
-/// the cache mounts of `image`. `owner` names the keyring and list files of repositories.
-pub fn apt_install_step(
-    image: &str,
-    packages: &[String],
-    repositories: &[AptRepository],
-    owner: &str,
-) -> String {
-    let slug = image_slug(image);
-    let mut packages: Vec<&str> = packages.iter().map(String::as_str).collect();
-    packages.sort_unstable();
-    packages.dedup();
-    let mut s = String::from("RUN ");
-    s.push_str(&template::cache_mount_flag(&format!("apt-cache-{slug}"), "/var/cache/apt"));
-    s.push_str(" \\\n    ");
-    s.push_str(&template::cache_mount_flag(&format!("apt-lists-{slug}"), "/var/lib/apt/lists"));
-    s.push_str(" \\\n    apt-get update");
-    if !repositories.is_empty() {
-        s.push_str(" \\\n && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl");
-        s.push_str(" \\\n && install -d -m 0755 /etc/apt/keyrings");
-        for repo in repositories {
-            let keyring = keyring_path(owner, repo);
-            s.push_str(&format!(" \\\n && curl -fsSL {} -o {keyring}", repo.key_url));
-            s.push_str(&format!(
-                " \\\n && echo \"{}\" > /etc/apt/sources.list.d/{owner}-{}.list",
-                apt_source_line(repo, &keyring),
-                repo.name
-            ));
-        }
-        s.push_str(" \\\n && apt-get update");
-    }
-    if !packages.is_empty() {
-        s.push_str(
-            " \\\n && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n      ",
-        );
-        s.push_str(&packages.join(" "));
-    }
-    s
-}
-
-/// Where a repository's key is stored: `.gpg` for binary keys, `.asc` for armored ones.
-fn keyring_path(owner: &str, repo: &AptRepository) -> String {
-    let ext = if repo.key_url.ends_with(".gpg") { "gpg" } else { "asc" };
-    format!("/etc/apt/keyrings/{owner}-{}.{ext}", repo.name)
-}
-
-/// The `deb` line, with the keyring, architecture and codename filled in. The architecture and
-/// codename are shell expansions evaluated in the image, so the same line serves every release.
-pub fn apt_source_line(repo: &AptRepository, keyring: &str) -> String {
-    repo.source
-        .replace("{{ keyring }}", keyring)
-        .replace("{{ arch }}", "$(dpkg --print-architecture)")
-        .replace("{{ codename }}", "$(. /etc/os-release && echo $VERSION_CODENAME)")
-}
-
-/// `ubuntu:22.04` -> `ubuntu-22.04`: the image in a cache-mount id.
-fn image_slug(image: &str) -> String {
-    image.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
-}
-
 /// Package names, with `{{ options.* }}` placeholders filled in and the result checked.
 fn render_packages(r: &ResolvedExtension, packages: &'static [&'static str]) -> Result<Vec<String>, Error> {
     packages
@@ -800,163 +609,12 @@ fn normalize_image(image: &str) -> String {
     if last.contains(':') { image.to_owned() } else { format!("{image}:latest") }
 }
 
-/// Writes one stage and tracks whether `ARG CACHE_ID` has been declared in it, so the ARG lands
-/// right before the first instruction that uses it.
-#[derive(Debug)]
-pub struct StageWriter<'a> {
-    out: &'a mut String,
-    cache_arg_declared: bool,
-}
-
-impl<'a> StageWriter<'a> {
-    /// Appends a blank line and `FROM <from> [AS <name>]` to `out`.
-    pub fn new(out: &'a mut String, from: &str, name: Option<&str>) -> Self {
-        out.push('\n');
-        out.push_str("FROM ");
-        out.push_str(from);
-        if let Some(name) = name {
-            out.push_str(" AS ");
-            out.push_str(name);
-        }
-        out.push('\n');
-        StageWriter { out, cache_arg_declared: false }
-    }
-
-    /// A `# ` comment line.
-    pub fn comment(&mut self, text: &str) {
-        self.out.push_str("# ");
-        self.out.push_str(text);
-        self.out.push('\n');
-    }
-
-    /// One instruction (possibly spanning continuation lines).
-    pub fn step(&mut self, instruction: &str) {
-        if !self.cache_arg_declared && instruction.contains("${CACHE_ID}") {
-            self.out.push_str("ARG CACHE_ID\n");
-            self.cache_arg_declared = true;
-        }
-        self.out.push_str(instruction.trim_end());
-        self.out.push('\n');
-    }
-
-    /// A rendered template: split into instructions so `ARG CACHE_ID` lands right before the
-    /// first one that uses it. Blank lines are dropped.
-    pub fn snippet(&mut self, snippet: &str) {
-        let mut current = String::new();
-        for line in snippet.lines() {
-            if current.is_empty() && line.trim().is_empty() {
-                continue;
-            }
-            if current.is_empty() && line.trim_start().starts_with('#') {
-                self.out.push_str(line.trim_end());
-                self.out.push('\n');
-                continue;
-            }
-            current.push_str(line.trim_end());
-            current.push('\n');
-            if !line.trim_end().ends_with('\\') {
-                self.step(&current);
-                current.clear();
-            }
-        }
-        if !current.is_empty() {
-            self.step(&current);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Builder;
-    use crate::resolve::AddedDependency;
-
-    fn leak<T>(v: T) -> &'static T {
-        Box::leak(Box::new(v))
-    }
-
-    fn ext(name: &'static str, deps: &'static [&'static str], priority: u8) -> Extension {
-        Extension {
-            name,
-            crate_name: "test",
-            description: "test extension",
-            depends_on: deps,
-            cache_priority: priority,
-            setup: Some(Template { file: "setup", source: "RUN echo {{ name }}\n" }),
-            ..Extension::EMPTY
-        }
-    }
-
-    fn registry(list: Vec<Extension>) -> Registry {
-        Registry::from_extensions(list.into_iter().map(leak)).unwrap()
-    }
-
-    fn request(names: &[&str]) -> Request {
-        Request {
-            image: "debian:bookworm".to_owned(),
-            extensions: names.iter().map(|n| Selection::new(*n)).collect(),
-            ..Request::default()
-        }
-    }
-
-    fn order(reg: &Registry, names: &[&str]) -> Vec<&'static str> {
-        resolve(reg, &request(names)).unwrap().extensions.iter().map(|r| r.extension.name).collect()
-    }
-
-    #[test]
-    fn order_is_priority_then_name_with_dependencies_first() {
-        let reg =
-            registry(vec![ext("a", &[], 10), ext("b", &[], 90), ext("c", &["a"], 95), ext("d", &[], 90)]);
-        // c has the highest priority but needs a, so a comes just before it.
-        assert_eq!(order(&reg, &["a", "b", "c", "d"]), ["b", "d", "a", "c"]);
-        assert_eq!(order(&reg, &["d", "c", "b", "a"]), ["b", "d", "a", "c"]);
-    }
-
-    #[test]
-    fn dependencies_are_added_and_reported() {
-        let reg = registry(vec![ext("a", &[], 10), ext("b", &["a"], 20), ext("c", &["a", "b"], 30)]);
-        let resolved = resolve(&reg, &request(&["c"])).unwrap();
-        let names: Vec<_> = resolved.extensions.iter().map(|r| (r.extension.name, r.requested)).collect();
-        assert_eq!(names, [("a", false), ("b", false), ("c", true)]);
-        assert_eq!(
-            resolved.added,
-            [
-                AddedDependency { name: "a", required_by: "b" },
-                AddedDependency { name: "b", required_by: "c" }
-            ]
-        );
-    }
-
-    #[test]
-    fn cycles_are_named() {
-        let reg = registry(vec![
-            ext("a", &["c"], 10),
-            ext("b", &["a"], 20),
-            ext("c", &["b"], 30),
-            ext("d", &["a"], 1),
-        ]);
-        let err = resolve(&reg, &request(&["d"])).unwrap_err();
-        assert_eq!(
-            err,
-            Error::DependencyCycle { cycle: vec!["a".into(), "c".into(), "b".into(), "a".into()] }
-        );
-        assert_eq!(
-            err.to_string(),
-            "dependency cycle: a -> c -> b -> a\nhint: remove one of these `depends_on` entries"
-        );
-    }
-
-    #[test]
-    fn unknown_names_get_suggestions() {
-        let reg = registry(vec![ext("ros_jazzy", &[], 10)]);
-        let err = resolve(&reg, &request(&["ros-jazy"])).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown extension `ros-jazy`\nhint: did you mean `ros_jazzy`? `quarry list` shows every extension"
-        );
-        let err = resolve(&reg, &request(&[])).unwrap_err();
-        assert_eq!(err, Error::NothingSelected);
-    }
+    use crate::request::Selection;
+    use crate::test_support::{ext, leak, registry, request};
 
     #[test]
     fn cache_arg_is_declared_right_before_its_first_use() {
@@ -1102,37 +760,6 @@ mod tests {
         let mut req = request(&["a"]);
         req.builder_base_image = Some("Not An Image".to_owned());
         assert!(matches!(render(&reg, &req).unwrap_err(), Error::InvalidImage { .. }));
-    }
-
-    #[test]
-    fn the_chain_keeps_a_locked_order_and_repairs_a_broken_one() {
-        let reg =
-            registry(vec![ext("a", &[], 10), ext("b", &[], 90), ext("c", &["a"], 50), ext("d", &[], 70)]);
-        let names = |req: &Request| -> Vec<&'static str> {
-            resolve(&reg, req).unwrap().extensions.iter().map(|r| r.extension.name).collect()
-        };
-        // Canonical: b (90), d (70), a (10, needed by c), c.
-        assert_eq!(names(&request(&["a", "b", "c", "d"])), ["b", "d", "a", "c"]);
-        // A locked order is kept, whatever the priorities; a new extension goes last; names the
-        // registry does not know are skipped.
-        let mut req = request(&["a", "b", "c", "d"]);
-        req.locked_order = Some(vec!["a".into(), "gone".into(), "c".into(), "b".into()]);
-        assert_eq!(names(&req), ["a", "c", "b", "d"]);
-        assert!(resolve(&reg, &req).unwrap().notes.is_empty());
-        // An order that breaks a dependency (c before a) is repaired, with a note.
-        req.locked_order = Some(vec!["c".into(), "a".into(), "b".into(), "d".into()]);
-        let resolved = resolve(&reg, &req).unwrap();
-        let order: Vec<&str> = resolved.extensions.iter().map(|r| r.extension.name).collect();
-        assert_eq!(order, ["a", "c", "b", "d"]);
-        assert!(
-            resolved.notes[0].contains("breaks a dependency, so it changed to a, c, b, d"),
-            "{:?}",
-            resolved.notes
-        );
-        // The user's order never matters.
-        let mut reversed = request(&["d", "c", "b", "a"]);
-        reversed.locked_order = Some(vec!["a".into(), "c".into(), "b".into()]);
-        assert_eq!(names(&reversed), ["a", "c", "b", "d"]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use crate::error::Error;
 use crate::model::{BuilderFrom, DEFAULT_BUILDER_BASE_IMAGE, Extension, MAX_CACHE_PRIORITY};
 use crate::registry::Registry;
-use crate::render::Request;
+use crate::request::Request;
 use crate::rules;
 
 /// An extension as it will be rendered.
@@ -358,5 +358,101 @@ fn find_cycle(resolved: &BTreeMap<&'static str, ResolvedExtension>, placed: &BTr
             return cycle;
         }
         path.push(next);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{ext, registry, request};
+
+    fn order(reg: &Registry, names: &[&str]) -> Vec<&'static str> {
+        resolve(reg, &request(names)).unwrap().extensions.iter().map(|r| r.extension.name).collect()
+    }
+
+    #[test]
+    fn order_is_priority_then_name_with_dependencies_first() {
+        let reg =
+            registry(vec![ext("a", &[], 10), ext("b", &[], 90), ext("c", &["a"], 95), ext("d", &[], 90)]);
+        // c has the highest priority but needs a, so a comes just before it.
+        assert_eq!(order(&reg, &["a", "b", "c", "d"]), ["b", "d", "a", "c"]);
+        assert_eq!(order(&reg, &["d", "c", "b", "a"]), ["b", "d", "a", "c"]);
+    }
+
+    #[test]
+    fn dependencies_are_added_and_reported() {
+        let reg = registry(vec![ext("a", &[], 10), ext("b", &["a"], 20), ext("c", &["a", "b"], 30)]);
+        let resolved = resolve(&reg, &request(&["c"])).unwrap();
+        let names: Vec<_> = resolved.extensions.iter().map(|r| (r.extension.name, r.requested)).collect();
+        assert_eq!(names, [("a", false), ("b", false), ("c", true)]);
+        assert_eq!(
+            resolved.added,
+            [
+                AddedDependency { name: "a", required_by: "b" },
+                AddedDependency { name: "b", required_by: "c" }
+            ]
+        );
+    }
+
+    #[test]
+    fn cycles_are_named() {
+        let reg = registry(vec![
+            ext("a", &["c"], 10),
+            ext("b", &["a"], 20),
+            ext("c", &["b"], 30),
+            ext("d", &["a"], 1),
+        ]);
+        let err = resolve(&reg, &request(&["d"])).unwrap_err();
+        assert_eq!(
+            err,
+            Error::DependencyCycle { cycle: vec!["a".into(), "c".into(), "b".into(), "a".into()] }
+        );
+        assert_eq!(
+            err.to_string(),
+            "dependency cycle: a -> c -> b -> a\nhint: remove one of these `depends_on` entries"
+        );
+    }
+
+    #[test]
+    fn unknown_names_get_suggestions() {
+        let reg = registry(vec![ext("ros_jazzy", &[], 10)]);
+        let err = resolve(&reg, &request(&["ros-jazy"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown extension `ros-jazy`\nhint: did you mean `ros_jazzy`? `quarry list` shows every extension"
+        );
+        let err = resolve(&reg, &request(&[])).unwrap_err();
+        assert_eq!(err, Error::NothingSelected);
+    }
+
+    #[test]
+    fn the_chain_keeps_a_locked_order_and_repairs_a_broken_one() {
+        let reg =
+            registry(vec![ext("a", &[], 10), ext("b", &[], 90), ext("c", &["a"], 50), ext("d", &[], 70)]);
+        let names = |req: &Request| -> Vec<&'static str> {
+            resolve(&reg, req).unwrap().extensions.iter().map(|r| r.extension.name).collect()
+        };
+        // Canonical: b (90), d (70), a (10, needed by c), c.
+        assert_eq!(names(&request(&["a", "b", "c", "d"])), ["b", "d", "a", "c"]);
+        // A locked order is kept, whatever the priorities; a new extension goes last; names the
+        // registry does not know are skipped.
+        let mut req = request(&["a", "b", "c", "d"]);
+        req.locked_order = Some(vec!["a".into(), "gone".into(), "c".into(), "b".into()]);
+        assert_eq!(names(&req), ["a", "c", "b", "d"]);
+        assert!(resolve(&reg, &req).unwrap().notes.is_empty());
+        // An order that breaks a dependency (c before a) is repaired, with a note.
+        req.locked_order = Some(vec!["c".into(), "a".into(), "b".into(), "d".into()]);
+        let resolved = resolve(&reg, &req).unwrap();
+        let order: Vec<&str> = resolved.extensions.iter().map(|r| r.extension.name).collect();
+        assert_eq!(order, ["a", "c", "b", "d"]);
+        assert!(
+            resolved.notes[0].contains("breaks a dependency, so it changed to a, c, b, d"),
+            "{:?}",
+            resolved.notes
+        );
+        // The user's order never matters.
+        let mut reversed = request(&["d", "c", "b", "a"]);
+        reversed.locked_order = Some(vec!["a".into(), "c".into(), "b".into()]);
+        assert_eq!(names(&reversed), ["a", "c", "b", "d"]);
     }
 }

@@ -1,0 +1,134 @@
+//! Writing steps as quarry writes them: a stage whose `ARG CACHE_ID` lands right before its first
+//! use, and the apt layer with its cache mounts and repositories. `render` lays quarry's
+//! Dockerfile out with these; other layouts (the cache benchmark's baselines) use them too.
+
+use crate::model::AptRepository;
+use crate::template;
+
+/// Makes the image's own apt cache keep what it downloads, so the cache mounts pay off.
+pub const APT_PRELUDE: &str = "RUN rm -f /etc/apt/apt.conf.d/docker-clean \\\n \
+    && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
+/// One apt layer on `image`: repositories (if any), then the sorted, de-duplicated packages, with
+/// the cache mounts of `image`. `owner` names the keyring and list files of repositories.
+pub fn apt_install_step(
+    image: &str,
+    packages: &[String],
+    repositories: &[AptRepository],
+    owner: &str,
+) -> String {
+    let slug = image_slug(image);
+    let mut packages: Vec<&str> = packages.iter().map(String::as_str).collect();
+    packages.sort_unstable();
+    packages.dedup();
+    let mut s = String::from("RUN ");
+    s.push_str(&template::cache_mount_flag(&format!("apt-cache-{slug}"), "/var/cache/apt"));
+    s.push_str(" \\\n    ");
+    s.push_str(&template::cache_mount_flag(&format!("apt-lists-{slug}"), "/var/lib/apt/lists"));
+    s.push_str(" \\\n    apt-get update");
+    if !repositories.is_empty() {
+        s.push_str(" \\\n && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl");
+        s.push_str(" \\\n && install -d -m 0755 /etc/apt/keyrings");
+        for repo in repositories {
+            let keyring = keyring_path(owner, repo);
+            s.push_str(&format!(" \\\n && curl -fsSL {} -o {keyring}", repo.key_url));
+            s.push_str(&format!(
+                " \\\n && echo \"{}\" > /etc/apt/sources.list.d/{owner}-{}.list",
+                apt_source_line(repo, &keyring),
+                repo.name
+            ));
+        }
+        s.push_str(" \\\n && apt-get update");
+    }
+    if !packages.is_empty() {
+        s.push_str(
+            " \\\n && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n      ",
+        );
+        s.push_str(&packages.join(" "));
+    }
+    s
+}
+
+/// Where a repository's key is stored: `.gpg` for binary keys, `.asc` for armored ones.
+fn keyring_path(owner: &str, repo: &AptRepository) -> String {
+    let ext = if repo.key_url.ends_with(".gpg") { "gpg" } else { "asc" };
+    format!("/etc/apt/keyrings/{owner}-{}.{ext}", repo.name)
+}
+
+/// The `deb` line, with the keyring, architecture and codename filled in. The architecture and
+/// codename are shell expansions evaluated in the image, so the same line serves every release.
+pub fn apt_source_line(repo: &AptRepository, keyring: &str) -> String {
+    repo.source
+        .replace("{{ keyring }}", keyring)
+        .replace("{{ arch }}", "$(dpkg --print-architecture)")
+        .replace("{{ codename }}", "$(. /etc/os-release && echo $VERSION_CODENAME)")
+}
+
+/// `ubuntu:22.04` -> `ubuntu-22.04`: the image in a cache-mount id.
+fn image_slug(image: &str) -> String {
+    image.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
+}
+
+/// Writes one stage and tracks whether `ARG CACHE_ID` has been declared in it, so the ARG lands
+/// right before the first instruction that uses it.
+#[derive(Debug)]
+pub struct StageWriter<'a> {
+    out: &'a mut String,
+    cache_arg_declared: bool,
+}
+
+impl<'a> StageWriter<'a> {
+    /// Appends a blank line and `FROM <from> [AS <name>]` to `out`.
+    pub fn new(out: &'a mut String, from: &str, name: Option<&str>) -> Self {
+        out.push('\n');
+        out.push_str("FROM ");
+        out.push_str(from);
+        if let Some(name) = name {
+            out.push_str(" AS ");
+            out.push_str(name);
+        }
+        out.push('\n');
+        StageWriter { out, cache_arg_declared: false }
+    }
+
+    /// A `# ` comment line.
+    pub fn comment(&mut self, text: &str) {
+        self.out.push_str("# ");
+        self.out.push_str(text);
+        self.out.push('\n');
+    }
+
+    /// One instruction (possibly spanning continuation lines).
+    pub fn step(&mut self, instruction: &str) {
+        if !self.cache_arg_declared && instruction.contains("${CACHE_ID}") {
+            self.out.push_str("ARG CACHE_ID\n");
+            self.cache_arg_declared = true;
+        }
+        self.out.push_str(instruction.trim_end());
+        self.out.push('\n');
+    }
+
+    /// A rendered template: split into instructions so `ARG CACHE_ID` lands right before the
+    /// first one that uses it. Blank lines are dropped.
+    pub fn snippet(&mut self, snippet: &str) {
+        let mut current = String::new();
+        for line in snippet.lines() {
+            if current.is_empty() && line.trim().is_empty() {
+                continue;
+            }
+            if current.is_empty() && line.trim_start().starts_with('#') {
+                self.out.push_str(line.trim_end());
+                self.out.push('\n');
+                continue;
+            }
+            current.push_str(line.trim_end());
+            current.push('\n');
+            if !line.trim_end().ends_with('\\') {
+                self.step(&current);
+                current.clear();
+            }
+        }
+        if !current.is_empty() {
+            self.step(&current);
+        }
+    }
+}
