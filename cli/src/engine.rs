@@ -86,6 +86,23 @@ pub fn detect(docker: &str) -> Result<Engine, EngineError> {
     Ok(Engine { version, major_minor, buildx, containerd_store })
 }
 
+/// The driver of the buildx builder a build uses (`docker`, `docker-container`, `remote`, ...):
+/// `builder`, else the current one. `None` when buildx does not say.
+pub fn builder_driver(docker: &str, builder: Option<&str>) -> Option<String> {
+    let mut command = Command::new(docker);
+    command.args(["buildx", "inspect"]);
+    if let Some(b) = builder {
+        command.arg(b);
+    }
+    let out = command.output().ok().filter(|o| o.status.success())?;
+    parse_driver(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The `Driver:` line of `docker buildx inspect`.
+fn parse_driver(text: &str) -> Option<String> {
+    text.lines().find_map(|l| l.trim().strip_prefix("Driver:")).map(|d| d.trim().to_owned())
+}
+
 /// The image's own ENTRYPOINT, CMD and USER, when the engine has the image; `None` otherwise
 /// (not pulled yet, or no answer).
 pub fn image_config(docker: &str, image: &str) -> Option<quarry_core::ImageConfig> {
@@ -142,6 +159,15 @@ mod tests {
             buildx: true,
             containerd_store: false,
         }
+    }
+
+    #[test]
+    fn drivers() {
+        let text =
+            "Name:          default\nDriver:        docker\nLast Activity: x\n\nNodes:\nName: default\n";
+        assert_eq!(parse_driver(text).as_deref(), Some("docker"));
+        assert_eq!(parse_driver("Name: q\nDriver: docker-container\n").as_deref(), Some("docker-container"));
+        assert_eq!(parse_driver("nothing"), None);
     }
 
     #[test]

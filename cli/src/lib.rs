@@ -19,6 +19,7 @@ pub mod lock;
 pub mod output;
 pub mod progress;
 pub mod project;
+pub mod remote_cache;
 pub mod run;
 pub mod ui;
 
@@ -233,6 +234,8 @@ pub struct PreparedBuild {
     pub args: Vec<String>,
     /// Extra `docker run` arguments from the configuration files.
     pub run_args: Vec<String>,
+    /// The remote cache: imported by `args`, exported after a successful build.
+    pub remote: Option<remote_cache::RemotePlan>,
 }
 
 /// Detects the engine, renders for it, writes the context and composes the build command.
@@ -326,8 +329,67 @@ pub fn prepare_build(
         ui::detail(&format!("build context `{}`", context.display()));
         context
     };
+    let remote =
+        remote_cache_plan(&docker, &build, layers, engine.as_ref(), &effective, &cache, &rendered, dry_run)?;
+    if let Some(plan) = &remote {
+        build.options.cache_from.extend(plan.imports());
+    }
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
-    Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args() })
+    Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args(), remote })
+}
+
+/// The remote cache of a build, when one is configured and usable: a malformed reference is an
+/// error; an engine that cannot export, or a registry that cannot be asked, is a warning and the
+/// build goes on without the remote cache.
+#[allow(clippy::too_many_arguments)]
+fn remote_cache_plan(
+    docker: &str,
+    build: &args::Build,
+    layers: &config::Layers,
+    engine: Option<&engine::Engine>,
+    effective: &engine::Engine,
+    cache: &cache_id::CacheId,
+    rendered: &Rendered,
+    dry_run: bool,
+) -> anyhow::Result<Option<remote_cache::RemotePlan>> {
+    let (configured, insecure) = layers.cache_registry();
+    let Some(text) = build.cache_registry.clone().or(configured) else { return Ok(None) };
+    let repo = remote_cache::CacheRepo::parse(&text).map_err(|e| anyhow::anyhow!(e))?;
+    let settings = remote_cache::RemoteCache { repo, insecure: insecure || build.cache_registry_insecure };
+    let driver = engine.and_then(|_| engine::builder_driver(docker, build.options.builder.as_deref()));
+    if let Some(problem) = remote_cache::engine_problem(effective, driver.as_deref()) {
+        ui::warning(&problem);
+        return Ok(None);
+    }
+    let mut keys =
+        remote_cache::KeyInputs { platform: build.options.platform.clone(), build_args: Vec::new() };
+    if cache.value != "default" && !effective.has_mount_namespace() {
+        keys.build_args.push(("CACHE_ID".to_owned(), cache.value.clone()));
+    }
+    let refs = remote_cache::plan(&settings.repo, rendered, &keys).map_err(|e| anyhow::anyhow!(e))?;
+    if dry_run {
+        ui::note(
+            "remote cache: a dry run imports every reference; a build asks the registry first and exports what it lacks",
+        );
+        return Ok(Some(remote_cache::RemotePlan { cache: settings, refs, missing: Vec::new() }));
+    }
+    match remote_cache::probe(docker, &settings, refs) {
+        Ok(plan) => {
+            ui::note(&format!(
+                "remote cache `{}/{}`: {} of {} references in the registry; {} to export after the build",
+                settings.repo.host,
+                settings.repo.path,
+                plan.refs.len() - plan.missing.len(),
+                plan.refs.len(),
+                plan.missing.len()
+            ));
+            Ok(Some(plan))
+        }
+        Err(e) => {
+            ui::warning(&format!("{e}\nbuilding without the remote cache"));
+            Ok(None)
+        }
+    }
 }
 
 /// Runs a prepared build, once more after BuildKit's known snapshot flake
@@ -347,6 +409,9 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
         attempt += 1;
     };
     if status.success() {
+        if let Some(plan) = &prepared.remote {
+            remote_cache::export(&prepared.docker, &prepared.args, plan);
+        }
         if let Err(e) = build::remove_build_context(&prepared.context) {
             ui::warning(&format!("cannot remove the build context `{}`: {e}", prepared.context.display()));
         }
