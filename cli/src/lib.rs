@@ -357,39 +357,13 @@ fn remote_cache_plan(
     let repo = remote_cache::CacheRepo::parse(&text).map_err(|e| anyhow::anyhow!(e))?;
     let settings = remote_cache::RemoteCache { repo, insecure: insecure || build.cache_registry_insecure };
     let driver = engine.and_then(|_| engine::builder_driver(docker, build.options.builder.as_deref()));
-    if let Some(problem) = remote_cache::engine_problem(effective, driver.as_deref()) {
-        ui::warning(&problem);
-        return Ok(None);
-    }
     let mut keys =
         remote_cache::KeyInputs { platform: build.options.platform.clone(), build_args: Vec::new() };
     if cache.value != "default" && !effective.has_mount_namespace() {
         keys.build_args.push(("CACHE_ID".to_owned(), cache.value.clone()));
     }
-    let refs = remote_cache::plan(&settings.repo, rendered, &keys).map_err(|e| anyhow::anyhow!(e))?;
-    if dry_run {
-        ui::note(
-            "remote cache: a dry run imports every reference; a build asks the registry first and exports what it lacks",
-        );
-        return Ok(Some(remote_cache::RemotePlan { cache: settings, refs, missing: Vec::new() }));
-    }
-    match remote_cache::probe(docker, &settings, refs) {
-        Ok(plan) => {
-            ui::note(&format!(
-                "remote cache `{}/{}`: {} of {} references in the registry; {} to export after the build",
-                settings.repo.host,
-                settings.repo.path,
-                plan.refs.len() - plan.missing.len(),
-                plan.refs.len(),
-                plan.missing.len()
-            ));
-            Ok(Some(plan))
-        }
-        Err(e) => {
-            ui::warning(&format!("{e}\nbuilding without the remote cache"));
-            Ok(None)
-        }
-    }
+    remote_cache::prepare(docker, &settings, effective, driver.as_deref(), &keys, rendered, dry_run)
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Runs a prepared build, once more after BuildKit's known snapshot flake
@@ -410,7 +384,7 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
     };
     if status.success() {
         if let Some(plan) = &prepared.remote {
-            remote_cache::export(&prepared.docker, &prepared.args, plan);
+            let _ = remote_cache::export(&prepared.docker, &prepared.args, plan);
         }
         if let Err(e) = build::remove_build_context(&prepared.context) {
             ui::warning(&format!("cannot remove the build context `{}`: {e}", prepared.context.display()));

@@ -203,6 +203,15 @@ fn stage_hash(file: &Dockerfile, stage: &Stage, files: &[(&str, &[u8])], keys: &
     fnv1a(&all)
 }
 
+/// Whether an export's error says the registry refuses pushes (read-only, no permission), so the
+/// other exports of the build would fail the same way.
+pub fn refuses_pushes(reason: &str) -> bool {
+    let lower = reason.to_ascii_lowercase();
+    ["405 method not allowed", "401 unauthorized", "403 forbidden", "denied", "unauthorized"]
+        .iter()
+        .any(|m| lower.contains(m))
+}
+
 /// `--cache-from` / `--cache-to` values.
 pub fn cache_from(cache: &RemoteCache, reference: &str) -> String {
     format!("type=registry,ref={reference}{}", insecure_attr(cache))
@@ -397,6 +406,49 @@ pub fn engine_problem(engine: &crate::engine::Engine, driver: Option<&str>) -> O
     None
 }
 
+/// The remote cache of a build on `engine` (whose builder has `driver`), said as notes: `None`,
+/// with a warning, when the engine cannot export or the registry cannot be asked (the build goes
+/// on without it); `Err` only when the render cannot be read. A dry run asks nothing and imports
+/// every reference.
+pub fn prepare(
+    docker: &str,
+    settings: &RemoteCache,
+    engine: &crate::engine::Engine,
+    driver: Option<&str>,
+    keys: &KeyInputs,
+    rendered: &Rendered,
+    dry_run: bool,
+) -> Result<Option<RemotePlan>, String> {
+    if let Some(problem) = engine_problem(engine, driver) {
+        crate::ui::warning(&problem);
+        return Ok(None);
+    }
+    let refs = plan(&settings.repo, rendered, keys)?;
+    if dry_run {
+        crate::ui::note(
+            "remote cache: a dry run imports every reference; a build asks the registry first and exports what it lacks",
+        );
+        return Ok(Some(RemotePlan { cache: settings.clone(), refs, missing: Vec::new() }));
+    }
+    match probe(docker, settings, refs) {
+        Ok(plan) => {
+            crate::ui::note(&format!(
+                "remote cache `{}/{}`: {} of {} references in the registry; {} to export after the build",
+                settings.repo.host,
+                settings.repo.path,
+                plan.refs.len() - plan.missing.len(),
+                plan.refs.len(),
+                plan.missing.len()
+            ));
+            Ok(Some(plan))
+        }
+        Err(e) => {
+            crate::ui::warning(&format!("{e}\nbuilding without the remote cache"));
+            Ok(None)
+        }
+    }
+}
+
 /// Asks the registry which references it holds. `Err` when it cannot be asked (the caller warns
 /// and builds without the remote cache).
 pub fn probe(docker: &str, cache: &RemoteCache, refs: Vec<StageRef>) -> Result<RemotePlan, ProbeError> {
@@ -435,28 +487,51 @@ pub fn export_args(main: &[String], plan: &RemotePlan, r: &StageRef) -> Vec<Stri
     out
 }
 
+/// What an export did: the references exported, and those that failed with the reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exported {
+    /// Exported references.
+    pub done: Vec<String>,
+    /// (reference, reason) of failed exports.
+    pub failed: Vec<(String, String)>,
+}
+
 /// Runs the exports of `plan` after a successful build; a failed export is a warning (the image
 /// is built; only the sharing is lost), never silent.
-pub fn export(docker: &str, main: &[String], plan: &RemotePlan) {
+pub fn export(docker: &str, main: &[String], plan: &RemotePlan) -> Exported {
+    let mut result = Exported::default();
     if plan.missing.is_empty() {
         crate::ui::note(&format!(
             "remote cache: the registry holds all {} references of this build: nothing to export",
             plan.refs.len()
         ));
-        return;
+        return result;
     }
-    for r in &plan.missing {
+    for (n, r) in plan.missing.iter().enumerate() {
+        if let Some((_, reason)) = result.failed.iter().find(|(_, reason)| refuses_pushes(reason)) {
+            let left = plan.missing.len() - n;
+            crate::ui::warning(&format!(
+                "remote cache: skipping the other {left} export(s): the registry refused a push ({reason})"
+            ));
+            for r in &plan.missing[n..] {
+                result.failed.push((r.reference.clone(), "skipped: the registry refuses pushes".to_owned()));
+            }
+            break;
+        }
         let args = export_args(main, plan, r);
         crate::ui::detail(&crate::run::shell_line(docker, &args));
         let what = r.stage.as_deref().map_or("the final stage".to_owned(), |s| format!("`{s}`"));
         let started = std::time::Instant::now();
         let out = std::process::Command::new(docker).args(&args).output();
         match out {
-            Ok(o) if o.status.success() => crate::ui::note(&format!(
-                "remote cache: exported {what} to `{}` ({:.1} s)",
-                r.reference,
-                started.elapsed().as_secs_f64()
-            )),
+            Ok(o) if o.status.success() => {
+                crate::ui::note(&format!(
+                    "remote cache: exported {what} to `{}` ({:.1} s)",
+                    r.reference,
+                    started.elapsed().as_secs_f64()
+                ));
+                result.done.push(r.reference.clone());
+            }
             Ok(o) => {
                 let text = String::from_utf8_lossy(&o.stderr);
                 let reason = text
@@ -470,12 +545,15 @@ pub fn export(docker: &str, main: &[String], plan: &RemotePlan) {
                      not get this cache\nhint: check that you may push to `{}/{}` (`docker login {}`)",
                     r.reference, plan.cache.repo.host, plan.cache.repo.path, plan.cache.repo.host
                 ));
+                result.failed.push((r.reference.clone(), reason.to_owned()));
             }
             Err(e) => {
-                crate::ui::warning(&format!("remote cache: cannot run `{docker}` to export {what}: {e}"))
+                crate::ui::warning(&format!("remote cache: cannot run `{docker}` to export {what}: {e}"));
+                result.failed.push((r.reference.clone(), e.to_string()));
             }
         }
     }
+    result
 }
 
 #[cfg(test)]
@@ -662,6 +740,12 @@ mod tests {
         assert_eq!(e.to_string(), "the cache registry `h:1` answered: not found");
         assert_eq!(parse_status(b"HTTP/1.1 404 Not Found\r\n"), Some(404));
         assert_eq!(parse_status(b"\x15\x03\x01"), None);
+        assert!(refuses_pushes(
+            "ERROR: failed to solve: error writing layer blob: unexpected status from POST request to \
+             http://127.0.0.1:55016/v2/c/blobs/uploads/: 405 Method Not Allowed"
+        ));
+        assert!(refuses_pushes("ERROR: failed to push: denied: requested access to the resource is denied"));
+        assert!(!refuses_pushes("ERROR: failed to solve: process did not complete successfully"));
     }
 
     #[test]
