@@ -10,6 +10,9 @@
 //! - `bench cache [--scenario A,..] [--layout ..] [--json PATH] [--engine KIND] [--render-only]`:
 //!   the cache benchmark (`docs/measurements/cache-bench.md`) on a private Docker engine, which it
 //!   starts (as root) when it is not running and stops afterwards.
+//! - `bench remote-sim [--projects N] [--weeks N] [--jobs N] [--change-percent N] [--seed N]`:
+//!   the shared remote cache's hit rate across a fleet of runners and projects, simulated from
+//!   the per-stage reference rule and the cache benchmark's scenario mix (`docs/remote-cache.md`).
 //! - `bench explain`: `quarry explain`'s time for 5k to 40k ARG, ENV and RUN lines, and the ratio
 //!   per doubling (linear growth shows as about 2).
 //! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
@@ -17,6 +20,7 @@
 
 mod bench;
 mod bench_explain;
+mod bench_remote;
 mod codegen;
 mod engine;
 mod scaffold;
@@ -49,10 +53,11 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "new-extension" => scaffold::run(rest),
         "test" => test(rest),
         "bench" if rest.first().is_some_and(|w| w == "explain") => bench_explain::run(&rest[1..]),
+        "bench" if rest.first().is_some_and(|w| w == "remote-sim") => bench_remote::run(&rest[1..]),
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS] | bench explain>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS] | bench explain | bench remote-sim [OPTIONS]>"
             );
             Ok(())
         }
