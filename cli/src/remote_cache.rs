@@ -443,7 +443,11 @@ pub fn prepare(
             Ok(Some(plan))
         }
         Err(e) => {
-            crate::ui::warning(&format!("{e}\nbuilding without the remote cache"));
+            let text = e.to_string();
+            let (what, hint) =
+                text.split_once("\nhint: ").map_or((text.as_str(), None), |(w, h)| (w, Some(h)));
+            let hint = hint.map(|h| format!("\nhint: {h}")).unwrap_or_default();
+            crate::ui::warning(&format!("{what}: building without the remote cache{hint}"));
             Ok(None)
         }
     }

@@ -1190,7 +1190,7 @@ fn an_unusable_remote_cache_is_a_warning_and_the_build_goes_on() {
     let err = stderr(&o);
     assert!(
         err.contains(&format!("warning: cannot reach the cache registry `127.0.0.1:{port}`: "))
-            && err.contains("\nbuilding without the remote cache"),
+            && err.contains(": building without the remote cache\n"),
         "{err}"
     );
     let o = fake_build(&dir, "", &["ubuntu:24.04", "--git", "--cache-registry", &registry])
