@@ -392,6 +392,28 @@ fn builders_are_shared_across_runners_and_projects() {
     } else if std::env::var("CI").as_deref() == Ok("true") {
         panic!("QUARRY_TEST_REGISTRY_RO is not set under CI=true");
     }
+    // A plain-http registry off loopback: refused without `insecure` (the build goes on without
+    // the remote cache), used over http with it.
+    if let Some(http) = std::env::var("QUARRY_TEST_REGISTRY_HTTP").ok().filter(|h| !h.is_empty()) {
+        let repo = CacheRepo::parse(&format!("{http}/{repo_path}")).unwrap();
+        assert!(!repo.is_loopback());
+        let strict = RemoteCache { repo: repo.clone(), insecure: false };
+        let refused = one.build(&dir.join("http1"), &x, &format!("quarry-test/x:{t}"), &strict);
+        assert!(refused.plan.is_none(), "no remote cache without `insecure`");
+        let lenient = RemoteCache { repo, insecure: true };
+        let used = one.build(&dir.join("http2"), &x, &format!("quarry-test/x:{t}"), &lenient);
+        assert_eq!(used.missing(), 4);
+        let exported = used.exported.unwrap();
+        assert_eq!((exported.done.len(), exported.failed.len()), (4, 0), "{exported:?}");
+        let again = one.build(&dir.join("http3"), &x, &format!("quarry-test/x:{t}"), &lenient);
+        assert_eq!(again.missing(), 0);
+        report.insert(
+            "5. plain-http registry off loopback",
+            "refused without insecure; 4 exported over http with it, then found".to_owned(),
+        );
+    } else if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("QUARRY_TEST_REGISTRY_HTTP is not set under CI=true");
+    }
     for (k, v) in &report {
         eprintln!("remote cache: {k}: {v}");
     }

@@ -5,6 +5,9 @@
 #
 #   NAME = main  127.0.0.1:55015, storage /var/lib/quarry-engine/registry-main/storage
 #          ro    127.0.0.1:55016, read-only (pushes are refused: maintenance.readonly)
+#          lan   198.18.15.1:55017, plain http on an address that is not loopback (added to
+#                `lo` as 198.18.15.1/32, from the benchmarking range): a registry "on the
+#                network" that Docker speaks https to unless told it is insecure
 # Each NAME has its own config file, storage folder, pidfile and log under
 # /var/lib/quarry-engine/registry-NAME/. The package's own service is never started
 # (policy-rc.d, see lib.sh). Idempotent: start on a running registry only prints its address.
@@ -23,15 +26,18 @@ NAME=${2:-main}
 case "$NAME" in
     main) PORT=${QUARRY_REGISTRY_PORT:-55015}; READONLY=false ;;
     ro) PORT=${QUARRY_REGISTRY_RO_PORT:-55016}; READONLY=true ;;
-    *) echo "usage: $0 start|stop|status [main|ro]" >&2; exit 2 ;;
+    lan) PORT=${QUARRY_REGISTRY_LAN_PORT:-55017}; READONLY=false ;;
+    *) echo "usage: $0 start|stop|status [main|ro|lan]" >&2; exit 2 ;;
 esac
+HOST=127.0.0.1
+[ "$NAME" != lan ] || HOST=198.18.15.1
 QE_KIND=registry-$NAME
 DIR=$QUARRY_ENGINE_STATE/registry-$NAME
 PIDFILE=$DIR/registry.pid
 LOG=$DIR/registry.log
-ADDR=127.0.0.1:$PORT
+ADDR=$HOST:$PORT
 
-answers() { bash -c "exec 9<>/dev/tcp/127.0.0.1/$PORT && printf 'GET /v2/ HTTP/1.0\r\n\r\n' >&9 && head -c 12 <&9" 2>/dev/null | grep -q '^HTTP/1.. 200'; }
+answers() { bash -c "exec 9<>/dev/tcp/$HOST/$PORT && printf 'GET /v2/ HTTP/1.0\r\n\r\n' >&9 && head -c 12 <&9" 2>/dev/null | grep -q '^HTTP/1.. 200'; }
 running_pid() { [ -s "$PIDFILE" ] && qe_alive "$(cat "$PIDFILE")" && cat "$PIDFILE"; }
 
 case "$ACTION" in
@@ -59,6 +65,9 @@ case "$ACTION" in
             exit 0
         fi
         qe_apt_install docker-registry
+        if [ "$NAME" = lan ] && ! ip -4 addr show dev lo | grep -q " $HOST/"; then
+            ip addr add "$HOST/32" dev lo
+        fi
         mkdir -p "$DIR/storage"
         cat >"$DIR/config.yml.tmp" <<CFG
 version: 0.1
@@ -91,7 +100,7 @@ CFG
         printf 'REGISTRY=%s\nREGISTRY_DIR=%s\n' "$ADDR" "$DIR/storage" >&3
         ;;
     *)
-        echo "usage: $0 start|stop|status [main|ro]" >&2
+        echo "usage: $0 start|stop|status [main|ro|lan]" >&2
         exit 2
         ;;
 esac

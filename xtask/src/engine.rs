@@ -6,8 +6,9 @@
 //! the containerd image store), `LEGACY` (Docker 20.10), and `RUNNER1`, `RUNNER2`: two more
 //! Docker 26 engines with the containerd store and their own data roots, standing in for two CI
 //! runners in the remote-cache test, which also reads `QUARRY_TEST_REGISTRY` (a loopback
-//! registry, `xtask/engine/registry.sh`), `QUARRY_TEST_REGISTRY_RO` (one that refuses pushes)
-//! and `QUARRY_TEST_REGISTRY_DIR` (its storage).
+//! registry, `xtask/engine/registry.sh`), `QUARRY_TEST_REGISTRY_RO` (one that refuses pushes),
+//! `QUARRY_TEST_REGISTRY_HTTP` (plain http on an address that is not loopback) and
+//! `QUARRY_TEST_REGISTRY_DIR` (the first one's storage).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -19,7 +20,11 @@ const KINDS: &[(&str, &str)] =
     &[("26c", "MODERN"), ("20.10", "LEGACY"), ("26c-rca", "RUNNER1"), ("26c-rcb", "RUNNER2")];
 
 /// (registry.sh name, test variable)
-const REGISTRIES: &[(&str, &str)] = &[("main", "QUARRY_TEST_REGISTRY"), ("ro", "QUARRY_TEST_REGISTRY_RO")];
+const REGISTRIES: &[(&str, &str)] = &[
+    ("main", "QUARRY_TEST_REGISTRY"),
+    ("ro", "QUARRY_TEST_REGISTRY_RO"),
+    ("lan", "QUARRY_TEST_REGISTRY_HTTP"),
+];
 
 #[derive(Debug, Default)]
 pub struct Engines {
