@@ -293,6 +293,14 @@ pub fn prepare_build(
             );
         }
     }
+    if let (Some(builder), Some(_)) = (&build.options.builder, &engine) {
+        let info = engine::builder_info(&docker, Some(builder));
+        if let Some(problem) =
+            engine::builder_problem(builder, &info, engine::current_context(&docker).as_deref())
+        {
+            anyhow::bail!(problem);
+        }
+    }
     let configured = configure(registry, &mut build.request, build.locked)?;
     if engine.is_some() {
         match engine::image_config(&docker, &build.request.image) {
@@ -356,7 +364,7 @@ fn remote_cache_plan(
     let Some(text) = build.cache_registry.clone().or(configured) else { return Ok(None) };
     let repo = remote_cache::CacheRepo::parse(&text).map_err(|e| anyhow::anyhow!(e))?;
     let settings = remote_cache::RemoteCache { repo, insecure: insecure || build.cache_registry_insecure };
-    let driver = engine.and_then(|_| engine::builder_driver(docker, build.options.builder.as_deref()));
+    let driver = engine.and_then(|_| engine::builder_info(docker, build.options.builder.as_deref()).driver);
     let mut keys =
         remote_cache::KeyInputs { platform: build.options.platform.clone(), build_args: Vec::new() };
     if cache.value != "default" && !effective.has_mount_namespace() {
