@@ -346,6 +346,16 @@ pub fn prepare_build(
     Ok(PreparedBuild { docker, engine, rendered, tag, context, args, run_args: layers.run_args(), remote })
 }
 
+/// The project's name for its moving cache reference: the folder of its quarry.toml, else of the
+/// current folder (a repository checked out on any runner keeps its folder's name).
+fn project_name(layers: &config::Layers) -> Option<String> {
+    let folder = match &layers.project {
+        Some(p) => p.path.canonicalize().ok()?.parent()?.to_path_buf(),
+        None => std::env::current_dir().ok()?,
+    };
+    folder.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
 /// The remote cache of a build, when one is configured and usable: a malformed reference is an
 /// error; an engine that cannot export, or a registry that cannot be asked, is a warning and the
 /// build goes on without the remote cache.
@@ -365,8 +375,11 @@ fn remote_cache_plan(
     let repo = remote_cache::CacheRepo::parse(&text).map_err(|e| anyhow::anyhow!(e))?;
     let settings = remote_cache::RemoteCache { repo, insecure: insecure || build.cache_registry_insecure };
     let driver = engine.and_then(|_| engine::builder_info(docker, build.options.builder.as_deref()).driver);
-    let mut keys =
-        remote_cache::KeyInputs { platform: build.options.platform.clone(), build_args: Vec::new() };
+    let mut keys = remote_cache::KeyInputs {
+        platform: build.options.platform.clone(),
+        build_args: Vec::new(),
+        project: project_name(layers),
+    };
     if cache.value != "default" && !effective.has_mount_namespace() {
         keys.build_args.push(("CACHE_ID".to_owned(), cache.value.clone()));
     }

@@ -101,6 +101,10 @@ pub struct StageRef {
     pub stage: Option<String>,
     /// `host/path:tag`.
     pub reference: String,
+    /// The project's moving reference (`latest-<project>`): the last final stage any build of
+    /// the project exported. Imported when present, rewritten with every final-stage export,
+    /// never a reason to export.
+    pub moving: bool,
 }
 
 /// What besides the rendered text reaches BuildKit's keys.
@@ -111,6 +115,9 @@ pub struct KeyInputs {
     /// `--build-arg NAME=VALUE` that reach layer keys (`CACHE_ID` on old engines; not
     /// `BUILDKIT_CACHE_MOUNT_NS`, which only names mount namespaces).
     pub build_args: Vec<(String, String)>,
+    /// The project's name (the folder of its quarry.toml), for its moving reference; not a key
+    /// input. `None`: no moving reference.
+    pub project: Option<String>,
 }
 
 /// The references of a build: one per builder stage (`*_builder`) in file order, then the final
@@ -125,6 +132,7 @@ pub fn plan(repo: &CacheRepo, rendered: &Rendered, keys: &KeyInputs) -> Result<V
         refs.push(StageRef {
             stage: Some(name.to_owned()),
             reference: repo.reference(&format!("{name}-{hash:016x}")),
+            moving: false,
         });
     }
     let mut names: Vec<&str> =
@@ -141,7 +149,16 @@ pub fn plan(repo: &CacheRepo, rendered: &Rendered, keys: &KeyInputs) -> Result<V
     refs.push(StageRef {
         stage: None,
         reference: repo.reference(&format!("final-{project:016x}-{:016x}", fnv1a(&all))),
+        moving: false,
     });
+    if let Some(name) = &keys.project {
+        let name = fnv1a(format!("{FORMAT}\n{name}").as_bytes());
+        refs.push(StageRef {
+            stage: None,
+            reference: repo.reference(&format!("latest-{name:016x}")),
+            moving: true,
+        });
+    }
     Ok(refs)
 }
 
@@ -372,6 +389,8 @@ pub struct RemotePlan {
     pub refs: Vec<StageRef>,
     /// The references the registry does not hold yet: exported after the build.
     pub missing: Vec<StageRef>,
+    /// The project's moving references, held or not: written with every final-stage export.
+    pub moving: Vec<String>,
 }
 
 impl RemotePlan {
@@ -428,7 +447,8 @@ pub fn prepare(
         crate::ui::note(
             "remote cache: a dry run imports every reference; a build asks the registry first and exports what it lacks",
         );
-        return Ok(Some(RemotePlan { cache: settings.clone(), refs, missing: Vec::new() }));
+        let moving = refs.iter().filter(|r| r.moving).map(|r| r.reference.clone()).collect();
+        return Ok(Some(RemotePlan { cache: settings.clone(), refs, missing: Vec::new(), moving }));
     }
     match probe(docker, settings, refs) {
         Ok(plan) => {
@@ -457,12 +477,20 @@ pub fn prepare(
 /// and builds without the remote cache).
 pub fn probe(docker: &str, cache: &RemoteCache, refs: Vec<StageRef>) -> Result<RemotePlan, ProbeError> {
     let mut missing = Vec::new();
+    let moving = refs.iter().filter(|r| r.moving).map(|r| r.reference.clone()).collect();
+    let mut absent = Vec::new();
     for r in &refs {
         if !exists(docker, cache, &r.reference)? {
-            missing.push(r.clone());
+            if r.moving {
+                absent.push(r.clone());
+            } else {
+                missing.push(r.clone());
+            }
         }
     }
-    Ok(RemotePlan { cache: cache.clone(), refs, missing })
+    // A moving reference the registry lacks is not imported (it is written with the final stage).
+    let refs = refs.into_iter().filter(|r| !absent.contains(r)).collect();
+    Ok(RemotePlan { cache: cache.clone(), refs, missing, moving })
 }
 
 /// The `docker` arguments that export `r` after the main build `main` (a buildx command line
@@ -485,6 +513,12 @@ pub fn export_args(main: &[String], plan: &RemotePlan, r: &StageRef) -> Vec<Stri
         out.extend(["--target".into(), stage.clone()]);
     }
     out.extend(["--cache-to".into(), cache_to(&plan.cache, &r.reference)]);
+    if r.stage.is_none() {
+        // The project's moving reference gets the same cache, in the same run.
+        for m in &plan.moving {
+            out.extend(["--cache-to".into(), cache_to(&plan.cache, m)]);
+        }
+    }
     if let Some(context) = main.last() {
         out.push(context.clone());
     }
@@ -686,6 +720,43 @@ mod tests {
         let project = |r: &StageRef| r.reference.split('-').nth(1).unwrap().to_owned();
         assert_eq!(project(&plain[1]), project(&arm[1]));
         assert_ne!(plain[1], arm[1]);
+    }
+
+    #[test]
+    fn the_projects_moving_reference_is_written_with_its_final_stage() {
+        let reg = registry("RUN echo tool-1 > /t\n");
+        let request = Request {
+            image: "debian:bookworm".into(),
+            extensions: vec![Selection::new("tool")],
+            builder_base_image: Some("debian:bookworm".into()),
+            ..Request::default()
+        };
+        let rendered = quarry_core::render(&reg, &request).unwrap();
+        let repo = CacheRepo::parse("localhost:5000/c").unwrap();
+        let keys = KeyInputs { project: Some("service".into()), ..KeyInputs::default() };
+        let refs = plan(&repo, &rendered, &keys).unwrap();
+        assert_eq!(refs.len(), 3);
+        assert!(refs[2].moving && refs[2].reference.starts_with("localhost:5000/c:latest-"), "{refs:?}");
+        // The project's name is no key input: the other references do not move.
+        assert_eq!(refs[..2], plan(&repo, &rendered, &KeyInputs::default()).unwrap()[..]);
+        let cache = RemoteCache { repo, insecure: false };
+        let moving = vec![refs[2].reference.clone()];
+        let p = RemotePlan { cache, refs: refs.clone(), missing: refs[..2].to_vec(), moving };
+        let main: Vec<String> = ["buildx", "build", "--load", "--tag", "t", "--progress", "auto", "/ctx"]
+            .map(String::from)
+            .to_vec();
+        let builder = export_args(&main, &p, &refs[0]);
+        assert_eq!(builder.iter().filter(|a| *a == "--cache-to").count(), 1);
+        assert!(builder.windows(2).any(|w| w[0] == "--target" && w[1] == "tool_builder"), "{builder:?}");
+        assert!(!builder.contains(&"--load".to_owned()) && !builder.contains(&"t".to_owned()), "{builder:?}");
+        assert_eq!(builder.last().map(String::as_str), Some("/ctx"));
+        let last = export_args(&main, &p, &refs[1]);
+        let to: Vec<&String> =
+            last.iter().skip_while(|a| *a != "--cache-to").filter(|a| a.starts_with("type=")).collect();
+        assert_eq!(to.len(), 2, "{last:?}");
+        assert!(to[1].contains(":latest-"), "{last:?}");
+        // Only references the registry holds are imported.
+        assert_eq!(p.imports(), [cache_from(&p.cache, &refs[2].reference)]);
     }
 
     #[test]

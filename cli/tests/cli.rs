@@ -1159,7 +1159,8 @@ fn cache_registry_dry_run_and_malformed_references() {
     let build = out.lines().next().unwrap();
     let imports: Vec<&str> =
         build.split(" --cache-from ").skip(1).map(|s| s.split(' ').next().unwrap()).collect();
-    assert_eq!(imports.len(), 3, "{build}");
+    assert_eq!(imports.len(), 4, "{build}");
+    assert!(imports[3].starts_with("type=registry,ref=127.0.0.1:5000/qc:latest-"), "{build}");
     assert!(imports[0].starts_with("type=registry,ref=127.0.0.1:5000/qc:npm_builder-"), "{build}");
     assert!(imports[1].starts_with("type=registry,ref=127.0.0.1:5000/qc:palanteer_builder-"), "{build}");
     assert!(imports[2].starts_with("type=registry,ref=127.0.0.1:5000/qc:final-"), "{build}");

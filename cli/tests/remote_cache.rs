@@ -116,6 +116,8 @@ impl Runner {
     /// What `quarry build` does with a remote cache, through the same library calls: plan and
     /// probe, the build with its imports (rawjson progress, returned), then the exports.
     fn build(&self, dir: &Path, rendered: &quarry_core::Rendered, tag: &str, cache: &RemoteCache) -> Outcome {
+        let project = tag.split(':').next().unwrap_or_default().rsplit('/').next().map(str::to_owned);
+        let keys = KeyInputs { project, ..KeyInputs::default() };
         write_context(dir, rendered).unwrap();
         let engine = self.engine();
         let plan = remote_cache::prepare(
@@ -123,7 +125,7 @@ impl Runner {
             cache,
             &engine,
             Some("docker"),
-            &KeyInputs::default(),
+            &keys,
             rendered,
             false,
         )
@@ -340,7 +342,7 @@ fn builders_are_shared_across_runners_and_projects() {
         format!("executed {:?}, exported {}", x1.executed(), exported.done.len()),
     );
     let tags_after_x = tags(&registry_addr, &repo_path);
-    assert_eq!(tags_after_x.len(), 4, "{tags_after_x:?}");
+    assert_eq!(tags_after_x.len(), 5, "four references and X's moving one: {tags_after_x:?}");
 
     // Y on runner 2 (nothing in its cache): alpha and beta come from the registry.
     two.prune();
@@ -369,7 +371,7 @@ fn builders_are_shared_across_runners_and_projects() {
     assert!(executed_steps.is_empty(), "every step comes from the registry: {executed_steps:#?}");
     assert!(steps.len() >= 10, "{steps:#?}");
     assert_eq!(x2.exported.clone().unwrap(), remote_cache::Exported::default());
-    assert_eq!(tags(&registry_addr, &repo_path).len(), 6);
+    assert_eq!(tags(&registry_addr, &repo_path).len(), 8);
     assert_eq!(blob_store(), blobs_before, "a warm build pushes nothing");
     report.insert(
         "3. X on pruned runner 2",

@@ -237,3 +237,249 @@ mod tests {
         assert_eq!(still.stages - still.per_stage_hits, still.builder_refs, "{still:?}");
     }
 }
+
+/// `cargo xtask bench cache --remote`: for each scenario A–E (quarry's layout), on two private
+/// engines standing in for two CI runners and the loopback registry of `registry.sh`:
+/// runner 1 builds OLD and exports its references; runner 2, pruned, builds NEW without the
+/// shared cache (wall time), then, pruned again, with it (wall time, steps executed), and exports
+/// what NEW adds. Reports both wall times and the registry's blob-store growth per scenario.
+pub mod bench {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::time::Instant;
+
+    use anyhow::{Context, bail};
+    use quarry_cli::build::{BuildOptions, build_args, write_context};
+    use quarry_cli::cache_id::{CacheId, Source};
+    use quarry_cli::progress::{parse_rawjson, steps};
+    use quarry_cli::remote_cache::{self, CacheRepo, KeyInputs, RemoteCache};
+
+    use crate::bench::{Id, Scenario};
+
+    const RUNNERS: [&str; 2] = ["26c-rca", "26c-rcb"];
+
+    struct Runner {
+        kind: &'static str,
+        docker: PathBuf,
+        add_host: String,
+        started: bool,
+    }
+
+    impl Runner {
+        fn up(kind: &'static str, dir: &Path) -> anyhow::Result<Runner> {
+            let started = crate::engine::script("status.sh", kind).is_err();
+            let env = crate::engine::script("start.sh", kind)?;
+            let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            let host = get("DOCKER_HOST").context("start.sh printed no DOCKER_HOST")?;
+            let config = get("DOCKER_CONFIG").context("start.sh printed no DOCKER_CONFIG")?;
+            let images = crate::engine::script("images.sh", kind)?;
+            let add_host =
+                images.into_iter().find(|(k, _)| k == "ADD_HOST").map(|(_, v)| v).unwrap_or_default();
+            let docker = dir.join(format!("docker-{kind}"));
+            std::fs::write(
+                &docker,
+                format!(
+                    "#!/bin/sh\nexport DOCKER_HOST='{host}' DOCKER_CONFIG='{config}'\nexec docker \"$@\"\n"
+                ),
+            )?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755))?;
+            Ok(Runner { kind, docker, add_host, started })
+        }
+
+        fn docker(&self, args: &[&str]) -> anyhow::Result<String> {
+            let out = Command::new(&self.docker).args(args).output()?;
+            if !out.status.success() {
+                bail!(
+                    "`docker {}` on {} failed: {}",
+                    args.join(" "),
+                    self.kind,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+
+        fn engine(&self) -> anyhow::Result<quarry_cli::engine::Engine> {
+            let version = self.docker(&["version", "--format", "{{.Server.Version}}"])?.trim().to_owned();
+            let info = self.docker(&["info", "--format", "{{json .DriverStatus}}"])?;
+            Ok(quarry_cli::engine::Engine {
+                major_minor: quarry_cli::engine::parse_version(&version).context("engine version")?,
+                version,
+                buildx: true,
+                containerd_store: info.contains("io.containerd.snapshotter"),
+            })
+        }
+
+        /// Builds `rendered`; with `cache`, as `quarry build` does with a registry (imports, then
+        /// exports). Returns the wall time of the build (exports not included), the steps
+        /// executed, and the export time.
+        fn build(
+            &self,
+            dir: &Path,
+            rendered: &quarry_core::Rendered,
+            cache: Option<&RemoteCache>,
+        ) -> anyhow::Result<(f64, usize, f64)> {
+            write_context(dir, rendered)?;
+            let engine = self.engine()?;
+            let docker = self.docker.to_str().context("path")?;
+            let plan = match cache {
+                Some(c) => remote_cache::prepare(
+                    docker,
+                    c,
+                    &engine,
+                    Some("docker"),
+                    &KeyInputs { project: Some("bench".into()), ..KeyInputs::default() },
+                    rendered,
+                    false,
+                )
+                .map_err(|e| anyhow::anyhow!(e))?,
+                None => None,
+            };
+            let mut opts = BuildOptions {
+                progress: Some("rawjson".into()),
+                add_host: vec![self.add_host.clone()],
+                ..BuildOptions::default()
+            };
+            if let Some(p) = &plan {
+                opts.cache_from = p.imports();
+            }
+            let id = CacheId { value: "default".into(), source: Source::Default };
+            let args = build_args(&engine, dir, "quarry-bench-remote/image:latest", &id, &opts);
+            let start = Instant::now();
+            let out = Command::new(&self.docker).args(&args).output()?;
+            let wall = start.elapsed().as_secs_f64();
+            let progress = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() {
+                let tail: Vec<&str> = progress.lines().rev().take(15).collect();
+                bail!(
+                    "build on {} failed:\n{}",
+                    self.kind,
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            let executed =
+                steps(&parse_rawjson(&progress)).iter().filter(|s| s.is_counted() && !s.cached).count();
+            let start = Instant::now();
+            if let Some(p) = &plan {
+                let e = remote_cache::export(docker, &args, p);
+                if !e.failed.is_empty() {
+                    bail!("exports failed: {:?}", e.failed);
+                }
+            }
+            Ok((wall, executed, start.elapsed().as_secs_f64()))
+        }
+
+        fn prune(&self) -> anyhow::Result<()> {
+            let _ = self.docker(&["image", "rm", "--force", "quarry-bench-remote/image:latest"]);
+            self.docker(&["builder", "prune", "--all", "--force"]).map(|_| ())
+        }
+    }
+
+    fn blob_bytes(root: &Path) -> u64 {
+        let mut total = 0;
+        let mut stack = vec![root.join("docker/registry/v2/blobs")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                match e.metadata() {
+                    Ok(m) if m.is_dir() => stack.push(e.path()),
+                    Ok(m) => total += m.len(),
+                    Err(_) => {}
+                }
+            }
+        }
+        total
+    }
+
+    /// Runs the remote-cache benchmark for `ids`.
+    pub fn run(ids: &[Id]) -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("quarry-bench-remote-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let registry = crate::engine::registry_script("start", "main")?;
+        let get = |k: &str| registry.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let addr = get("REGISTRY").context("registry.sh printed no REGISTRY")?;
+        let storage = PathBuf::from(get("REGISTRY_DIR").context("registry.sh printed no REGISTRY_DIR")?);
+        let runners = [Runner::up(RUNNERS[0], &dir)?, Runner::up(RUNNERS[1], &dir)?];
+        // Two runners pulling one tag get one image: load runner 1's base images into runner 2.
+        let save = Command::new(&runners[0].docker)
+            .args(["save", "debian:bookworm", "debian:trixie"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let mut save = save;
+        let load = Command::new(&runners[1].docker)
+            .arg("load")
+            .stdin(save.stdout.take().context("pipe")?)
+            .output()?;
+        if !save.wait()?.success() || !load.status.success() {
+            bail!("cannot copy the base images between the runners");
+        }
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        let reg = crate::bench::bench_registry();
+        let mut rows = Vec::new();
+        let result = (|| -> anyhow::Result<()> {
+            for &id in ids {
+                let scenario = Scenario::new(id);
+                // Each scenario its own repository: NEW finds exactly what OLD exported.
+                let repo = format!("{addr}/quarry-bench/{stamp}-{}", id.letter().to_ascii_lowercase());
+                let cache = RemoteCache {
+                    repo: CacheRepo::parse(&repo).map_err(|e| anyhow::anyhow!(e))?,
+                    insecure: false,
+                };
+                let old = quarry_core::render(reg, &scenario.old.request())?;
+                let new = quarry_core::render(reg, &scenario.new.request())?;
+                let before = blob_bytes(&storage);
+                runners[0].prune()?;
+                let (_, _, export_old) = runners[0].build(&dir.join("old"), &old, Some(&cache))?;
+                let after_old = blob_bytes(&storage);
+                runners[1].prune()?;
+                let (without, exec_without, _) = runners[1].build(&dir.join("new-a"), &new, None)?;
+                runners[1].prune()?;
+                let (with, exec_with, export_new) =
+                    runners[1].build(&dir.join("new-b"), &new, Some(&cache))?;
+                let after_new = blob_bytes(&storage);
+                eprintln!(
+                    "bench remote {}: NEW without {without:.1} s ({exec_without} steps executed), with {with:.1} s \
+                     ({exec_with} executed)",
+                    id.letter()
+                );
+                rows.push((
+                    id,
+                    scenario.title.clone(),
+                    without,
+                    exec_without,
+                    with,
+                    exec_with,
+                    export_old,
+                    export_new,
+                    after_old - before,
+                    after_new - after_old,
+                ));
+            }
+            Ok(())
+        })();
+        for r in &runners {
+            if r.started {
+                let _ = crate::engine::script("stop.sh", r.kind);
+            }
+        }
+        result?;
+        println!(
+            "remote cache benchmark: runner 1 builds OLD and exports; runner 2 (pruned) builds NEW without, then (pruned) with the shared cache"
+        );
+        println!(
+            "| scenario | change | NEW without s (executed) | NEW with s (executed) | without / with | export OLD s | export NEW s | registry growth OLD MB | NEW MB |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for (id, title, without, ew, with, ewi, xo, xn, go, gn) in &rows {
+            println!(
+                "| {} | {title} | {without:.1} ({ew}) | {with:.1} ({ewi}) | {:.1}x | {xo:.1} | {xn:.1} | {:.1} | {:.1} |",
+                id.letter(),
+                without / with.max(0.01),
+                *go as f64 / 1e6,
+                *gn as f64 / 1e6
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+}
