@@ -184,6 +184,13 @@ struct BuildArgs {
     /// Cache export destination (buildx), e.g. `type=local,dest=/cache` (repeatable).
     #[arg(long, value_name = "SPEC")]
     cache_to: Vec<String>,
+    /// Share builder caches through this registry, `REGISTRY/REPO` (one reference per builder
+    /// stage; see docs/remote-cache.md) [default: `[cache] registry`].
+    #[arg(long, value_name = "REF")]
+    cache_registry: Option<String>,
+    /// Allow the cache registry over plain http (loopback registries need no flag).
+    #[arg(long)]
+    cache_registry_insecure: bool,
     /// Add a host-to-IP mapping for RUN steps, `HOST:IP` (repeatable).
     #[arg(long, value_name = "HOST:IP")]
     add_host: Vec<String>,
@@ -302,6 +309,10 @@ pub struct Build {
     pub dry_run: bool,
     /// `--cache-id`.
     pub cache_id: Option<String>,
+    /// `--cache-registry`.
+    pub cache_registry: Option<String>,
+    /// `--cache-registry-insecure`.
+    pub cache_registry_insecure: bool,
     /// Pass-throughs.
     pub options: crate::build::BuildOptions,
 }
@@ -655,6 +666,8 @@ fn build(registry: &Registry, args: BuildArgs, matches: &ArgMatches) -> Build {
         tag: args.tag,
         dry_run: args.dry_run,
         cache_id: args.cache_id,
+        cache_registry: args.cache_registry,
+        cache_registry_insecure: args.cache_registry_insecure,
         options: crate::build::BuildOptions {
             no_cache: args.no_cache,
             pull: args.pull,

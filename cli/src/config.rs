@@ -68,6 +68,9 @@ pub struct Config {
     /// `docker run` additions.
     #[serde(default)]
     pub run: RunConfig,
+    /// The shared remote cache.
+    #[serde(default)]
+    pub cache: CacheConfig,
     /// Folders whose quarry.toml and quarry.lock apply even when another user owns them (`"*"`:
     /// every folder). Read from the user's file only.
     #[serde(default)]
@@ -145,6 +148,16 @@ pub struct BuildConfig {
     pub no_cache: Option<bool>,
 }
 
+/// `[cache]`: the shared remote cache (`docs/remote-cache.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `REGISTRY/REPO` holding one cache reference per builder stage and project.
+    pub registry: Option<Spanned<String>>,
+    /// Whether the registry may be spoken to over plain http (loopback registries need no flag).
+    pub insecure: Option<bool>,
+}
+
 /// `[run]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,7 +204,7 @@ impl Loaded {
                 let message = e.message().trim().to_owned();
                 let hint = if message.starts_with("unknown field") {
                     "the keys are image, dockerfile, extensions, builder_base_image, cache_id, [options.<extension>], \
-                     [overrides.<extension>], [build] and [run]; see `quarry init`"
+                     [overrides.<extension>], [build], [run] and [cache]; see `quarry init`"
                 } else {
                     "fix the TOML at this place"
                 };
@@ -350,6 +363,12 @@ impl Loaded {
                     "use a number from 0 to 100".to_owned(),
                 ));
             }
+        }
+        if let Some(r) = &c.cache.registry
+            && let Err(e) = crate::remote_cache::CacheRepo::parse(r.get_ref())
+        {
+            let (message, hint) = e.split_once("\nhint: ").unwrap_or((&e, ""));
+            return Err(self.error(r.span(), format!("`[cache] registry`: {message}"), hint.to_owned()));
         }
         for arg in &c.run.args {
             if !quarry_core::rules::is_arg(arg.get_ref()) {
@@ -624,6 +643,12 @@ impl Layers {
             let d = l.config.dockerfile.as_ref()?;
             Some(l.path.parent().unwrap_or(Path::new(".")).join(d.get_ref()))
         })
+    }
+
+    /// The configured `[cache] registry` and `insecure` (the project's file wins).
+    pub fn cache_registry(&self) -> (Option<String>, bool) {
+        let registry = self.last(|c| c.cache.registry.as_ref().map(|s| s.get_ref().clone()));
+        (registry, self.last(|c| c.cache.insecure).unwrap_or(false))
     }
 
     /// The configured cache id.

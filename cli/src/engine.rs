@@ -86,6 +86,63 @@ pub fn detect(docker: &str) -> Result<Engine, EngineError> {
     Ok(Engine { version, major_minor, buildx, containerd_store })
 }
 
+/// What `docker buildx inspect` says of a builder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuilderInfo {
+    /// `docker`, `docker-container`, `remote`, ...
+    pub driver: Option<String>,
+    /// The first node's endpoint: a Docker context name (`default`) or an address
+    /// (`unix:///var/run/docker.sock`, `tcp://host:2375`).
+    pub endpoint: Option<String>,
+}
+
+/// The Docker context the CLI uses (`docker context show`): `default` when DOCKER_HOST is set.
+pub fn current_context(docker: &str) -> Option<String> {
+    let out = Command::new(docker).args(["context", "show"]).output().ok().filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|c| !c.is_empty())
+}
+
+/// Why `--builder builder` cannot work from `context`: a `docker`-driver builder is the engine
+/// of a Docker context, and buildx builds on another context's engine only through that context
+/// (the image would also land there, while `docker run` runs on the current one).
+pub fn builder_problem(builder: &str, info: &BuilderInfo, context: Option<&str>) -> Option<String> {
+    if info.driver.as_deref() != Some("docker") || context.is_none_or(|c| c == builder) {
+        return None;
+    }
+    Some(format!(
+        "`--builder {builder}` is the Docker engine of context `{builder}`, not the current one (`{}`): buildx \
+         builds there only through that context, and the image would not be where `quarry run` runs it\n\
+         hint: run quarry with DOCKER_CONTEXT={builder} (and DOCKER_HOST unset) instead of `--builder`: it then builds \
+         and runs the image on that engine",
+        context.unwrap_or_default()
+    ))
+}
+
+/// The buildx builder a build uses: `builder`, else the current one. Empty when buildx does not
+/// say.
+pub fn builder_info(docker: &str, builder: Option<&str>) -> BuilderInfo {
+    let mut command = Command::new(docker);
+    command.args(["buildx", "inspect"]);
+    if let Some(b) = builder {
+        command.arg(b);
+    }
+    match command.output() {
+        Ok(out) if out.status.success() => parse_builder(&String::from_utf8_lossy(&out.stdout)),
+        _ => BuilderInfo::default(),
+    }
+}
+
+/// The `Driver:` and first `Endpoint:` lines of `docker buildx inspect`.
+fn parse_builder(text: &str) -> BuilderInfo {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+    };
+    BuilderInfo { driver: field("Driver:"), endpoint: field("Endpoint:") }
+}
+
 /// The image's own ENTRYPOINT, CMD and USER, when the engine has the image; `None` otherwise
 /// (not pulled yet, or no answer).
 pub fn image_config(docker: &str, image: &str) -> Option<quarry_core::ImageConfig> {
@@ -142,6 +199,21 @@ mod tests {
             buildx: true,
             containerd_store: false,
         }
+    }
+
+    #[test]
+    fn builders() {
+        let text = "Name:          default\nDriver:        docker\nLast Activity: x\n\nNodes:\nName: default\nEndpoint:  default\n";
+        let info = parse_builder(text);
+        assert_eq!((info.driver.as_deref(), info.endpoint.as_deref()), (Some("docker"), Some("default")));
+        assert_eq!(builder_problem("default", &info, Some("default")), None);
+        let other = parse_builder("Name: far\nDriver: docker\nNodes:\nEndpoint: far\n");
+        let problem = builder_problem("far", &other, Some("default")).unwrap();
+        assert!(problem.contains("hint: run quarry with DOCKER_CONTEXT=far"), "{problem}");
+        assert_eq!(builder_problem("far", &other, Some("far")), None);
+        let container = parse_builder("Name: q\nDriver: docker-container\nNodes:\nEndpoint: default\n");
+        assert_eq!(builder_problem("q", &container, Some("default")), None);
+        assert_eq!(parse_builder("nothing"), BuilderInfo::default());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod lock;
 pub mod output;
 pub mod progress;
 pub mod project;
+pub mod remote_cache;
 pub mod run;
 pub mod ui;
 mod xauth;
@@ -267,6 +268,8 @@ pub struct PreparedBuild {
     pub base_args: Option<Vec<String>>,
     /// Extra `docker run` arguments from the configuration files.
     pub run_args: Vec<String>,
+    /// The remote cache: imported by `args`, exported after a successful build.
+    pub remote: Option<remote_cache::RemotePlan>,
 }
 
 /// Detects the engine, renders for it, writes the context and composes the build command.
@@ -322,6 +325,14 @@ pub fn prepare_build(
                 missing.join(", "),
                 missing.join(", ")
             );
+        }
+    }
+    if let (Some(builder), Some(_)) = (&build.options.builder, &engine) {
+        let info = engine::builder_info(&docker, Some(builder));
+        if let Some(problem) =
+            engine::builder_problem(builder, &info, engine::current_context(&docker).as_deref())
+        {
+            anyhow::bail!(problem);
         }
     }
     let configured = configure(registry, &mut build.request, build.locked)?;
@@ -384,8 +395,64 @@ pub fn prepare_build(
         ui::note(&format!("building `{tag}` with cache id `{}` ({})", cache.value, cache.source));
         ui::detail(&format!("build context `{}`", context.display()));
     }
+    let remote =
+        remote_cache_plan(&docker, &build, layers, engine.as_ref(), &effective, &cache, &rendered, dry_run)?;
+    if let Some(plan) = &remote {
+        build.options.cache_from.extend(plan.imports());
+    }
     let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
-    Ok(PreparedBuild { docker, engine, rendered, tag, context, args, base_args, run_args: layers.run_args() })
+    Ok(PreparedBuild {
+        docker,
+        engine,
+        rendered,
+        tag,
+        context,
+        args,
+        base_args,
+        run_args: layers.run_args(),
+        remote,
+    })
+}
+
+/// The project's name for its moving cache reference: the folder of its quarry.toml, else of the
+/// current folder (a repository checked out on any runner keeps its folder's name).
+fn project_name(layers: &config::Layers) -> Option<String> {
+    let folder = match &layers.project {
+        Some(p) => p.path.canonicalize().ok()?.parent()?.to_path_buf(),
+        None => std::env::current_dir().ok()?,
+    };
+    folder.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+/// The remote cache of a build, when one is configured and usable: a malformed reference is an
+/// error; an engine that cannot export, or a registry that cannot be asked, is a warning and the
+/// build goes on without the remote cache.
+#[allow(clippy::too_many_arguments)]
+fn remote_cache_plan(
+    docker: &str,
+    build: &args::Build,
+    layers: &config::Layers,
+    engine: Option<&engine::Engine>,
+    effective: &engine::Engine,
+    cache: &cache_id::CacheId,
+    rendered: &Rendered,
+    dry_run: bool,
+) -> anyhow::Result<Option<remote_cache::RemotePlan>> {
+    let (configured, insecure) = layers.cache_registry();
+    let Some(text) = build.cache_registry.clone().or(configured) else { return Ok(None) };
+    let repo = remote_cache::CacheRepo::parse(&text).map_err(|e| anyhow::anyhow!(e))?;
+    let settings = remote_cache::RemoteCache { repo, insecure: insecure || build.cache_registry_insecure };
+    let driver = engine.and_then(|_| engine::builder_info(docker, build.options.builder.as_deref()).driver);
+    let mut keys = remote_cache::KeyInputs {
+        platform: build.options.platform.clone(),
+        build_args: Vec::new(),
+        project: project_name(layers),
+    };
+    if cache.value != "default" && !effective.has_mount_namespace() {
+        keys.build_args.push(("CACHE_ID".to_owned(), cache.value.clone()));
+    }
+    remote_cache::prepare(docker, &settings, effective, driver.as_deref(), &keys, rendered, dry_run)
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Runs a prepared build, once more after BuildKit's known snapshot flake
@@ -405,6 +472,9 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
         attempt += 1;
     };
     if status.success() {
+        if let Some(plan) = &prepared.remote {
+            let _ = remote_cache::export(&prepared.docker, &prepared.args, plan);
+        }
         if let Err(e) = build::remove_build_context(&prepared.context) {
             ui::warning(&format!("cannot remove the build context `{}`: {e}", prepared.context.display()));
         }

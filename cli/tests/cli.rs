@@ -454,6 +454,11 @@ fn configuration_errors_point_into_the_file() {
             "hint: give each argument as its own entry",
         ),
         (
+            "image = \"ubuntu:24.04\"\n[cache]\nregistry = \"team/quarry-cache\"\n",
+            "quarry.toml:3:12: `[cache] registry`: invalid cache registry `team/quarry-cache`: `team` is not a registry host",
+            "hint: write it as `REGISTRY/REPO`",
+        ),
+        (
             "image = \"ubuntu:24.04\"\n[overrides.npm]\ncache_priority = 101\n",
             "quarry.toml:3:18: cache priority 101 is out of range",
             "hint: use a number from 0 to 100",
@@ -904,8 +909,10 @@ fn fake_docker(dir: &std::path::Path) -> PathBuf {
         r#"#!/bin/sh
 case "$1" in
   version) echo 26.1.5; exit 0 ;;
-  info) echo '[["driver-type","io.containerd.snapshotter.v1"]]'; exit 0 ;;
-  buildx) [ "$2" = version ] && { echo "buildx v0.14.0"; exit 0; } ;;
+  info) [ "$FAKE_DOCKER_STORE" = classic ] && { echo '[["Backing Filesystem","extfs"]]'; exit 0; }
+        echo '[["driver-type","io.containerd.snapshotter.v1"]]'; exit 0 ;;
+  buildx) [ "$2" = version ] && { echo "buildx v0.14.0"; exit 0; }
+          [ "$2" = inspect ] && { printf 'Name: default\nDriver: docker\n'; exit 0; } ;;
 esac
 for ctx; do :; done
 [ -f "$ctx/Dockerfile" ] || { echo "ERROR: no Dockerfile in $ctx" >&2; exit 1; }
@@ -1507,5 +1514,85 @@ fn help_man_completions_and_explain_by_content() {
     let o = quarry_in(&dir, "/nonexistent/config", &["explain", "quarry.toml.orig"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8(o.stdout).unwrap().contains("steps reused"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--cache-registry` in a dry run: one `--cache-from` per builder stage and one for the final
+/// stage; a malformed reference is an error with a hint before anything runs.
+#[test]
+fn cache_registry_dry_run_and_malformed_references() {
+    let dry = |registry: &str| {
+        Command::new(env!("CARGO_BIN_EXE_quarry"))
+            .args(["run", "ubuntu:24.04", "--npm", "--cache-registry", registry, "--dry-run"])
+            .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+            .env("XDG_CACHE_HOME", "/nonexistent/cache")
+            .env("XDG_CONFIG_HOME", "/nonexistent/config")
+            .output()
+            .unwrap()
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args([
+            "run",
+            "ubuntu:24.04",
+            "--palanteer",
+            "--npm",
+            "--cache-registry",
+            "127.0.0.1:5000/qc",
+            "--dry-run",
+        ])
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .env("XDG_CACHE_HOME", "/nonexistent/cache")
+        .env("XDG_CONFIG_HOME", "/nonexistent/config")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let build = out.lines().next().unwrap();
+    let imports: Vec<&str> =
+        build.split(" --cache-from ").skip(1).map(|s| s.split(' ').next().unwrap()).collect();
+    assert_eq!(imports.len(), 4, "{build}");
+    assert!(imports[3].starts_with("type=registry,ref=127.0.0.1:5000/qc:latest-"), "{build}");
+    assert!(imports[0].starts_with("type=registry,ref=127.0.0.1:5000/qc:npm_builder-"), "{build}");
+    assert!(imports[1].starts_with("type=registry,ref=127.0.0.1:5000/qc:palanteer_builder-"), "{build}");
+    assert!(imports[2].starts_with("type=registry,ref=127.0.0.1:5000/qc:final-"), "{build}");
+    assert!(!build.contains("--cache-to"), "exports run after the build: {build}");
+    for (bad, why) in [
+        ("quarry-cache", "it names no repository after the registry host"),
+        ("ghcr.io/team/cache:v1", "it carries a tag"),
+        ("GHCR.io/Team", "it is not a valid image repository"),
+    ] {
+        let o = dry(bad);
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        let err = stderr(&o);
+        assert!(err.contains(&format!("error: invalid cache registry `{bad}`: {why}")), "{err}");
+        assert!(err.contains("\nhint: write it as `REGISTRY/REPO`"), "{err}");
+    }
+}
+
+/// A registry nothing answers at, and an engine that cannot export caches: each is a warning
+/// that says the build goes on without the remote cache, and the build succeeds without it.
+#[test]
+fn an_unusable_remote_cache_is_a_warning_and_the_build_goes_on() {
+    let dir = scratch("remote-bad");
+    fake_docker(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let registry = format!("127.0.0.1:{port}/qc");
+    let o = fake_build(&dir, "", &["ubuntu:24.04", "--git", "--cache-registry", &registry]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("warning: cannot reach the cache registry `127.0.0.1:{port}`: "))
+            && err.contains(": building without the remote cache\n"),
+        "{err}"
+    );
+    let o = fake_build(&dir, "", &["ubuntu:24.04", "--git", "--cache-registry", &registry])
+        .env("FAKE_DOCKER_STORE", "classic")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("cannot export caches: building without the remote cache\nhint: turn on the containerd image store"), "{err}");
+    assert!(err.contains("`--builder quarry`"), "{err}");
+    assert!(!err.contains("cannot reach"), "the engine is checked first: {err}");
     std::fs::remove_dir_all(dir).unwrap();
 }

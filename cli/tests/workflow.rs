@@ -66,3 +66,36 @@ fn matrix_jobs_get_distinct_cache_ids() {
         assert_eq!(ids.len(), matrix.len(), "every matrix job needs its own id: {command}");
     }
 }
+
+fn builds_of(job: &str) -> Vec<quarry_cli::args::Build> {
+    let registry = quarry_core::registry().unwrap();
+    workflow()["jobs"][job]["steps"]
+        .as_vec()
+        .unwrap_or_else(|| panic!("job `{job}` has steps"))
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .filter(|r| r.starts_with("quarry "))
+        .map(|line| match parse(registry, words(line).into_iter().map(Into::into).collect()) {
+            Ok(Invocation::Build(b)) => *b,
+            Ok(Invocation::Run(r)) => r.build,
+            other => panic!("`{line}`: {other:?}"),
+        })
+        .collect()
+}
+
+/// The registry-cache job passes a registry and a docker-container builder (the runners' docker
+/// driver cannot export); the `gha` job passes the backend through with one scope.
+#[test]
+fn shared_cache_jobs_use_a_registry_or_the_gha_backend() {
+    let shared = builds_of("shared-cache");
+    assert_eq!(shared.len(), 1);
+    let repo = shared[0].cache_registry.as_deref().unwrap();
+    assert!(quarry_cli::remote_cache::CacheRepo::parse(repo).is_ok(), "{repo}");
+    assert!(shared[0].options.builder.is_some());
+    let gha = builds_of("gha-cache");
+    assert_eq!(gha.len(), 1);
+    assert!(gha[0].options.builder.is_some());
+    assert!(gha[0].cache_registry.is_none());
+    assert_eq!(gha[0].options.cache_from, ["type=gha,scope=quarry-dev"]);
+    assert_eq!(gha[0].options.cache_to, ["type=gha,scope=quarry-dev,mode=max"]);
+}

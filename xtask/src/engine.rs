@@ -3,7 +3,11 @@
 //!
 //! The tests read `QUARRY_TEST_ENGINE_<KIND>` (a `DOCKER_HOST`), `QUARRY_TEST_DOCKER_CONFIG_<KIND>`
 //! and `QUARRY_TEST_ADD_HOST` (`host:ip` of the Debian mirror). Kinds: `MODERN` (Docker 26 with
-//! the containerd image store) and `LEGACY` (Docker 20.10).
+//! the containerd image store), `LEGACY` (Docker 20.10), and `RUNNER1`, `RUNNER2`: two more
+//! Docker 26 engines with the containerd store and their own data roots, standing in for two CI
+//! runners in the remote-cache test, which also reads `QUARRY_TEST_REGISTRY` (a loopback
+//! registry, `xtask/engine/registry.sh`), `QUARRY_TEST_REGISTRY_RO` (one that refuses pushes) and
+//! `QUARRY_TEST_REGISTRY_DIR` (the first one's storage).
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -11,12 +15,17 @@ use std::process::Command;
 use anyhow::{Context, bail};
 
 /// (script kind, test-variable suffix)
-const KINDS: &[(&str, &str)] = &[("26c", "MODERN"), ("20.10", "LEGACY")];
+const KINDS: &[(&str, &str)] =
+    &[("26c", "MODERN"), ("20.10", "LEGACY"), ("26c-rca", "RUNNER1"), ("26c-rcb", "RUNNER2")];
+
+/// (registry.sh name, test variable)
+const REGISTRIES: &[(&str, &str)] = &[("main", "QUARRY_TEST_REGISTRY"), ("ro", "QUARRY_TEST_REGISTRY_RO")];
 
 #[derive(Debug, Default)]
 pub struct Engines {
     env: BTreeMap<String, String>,
     started: Vec<&'static str>,
+    registries: Vec<&'static str>,
 }
 
 impl Engines {
@@ -57,6 +66,26 @@ impl Engines {
                 }
             }
         }
+        for (name, var) in REGISTRIES {
+            if std::env::var_os(var).is_some() {
+                continue;
+            }
+            let was_running = registry_script("status", name).is_ok();
+            let out =
+                registry_script("start", name).with_context(|| format!("cannot start registry {name}"))?;
+            if !was_running {
+                engines.registries.push(name);
+            }
+            for (key, value) in out {
+                match key.as_str() {
+                    "REGISTRY" => engines.env.insert((*var).to_owned(), value),
+                    "REGISTRY_DIR" if *name == "main" => {
+                        engines.env.insert("QUARRY_TEST_REGISTRY_DIR".to_owned(), value)
+                    }
+                    _ => None,
+                };
+            }
+        }
         Ok(engines)
     }
 
@@ -72,20 +101,31 @@ impl Engines {
                 eprintln!("xtask: cannot stop Docker engine {kind}: {e:#}");
             }
         }
+        for name in self.registries {
+            if let Err(e) = registry_script("stop", name) {
+                eprintln!("xtask: cannot stop registry {name}: {e:#}");
+            }
+        }
     }
+}
+
+/// Runs `xtask/engine/registry.sh <action> <name>`, parsed as [`script`] does.
+pub fn registry_script(action: &str, name: &str) -> anyhow::Result<Vec<(String, String)>> {
+    script_with("registry.sh", &[action, name], action == "status")
 }
 
 /// Runs `xtask/engine/<name> <kind>` and parses its `KEY=VALUE` stdout lines.
 pub fn script(name: &str, kind: &str) -> anyhow::Result<Vec<(String, String)>> {
+    script_with(name, &[kind], name == "status.sh")
+}
+
+fn script_with(name: &str, args: &[&str], quiet: bool) -> anyhow::Result<Vec<(String, String)>> {
+    let kind = args.join(" ");
     let path = crate::workspace().join("xtask/engine").join(name);
     let out = Command::new("bash")
         .arg(&path)
-        .arg(kind)
-        .stderr(if name == "status.sh" {
-            std::process::Stdio::null()
-        } else {
-            std::process::Stdio::inherit()
-        })
+        .args(args)
+        .stderr(if quiet { std::process::Stdio::null() } else { std::process::Stdio::inherit() })
         .output()
         .with_context(|| format!("cannot run `{}`", path.display()))?;
     if !out.status.success() {

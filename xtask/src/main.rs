@@ -10,6 +10,12 @@
 //! - `bench cache [--scenario A,..] [--layout ..] [--json PATH] [--engine KIND] [--render-only]`:
 //!   the cache benchmark (`docs/measurements/cache-bench.md`) on a private Docker engine, which it
 //!   starts (as root) when it is not running and stops afterwards.
+//! - `bench remote-sim [--projects N] [--weeks N] [--jobs N] [--change-percent N] [--seed N]`:
+//!   the shared remote cache's hit rate across a fleet of runners and projects, simulated from
+//!   the per-stage reference rule and the cache benchmark's scenario mix (`docs/remote-cache.md`).
+//! - `bench cache --remote [--scenario A,..]`: for each scenario, NEW's wall time on a pruned
+//!   runner without and with the shared registry cache that OLD's build on another runner
+//!   filled, and the registry's growth (engines `26c-rca`, `26c-rcb`, `registry.sh`).
 //! - `bench explain`: `quarry explain`'s time for 5k to 40k ARG, ENV and RUN lines, and the ratio
 //!   per doubling (linear growth shows as about 2).
 //! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
@@ -17,6 +23,7 @@
 
 mod bench;
 mod bench_explain;
+mod bench_remote;
 mod codegen;
 mod engine;
 mod scaffold;
@@ -49,15 +56,41 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "new-extension" => scaffold::run(rest),
         "test" => test(rest),
         "bench" if rest.first().is_some_and(|w| w == "explain") => bench_explain::run(&rest[1..]),
+        "bench" if rest.first().is_some_and(|w| w == "remote-sim") => bench_remote::run(&rest[1..]),
+        "bench" if rest.first().is_some_and(|w| w == "cache") && rest.iter().any(|a| a == "--remote") => {
+            bench_remote_cache(&rest[1..])
+        }
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS] | bench explain>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS] | bench explain | bench remote-sim [OPTIONS]>"
             );
             Ok(())
         }
         other => bail!("unknown task `{other}`\nhint: run `cargo xtask help`"),
     }
+}
+
+/// `bench cache --remote [--scenario A,..]`: see `bench_remote::bench`.
+fn bench_remote_cache(args: &[String]) -> anyhow::Result<()> {
+    let mut ids = bench::Id::ALL.to_vec();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--remote" => {}
+            "--scenario" => {
+                let list = it.next().context("--scenario needs A,B,..")?;
+                ids = list
+                    .split(',')
+                    .map(|s| bench::Id::parse(s).with_context(|| format!("unknown scenario `{s}`")))
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            other => {
+                bail!("usage: cargo xtask bench cache --remote [--scenario A,B,C,D,E] (unknown `{other}`)")
+            }
+        }
+    }
+    bench_remote::bench::run(&ids)
 }
 
 /// The workspace root.
