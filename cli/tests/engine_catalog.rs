@@ -541,9 +541,8 @@ fn palanteer_builds_and_finds_its_libraries() {
 
 /// cargo's toolchain is writable by the image's user (through the group `staff`), so `rustup
 /// component add` and a project's rust-toolchain.toml work; cargo's own files stay read-only.
-/// rustup cannot be downloaded here: the builder's first RUN (the download and install) is
-/// replaced by a stand-in tree of the same shape, and its second (the permissions) runs as
-/// rendered.
+/// rustup cannot be downloaded here: the builder's download and install RUNs are replaced by a
+/// stand-in tree of the same shape, and the permissions RUN after them runs as rendered.
 #[test]
 fn the_users_toolchain_is_writable() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
@@ -555,8 +554,8 @@ fn the_users_toolchain_is_writable() {
         ..quarry_core::Request::default()
     };
     let mut rendered = quarry_core::render(&registry, &request).unwrap();
-    let start =
-        rendered.dockerfile.find("RUN set -eux; \\\n    arch=\"$(uname -m)\"").expect("cargo's install");
+    // From the declared download of rustup-init through the install that runs it.
+    let start = rendered.dockerfile.find("# cargo: download `rustup_init`").expect("cargo's download");
     let end = start
         + rendered.dockerfile[start..].find("/opt/quarry/cargo/rustup/tmp\n").unwrap()
         + "/opt/quarry/cargo/rustup/tmp\n".len();
