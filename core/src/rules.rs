@@ -311,31 +311,25 @@ const fn is_lower_alnum(c: u8) -> bool {
 
 /// `[a-z][a-z0-9_]*`, at most 64 characters, no `__`, not ending in `_`.
 pub const fn is_snake_case(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.is_empty() || b.len() > 64 || !b[0].is_ascii_lowercase() || b[b.len() - 1] == b'_' {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if !(is_lower_alnum(c) || c == b'_') || (c == b'_' && b[i - 1] == b'_') {
-            return false;
-        }
-        i += 1;
-    }
-    true
+    is_word_joined_by(s, b'_')
 }
 
 /// A long flag without `--`: `[a-z][a-z0-9-]*`, at most 64 characters, no `--`, not ending in `-`.
 pub const fn is_flag_name(s: &str) -> bool {
+    is_word_joined_by(s, b'-')
+}
+
+/// Lowercase letters and digits joined by single `sep`s: a letter first, at most 64 characters,
+/// not ending in `sep`.
+const fn is_word_joined_by(s: &str, sep: u8) -> bool {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() > 64 || !b[0].is_ascii_lowercase() || b[b.len() - 1] == b'-' {
+    if b.is_empty() || b.len() > 64 || !b[0].is_ascii_lowercase() || b[b.len() - 1] == sep {
         return false;
     }
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        if !(is_lower_alnum(c) || c == b'-') || (c == b'-' && b[i - 1] == b'-') {
+        if !(is_lower_alnum(c) || c == sep) || (c == sep && b[i - 1] == sep) {
             return false;
         }
         i += 1;
