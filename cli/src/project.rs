@@ -239,7 +239,19 @@ pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::
         }
     };
     let flag_on = |v: &Yaml| !matches!(v, Yaml::Boolean(false) | Yaml::Null);
-    for (key, value) in map {
+    // An `args` entry written as a one-key map (`- volume: /data`) is that key at the top level;
+    // any other entry that is not a name is named as not converted, never dropped silently.
+    let mut entries: Vec<(&Yaml, &Yaml)> = map.iter().collect();
+    if let Some(Yaml::Array(items)) = map.get(&Yaml::String("args".to_owned())) {
+        for item in items {
+            match item {
+                Yaml::String(_) | Yaml::Integer(_) => {}
+                Yaml::Hash(h) if h.len() == 1 => entries.extend(h.iter()),
+                _ => skipped.push("an `args` entry that is neither a name nor `key: value`".to_owned()),
+            }
+        }
+    }
+    for (key, value) in entries {
         let Some(k) = key.as_str() else {
             skipped.push("a key that is not text: quarry has no such setting".to_owned());
             continue;
@@ -461,6 +473,21 @@ mod tests {
             imported.toml.contains(r#"# - "\u001B[31m\u007F\r": quarry has no such setting"#),
             "{}",
             imported.toml
+        );
+    }
+
+    /// An `args` entry written as `key: value` is converted as that key; any other entry that is
+    /// not a name is named, never dropped.
+    #[test]
+    fn keyed_args_entries_are_converted_and_others_named() {
+        let yaml = "image: ubuntu:24.04\nargs:\n  - x11\n  - volume: /data\n  - [1, 2]\nvolume: /srv\n";
+        let imported = super::import_rockerc(registry(), yaml, "rockerc.yaml").unwrap();
+        let config: toml::Table = toml::from_str(&imported.toml).unwrap();
+        assert_eq!(config["options"]["volume"]["spec"].as_array().unwrap().len(), 2, "{}", imported.toml);
+        assert!(
+            imported.skipped.iter().any(|s| s.contains("neither a name nor `key: value`")),
+            "{:?}",
+            imported.skipped
         );
     }
 
