@@ -384,38 +384,9 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     if let (Some(user), Some(v)) = (&final_user, root.get("final_user")) {
         w.template_value(user, v.span().start, "final_user", &option_names);
     }
-    let workdir = w.string(root, "", "workdir", false);
-    if let (Some(dir), Some(v)) = (&workdir, root.get("workdir")) {
-        let at = v.span().start;
-        if w.template_value(dir, at, "workdir", &option_names)
-            && let Some(rendered) = render_with_defaults(&name, dir, &options)
-        {
-            w.check(rules::is_abs_path(&rendered), at, "workdir", "abs-path", || {
-                format!(
-                    "{dir:?} renders to {rendered:?} with the default options, which is not an absolute path"
-                )
-            });
-        }
-        w.check(final_user.is_some(), at, "workdir", "final-user-required", || {
-            "is set but there is no `final_user`: the extension that sets the user sets its folder".to_owned()
-        });
-    }
-    let home = w.string(root, "", "home", false);
-    if let (Some(dir), Some(v)) = (&home, root.get("home")) {
-        let at = v.span().start;
-        if w.template_value(dir, at, "home", &option_names)
-            && let Some(rendered) = render_with_defaults(&name, dir, &options)
-        {
-            w.check(rules::is_abs_path(&rendered), at, "home", "abs-path", || {
-                format!(
-                    "{dir:?} renders to {rendered:?} with the default options, which is not an absolute path"
-                )
-            });
-        }
-        w.check(final_user.is_some(), at, "home", "final-user-required", || {
-            "is set but there is no `final_user`: the extension that sets the user sets its home".to_owned()
-        });
-    }
+    let workdir =
+        w.user_path(root, "workdir", "folder", final_user.is_some(), &name, &options, &option_names);
+    let home = w.user_path(root, "home", "home", final_user.is_some(), &name, &options, &option_names);
     let files = w.files(root);
     let run = w.run(root, &all_option_names, &list_names);
     for d in &mut w.diagnostics {
@@ -1160,6 +1131,36 @@ impl Walker<'_> {
             }
         }
         Some(TemplateFile { file, source })
+    }
+
+    /// `workdir` or `home`: an inline template that renders to an absolute path with the default
+    /// options, set only by the extension that sets `final_user`.
+    #[allow(clippy::too_many_arguments)]
+    fn user_path(
+        &mut self,
+        root: &Table<'_>,
+        key: &str,
+        what: &str,
+        has_user: bool,
+        name: &str,
+        options: &[OptionMeta],
+        option_names: &[&str],
+    ) -> Option<String> {
+        let path = self.string(root, "", key, false)?;
+        let at = root.get(key).map(|v| v.span().start).unwrap_or(0);
+        if self.template_value(&path, at, key, option_names)
+            && let Some(rendered) = render_with_defaults(name, &path, options)
+        {
+            self.check(rules::is_abs_path(&rendered), at, key, "abs-path", || {
+                format!(
+                    "{path:?} renders to {rendered:?} with the default options, which is not an absolute path"
+                )
+            });
+        }
+        self.check(has_user, at, key, "final-user-required", || {
+            format!("is set but there is no `final_user`: the extension that sets the user sets its {what}")
+        });
+        Some(path)
     }
 
     /// An inline template (`final_user`, `workdir`, an `env` entry, shell text): it must parse

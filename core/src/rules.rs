@@ -518,22 +518,7 @@ pub const fn is_artifact_of(path: &str, name: &str) -> bool {
 
 /// `https://` followed by URL characters without white space, quotes or shell metacharacters.
 pub const fn is_https_url(s: &str) -> bool {
-    let b = s.as_bytes();
-    let prefix = b"https://";
-    if !starts_with(b, prefix) || b.len() == prefix.len() || b.len() > 2048 {
-        return false;
-    }
-    let mut i = prefix.len();
-    while i < b.len() {
-        let c = b[i];
-        let ok = c.is_ascii_alphanumeric()
-            || matches!(c, b'/' | b'.' | b'_' | b'-' | b'~' | b':' | b'%' | b'+' | b'=' | b'@');
-        if !ok {
-            return false;
-        }
-        i += 1;
-    }
-    true
+    is_url_with(s, b"https://")
 }
 
 /// A URL template of a download: `https://` (or `http://` where tests allow it), then no white
@@ -572,11 +557,17 @@ pub const fn is_url_template(s: &str, allow_http: bool) -> bool {
 
 /// `http://` followed by the characters [`is_https_url`] allows: only for downloads of tests.
 pub const fn is_http_url(s: &str) -> bool {
+    is_url_with(s, b"http://")
+}
+
+/// `prefix` followed by 1 to 2048 bytes of `[A-Za-z0-9/._~:%+=@-]`: no white space, quotes, `$`
+/// or `\\`, so the URL is one shell word and one Dockerfile token.
+const fn is_url_with(s: &str, prefix: &[u8]) -> bool {
     let b = s.as_bytes();
-    if !starts_with(b, b"http://") || b.len() == 7 {
+    if !starts_with(b, prefix) || b.len() == prefix.len() || b.len() > 2048 {
         return false;
     }
-    let mut i = 7;
+    let mut i = prefix.len();
     while i < b.len() {
         let c = b[i];
         let ok = c.is_ascii_alphanumeric()
