@@ -194,7 +194,7 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
             }
             for e in old.iter().flat_map(|o| &o.extensions).filter(|e| registry.get(&e.name).is_none()) {
                 ui::warning(&format!(
-                    "`{}` names the extension `{}`, which this quarry does not have: the chain goes on without it and the lock drops it\nhint: if a newer or custom quarry has it, run that one",
+                    "`{}` names the extension {}, which this quarry does not have: the chain goes on without it and the lock drops it\nhint: if a newer or custom quarry has it, run that one",
                     path.display(),
                     ui::shown(&e.name)
                 ));

@@ -1596,3 +1596,49 @@ fn an_unusable_remote_cache_is_a_warning_and_the_build_goes_on() {
     assert!(!err.contains("cannot reach"), "the engine is checked first: {err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The chain only grows: an extension added later goes last in the lock and the Dockerfile, and
+/// `quarry lock --reorder` returns to the canonical order, saying what that re-runs. A lock that
+/// names an extension this quarry does not have gets a warning and is rewritten without it.
+#[test]
+fn the_lock_keeps_the_chain_order_until_reordered() {
+    let dir = scratch("chain");
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"debian:bookworm\"\nextensions = [\"git\", \"user\"]\n",
+    )
+    .unwrap();
+    assert!(quarry_in(&dir, "/nonexistent/config", &["lock"]).status.success());
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"debian:bookworm\"\nextensions = [\"git\", \"user\", \"tzdata\"]\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    // tzdata (priority 85) goes after user (10): it was added later.
+    assert!(out.find("# user: setup").unwrap() < out.find("# tzdata: apt packages").unwrap(), "{out}");
+
+    let o = quarry_in(&dir, "/nonexistent/config", &["lock", "--reorder"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.starts_with("canonical order: curl, git, tzdata, user\nthe next build runs "), "{text}");
+    let o = quarry_in(&dir, "/nonexistent/config", &["render", "--locked"]);
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.find("# tzdata: apt packages").unwrap() < out.find("# user: setup").unwrap(), "{out}");
+    let o = quarry_in(&dir, "/nonexistent/config", &["lock", "--reorder"]);
+    assert!(stderr(&o).contains("the chain is already in the canonical order"), "{}", stderr(&o));
+
+    let lock = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
+    std::fs::write(dir.join("quarry.lock"), lock.replace("name = \"tzdata\"", "name = \"tzdatax\"")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("names the extension `tzdatax`, which this quarry does not have: the chain goes on without it and the lock drops it"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!std::fs::read_to_string(dir.join("quarry.lock")).unwrap().contains("tzdatax"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
