@@ -235,25 +235,12 @@ fn download(d: &DownloadMeta) -> String {
 }
 
 fn rule(r: &Rule) -> String {
-    let variant = match r {
-        Rule::Version => "Version",
-        Rule::Identifier => "Identifier",
-        Rule::UserName => "UserName",
-        Rule::AptPackage => "AptPackage",
-        Rule::AbsPath => "AbsPath",
-        Rule::ImageRef => "ImageRef",
-        Rule::Uint => "Uint",
-        Rule::UserId => "UserId",
-        Rule::Bool => "Bool",
-        Rule::Arg => "Arg",
-        Rule::Size => "Size",
-        Rule::Port => "Port",
-        Rule::Timezone => "Timezone",
-        Rule::Locale => "Locale",
+    match r {
         Rule::OneOf(values) => {
             let values: Vec<String> = values.iter().map(|v| lit(v)).collect();
-            return format!("::quarry_core::Rule::OneOf({})", slice(&values));
+            format!("::quarry_core::Rule::OneOf({})", slice(&values))
         }
-    };
-    format!("::quarry_core::Rule::{variant}")
+        // Every other rule is a unit variant, whose `Debug` form is its name.
+        named => format!("::quarry_core::Rule::{named:?}"),
+    }
 }

@@ -1,15 +1,16 @@
 //! Parsing and validation of `extension.toml`, collecting every mistake with its location.
 
 use std::collections::BTreeSet;
-use std::ops::Range;
 
 use quarry_core::HostValue;
 use quarry_core::rules::{self, Rule};
+use quarry_core::schema;
 use quarry_core::template::{self, Slot};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 mod downloads;
+mod walk;
 
 pub use downloads::{DownloadMeta, VerifyMeta};
 
@@ -175,61 +176,14 @@ impl Metadata {
     }
 }
 
-const ROOT_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "depends_on",
-    "cache_priority",
-    "builder_base_image",
-    "apt_packages",
-    "apt_repositories",
-    "builder",
-    "setup",
-    "setup_after_copies",
-    "env",
-    "shell",
-    "final_user",
-    "workdir",
-    "home",
-    "supported_images",
-    "options",
-    "files",
-    "run",
-];
-const BUILDER_KEYS: &[&str] = &["from", "apt_packages", "downloads", "template", "artifacts"];
-const SHELL_KEYS: &[&str] = &["init", "interactive"];
-const ARTIFACT_KEYS: &[&str] = &["source", "dest"];
-const REPOSITORY_KEYS: &[&str] = &["name", "key_url", "source"];
-const OPTION_KEYS: &[&str] =
-    &["description", "default", "rule", "one_of", "required", "from_host", "multiple", "aliases"];
-const HOST_VALUES: &[&str] = &["uid", "gid", "user", "cwd", "home"];
-const FILE_KEYS: &[&str] = &["path", "executable", "dest"];
-const RUN_KEYS: &[&str] =
-    &["env", "volumes", "optional_volumes", "devices", "args", "group_add", "xauthority"];
 /// The `[run]` keys whose entries are templates.
 const RUN_LIST_KEYS: &[&str] = &["env", "volumes", "optional_volumes", "devices", "args", "group_add"];
-const RULE_NAMES: &[&str] = &[
-    "version",
-    "identifier",
-    "user_name",
-    "apt_package",
-    "abs_path",
-    "image",
-    "uint",
-    "user_id",
-    "bool",
-    "arg",
-    "size",
-    "port",
-    "timezone",
-    "locale",
-];
 const SOURCE_PLACEHOLDERS: &[&str] = &["{{ keyring }}", "{{ arch }}", "{{ codename }}"];
 
-type Table<'i> = DeTable<'i>;
-type Value<'i> = Spanned<DeValue<'i>>;
+pub(crate) type Table<'i> = DeTable<'i>;
+pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
-struct Walker<'a> {
+pub(crate) struct Walker<'a> {
     input: &'a Input<'a>,
     diagnostics: Vec<Diagnostic>,
 }
@@ -246,15 +200,11 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         return Err(w.finish());
     }
     let root = root.get_ref();
-    w.check_keys(root, "", ROOT_KEYS);
+    // Keys, types, requirements and value checks, all from the one schema.
+    w.check_table(root, &schema::EXTENSION, "", 0);
 
     let name = w.string(root, "", "name", true);
-    let name_ok = match (&name, root.get("name")) {
-        (Some(name), Some(v)) => w.check(rules::is_snake_case(name), v.span().start, "name", "snake-case-name", || {
-            format!("{name:?} is not a snake_case name: use lowercase letters, digits and `_`, starting with a letter")
-        }),
-        _ => false,
-    };
+    let name_ok = name.as_deref().is_some_and(rules::is_snake_case);
     let name = name.unwrap_or_default();
     let description = w.string(root, "", "description", true).unwrap_or_default();
     if description.trim().is_empty()
@@ -275,9 +225,7 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
                     "self-dependency",
                     format!("`{dep}` is this extension itself: an extension cannot depend on itself"),
                 );
-            } else if !rules::is_snake_case(dep) {
-                w.error(at, "depends_on", "snake-case-name", format!("{dep:?} is not an extension name"));
-            } else if !seen.insert(dep.clone()) {
+            } else if rules::is_snake_case(dep) && !seen.insert(dep.clone()) {
                 w.error(at, "depends_on", "duplicate", format!("`{dep}` is listed twice"));
             }
         }
@@ -293,18 +241,13 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
                     quarry_core::DEFAULT_CACHE_PRIORITY
                 }
             },
-            other => {
-                w.type_error(v, "cache_priority", "an integer from 0 to 100", other);
-                quarry_core::DEFAULT_CACHE_PRIORITY
-            }
+            // The schema's walk reports another type.
+            _ => quarry_core::DEFAULT_CACHE_PRIORITY,
         },
     };
 
     let builder_base_image = w.string(root, "", "builder_base_image", false);
-    if let (Some(image), Some(v)) = (&builder_base_image, root.get("builder_base_image")) {
-        w.check(rules::is_image_ref(image), v.span().start, "builder_base_image", "image-reference", || {
-            format!("{image:?} is not an image reference: write it like `ubuntu:22.04`")
-        });
+    if let (Some(_), Some(v)) = (&builder_base_image, root.get("builder_base_image")) {
         w.check(
             root.contains_key("builder"),
             v.span().start,
@@ -315,17 +258,6 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     }
 
     let supported_images = w.string_array(root, "", "supported_images");
-    if let Some(Some(list)) = root.get("supported_images").map(|v| v.get_ref().as_array()) {
-        for (image, item) in supported_images.iter().zip(list.iter()) {
-            w.check(
-                rules::is_image_ref(image),
-                item.span().start,
-                "supported_images",
-                "image-reference",
-                || format!("{image:?} is not an image reference"),
-            );
-        }
-    }
 
     // Options come before templates: templates are checked against them.
     let options = w.options(root, &name);
@@ -337,12 +269,6 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
 
     let apt_repositories = w.repositories(root);
     let builder = w.builder(root, &name, &options, &option_names);
-    if root.contains_key("user_setup") {
-        // A moved key gets its own message rather than "unknown key".
-        w.diagnostics.retain(|d| !(d.key == "user_setup" && d.rule == "unknown-key"));
-        let at = root.get("user_setup").map(|v| v.span().start).unwrap_or(0);
-        w.error(at, "user_setup", "removed-key", "`user_setup` is gone: shell start-up lines go to `[shell]` (`init` or `interactive`), files to `[[files]]` with a `dest` or to the builder, the user's folder to `workdir`".to_owned());
-    }
     let setup = w.template_key(root, "", "setup", Slot::Setup, &name, &options, &option_names);
     let setup_after_copies = w.boolean(root, "", "setup_after_copies", false);
     if setup_after_copies && setup.is_none() && !root.contains_key("setup") {
@@ -371,7 +297,6 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     let (shell_init, shell_interactive) = match w.table(root, "", "shell") {
         None => (None, None),
         Some(t) => {
-            w.check_keys(t, "shell", SHELL_KEYS);
             let mut part = |key: &str| {
                 let text = w.string(t, "shell", key, false)?;
                 let at = t.get(key).map(|v| v.span().start).unwrap_or(0);
@@ -452,11 +377,11 @@ fn unknown_variable_message(var: &str) -> String {
     }
 }
 
-fn join(prefix: &str, key: &str) -> String {
+pub(crate) fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") }
 }
 
-fn type_name(v: &DeValue<'_>) -> &'static str {
+pub(crate) fn type_name(v: &DeValue<'_>) -> &'static str {
     match v {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",
@@ -469,141 +394,6 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
 }
 
 impl Walker<'_> {
-    fn finish(mut self) -> Vec<Diagnostic> {
-        self.diagnostics.sort();
-        self.diagnostics.dedup();
-        self.diagnostics
-    }
-
-    fn error(&mut self, offset: usize, key: &str, rule: &'static str, message: String) {
-        self.diagnostics.push(Diagnostic::at(self.input.path, self.input.text, offset, key, rule, message));
-    }
-
-    fn check(
-        &mut self,
-        ok: bool,
-        offset: usize,
-        key: &str,
-        rule: &'static str,
-        message: impl FnOnce() -> String,
-    ) -> bool {
-        if !ok {
-            self.error(offset, key, rule, message());
-        }
-        ok
-    }
-
-    fn type_error(&mut self, v: &Value<'_>, key: &str, expected: &str, found: &DeValue<'_>) {
-        self.error(v.span().start, key, "type", format!("expected {expected}, found {}", type_name(found)));
-    }
-
-    fn check_keys(&mut self, table: &Table<'_>, prefix: &str, allowed: &[&str]) {
-        for key in table.keys() {
-            let k: &str = key.get_ref();
-            if !allowed.contains(&k) {
-                let hint = match quarry_core::suggest_closest(k, allowed.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!(
-                        "allowed keys: {}",
-                        allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
-                    ),
-                };
-                self.error(
-                    key.span().start,
-                    &join(prefix, k),
-                    "unknown-key",
-                    format!("unknown key `{k}`; {hint}"),
-                );
-            }
-        }
-    }
-
-    fn string(&mut self, table: &Table<'_>, prefix: &str, key: &str, required: bool) -> Option<String> {
-        match table.get(key) {
-            None => {
-                if required {
-                    let offset = 0;
-                    self.error(
-                        offset,
-                        &join(prefix, key),
-                        "required",
-                        format!("the key `{key}` is required"),
-                    );
-                }
-                None
-            }
-            Some(v) => match v.get_ref() {
-                DeValue::String(s) => Some(s.to_string()),
-                other => {
-                    self.type_error(v, &join(prefix, key), "a string", other);
-                    None
-                }
-            },
-        }
-    }
-
-    fn boolean(&mut self, table: &Table<'_>, prefix: &str, key: &str, default: bool) -> bool {
-        match table.get(key) {
-            None => default,
-            Some(v) => match v.get_ref() {
-                DeValue::Boolean(b) => *b,
-                other => {
-                    self.type_error(v, &join(prefix, key), "a boolean", other);
-                    default
-                }
-            },
-        }
-    }
-
-    fn string_array(&mut self, table: &Table<'_>, prefix: &str, key: &str) -> Vec<String> {
-        let Some(v) = table.get(key) else { return Vec::new() };
-        let Some(list) = v.get_ref().as_array() else {
-            self.type_error(v, &join(prefix, key), "an array of strings", v.get_ref());
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for item in list.iter() {
-            match item.get_ref() {
-                DeValue::String(s) => out.push(s.to_string()),
-                other => self.type_error(item, &join(prefix, key), "a string", other),
-            }
-        }
-        out
-    }
-
-    fn table<'t, 'i>(&mut self, table: &'t Table<'i>, prefix: &str, key: &str) -> Option<&'t Table<'i>> {
-        let v = table.get(key)?;
-        match v.get_ref() {
-            DeValue::Table(t) => Some(t),
-            other => {
-                self.type_error(v, &join(prefix, key), "a table", other);
-                None
-            }
-        }
-    }
-
-    fn tables<'t, 'i>(
-        &mut self,
-        table: &'t Table<'i>,
-        prefix: &str,
-        key: &str,
-    ) -> Vec<(&'t Table<'i>, Range<usize>)> {
-        let Some(v) = table.get(key) else { return Vec::new() };
-        let key = join(prefix, key);
-        let Some(list) = v.get_ref().as_array() else {
-            self.type_error(v, &key, "an array of tables", v.get_ref());
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for item in list.iter() {
-            match item.get_ref() {
-                DeValue::Table(t) => out.push((t, item.span())),
-                other => self.type_error(item, &key, "a table", other),
-            }
-        }
-        out
-    }
-
     /// Package names; an entry may use `{{ options.<name> }}`, checked by rendering it with the
     /// options' defaults.
     fn packages(
@@ -669,9 +459,8 @@ impl Walker<'_> {
                 self.type_error(value, &prefix, "a table", value.get_ref());
                 continue;
             };
-            self.check_keys(t, &prefix, OPTION_KEYS);
             let description = self.string(t, &prefix, "description", false).unwrap_or_default();
-            if description.is_empty() {
+            if description.is_empty() && t.contains_key("description") {
                 self.error(
                     key.span().start,
                     &join(&prefix, "description"),
@@ -691,32 +480,18 @@ impl Walker<'_> {
                     None
                 }
                 (None, None) => {
-                    self.error(key.span().start, &prefix, "rule", format!("option `{name}` needs a validation rule: `rule = \"...\"` ({}) or `one_of = [...]`", RULE_NAMES.join(", ")));
+                    self.error(key.span().start, &prefix, "rule", format!("option `{name}` needs a validation rule: `rule = \"...\"` ({}) or `one_of = [...]`", rule_names().collect::<Vec<_>>().join(", ")));
                     None
                 }
                 (Some(v), None) => {
                     let r = self.string(t, &prefix, "rule", false).unwrap_or_default();
-                    let rule = match r.as_str() {
-                        "version" => Some(Rule::Version),
-                        "identifier" => Some(Rule::Identifier),
-                        "user_name" => Some(Rule::UserName),
-                        "apt_package" => Some(Rule::AptPackage),
-                        "abs_path" => Some(Rule::AbsPath),
-                        "image" => Some(Rule::ImageRef),
-                        "uint" => Some(Rule::Uint),
-                        "user_id" => Some(Rule::UserId),
-                        "bool" => Some(Rule::Bool),
-                        "arg" => Some(Rule::Arg),
-                        "size" => Some(Rule::Size),
-                        "port" => Some(Rule::Port),
-                        "timezone" => Some(Rule::Timezone),
-                        "locale" => Some(Rule::Locale),
-                        _ => None,
-                    };
+                    let rule = Rule::from_key(&r);
                     if rule.is_none() {
-                        let hint = quarry_core::suggest_closest(&r, RULE_NAMES.iter().copied())
+                        let hint = quarry_core::suggest_closest(&r, rule_names())
                             .map(|s| format!("did you mean `{s}`?"))
-                            .unwrap_or_else(|| format!("known rules: {}", RULE_NAMES.join(", ")));
+                            .unwrap_or_else(|| {
+                                format!("known rules: {}", rule_names().collect::<Vec<_>>().join(", "))
+                            });
                         self.error(
                             v.span().start,
                             &join(&prefix, "rule"),
@@ -762,9 +537,6 @@ impl Walker<'_> {
             let aliases = self.string_array(t, &prefix, "aliases");
             let alias_at = t.get("aliases").map(|v| v.span().start).unwrap_or(key.span().start);
             for alias in &aliases {
-                self.check(rules::is_flag_name(alias), alias_at, &join(&prefix, "aliases"), "flag-name", || {
-                    format!("{alias:?} is not a flag name: lowercase letters, digits and single `-`, without the leading `--`")
-                });
                 if *alias == self_flag && !required {
                     self.error(
                         alias_at,
@@ -776,13 +548,9 @@ impl Walker<'_> {
             }
             let from_host = match self.string(t, &prefix, "from_host", false) {
                 None => None,
-                Some(h) => match h.as_str() {
-                    "uid" => Some(HostValue::Uid),
-                    "gid" => Some(HostValue::Gid),
-                    "user" => Some(HostValue::User),
-                    "cwd" => Some(HostValue::Cwd),
-                    "home" => Some(HostValue::Home),
-                    _ => {
+                Some(h) => match HostValue::from_key(&h) {
+                    Some(host) => Some(host),
+                    None => {
                         let at = t.get("from_host").map(|v| v.span().start).unwrap_or(key.span().start);
                         self.error(
                             at,
@@ -790,7 +558,11 @@ impl Walker<'_> {
                             "host-value",
                             format!(
                                 "unknown host value {h:?}: use one of {}",
-                                HOST_VALUES.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                                HostValue::ALL
+                                    .iter()
+                                    .map(|v| format!("`{}`", v.key()))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         );
                         None
@@ -852,34 +624,12 @@ impl Walker<'_> {
         let mut out = Vec::new();
         for (t, span) in self.tables(root, "", "apt_repositories") {
             let prefix = "apt_repositories";
-            self.check_keys(t, prefix, REPOSITORY_KEYS);
             let name = self.string(t, prefix, "name", false);
             let key_url = self.string(t, prefix, "key_url", false);
             let source = self.string(t, prefix, "source", false);
-            let (Some(name), Some(key_url), Some(source)) = (name, key_url, source) else {
-                self.error(
-                    span.start,
-                    prefix,
-                    "required",
-                    "each repository needs `name`, `key_url` and `source`".to_owned(),
-                );
-                continue;
-            };
+            // A missing key is reported by the schema's walk.
+            let (Some(name), Some(key_url), Some(source)) = (name, key_url, source) else { continue };
             let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
-            self.check(
-                rules::is_snake_case(&name),
-                at("name"),
-                "apt_repositories.name",
-                "snake-case-name",
-                || format!("{name:?} is not snake_case"),
-            );
-            self.check(
-                rules::is_https_url(&key_url),
-                at("key_url"),
-                "apt_repositories.key_url",
-                "https-url",
-                || format!("{key_url:?} is not an https:// URL without spaces or shell characters"),
-            );
             let mut rest = source.clone();
             for p in SOURCE_PLACEHOLDERS {
                 rest = rest.replace(p, "");
@@ -905,7 +655,6 @@ impl Walker<'_> {
     ) -> Option<BuilderMeta> {
         let t = self.table(root, "", "builder")?;
         let prefix = "builder";
-        self.check_keys(t, prefix, BUILDER_KEYS);
         let from = match self.string(t, prefix, "from", false) {
             None => FromMeta::BaseImage,
             Some(f) if f == "final" => FromMeta::FinalImage,
@@ -986,33 +735,14 @@ impl Walker<'_> {
         let mut artifacts = Vec::new();
         for (a, span) in self.tables(t, "builder", "artifacts") {
             let prefix = "builder.artifacts";
-            self.check_keys(a, prefix, ARTIFACT_KEYS);
-            let Some(source) = self.string(a, prefix, "source", false) else {
-                self.error(
-                    span.start,
-                    "builder.artifacts.source",
-                    "required",
-                    "each artifact needs a `source`".to_owned(),
-                );
-                continue;
-            };
+            let Some(source) = self.string(a, prefix, "source", false) else { continue };
             let dest = self.string(a, prefix, "dest", false).unwrap_or_else(|| source.clone());
-            let at = |k: &str| a.get(k).map(|v| v.span().start).unwrap_or(span.start);
-            let ok = self.check(
-                rules::is_abs_path(&source),
-                at("source"),
-                "builder.artifacts.source",
-                "abs-path",
-                || format!("{source:?} is not an absolute path"),
-            );
-            if ok {
-                self.check(rules::is_artifact_of(&source, name), at("source"), "builder.artifacts.source", "artifact-path", || {
+            let at = a.get("source").map(|v| v.span().start).unwrap_or(span.start);
+            if rules::is_abs_path(&source) {
+                self.check(rules::is_artifact_of(&source, name), at, "builder.artifacts.source", "artifact-path", || {
                     format!("{source:?} is outside the builder's output folder: builders write under `/opt/quarry/{name}/`")
                 });
             }
-            self.check(rules::is_abs_path(&dest), at("dest"), "builder.artifacts.dest", "abs-path", || {
-                format!("{dest:?} is not an absolute path")
-            });
             artifacts.push((source, dest));
         }
         // A builder that only downloads has no template of its own.
@@ -1183,27 +913,11 @@ impl Walker<'_> {
     fn files(&mut self, root: &Table<'_>) -> Vec<FileMeta> {
         let mut out = Vec::new();
         for (t, span) in self.tables(root, "", "files") {
-            self.check_keys(t, "files", FILE_KEYS);
-            let Some(path) = self.string(t, "files", "path", false) else {
-                self.error(span.start, "files.path", "required", "each file needs a `path`".to_owned());
-                continue;
-            };
+            let Some(path) = self.string(t, "files", "path", false) else { continue };
             let executable = self.boolean(t, "files", "executable", false);
             let dest = self.string(t, "files", "dest", false);
-            if let Some(d) = &dest {
-                let at = t.get("dest").map(|v| v.span().start).unwrap_or(span.start);
-                self.check(rules::is_abs_path(d), at, "files.dest", "abs-path", || {
-                    format!("{d:?} is not an absolute path in the image")
-                });
-            }
             let at = t.get("path").map(|v| v.span().start).unwrap_or(span.start);
             if !rules::is_rel_path(&path) {
-                self.error(
-                    at,
-                    "files.path",
-                    "rel-path",
-                    format!("{path:?} must be relative to the crate, without `..`"),
-                );
                 continue;
             }
             match (self.input.load)(&path) {
@@ -1222,7 +936,6 @@ impl Walker<'_> {
     /// `docker run` needs; each entry is a template over the options, checked like the others.
     fn run(&mut self, root: &Table<'_>, option_names: &[&str], list_names: &[&str]) -> RunMeta {
         let Some(t) = self.table(root, "", "run") else { return RunMeta::default() };
-        self.check_keys(t, "run", RUN_KEYS);
         let run = RunMeta {
             env: self.string_array(t, "run", "env"),
             volumes: self.string_array(t, "run", "volumes"),
@@ -1352,4 +1065,9 @@ fn template_path(metadata_path: &str, file: &str) -> String {
         Some((dir, _)) => format!("{dir}/{file}"),
         None => file.to_owned(),
     }
+}
+
+/// The rule names an option may give, from the one list in `quarry_core::rules`.
+fn rule_names() -> impl Iterator<Item = &'static str> {
+    Rule::NAMED.iter().map(|r| r.key())
 }

@@ -15,6 +15,7 @@ mod render;
 mod request;
 mod resolve;
 pub mod rules;
+pub mod schema;
 mod stage;
 mod suggest;
 pub mod template;

@@ -2,9 +2,11 @@
 //!
 //! Everything here is `'static` and const-constructible, so that a registration is plain data that
 //! is checked at compile time ([`Extension::check`]) and read at run time through
-//! [`crate::registry()`].
+//! [`crate::registry()`]. Its value checks are the schema's ([`crate::schema::Check`]), the same
+//! ones `codegen` applies to `extension.toml`.
 
 use crate::rules::{self, Rule};
+use crate::schema::Check;
 
 /// Builder base image used when neither the extension nor the user names one.
 pub const DEFAULT_BUILDER_BASE_IMAGE: &str = "ubuntu:22.04";
@@ -435,6 +437,15 @@ pub enum HostValue {
 }
 
 impl HostValue {
+    /// Every host value, in documentation order.
+    pub const ALL: &'static [HostValue] =
+        &[HostValue::Uid, HostValue::Gid, HostValue::User, HostValue::Cwd, HostValue::Home];
+
+    /// The host value written `key` in metadata.
+    pub fn from_key(key: &str) -> Option<HostValue> {
+        HostValue::ALL.iter().copied().find(|h| h.key() == key)
+    }
+
     /// The name used in metadata files.
     pub fn key(self) -> &'static str {
         match self {
@@ -472,7 +483,7 @@ impl Extension {
     /// [`crate::register!`]. The same checks run in `codegen` with better messages; this guards
     /// hand-written registrations.
     pub const fn check(&self) {
-        if !rules::is_snake_case(self.name) {
+        if !Check::SnakeCase.accepts(self.name) {
             panic!(
                 "extension `name` must be snake_case: lowercase ASCII letters, digits and `_`, starting with a letter"
             );
@@ -488,13 +499,13 @@ impl Extension {
             if rules::str_eq(self.depends_on[i], self.name) {
                 panic!("extension `depends_on` names the extension itself");
             }
-            if !rules::is_snake_case(self.depends_on[i]) {
+            if !Check::SnakeCase.accepts(self.depends_on[i]) {
                 panic!("extension `depends_on` entries must be snake_case extension names");
             }
             i += 1;
         }
         if let Some(image) = self.builder_base_image {
-            if !rules::is_image_ref(image) {
+            if !Check::Image.accepts(image) {
                 panic!("extension `builder_base_image` is not a valid image reference");
             }
             if self.builder.is_none() {
@@ -563,7 +574,7 @@ impl Extension {
             let mut i = 0;
             while i < builder.artifacts.len() {
                 let a = &builder.artifacts[i];
-                if !rules::is_abs_path(a.source) || !rules::is_abs_path(a.dest) {
+                if !Check::AbsPath.accepts(a.source) || !Check::AbsPath.accepts(a.dest) {
                     panic!("artifact `source` and `dest` must be absolute paths");
                 }
                 if !rules::is_artifact_of(a.source, self.name) {
@@ -575,7 +586,7 @@ impl Extension {
         let mut i = 0;
         while i < self.options.len() {
             let o = &self.options[i];
-            if !rules::is_snake_case(o.name) {
+            if !Check::SnakeCase.accepts(o.name) {
                 panic!("option `name` must be snake_case");
             }
             if o.required && !o.default.is_empty() {
@@ -586,7 +597,7 @@ impl Extension {
             }
             let mut a = 0;
             while a < o.aliases.len() {
-                if !rules::is_flag_name(o.aliases[a]) {
+                if !Check::FlagName.accepts(o.aliases[a]) {
                     panic!("option `aliases` must be flag names: lowercase letters, digits and `-`");
                 }
                 a += 1;
@@ -603,21 +614,21 @@ impl Extension {
         let mut i = 0;
         while i < self.apt_repositories.len() {
             let r = &self.apt_repositories[i];
-            if !rules::is_snake_case(r.name) {
+            if !Check::SnakeCase.accepts(r.name) {
                 panic!("apt repository `name` must be snake_case");
             }
-            if !rules::is_https_url(r.key_url) {
+            if !Check::HttpsUrl.accepts(r.key_url) {
                 panic!("apt repository `key_url` must be an https:// URL");
             }
             i += 1;
         }
         let mut i = 0;
         while i < self.files.len() {
-            if !rules::is_rel_path(self.files[i].path) {
+            if !Check::RelPath.accepts(self.files[i].path) {
                 panic!("context file `path` must be relative, without `..`");
             }
             if let Some(dest) = self.files[i].dest
-                && !rules::is_abs_path(dest)
+                && !Check::AbsPath.accepts(dest)
             {
                 panic!("context file `dest` must be an absolute path");
             }
@@ -668,7 +679,7 @@ const fn check_arch_urls(urls: &[ArchUrl], allow_http: bool) {
 }
 
 const fn check_download(d: &Download, options: &[OptionSpec]) {
-    if !rules::is_snake_case(d.name) {
+    if !Check::SnakeCase.accepts(d.name) {
         panic!("download `name` must be snake_case");
     }
     check_arch_urls(d.urls, d.insecure_http_for_tests);
@@ -720,7 +731,7 @@ const fn check_download(d: &Download, options: &[OptionSpec]) {
     if matches!(d.extract, Extract::Zip) && d.strip_components != 0 {
         panic!("a zip download has no `strip_components`");
     }
-    if !d.dest.is_empty() && !rules::is_rel_path(d.dest) {
+    if !d.dest.is_empty() && !Check::RelPath.accepts(d.dest) {
         panic!("download `dest` must be a relative path under the builder's output folder");
     }
     if !rules::is_file_mode(d.mode) {

@@ -43,6 +43,30 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule an option names with `rule = "..."`, in documentation order: the one list of
+    /// rule names (`one_of` is written as a list of values instead).
+    pub const NAMED: &'static [Rule] = &[
+        Rule::Version,
+        Rule::Identifier,
+        Rule::UserName,
+        Rule::AptPackage,
+        Rule::AbsPath,
+        Rule::ImageRef,
+        Rule::Uint,
+        Rule::UserId,
+        Rule::Bool,
+        Rule::Arg,
+        Rule::Size,
+        Rule::Port,
+        Rule::Timezone,
+        Rule::Locale,
+    ];
+
+    /// The rule written `key` in metadata.
+    pub fn from_key(key: &str) -> Option<Rule> {
+        Rule::NAMED.iter().copied().find(|r| r.key() == key)
+    }
+
     /// Whether `value` satisfies the rule.
     pub const fn accepts(&self, value: &str) -> bool {
         match self {
@@ -91,6 +115,46 @@ impl Rule {
             Rule::Timezone => "timezone",
             Rule::Locale => "locale",
             Rule::OneOf(_) => "one_of",
+        }
+    }
+
+    /// What the rule accepts, precisely, for the documentation (`docs/EXTENDING.md`'s table is
+    /// written from it).
+    pub fn doc(&self) -> &'static str {
+        match self {
+            Rule::Version => {
+                "letters, digits, `.`, `_`, `+`, `-`; starting with a letter or digit; at most 64 characters (`1.95.0`, `v0.8`, `nightly-2026-01-01`)"
+            }
+            Rule::Identifier => {
+                "letters, digits, `_`, `.`, `-`; starting with a letter, digit or `_`; at most 64 characters"
+            }
+            Rule::UserName => "`[a-z_][a-z0-9_-]*`, at most 32 characters",
+            Rule::AptPackage => "`[a-z0-9][a-z0-9+.-]+`, at most 128 characters",
+            Rule::AbsPath => {
+                "an absolute path: `/` followed by `[A-Za-z0-9/._+-]`, no `..` component, at most 255 characters"
+            }
+            Rule::ImageRef => {
+                "`[host[:port]/]path[:tag][@sha256:<64 hex>]`: lowercase path components (alphanumerics separated by `.`, `_`, `-`), tag `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, at most 255 characters"
+            }
+            Rule::Uint => "a whole number from 0 to 4294967295, no leading zero; a number in templates",
+            Rule::UserId => {
+                "the id of a new account: a `uint` from 1 to 4294967294, not 65534. 0 and 65534 are root's and nobody's, whose accounts a setup that makes way for a new uid would remove; a number in templates"
+            }
+            Rule::Bool => "`true` or `false`; a boolean in templates (`{% if options.x %}`)",
+            Rule::Arg => {
+                "one `docker run` argument: printable ASCII without spaces, `\"`, `'`, `` ` `` or `\\`, at most 1024 characters (`/data:/data:ro`, `NAME=value`, `Europe/Paris`)"
+            }
+            Rule::Size => {
+                "digits, optionally followed by one of `b k m g` (either case): `2g`, `512m`, `1024`"
+            }
+            Rule::Port => "`[ip:][host:]container[/tcp\\|/udp]`: `8080:80`, `127.0.0.1:8080:80`, `53:53/udp`",
+            Rule::Timezone => {
+                "`/`-separated parts of `[A-Za-z0-9_+-]`, each starting with a letter or digit, at most 64 characters: `Etc/UTC`, `Europe/Paris`"
+            }
+            Rule::Locale => {
+                "`language[_TERRITORY].CHARSET[@modifier]`: `en_US.UTF-8`, `C.UTF-8`, `sr_RS.UTF-8@latin`"
+            }
+            Rule::OneOf(_) => "exactly one of the listed values",
         }
     }
 

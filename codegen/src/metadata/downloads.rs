@@ -41,23 +41,6 @@ pub enum VerifyMeta {
     None { reason: String },
 }
 
-const DOWNLOAD_KEYS: &[&str] = &[
-    "name",
-    "url",
-    "checksum_url",
-    "checksum_format",
-    "sha256",
-    "version_option",
-    "sha256_option",
-    "verify",
-    "reason",
-    "extract",
-    "members",
-    "strip_components",
-    "dest",
-    "mode",
-    "check",
-];
 const ARCHES: &[&str] = &["amd64", "arm64"];
 const EXTRACTS: &[&str] = &["tar.gz", "tar.xz", "zip", "file"];
 const FORMATS: &[&str] = &["hash", "sha256sum"];
@@ -73,25 +56,9 @@ impl Walker<'_> {
         let mut out: Vec<DownloadMeta> = Vec::new();
         let key = "builder.downloads";
         for (t, span) in self.tables(builder, "builder", "downloads") {
-            self.check_keys(t, key, DOWNLOAD_KEYS);
             let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
-            let Some(dl) = self.string(t, key, "name", false) else {
-                self.error(
-                    span.start,
-                    "builder.downloads.name",
-                    "required",
-                    "each download needs a `name`".to_owned(),
-                );
-                continue;
-            };
-            if !rules::is_snake_case(&dl) {
-                self.error(
-                    at("name"),
-                    "builder.downloads.name",
-                    "snake-case-name",
-                    format!("{dl:?} is not a snake_case name"),
-                );
-            } else if out.iter().any(|d| d.name == dl) {
+            let Some(dl) = self.string(t, key, "name", false) else { continue };
+            if rules::is_snake_case(&dl) && out.iter().any(|d| d.name == dl) {
                 self.error(
                     at("name"),
                     "builder.downloads.name",
@@ -100,16 +67,6 @@ impl Walker<'_> {
                 );
             }
             let urls = self.arch_urls(t, "url", &dl, name, options, option_names, None);
-            if urls.is_empty() && !t.contains_key("url") {
-                self.error(
-                    span.start,
-                    "builder.downloads.url",
-                    "required",
-                    format!(
-                        "download `{dl}` needs `url`, a table of URLs by architecture (`amd64`, `arm64`)"
-                    ),
-                );
-            }
 
             let verify_none = match self.string(t, key, "verify", false) {
                 None => false,
