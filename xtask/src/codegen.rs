@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
+mod docs;
+
 const BEGIN: &str = "# @generated extension crates: begin (cargo xtask codegen)";
 const END: &str = "# @generated extension crates: end";
 
@@ -63,9 +65,12 @@ fn expected(root: &Path) -> anyhow::Result<Vec<(std::path::PathBuf, String)>> {
     }
     let cargo_path = root.join("cli/Cargo.toml");
     let current = std::fs::read_to_string(&cargo_path)?;
+    let extending = root.join("docs/EXTENDING.md");
+    let extending_text = std::fs::read_to_string(&extending).context("cannot read `docs/EXTENDING.md`")?;
     Ok(vec![
         (root.join("cli/src/linked.rs"), linked_rs(&folders)),
         (cargo_path, cargo_toml(&current, &folders)?),
+        (extending, docs::extending_md(&extending_text)?),
     ])
 }
 
@@ -77,14 +82,21 @@ pub fn write(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fails when a generated file is out of date.
+/// Fails when a generated file is out of date, printing the difference, or when the scaffold's
+/// `extension.toml` does not show every key of the schema.
 pub fn check(root: &Path) -> anyhow::Result<()> {
+    let mut stale = Vec::new();
     for (path, contents) in expected(root)? {
-        if std::fs::read_to_string(&path)? != contents {
-            bail!("`{}` is out of date\nhint: run `cargo xtask codegen`", path.display());
+        let current = std::fs::read_to_string(&path)?;
+        if current != contents {
+            eprint!("{}", docs::diff(path.strip_prefix(root).unwrap_or(&path), &current, &contents));
+            stale.push(format!("`{}`", path.display()));
         }
     }
-    Ok(())
+    if !stale.is_empty() {
+        bail!("{} out of date (the difference is above)\nhint: run `cargo xtask codegen`", stale.join(", "));
+    }
+    docs::check_scaffold(crate::scaffold::EXTENSION_TOML)
 }
 
 #[cfg(test)]

@@ -220,6 +220,16 @@ fn scaffold(name: &str, target: &Path, layout: &Layout) -> anyhow::Result<Vec<St
     Ok(files.into_iter().map(|(file, _)| file.to_owned()).collect())
 }
 
+/// `a, b or c`.
+fn or_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.collect();
+    match items.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 /// The crate's files: (path relative to the crate, contents).
 fn crate_files(name: &str, layout: &Layout) -> Vec<(&'static str, String)> {
     let krate = crate::codegen::crate_name(name);
@@ -229,6 +239,8 @@ fn crate_files(name: &str, layout: &Layout) -> Vec<(&'static str, String)> {
             .replace("@FLAG@", &name.replace('_', "-"))
             .replace("@CRATE@", &krate.replace('-', "_"))
             .replace("@UPPER@", &name.to_ascii_uppercase())
+            .replace("@RULES@", &or_list(quarry_core::Rule::NAMED.iter().map(|r| r.key())))
+            .replace("@HOSTS@", &or_list(quarry_core::HostValue::ALL.iter().map(|h| h.key())))
     };
     let cargo_toml = match layout {
         Layout::Workspace => format!(
@@ -289,7 +301,9 @@ fn crate_files(name: &str, layout: &Layout) -> Vec<(&'static str, String)> {
     ]
 }
 
-const EXTENSION_TOML: &str = r##"# The quarry extension `@NAME@`. Every key is shown; the commented-out ones are optional.
+/// The commented `extension.toml` of a new crate; `cargo xtask codegen --check` keeps it showing
+/// every key of the schema.
+pub(crate) const EXTENSION_TOML: &str = r##"# The quarry extension `@NAME@`. Every key is shown; the commented-out ones are optional.
 # quarry-codegen checks this file when the crate builds: a mistake fails `cargo build` with its
 # file, line, column, key and rule. The whole format: docs/EXTENDING.md in the quarry repository.
 
@@ -364,7 +378,11 @@ env = ["@UPPER@_VERSION={{ options.version }}"]
 #                                       # `depends_on`), or "final": the final image (a Python venv)
 # apt_packages = ["ca-certificates", "curl"]   # installed in the builder before its template
 # template = "templates/builder.Dockerfile.j2"
-# artifacts = [{ source = "/opt/quarry/@NAME@", dest = "/opt/quarry/@NAME@" }]   # COPY --link, in order
+#
+# What the final image copies from the builder (`COPY --link`), in order.
+# [[builder.artifacts]]
+# source = "/opt/quarry/@NAME@"         # under /opt/quarry/@NAME@
+# dest = "/opt/quarry/@NAME@"           # default: `source`
 #
 # A release download: quarry writes one verified step for it, before the template (which a builder
 # that only downloads leaves out). URLs are https, per architecture (`dpkg --print-architecture`).
@@ -375,7 +393,9 @@ env = ["@UPPER@_VERSION={{ options.version }}"]
 # url.arm64 = "https://example.org/v{{ options.version }}/@NAME@-aarch64-linux.tar.gz"
 # checksum_url = "{{ url }}.sha256"     # or one file for all: ".../v{{ options.version }}/checksums.txt"
 # checksum_format = "hash"              # the file's first word; "sha256sum": the line naming the file
-# # sha256."1.0.0".amd64 = "<64 hex digits>"   # pinned instead, with version_option = "version"
+# # sha256."1.0.0".amd64 = "<64 hex digits>"   # pinned instead of a checksum file, with
+# # version_option = "version"          # the option the pins are keyed by, and optionally
+# # sha256_option = "sha256"            # an option whose value replaces the pinned hash
 # # verify = "none"                     # or neither, with
 # # reason = "upstream publishes no checksums"
 # extract = "tar.gz"                    # "tar.xz", "zip" or "file"
@@ -410,11 +430,13 @@ env = ["@UPPER@_VERSION={{ options.version }}"]
 [options.version]
 description = "Version, recorded in the image as `@UPPER@_VERSION`"
 default = "1.0.0"
-# version, identifier, user_name, apt_package, abs_path, image, uint, user_id, bool, arg, size or port.
+# @RULES@.
 rule = "version"
 # one_of = ["1.0.0", "2.0.0"]          # instead of `rule`: one of fixed values
 # required = true                       # instead of `default`: the user must give it
-# from_host = "uid"                     # uid, gid, user or home: the host's value, else `default`
+# from_host = "uid"                     # @HOSTS@: the host's value, else `default`
+# multiple = true                       # a list option, for `[run]` entries: given any number of times
+# aliases = ["ver"]                     # other long flags: `--ver` as `--@FLAG@-version`
 "##;
 
 const SETUP_TEMPLATE: &str = r#"# The final stage's chain, as root, right after this extension's apt packages: steps that need
@@ -538,7 +560,9 @@ mod tests {
             "# [builder]",
             "# from = \"npm\"",
             "# template = ",
-            "# artifacts = [{ source = \"/opt/quarry/demo_tool\"",
+            "# [[builder.artifacts]]",
+            "timezone or locale.",
+            "# uid, gid, user, cwd or home: ",
             "# [[builder.downloads]]",
             "# checksum_url = ",
             "# # verify = \"none\"",
