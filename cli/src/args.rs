@@ -92,7 +92,23 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Convert a rocker configuration (rockerc.yaml) into quarry.toml.
+    /// Scaffold a project extension in `.quarry/extensions/NAME/` and add it to quarry.toml.
+    ///
+    /// The folder holds a commented `extension.toml` showing every key around a working example
+    /// and a setup template; it renders as it is. quarry validates it whenever it runs, with the
+    /// diagnostics a catalog crate gets at `cargo build`.
+    NewExtension {
+        /// snake_case name of the extension.
+        name: String,
+        /// The folder to write it in [default: .quarry/extensions/NAME].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Convert a rocker configuration (rockerc.yaml) or a deps_rocker `*.deps.yaml` into quarry.toml.
+    ///
+    /// With `deps` in the rockerc's `args`, every `*.deps.yaml` below its folder is converted
+    /// too: apt and pip packages and scripts become `apt`, `pip` and `scripts`, layer for layer
+    /// (`*_tools`, `*_base`, the plain key, `script_post`). What has no equivalent is named.
     Import {
         /// The rockerc file.
         file: PathBuf,
@@ -357,6 +373,13 @@ pub enum Invocation {
         /// `--force`.
         force: bool,
     },
+    /// `quarry new-extension`.
+    NewExtension {
+        /// The name.
+        name: String,
+        /// `--dir`.
+        dir: Option<PathBuf>,
+    },
     /// `quarry import`.
     Import {
         /// The rockerc file.
@@ -590,6 +613,7 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
         Command::ShowConfig => Ok(Invocation::ShowConfig),
         Command::Lock { reorder } => Ok(Invocation::Lock { reorder }),
         Command::Init { force } => Ok(Invocation::Init { force }),
+        Command::NewExtension { name, dir } => Ok(Invocation::NewExtension { name, dir }),
         Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
         Command::Completions { shell } => Ok(Invocation::Completions(shell)),
         Command::Man { command } => Ok(Invocation::Man(command)),

@@ -75,6 +75,50 @@ pub struct Config {
     /// every folder). Read from the user's file only.
     #[serde(default)]
     pub safe_directories: Vec<Spanned<String>>,
+    /// Folders of the project holding an extension each (`extension.toml` and its templates);
+    /// project files only. See `project_ext.rs`.
+    #[serde(default)]
+    pub extension_dirs: Vec<Spanned<String>>,
+    /// The project's apt packages: a list, or layers `{ tools, base, main }`.
+    pub apt: Option<Spanned<toml::Value>>,
+    /// apt repositories the project's packages come from.
+    #[serde(default)]
+    pub apt_repositories: Vec<Spanned<RepositoryConfig>>,
+    /// The project's Python packages, installed in a venv built in a builder stage: a list, or
+    /// layers `{ tools, base, main }`.
+    pub pip: Option<Spanned<toml::Value>>,
+    /// Files and folders of the project copied into the image.
+    #[serde(default)]
+    pub copy: Vec<Spanned<CopyConfig>>,
+    /// Scripts of the project run in the image: a list, or layers `{ tools, base, main, post }`.
+    pub scripts: Option<Spanned<toml::Value>>,
+    /// The project extensions the registry holds for this file (filled when it is loaded): a
+    /// project file selects them, as `extensions` selects catalog ones.
+    #[serde(skip)]
+    pub project_extensions: Vec<String>,
+}
+
+/// One `apt_repositories` entry of quarry.toml: the fields of `[[apt_repositories]]` in an
+/// extension.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// snake_case name.
+    pub name: Spanned<String>,
+    /// The signing key's https URL.
+    pub key_url: Spanned<String>,
+    /// The `deb` line, with `{{ keyring }}`.
+    pub source: Spanned<String>,
+}
+
+/// One `copy` entry: a file or folder of the project and where the image gets it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyConfig {
+    /// Relative to quarry.toml's folder.
+    pub path: Spanned<String>,
+    /// An absolute path in the image.
+    pub dest: Spanned<String>,
 }
 
 /// An option value: TOML strings, integers and booleans are all accepted.
@@ -203,8 +247,9 @@ impl Loaded {
                 let span = e.span().unwrap_or(0..0);
                 let message = e.message().trim().to_owned();
                 let hint = if message.starts_with("unknown field") {
-                    "the keys are image, dockerfile, extensions, builder_base_image, cache_id, [options.<extension>], \
-                     [overrides.<extension>], [build], [run] and [cache]; see `quarry init`"
+                    "the keys are image, dockerfile, extensions, builder_base_image, cache_id, extension_dirs, apt, \
+                     apt_repositories, pip, copy, scripts, [options.<extension>], [overrides.<extension>], [build], \
+                     [run] and [cache]; see `quarry init`"
                 } else {
                     "fix the TOML at this place"
                 };
@@ -231,7 +276,8 @@ impl Loaded {
         ConfigError { path: path.to_owned(), line, column, message, hint }
     }
 
-    fn error(&self, span: Range<usize>, message: String, hint: String) -> ConfigError {
+    /// An error pointing at `span` of this file.
+    pub fn error(&self, span: Range<usize>, message: String, hint: String) -> ConfigError {
         Loaded::error_at(&self.path, &self.text, span, message, hint)
     }
 
@@ -411,8 +457,9 @@ impl Layers {
     /// The user's file under `path` as the project file (`quarry explain old.toml`). A file named
     /// on the command line is the user's choice: its owner is not checked.
     pub fn with_project_file(registry: &Registry, path: &Path) -> anyhow::Result<Layers> {
-        let project = Loaded::read(path)?;
+        let mut project = Loaded::read(path)?;
         project.check(registry)?;
+        project.config.project_extensions = crate::project_ext::names(registry);
         let layers = Layers { user: Layers::load_user(registry)?, project: Some(project) };
         layers.check_roles()?;
         Ok(layers)
@@ -436,16 +483,36 @@ impl Layers {
         let mut layers = Layers { user: Layers::load_user(registry)?, project: None };
         if let Some(path) = find_project(cwd) {
             layers.check_owner(&path)?;
-            let loaded = Loaded::read(&path)?;
+            let mut loaded = Loaded::read(&path)?;
             loaded.check(registry)?;
+            loaded.config.project_extensions = crate::project_ext::names(registry);
             layers.project = Some(loaded);
         }
         layers.check_roles()?;
         Ok(layers)
     }
 
+    /// [`Layers::check_owner`] before the configuration is loaded (project extensions are read
+    /// before the command line is parsed): the user's file is read for its safe directories only.
+    pub fn check_owner_before_load(path: &Path) -> anyhow::Result<()> {
+        let user = match user_file().filter(|p| p.is_file()) {
+            Some(p) => Some(Loaded::read(&p)?),
+            None => None,
+        };
+        Layers { user, project: None }.check_owner(path)
+    }
+
     /// A project file cannot mark folders safe: only the user's file and the environment can.
     fn check_roles(&self) -> Result<(), ConfigError> {
+        if let Some(user) = &self.user
+            && let Some((key, span)) = crate::project_ext::first_project_key(&user.config)
+        {
+            return Err(user.error(
+                span,
+                format!("`{key}` in the user file has no effect: it adds to one project's image"),
+                "move it to the project's quarry.toml".to_owned(),
+            ));
+        }
         match &self.project {
             Some(p) if !p.config.safe_directories.is_empty() => Err(p.error(
                 p.config.safe_directories[0].span(),
@@ -681,6 +748,10 @@ impl Layers {
         for (role, loaded) in self.applied() {
             let config = &loaded.config;
             let user = role == "user";
+            // A project file selects its own extensions; `!name` below removes one.
+            for name in &config.project_extensions {
+                selections.entry(name.clone()).or_insert_with(|| Selection::new(name.clone()));
+            }
             for name in &config.extensions {
                 // `!x11` removes what a file below (the user's) added; the command line still wins.
                 if let Some(excluded) = name.get_ref().strip_prefix('!') {

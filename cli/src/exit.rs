@@ -32,7 +32,18 @@ pub fn report(error: &anyhow::Error, code: u8) -> ExitCode {
         let text = link.to_string();
         let (lines, link_hints): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| !l.starts_with("hint:"));
         if !lines.is_empty() {
-            main.push(lines.join(" "));
+            // Indented lines are a list (every mistake of a project extension): each keeps its
+            // own line.
+            let mut text = String::new();
+            for line in lines {
+                if line.starts_with("  ") {
+                    text.push('\n');
+                } else if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(line);
+            }
+            main.push(text);
         }
         hints.extend(link_hints.iter().map(|h| h.strip_prefix("hint:").unwrap_or(h).to_owned()));
     }

@@ -13,14 +13,17 @@ pub mod engine;
 pub mod exit;
 pub mod explain;
 pub mod host;
+mod import_deps;
 mod interrupt;
 mod linked;
 pub mod lock;
 pub mod output;
 pub mod progress;
 pub mod project;
+mod project_ext;
 pub mod remote_cache;
 pub mod run;
+pub mod scaffold;
 pub mod ui;
 mod xauth;
 
@@ -42,8 +45,13 @@ pub fn main() -> ExitCode {
     run(registry, std::env::args_os().collect())
 }
 
-/// Runs the command line `argv` (program name first) with `registry`.
-pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
+/// Runs the command line `argv` (program name first) with `registry` and the extensions of the
+/// project found above the current folder.
+pub fn run(registry: &'static Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
+    let registry = match with_project_extensions(registry, &argv) {
+        Ok(r) => r,
+        Err(e) => return exit::report(&e, exit::FAILURE),
+    };
     let invocation = match args::parse(registry, argv) {
         Ok(invocation) => invocation,
         Err(e) => return e.exit(),
@@ -64,6 +72,9 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
             let path = std::path::Path::new(config::PROJECT_FILE);
             project::write_new(path, project::STARTER, force).map(|()| ui::note("wrote `quarry.toml`"))
         }
+        args::Invocation::NewExtension { name, dir } => {
+            scaffold::project_extension(registry, &name, dir.as_deref())
+        }
         args::Invocation::Import { file, output, force } => import_command(registry, &file, &output, force),
         args::Invocation::Completions(shell) => completions(registry, shell),
         args::Invocation::Man(command) => man_page(registry, command.as_deref()),
@@ -72,6 +83,35 @@ pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<interrupt::Interrupted>() => exit::report(&e, exit::INTERRUPTED),
         Err(e) => exit::report(&e, exit::FAILURE),
+    }
+}
+
+/// `registry` with the project's extensions. Commands that read no project (`init`, `import`,
+/// `new-extension`, help, completions, man pages) go on with the catalog when the project's
+/// extensions are broken, so that they can still help fix them.
+fn with_project_extensions(
+    registry: &'static Registry,
+    argv: &[std::ffi::OsString],
+) -> anyhow::Result<&'static Registry> {
+    let Ok(cwd) = std::env::current_dir() else { return Ok(registry) };
+    match project_ext::registry(registry, &cwd) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let first = argv.get(1).and_then(|a| a.to_str()).unwrap_or("");
+            let helps = [
+                "init",
+                "import",
+                "new-extension",
+                "completions",
+                "man",
+                "help",
+                "--help",
+                "-h",
+                "--version",
+                "-V",
+            ];
+            if helps.contains(&first) { Ok(registry) } else { Err(e) }
+        }
     }
 }
 
@@ -657,10 +697,12 @@ fn list_command(registry: &Registry, format: args::Format) -> anyhow::Result<()>
         return output::stdout(format!("{}\n", serde_json::to_string_pretty(&all)?).as_bytes());
     }
     let mut out = String::new();
-    out.push_str("NAME            PRIORITY  BUILDER BASE            OPTIONS (default)\n");
+    // The catalog's names fit 15 columns; a project's own may be longer.
+    let width = registry.iter().map(|e| e.name.len()).max().unwrap_or(0).max(15);
+    out.push_str(&format!("{:<width$} PRIORITY  BUILDER BASE            OPTIONS (default)\n", "NAME"));
     for ext in registry.iter() {
         out.push_str(&format!(
-            "{:<15} {:>8}  {:<23} {}\n",
+            "{:<width$} {:>8}  {:<23} {}\n",
             ext.name,
             ext.cache_priority,
             describe::builder_base(ext),
@@ -777,7 +819,16 @@ fn import_command(
     force: bool,
 ) -> anyhow::Result<()> {
     let yaml = project::read_input(file)?;
-    let imported = project::import_rockerc(registry, &yaml, &file.display().to_string())?;
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let imported = if name.ends_with(".deps.yaml") || name == "deps.yaml" {
+        let deps = import_deps::DepsFile { shown: file.display().to_string(), dir: String::new(), yaml };
+        project::import_deps(registry, deps)?
+    } else {
+        // deps_rocker's `deps` reads every `*.deps.yaml` below the folder it runs in.
+        let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let deps = import_deps::find(folder)?;
+        project::import_rockerc_with_deps(registry, &yaml, &file.display().to_string(), &deps)?
+    };
     project::write_new(out, &imported.toml, force)?;
     for s in &imported.skipped {
         ui::warning(&format!("not converted: {s}"));

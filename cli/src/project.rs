@@ -187,6 +187,17 @@ const LIST_KEYS: &[(&str, &str, &str)] = &[
 /// serializer; and the text is parsed back and must equal exactly what was converted before it
 /// is returned.
 pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::Result<Imported> {
+    import_rockerc_with_deps(registry, yaml, origin, &[])
+}
+
+/// [`import_rockerc`], with the deps_rocker files its `deps` extension would read: their
+/// packages and scripts become the project keys `apt`, `pip` and `scripts`, layer for layer.
+pub fn import_rockerc_with_deps(
+    registry: &Registry,
+    yaml: &str,
+    origin: &str,
+    deps: &[crate::import_deps::DepsFile],
+) -> anyhow::Result<Imported> {
     use toml::Value;
     let origin = shown(origin);
     let not_yaml = |e: &dyn std::fmt::Display| {
@@ -306,9 +317,12 @@ pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::
             extensions.push(name.to_owned());
         }
     };
+    let mut wants_deps = false;
     for raw in &names {
         let name = canonical(raw);
         match name.as_str() {
+            // deps_rocker's extension: its files are converted below.
+            "deps" | "deps_dependencies" => wants_deps = true,
             "pull" => {
                 build.insert("pull".to_owned(), Value::Boolean(true));
             }
@@ -396,8 +410,36 @@ pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::
     if !build.is_empty() {
         expected.insert("build".to_owned(), Value::Table(build));
     }
+    if wants_deps && deps.is_empty() {
+        skipped.push(
+            "`args` entry `deps`: no `*.deps.yaml` file was found under the rockerc file's folder".to_owned(),
+        );
+    }
+    if wants_deps {
+        expected.extend(crate::import_deps::convert(deps, &mut skipped));
+    }
+    write_imported(registry, &origin, image.is_none() && dockerfile.is_none(), expected, skipped)
+}
+
+/// `quarry import x.deps.yaml`: one deps_rocker file as the project keys of a new quarry.toml.
+pub fn import_deps(registry: &Registry, file: crate::import_deps::DepsFile) -> anyhow::Result<Imported> {
+    let mut skipped = Vec::new();
+    let origin = shown(&file.shown);
+    let mut expected = crate::import_deps::convert(std::slice::from_ref(&file), &mut skipped);
+    expected.insert("extensions".to_owned(), toml::Value::Array(Vec::new()));
+    write_imported(registry, &origin, true, expected, skipped)
+}
+
+/// The converted file's text, checked to hold exactly `expected`.
+fn write_imported(
+    registry: &Registry,
+    origin: &str,
+    no_image: bool,
+    expected: toml::Table,
+    skipped: Vec<String>,
+) -> anyhow::Result<Imported> {
     let mut toml = format!("# Converted from {origin} by `quarry import`.\n");
-    if image.is_none() && dockerfile.is_none() {
+    if no_image {
         toml.push_str("# image = \"ubuntu:24.04\"   # rockerc named no image: set one\n");
     }
     // `image` first, as people write it; the rest as the serializer writes it.

@@ -3,11 +3,14 @@
 //!
 //! [`generate`] is pure: text in, code or diagnostics out (files the metadata names are read
 //! through the loader it is given). [`build_script`] is the thin IO wrapper an extension's
-//! `build.rs` calls.
+//! `build.rs` calls. [`runtime::load`] runs the same validation on a project's extension folder
+//! at run time and builds the same value, so a project extension and a crate get the same
+//! diagnostics from the same code.
 
 mod diagnostic;
 mod emit;
 mod metadata;
+pub mod runtime;
 
 use std::path::{Path, PathBuf};
 

@@ -775,7 +775,7 @@ impl Walker<'_> {
                 at,
                 &key_path,
                 "missing-file",
-                format!("{file:?} must be a path relative to the crate"),
+                format!("{file:?} must be a path relative to the extension's folder"),
             );
             return None;
         }
@@ -784,7 +784,7 @@ impl Walker<'_> {
                 at,
                 &key_path,
                 "missing-file",
-                format!("template file `{file}` does not exist (paths are relative to the crate folder)"),
+                format!("template file `{file}` does not exist or leaves the extension's folder (paths are relative to it; links may not lead outside the project)"),
             );
             return None;
         };
@@ -926,7 +926,7 @@ impl Walker<'_> {
                     at,
                     "files.path",
                     "missing-file",
-                    format!("file `{path}` does not exist (paths are relative to the crate folder)"),
+                    format!("file `{path}` does not exist or leaves the extension's folder (paths are relative to it; links may not lead outside the project)"),
                 ),
             }
         }

@@ -540,6 +540,30 @@ pub const fn is_abs_path(s: &str) -> bool {
     !b.is_empty() && b[0] == b'/' && b.len() <= 255 && path_bytes_ok(b)
 }
 
+/// A pip requirement such as `numpy==2.1`, `rich>=13,<14` or `uvicorn[standard]`: a letter or
+/// digit, then letters, digits and `._-[],=<>!~+*`, at most 200 characters. No white space,
+/// quote, `\\`, `$` or `;`, so it is one word inside single quotes.
+pub const fn is_pip_requirement(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 200 || !b[0].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'.' | b'_' | b'-' | b'[' | b']' | b',' | b'=' | b'<' | b'>' | b'!' | b'~' | b'+' | b'*'
+            ))
+        {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A relative path: `[A-Za-z0-9/._+-]`, not starting with `/`, no `..` component.
 pub const fn is_rel_path(s: &str) -> bool {
     let b = s.as_bytes();
@@ -968,6 +992,11 @@ mod tests {
         assert!(!is_abs_path("opt"));
         assert!(!is_abs_path("/opt/x y"));
         assert!(is_rel_path("files/entry.sh"));
+        assert!(is_pip_requirement("numpy==2.1") && is_pip_requirement("rich>=13,<14"));
+        assert!(is_pip_requirement("uvicorn[standard]"));
+        assert!(
+            !is_pip_requirement("x; rm -rf /") && !is_pip_requirement("a'b") && !is_pip_requirement("-e")
+        );
         assert!(!is_rel_path("../x"));
         assert!(is_artifact_of("/opt/quarry/cargo", "cargo"));
         assert!(is_artifact_of("/opt/quarry/cargo/bin", "cargo"));
