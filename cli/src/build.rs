@@ -494,7 +494,8 @@ mod tests {
     }
 
     fn rendered() -> Rendered {
-        let registry = quarry_core::Registry::from_extensions(crate::LINKED.iter().copied()).unwrap();
+        let registry =
+            quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap();
         let request = quarry_core::Request {
             image: "ubuntu:24.04".into(),
             extensions: vec![quarry_core::Selection::new("cargo")],

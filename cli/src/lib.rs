@@ -14,7 +14,6 @@ pub mod exit;
 pub mod explain;
 pub mod host;
 mod interrupt;
-mod linked;
 pub mod lock;
 pub mod output;
 pub mod progress;
@@ -29,17 +28,45 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use quarry_core::{Registry, Rendered, Request};
+pub use {quarry_catalog, quarry_core};
 
-pub use linked::LINKED;
-
-/// Runs the `quarry` command line with the process arguments and the extensions linked into this
-/// binary. Returns the exit code.
+/// Runs the `quarry` command line with the process arguments and quarry's catalog
+/// ([`quarry_catalog::LINKED`]). Returns the exit code.
 pub fn main() -> ExitCode {
-    let registry = match quarry_core::registry() {
+    main_with(&[])
+}
+
+/// Runs the `quarry` command line with the process arguments, quarry's catalog and `extensions`,
+/// a custom binary's own extension crates. Returns the exit code. A custom binary is:
+///
+/// ```ignore
+/// fn main() -> std::process::ExitCode {
+///     quarry_cli::main_with(&[&hello_tool::EXTENSION])
+/// }
+/// ```
+///
+/// Naming each crate's `EXTENSION` keeps the linker from dropping the crate; an extension that is
+/// named but whose `inventory` registration did not reach the registry is added to it all the same.
+pub fn main_with(extensions: &[&'static quarry_core::Extension]) -> ExitCode {
+    // Using both lists is what keeps them, and the crates they name, in the binary.
+    let (catalog, extensions) = std::hint::black_box((quarry_catalog::LINKED, extensions));
+    let registered = match quarry_core::registry() {
         Ok(r) => r,
         Err(e) => return exit::report(&anyhow::Error::new(e), exit::FAILURE),
     };
-    run(registry, std::env::args_os().collect())
+    let mut missing: Vec<&'static quarry_core::Extension> = Vec::new();
+    for &e in catalog.iter().chain(extensions) {
+        if !registered.iter().chain(missing.iter().copied()).any(|r| std::ptr::eq(r, e)) {
+            missing.push(e);
+        }
+    }
+    if missing.is_empty() {
+        return run(registered, std::env::args_os().collect());
+    }
+    match Registry::from_extensions(registered.iter().chain(missing)) {
+        Ok(registry) => run(&registry, std::env::args_os().collect()),
+        Err(e) => exit::report(&anyhow::Error::new(e), exit::FAILURE),
+    }
 }
 
 /// Runs the command line `argv` (program name first) with `registry`.

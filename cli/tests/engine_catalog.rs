@@ -491,7 +491,7 @@ fn palanteer_builds_and_finds_its_libraries() {
         eprintln!("\n!!!!! SKIPPED: {why} !!!!!\n");
         return;
     }
-    let registry = quarry_core::Registry::from_extensions(quarry_cli::LINKED.iter().copied()).unwrap();
+    let registry = quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap();
     let home = scratch("palanteer");
     for image in ["debian:bookworm", "debian:trixie"] {
         let request = quarry_core::Request {
@@ -546,7 +546,7 @@ fn palanteer_builds_and_finds_its_libraries() {
 #[test]
 fn the_users_toolchain_is_writable() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
-    let registry = quarry_core::Registry::from_extensions(quarry_cli::LINKED.iter().copied()).unwrap();
+    let registry = quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap();
     let request = quarry_core::Request {
         image: "debian:bookworm".to_owned(),
         extensions: vec![quarry_core::Selection::new("cargo"), quarry_core::Selection::new("user")],
