@@ -361,17 +361,17 @@ fn ros_start_up_sources_setup_and_updates_rosdep_once() {
 
 fn run_args_in(home: &str, req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {
     let rendered = quarry_core::render(reg(), req).unwrap();
-    let options = quarry_cli::run::RunOptions {
+    let options = quarry_docker::run::RunOptions {
         host_groups: host_groups.iter().map(|g| (*g).to_owned()).collect(),
         xauthority: xauthority.map(str::to_owned),
-        ..quarry_cli::run::RunOptions::default()
+        ..quarry_docker::run::RunOptions::default()
     };
     let env = |k: &str| match k {
         "HOME" => Some(home.to_owned()),
         "XDG_RUNTIME_DIR" => Some("/run/user/1000".to_owned()),
         _ => None,
     };
-    quarry_cli::run::run_args(&rendered, "img", &options, &env).unwrap()
+    quarry_docker::run::run_args(&rendered, "img", &options, &env, &quarry_cli::ui::show).unwrap()
 }
 
 fn run_args(req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {
