@@ -1,15 +1,9 @@
 //! Values of the host running quarry that options may default to (the `user` extension's uid,
 //! gid and name, so files in mounted folders keep their owner; the current folder for `cwd`).
 
-use std::path::PathBuf;
-
 use quarry_core::HostValues;
 
-/// An XDG base folder: `$<var>` when set and not empty, else `$HOME/<home_dir>`.
-pub fn xdg_dir(var: &str, home_dir: &str) -> Option<PathBuf> {
-    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    set(var).or_else(|| set("HOME").map(|h| h.join(home_dir)))
-}
+pub use quarry_docker::xdg_dir;
 
 /// The effective uid of this process (the second field of `Uid:` in `/proc/self/status`), which
 /// decides whose files quarry trusts.

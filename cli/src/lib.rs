@@ -1,48 +1,71 @@
 //! The `quarry` command line as a library, so that `xtask` and third-party binaries that link
-//! their own extension crates run exactly the same commands.
+//! their own extension crates run exactly the same commands: argument parsing, configuration and
+//! output around `quarry-core` (rendering), `quarry-docker` (the engine) and `quarry-catalog`
+//! (quarry's extensions, linked).
 //!
 //! Exit codes: 0 success, 1 user, configuration or build error, 2 usage error (see
 //! [`exit`]).
 
 pub mod args;
-pub mod build;
-pub mod cache_id;
 pub mod config;
 mod describe;
-pub mod engine;
 pub mod exit;
 pub mod explain;
 pub mod host;
 mod import_deps;
-mod interrupt;
-mod linked;
 pub mod lock;
 pub mod output;
-pub mod progress;
 pub mod project;
 mod project_ext;
-pub mod remote_cache;
-pub mod run;
 pub mod scaffold;
 pub mod ui;
-mod xauth;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use quarry_core::{Registry, Rendered, Request};
+// The docker side, under the names the CLI's modules use (`crate::build`, `crate::cache_id`, ...).
+use quarry_docker::{build, cache_id, engine, interrupt, remote_cache, run, xauth};
+pub use {quarry_catalog, quarry_core};
 
-pub use linked::LINKED;
-
-/// Runs the `quarry` command line with the process arguments and the extensions linked into this
-/// binary. Returns the exit code.
+/// Runs the `quarry` command line with the process arguments and quarry's catalog
+/// ([`quarry_catalog::LINKED`]). Returns the exit code.
 pub fn main() -> ExitCode {
-    let registry = match quarry_core::registry() {
+    main_with(&[])
+}
+
+/// Runs the `quarry` command line with the process arguments, quarry's catalog and `extensions`,
+/// a custom binary's own extension crates. Returns the exit code. A custom binary is:
+///
+/// ```ignore
+/// fn main() -> std::process::ExitCode {
+///     quarry_cli::main_with(&[&hello_tool::EXTENSION])
+/// }
+/// ```
+///
+/// Naming each crate's `EXTENSION` keeps the linker from dropping the crate; an extension that is
+/// named but whose `inventory` registration did not reach the registry is added to it all the same.
+pub fn main_with(extensions: &[&'static quarry_core::Extension]) -> ExitCode {
+    // Using both lists is what keeps them, and the crates they name, in the binary.
+    let (catalog, extensions) = std::hint::black_box((quarry_catalog::LINKED, extensions));
+    let registered = match quarry_core::registry() {
         Ok(r) => r,
         Err(e) => return exit::report(&anyhow::Error::new(e), exit::FAILURE),
     };
-    run(registry, std::env::args_os().collect())
+    let mut missing: Vec<&'static quarry_core::Extension> = Vec::new();
+    for &e in catalog.iter().chain(extensions) {
+        if !registered.iter().chain(missing.iter().copied()).any(|r| std::ptr::eq(r, e)) {
+            missing.push(e);
+        }
+    }
+    if missing.is_empty() {
+        return run(registered, std::env::args_os().collect());
+    }
+    match Registry::from_extensions(registered.iter().chain(missing)) {
+        // One registry per process: it lives as long as the process, as `registry()`'s does.
+        Ok(registry) => run(Box::leak(Box::new(registry)), std::env::args_os().collect()),
+        Err(e) => exit::report(&anyhow::Error::new(e), exit::FAILURE),
+    }
 }
 
 /// Runs the command line `argv` (program name first) with `registry` and the extensions of the
@@ -395,7 +418,7 @@ pub fn prepare_build(
         ui::note(&format!("building the project's Dockerfile as `{}`", build.request.image));
         ui::detail(&run::shell_line(&docker, args));
         let legacy = engine.as_ref().is_some_and(|e| !e.buildx);
-        let (status, _) = run_streaming(&docker, args, legacy)?;
+        let (status, _) = build::run_streaming(&docker, args, legacy)?;
         if !status.success() {
             let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
             anyhow::bail!(
@@ -491,64 +514,32 @@ fn remote_cache_plan(
     if cache.value != "default" && !effective.has_mount_namespace() {
         keys.build_args.push(("CACHE_ID".to_owned(), cache.value.clone()));
     }
-    remote_cache::prepare(docker, &settings, effective, driver.as_deref(), &keys, rendered, dry_run)
-        .map_err(|e| anyhow::anyhow!(e))
+    remote_cache::prepare(
+        docker,
+        &settings,
+        effective,
+        driver.as_deref(),
+        &keys,
+        rendered,
+        dry_run,
+        &ui::show,
+    )
+    .map_err(|e| anyhow::anyhow!(e))
 }
 
-/// Runs a prepared build, once more after BuildKit's known snapshot flake
-/// ([`build::retry_after_failure`]). A successful build removes its context; a failed one keeps
-/// it and says where.
+/// Runs a prepared build ([`build::execute`]): once more after BuildKit's known snapshot flake,
+/// the remote cache exported after a success, the context removed after a success and kept
+/// after a failure.
 pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
     let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
-    let mut attempt = 1;
-    let (status, tail) = loop {
-        ui::detail(&run::shell_line(&prepared.docker, &prepared.args));
-        let (status, tail) = run_streaming(&prepared.docker, &prepared.args, legacy)?;
-        let stopped = interrupt::happened() || interrupted(&status);
-        if status.success() || !build::retry_after_failure(attempt, stopped, &tail) {
-            break (status, tail);
-        }
-        ui::warning(&format!("the build hit {}: building once more", build::SNAPSHOT_FLAKE));
-        attempt += 1;
-    };
-    if status.success() {
-        if let Some(plan) = &prepared.remote {
-            let _ = remote_cache::export(&prepared.docker, &prepared.args, plan);
-        }
-        if let Err(e) = build::remove_build_context(&prepared.context) {
-            ui::warning(&format!("cannot remove the build context `{}`: {e}", prepared.context.display()));
-        }
-        return Ok(());
-    }
-    if interrupt::happened() || interrupted(&status) {
-        return Err(interrupt::Interrupted { context: prepared.context.clone() }.into());
-    }
-    if let Some(image) = missing_image(&tail) {
-        anyhow::bail!(
-            "the image `{image}` is not available on this engine and cannot be pulled\nhint: build or load it first \
-             (`docker load`, `docker import`), or name an image that `docker images` lists"
-        );
-    }
-    let step = build::failing_step(&tail).map(|s| format!(" at step `{s}`")).unwrap_or_default();
-    let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
-    anyhow::bail!(
-        "the build failed{step}{code}\nhint: the build context is kept at `{}`",
-        prepared.context.display()
+    build::execute(
+        &prepared.docker,
+        &prepared.args,
+        &prepared.context,
+        legacy,
+        prepared.remote.as_ref(),
+        &ui::show,
     )
-}
-
-/// The image a build could not find or pull, read from BuildKit's error.
-fn missing_image(tail: &str) -> Option<String> {
-    let line = tail.lines().rev().find(|l| l.contains("failed to resolve source metadata for "))?;
-    let rest = line.split("failed to resolve source metadata for ").nth(1)?;
-    let image = rest.split(':').take(2).collect::<Vec<_>>().join(":");
-    let image = image.trim_start_matches("docker.io/").trim_start_matches("library/");
-    Some(image.to_owned())
-}
-
-fn interrupted(status: &std::process::ExitStatus) -> bool {
-    use std::os::unix::process::ExitStatusExt;
-    status.signal() == Some(2) || status.code() == Some(130)
 }
 
 /// `quarry build`: prepares and runs the build, prints the tag.
@@ -623,7 +614,8 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         host_groups: host::supplementary_groups(),
         xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
     };
-    let run_args = run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok())?;
+    let run_args =
+        run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok(), &ui::show)?;
     if dry_run {
         let make_cookie = cookie.map(|(line, _)| format!("{line}\n")).unwrap_or_default();
         let text = format!(
@@ -656,39 +648,6 @@ fn base_line(prepared: &PreparedBuild) -> String {
 /// `DOCKER_BUILDKIT=1 ` when the engine builds without buildx (what [`execute_build`] sets).
 fn build_env_prefix(prepared: &PreparedBuild) -> &'static str {
     if prepared.engine.as_ref().is_some_and(|e| !e.buildx) { "DOCKER_BUILDKIT=1 " } else { "" }
-}
-
-/// Runs `docker args`, passing its stderr through while keeping the last lines to read the
-/// failing step from.
-fn run_streaming(
-    docker: &str,
-    args: &[String],
-    legacy_buildkit: bool,
-) -> anyhow::Result<(std::process::ExitStatus, String)> {
-    use std::io::BufRead;
-    let mut command = std::process::Command::new(docker);
-    command.args(args).stdout(std::process::Stdio::inherit()).stderr(std::process::Stdio::piped());
-    if legacy_buildkit {
-        command.env("DOCKER_BUILDKIT", "1");
-    }
-    interrupt::install();
-    let mut child = command.spawn().with_context(|| format!("cannot run `{docker}`"))?;
-    interrupt::watch(child.id());
-    let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
-    if let Some(stderr) = child.stderr.take() {
-        let mut err = std::io::stderr();
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let _ = writeln!(err, "{line}");
-            tail.push_back(line);
-            if tail.len() > 400 {
-                tail.pop_front();
-            }
-        }
-    }
-    let status = child.wait()?;
-    interrupt::watch(0);
-    Ok((status, tail.into_iter().collect::<Vec<_>>().join("\n")))
 }
 
 fn list_command(registry: &Registry, format: args::Format) -> anyhow::Result<()> {

@@ -1,4 +1,5 @@
-//! The `quarry` binary: every extension crate of this repository, linked into the shared CLI.
+//! The `quarry` binary: quarry's catalog (`quarry-catalog`, every extension crate of this
+//! repository) in the shared CLI.
 
 fn main() -> std::process::ExitCode {
     quarry_cli::main()

@@ -480,8 +480,9 @@ mod tests {
 
     fn registry() -> &'static quarry_core::Registry {
         static REGISTRY: std::sync::OnceLock<quarry_core::Registry> = std::sync::OnceLock::new();
-        REGISTRY
-            .get_or_init(|| quarry_core::Registry::from_extensions(crate::LINKED.iter().copied()).unwrap())
+        REGISTRY.get_or_init(|| {
+            quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap()
+        })
     }
 
     /// Nothing from the input starts a TOML line: the converted file sets only image and

@@ -1,8 +1,11 @@
 //! Messages on stderr: `note:` and `warning:` lines that `--quiet` silences and `--verbose`
-//! extends, coloured only when stderr is a terminal and `NO_COLOR` is not set.
+//! extends, coloured only when stderr is a terminal and `NO_COLOR` is not set; the docker side's
+//! [`quarry_docker::Message`]s are printed here too.
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
+
+pub use quarry_core::text::{quoted, shown};
 
 /// How much to say: 0 quiet, 1 normal, 2 verbose.
 static LEVEL: AtomicU8 = AtomicU8::new(1);
@@ -56,6 +59,15 @@ pub fn detail(message: &str) {
     say(2, "info:", "1;34", message);
 }
 
+/// Prints what the docker side says: a note, a warning, or a line only `--verbose` shows.
+pub fn show(message: quarry_docker::Message) {
+    match message {
+        quarry_docker::Message::Note(m) => note(&m),
+        quarry_docker::Message::Warning(m) => warning(&m),
+        quarry_docker::Message::Detail(m) => detail(&m),
+    }
+}
+
 /// The `error:` label.
 pub fn error_label() -> String {
     styled("error:", "1;31")
@@ -64,34 +76,4 @@ pub fn error_label() -> String {
 /// The `hint:` label.
 pub fn hint_label() -> String {
     styled("hint:", "1;32")
-}
-
-/// `text` for a message or a TOML comment: in backticks when it is plain, else as a TOML (and
-/// JSON) string literal in which no control character, newline or quote survives.
-pub fn shown(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '`' | '"' | '\\' | '#'));
-    if plain { format!("`{text}`") } else { quoted(text) }
-}
-
-/// A TOML basic string (also a JSON string) holding `text`, with every control character and
-/// line or paragraph separator escaped.
-pub fn quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
-                out.push_str(&format!("\\u{:04X}", u32::from(c)));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

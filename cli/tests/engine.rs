@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{TestEngine, scratch, stderr, stdout, token};
-use quarry_cli::build::progress_steps;
 use quarry_core::{Builder, EngineLevel, Extension, Registry, Request, Rule, Selection, Template};
+use quarry_docker::build::progress_steps;
 
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))

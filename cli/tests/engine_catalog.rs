@@ -491,7 +491,7 @@ fn palanteer_builds_and_finds_its_libraries() {
         eprintln!("\n!!!!! SKIPPED: {why} !!!!!\n");
         return;
     }
-    let registry = quarry_core::Registry::from_extensions(quarry_cli::LINKED.iter().copied()).unwrap();
+    let registry = quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap();
     let home = scratch("palanteer");
     for image in ["debian:bookworm", "debian:trixie"] {
         let request = quarry_core::Request {
@@ -510,20 +510,20 @@ fn palanteer_builds_and_finds_its_libraries() {
              RUN mkdir /tmp/palanteer && tar -xzf /tmp/palanteer-v0.8.tar.gz --strip-components=1 -C /tmp/palanteer\n",
         );
         let dir = home.join("context");
-        quarry_cli::build::write_context(&dir, &rendered).unwrap();
+        quarry_docker::build::write_context(&dir, &rendered).unwrap();
         std::fs::copy(&tarball, dir.join("palanteer-v0.8.tar.gz")).unwrap();
         std::fs::write(dir.join("Dockerfile"), &rendered.dockerfile).unwrap();
         let tag = format!("quarry-test/palanteer:{}", common::token());
-        let opts = quarry_cli::build::BuildOptions {
+        let opts = quarry_docker::build::BuildOptions {
             progress: Some("plain".into()),
             add_host: engine.add_host.iter().cloned().collect(),
             ..Default::default()
         };
-        let cache = quarry_cli::cache_id::CacheId {
+        let cache = quarry_docker::cache_id::CacheId {
             value: "palanteer".into(),
-            source: quarry_cli::cache_id::Source::Flag,
+            source: quarry_docker::cache_id::Source::Flag,
         };
-        let args = quarry_cli::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
+        let args = quarry_docker::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
         let out = engine.command("docker").args(&args).output().unwrap();
         assert!(out.status.success(), "{image}: {}", stderr(&out));
         let run = engine.docker(&["run", "--rm", &tag, "ldd", "/opt/quarry/palanteer/bin/palanteer"]);
@@ -546,7 +546,7 @@ fn palanteer_builds_and_finds_its_libraries() {
 #[test]
 fn the_users_toolchain_is_writable() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
-    let registry = quarry_core::Registry::from_extensions(quarry_cli::LINKED.iter().copied()).unwrap();
+    let registry = quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap();
     let request = quarry_core::Request {
         image: "debian:bookworm".to_owned(),
         extensions: vec![quarry_core::Selection::new("cargo"), quarry_core::Selection::new("user")],
@@ -569,18 +569,18 @@ fn the_users_toolchain_is_writable() {
     rendered.dockerfile.replace_range(start..end, &stand_in);
     let home = scratch("toolchain");
     let dir = home.join("context");
-    quarry_cli::build::write_context(&dir, &rendered).unwrap();
+    quarry_docker::build::write_context(&dir, &rendered).unwrap();
     let tag = format!("quarry-test/toolchain:{}", common::token());
-    let opts = quarry_cli::build::BuildOptions {
+    let opts = quarry_docker::build::BuildOptions {
         progress: Some("plain".into()),
         add_host: engine.add_host.iter().cloned().collect(),
         ..Default::default()
     };
-    let cache = quarry_cli::cache_id::CacheId {
+    let cache = quarry_docker::cache_id::CacheId {
         value: "toolchain".into(),
-        source: quarry_cli::cache_id::Source::Flag,
+        source: quarry_docker::cache_id::Source::Flag,
     };
-    let args = quarry_cli::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
+    let args = quarry_docker::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
     let out = engine.command("docker").args(&args).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let script = format!(

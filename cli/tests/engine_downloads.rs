@@ -14,12 +14,12 @@ use std::process::{Child, Command, Output, Stdio};
 mod common;
 
 use common::{TestEngine, scratch, stderr, stdout, token};
-use quarry_cli::build::{BuildOptions, build_args, write_context};
-use quarry_cli::cache_id::{CacheId, Source};
 use quarry_core::{
     Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, Download, Extension, Extract, OptionSpec,
     Registry, Request, Rule, Selection, Template, Verify,
 };
+use quarry_docker::build::{BuildOptions, build_args, write_context};
+use quarry_docker::cache_id::{CacheId, Source};
 
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))

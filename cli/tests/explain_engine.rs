@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::{TestEngine, scratch, stderr, stdout, token};
-use quarry_cli::progress::{StepVertex, parse_rawjson, steps};
+use quarry_docker::progress::{StepVertex, parse_rawjson, steps};
 use serde_json::Value;
 
 struct Pair {

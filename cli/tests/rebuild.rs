@@ -22,7 +22,7 @@ const PROJECT: [&str; 10] =
 
 fn reg() -> &'static Registry {
     // Names every extension crate, so the linker keeps their registrations.
-    assert!(!quarry_cli::LINKED.is_empty());
+    assert!(!quarry_catalog::LINKED.is_empty());
     registry().expect("no duplicate registrations")
 }
 

@@ -15,10 +15,10 @@ use std::process::Command;
 mod common;
 
 use common::{scratch, token};
-use quarry_cli::build::{BuildOptions, build_args, write_context};
-use quarry_cli::cache_id::{CacheId, Source};
-use quarry_cli::remote_cache::{self, CacheRepo, KeyInputs, RemoteCache};
 use quarry_core::{Builder, BuilderFrom, Extension, Registry, Request, Rule, Selection, Template};
+use quarry_docker::build::{BuildOptions, build_args, write_context};
+use quarry_docker::cache_id::{CacheId, Source};
+use quarry_docker::remote_cache::{self, CacheRepo, KeyInputs, RemoteCache};
 
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))
@@ -104,12 +104,12 @@ impl Runner {
         Command::new(&self.docker).args(args).output().expect("docker runs")
     }
 
-    fn engine(&self) -> quarry_cli::engine::Engine {
+    fn engine(&self) -> quarry_docker::engine::Engine {
         let out = self.docker(&["version", "--format", "{{.Server.Version}}"]);
         let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         let info = self.docker(&["info", "--format", "{{json .DriverStatus}}"]);
-        quarry_cli::engine::Engine {
-            major_minor: quarry_cli::engine::parse_version(&version).expect("engine version"),
+        quarry_docker::engine::Engine {
+            major_minor: quarry_docker::engine::parse_version(&version).expect("engine version"),
             version,
             buildx: true,
             containerd_store: String::from_utf8_lossy(&info.stdout).contains("io.containerd.snapshotter"),
@@ -131,6 +131,7 @@ impl Runner {
             &keys,
             rendered,
             false,
+            &quarry_cli::ui::show,
         )
         .unwrap();
         let mut opts = BuildOptions {
@@ -146,7 +147,9 @@ impl Runner {
         let out = Command::new(&self.docker).args(&args).output().unwrap();
         let progress = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "build of {tag} failed:\n{progress}");
-        let exported = plan.as_ref().map(|p| remote_cache::export(self.docker.to_str().unwrap(), &args, p));
+        let exported = plan
+            .as_ref()
+            .map(|p| remote_cache::export(self.docker.to_str().unwrap(), &args, p, &quarry_cli::ui::show));
         Outcome { progress, plan, exported }
     }
 
@@ -178,8 +181,8 @@ impl Outcome {
 
     /// (stage, instruction, cached) of every RUN/COPY step of the build.
     fn steps(&self) -> Vec<(String, String, bool)> {
-        let vertices = quarry_cli::progress::parse_rawjson(&self.progress);
-        quarry_cli::progress::steps(&vertices)
+        let vertices = quarry_docker::progress::parse_rawjson(&self.progress);
+        quarry_docker::progress::steps(&vertices)
             .into_iter()
             .filter(|s| s.is_counted())
             .map(|s| (s.stage, s.instruction.chars().take(60).collect(), s.cached))

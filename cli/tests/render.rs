@@ -1,6 +1,6 @@
 //! Rendering with the real extension catalog: snapshots are the spec of the output; the other
-//! tests hold the invariants (order independence, builders independent of the final image, the
-//! registry equal to the `extensions/` folder).
+//! tests hold the invariants (order independence, builders independent of the final image); the
+//! registry equal to the `extensions/` folder is `catalog/tests/catalog.rs`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -24,27 +24,6 @@ fn request(image: &str, names: &[&str]) -> Request {
 
 fn render(req: &Request) -> String {
     quarry_core::render(reg(), req).unwrap_or_else(|e| panic!("{e}")).dockerfile
-}
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("cli is inside the workspace")
-}
-
-#[test]
-fn registry_equals_the_extensions_folder() {
-    let folders: BTreeSet<String> = std::fs::read_dir(workspace().join("extensions"))
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().join("Cargo.toml").exists())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    let registered: BTreeSet<String> = reg().names().map(str::to_owned).collect();
-    assert_eq!(registered, folders, "every folder of extensions/ must be linked into the binary");
-    let linked: BTreeSet<String> = quarry_cli::LINKED.iter().map(|e| e.name.to_owned()).collect();
-    assert_eq!(linked, folders);
-    for ext in reg().iter() {
-        assert_eq!(ext.crate_name, format!("quarry-ext-{}", ext.name.replace('_', "-")));
-    }
 }
 
 #[test]
@@ -160,7 +139,7 @@ fn permute<'a>(items: &mut Vec<&'a str>, k: usize, f: &mut impl FnMut(&[&'a str]
 fn output_does_not_depend_on_link_order() {
     let names: Vec<&str> = FIVE.to_vec();
     let expected = render(&request("ubuntu:24.04", &names));
-    let mut linked: Vec<&'static quarry_core::Extension> = quarry_cli::LINKED.to_vec();
+    let mut linked: Vec<&'static quarry_core::Extension> = quarry_catalog::LINKED.to_vec();
     for rotation in 0..linked.len() {
         linked.rotate_left(1);
         let mut shuffled = linked.clone();
@@ -382,17 +361,17 @@ fn ros_start_up_sources_setup_and_updates_rosdep_once() {
 
 fn run_args_in(home: &str, req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {
     let rendered = quarry_core::render(reg(), req).unwrap();
-    let options = quarry_cli::run::RunOptions {
+    let options = quarry_docker::run::RunOptions {
         host_groups: host_groups.iter().map(|g| (*g).to_owned()).collect(),
         xauthority: xauthority.map(str::to_owned),
-        ..quarry_cli::run::RunOptions::default()
+        ..quarry_docker::run::RunOptions::default()
     };
     let env = |k: &str| match k {
         "HOME" => Some(home.to_owned()),
         "XDG_RUNTIME_DIR" => Some("/run/user/1000".to_owned()),
         _ => None,
     };
-    quarry_cli::run::run_args(&rendered, "img", &options, &env).unwrap()
+    quarry_docker::run::run_args(&rendered, "img", &options, &env, &quarry_cli::ui::show).unwrap()
 }
 
 fn run_args(req: &Request, host_groups: &[&str], xauthority: Option<&str>) -> Vec<String> {

@@ -90,7 +90,7 @@ fn shared_cache_jobs_use_a_registry_or_the_gha_backend() {
     let shared = builds_of("shared-cache");
     assert_eq!(shared.len(), 1);
     let repo = shared[0].cache_registry.as_deref().unwrap();
-    assert!(quarry_cli::remote_cache::CacheRepo::parse(repo).is_ok(), "{repo}");
+    assert!(quarry_docker::remote_cache::CacheRepo::parse(repo).is_ok(), "{repo}");
     assert!(shared[0].options.builder.is_some());
     let gha = builds_of("gha-cache");
     assert_eq!(gha.len(), 1);

@@ -21,6 +21,7 @@ mod suggest;
 pub mod template;
 #[cfg(test)]
 mod test_support;
+pub mod text;
 
 pub use error::Error;
 pub use model::{

@@ -1,6 +1,6 @@
 //! `cargo xtask bench remote-sim`: a simulation of the shared remote cache's hit rate across a
 //! fleet of ephemeral CI runners and projects, built from the per-stage reference rule itself
-//! (`quarry_cli::remote_cache::plan` on real renders of the cache benchmark's extensions) and the
+//! (`quarry_docker::remote_cache::plan` on real renders of the cache benchmark's extensions) and the
 //! benchmark's scenario mix (A add, B final image, C version bump, D reorder, E remove).
 //!
 //! Every job runs on a fresh runner (an empty local cache), so a builder stage is either imported
@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::bail;
-use quarry_cli::remote_cache::{CacheRepo, KeyInputs, plan};
 use quarry_core::Selection;
+use quarry_docker::remote_cache::{CacheRepo, KeyInputs, plan};
 
 use crate::bench::Id;
 
@@ -249,10 +249,10 @@ pub mod bench {
     use std::time::Instant;
 
     use anyhow::{Context, bail};
-    use quarry_cli::build::{BuildOptions, build_args, write_context};
-    use quarry_cli::cache_id::{CacheId, Source};
-    use quarry_cli::progress::{parse_rawjson, steps};
-    use quarry_cli::remote_cache::{self, CacheRepo, KeyInputs, RemoteCache};
+    use quarry_docker::build::{BuildOptions, build_args, write_context};
+    use quarry_docker::cache_id::{CacheId, Source};
+    use quarry_docker::progress::{parse_rawjson, steps};
+    use quarry_docker::remote_cache::{self, CacheRepo, KeyInputs, RemoteCache};
 
     use crate::bench::{Id, Scenario};
 
@@ -300,11 +300,11 @@ pub mod bench {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         }
 
-        fn engine(&self) -> anyhow::Result<quarry_cli::engine::Engine> {
+        fn engine(&self) -> anyhow::Result<quarry_docker::engine::Engine> {
             let version = self.docker(&["version", "--format", "{{.Server.Version}}"])?.trim().to_owned();
             let info = self.docker(&["info", "--format", "{{json .DriverStatus}}"])?;
-            Ok(quarry_cli::engine::Engine {
-                major_minor: quarry_cli::engine::parse_version(&version).context("engine version")?,
+            Ok(quarry_docker::engine::Engine {
+                major_minor: quarry_docker::engine::parse_version(&version).context("engine version")?,
                 version,
                 buildx: true,
                 containerd_store: info.contains("io.containerd.snapshotter"),
@@ -332,6 +332,7 @@ pub mod bench {
                     &KeyInputs { project: Some("bench".into()), ..KeyInputs::default() },
                     rendered,
                     false,
+                    &quarry_cli::ui::show,
                 )
                 .map_err(|e| anyhow::anyhow!(e))?,
                 None => None,
@@ -362,7 +363,7 @@ pub mod bench {
                 steps(&parse_rawjson(&progress)).iter().filter(|s| s.is_counted() && !s.cached).count();
             let start = Instant::now();
             if let Some(p) = &plan {
-                let e = remote_cache::export(docker, &args, p);
+                let e = remote_cache::export(docker, &args, p, &quarry_cli::ui::show);
                 if !e.failed.is_empty() {
                     bail!("exports failed: {:?}", e.failed);
                 }

@@ -1,8 +1,8 @@
 //! Project automation, the one entry point for project tasks: `cargo xtask <task>`.
 //!
 //! - `render [--config FILE]`: render the built-in example configuration (or FILE) to stdout.
-//! - `codegen [--check]`: regenerate the list of extension crates the `quarry` binary links
-//!   (`cli/src/linked.rs` and the dependency block of `cli/Cargo.toml`); `--check` fails when
+//! - `codegen [--check]`: regenerate the catalog, the extension crates the `quarry` binary links
+//!   (`catalog/src/lib.rs` and the dependency block of `catalog/Cargo.toml`); `--check` fails when
 //!   they are out of date instead of writing.
 //! - `new-extension NAME [--dir DIR]`: scaffold an extension crate into `extensions/NAME` (and
 //!   link it into the `quarry` binary), or with `--dir` anywhere, as a standalone crate for a

@@ -1,9 +1,9 @@
 //! `cargo xtask new-extension NAME [--dir DIR]`: scaffolds an extension crate.
 //!
 //! Without `--dir` the crate goes to `extensions/NAME` in this workspace (workspace-inherited
-//! `Cargo.toml`), and the list of crates the `quarry` binary links is regenerated. With `--dir`
-//! the crate is standalone, for a third party: its `Cargo.toml` depends on `quarry-core` and
-//! build-depends on `quarry-codegen` by path to this checkout.
+//! `Cargo.toml`), and the catalog (`catalog/`, the crates the `quarry` binary links) is
+//! regenerated. With `--dir` the crate is standalone, for a third party: its `Cargo.toml`
+//! depends on `quarry-core` and build-depends on `quarry-codegen` by path to this checkout.
 //!
 //! Either way the crate holds a commented `extension.toml` showing every key around a working
 //! minimal example (an apt package, a setup step, an option `version`), its template, the
@@ -61,7 +61,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     match layout {
         Layout::Workspace => {
             crate::codegen::write(&root)?;
-            eprintln!("updated `cli/Cargo.toml` and `cli/src/linked.rs`: the `quarry` binary links it");
+            eprintln!("updated `catalog/Cargo.toml` and `catalog/src/lib.rs`: the `quarry` binary links it");
             eprintln!(
                 "next: edit `{shown}/extension.toml` and its templates, then\n  \
                  cargo test -p {krate}\n  \

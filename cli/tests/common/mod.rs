@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use quarry_cli::build::{BuildOptions, build_args, write_context};
-use quarry_cli::cache_id::{CacheId, Source};
-use quarry_cli::engine::Engine;
 use quarry_core::{Registry, Request};
+use quarry_docker::build::{BuildOptions, build_args, write_context};
+use quarry_docker::cache_id::{CacheId, Source};
+use quarry_docker::engine::Engine;
 
 /// A running engine the tests may use; holds the lock that runs engine tests one at a time, so
 /// timings are not skewed by sibling builds.
@@ -73,7 +73,7 @@ impl TestEngine {
         let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         let buildx = self.docker(&["buildx", "version"]).status.success();
         Engine {
-            major_minor: quarry_cli::engine::parse_version(&version).expect("engine version"),
+            major_minor: quarry_docker::engine::parse_version(&version).expect("engine version"),
             version,
             buildx,
             containerd_store: false,
@@ -113,7 +113,7 @@ impl TestEngine {
         let mut out = self.command("docker").args(&args).output().unwrap();
         let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
         // containerd's snapshot flake: run once more, as `quarry build` does.
-        if !out.status.success() && quarry_cli::build::retry_after_failure(1, false, &text) {
+        if !out.status.success() && quarry_docker::build::retry_after_failure(1, false, &text) {
             eprintln!("note: containerd's snapshot flake in the build of {tag}: building it once more");
             out = self.command("docker").args(&args).output().unwrap();
             text = String::from_utf8_lossy(&out.stderr).into_owned();

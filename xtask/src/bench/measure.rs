@@ -6,11 +6,11 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use quarry_cli::build::{BuildOptions, build_args, write_context};
-use quarry_cli::cache_id::{CacheId, Source};
-use quarry_cli::engine::Engine;
-use quarry_cli::progress::{StepVertex, parse_rawjson, steps};
 use quarry_core::Rendered;
+use quarry_docker::build::{BuildOptions, build_args, write_context};
+use quarry_docker::cache_id::{CacheId, Source};
+use quarry_docker::engine::Engine;
+use quarry_docker::progress::{StepVertex, parse_rawjson, steps};
 
 /// Repository of every image the benchmark tags; removed before each clean build.
 pub const IMAGE_REPO: &str = "quarry-bench";
@@ -98,7 +98,7 @@ impl BenchEngine {
 
     fn detect(&self) -> anyhow::Result<Engine> {
         let version = self.docker_ok(&["version", "--format", "{{.Server.Version}}"])?.trim().to_owned();
-        let major_minor = quarry_cli::engine::parse_version(&version)
+        let major_minor = quarry_docker::engine::parse_version(&version)
             .with_context(|| format!("cannot read the engine version from {version:?}"))?;
         let buildx = self.docker(&["buildx", "version"])?.status.success();
         let containerd_store = self

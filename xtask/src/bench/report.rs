@@ -564,7 +564,7 @@ mod tests {
 
     use super::*;
     use crate::bench::scenario::Scenario;
-    use quarry_cli::progress::StepVertex;
+    use quarry_docker::progress::StepVertex;
 
     /// The vertices BuildKit shows for a build of `dockerfile`: one per instruction, except that
     /// stages from the same image with the same steps so far share their vertices, as BuildKit

@@ -9,8 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use quarry_cli::progress::StepVertex;
 use quarry_core::FINAL_STAGE;
+use quarry_docker::progress::StepVertex;
 
 /// A RUN, COPY or ADD instruction of a Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]

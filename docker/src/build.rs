@@ -1,4 +1,5 @@
-//! `quarry build`: the build context, the image tag, and the `docker build` command line.
+//! `quarry build`: the build context, the image tag, the `docker build` command line, and running
+//! it.
 //!
 //! How the cache id reaches the engine:
 //! - On Docker 26+ (BuildKit 0.13+), `--build-arg BUILDKIT_CACHE_MOUNT_NS=<id>`: BuildKit puts the
@@ -13,8 +14,13 @@ use std::path::{Path, PathBuf};
 
 use quarry_core::Rendered;
 
+use anyhow::Context;
+
 use crate::cache_id::{CacheId, fnv1a};
 use crate::engine::Engine;
+use crate::interrupt::{self, Interrupted};
+use crate::remote_cache::RemotePlan;
+use crate::{Message, Say};
 
 /// Pass-throughs to `docker build`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,7 +74,7 @@ pub fn check_tag(tag: &str) -> anyhow::Result<()> {
     anyhow::bail!(
         "invalid tag {}\nhint: write it like `dev`, `team/dev:py310` or `registry.example.com:5000/team/dev:1.0`: \
          lowercase letters and digits joined by `.`, `_` or `-`, parts separated by `/`, and a tag after `:`",
-        crate::ui::shown(tag)
+        quarry_core::text::shown(tag)
     )
 }
 
@@ -93,7 +99,7 @@ pub fn context_folder_name(tag: &str) -> String {
 /// Where build contexts are kept: `$XDG_CACHE_HOME/quarry/contexts`, else
 /// `~/.cache/quarry/contexts`, else the system temp folder.
 pub fn contexts_root() -> PathBuf {
-    let base = crate::host::xdg_dir("XDG_CACHE_HOME", ".cache").unwrap_or_else(std::env::temp_dir);
+    let base = crate::xdg_dir("XDG_CACHE_HOME", ".cache").unwrap_or_else(std::env::temp_dir);
     base.join("quarry").join("contexts")
 }
 
@@ -313,6 +319,101 @@ pub fn retry_after_failure(attempt: u32, interrupted: bool, output: &str) -> boo
     attempt == 1 && !interrupted && is_snapshot_flake(output)
 }
 
+/// Runs the build `args` (from [`build_args`], without the `docker` program) of `context`, once
+/// more after BuildKit's known snapshot flake ([`retry_after_failure`]), with
+/// `DOCKER_BUILDKIT=1` on an engine without buildx (`legacy_buildkit`). After a success it exports
+/// the `remote` cache and removes the context; a failure keeps the context and names it, an
+/// interrupt is [`Interrupted`].
+pub fn execute(
+    docker: &str,
+    args: &[String],
+    context: &Path,
+    legacy_buildkit: bool,
+    remote: Option<&RemotePlan>,
+    say: Say,
+) -> anyhow::Result<()> {
+    let mut attempt = 1;
+    let (status, tail) = loop {
+        say(Message::Detail(crate::run::shell_line(docker, args)));
+        let (status, tail) = run_streaming(docker, args, legacy_buildkit)?;
+        let stopped = interrupt::happened() || interrupted(&status);
+        if status.success() || !retry_after_failure(attempt, stopped, &tail) {
+            break (status, tail);
+        }
+        say(Message::Warning(format!("the build hit {SNAPSHOT_FLAKE}: building once more")));
+        attempt += 1;
+    };
+    if status.success() {
+        if let Some(plan) = remote {
+            let _ = crate::remote_cache::export(docker, args, plan, say);
+        }
+        if let Err(e) = remove_build_context(context) {
+            say(Message::Warning(format!("cannot remove the build context `{}`: {e}", context.display())));
+        }
+        return Ok(());
+    }
+    if interrupt::happened() || interrupted(&status) {
+        return Err(Interrupted { context: context.to_path_buf() }.into());
+    }
+    if let Some(image) = missing_image(&tail) {
+        anyhow::bail!(
+            "the image `{image}` is not available on this engine and cannot be pulled\nhint: build or load it first \
+             (`docker load`, `docker import`), or name an image that `docker images` lists"
+        );
+    }
+    let step = failing_step(&tail).map(|s| format!(" at step `{s}`")).unwrap_or_default();
+    let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
+    anyhow::bail!("the build failed{step}{code}\nhint: the build context is kept at `{}`", context.display())
+}
+
+/// The image a build could not find or pull, read from BuildKit's error.
+fn missing_image(tail: &str) -> Option<String> {
+    let line = tail.lines().rev().find(|l| l.contains("failed to resolve source metadata for "))?;
+    let rest = line.split("failed to resolve source metadata for ").nth(1)?;
+    let image = rest.split(':').take(2).collect::<Vec<_>>().join(":");
+    let image = image.trim_start_matches("docker.io/").trim_start_matches("library/");
+    Some(image.to_owned())
+}
+
+fn interrupted(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(2) || status.code() == Some(130)
+}
+
+/// Runs `docker args` (with `DOCKER_BUILDKIT=1` when `legacy_buildkit`), passing its stderr
+/// through while keeping the last lines to read the failing step from; Ctrl-C reaches the child
+/// ([`interrupt`]).
+pub fn run_streaming(
+    docker: &str,
+    args: &[String],
+    legacy_buildkit: bool,
+) -> anyhow::Result<(std::process::ExitStatus, String)> {
+    use std::io::BufRead;
+    let mut command = std::process::Command::new(docker);
+    command.args(args).stdout(std::process::Stdio::inherit()).stderr(std::process::Stdio::piped());
+    if legacy_buildkit {
+        command.env("DOCKER_BUILDKIT", "1");
+    }
+    interrupt::install();
+    let mut child = command.spawn().with_context(|| format!("cannot run `{docker}`"))?;
+    interrupt::watch(child.id());
+    let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    if let Some(stderr) = child.stderr.take() {
+        let mut err = std::io::stderr();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(err, "{line}");
+            tail.push_back(line);
+            if tail.len() > 400 {
+                tail.pop_front();
+            }
+        }
+    }
+    let status = child.wait()?;
+    interrupt::watch(0);
+    Ok((status, tail.into_iter().collect::<Vec<_>>().join("\n")))
+}
+
 /// One step of a build as BuildKit's plain progress shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -494,7 +595,8 @@ mod tests {
     }
 
     fn rendered() -> Rendered {
-        let registry = quarry_core::Registry::from_extensions(crate::LINKED.iter().copied()).unwrap();
+        let registry =
+            quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap();
         let request = quarry_core::Request {
             image: "ubuntu:24.04".into(),
             extensions: vec![quarry_core::Selection::new("cargo")],

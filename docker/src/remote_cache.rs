@@ -28,6 +28,8 @@ use quarry_core::Rendered;
 use quarry_core::dockerfile::{Body, Dockerfile, Stage};
 
 use crate::cache_id::fnv1a;
+use crate::engine::Engine;
+use crate::{Message, Say};
 
 /// quarry's own cache-format version: bump it when the rendered layout changes in a way the
 /// stage texts do not show (it starts every hash).
@@ -48,7 +50,8 @@ impl CacheRepo {
     pub fn parse(text: &str) -> Result<CacheRepo, String> {
         const HINT: &str = "hint: write it as `REGISTRY/REPO`, e.g. `ghcr.io/team/quarry-cache` or \
                             `127.0.0.1:5000/quarry-cache`, without a tag: quarry names one tag per stage";
-        let bad = |why: &str| format!("invalid cache registry {}: {why}\n{HINT}", crate::ui::shown(text));
+        let bad =
+            |why: &str| format!("invalid cache registry {}: {why}\n{HINT}", quarry_core::text::shown(text));
         if text.contains('@') {
             return Err(bad("it carries a digest"));
         }
@@ -405,7 +408,7 @@ impl RemotePlan {
 }
 
 /// Why the remote cache is left out of a build, said as a warning; the build goes on.
-pub fn engine_problem(engine: &crate::engine::Engine, driver: Option<&str>) -> Option<String> {
+pub fn engine_problem(engine: &Engine, driver: Option<&str>) -> Option<String> {
     if !engine.buildx {
         return Some(
             "the remote cache needs docker buildx, which this engine does not have: building without it\n\
@@ -425,41 +428,45 @@ pub fn engine_problem(engine: &crate::engine::Engine, driver: Option<&str>) -> O
     None
 }
 
-/// The remote cache of a build on `engine` (whose builder has `driver`), said as notes: `None`,
-/// with a warning, when the engine cannot export or the registry cannot be asked (the build goes
+/// The remote cache of a build on `engine` (whose builder has `driver`), said as notes through
+/// `say`: `None`, with a warning, when the engine cannot export or the registry cannot be asked (the build goes
 /// on without it); `Err` only when the render cannot be read. A dry run asks nothing and imports
 /// every reference.
+// Each argument is a separate input of the decision; a struct of them would be used once.
+#[allow(clippy::too_many_arguments)]
 pub fn prepare(
     docker: &str,
     settings: &RemoteCache,
-    engine: &crate::engine::Engine,
+    engine: &Engine,
     driver: Option<&str>,
     keys: &KeyInputs,
     rendered: &Rendered,
     dry_run: bool,
+    say: Say,
 ) -> Result<Option<RemotePlan>, String> {
     if let Some(problem) = engine_problem(engine, driver) {
-        crate::ui::warning(&problem);
+        say(Message::Warning(problem));
         return Ok(None);
     }
     let refs = plan(&settings.repo, rendered, keys)?;
     if dry_run {
-        crate::ui::note(
-            "remote cache: a dry run imports every reference; a build asks the registry first and exports what it lacks",
-        );
+        say(Message::Note(
+            "remote cache: a dry run imports every reference; a build asks the registry first and exports what it lacks"
+                .to_owned(),
+        ));
         let moving = refs.iter().filter(|r| r.moving).map(|r| r.reference.clone()).collect();
         return Ok(Some(RemotePlan { cache: settings.clone(), refs, missing: Vec::new(), moving }));
     }
     match probe(docker, settings, refs) {
         Ok(plan) => {
-            crate::ui::note(&format!(
+            say(Message::Note(format!(
                 "remote cache `{}/{}`: {} of {} references in the registry; {} to export after the build",
                 settings.repo.host,
                 settings.repo.path,
                 plan.refs.len() - plan.missing.len(),
                 plan.refs.len(),
                 plan.missing.len()
-            ));
+            )));
             Ok(Some(plan))
         }
         Err(e) => {
@@ -467,7 +474,7 @@ pub fn prepare(
             let (what, hint) =
                 text.split_once("\nhint: ").map_or((text.as_str(), None), |(w, h)| (w, Some(h)));
             let hint = hint.map(|h| format!("\nhint: {h}")).unwrap_or_default();
-            crate::ui::warning(&format!("{what}: building without the remote cache{hint}"));
+            say(Message::Warning(format!("{what}: building without the remote cache{hint}")));
             Ok(None)
         }
     }
@@ -534,40 +541,40 @@ pub struct Exported {
     pub failed: Vec<(String, String)>,
 }
 
-/// Runs the exports of `plan` after a successful build; a failed export is a warning (the image
-/// is built; only the sharing is lost), never silent.
-pub fn export(docker: &str, main: &[String], plan: &RemotePlan) -> Exported {
+/// Runs the exports of `plan` after a successful build; a failed export is a warning through
+/// `say` (the image is built; only the sharing is lost), never silent.
+pub fn export(docker: &str, main: &[String], plan: &RemotePlan, say: Say) -> Exported {
     let mut result = Exported::default();
     if plan.missing.is_empty() {
-        crate::ui::note(&format!(
+        say(Message::Note(format!(
             "remote cache: the registry holds all {} references of this build: nothing to export",
             plan.refs.len()
-        ));
+        )));
         return result;
     }
     for (n, r) in plan.missing.iter().enumerate() {
         if let Some((_, reason)) = result.failed.iter().find(|(_, reason)| refuses_pushes(reason)) {
             let left = plan.missing.len() - n;
-            crate::ui::warning(&format!(
+            say(Message::Warning(format!(
                 "remote cache: skipping the other {left} export(s): the registry refused a push ({reason})"
-            ));
+            )));
             for r in &plan.missing[n..] {
                 result.failed.push((r.reference.clone(), "skipped: the registry refuses pushes".to_owned()));
             }
             break;
         }
         let args = export_args(main, plan, r);
-        crate::ui::detail(&crate::run::shell_line(docker, &args));
+        say(Message::Detail(crate::run::shell_line(docker, &args)));
         let what = r.stage.as_deref().map_or("the final stage".to_owned(), |s| format!("`{s}`"));
         let started = std::time::Instant::now();
         let out = std::process::Command::new(docker).args(&args).output();
         match out {
             Ok(o) if o.status.success() => {
-                crate::ui::note(&format!(
+                say(Message::Note(format!(
                     "remote cache: exported {what} to `{}` ({:.1} s)",
                     r.reference,
                     started.elapsed().as_secs_f64()
-                ));
+                )));
                 result.done.push(r.reference.clone());
             }
             Ok(o) => {
@@ -578,15 +585,15 @@ pub fn export(docker: &str, main: &[String], plan: &RemotePlan) -> Exported {
                     .find(|l| l.contains("ERROR") || l.contains("error"))
                     .unwrap_or("the export failed")
                     .trim();
-                crate::ui::warning(&format!(
+                say(Message::Warning(format!(
                     "remote cache: cannot export {what} to `{}`: {reason}\nthe image is built; the registry just does \
                      not get this cache\nhint: check that you may push to `{}/{}` (`docker login {}`)",
                     r.reference, plan.cache.repo.host, plan.cache.repo.path, plan.cache.repo.host
-                ));
+                )));
                 result.failed.push((r.reference.clone(), reason.to_owned()));
             }
             Err(e) => {
-                crate::ui::warning(&format!("remote cache: cannot run `{docker}` to export {what}: {e}"));
+                say(Message::Warning(format!("remote cache: cannot run `{docker}` to export {what}: {e}")));
                 result.failed.push((r.reference.clone(), e.to_string()));
             }
         }

@@ -10,10 +10,10 @@ use std::process::{Command, Stdio};
 /// Where the cookie for `display` is written: `$XDG_RUNTIME_DIR/quarry/`, else
 /// `$XDG_CACHE_HOME/quarry/run/`; a folder only its owner can enter.
 pub fn cookie_path(display: &str) -> Option<PathBuf> {
-    let dir = crate::host::xdg_dir("XDG_RUNTIME_DIR", "")
+    let dir = crate::xdg_dir("XDG_RUNTIME_DIR", "")
         .filter(|d| std::env::var_os("XDG_RUNTIME_DIR").is_some() && d.is_dir())
         .map(|d| d.join("quarry"))
-        .or_else(|| crate::host::xdg_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("quarry").join("run")))?;
+        .or_else(|| crate::xdg_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("quarry").join("run")))?;
     let display: String =
         display.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
     Some(dir.join(format!("xauth-{display}")))

@@ -2,6 +2,8 @@
 
 use quarry_core::Rendered;
 
+use crate::{Message, Say};
+
 /// What `docker run` is asked for beyond the extensions' needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunOptions {
@@ -57,12 +59,14 @@ pub enum RunError {
     },
 }
 
-/// The `docker run` arguments (without `docker`) for `tag`; `env` reads host variables.
+/// The `docker run` arguments (without `docker`) for `tag`; `env` reads host variables; a volume
+/// whose host path is missing is a warning through `say`.
 pub fn run_args(
     rendered: &Rendered,
     tag: &str,
     options: &RunOptions,
     env: &dyn Fn(&str) -> Option<String>,
+    say: Say,
 ) -> Result<Vec<String>, RunError> {
     let mut args: Vec<String> = vec!["run".into(), "--rm".into()];
     if options.interactive {
@@ -131,10 +135,10 @@ pub fn run_args(
                 })?;
                 let (spec, missing) = volume(&expanded, &options.cwd);
                 if let Some(missing) = missing {
-                    crate::ui::warning(&format!(
+                    say(Message::Warning(format!(
                         "the host path `{missing}` of volume {} does not exist: docker creates it as an empty folder owned by root",
-                        crate::ui::quoted(&v)
-                    ));
+                        quarry_core::text::quoted(&v)
+                    )));
                 }
                 args.extend(["--volume".into(), spec]);
             }

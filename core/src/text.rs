@@ -1,0 +1,32 @@
+//! User text in messages: shown plainly in backticks when that is safe, else as an escaped string
+//! literal, so a value can never break a message's lines or forge one.
+
+/// `text` for a message or a TOML comment: in backticks when it is plain, else as a TOML (and
+/// JSON) string literal in which no control character, newline or quote survives.
+pub fn shown(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '`' | '"' | '\\' | '#'));
+    if plain { format!("`{text}`") } else { quoted(text) }
+}
+
+/// A TOML basic string (also a JSON string) holding `text`, with every control character and
+/// line or paragraph separator escaped.
+pub fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                out.push_str(&format!("\\u{:04X}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
