@@ -5,41 +5,8 @@
 use quarry_core::rules;
 use toml::de::DeValue;
 
-use super::{OptionMeta, Table, Walker, join, render_with_defaults};
-
-/// A download as declared in metadata.
-#[derive(Debug, Clone)]
-pub struct DownloadMeta {
-    /// snake_case name.
-    pub name: String,
-    /// (architecture, URL template), in `Arch::ALL` order.
-    pub urls: Vec<(String, String)>,
-    /// How it is verified.
-    pub verify: VerifyMeta,
-    /// `tar.gz`, `tar.xz`, `zip` or `file`.
-    pub extract: String,
-    /// Archive members.
-    pub members: Vec<String>,
-    /// `tar --strip-components`.
-    pub strip_components: u8,
-    /// Where it lands under the output folder.
-    pub dest: String,
-    /// Octal mode.
-    pub mode: String,
-    /// A check command template.
-    pub check: Option<String>,
-}
-
-/// How a download is verified, as declared.
-#[derive(Debug, Clone)]
-pub enum VerifyMeta {
-    /// Upstream's checksum file: (architecture, URL template) and its format.
-    ChecksumFile { urls: Vec<(String, String)>, format: String },
-    /// Pinned values: (version, architecture, sha256).
-    Pinned { version_option: String, sha256: Vec<(String, String, String)>, override_option: Option<String> },
-    /// Not verified, and why.
-    None { reason: String },
-}
+use super::model::{DownloadMeta, OptionMeta, Table, VerifyMeta, Walker, join};
+use super::templates::render_with_defaults;
 
 const ARCHES: &[&str] = &["amd64", "arm64"];
 const EXTRACTS: &[&str] = &["tar.gz", "tar.xz", "zip", "file"];

@@ -7,7 +7,7 @@ use std::ops::Range;
 use quarry_core::schema::{self, Type};
 use toml::de::DeValue;
 
-use super::{Table, Value, Walker, join, type_name};
+use super::model::{Table, Value, Walker, join, type_name};
 use crate::diagnostic::Diagnostic;
 
 impl Walker<'_> {

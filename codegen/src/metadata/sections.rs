@@ -1,0 +1,238 @@
+//! The sections whose checks go beyond the schema's: `[[apt_repositories]]`, `[builder]` (its
+//! `from`, tools and artifacts), `[[files]]` and `[run]`.
+
+use quarry_core::rules;
+use quarry_core::template::{self, Slot};
+use toml::de::DeValue;
+
+use super::model::*;
+use super::templates::{find_in_expressions, unknown_variable_message};
+
+impl Walker<'_> {
+    pub(super) fn repositories(&mut self, root: &Table<'_>) -> Vec<RepositoryMeta> {
+        let mut out = Vec::new();
+        for (t, span) in self.tables(root, "", "apt_repositories") {
+            let prefix = "apt_repositories";
+            let name = self.string(t, prefix, "name", false);
+            let key_url = self.string(t, prefix, "key_url", false);
+            let source = self.string(t, prefix, "source", false);
+            // A missing key is reported by the schema's walk.
+            let (Some(name), Some(key_url), Some(source)) = (name, key_url, source) else { continue };
+            let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
+            let mut rest = source.clone();
+            for p in SOURCE_PLACEHOLDERS {
+                rest = rest.replace(p, "");
+            }
+            let clean = rest.bytes().all(|c| c.is_ascii_alphanumeric() || b" /:.-_[]=,+~".contains(&c));
+            self.check(source.starts_with("deb ") && clean && source.contains("{{ keyring }}"), at("source"), "apt_repositories.source", "apt-source", || {
+                format!(
+                    "{source:?} must be a `deb ` line using `signed-by={{{{ keyring }}}}`, with only {} as placeholders and no quotes, `$`, `\\` or newlines",
+                    SOURCE_PLACEHOLDERS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                )
+            });
+            out.push(RepositoryMeta { name, key_url, source });
+        }
+        out
+    }
+
+    pub(super) fn builder(
+        &mut self,
+        root: &Table<'_>,
+        name: &str,
+        options: &[OptionMeta],
+        option_names: &[&str],
+    ) -> Option<BuilderMeta> {
+        let t = self.table(root, "", "builder")?;
+        let prefix = "builder";
+        let from = match self.string(t, prefix, "from", false) {
+            None => FromMeta::BaseImage,
+            Some(f) if f == "final" => FromMeta::FinalImage,
+            Some(f) => {
+                let at = t.get("from").map(|v| v.span().start).unwrap_or(0);
+                let depends: Vec<String> = match root.get("depends_on").map(|v| v.get_ref()) {
+                    Some(DeValue::Array(list)) => list
+                        .iter()
+                        .filter_map(|i| match i.get_ref() {
+                            DeValue::String(s) => Some(s.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if !rules::is_snake_case(&f) {
+                    self.error(
+                        at,
+                        "builder.from",
+                        "builder-from",
+                        format!("{f:?} is neither `final` nor an extension name"),
+                    );
+                } else {
+                    self.check(depends.contains(&f), at, "builder.from", "builder-from", || {
+                        format!("the builder starts from `{f}`'s builder, so `depends_on` must list `{f}`")
+                    });
+                }
+                FromMeta::Extension(f)
+            }
+        };
+        if from != FromMeta::BaseImage
+            && let Some(v) = root.get("builder_base_image")
+        {
+            self.error(
+                v.span().start,
+                "builder_base_image",
+                "builder-from",
+                "is set, but the builder starts from `builder.from`, not from a base image of its own"
+                    .to_owned(),
+            );
+        }
+        let apt_packages = self.packages(t, prefix, "apt_packages", name, options);
+        let downloads = self.downloads(t, name, options, option_names);
+        // The download steps run on the builder's own packages; a builder on another builder
+        // has that one's.
+        if !matches!(from, FromMeta::Extension(_)) {
+            let at = t.get("apt_packages").map(|v| v.span().start).unwrap_or(0);
+            let mut need: Vec<&str> = Vec::new();
+            if !downloads.is_empty() {
+                need.extend(["ca-certificates", "curl"]);
+            }
+            if downloads.iter().any(|d| d.extract == "tar.xz") {
+                need.push("xz-utils");
+            }
+            if downloads.iter().any(|d| d.extract == "zip") {
+                need.push("unzip");
+            }
+            for p in need {
+                self.check(
+                    apt_packages.iter().any(|a| a == p),
+                    at,
+                    "builder.apt_packages",
+                    "download-tools",
+                    || format!("the download steps need `{p}`: add it to the builder's `apt_packages`"),
+                );
+            }
+        }
+        let template = self.template_key(t, prefix, "template", Slot::Builder, name, options, option_names);
+        if !t.contains_key("template") && downloads.is_empty() {
+            let offset = root.get("builder").map(|v| v.span().start).unwrap_or(0);
+            self.error(
+                offset,
+                "builder.template",
+                "required",
+                "a builder needs a `template` file".to_owned(),
+            );
+        }
+        let mut artifacts = Vec::new();
+        for (a, span) in self.tables(t, "builder", "artifacts") {
+            let prefix = "builder.artifacts";
+            let Some(source) = self.string(a, prefix, "source", false) else { continue };
+            let dest = self.string(a, prefix, "dest", false).unwrap_or_else(|| source.clone());
+            let at = a.get("source").map(|v| v.span().start).unwrap_or(span.start);
+            if rules::is_abs_path(&source) {
+                self.check(rules::is_artifact_of(&source, name), at, "builder.artifacts.source", "artifact-path", || {
+                    format!("{source:?} is outside the builder's output folder: builders write under `/opt/quarry/{name}/`")
+                });
+            }
+            artifacts.push((source, dest));
+        }
+        // A builder that only downloads has no template of its own.
+        let template = match template {
+            Some(t) => t,
+            None if !t.contains_key("template") => {
+                TemplateFile { file: "builder.downloads".to_owned(), source: String::new() }
+            }
+            None => return None,
+        };
+        Some(BuilderMeta { from, apt_packages, downloads, template, artifacts })
+    }
+
+    pub(super) fn files(&mut self, root: &Table<'_>) -> Vec<FileMeta> {
+        let mut out = Vec::new();
+        for (t, span) in self.tables(root, "", "files") {
+            let Some(path) = self.string(t, "files", "path", false) else { continue };
+            let executable = self.boolean(t, "files", "executable", false);
+            let dest = self.string(t, "files", "dest", false);
+            let at = t.get("path").map(|v| v.span().start).unwrap_or(span.start);
+            if !rules::is_rel_path(&path) {
+                continue;
+            }
+            match (self.input.load)(&path) {
+                Some(contents) => out.push(FileMeta { path, contents, executable, dest }),
+                None => self.error(
+                    at,
+                    "files.path",
+                    "missing-file",
+                    format!("file `{path}` does not exist or leaves the extension's folder (paths are relative to it; links may not lead outside the project)"),
+                ),
+            }
+        }
+        out
+    }
+
+    /// `docker run` needs; each entry is a template over the options, checked like the others.
+    pub(super) fn run(&mut self, root: &Table<'_>, option_names: &[&str], list_names: &[&str]) -> RunMeta {
+        let Some(t) = self.table(root, "", "run") else { return RunMeta::default() };
+        let run = RunMeta {
+            env: self.string_array(t, "run", "env"),
+            volumes: self.string_array(t, "run", "volumes"),
+            optional_volumes: self.string_array(t, "run", "optional_volumes"),
+            devices: self.string_array(t, "run", "devices"),
+            args: self.string_array(t, "run", "args"),
+            group_add: self.string_array(t, "run", "group_add"),
+            xauthority: self.boolean(t, "run", "xauthority", false),
+        };
+        for key in RUN_LIST_KEYS {
+            let values = match *key {
+                "env" => &run.env,
+                "volumes" => &run.volumes,
+                "optional_volumes" => &run.optional_volumes,
+                "devices" => &run.devices,
+                "group_add" => &run.group_add,
+                _ => &run.args,
+            };
+            let at = t.get(*key).map(|v| v.span().start).unwrap_or(0);
+            for value in values {
+                let ok = self.check(
+                    !value.is_empty() && !value.contains(['\n', '\r', '\0']),
+                    at,
+                    &format!("run.{key}"),
+                    "run-arg",
+                    || format!("{value:?} must be one non-empty line"),
+                );
+                if !ok || !value.contains(['{']) {
+                    continue;
+                }
+                let lists_used: Vec<&&str> = list_names
+                    .iter()
+                    .filter(|l| find_in_expressions(value, &format!("options.{l}")).is_some())
+                    .collect();
+                self.check(lists_used.len() <= 1, at, &format!("run.{key}"), "list-option", || {
+                    format!("{value:?} uses more than one list option: an entry renders once per value of one list")
+                });
+                match template::unknown_variables(value, option_names).map(|unknown| {
+                    unknown
+                        .into_iter()
+                        .filter(|v| !template::RUN_VARIABLES.contains(&v.as_str()))
+                        .collect::<Vec<_>>()
+                }) {
+                    Err(e) => self.error(
+                        at,
+                        &format!("run.{key}"),
+                        "template-syntax",
+                        format!("{value:?} does not parse: {e}"),
+                    ),
+                    Ok(unknown) => {
+                        for var in unknown {
+                            self.error(
+                                at,
+                                &format!("run.{key}"),
+                                "template-variable",
+                                unknown_variable_message(&var),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        run
+    }
+}
