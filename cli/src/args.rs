@@ -597,9 +597,9 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
             new: args.new,
             store: match args.engine {
                 StoreArg::Auto => None,
-                StoreArg::Containerd => Some(quarry_core::explain::Store::Containerd),
-                StoreArg::Classic => Some(quarry_core::explain::Store::Classic),
-                StoreArg::Legacy => Some(quarry_core::explain::Store::Legacy),
+                StoreArg::Containerd => Some(quarry_buildkit::explain::Store::Containerd),
+                StoreArg::Classic => Some(quarry_buildkit::explain::Store::Classic),
+                StoreArg::Legacy => Some(quarry_buildkit::explain::Store::Legacy),
             },
             target: args.target,
             build_args: args.build_arg,

@@ -1,7 +1,7 @@
 //! `quarry explain`: which steps BuildKit reuses when an old build is rebuilt as a new one.
 //!
 //! Either side is a Dockerfile (any Dockerfile) or a quarry configuration (`*.toml`), rendered
-//! first. The cache model lives in `quarry_core::explain`; this module reads the inputs and
+//! first. The cache model lives in `quarry_buildkit::explain`; this module reads the inputs and
 //! prints the prediction.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use quarry_core::explain::{self, Explanation, Options, Side, Store};
+use quarry_buildkit::explain::{self, Explanation, Options, Side, Store};
 use quarry_core::{EngineLevel, Registry, Rendered};
 
 use crate::args::Format;

@@ -288,7 +288,7 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
 /// The tag of a project Dockerfile's image: named by its content, so an edit gives a new tag
 /// (and a new final image) while an unchanged file keeps it.
 pub fn base_tag(dockerfile: &[u8]) -> String {
-    format!("quarry/dockerfile:{:016x}", cache_id::fnv1a(dockerfile))
+    format!("quarry/dockerfile:{:016x}", quarry_buildkit::hash::fnv1a(dockerfile))
 }
 
 fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<()> {
@@ -706,7 +706,7 @@ fn lock_command(registry: &Registry, reorder: bool) -> anyhow::Result<()> {
         } else {
             let order: Vec<&str> = canonical.resolved.extensions.iter().map(|r| r.extension.name).collect();
             let cost =
-                explain::compare_rendered(&current, &canonical, quarry_core::explain::Store::Containerd)?;
+                explain::compare_rendered(&current, &canonical, quarry_buildkit::explain::Store::Containerd)?;
             let rerun: Vec<String> = cost
                 .steps
                 .iter()

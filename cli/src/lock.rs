@@ -19,10 +19,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use quarry_buildkit::hash::fnv1a;
 use quarry_core::{ImageConfig, Rendered, Request, Selection};
 use serde::Deserialize;
-
-use crate::cache_id::fnv1a;
 
 /// Name of the lock file.
 pub const LOCK_FILE: &str = "quarry.lock";

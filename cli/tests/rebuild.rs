@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use quarry_core::explain::{self, Explanation, Options, Side, StepReport, Store};
+use quarry_buildkit::explain::{self, Explanation, Options, Side, StepReport, Store};
 use quarry_core::{Registry, Rendered, Request, Selection, registry};
 
 /// The project, in the order a person lists it.

@@ -4,10 +4,8 @@
 //! Rendering does no IO, reads no clock and no environment: the same [`Request`] always gives the
 //! same bytes, whatever order extensions were listed or linked in.
 
-pub mod dockerfile;
 mod download;
 mod error;
-pub mod explain;
 pub mod glibc;
 mod model;
 mod registry;

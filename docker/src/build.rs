@@ -12,11 +12,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use quarry_buildkit::hash::fnv1a;
 use quarry_core::Rendered;
 
 use anyhow::Context;
 
-use crate::cache_id::{CacheId, fnv1a};
+use crate::cache_id::CacheId;
 use crate::engine::Engine;
 use crate::interrupt::{self, Interrupted};
 use crate::remote_cache::RemotePlan;
@@ -371,8 +372,7 @@ fn missing_image(tail: &str) -> Option<String> {
     let line = tail.lines().rev().find(|l| l.contains("failed to resolve source metadata for "))?;
     let rest = line.split("failed to resolve source metadata for ").nth(1)?;
     let image = rest.split(':').take(2).collect::<Vec<_>>().join(":");
-    let image = image.trim_start_matches("docker.io/").trim_start_matches("library/");
-    Some(image.to_owned())
+    Some(quarry_buildkit::image::short(&image).to_owned())
 }
 
 fn interrupted(status: &std::process::ExitStatus) -> bool {

@@ -15,6 +15,8 @@
 
 use std::fmt;
 
+use quarry_buildkit::hash::fnv1a;
+
 /// Longest accepted id.
 pub const MAX_LEN: usize = 64;
 
@@ -131,15 +133,6 @@ pub fn github_id(job: &str, runner: &str) -> String {
     format!("{}-{hash:016x}", &id[..MAX_LEN - 17])
 }
 
-/// FNV-1a, 64 bits: a stable, dependency-free hash for names.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
 
 #[cfg(test)]
 mod tests {

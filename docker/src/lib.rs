@@ -1,8 +1,8 @@
 //! quarry's docker side: the engine (`engine`), build contexts and `docker build` (`build`),
 //! BuildKit's progress (`progress`), cache ids (`cache_id`), the shared remote cache
 //! (`remote_cache`), `docker run` arguments (`run`), the X authority cookie (`xauth`) and Ctrl-C
-//! during a build (`interrupt`). It depends on `quarry-core` alone: what it has to say while it
-//! works it hands to its caller as [`Message`]s, which the CLI prints.
+//! during a build (`interrupt`). It depends on `quarry-core` and `quarry-buildkit` alone: what it
+//! has to say while it works it hands to its caller as [`Message`]s, which the CLI prints.
 
 pub mod build;
 pub mod cache_id;
@@ -38,9 +38,10 @@ pub fn xdg_dir(var: &str, home_dir: &str) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    /// The docker side imports `quarry-core` and no other crate of quarry's (not the CLI).
+    /// The docker side imports `quarry-core` and `quarry-buildkit` and no other crate of quarry's
+    /// (not the CLI).
     #[test]
-    fn depends_on_core_alone() {
+    fn depends_on_core_and_buildkit_alone() {
         let manifest = include_str!("../Cargo.toml");
         let dependencies = manifest.split("\n[dependencies]\n").nth(1).expect("a [dependencies] table");
         let dependencies = dependencies.split("\n[").next().unwrap_or_default();
@@ -49,6 +50,6 @@ mod tests {
             .filter_map(|l| l.split([' ', '.', '=']).next())
             .filter(|name| name.starts_with("quarry-"))
             .collect();
-        assert_eq!(ours, ["quarry-core"], "{dependencies}");
+        assert_eq!(ours, ["quarry-buildkit", "quarry-core"], "{dependencies}");
     }
 }

@@ -24,10 +24,10 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use quarry_buildkit::dockerfile::{Body, Dockerfile, Stage};
+use quarry_buildkit::hash::fnv1a;
 use quarry_core::Rendered;
-use quarry_core::dockerfile::{Body, Dockerfile, Stage};
 
-use crate::cache_id::fnv1a;
 use crate::engine::Engine;
 use crate::{Message, Say};
 
@@ -126,7 +126,7 @@ pub struct KeyInputs {
 /// The references of a build: one per builder stage (`*_builder`) in file order, then the final
 /// stage's.
 pub fn plan(repo: &CacheRepo, rendered: &Rendered, keys: &KeyInputs) -> Result<Vec<StageRef>, String> {
-    let file = quarry_core::dockerfile::parse(&rendered.dockerfile).map_err(|e| e.to_string())?;
+    let file = quarry_buildkit::dockerfile::parse(&rendered.dockerfile).map_err(|e| e.to_string())?;
     let files: Vec<(&str, &[u8])> = rendered.files.iter().map(|f| (f.path.as_str(), &*f.contents)).collect();
     let mut refs = Vec::new();
     for stage in &file.stages {

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use quarry_core::explain::{Options, Side, explain};
+use quarry_buildkit::explain::{Options, Side, explain};
 
 const SIZES: [usize; 4] = [5_000, 10_000, 20_000, 40_000];
 const KINDS: [&str; 4] = ["ENV", "ARG", "RUN", "ENV+RUN"];

@@ -1,7 +1,7 @@
 //! What `quarry explain` predicts for a measurement's rebuild, counted the way the benchmark
 //! counts what BuildKit did, so the two can stand side by side.
 //!
-//! The prediction is `quarry_core::explain::explain` on OLD's and NEW's Dockerfiles with the
+//! The prediction is `quarry_buildkit::explain::explain` on OLD's and NEW's Dockerfiles with the
 //! containerd engine model (the bench's engine), no build args, and the build-context files
 //! that differ between OLD's and NEW's renders named as changed, as `quarry explain OLD.toml
 //! NEW.toml` does for configurations. Counting, apples to apples with [`super::steps`]:
@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use quarry_core::Rendered;
-use quarry_core::explain::{Options, Side, Store, explain};
+use quarry_buildkit::explain::{Options, Side, Store, explain};
 
 use super::steps::{Step, normalize};
 

@@ -322,7 +322,7 @@ impl Report {
             s,
             "\nSteps are RUN, COPY and ADD steps of the rebuild, one per BuildKit vertex (a `COPY --link`'s \
              merge half is not counted); pre-existing: steps whose instruction was in OLD. explain: \
-             `quarry_core::explain` on OLD's and NEW's Dockerfiles (containerd store model, build-context \
+             `quarry_buildkit::explain` on OLD's and NEW's Dockerfiles (containerd store model, build-context \
              files that differ between the renders named as changed), counted alike: its RUN, COPY and ADD \
              steps, a linked copy once, steps with equal modelled keys (identical steps of identical \
              stages, one vertex in BuildKit) once; it agrees when every instruction has the same number \

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use quarry_core::explain::{ExplainError, Explanation, Options, Reason, Side, Store, explain};
+use quarry_buildkit::explain::{ExplainError, Explanation, Options, Reason, Side, Store, explain};
 
 fn side<'a>(text: &'a str, args: &[(&str, &str)]) -> Side<'a> {
     Side {
@@ -443,7 +443,7 @@ fn images_are_keyed_on_their_ids_when_the_engine_gives_them() {
     let old = "FROM debian:bookworm\nRUN work\nCOPY --from=tools:1 /bin/t /t\n";
     let new = "FROM localhost/debian:12\nRUN work\nCOPY --from=tools:2 /bin/t /t\n";
     let side_new = side(new, &[]);
-    let names = quarry_core::explain::images(&side_new, &Options::default()).unwrap();
+    let names = quarry_buildkit::explain::images(&side_new, &Options::default()).unwrap();
     assert_eq!(
         names.iter().map(String::as_str).collect::<Vec<_>>(),
         ["docker.io/library/tools:2", "localhost/debian:12"]
