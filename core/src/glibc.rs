@@ -2,16 +2,14 @@
 //! program built on a newer glibc than the final image's may not start there ("GLIBC_2.xx not
 //! found"). No IO: images this table does not know get no warning.
 
+use quarry_buildkit::image::Reference;
+
 /// The glibc `(major, minor)` of `image`, when it is an official Ubuntu or Debian release this
 /// table knows (`ubuntu:22.04`, `ubuntu:jammy`, `debian:bookworm-slim`, `debian:12`, ...).
 pub fn glibc_of(image: &str) -> Option<(u32, u32)> {
-    let image = image.split('@').next().unwrap_or(image);
-    let (name, tag) = match image.rsplit_once(':') {
-        Some((name, tag)) if !tag.contains('/') => (name, tag),
-        _ => (image, "latest"),
-    };
-    let name = name.strip_prefix("docker.io/").unwrap_or(name);
-    let name = name.strip_prefix("library/").unwrap_or(name);
+    let reference = Reference::parse(image);
+    let name = reference.name.strip_prefix("docker.io/library/")?;
+    let tag = reference.tag.unwrap_or("latest");
     // `jammy-20240101`, `bookworm-slim`, `12.5-slim`: the release is the part before `-`.
     let release = tag.split('-').next().unwrap_or(tag);
     match name {
@@ -55,6 +53,7 @@ mod tests {
         assert_eq!(glibc_of("ubuntu:20.04"), Some((2, 31)));
         assert_eq!(glibc_of("ubuntu:jammy-20240101"), Some((2, 35)));
         assert_eq!(glibc_of("docker.io/library/ubuntu:24.04"), Some((2, 39)));
+        assert_eq!(glibc_of("docker.io/ubuntu:24.04"), Some((2, 39)));
         assert_eq!(glibc_of("debian:bookworm-slim"), Some((2, 36)));
         assert_eq!(glibc_of("debian:12.5"), Some((2, 36)));
         assert_eq!(glibc_of("debian:trixie"), Some((2, 41)));

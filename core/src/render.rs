@@ -22,6 +22,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use quarry_buildkit::image::Reference;
+
 use crate::error::Error;
 use crate::model::{AptRepository, Artifact, BuilderFrom, Extension, Template};
 use crate::registry::Registry;
@@ -586,8 +588,10 @@ fn unsupported_image_warning(ext: &Extension, image: &str) -> Option<String> {
     if ext.supported_images.is_empty() {
         return None;
     }
-    let normal = normalize_image(image);
-    if ext.supported_images.iter().any(|s| normalize_image(s) == normal) {
+    // What the tag names: a digest pins one build of it, which is still that release.
+    let tagged = |image| Reference::parse(image).tagged();
+    let normal = tagged(image);
+    if ext.supported_images.iter().any(|s| tagged(s) == normal) {
         return None;
     }
     let list: Vec<String> = ext.supported_images.iter().map(|s| format!("`{s}`")).collect();
@@ -598,15 +602,6 @@ fn unsupported_image_warning(ext: &Extension, image: &str) -> Option<String> {
         list.join(", "),
         ext.supported_images[0]
     ))
-}
-
-/// `docker.io/library/ubuntu:24.04@sha256:...` -> `ubuntu:24.04`; no tag means `latest`.
-fn normalize_image(image: &str) -> String {
-    let image = image.split('@').next().unwrap_or(image);
-    let image = image.strip_prefix("docker.io/").unwrap_or(image);
-    let image = image.strip_prefix("library/").unwrap_or(image);
-    let last = image.rsplit('/').next().unwrap_or(image);
-    if last.contains(':') { image.to_owned() } else { format!("{image}:latest") }
 }
 
 #[cfg(test)]
@@ -797,9 +792,21 @@ mod tests {
     }
 
     #[test]
-    fn image_normalization() {
-        assert_eq!(normalize_image("docker.io/library/ubuntu:24.04"), "ubuntu:24.04");
-        assert_eq!(normalize_image("ubuntu"), "ubuntu:latest");
-        assert_eq!(normalize_image("localhost:5000/x"), "localhost:5000/x:latest");
+    fn supported_images_match_every_spelling_of_the_tag() {
+        let mut e = ext("ros", &[], 50);
+        e.supported_images = &["ubuntu:24.04", "localhost:5000/x"];
+        for image in [
+            "ubuntu:24.04",
+            "docker.io/library/ubuntu:24.04",
+            "docker.io/ubuntu:24.04",
+            "index.docker.io/library/ubuntu:24.04",
+            "ubuntu:24.04@sha256:abc",
+            "localhost:5000/x:latest",
+        ] {
+            assert_eq!(unsupported_image_warning(&e, image), None, "{image}");
+        }
+        for image in ["ubuntu:22.04", "ubuntu", "localhost:5001/x", "me/ubuntu:24.04"] {
+            assert!(unsupported_image_warning(&e, image).is_some(), "{image}");
+        }
     }
 }
