@@ -1,6 +1,9 @@
-//! BuildKit's side of quarry: a Dockerfile parser, the model of BuildKit's cache keys behind
-//! `quarry explain`, image references as the engine normalises them, and the workspace's one
-//! stable hash. Pure: no IO, and no dependency on quarry's extension model.
+//! BuildKit's side of quarry: Dockerfile parsing, the cache-key model, image names, one hash.
+//!
+//! `dockerfile` parses any Dockerfile; `explain` models BuildKit's cache keys on two of them
+//! (`quarry explain`); `image` is the workspace's one image-reference normaliser and `hash` its
+//! one stable hash. Pure: no IO, and nothing of quarry's extension model (this crate does not
+//! depend on `quarry-core`).
 
 pub mod dockerfile;
 pub mod explain;

@@ -133,7 +133,6 @@ pub fn github_id(job: &str, runner: &str) -> String {
     format!("{}-{hash:016x}", &id[..MAX_LEN - 17])
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

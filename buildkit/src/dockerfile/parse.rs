@@ -1,6 +1,8 @@
 //! Reads Dockerfile text into a [`Dockerfile`]: directives, continuations, flags, heredocs.
 
-use super::syntax::{ArgDecl, Body, Dockerfile, Flag, Heredoc, Instruction, Keyword, ParseError, Stage, error};
+use super::syntax::{
+    ArgDecl, Body, Dockerfile, Flag, Heredoc, Instruction, Keyword, ParseError, Stage, error,
+};
 use super::words::{is_name, json_array, pairs, split_word, words};
 
 /// Parses Dockerfile text. A leading UTF-8 byte order mark is skipped, as BuildKit does.

@@ -192,6 +192,10 @@ pub struct ParseError {
     pub hint: String,
 }
 
-pub(super) fn error<T>(line: usize, message: impl Into<String>, hint: impl Into<String>) -> Result<T, ParseError> {
+pub(super) fn error<T>(
+    line: usize,
+    message: impl Into<String>,
+    hint: impl Into<String>,
+) -> Result<T, ParseError> {
     Err(ParseError { line, message: message.into(), hint: hint.into() })
 }

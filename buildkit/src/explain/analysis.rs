@@ -183,7 +183,13 @@ impl Walker<'_> {
         ExplainError::Invalid { origin: self.side.origin.clone(), line, message, hint: hint.to_owned() }
     }
 
-    pub(super) fn expand(&mut self, text: &str, vars: &Vars, line: usize, what: &str) -> Result<String, ExplainError> {
+    pub(super) fn expand(
+        &mut self,
+        text: &str,
+        vars: &Vars,
+        line: usize,
+        what: &str,
+    ) -> Result<String, ExplainError> {
         let lookup = |n: &str| vars.get(n);
         expand_capped(text, &lookup, &mut self.budget)
             .map_err(|e| self.invalid(line, e.message(what), e.hint()))

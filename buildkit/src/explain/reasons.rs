@@ -93,7 +93,12 @@ impl fmt::Display for Reason {
     }
 }
 
-pub(super) fn report(node: &Node, first_changed: Option<&Node>, new: &Analysis, old: &Analysis) -> StepReport {
+pub(super) fn report(
+    node: &Node,
+    first_changed: Option<&Node>,
+    new: &Analysis,
+    old: &Analysis,
+) -> StepReport {
     // A linked copy is two vertices on the containerd store: the copy and its merge onto the
     // layers before it. The engine counts the step as reused only when both are cached.
     let key_cached = old.keys.contains(&node.key);
@@ -239,7 +244,9 @@ pub(super) fn from_detail(stage: usize, new: &Analysis, old: &Analysis) -> Strin
         (Base::Image(image), Some(Base::Image(before))) if image != before => {
             format!("`{}` → `{}`", image::short(before), image::short(image))
         }
-        (Base::Image(image), _) => format!("`{}` is not what the old build started from", image::short(image)),
+        (Base::Image(image), _) => {
+            format!("`{}` is not what the old build started from", image::short(image))
+        }
         (Base::Stage(parent), _) => {
             format!("it builds on stage `{}`, which runs again", new.stage_names[*parent])
         }

@@ -286,7 +286,6 @@ impl Walker<'_> {
         a.states.insert(index, state);
         Ok(Progress::Done)
     }
-
 }
 
 /// The owner of a stage in quarry's output: `# NAME: builder` above or right after FROM, or the

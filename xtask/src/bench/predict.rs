@@ -14,8 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use quarry_core::Rendered;
 use quarry_buildkit::explain::{Options, Side, Store, explain};
+use quarry_core::Rendered;
 
 use super::steps::{Step, normalize};
 
