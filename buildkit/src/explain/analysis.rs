@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::options::{ExplainError, MAX_EXPANDED_TOTAL, MAX_EXPANDED_VALUE, Options, Side};
 use super::vars::{LogPos, VarLog, Vars};
-use crate::dockerfile::{self, Dockerfile, Keyword};
+use crate::dockerfile::{self, Dockerfile, Instruction, Keyword};
 
 /// One modelled vertex: a step, a WORKDIR, a FROM or a link merge.
 #[derive(Debug, Clone)]
@@ -207,6 +207,16 @@ impl Walker<'_> {
     pub(super) fn stage_ref(&self, reference: &str) -> Option<usize> {
         find_stage(self.by_name, reference, self.df.stages.len())
     }
+}
+
+/// What keying one step came to: `None` when done, else the stage to walk first.
+pub(super) type Stepped = Result<Option<Progress>, ExplainError>;
+
+/// The instruction a step comes from, its stage, and its owner in quarry's output.
+pub(super) struct Place<'i> {
+    pub(super) ins: &'i Instruction,
+    pub(super) stage: usize,
+    pub(super) owner: Option<String>,
 }
 
 /// A step's keys, before it becomes a [`Node`].

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::analysis::{Analysis, Node, Progress, StageState, Step, Walker, expand_capped};
+use super::analysis::{Analysis, Node, Place, Progress, StageState, Step, Stepped, Walker, expand_capped};
 use super::options::{ExplainError, Store};
-use crate::dockerfile::{Body, Instruction, Keyword};
+use crate::dockerfile::{Body, Keyword};
 use crate::hash::Hasher;
 use crate::image;
 
@@ -53,15 +53,8 @@ impl Walker<'_> {
         format!("rerun:{chain}")
     }
 
-    pub(super) fn push(
-        &self,
-        a: &mut Analysis,
-        state: &mut StageState,
-        ins: &Instruction,
-        stage: usize,
-        step: Step,
-        owner: Option<String>,
-    ) {
+    pub(super) fn push(&self, a: &mut Analysis, state: &mut StageState, at: Place, step: Step) {
+        let Place { ins, stage, owner } = at;
         let Step { key, chain, shape, bare, env, sources } = step;
         let linked = chain != key;
         a.keys.insert(key.clone());
@@ -89,14 +82,8 @@ impl Walker<'_> {
         state.chain = chain;
     }
 
-    pub(super) fn run(
-        &mut self,
-        a: &mut Analysis,
-        state: &mut StageState,
-        ins: &Instruction,
-        stage: usize,
-        owner: Option<String>,
-    ) -> Result<Option<Progress>, ExplainError> {
+    pub(super) fn run(&mut self, a: &mut Analysis, state: &mut StageState, at: Place) -> Stepped {
+        let ins = at.ins;
         // Only the final argv is in BuildKit's key: a shell-form RUN is the SHELL plus its text,
         // the same step as the exec form with that argv.
         let argv: Vec<&str> = match &ins.body {
@@ -149,7 +136,7 @@ impl Walker<'_> {
         let key = h.finish();
         let step =
             Step { key: key.clone(), chain: key, shape: shape_key, bare: None, env: Some(env), sources };
-        self.push(a, state, ins, stage, step, owner);
+        self.push(a, state, at, step);
         Ok(None)
     }
 
@@ -210,14 +197,8 @@ impl Walker<'_> {
         }
     }
 
-    pub(super) fn copy(
-        &mut self,
-        a: &mut Analysis,
-        state: &mut StageState,
-        ins: &Instruction,
-        stage: usize,
-        owner: Option<String>,
-    ) -> Result<Option<Progress>, ExplainError> {
+    pub(super) fn copy(&mut self, a: &mut Analysis, state: &mut StageState, at: Place) -> Stepped {
+        let ins = at.ins;
         let Body::Copy { sources: srcs, dest } = &ins.body else { return Ok(None) };
         let link = ins.flag("link").is_some_and(|v| v.is_empty() || v == "true");
         if link && self.options.store == Store::Legacy {
@@ -300,7 +281,7 @@ impl Walker<'_> {
             let key = h.finish();
             Step { key: key.clone(), chain: key, shape: shape_key, bare: Some(bare_key), env: None, sources }
         };
-        self.push(a, state, ins, stage, step, owner);
+        self.push(a, state, at, step);
         Ok(None)
     }
 }

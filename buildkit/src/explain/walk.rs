@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::analysis::{Analysis, Base, Progress, StageState, Step, Walker, expand_capped, find_stage};
+use super::analysis::{Analysis, Base, Place, Progress, StageState, Step, Walker, expand_capped, find_stage};
 use super::keys::join_path;
 use super::options::{ExplainError, MAX_EXPANDED_TOTAL, MAX_EXPANDED_VALUE, Options, Side};
 use super::vars::{VarLog, VarOp};
@@ -264,17 +264,21 @@ impl Walker<'_> {
                         env: None,
                         sources: Vec::new(),
                     };
-                    self.push(a, &mut state, ins, index, step, owner.clone());
+                    self.push(a, &mut state, Place { ins, stage: index, owner: owner.clone() }, step);
                 }
                 (Keyword::Run, _) => {
                     state.positions += 1;
-                    if let Some(needs) = self.run(a, &mut state, ins, index, owner.clone())? {
+                    if let Some(needs) =
+                        self.run(a, &mut state, Place { ins, stage: index, owner: owner.clone() })?
+                    {
                         return Ok(needs);
                     }
                 }
                 (Keyword::Copy | Keyword::Add, _) => {
                     state.positions += 1;
-                    if let Some(needs) = self.copy(a, &mut state, ins, index, owner.clone())? {
+                    if let Some(needs) =
+                        self.copy(a, &mut state, Place { ins, stage: index, owner: owner.clone() })?
+                    {
                         return Ok(needs);
                     }
                 }
