@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use quarry_core::{EngineLevel, Registry, Request, Selection};
+use quarry_core::{EngineLevel, HostValues, Registry, Request, Selection};
 
 use crate::exit;
 
@@ -330,6 +330,29 @@ pub struct Run {
     pub command: Vec<String>,
 }
 
+/// A parsed `quarry explain`.
+#[derive(Debug, Clone)]
+pub struct Explain {
+    /// The old Dockerfile or configuration.
+    pub old: PathBuf,
+    /// The new one; `None`: the current project's configuration.
+    pub new: Option<PathBuf>,
+    /// Engine model; `None`: the engine that answers, else the containerd store.
+    pub store: Option<quarry_core::explain::Store>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--build-arg` (both builds).
+    pub build_args: Vec<(String, String)>,
+    /// `--old-build-arg` (the old build only, over `--build-arg`).
+    pub old_build_args: Vec<(String, String)>,
+    /// `--same-output`.
+    pub same_output: Vec<String>,
+    /// `--changed`.
+    pub changed: Vec<String>,
+    /// `--format`.
+    pub format: Format,
+}
+
 /// What the command line asks for.
 #[derive(Debug, Clone)]
 pub enum Invocation {
@@ -340,7 +363,7 @@ pub enum Invocation {
     /// `quarry run`.
     Run(Box<Run>),
     /// `quarry explain`.
-    Explain(Box<crate::explain::Explain>),
+    Explain(Box<Explain>),
     /// `quarry list`.
     List(Format),
     /// `quarry show`.
@@ -560,16 +583,27 @@ pub fn command_for_completions(registry: &Registry) -> Result<clap::Command, Str
     Ok(command)
 }
 
+/// A parsed command line: what it asks for and how much to say on stderr. Parsing has no side
+/// effects; the caller sets the level and reads host values.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// What the command line asks for.
+    pub invocation: Invocation,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `--verbose`.
+    pub verbose: bool,
+}
+
 /// Parses `argv` (program name first).
-pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, ArgsError> {
+pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Parsed, ArgsError> {
     let command = command(registry).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
     let argv = command_after_image(&command, argv);
     let matches = command.try_get_matches_from(argv).map_err(|e| unknown_extension(registry, e))?;
     let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
-    crate::ui::set_level(cli.quiet, cli.verbose);
     let sub = |name| matches.subcommand_matches(name).expect("the subcommand matched");
-    match cli.command {
-        Command::Explain(args) => Ok(Invocation::Explain(Box::new(crate::explain::Explain {
+    let invocation = match cli.command {
+        Command::Explain(args) => Invocation::Explain(Box::new(Explain {
             old: args.old,
             new: args.new,
             store: match args.engine {
@@ -584,28 +618,29 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
             same_output: args.same_output,
             changed: args.changed,
             format: args.format,
-        }))),
-        Command::List { format } => Ok(Invocation::List(format)),
-        Command::Show { name, format } => Ok(Invocation::Show(name, format)),
-        Command::ShowConfig => Ok(Invocation::ShowConfig),
-        Command::Lock { reorder } => Ok(Invocation::Lock { reorder }),
-        Command::Init { force } => Ok(Invocation::Init { force }),
-        Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
-        Command::Completions { shell } => Ok(Invocation::Completions(shell)),
-        Command::Man { command } => Ok(Invocation::Man(command)),
-        Command::Render(args) => Ok(Invocation::Render(Box::new(Render {
+        })),
+        Command::List { format } => Invocation::List(format),
+        Command::Show { name, format } => Invocation::Show(name, format),
+        Command::ShowConfig => Invocation::ShowConfig,
+        Command::Lock { reorder } => Invocation::Lock { reorder },
+        Command::Init { force } => Invocation::Init { force },
+        Command::Import { file, output, force } => Invocation::Import { file, output, force },
+        Command::Completions { shell } => Invocation::Completions(shell),
+        Command::Man { command } => Invocation::Man(command),
+        Command::Render(args) => Invocation::Render(Box::new(Render {
             request: request(registry, &args.select, sub("render")),
             output: args.output,
             locked: args.select.locked,
-        }))),
-        Command::Build(args) => Ok(Invocation::Build(Box::new(build(registry, args, sub("build"))))),
-        Command::Run(args) => Ok(Invocation::Run(Box::new(Run {
+        })),
+        Command::Build(args) => Invocation::Build(Box::new(build(registry, args, sub("build")))),
+        Command::Run(args) => Invocation::Run(Box::new(Run {
             build: build(registry, args.build, sub("run")),
             env_files: args.env_file,
             run_args: args.run_arg,
             command: args.command,
-        }))),
-    }
+        })),
+    };
+    Ok(Parsed { invocation, quiet: cli.quiet, verbose: cli.verbose })
 }
 
 /// `quarry run IMAGE CMD ARGS...` as rocker takes it: the first word after the image starts the
@@ -727,7 +762,8 @@ fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Requ
             None | Some(EngineArg::Modern) => EngineLevel::Modern,
             Some(EngineArg::Legacy) => EngineLevel::Legacy,
         },
-        host: crate::host::values(),
+        // Read by the caller: parsing touches nothing outside the command line.
+        host: HostValues::default(),
         locked_order: None,
         image_config: None,
     }

@@ -44,10 +44,19 @@ pub fn main() -> ExitCode {
 
 /// Runs the command line `argv` (program name first) with `registry`.
 pub fn run(registry: &Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
-    let invocation = match args::parse(registry, argv) {
-        Ok(invocation) => invocation,
+    let args::Parsed { mut invocation, quiet, verbose } = match args::parse(registry, argv) {
+        Ok(parsed) => parsed,
         Err(e) => return e.exit(),
     };
+    ui::set_level(quiet, verbose);
+    // Options may default to host values (`from_host`): read once, here, for the commands that
+    // render from the command line.
+    match &mut invocation {
+        args::Invocation::Render(render) => render.request.host = host::values(),
+        args::Invocation::Build(build) => build.request.host = host::values(),
+        args::Invocation::Run(run) => run.build.request.host = host::values(),
+        _ => {}
+    }
     let result = match invocation {
         args::Invocation::Render(render) => render_command(registry, &render),
         args::Invocation::Build(build) => build_command(registry, *build).map(|_| ()),
