@@ -60,7 +60,7 @@ pub fn options_line(ext: &Extension) -> String {
 /// Where the extension comes from: its crate, or the project (a folder of it, or a key of
 /// quarry.toml). Its Dockerfile comments (`# <name>: ...`) point here.
 pub fn defined_in(ext: &Extension) -> String {
-    match ext.crate_name.strip_prefix(crate::project_ext::ORIGIN) {
+    match ext.crate_name.strip_prefix(crate::config::ORIGIN) {
         Some(place) => format!("the project: {place}"),
         None => format!("crate `{}`", ext.crate_name),
     }
