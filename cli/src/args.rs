@@ -1,14 +1,14 @@
 //! The command-line definition: clap derive for the fixed part, and one flag per extension and per
 //! extension option, generated from the registry (`--cargo`, `--cargo-version 1.95.0`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use quarry_core::{EngineLevel, Registry, Request, Selection};
+use quarry_core::{EngineLevel, HostValues, Registry, Request, Selection};
 
 use crate::exit;
 
@@ -346,6 +346,29 @@ pub struct Run {
     pub command: Vec<String>,
 }
 
+/// A parsed `quarry explain`.
+#[derive(Debug, Clone)]
+pub struct Explain {
+    /// The old Dockerfile or configuration.
+    pub old: PathBuf,
+    /// The new one; `None`: the current project's configuration.
+    pub new: Option<PathBuf>,
+    /// Engine model; `None`: the engine that answers, else the containerd store.
+    pub store: Option<quarry_core::explain::Store>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--build-arg` (both builds).
+    pub build_args: Vec<(String, String)>,
+    /// `--old-build-arg` (the old build only, over `--build-arg`).
+    pub old_build_args: Vec<(String, String)>,
+    /// `--same-output`.
+    pub same_output: Vec<String>,
+    /// `--changed`.
+    pub changed: Vec<String>,
+    /// `--format`.
+    pub format: Format,
+}
+
 /// What the command line asks for.
 #[derive(Debug, Clone)]
 pub enum Invocation {
@@ -356,7 +379,7 @@ pub enum Invocation {
     /// `quarry run`.
     Run(Box<Run>),
     /// `quarry explain`.
-    Explain(Box<crate::explain::Explain>),
+    Explain(Box<Explain>),
     /// `quarry list`.
     List(Format),
     /// `quarry show`.
@@ -441,8 +464,14 @@ impl ExtensionFlag {
 
 /// Every generated flag, or the first two that collide with each other or with a fixed flag.
 pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String> {
+    flags_beside(registry, &Cli::command())
+}
+
+/// [`extension_flags`], checked against the fixed flags of `cli` (the derived command, built
+/// once by the caller).
+fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<ExtensionFlag>, String> {
     let mut flags: BTreeMap<String, ExtensionFlag> = BTreeMap::new();
-    let fixed: Vec<String> = Cli::command()
+    let fixed: Vec<String> = cli
         .get_subcommands()
         .filter(|c| SELECTING.contains(&c.get_name()))
         .flat_map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect::<Vec<_>>())
@@ -501,8 +530,17 @@ const SELECTING: &[&str] = &["render", "build", "run"];
 
 /// The full command, with the registry's flags on every subcommand that selects extensions.
 pub fn command(registry: &Registry) -> Result<clap::Command, String> {
-    let flags = extension_flags(registry)?;
-    let mut command = Cli::command();
+    let cli = Cli::command();
+    let flags = flags_beside(registry, &cli)?;
+    Ok(with_flags(registry, cli, flags.iter()))
+}
+
+/// `cli` with `flags` on every subcommand that selects extensions.
+fn with_flags<'a>(
+    registry: &Registry,
+    mut command: clap::Command,
+    flags: impl Iterator<Item = &'a ExtensionFlag> + Clone,
+) -> clap::Command {
     for name in SELECTING {
         command = command.mut_subcommand(name, |mut sub| {
             sub = sub
@@ -511,41 +549,39 @@ pub fn command(registry: &Registry) -> Result<clap::Command, String> {
                      grouped by extension, `quarry list` in a table, `quarry show NAME` in full.",
                 )
                 .after_long_help("");
-            for flag in &flags {
-                let ext = registry.get(flag.extension).expect("flags come from the registry");
-                // Grouped under their extension, and only in `--help`: `-h` stays one screen.
-                let arg = Arg::new(flag.id())
-                    .long(flag.long.clone())
-                    .hide_short_help(true)
-                    .help_heading(format!("Extension `{}`", ext.name));
-                sub = sub.arg(match flag.option {
-                    None => arg.action(ArgAction::SetTrue).help(ext.description),
-                    Some(option) => {
-                        let spec = ext.option(option).expect("flags come from the registry");
-                        let mut help = spec.description.to_owned();
-                        if spec.multiple && !help.contains("repeatable") {
-                            help.push_str(" (repeatable)");
-                        }
-                        if let Some(host) = spec.from_host {
-                            help.push_str(&format!(" [default: the host's {}]", host.key()));
-                        } else if spec.required {
-                            help.push_str(" [required]");
-                        } else {
-                            help.push_str(&format!(" [default: {}]", spec.default));
-                        }
-                        let arg = if spec.multiple {
-                            arg.action(ArgAction::Append)
-                        } else {
-                            arg.action(ArgAction::Set)
-                        };
-                        arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
-                    }
-                });
+            for flag in flags.clone() {
+                let Some(ext) = registry.get(flag.extension) else { continue };
+                sub = sub.arg(flag_arg(ext, flag));
             }
             sub
         });
     }
-    Ok(command)
+    command
+}
+
+/// The clap argument of one generated flag of `ext`.
+fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
+    // Grouped under their extension, and only in `--help`: `-h` stays one screen.
+    let arg = Arg::new(flag.id())
+        .long(flag.long.clone())
+        .hide_short_help(true)
+        .help_heading(format!("Extension `{}`", ext.name));
+    let Some(spec) = flag.option.and_then(|option| ext.option(option)) else {
+        return arg.action(ArgAction::SetTrue).help(ext.description);
+    };
+    let mut help = spec.description.to_owned();
+    if spec.multiple && !help.contains("repeatable") {
+        help.push_str(" (repeatable)");
+    }
+    if let Some(host) = spec.from_host {
+        help.push_str(&format!(" [default: the host's {}]", host.key()));
+    } else if spec.required {
+        help.push_str(" [required]");
+    } else {
+        help.push_str(&format!(" [default: {}]", spec.default));
+    }
+    let arg = if spec.multiple { arg.action(ArgAction::Append) } else { arg.action(ArgAction::Set) };
+    arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
 }
 
 /// The command for completion scripts and the man page: `-e`, `show` and `one_of` options list
@@ -583,16 +619,55 @@ pub fn command_for_completions(registry: &Registry) -> Result<clap::Command, Str
     Ok(command)
 }
 
+/// A parsed command line: what it asks for and how much to say on stderr. Parsing has no side
+/// effects; the caller sets the level and reads host values.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// What the command line asks for.
+    pub invocation: Invocation,
+    /// `--quiet`.
+    pub quiet: bool,
+    /// `--verbose`.
+    pub verbose: bool,
+}
+
 /// Parses `argv` (program name first).
-pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, ArgsError> {
-    let command = command(registry).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
-    let argv = command_after_image(&command, argv);
-    let matches = command.try_get_matches_from(argv).map_err(|e| unknown_extension(registry, e))?;
+///
+/// Building a clap argument for each of the registry's flags costs more than the rest of a render,
+/// so the command line is first parsed by a command that holds only the generated flags `argv`
+/// names (every `--word` in it, values and words after `--` included: more flags than needed
+/// never change a parse). A parse that fails, `--help` included, is done again with the full
+/// command, so help and errors (with clap's suggestions) are those of the full command.
+pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Parsed, ArgsError> {
+    parse_with(registry, argv, true)
+}
+
+/// [`parse`]; `lean` false parses with the full command only (what tests compare with).
+fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Result<Parsed, ArgsError> {
+    let cli = Cli::command();
+    let flags = flags_beside(registry, &cli).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
+    let named = if lean_first { named_longs(&argv) } else { BTreeSet::new() };
+    let wanted: Vec<&ExtensionFlag> = flags
+        .iter()
+        .filter(|f| named.contains(f.long.as_str()) || f.aliases.iter().any(|a| named.contains(a.as_str())))
+        .collect();
+    let lean = with_flags(registry, cli, wanted.iter().copied());
+    let lean_argv = command_after_image(&lean, argv.clone());
+    let (matches, present) = match lean.try_get_matches_from(lean_argv) {
+        Ok(matches) if lean_first => (matches, wanted),
+        // The same text whatever flags the command holds.
+        Err(e) if lean_first && e.kind() == ErrorKind::DisplayVersion => return Err(ArgsError::Clap(e)),
+        _ => {
+            let full = with_flags(registry, Cli::command(), flags.iter());
+            let argv = command_after_image(&full, argv);
+            let matches = full.try_get_matches_from(argv).map_err(|e| unknown_extension(registry, e))?;
+            (matches, flags.iter().collect())
+        }
+    };
     let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
-    crate::ui::set_level(cli.quiet, cli.verbose);
     let sub = |name| matches.subcommand_matches(name).expect("the subcommand matched");
-    match cli.command {
-        Command::Explain(args) => Ok(Invocation::Explain(Box::new(crate::explain::Explain {
+    let invocation = match cli.command {
+        Command::Explain(args) => Invocation::Explain(Box::new(Explain {
             old: args.old,
             new: args.new,
             store: match args.engine {
@@ -607,29 +682,38 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Invocation, Arg
             same_output: args.same_output,
             changed: args.changed,
             format: args.format,
-        }))),
-        Command::List { format } => Ok(Invocation::List(format)),
-        Command::Show { name, format } => Ok(Invocation::Show(name, format)),
-        Command::ShowConfig => Ok(Invocation::ShowConfig),
-        Command::Lock { reorder } => Ok(Invocation::Lock { reorder }),
-        Command::Init { force } => Ok(Invocation::Init { force }),
-        Command::NewExtension { name, dir } => Ok(Invocation::NewExtension { name, dir }),
-        Command::Import { file, output, force } => Ok(Invocation::Import { file, output, force }),
-        Command::Completions { shell } => Ok(Invocation::Completions(shell)),
-        Command::Man { command } => Ok(Invocation::Man(command)),
-        Command::Render(args) => Ok(Invocation::Render(Box::new(Render {
-            request: request(registry, &args.select, sub("render")),
+        })),
+        Command::List { format } => Invocation::List(format),
+        Command::Show { name, format } => Invocation::Show(name, format),
+        Command::ShowConfig => Invocation::ShowConfig,
+        Command::Lock { reorder } => Invocation::Lock { reorder },
+        Command::Init { force } => Invocation::Init { force },
+        Command::NewExtension { name, dir } => Invocation::NewExtension { name, dir },
+        Command::Import { file, output, force } => Invocation::Import { file, output, force },
+        Command::Completions { shell } => Invocation::Completions(shell),
+        Command::Man { command } => Invocation::Man(command),
+        Command::Render(args) => Invocation::Render(Box::new(Render {
+            request: request(&present, &args.select, sub("render")),
             output: args.output,
             locked: args.select.locked,
-        }))),
-        Command::Build(args) => Ok(Invocation::Build(Box::new(build(registry, args, sub("build"))))),
-        Command::Run(args) => Ok(Invocation::Run(Box::new(Run {
-            build: build(registry, args.build, sub("run")),
+        })),
+        Command::Build(args) => Invocation::Build(Box::new(build(&present, args, sub("build")))),
+        Command::Run(args) => Invocation::Run(Box::new(Run {
+            build: build(&present, args.build, sub("run")),
             env_files: args.env_file,
             run_args: args.run_arg,
             command: args.command,
-        }))),
-    }
+        })),
+    };
+    Ok(Parsed { invocation, quiet: cli.quiet, verbose: cli.verbose })
+}
+
+/// The names of the long flags `argv` may use: every word that starts with `--`, up to a `=`.
+fn named_longs(argv: &[OsString]) -> BTreeSet<&str> {
+    argv.iter()
+        .filter_map(|word| word.to_str()?.strip_prefix("--"))
+        .map(|long| long.split_once('=').map_or(long, |(name, _)| name))
+        .collect()
 }
 
 /// `quarry run IMAGE CMD ARGS...` as rocker takes it: the first word after the image starts the
@@ -682,9 +766,9 @@ pub fn command_after_image(command: &clap::Command, mut argv: Vec<OsString>) -> 
     argv
 }
 
-fn build(registry: &Registry, args: BuildArgs, matches: &ArgMatches) -> Build {
+fn build(flags: &[&ExtensionFlag], args: BuildArgs, matches: &ArgMatches) -> Build {
     Build {
-        request: request(registry, &args.select, matches),
+        request: request(flags, &args.select, matches),
         engine_given: args.select.engine.is_some(),
         locked: args.select.locked,
         tag: args.tag,
@@ -706,14 +790,15 @@ fn build(registry: &Registry, args: BuildArgs, matches: &ArgMatches) -> Build {
     }
 }
 
-fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Request {
+/// The request of the command line; `flags` are the generated flags the parsing command held.
+fn request(flags: &[&ExtensionFlag], args: &SelectArgs, matches: &ArgMatches) -> Request {
     let mut selections: BTreeMap<String, Selection> = BTreeMap::new();
     for name in &args.extensions {
         // `-e ros-jazzy` names `ros_jazzy`, as its flag `--ros-jazzy` does.
         let name = name.replace('-', "_");
         selections.entry(name.clone()).or_insert_with(|| Selection::new(name));
     }
-    for flag in extension_flags(registry).unwrap_or_default() {
+    for flag in flags {
         match flag.option {
             None => {
                 if matches.get_flag(&flag.id()) {
@@ -751,7 +836,8 @@ fn request(registry: &Registry, args: &SelectArgs, matches: &ArgMatches) -> Requ
             None | Some(EngineArg::Modern) => EngineLevel::Modern,
             Some(EngineArg::Legacy) => EngineLevel::Legacy,
         },
-        host: crate::host::values(),
+        // Read by the caller: parsing touches nothing outside the command line.
+        host: HostValues::default(),
         locked_order: None,
         image_config: None,
     }
@@ -818,9 +904,71 @@ const ROCKER_FLAGS: &[(&str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsString;
+
     #[test]
     fn fixed_command_is_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// The lean command (only the flags the line names) parses every line as the full command
+    /// does, and fails the same way: the same invocation, the same error, help and suggestion.
+    #[test]
+    fn the_lean_parse_equals_the_full_parse() {
+        let registry =
+            quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap();
+        let lines = [
+            "render ubuntu:24.04 --cargo --npm --pixi --uv --ros-jazzy",
+            "render ubuntu:24.04 --cargo-version 1.95.0 -e npm --ros-jazzy-variant=desktop",
+            "render --engine legacy -o out.Dockerfile --builder-base-image debian:12",
+            "-q render ubuntu:24.04 --user --locked",
+            "build ubuntu:24.04 --cargo --tag t --nocache --dry-run --cache-id x",
+            "run ubuntu:24.04 --x11 --env A=1 --env B=2 --volume /a:/b ls -la --cargo",
+            "run ubuntu:24.04 --net host --run-arg --ipc=host -- bash -c --cargo",
+            "run --run-arg=--cpus=2 ubuntu:24.04 --nvidia",
+            "-v explain old.Dockerfile new.Dockerfile --engine classic --build-arg A=1",
+            "list --format json",
+            "show ros_jazzy",
+            "completions bash",
+            "man render",
+            // Errors and help: the lean parse gives way to the full command.
+            "render ubuntu:24.04 --carg",
+            "render ubuntu:24.04 --nocach",
+            "render ubuntu:24.04 --gpus all",
+            "render ubuntu:24.04 --cargo-version",
+            "render ubuntu:24.04 --cargo --cargo",
+            "build --help",
+            "render -h",
+            "help run",
+            "rendr",
+            "--version",
+            "render --version",
+            "-q -v list",
+            "",
+        ];
+        for line in lines {
+            let argv = || -> Vec<OsString> {
+                std::iter::once("quarry").chain(line.split_whitespace()).map(OsString::from).collect()
+            };
+            let shown = |parsed: Result<super::Parsed, super::ArgsError>| match parsed {
+                Ok(parsed) => format!("{parsed:?}"),
+                Err(super::ArgsError::Clap(e)) => format!("clap {:?}: {}", e.kind(), e.render()),
+                Err(super::ArgsError::Unknown(e)) => format!("unknown: {e:#}"),
+            };
+            let lean = shown(super::parse_with(&registry, argv(), true));
+            let full = shown(super::parse_with(&registry, argv(), false));
+            assert_eq!(lean, full, "`quarry {line}`");
+        }
+    }
+
+    #[test]
+    fn named_longs_are_every_double_dash_word() {
+        let argv: Vec<OsString> =
+            ["quarry", "run", "--cargo-version=1", "-e", "x", "--run-arg", "--ipc=host", "--", "--npm"]
+                .map(OsString::from)
+                .into();
+        let named: Vec<&str> = super::named_longs(&argv).into_iter().collect();
+        assert_eq!(named, ["", "cargo-version", "ipc", "npm", "run-arg"]);
     }
 }

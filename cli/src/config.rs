@@ -37,6 +37,27 @@ use toml::Spanned;
 /// Name of the project file.
 pub const PROJECT_FILE: &str = "quarry.toml";
 
+/// What [`Extension::crate_name`] of a project extension starts with.
+pub const ORIGIN: &str = "project:";
+
+/// The project extensions of the registry, by name.
+pub fn project_extension_names(registry: &Registry) -> Vec<String> {
+    registry.iter().filter(|e| e.crate_name.starts_with(ORIGIN)).map(|e| e.name.to_owned()).collect()
+}
+
+/// The first key of `config` that only a project file may set, with its place.
+pub fn first_project_key(config: &Config) -> Option<(&'static str, Range<usize>)> {
+    let spans = [
+        ("extension_dirs", config.extension_dirs.first().map(Spanned::span)),
+        ("apt", config.apt.as_ref().map(Spanned::span)),
+        ("apt_repositories", config.apt_repositories.first().map(Spanned::span)),
+        ("pip", config.pip.as_ref().map(Spanned::span)),
+        ("copy", config.copy.first().map(Spanned::span)),
+        ("scripts", config.scripts.as_ref().map(Spanned::span)),
+    ];
+    spans.into_iter().find_map(|(key, span)| span.map(|s| (key, s)))
+}
+
 /// The built-in example configuration that `cargo xtask render` renders.
 pub const EXAMPLE: &str = include_str!("../example.quarry.toml");
 
@@ -459,7 +480,7 @@ impl Layers {
     pub fn with_project_file(registry: &Registry, path: &Path) -> anyhow::Result<Layers> {
         let mut project = Loaded::read(path)?;
         project.check(registry)?;
-        project.config.project_extensions = crate::project_ext::names(registry);
+        project.config.project_extensions = project_extension_names(registry);
         let layers = Layers { user: Layers::load_user(registry)?, project: Some(project) };
         layers.check_roles()?;
         Ok(layers)
@@ -485,7 +506,7 @@ impl Layers {
             layers.check_owner(&path)?;
             let mut loaded = Loaded::read(&path)?;
             loaded.check(registry)?;
-            loaded.config.project_extensions = crate::project_ext::names(registry);
+            loaded.config.project_extensions = project_extension_names(registry);
             layers.project = Some(loaded);
         }
         layers.check_roles()?;
@@ -505,7 +526,7 @@ impl Layers {
     /// A project file cannot mark folders safe: only the user's file and the environment can.
     fn check_roles(&self) -> Result<(), ConfigError> {
         if let Some(user) = &self.user
-            && let Some((key, span)) = crate::project_ext::first_project_key(&user.config)
+            && let Some((key, span)) = first_project_key(&user.config)
         {
             return Err(user.error(
                 span,

@@ -57,9 +57,19 @@ pub fn options_line(ext: &Extension) -> String {
     ext.options.iter().map(|o| format!("{}={}", o.name, default_text(o))).collect::<Vec<_>>().join(" ")
 }
 
+/// Where the extension comes from: its crate, or the project (a folder of it, or a key of
+/// quarry.toml). Its Dockerfile comments (`# <name>: ...`) point here.
+pub fn defined_in(ext: &Extension) -> String {
+    match ext.crate_name.strip_prefix(crate::config::ORIGIN) {
+        Some(place) => format!("the project: {place}"),
+        None => format!("crate `{}`", ext.crate_name),
+    }
+}
+
 /// The `quarry show` text.
 pub fn text(ext: &Extension) -> String {
     let mut s = format!("{}: {}\n", ext.name, ext.description);
+    s.push_str(&format!("  defined in: {}\n", defined_in(ext)));
     s.push_str(&format!("  flag: {}\n", ext.flag()));
     s.push_str(&format!("  cache priority: {}\n", ext.cache_priority));
     if !ext.depends_on.is_empty() {
@@ -178,6 +188,7 @@ fn shell_summary(text: &str) -> String {
 pub fn json(ext: &Extension) -> Value {
     json!({
         "name": ext.name,
+        "defined_in": defined_in(ext),
         "flag": ext.flag(),
         "description": ext.description,
         "cache_priority": ext.cache_priority,

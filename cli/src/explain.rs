@@ -6,37 +6,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use quarry_buildkit::explain::{self, Explanation, Options, Side, Store};
 use quarry_core::{EngineLevel, Registry, Rendered};
 
-use crate::args::Format;
+use crate::args::{Explain, Format};
 use crate::{output, ui};
-
-/// A parsed `quarry explain`.
-#[derive(Debug, Clone)]
-pub struct Explain {
-    /// The old Dockerfile or configuration.
-    pub old: PathBuf,
-    /// The new one; `None`: the current project's configuration.
-    pub new: Option<PathBuf>,
-    /// Engine model; `None`: the engine that answers, else the containerd store.
-    pub store: Option<Store>,
-    /// `--target`.
-    pub target: Option<String>,
-    /// `--build-arg` (both builds).
-    pub build_args: Vec<(String, String)>,
-    /// `--old-build-arg` (the old build only, over `--build-arg`).
-    pub old_build_args: Vec<(String, String)>,
-    /// `--same-output`.
-    pub same_output: Vec<String>,
-    /// `--changed`.
-    pub changed: Vec<String>,
-    /// `--format`.
-    pub format: Format,
-}
 
 /// What one side of the comparison is.
 struct Input {

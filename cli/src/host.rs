@@ -23,10 +23,19 @@ pub fn values() -> HostValues {
             .and_then(|rest| rest.split_whitespace().next())
             .map(str::to_owned)
     };
+    // The current folder, for extensions that mount it (`cwd`); it is the same for root.
+    let cwd = std::env::current_dir().ok().and_then(|d| d.to_str().map(str::to_owned));
+    let uid = field("Uid:");
+    if uid.as_deref() == Some("0") {
+        return HostValues { cwd, ..HostValues::default() };
+    }
+    // `$USER`, else the name `/etc/passwd` gives the uid, else `id -un` (users of a directory
+    // service); a process is started only in that last case.
     let user = std::env::var("USER")
         .ok()
         .or_else(|| std::env::var("LOGNAME").ok())
         .filter(|u| quarry_core::rules::is_user_name(u))
+        .or_else(|| uid.as_deref().and_then(passwd_name))
         .or_else(|| {
             std::process::Command::new("id")
                 .arg("-un")
@@ -35,14 +44,18 @@ pub fn values() -> HostValues {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
                 .filter(|u| quarry_core::rules::is_user_name(u))
         });
-    // The current folder, for extensions that mount it (`cwd`); it is the same for root.
-    let cwd = std::env::current_dir().ok().and_then(|d| d.to_str().map(str::to_owned));
-    let uid = field("Uid:");
-    if uid.as_deref() == Some("0") {
-        return HostValues { cwd, ..HostValues::default() };
-    }
     let home = std::env::var("HOME").ok().filter(|h| quarry_core::rules::is_abs_path(h));
     HostValues { uid, gid: field("Gid:"), user, cwd, home }
+}
+
+/// The name `/etc/passwd` gives `uid`, when it is a valid user name.
+fn passwd_name(uid: &str) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid && quarry_core::rules::is_user_name(name)).then(|| name.to_owned())
+    })
 }
 
 /// The supplementary group ids of this process (`Groups:` in `/proc/self/status`) other than its

@@ -42,16 +42,21 @@ const KEYS: &[(&str, &str, &str)] = &[
 const MAX_FILES: usize = 200;
 const MAX_DEPTH: usize = 8;
 
-/// Every `*.deps.yaml` under `root`, sorted by path; hidden folders, `target` and
-/// `node_modules` are skipped, as are links.
-pub fn find(root: &Path) -> anyhow::Result<Vec<DepsFile>> {
+/// Every `*.deps.yaml` under `root` as (shown path, its folder relative to `root`, full path),
+/// sorted by path; hidden folders, `target` and `node_modules` are skipped, as are links.
+pub fn find(root: &Path) -> anyhow::Result<Vec<(String, String, std::path::PathBuf)>> {
     let mut out = Vec::new();
     visit(root, "", 0, &mut out)?;
-    out.sort_by(|a, b| a.shown.cmp(&b.shown));
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
-fn visit(dir: &Path, rel: &str, depth: usize, out: &mut Vec<DepsFile>) -> anyhow::Result<()> {
+fn visit(
+    dir: &Path,
+    rel: &str,
+    depth: usize,
+    out: &mut Vec<(String, String, std::path::PathBuf)>,
+) -> anyhow::Result<()> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -72,8 +77,7 @@ fn visit(dir: &Path, rel: &str, depth: usize, out: &mut Vec<DepsFile>) -> anyhow
                     dir.display()
                 );
             }
-            let yaml = crate::project::read_input(&dir.join(&name))?;
-            out.push(DepsFile { shown: child_rel, dir: rel.to_owned(), yaml });
+            out.push((child_rel, rel.to_owned(), dir.join(&name)));
         }
     }
     Ok(())

@@ -75,10 +75,19 @@ pub fn run(registry: &'static Registry, argv: Vec<std::ffi::OsString>) -> ExitCo
         Ok(r) => r,
         Err(e) => return exit::report(&e, exit::FAILURE),
     };
-    let invocation = match args::parse(registry, argv) {
-        Ok(invocation) => invocation,
+    let args::Parsed { mut invocation, quiet, verbose } = match args::parse(registry, argv) {
+        Ok(parsed) => parsed,
         Err(e) => return e.exit(),
     };
+    ui::set_level(quiet, verbose);
+    // Options may default to host values (`from_host`): read once, here, for the commands that
+    // render from the command line.
+    match &mut invocation {
+        args::Invocation::Render(render) => render.request.host = host::values(),
+        args::Invocation::Build(build) => build.request.host = host::values(),
+        args::Invocation::Run(run) => run.build.request.host = host::values(),
+        _ => {}
+    }
     let result = match invocation {
         args::Invocation::Render(render) => render_command(registry, &render),
         args::Invocation::Build(build) => build_command(registry, *build).map(|_| ()),
@@ -788,7 +797,10 @@ fn import_command(
     } else {
         // deps_rocker's `deps` reads every `*.deps.yaml` below the folder it runs in.
         let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let deps = import_deps::find(folder)?;
+        let mut deps = Vec::new();
+        for (shown, dir, path) in import_deps::find(folder)? {
+            deps.push(import_deps::DepsFile { shown, dir, yaml: project::read_input(&path)? });
+        }
         project::import_rockerc_with_deps(registry, &yaml, &file.display().to_string(), &deps)?
     };
     project::write_new(out, &imported.toml, force)?;

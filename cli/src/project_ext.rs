@@ -16,10 +16,7 @@ use std::path::{Path, PathBuf};
 use quarry_core::{Extension, Registry, rules};
 use toml::Spanned;
 
-use crate::config::{self, Config, ConfigError, Loaded};
-
-/// What [`Extension::crate_name`] of a project extension starts with.
-pub const ORIGIN: &str = "project:";
+use crate::config::{self, ConfigError, Loaded, ORIGIN, first_project_key};
 
 /// The layers of the two-line keys, in the order they run, with the priority of each kind.
 /// `post` exists for scripts only: they run after every copy.
@@ -27,24 +24,6 @@ const LAYERS: &[&str] = &["tools", "base", "main", "post"];
 
 /// Where the generated templates of the two-line keys are named (never a file of the project).
 const GENERATED: &str = "quarry-generated";
-
-/// The project extensions of the registry, by name.
-pub fn names(registry: &Registry) -> Vec<String> {
-    registry.iter().filter(|e| e.crate_name.starts_with(ORIGIN)).map(|e| e.name.to_owned()).collect()
-}
-
-/// The first key of `config` that only a project file may set, with its place.
-pub fn first_project_key(config: &Config) -> Option<(&'static str, Range<usize>)> {
-    let spans = [
-        ("extension_dirs", config.extension_dirs.first().map(Spanned::span)),
-        ("apt", config.apt.as_ref().map(Spanned::span)),
-        ("apt_repositories", config.apt_repositories.first().map(Spanned::span)),
-        ("pip", config.pip.as_ref().map(Spanned::span)),
-        ("copy", config.copy.first().map(Spanned::span)),
-        ("scripts", config.scripts.as_ref().map(Spanned::span)),
-    ];
-    spans.into_iter().find_map(|(key, span)| span.map(|s| (key, s)))
-}
 
 /// The catalog plus the extensions of the project file found above `cwd`. Without a project
 /// file, or with one that adds none, the catalog itself.

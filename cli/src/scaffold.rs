@@ -46,7 +46,7 @@ pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) ->
         anyhow::bail!(
             "an extension `{name}` exists already ({})\nhint: choose another name",
             ext.crate_name
-                .strip_prefix(crate::project_ext::ORIGIN)
+                .strip_prefix(crate::config::ORIGIN)
                 .map_or_else(|| format!("crate `{}`", ext.crate_name), |p| format!("in `{p}`"))
         );
     }

@@ -54,7 +54,7 @@ fn matrix_jobs_get_distinct_cache_ids() {
             let line = command.replace("${{ matrix.python }}", value);
             let invocation = parse(registry, words(&line).into_iter().map(Into::into).collect())
                 .unwrap_or_else(|e| panic!("`{line}` does not parse: {e:?}"));
-            let build = match invocation {
+            let build = match invocation.invocation {
                 Invocation::Build(b) => *b,
                 Invocation::Run(r) => r.build,
                 other => panic!("unexpected {other:?}"),
@@ -75,10 +75,12 @@ fn builds_of(job: &str) -> Vec<quarry_cli::args::Build> {
         .iter()
         .filter_map(|s| s["run"].as_str())
         .filter(|r| r.starts_with("quarry "))
-        .map(|line| match parse(registry, words(line).into_iter().map(Into::into).collect()) {
-            Ok(Invocation::Build(b)) => *b,
-            Ok(Invocation::Run(r)) => r.build,
-            other => panic!("`{line}`: {other:?}"),
+        .map(|line| {
+            match parse(registry, words(line).into_iter().map(Into::into).collect()).map(|p| p.invocation) {
+                Ok(Invocation::Build(b)) => *b,
+                Ok(Invocation::Run(r)) => r.build,
+                other => panic!("`{line}`: {other:?}"),
+            }
         })
         .collect()
 }

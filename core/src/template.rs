@@ -3,6 +3,7 @@
 //! extension may emit.
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 
@@ -154,8 +155,19 @@ pub fn run_context(base: Value, home: &str, host_groups: &str) -> Value {
 }
 
 /// Renders `source` (named `<extension>/<file>`) with `ctx`.
+///
+/// One environment serves every call: setting one up (its built-in filters, tests and
+/// functions) costs more than compiling a small template, and a render compiles dozens. It holds
+/// no templates and no state, so a call's output depends on its arguments alone.
+///
+/// Text without `{` holds no tag, expression or comment, and renders to itself (the environment
+/// keeps the trailing newline): it is returned as it is, not compiled.
 pub fn render(name: &str, source: &str, ctx: Value) -> Result<String, minijinja::Error> {
-    let env = environment();
+    if !source.contains('{') {
+        return Ok(source.to_owned());
+    }
+    static SHARED: OnceLock<Environment<'static>> = OnceLock::new();
+    let env = SHARED.get_or_init(environment);
     let template = env.template_from_named_str(name, source)?;
     template.render(ctx)
 }
@@ -253,6 +265,26 @@ mod tests {
         assert!(check_snippet(Slot::Setup, "RUN x \\\n").unwrap_err().message.contains("continuing"));
         assert!(check_snippet(Slot::Setup, "# only a comment\n").is_err());
         assert!(check_snippet(Slot::Setup, "RUN <<EOF\nx\nEOF\n").is_err());
+    }
+
+    #[test]
+    fn text_without_braces_renders_to_itself_as_minijinja_renders_it() {
+        let env = environment();
+        for text in [
+            "",
+            "\n",
+            "curl",
+            "RUN apt-get update \\\n  && rm -rf /var/lib/apt/lists/*\n\n",
+            "  %} #} }} \t\r\nline\n   \n",
+            "https://example.org/a-1.0.tar.gz",
+        ] {
+            let compiled = env.template_from_named_str("t", text).unwrap().render(()).unwrap();
+            assert_eq!(render("t", text, Value::UNDEFINED).unwrap(), compiled, "{text:?}");
+            assert_eq!(compiled, text);
+        }
+        let ctx = minijinja::context! { name => "x" };
+        assert_eq!(render("t", "a {{ name }}\n", ctx).unwrap(), "a x\n");
+        assert!(render("t", "{{ nothing }}", Value::UNDEFINED).is_err(), "strict, as before");
     }
 
     #[test]

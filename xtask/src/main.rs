@@ -18,12 +18,16 @@
 //!   filled, and the registry's growth (engines `26c-rca`, `26c-rcb`, `registry.sh`).
 //! - `bench explain`: `quarry explain`'s time for 5k to 40k ARG, ENV and RUN lines, and the ratio
 //!   per doubling (linear growth shows as about 2).
+//! - `bench render [--runs N] [--quarry PATH]`: the wall time of a whole `quarry` process
+//!   (`--version`, and a render of five extensions) next to one that does nothing, on the release
+//!   binary it builds (or PATH).
 //! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
 //!   engine tests need (see `xtask/engine/`) when they are not running, and stops what it started.
 
 mod bench;
 mod bench_explain;
 mod bench_remote;
+mod bench_render;
 mod codegen;
 mod engine;
 mod scaffold;
@@ -56,6 +60,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "new-extension" => scaffold::run(rest),
         "test" => test(rest),
         "bench" if rest.first().is_some_and(|w| w == "explain") => bench_explain::run(&rest[1..]),
+        "bench" if rest.first().is_some_and(|w| w == "render") => bench_render::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "remote-sim") => bench_remote::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "cache") && rest.iter().any(|a| a == "--remote") => {
             bench_remote_cache(&rest[1..])
@@ -63,7 +68,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS] | bench explain | bench remote-sim [OPTIONS]>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench remote-sim [OPTIONS]>"
             );
             Ok(())
         }

@@ -1,0 +1,147 @@
+//! Tidy checks on the workspace's sources (the crate-name check is `codegen`'s own test).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Every `.rs` file under `dir`, with the top-level module it belongs to (`engine` for
+/// `engine.rs` and for `engine/probe.rs`); the crate roots are left out.
+fn modules(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let relative = path.strip_prefix(dir).unwrap();
+            let first = relative.components().next().unwrap().as_os_str().to_str().unwrap();
+            let module = first.trim_end_matches(".rs").to_owned();
+            if module == "lib" || module == "main" {
+                continue;
+            }
+            found.push((module, std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+    found
+}
+
+/// The crate's top-level modules that `source` names through `crate::` (`use crate::ui;`,
+/// `use crate::{output, ui};`, `crate::host::values()`), comments left out.
+fn named_modules(source: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    for line in source.lines() {
+        let code = line.split("//").next().unwrap_or_default();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                // A group: the first path segment of each entry (nested groups are rare enough
+                // to read only their first segment too).
+                Some(group) => group
+                    .split('}')
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|entry| entry.trim().split("::").next().unwrap_or_default())
+                    .collect(),
+                None => {
+                    vec![rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or_default()]
+                }
+            };
+            named.extend(names.into_iter().filter(|n| known.contains(*n)).map(str::to_owned));
+        }
+    }
+    named
+}
+
+/// The module graph of the crate whose sources are in `dir`: module -> the modules it names.
+fn graph(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let files = modules(dir);
+    let known: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, source) in &files {
+        let named = named_modules(source, &known);
+        graph.entry(module.clone()).or_default().extend(named.into_iter().filter(|n| n != module));
+    }
+    graph
+}
+
+/// The groups of modules that reach one another (strongly connected, more than one module).
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> {
+    let reach = |from: &str| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![from.to_owned()];
+        while let Some(m) = stack.pop() {
+            for next in graph.get(&m).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reached: BTreeMap<&String, BTreeSet<String>> = graph.keys().map(|m| (m, reach(m))).collect();
+    let mut groups: Vec<BTreeSet<String>> = Vec::new();
+    for (m, from_m) in &reached {
+        if !from_m.contains(*m) || groups.iter().any(|g| g.contains(*m)) {
+            continue;
+        }
+        let group: BTreeSet<String> = from_m
+            .iter()
+            .filter(|other| reached.get(other).is_some_and(|r| r.contains(*m)))
+            .cloned()
+            .collect();
+        groups.push(group);
+    }
+    groups
+}
+
+#[test]
+fn modules_of_the_cli_do_not_import_each_other() {
+    let graph = graph(&workspace().join("cli/src"));
+    assert!(graph.len() > 10, "the cli's modules are found: {graph:?}");
+    let found = cycles(&graph);
+    let described: Vec<String> = found
+        .iter()
+        .map(|group| {
+            let edges: Vec<String> = group
+                .iter()
+                .flat_map(|m| {
+                    graph[m].iter().filter(|n| group.contains(*n)).map(move |n| format!("{m} -> {n}"))
+                })
+                .collect();
+            edges.join(", ")
+        })
+        .collect();
+    assert!(found.is_empty(), "cli modules that import each other: {}", described.join("; "));
+}
+
+#[test]
+fn the_cycle_check_finds_cycles() {
+    let known: BTreeSet<String> = ["args", "explain", "ui", "host"].map(str::to_owned).into();
+    let named = named_modules(
+        "use crate::{args::Format, ui};\n// crate::host in a comment\nlet x = crate::explain::f();",
+        &known,
+    );
+    assert_eq!(named, ["args", "explain", "ui"].map(str::to_owned).into());
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (a, b) in edges {
+            g.entry((*a).to_owned()).or_default().insert((*b).to_owned());
+            g.entry((*b).to_owned()).or_default();
+        }
+        g
+    };
+    assert_eq!(cycles(&graph(&[("a", "b"), ("b", "a"), ("b", "c")])).len(), 1);
+    let three = cycles(&graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]));
+    assert_eq!(three, vec![["a", "b", "c"].map(str::to_owned).into()]);
+    assert!(cycles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
+}
