@@ -354,7 +354,7 @@ pub struct Explain {
     /// The new one; `None`: the current project's configuration.
     pub new: Option<PathBuf>,
     /// Engine model; `None`: the engine that answers, else the containerd store.
-    pub store: Option<quarry_core::explain::Store>,
+    pub store: Option<quarry_buildkit::explain::Store>,
     /// `--target`.
     pub target: Option<String>,
     /// `--build-arg` (both builds).
