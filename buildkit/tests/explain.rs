@@ -287,7 +287,8 @@ fn missing_targets_and_bad_files_are_errors() {
     let df = "FROM img AS a\nRUN x\n";
     let options = Options { target: Some("nope".into()), ..Options::default() };
     let err = explain(&side(df, &[]), &side(df, &[]), &options).unwrap_err();
-    assert_eq!(err.to_string(), "Dockerfile: no stage named `nope`\nhint: stages are `a`");
+    assert_eq!(err.to_string(), "Dockerfile: no stage named `nope`");
+    assert_eq!(err.hint().as_deref(), Some("stages are `a`"));
     let err = explain(&side("FROM a\nBAD x\n", &[]), &side(df, &[]), &Options::default()).unwrap_err();
     assert!(err.to_string().starts_with("Dockerfile: line 2: unknown instruction `BAD`"), "{err}");
 }
@@ -313,11 +314,12 @@ fn long_stage_chains_do_not_overflow_the_stack() {
 #[test]
 fn stages_that_copy_from_each_other_are_an_error() {
     let df = "FROM img AS a\nCOPY --from=b /x /x\nFROM img AS b\nCOPY --from=a /y /y\n";
-    let err = explain(&side(df, &[]), &side(df, &[]), &Options::default()).unwrap_err().to_string();
-    assert!(err.contains("the stages depend on each other") && err.contains("\nhint: "), "{err}");
+    let err = explain(&side(df, &[]), &side(df, &[]), &Options::default()).unwrap_err();
+    assert!(err.to_string().contains("the stages depend on each other") && err.hint().is_some(), "{err}");
     let df = "FROM img AS a\nRUN --mount=from=a,target=/x true\n";
-    let err = explain(&side(df, &[]), &side(df, &[]), &Options::default()).unwrap_err().to_string();
-    assert!(err.starts_with("Dockerfile: line 2: `--from=a` refers to its own stage\nhint: "), "{err}");
+    let err = explain(&side(df, &[]), &side(df, &[]), &Options::default()).unwrap_err();
+    assert_eq!(err.to_string(), "Dockerfile: line 2: `--from=a` refers to its own stage");
+    assert!(err.hint().is_some_and(|h| !h.is_empty()), "{err}");
 }
 
 #[test]
@@ -336,8 +338,8 @@ fn values_that_double_every_line_are_refused() {
     }
     df.push_str("RUN true\n");
     let err = explain(&side(&df, &[]), &side("FROM img\n", &[]), &Options::default()).unwrap_err();
-    let text = err.to_string();
-    assert!(text.starts_with("Dockerfile: line 22: `ENV A` expands to more than 1 MiB\nhint: "), "{text}");
+    assert_eq!(err.to_string(), "Dockerfile: line 22: `ENV A` expands to more than 1 MiB");
+    assert!(err.hint().is_some(), "{err}");
     // ARGs, global ARGs and a value built from many names are bounded too.
     let mut df = String::from("ARG G=xxxxxxxx\n");
     for _ in 0..20 {

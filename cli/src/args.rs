@@ -856,9 +856,10 @@ fn unknown_extension(registry: &Registry, e: clap::Error) -> ArgsError {
         return ArgsError::Clap(e);
     };
     if let Some((_, quarry)) = ROCKER_FLAGS.iter().find(|(rocker, _)| *rocker == name) {
-        return ArgsError::Unknown(anyhow::anyhow!(
-            "`--{name}` is rocker's flag; quarry has no flag of that name\nhint: in quarry: {quarry}"
-        ));
+        return ArgsError::Unknown(anyhow::Error::new(quarry_core::Hinted::new(
+            format!("`--{name}` is rocker's flag; quarry has no flag of that name"),
+            format!("in quarry: {quarry}"),
+        )));
     }
     let mut flags: Vec<String> = Vec::new();
     for f in extension_flags(registry).unwrap_or_default() {
@@ -875,9 +876,10 @@ fn unknown_extension(registry: &Registry, e: clap::Error) -> ArgsError {
     flags.sort();
     flags.dedup();
     match quarry_core::suggest_closest(name, flags.iter().map(String::as_str)) {
-        Some(flag) => ArgsError::Unknown(anyhow::anyhow!(
-            "unknown extension or option `--{name}`\nhint: did you mean `--{flag}`? `quarry list` shows every extension"
-        )),
+        Some(flag) => ArgsError::Unknown(anyhow::Error::new(quarry_core::Hinted::new(
+            format!("unknown extension or option `--{name}`"),
+            format!("did you mean `--{flag}`? `quarry list` shows every extension"),
+        ))),
         None => ArgsError::Clap(e),
     }
 }

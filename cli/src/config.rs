@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use quarry_core::{EngineLevel, Registry, Request, Selection};
+use quarry_core::{EngineLevel, Hinted, Registry, Request, Selection};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -232,9 +232,10 @@ pub struct RunConfig {
     pub args: Vec<Spanned<String>>,
 }
 
-/// A configuration file that is wrong, pointing at the place.
+/// A configuration file that is wrong, pointing at the place. `Display` is the place and the
+/// message; `hint` is the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}:{column}: {message}\nhint: {hint}", .path.display())]
+#[error("{}:{line}:{column}: {message}", .path.display())]
 pub struct ConfigError {
     /// The file.
     pub path: PathBuf,
@@ -246,6 +247,12 @@ pub struct ConfigError {
     pub message: String,
     /// How to fix it.
     pub hint: String,
+}
+
+impl quarry_core::Hint for ConfigError {
+    fn hint(&self) -> Option<String> {
+        Some(self.hint.clone()).filter(|h| !h.is_empty())
+    }
 }
 
 /// A loaded file: where it is, its text and its content.
@@ -434,8 +441,8 @@ impl Loaded {
         if let Some(r) = &c.cache.registry
             && let Err(e) = crate::remote_cache::CacheRepo::parse(r.get_ref())
         {
-            let (message, hint) = e.split_once("\nhint: ").unwrap_or((&e, ""));
-            return Err(self.error(r.span(), format!("`[cache] registry`: {message}"), hint.to_owned()));
+            let message = format!("`[cache] registry`: {}", e.message);
+            return Err(self.error(r.span(), message, e.hint.unwrap_or_default()));
         }
         for arg in &c.run.args {
             if !quarry_core::rules::is_arg(arg.get_ref()) {
@@ -576,7 +583,12 @@ impl Layers {
         let owner = match std::fs::metadata(path) {
             Ok(m) => m.uid(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => anyhow::bail!("cannot read `{}`: {e}\nhint: check its permissions", path.display()),
+            Err(e) => {
+                anyhow::bail!(Hinted::new(
+                    format!("cannot read `{}`: {e}", path.display()),
+                    "check its permissions"
+                ))
+            }
         };
         let me = crate::host::effective_uid();
         if Some(owner) == me {
@@ -590,14 +602,18 @@ impl Layers {
         if safe {
             return Ok(());
         }
-        anyhow::bail!(
-            "`{}` is owned by another user (uid {owner}), so quarry does not apply it\nhint: if you trust it, add \
-             its folder to `safe_directories` in your user file (`safe_directories = [{}]`) or to \
-             {SAFE_DIRECTORIES_VAR}; else run quarry outside `{}`",
-            path.display(),
-            crate::ui::quoted(&folder.display().to_string()),
-            folder.display()
-        )
+        anyhow::bail!(Hinted::new(
+            format!(
+                "`{}` is owned by another user (uid {owner}), so quarry does not apply it",
+                path.display()
+            ),
+            format!(
+                "if you trust it, add its folder to `safe_directories` in your user file (`safe_directories = \
+                 [{}]`) or to {SAFE_DIRECTORIES_VAR}; else run quarry outside `{}`",
+                crate::ui::quoted(&folder.display().to_string()),
+                folder.display()
+            ),
+        ))
     }
 
     /// A project file's `[overrides.X]` for an extension the render does not select is a mistake
@@ -896,10 +912,10 @@ pub fn request_from_text(registry: &Registry, text: &str, origin: &Path) -> anyh
     let mut request = Request { engine: EngineLevel::Modern, ..Request::default() };
     layers.apply(&mut request);
     if request.image.is_empty() {
-        anyhow::bail!(
-            "`{}` sets no `image`\nhint: add a line such as `image = \"ubuntu:24.04\"`",
-            origin.display()
-        );
+        anyhow::bail!(Hinted::new(
+            format!("`{}` sets no `image`", origin.display()),
+            "add a line such as `image = \"ubuntu:24.04\"`",
+        ));
     }
     Ok(request)
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use quarry_buildkit::explain::{self, Explanation, Options, Side, Store};
-use quarry_core::{EngineLevel, Registry, Rendered};
+use quarry_core::{EngineLevel, Hinted, Registry, Rendered};
 
 use crate::args::{Explain, Format};
 use crate::{output, ui};
@@ -73,7 +73,10 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
     }
     let result = explain::explain(&old_side, &new_side, &options)
         // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
-        .map_err(|e| anyhow::anyhow!(printable_lines(&e.to_string())))?;
+        .map_err(|e| Hinted {
+            message: printable_lines(&e.to_string()),
+            hint: e.hint().map(|h| printable_lines(&h)),
+        })?;
     match explain.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&result).context("cannot write JSON")?;
@@ -82,10 +85,10 @@ pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
         }
         Format::Text => {
             for warning in &result.warnings {
-                ui::warning(&printable_lines(&format!(
-                    "{}: line {}: {}",
-                    new.origin, warning.line, warning.message
-                )));
+                ui::warning_with_hint(&Hinted::new(
+                    printable_lines(&format!("{}: line {}: {}", new.origin, warning.line, warning.message)),
+                    printable_lines(&warning.hint),
+                ));
             }
             for assumption in &result.assumptions {
                 ui::note(&printable_lines(&format!("assumed: {assumption}")));
@@ -172,7 +175,10 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
         let mut request = quarry_core::Request { engine: level, ..Default::default() };
         layers.apply(&mut request);
         if request.image.is_empty() {
-            anyhow::bail!("`{origin}` sets no `image`\nhint: add a line such as `image = \"ubuntu:24.04\"`");
+            anyhow::bail!(Hinted::new(
+                format!("`{origin}` sets no `image`"),
+                "add a line such as `image = \"ubuntu:24.04\"`"
+            ));
         }
         request.host = crate::host::values();
         // The lock next to it holds the chain order (and pinned values) the build of this
@@ -230,16 +236,16 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
             }
             _ => "check that the path names a readable file",
         };
-        anyhow::anyhow!("cannot read `{shown}`: {e}\nhint: {hint}")
+        anyhow::Error::new(Hinted::new(format!("cannot read `{shown}`: {e}"), hint))
     };
     let file = std::fs::File::open(path).map_err(fail)?;
     let mut bytes = Vec::new();
     file.take(MAX_DOCKERFILE + 1).read_to_end(&mut bytes).map_err(fail)?;
     if bytes.len() as u64 > MAX_DOCKERFILE {
-        anyhow::bail!(
-            "`{shown}` is larger than {} MiB: not a Dockerfile\nhint: name the Dockerfile itself",
-            MAX_DOCKERFILE >> 20
-        );
+        anyhow::bail!(Hinted::new(
+            format!("`{shown}` is larger than {} MiB: not a Dockerfile", MAX_DOCKERFILE >> 20),
+            "name the Dockerfile itself"
+        ));
     }
     String::from_utf8(bytes).map_err(|_| fail(std::io::ErrorKind::InvalidData.into()))
 }
@@ -329,7 +335,7 @@ pub fn printable(text: &str) -> String {
     out
 }
 
-/// [`printable`] line by line: a message's own line breaks (`hint:` lines) stay.
+/// [`printable`] line by line: a message's own line breaks stay.
 fn printable_lines(text: &str) -> String {
     text.split('\n').map(printable).collect::<Vec<_>>().join("\n")
 }
@@ -342,6 +348,6 @@ mod tests {
     fn control_characters_are_written_out() {
         assert_eq!(printable("a\u{1b}[31mb\tc\u{7f}"), "a\\x1b[31mb\\x09c\\x7f");
         assert_eq!(printable("\u{9b}2J \u{202e}x é"), "\\u{9b}2J \\u{202e}x é");
-        assert_eq!(printable_lines("one\u{7}\nhint: two"), "one\\x07\nhint: two");
+        assert_eq!(printable_lines("one\u{7}\ntwo"), "one\\x07\ntwo");
     }
 }

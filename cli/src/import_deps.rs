@@ -72,10 +72,10 @@ fn visit(
             visit(&dir.join(&name), &child_rel, depth + 1, out)?;
         } else if kind.is_file() && (name.ends_with(".deps.yaml") || name == "deps.yaml") {
             if out.len() == MAX_FILES {
-                anyhow::bail!(
-                    "more than {MAX_FILES} deps files under `{}`\nhint: run `quarry import` on a smaller folder",
-                    dir.display()
-                );
+                anyhow::bail!(quarry_core::Hinted::new(
+                    format!("more than {MAX_FILES} deps files under `{}`", dir.display()),
+                    "run `quarry import` on a smaller folder",
+                ));
             }
             out.push((child_rel, rel.to_owned(), dir.join(&name)));
         }

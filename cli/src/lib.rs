@@ -23,9 +23,11 @@ pub mod ui;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use quarry_core::{Registry, Rendered, Request};
+use quarry_core::{Hinted, Registry, Rendered, Request};
 // The docker side, under the names the CLI's modules use (`crate::build`, `crate::cache_id`, ...).
 use quarry_docker::{build, cache_id, engine, interrupt, remote_cache, run, xauth};
+
+use crate::exit::HintContext;
 pub use {quarry_catalog, quarry_core};
 
 /// Runs the `quarry` command line with the process arguments and quarry's catalog
@@ -154,7 +156,7 @@ pub fn render_request(registry: &Registry, request: &Request) -> anyhow::Result<
         ui::note(&format!("added `{}` (needed by `{}`)", added.name, added.required_by));
     }
     for warning in &rendered.warnings {
-        ui::warning(warning);
+        ui::warning_with_hint(warning);
     }
     Ok(rendered)
 }
@@ -186,10 +188,10 @@ impl Configured {
                 None => "there is none".to_owned(),
                 Some(old) => lock::first_difference(old, &new),
             };
-            anyhow::bail!(
-                "`{}` does not match the configuration: {why}\nhint: run without --locked to update it, and commit it",
-                path.display()
-            );
+            anyhow::bail!(Hinted::new(
+                format!("`{}` does not match the configuration: {why}", path.display()),
+                "run without --locked to update it, and commit it",
+            ));
         }
         Ok(Some(new))
     }
@@ -233,10 +235,10 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
     // `dockerfile` of quarry.toml: its image is the final image (unless the command line names one).
     let mut base = None;
     if !image_given && let Some(path) = layers.dockerfile() {
-        let text = std::fs::read(&path).with_context(|| {
-            format!(
-                "cannot read the project's Dockerfile `{}`\nhint: fix `dockerfile` of quarry.toml",
-                path.display()
+        let text = std::fs::read(&path).hint_context(|| {
+            Hinted::new(
+                format!("cannot read the project's Dockerfile `{}`", path.display()),
+                "fix `dockerfile` of quarry.toml",
             )
         })?;
         let tag = base_tag(&text);
@@ -245,30 +247,41 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
         base = Some((path, tag));
     }
     if request.image.is_empty() {
-        anyhow::bail!(
-            "no image given\nhint: name one (`quarry render ubuntu:24.04 --cargo`), or set `image` in quarry.toml (`quarry init` writes one)"
-        );
+        anyhow::bail!(Hinted::new(
+            "no image given",
+            "name one (`quarry render ubuntu:24.04 --cargo`), or set `image` in quarry.toml (`quarry init` writes \
+             one)",
+        ));
     }
     let lock = match layers.project.as_ref() {
-        None if locked => anyhow::bail!(
-            "--locked needs a quarry.toml and its quarry.lock\nhint: `quarry init` writes a quarry.toml"
-        ),
+        None if locked => anyhow::bail!(Hinted::new(
+            "--locked needs a quarry.toml and its quarry.lock",
+            "`quarry init` writes a quarry.toml"
+        )),
         None => None,
         Some(project) => {
             let path = lock::path_for(&project.path);
             layers.check_owner(&path)?;
             let mut old = lock::Lock::read(&path)?;
             for pinned in old.as_mut().map(|o| o.drop_host_values(registry)).unwrap_or_default() {
-                ui::warning(&format!(
-                    "`{}` pins `{pinned}`, a value quarry takes from the host: it is ignored and dropped from the lock\nhint: set it in quarry.toml's `[options]` to pin it for everyone",
-                    path.display()
+                ui::warning_with_hint(&Hinted::new(
+                    format!(
+                        "`{}` pins `{pinned}`, a value quarry takes from the host: it is ignored and dropped from \
+                         the lock",
+                        path.display()
+                    ),
+                    "set it in quarry.toml's `[options]` to pin it for everyone",
                 ));
             }
             for e in old.iter().flat_map(|o| &o.extensions).filter(|e| registry.get(&e.name).is_none()) {
-                ui::warning(&format!(
-                    "`{}` names the extension {}, which this quarry does not have: the chain goes on without it and the lock drops it\nhint: if a newer or custom quarry has it, run that one",
-                    path.display(),
-                    ui::shown(&e.name)
+                ui::warning_with_hint(&Hinted::new(
+                    format!(
+                        "`{}` names the extension {}, which this quarry does not have: the chain goes on without \
+                         it and the lock drops it",
+                        path.display(),
+                        ui::shown(&e.name)
+                    ),
+                    "if a newer or custom quarry has it, run that one",
                 ));
             }
             if old.is_some() {
@@ -392,11 +405,10 @@ pub fn prepare_build(
     if !effective.buildx {
         let missing = build::unsupported_without_buildx(&build.options);
         if !missing.is_empty() {
-            anyhow::bail!(
-                "{} need docker buildx, which this engine does not have\nhint: install the buildx plugin, or drop {}",
-                missing.join(", "),
-                missing.join(", ")
-            );
+            anyhow::bail!(Hinted::new(
+                format!("{} need docker buildx, which this engine does not have", missing.join(", ")),
+                format!("install the buildx plugin, or drop {}", missing.join(", ")),
+            ));
         }
     }
     if let (Some(builder), Some(_)) = (&build.options.builder, &engine) {
@@ -430,10 +442,13 @@ pub fn prepare_build(
         let (status, _) = build::run_streaming(&docker, args, legacy)?;
         if !status.success() {
             let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
-            anyhow::bail!(
-                "the build of the project's Dockerfile failed{code}\nhint: `{}` must build on its own: try it with `docker build`",
-                configured.base.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default()
-            );
+            anyhow::bail!(Hinted::new(
+                format!("the build of the project's Dockerfile failed{code}"),
+                format!(
+                    "`{}` must build on its own: try it with `docker build`",
+                    configured.base.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default()
+                ),
+            ));
         }
     }
     if engine.is_some() {
@@ -512,7 +527,7 @@ fn remote_cache_plan(
 ) -> anyhow::Result<Option<remote_cache::RemotePlan>> {
     let (configured, insecure) = layers.cache_registry();
     let Some(text) = build.cache_registry.clone().or(configured) else { return Ok(None) };
-    let repo = remote_cache::CacheRepo::parse(&text).map_err(|e| anyhow::anyhow!(e))?;
+    let repo = remote_cache::CacheRepo::parse(&text)?;
     let settings = remote_cache::RemoteCache { repo, insecure: insecure || build.cache_registry_insecure };
     let driver = engine.and_then(|_| engine::builder_info(docker, build.options.builder.as_deref()).driver);
     let mut keys = remote_cache::KeyInputs {
@@ -578,10 +593,10 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
     for file in &run.env_files {
         let path = cwd.join(file);
         if !path.is_file() {
-            anyhow::bail!(
-                "the env file `{}` does not exist\nhint: name a file of `NAME=value` lines",
-                file.display()
-            );
+            anyhow::bail!(Hinted::new(
+                format!("the env file `{}` does not exist", file.display()),
+                "name a file of `NAME=value` lines",
+            ));
         }
         extra.push(format!("--env-file={}", path.display()));
     }
@@ -607,8 +622,9 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
             Some(file) => match xauth::make_cookie(display, &file) {
                 Ok(()) => Some((String::new(), file)),
                 Err(why) => {
-                    ui::warning(&format!(
-                        "no X authority cookie for the container: {why}\nhint: install `xauth` on the host, or allow the container's connections with `xhost +local:`"
+                    ui::warning_with_hint(&Hinted::new(
+                        format!("no X authority cookie for the container: {why}"),
+                        "install `xauth` on the host, or allow the container's connections with `xhost +local:`",
                     ));
                     None
                 }
@@ -702,9 +718,10 @@ fn lock_command(registry: &Registry, reorder: bool) -> anyhow::Result<()> {
     let mut request = Request { host: host::values(), ..Request::default() };
     let configured = configure(registry, &mut request, false)?;
     if !configured.has_project() {
-        anyhow::bail!(
-            "there is no quarry.toml here or in a parent folder, so there is no lock\nhint: `quarry init` writes one"
-        );
+        anyhow::bail!(Hinted::new(
+            "there is no quarry.toml here or in a parent folder, so there is no lock",
+            "`quarry init` writes one",
+        ));
     }
     let current = render_request(registry, &request)?;
     let rendered = if reorder {
@@ -829,10 +846,10 @@ fn man_page(registry: &Registry, name: Option<&str>) -> anyhow::Result<()> {
                 let hint = quarry_core::suggest_closest(name, names.iter().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`? "))
                     .unwrap_or_default();
-                anyhow::bail!(
-                    "there is no command `{name}`\nhint: {hint}the commands are {}",
-                    names.join(", ")
-                );
+                anyhow::bail!(Hinted::new(
+                    format!("there is no command `{name}`"),
+                    format!("{hint}the commands are {}", names.join(", ")),
+                ));
             };
             sub.clone()
                 .name(format!("quarry-{name}"))

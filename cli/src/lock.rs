@@ -152,11 +152,10 @@ impl Lock {
             Err(e) => anyhow::bail!("cannot read `{}`: {e}", path.display()),
         };
         toml::from_str(&text).map(Some).map_err(|e| {
-            anyhow::anyhow!(
-                "`{}` is not a quarry lock file: {}\nhint: delete it; quarry writes a new one",
-                path.display(),
-                e.message()
-            )
+            anyhow::Error::new(quarry_core::Hinted::new(
+                format!("`{}` is not a quarry lock file: {}", path.display(), e.message()),
+                "delete it; quarry writes a new one",
+            ))
         })
     }
 

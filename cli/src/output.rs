@@ -5,6 +5,8 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use quarry_core::Hinted;
+
 /// Writes `data` to stdout; a broken pipe ends quietly.
 pub fn stdout(data: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -34,7 +36,7 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     };
     if let Some(m) = &old {
         if m.is_dir() {
-            anyhow::bail!("`{}` is a folder\nhint: name a file to write", target.display());
+            anyhow::bail!(Hinted::new(format!("`{}` is a folder", target.display()), "name a file to write"));
         }
         if !m.is_file() {
             let mut file = std::fs::OpenOptions::new().write(true).open(&target)?;
@@ -46,7 +48,7 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> anyhow::Result<()> {
         _ => Path::new("."),
     };
     let name = target.file_name().ok_or_else(|| {
-        anyhow::anyhow!("`{}` is not a file path\nhint: name a file to write", target.display())
+        Hinted::new(format!("`{}` is not a file path", target.display()), "name a file to write")
     })?;
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.", name.to_string_lossy()))
@@ -77,12 +79,14 @@ fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
             return Ok(current);
         }
         if meta.uid() != 0 && Some(meta.uid()) != me {
-            anyhow::bail!(
-                "`{}` is a symbolic link owned by another user (uid {}), so quarry does not follow it\n\
-                 hint: check where it points and remove it, or write to the file it names directly",
-                current.display(),
-                meta.uid()
-            );
+            anyhow::bail!(Hinted::new(
+                format!(
+                    "`{}` is a symbolic link owned by another user (uid {}), so quarry does not follow it",
+                    current.display(),
+                    meta.uid()
+                ),
+                "check where it points and remove it, or write to the file it names directly",
+            ));
         }
         let next = std::fs::read_link(&current)?;
         current = match current.parent() {
@@ -90,7 +94,10 @@ fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
             None => next,
         };
     }
-    anyhow::bail!("`{}`: too many levels of symbolic links\nhint: point the link at a file", path.display())
+    anyhow::bail!(Hinted::new(
+        format!("`{}`: too many levels of symbolic links", path.display()),
+        "point the link at a file"
+    ))
 }
 
 #[cfg(test)]
@@ -152,8 +159,8 @@ mod tests {
         assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
         write_atomically(std::path::Path::new("/dev/null"), b"gone\n").unwrap();
         assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
-        let err = write_atomically(&dir, b"x").unwrap_err().to_string();
-        assert!(err.contains("is a folder\nhint:"), "{err}");
+        let err = write_atomically(&dir, b"x").unwrap_err();
+        assert!(err.to_string().ends_with("is a folder") && !crate::exit::hints(&err).is_empty(), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -175,9 +182,9 @@ mod tests {
         assert_eq!(std::fs::read(dir.join("real/created")).unwrap(), b"made\n");
         if crate::host::effective_uid() == Some(0) {
             std::os::unix::fs::lchown(&link, Some(4242), Some(4242)).unwrap();
-            let err = write_atomically(&link, b"evil\n").unwrap_err().to_string();
-            assert!(err.contains("is a symbolic link owned by another user (uid 4242)"), "{err}");
-            assert!(err.contains("\nhint: "), "{err}");
+            let err = write_atomically(&link, b"evil\n").unwrap_err();
+            assert!(err.to_string().contains("is a symbolic link owned by another user (uid 4242)"), "{err}");
+            assert!(!crate::exit::hints(&err).is_empty(), "{err}");
             assert_eq!(std::fs::read(&file).unwrap(), b"new\n");
         }
         std::fs::remove_dir_all(&dir).unwrap();

@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use anyhow::Context;
-use quarry_core::Registry;
+use quarry_core::{Hinted, Registry};
 use yaml_rust2::{Yaml, YamlLoader};
 
+use crate::exit::HintContext;
 use crate::ui::shown;
 
 /// The starter file `quarry init` writes.
@@ -58,7 +59,10 @@ extensions = ["cargo", "npm"]
 /// Writes `contents` to `path` unless it exists (then `force` is needed).
 pub fn write_new(path: &Path, contents: &str, force: bool) -> anyhow::Result<()> {
     if path.exists() && !force {
-        anyhow::bail!("`{}` already exists\nhint: pass --force to replace it", path.display());
+        anyhow::bail!(Hinted::new(
+            format!("`{}` already exists", path.display()),
+            "pass --force to replace it"
+        ));
     }
     crate::output::write_atomically(path, contents.as_bytes())
         .with_context(|| format!("cannot write `{}`", path.display()))
@@ -86,19 +90,19 @@ pub fn read_input(path: &Path) -> anyhow::Result<String> {
     use std::io::Read;
     let shown = shown(&path.display().to_string());
     let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read {shown}\nhint: name an existing rockerc.yaml"))?;
+        .hint_context(|| Hinted::new(format!("cannot read {shown}"), "name an existing rockerc.yaml"))?;
     let mut bytes = Vec::new();
     file.take(MAX_INPUT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {shown}\nhint: name a rockerc.yaml file"))?;
+        .hint_context(|| Hinted::new(format!("cannot read {shown}"), "name a rockerc.yaml file"))?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
-        anyhow::bail!(
-            "{shown} is larger than {} KiB\nhint: a rockerc file is a few lines of YAML: check the file name",
-            MAX_INPUT_BYTES / 1024
-        );
+        anyhow::bail!(Hinted::new(
+            format!("{shown} is larger than {} KiB", MAX_INPUT_BYTES / 1024),
+            "a rockerc file is a few lines of YAML: check the file name",
+        ));
     }
     String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("{shown} is not UTF-8 text\nhint: a rockerc file is UTF-8 YAML"))
+        .map_err(|_| Hinted::new(format!("{shown} is not UTF-8 text"), "a rockerc file is UTF-8 YAML").into())
 }
 
 /// Counts the nodes a YAML stream stands for with its aliases expanded, and its nesting depth.
@@ -201,30 +205,37 @@ pub fn import_rockerc_with_deps(
     use toml::Value;
     let origin = shown(origin);
     let not_yaml = |e: &dyn std::fmt::Display| {
-        anyhow::anyhow!("{origin} is not YAML: {e}\nhint: a rockerc file is a YAML mapping")
+        anyhow::Error::new(Hinted::new(
+            format!("{origin} is not YAML: {e}"),
+            "a rockerc file is a YAML mapping",
+        ))
     };
     let mut expansion = Expansion::default();
     yaml_rust2::parser::Parser::new_from_str(yaml).load(&mut expansion, true).map_err(|e| not_yaml(&e))?;
     if expansion.total > MAX_NODES || expansion.deepest > MAX_DEPTH {
-        anyhow::bail!(
-            "{origin} stands for more than {MAX_NODES} YAML values or nests deeper than {MAX_DEPTH} once its \
-             aliases are expanded\nhint: a rockerc file names an image and a few extensions: remove the \
-             anchors (`&`) and aliases (`*`)"
-        );
+        anyhow::bail!(Hinted::new(
+            format!(
+                "{origin} stands for more than {MAX_NODES} YAML values or nests deeper than {MAX_DEPTH} once its \
+                 aliases are expanded"
+            ),
+            "a rockerc file names an image and a few extensions: remove the anchors (`&`) and aliases (`*`)",
+        ));
     }
     let docs = YamlLoader::load_from_str(yaml).map_err(|e| not_yaml(&e))?;
     let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
     let Yaml::Hash(map) = &doc else {
-        anyhow::bail!(
-            "{origin} holds no mapping\nhint: a rockerc file looks like `image: ubuntu:22.04` and `args: [x11, user]`"
-        );
+        anyhow::bail!(Hinted::new(
+            format!("{origin} holds no mapping"),
+            "a rockerc file looks like `image: ubuntu:22.04` and `args: [x11, user]`",
+        ));
     };
     let has = |k: &str| map.contains_key(&Yaml::String(k.to_owned()));
     if !(has("image") || has("args") || has("dockerfile")) {
-        anyhow::bail!(
-            "{origin} is not a rockerc file: it has no `image`, `args` or `dockerfile`\nhint: a rockerc file \
-             looks like `image: ubuntu:22.04` and `args: [x11, user]`; a deps_rocker file is converted when it is named `*.deps.yaml`"
-        );
+        anyhow::bail!(Hinted::new(
+            format!("{origin} is not a rockerc file: it has no `image`, `args` or `dockerfile`"),
+            "a rockerc file looks like `image: ubuntu:22.04` and `args: [x11, user]`; a deps_rocker file is \
+             converted when it is named `*.deps.yaml`",
+        ));
     }
     let mut skipped = Vec::new();
     let mut image = None;
@@ -462,10 +473,10 @@ fn write_imported(
 /// `import` writes can never carry more than it converted.
 fn check_converted(registry: &Registry, toml: &str, expected: &toml::Table) -> anyhow::Result<()> {
     let bug = |why: String| {
-        anyhow::anyhow!(
-            "the converted quarry.toml is not what was converted: {why}\nhint: this is a bug in quarry; \
-             please report it with the rockerc file"
-        )
+        anyhow::Error::new(Hinted::new(
+            format!("the converted quarry.toml is not what was converted: {why}"),
+            "this is a bug in quarry; please report it with the rockerc file",
+        ))
     };
     let loaded = crate::config::Loaded::parse(Path::new(crate::config::PROJECT_FILE), toml.to_owned())
         .map_err(|e| bug(e.to_string().replace('\n', " ")))?;
@@ -545,8 +556,9 @@ mod tests {
             bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
         assert!(bomb.len() < 400, "{}", bomb.len());
-        let err = super::import_rockerc(registry(), &bomb, "bomb.yaml").unwrap_err().to_string();
-        assert!(err.contains("more than 100000 YAML values") && err.contains("\nhint: "), "{err}");
+        let err = super::import_rockerc(registry(), &bomb, "bomb.yaml").unwrap_err();
+        assert!(err.to_string().contains("more than 100000 YAML values"), "{err}");
+        assert!(!crate::exit::hints(&err).is_empty(), "{err}");
         let deep = format!("args: {}x{}\n", "[".repeat(10_000), "]".repeat(10_000));
         assert!(super::import_rockerc(registry(), &deep, "deep.yaml").is_err());
         // A few aliases are fine.
@@ -557,8 +569,9 @@ mod tests {
 
     #[test]
     fn input_size_is_bounded() {
-        let err = super::read_input(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
-        assert!(err.starts_with("`/dev/zero` is larger than 1024 KiB\nhint: "), "{err}");
+        let err = super::read_input(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(err.to_string(), "`/dev/zero` is larger than 1024 KiB");
+        assert!(!crate::exit::hints(&err).is_empty(), "{err}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use quarry_core::{Extension, Registry, rules};
+use quarry_core::{Extension, Hinted, Registry, rules};
 use toml::Spanned;
 
 use crate::config::{self, ConfigError, Loaded, ORIGIN, first_project_key};
@@ -56,11 +56,14 @@ pub fn registry(catalog: &'static Registry, cwd: &Path) -> anyhow::Result<&'stat
                     "rename the project's extension, or select the catalog one in `extensions` instead",
                 )
             };
-            anyhow::bail!(
-                "project extension `{}` of `{}` has the name of the {what}\nhint: {hint}",
-                ext.name,
-                &ext.crate_name[ORIGIN.len()..],
-            );
+            anyhow::bail!(Hinted::new(
+                format!(
+                    "project extension `{}` of `{}` has the name of the {what}",
+                    ext.name,
+                    &ext.crate_name[ORIGIN.len()..],
+                ),
+                hint,
+            ));
         }
         all.push(ext);
     }
@@ -469,8 +472,9 @@ fn walk(full: &Path, rel: &str, root: &Path, out: &mut Vec<(String, bool)>) -> R
 /// The codegen diagnostics of a project extension, as one error: every mistake with its place.
 fn diagnostics(what: &str, list: Vec<quarry_codegen::Diagnostic>) -> anyhow::Error {
     let lines: Vec<String> = list.iter().map(|d| format!("  {d}")).collect();
-    anyhow::anyhow!(
-        "{what} is not valid:\n{}\nhint: fix each place named above; docs/EXTENDING.md lists every key and rule",
-        lines.join("\n")
+    Hinted::new(
+        format!("{what} is not valid:\n{}", lines.join("\n")),
+        "fix each place named above; docs/EXTENDING.md lists every key and rule",
     )
+    .into()
 }

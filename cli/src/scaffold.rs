@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use quarry_core::{HostValue, Registry, Rule};
+use quarry_core::{Hinted, HostValue, Registry, Rule};
 
 use crate::{config, output, ui};
 
@@ -37,28 +37,33 @@ fn or_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
 /// its folder to quarry.toml's `extension_dirs` when the file has no such key yet.
 pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) -> anyhow::Result<()> {
     if !quarry_core::rules::is_snake_case(name) {
-        anyhow::bail!(
-            "{name:?} is not a snake_case name\nhint: use lowercase letters, digits and single `_`, starting with a letter, such as `{}`",
-            suggest_name(name)
-        );
+        anyhow::bail!(Hinted::new(
+            format!("{name:?} is not a snake_case name"),
+            format!(
+                "use lowercase letters, digits and single `_`, starting with a letter, such as `{}`",
+                suggest_name(name)
+            ),
+        ));
     }
     if let Some(ext) = registry.get(name) {
-        anyhow::bail!(
-            "an extension `{name}` exists already ({})\nhint: choose another name",
-            ext.crate_name
-                .strip_prefix(crate::config::ORIGIN)
-                .map_or_else(|| format!("crate `{}`", ext.crate_name), |p| format!("in `{p}`"))
-        );
+        let place = ext
+            .crate_name
+            .strip_prefix(crate::config::ORIGIN)
+            .map_or_else(|| format!("crate `{}`", ext.crate_name), |p| format!("in `{p}`"));
+        anyhow::bail!(Hinted::new(
+            format!("an extension `{name}` exists already ({place})"),
+            "choose another name"
+        ));
     }
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let project = config::find_project(&cwd);
     let root = project.as_deref().and_then(Path::parent).map_or_else(|| cwd.clone(), Path::to_owned);
     let dir: PathBuf = dir.map_or_else(|| root.join(".quarry/extensions").join(name), |d| cwd.join(d));
     if dir.exists() {
-        anyhow::bail!(
-            "`{}` exists already\nhint: remove it, or choose another name or `--dir`",
-            dir.display()
-        );
+        anyhow::bail!(Hinted::new(
+            format!("`{}` exists already", dir.display()),
+            "remove it, or choose another name or `--dir`"
+        ));
     }
     let toml = fill(name, &EXTENSION_TOML.replace("@CHECKED@", CHECKED_AT_RUN));
     let setup = fill(name, SETUP_TEMPLATE);

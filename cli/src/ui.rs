@@ -54,6 +54,17 @@ pub fn warning(message: &str) {
     say(1, "warning:", "1;33", message);
 }
 
+/// A `warning:` and, on a line of its own, its `hint:` (silenced by `--quiet`). The hint's label
+/// is plain, as it has always been after a warning.
+pub fn warning_with_hint(warning: &quarry_core::Hinted) {
+    say(1, "warning:", "1;33", &warning.message);
+    if let Some(hint) = &warning.hint
+        && LEVEL.load(Ordering::Relaxed) >= 1
+    {
+        let _ = writeln!(std::io::stderr().lock(), "hint: {hint}"); // tidy: the label
+    }
+}
+
 /// A line only `--verbose` shows.
 pub fn detail(message: &str) {
     say(2, "info:", "1;34", message);
@@ -63,7 +74,7 @@ pub fn detail(message: &str) {
 pub fn show(message: quarry_docker::Message) {
     match message {
         quarry_docker::Message::Note(m) => note(&m),
-        quarry_docker::Message::Warning(m) => warning(&m),
+        quarry_docker::Message::Warning(m) => warning_with_hint(&m),
         quarry_docker::Message::Detail(m) => detail(&m),
     }
 }
@@ -75,5 +86,5 @@ pub fn error_label() -> String {
 
 /// The `hint:` label.
 pub fn hint_label() -> String {
-    styled("hint:", "1;32")
+    styled("hint:", "1;32") // tidy: the label
 }

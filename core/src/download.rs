@@ -87,10 +87,15 @@ pub(crate) fn step(r: &ResolvedExtension, d: &Download) -> Result<String, Error>
                                 ),
                                 None => "use a version the metadata pins".to_owned(),
                             };
-                            return Err(fail(format!(
-                                "download `{}` has no pinned sha256 for `{version_option}` {version}\nhint: {hint}",
-                                d.name
-                            )));
+                            return Err(Error::UnpinnedDownload {
+                                extension: ext.name.to_owned(),
+                                template: format!("{}/builder.downloads", ext.name),
+                                message: format!(
+                                    "download `{}` has no pinned sha256 for `{version_option}` {version}",
+                                    d.name
+                                ),
+                                hint,
+                            });
                         }
                     },
                 };
@@ -369,9 +374,12 @@ mod tests {
         assert!(!out.contains("arm64) url="), "{out}");
         assert!(out.contains("has no file for $(dpkg --print-architecture), only for amd64\""), "{out}");
         // A version without pins needs the override; the error says how to give it.
-        let err = render_with(&reg, &[("version", "2.0.0")]).unwrap_err().to_string();
-        assert!(err.contains("download `tool` has no pinned sha256 for `version` 2.0.0"), "{err}");
-        assert!(err.contains("hint: give its sha256 with `--tool-sha256`"), "{err}");
+        let err = render_with(&reg, &[("version", "2.0.0")]).unwrap_err();
+        assert!(
+            err.to_string().contains("download `tool` has no pinned sha256 for `version` 2.0.0"),
+            "{err}"
+        );
+        assert!(err.hint().unwrap().starts_with("give its sha256 with `--tool-sha256`"), "{err}");
         let out = render_with(&reg, &[("version", "2.0.0"), ("sha256", B)]).unwrap();
         assert_eq!(out.matches(&format!("sha={B} ;;")).count(), 2, "{out}");
         // The override must be a sha256.

@@ -1,13 +1,13 @@
 //! Errors a user can cause (or an extension author, for template faults found at render time).
 //!
-//! Each message is one line naming the thing in backticks, followed by a `hint:` line with the fix
-//! where one exists.
+//! Each message is one line naming the thing in backticks (`Display`); the fix, where one exists,
+//! is [`Error::hint`], apart from it (see [`crate::Hint`]).
 
 /// Why a selection could not be resolved or rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// No extension of that name is linked into this binary.
-    #[error("unknown extension `{name}`\nhint: {}", unknown_hint(.suggestion.as_deref()))]
+    #[error("unknown extension `{name}`")]
     UnknownExtension {
         /// What the user asked for.
         name: String,
@@ -15,7 +15,7 @@ pub enum Error {
         suggestion: Option<String>,
     },
     /// The extension has no such option.
-    #[error("extension `{extension}` has no option `{option}`\nhint: {}", option_hint(.extension, .suggestion.as_deref(), .known))]
+    #[error("extension `{extension}` has no option `{option}`")]
     UnknownOption {
         /// The extension.
         extension: String,
@@ -27,9 +27,7 @@ pub enum Error {
         known: Vec<String>,
     },
     /// An option value does not satisfy its rule.
-    #[error(
-        "invalid value {value:?} for option `{option}` of extension `{extension}`\nhint: expected {expectation}"
-    )]
+    #[error("invalid value {value:?} for option `{option}` of extension `{extension}`")]
     InvalidOption {
         /// The extension.
         extension: String,
@@ -41,7 +39,7 @@ pub enum Error {
         expectation: String,
     },
     /// A required option was not given.
-    #[error("extension `{extension}` needs its option `{option}`\nhint: give it with `{flag} VALUE`")]
+    #[error("extension `{extension}` needs its option `{option}`")]
     MissingOption {
         /// The extension.
         extension: String,
@@ -51,7 +49,7 @@ pub enum Error {
         flag: String,
     },
     /// Several values for an option that takes one.
-    #[error("option `{option}` of extension `{extension}` takes one value, not a list\nhint: give it once")]
+    #[error("option `{option}` of extension `{extension}` takes one value, not a list")]
     NotAList {
         /// The extension.
         extension: String,
@@ -59,9 +57,7 @@ pub enum Error {
         option: String,
     },
     /// The same option was given two different values.
-    #[error(
-        "option `{option}` of extension `{extension}` is given twice, as {first:?} and {second:?}\nhint: give it once"
-    )]
+    #[error("option `{option}` of extension `{extension}` is given twice, as {first:?} and {second:?}")]
     ConflictingOption {
         /// The extension.
         extension: String,
@@ -73,9 +69,7 @@ pub enum Error {
         second: String,
     },
     /// An image reference is malformed.
-    #[error(
-        "{what} {value:?} is not an image reference\nhint: write it like `ubuntu:24.04` or `registry.example.com/team/image:tag`"
-    )]
+    #[error("{what} {value:?} is not an image reference")]
     InvalidImage {
         /// Which image (`final image`, `builder base image of `cargo``).
         what: String,
@@ -83,9 +77,7 @@ pub enum Error {
         value: String,
     },
     /// A priority override is out of range.
-    #[error(
-        "cache priority {value} for extension `{extension}` is out of range\nhint: use a number from 0 to 100"
-    )]
+    #[error("cache priority {value} for extension `{extension}` is out of range")]
     InvalidPriority {
         /// The extension.
         extension: String,
@@ -93,12 +85,10 @@ pub enum Error {
         value: u32,
     },
     /// Nothing was selected.
-    #[error("no extension selected\nhint: select at least one, e.g. `--curl`; `quarry list` shows them all")]
+    #[error("no extension selected")]
     NothingSelected,
     /// A dependency names an extension that is not linked.
-    #[error(
-        "extension `{extension}` depends on `{dependency}`, which is not linked into this binary\nhint: add the crate of `{dependency}` to the binary"
-    )]
+    #[error("extension `{extension}` depends on `{dependency}`, which is not linked into this binary")]
     MissingDependency {
         /// The extension declaring the dependency.
         extension: String,
@@ -106,13 +96,13 @@ pub enum Error {
         dependency: String,
     },
     /// Dependencies form a cycle.
-    #[error("dependency cycle: {}\nhint: remove one of these `depends_on` entries", .cycle.join(" -> "))]
+    #[error("dependency cycle: {}", .cycle.join(" -> "))]
     DependencyCycle {
         /// The cycle, first name repeated at the end.
         cycle: Vec<String>,
     },
     /// Two selected extensions both set the image's user.
-    #[error("extensions `{first}` and `{second}` both set the image's user\nhint: select only one of them")]
+    #[error("extensions `{first}` and `{second}` both set the image's user")]
     TwoFinalUsers {
         /// One extension.
         first: String,
@@ -120,9 +110,7 @@ pub enum Error {
         second: String,
     },
     /// A builder starts from another extension's builder stage, which that extension lacks.
-    #[error(
-        "extension `{extension}` builds on the builder of `{from}`, which has none\nhint: this is a fault of the extension; report it to its authors"
-    )]
+    #[error("extension `{extension}` builds on the builder of `{from}`, which has none")]
     BuilderFromMissing {
         /// The extension whose builder starts from another.
         extension: String,
@@ -130,9 +118,7 @@ pub enum Error {
         from: String,
     },
     /// A builder base override for a builder that has no base image of its own.
-    #[error(
-        "extension `{extension}` builds on {what}, so it takes no builder base image\nhint: remove `builder_base_image` from its overrides"
-    )]
+    #[error("extension `{extension}` builds on {what}, so it takes no builder base image")]
     NoOwnBuilderBase {
         /// The extension.
         extension: String,
@@ -140,9 +126,7 @@ pub enum Error {
         what: String,
     },
     /// A template failed to render or produced something not allowed.
-    #[error(
-        "template `{template}` of extension `{extension}` failed: {message}\nhint: this is a fault of the extension; report it to its authors"
-    )]
+    #[error("template `{template}` of extension `{extension}` failed: {message}")]
     Template {
         /// The extension.
         extension: String,
@@ -151,6 +135,56 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A download's version has no pinned sha256: the user's choice of version, not a fault of
+    /// the extension.
+    #[error("template `{template}` of extension `{extension}` failed: {message}")]
+    UnpinnedDownload {
+        /// The extension.
+        extension: String,
+        /// The template name, `<extension>/<file>`.
+        template: String,
+        /// Which download and version.
+        message: String,
+        /// How to give the sha256, or to pick a pinned version.
+        hint: String,
+    },
+}
+
+impl Error {
+    /// The fix, where one exists (one line, without the `hint:` label).
+    pub fn hint(&self) -> Option<String> {
+        const EXTENSION_FAULT: &str = "this is a fault of the extension; report it to its authors";
+        Some(match self {
+            Self::UnknownExtension { suggestion, .. } => unknown_hint(suggestion.as_deref()),
+            Self::UnknownOption { extension, suggestion, known, .. } => {
+                option_hint(extension, suggestion.as_deref(), known)
+            }
+            Self::InvalidOption { expectation, .. } => format!("expected {expectation}"),
+            Self::MissingOption { flag, .. } => format!("give it with `{flag} VALUE`"),
+            Self::NotAList { .. } | Self::ConflictingOption { .. } => "give it once".to_owned(),
+            Self::InvalidImage { .. } => {
+                "write it like `ubuntu:24.04` or `registry.example.com/team/image:tag`".to_owned()
+            }
+            Self::InvalidPriority { .. } => "use a number from 0 to 100".to_owned(),
+            Self::NothingSelected => {
+                "select at least one, e.g. `--curl`; `quarry list` shows them all".to_owned()
+            }
+            Self::MissingDependency { dependency, .. } => {
+                format!("add the crate of `{dependency}` to the binary")
+            }
+            Self::DependencyCycle { .. } => "remove one of these `depends_on` entries".to_owned(),
+            Self::TwoFinalUsers { .. } => "select only one of them".to_owned(),
+            Self::BuilderFromMissing { .. } | Self::Template { .. } => EXTENSION_FAULT.to_owned(),
+            Self::NoOwnBuilderBase { .. } => "remove `builder_base_image` from its overrides".to_owned(),
+            Self::UnpinnedDownload { hint, .. } => hint.clone(),
+        })
+    }
+}
+
+impl crate::Hint for Error {
+    fn hint(&self) -> Option<String> {
+        Error::hint(self)
+    }
 }
 
 fn unknown_hint(suggestion: Option<&str>) -> String {

@@ -4,6 +4,8 @@
 
 use quarry_buildkit::image::Reference;
 
+use crate::hint::Hinted;
+
 /// The glibc `(major, minor)` of `image`, when it is an official Ubuntu or Debian release this
 /// table knows (`ubuntu:22.04`, `ubuntu:jammy`, `debian:bookworm-slim`, `debian:12`, ...).
 pub fn glibc_of(image: &str) -> Option<(u32, u32)> {
@@ -31,15 +33,20 @@ pub fn glibc_of(image: &str) -> Option<(u32, u32)> {
 
 /// The warning for a builder of `extension` on `builder_image` whose output goes into
 /// `final_image`, when the builder's glibc is known to be newer than the final image's.
-pub fn newer_builder_warning(extension: &str, builder_image: &str, final_image: &str) -> Option<String> {
+pub fn newer_builder_warning(extension: &str, builder_image: &str, final_image: &str) -> Option<Hinted> {
     let (b, f) = (glibc_of(builder_image)?, glibc_of(final_image)?);
     (b > f).then(|| {
-        format!(
-            "the builder of `{extension}` runs on `{builder_image}` (glibc {}.{}), newer than the final image \
-             `{final_image}` (glibc {}.{}): what it builds may fail there with \"GLIBC_{}.{} not found\"\n\
-             hint: build on the final image's release: `builder_base_image = \"{final_image}\"` under \
-             `[overrides.{extension}]` in quarry.toml, or `--builder-base-image {final_image}`",
-            b.0, b.1, f.0, f.1, b.0, b.1
+        Hinted::new(
+            format!(
+                "the builder of `{extension}` runs on `{builder_image}` (glibc {}.{}), newer than the final \
+                 image `{final_image}` (glibc {}.{}): what it builds may fail there with \"GLIBC_{}.{} not \
+                 found\"",
+                b.0, b.1, f.0, f.1, b.0, b.1
+            ),
+            format!(
+                "build on the final image's release: `builder_base_image = \"{final_image}\"` under \
+                 `[overrides.{extension}]` in quarry.toml, or `--builder-base-image {final_image}`"
+            ),
         )
     })
 }
@@ -66,8 +73,9 @@ mod tests {
     #[test]
     fn only_newer_builders_warn() {
         let w = newer_builder_warning("palanteer", "ubuntu:22.04", "ubuntu:20.04").unwrap();
-        assert!(w.contains("glibc 2.35") && w.contains("glibc 2.31") && w.contains("GLIBC_2.35"), "{w}");
-        assert!(w.contains("[overrides.palanteer]"), "{w}");
+        let m = &w.message;
+        assert!(m.contains("glibc 2.35") && m.contains("glibc 2.31") && m.contains("GLIBC_2.35"), "{m}");
+        assert!(w.hint.unwrap().contains("[overrides.palanteer]"));
         assert_eq!(newer_builder_warning("x", "ubuntu:22.04", "ubuntu:24.04"), None);
         assert_eq!(newer_builder_warning("x", "ubuntu:22.04", "ubuntu:22.04"), None);
         assert_eq!(newer_builder_warning("x", "debian:trixie", "alpine:3"), None);

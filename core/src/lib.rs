@@ -7,6 +7,7 @@
 mod download;
 mod error;
 pub mod glibc;
+mod hint;
 mod model;
 mod registry;
 mod render;
@@ -22,6 +23,7 @@ mod test_support;
 pub mod text;
 
 pub use error::Error;
+pub use hint::{Hint, Hinted};
 pub use model::{
     ARTIFACT_ROOT, AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, ContextFile,
     DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension, Extract, HostValue,

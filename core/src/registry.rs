@@ -53,10 +53,7 @@ pub struct Registry {
 
 /// Two crates registered the same extension name.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error(
-    "extension `{name}` is registered twice, by crate `{first}` and by crate `{second}`\n\
-     hint: rename one of them; extension names are unique"
-)]
+#[error("extension `{name}` is registered twice, by crate `{first}` and by crate `{second}`")]
 pub struct DuplicateExtension {
     /// The extension name.
     pub name: &'static str,
@@ -64,6 +61,12 @@ pub struct DuplicateExtension {
     pub first: &'static str,
     /// The other crate.
     pub second: &'static str,
+}
+
+impl crate::Hint for DuplicateExtension {
+    fn hint(&self) -> Option<String> {
+        Some("rename one of them; extension names are unique".to_owned())
+    }
 }
 
 impl Registry {

@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use quarry_buildkit::image::Reference;
 
 use crate::error::Error;
+use crate::hint::Hinted;
 use crate::model::{AptRepository, Artifact, BuilderFrom, Extension, Template};
 use crate::registry::Registry;
 use crate::request::{EngineLevel, ImageConfig, Request};
@@ -104,7 +105,7 @@ pub struct Rendered {
     /// The resolved selection, in render order.
     pub resolved: Resolved,
     /// Things the user should know (an unsupported final image, ...), one message each.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Hinted>,
     /// Files the extensions ship in the build context, sorted by path.
     pub files: Vec<BuildFile>,
     /// The user the image runs as, when an extension sets one.
@@ -136,7 +137,7 @@ pub struct Pieces {
     /// The user the image runs as, when an extension sets one.
     pub final_user: Option<FinalUser>,
     /// Things the user should know, one message each.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Hinted>,
     /// Every file of the build context, sorted by path: the extensions' files, their shell
     /// environments and quarry's own start-up files.
     pub files: Vec<BuildFile>,
@@ -243,7 +244,7 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
         builders.insert(r.extension.name, pieces);
     }
 
-    let mut warnings: Vec<String> = resolved.notes.clone();
+    let mut warnings: Vec<Hinted> = resolved.notes.clone();
     warnings.extend(
         resolved.extensions.iter().filter_map(|r| unsupported_image_warning(r.extension, &request.image)),
     );
@@ -584,7 +585,7 @@ pub(crate) fn template_error(ext: &Extension, template: &Template, message: Stri
     }
 }
 
-fn unsupported_image_warning(ext: &Extension, image: &str) -> Option<String> {
+fn unsupported_image_warning(ext: &Extension, image: &str) -> Option<Hinted> {
     if ext.supported_images.is_empty() {
         return None;
     }
@@ -595,12 +596,14 @@ fn unsupported_image_warning(ext: &Extension, image: &str) -> Option<String> {
         return None;
     }
     let list: Vec<String> = ext.supported_images.iter().map(|s| format!("`{s}`")).collect();
-    Some(format!(
-        "extension `{}` needs one of the final images {}, but the image is `{image}`: its steps \
-         will most likely fail\nhint: render with `{}`, or an image built from it",
-        ext.name,
-        list.join(", "),
-        ext.supported_images[0]
+    Some(Hinted::new(
+        format!(
+            "extension `{}` needs one of the final images {}, but the image is `{image}`: its steps \
+             will most likely fail",
+            ext.name,
+            list.join(", "),
+        ),
+        format!("render with `{}`, or an image built from it", ext.supported_images[0]),
     ))
 }
 
@@ -738,10 +741,9 @@ mod tests {
         }
         let mut req = request(&[]);
         req.extensions = vec![Selection::new("tool").with_option("versoin", "1")];
-        assert_eq!(
-            render(&reg, &req).unwrap_err().to_string(),
-            "extension `tool` has no option `versoin`\nhint: did you mean `version`?"
-        );
+        let err = render(&reg, &req).unwrap_err();
+        assert_eq!(err.to_string(), "extension `tool` has no option `versoin`");
+        assert_eq!(err.hint().as_deref(), Some("did you mean `version`?"));
         req.extensions = vec![Selection::new("tool").with_option("version", "2.0")];
         assert!(render(&reg, &req).unwrap().dockerfile.contains("RUN echo 2.0\n"));
     }

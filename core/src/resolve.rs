@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::error::Error;
+use crate::hint::Hinted;
 use crate::model::{BuilderFrom, DEFAULT_BUILDER_BASE_IMAGE, Extension, MAX_CACHE_PRIORITY};
 use crate::registry::Registry;
 use crate::request::Request;
@@ -49,7 +50,7 @@ pub struct Resolved {
     /// The global builder base image (override or default).
     pub default_builder_base_image: String,
     /// What the user should know about the order (a locked order that had to change).
-    pub notes: Vec<String>,
+    pub notes: Vec<Hinted>,
 }
 
 /// Resolves `request` against `registry`.
@@ -268,7 +269,7 @@ fn chain_order(
     resolved: &BTreeMap<&'static str, ResolvedExtension>,
     locked: &[String],
     canonical: &[&'static str],
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Hinted>,
 ) -> Result<Vec<&'static str>, Error> {
     let mut rank: BTreeMap<&'static str, usize> = BTreeMap::new();
     for name in locked {
@@ -288,9 +289,12 @@ fn chain_order(
         w
     };
     if out != wanted {
-        notes.push(format!(
-            "the locked order of the extensions breaks a dependency, so it changed to {}\nhint: `quarry lock --reorder` returns to the canonical order",
-            out.join(", ")
+        notes.push(Hinted::new(
+            format!(
+                "the locked order of the extensions breaks a dependency, so it changed to {}",
+                out.join(", ")
+            ),
+            "`quarry lock --reorder` returns to the canonical order",
         ));
     }
     Ok(out)
@@ -407,19 +411,18 @@ mod tests {
             err,
             Error::DependencyCycle { cycle: vec!["a".into(), "c".into(), "b".into(), "a".into()] }
         );
-        assert_eq!(
-            err.to_string(),
-            "dependency cycle: a -> c -> b -> a\nhint: remove one of these `depends_on` entries"
-        );
+        assert_eq!(err.to_string(), "dependency cycle: a -> c -> b -> a");
+        assert_eq!(err.hint().as_deref(), Some("remove one of these `depends_on` entries"));
     }
 
     #[test]
     fn unknown_names_get_suggestions() {
         let reg = registry(vec![ext("ros_jazzy", &[], 10)]);
         let err = resolve(&reg, &request(&["ros-jazy"])).unwrap_err();
+        assert_eq!(err.to_string(), "unknown extension `ros-jazy`");
         assert_eq!(
-            err.to_string(),
-            "unknown extension `ros-jazy`\nhint: did you mean `ros_jazzy`? `quarry list` shows every extension"
+            err.hint().as_deref(),
+            Some("did you mean `ros_jazzy`? `quarry list` shows every extension")
         );
         let err = resolve(&reg, &request(&[])).unwrap_err();
         assert_eq!(err, Error::NothingSelected);
@@ -446,7 +449,7 @@ mod tests {
         let order: Vec<&str> = resolved.extensions.iter().map(|r| r.extension.name).collect();
         assert_eq!(order, ["a", "c", "b", "d"]);
         assert!(
-            resolved.notes[0].contains("breaks a dependency, so it changed to a, c, b, d"),
+            resolved.notes[0].message.contains("breaks a dependency, so it changed to a, c, b, d"),
             "{:?}",
             resolved.notes
         );

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use quarry_buildkit::hash::fnv1a;
-use quarry_core::Rendered;
+use quarry_core::{Hinted, Rendered};
 
 use anyhow::Context;
 
@@ -68,15 +68,15 @@ pub fn default_tag(rendered: &Rendered) -> String {
 /// registry host (`registry.example.com:5000/`), lowercase path components
 /// `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*` separated by `/`, and an optional `:tag`
 /// `[\w][\w.-]{0,127}`.
-pub fn check_tag(tag: &str) -> anyhow::Result<()> {
+pub fn check_tag(tag: &str) -> Result<(), Hinted> {
     if !tag.contains('@') && quarry_core::rules::is_image_ref(tag) {
         return Ok(());
     }
-    anyhow::bail!(
-        "invalid tag {}\nhint: write it like `dev`, `team/dev:py310` or `registry.example.com:5000/team/dev:1.0`: \
-         lowercase letters and digits joined by `.`, `_` or `-`, parts separated by `/`, and a tag after `:`",
-        quarry_core::text::shown(tag)
-    )
+    Err(Hinted::new(
+        format!("invalid tag {}", quarry_core::text::shown(tag)),
+        "write it like `dev`, `team/dev:py310` or `registry.example.com:5000/team/dev:1.0`: lowercase letters \
+         and digits joined by `.`, `_` or `-`, parts separated by `/`, and a tag after `:`",
+    ))
 }
 
 /// The folder under [`contexts_root`] that holds the contexts of builds of `tag`: `/` and `:`
@@ -341,7 +341,7 @@ pub fn execute(
         if status.success() || !retry_after_failure(attempt, stopped, &tail) {
             break (status, tail);
         }
-        say(Message::Warning(format!("the build hit {SNAPSHOT_FLAKE}: building once more")));
+        say(Message::Warning(format!("the build hit {SNAPSHOT_FLAKE}: building once more").into()));
         attempt += 1;
     };
     if status.success() {
@@ -349,7 +349,9 @@ pub fn execute(
             let _ = crate::remote_cache::export(docker, args, plan, say);
         }
         if let Err(e) = remove_build_context(context) {
-            say(Message::Warning(format!("cannot remove the build context `{}`: {e}", context.display())));
+            say(Message::Warning(
+                format!("cannot remove the build context `{}`: {e}", context.display()).into(),
+            ));
         }
         return Ok(());
     }
@@ -357,14 +359,17 @@ pub fn execute(
         return Err(Interrupted { context: context.to_path_buf() }.into());
     }
     if let Some(image) = missing_image(&tail) {
-        anyhow::bail!(
-            "the image `{image}` is not available on this engine and cannot be pulled\nhint: build or load it first \
-             (`docker load`, `docker import`), or name an image that `docker images` lists"
-        );
+        anyhow::bail!(Hinted::new(
+            format!("the image `{image}` is not available on this engine and cannot be pulled"),
+            "build or load it first (`docker load`, `docker import`), or name an image that `docker images` lists",
+        ));
     }
     let step = failing_step(&tail).map(|s| format!(" at step `{s}`")).unwrap_or_default();
     let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
-    anyhow::bail!("the build failed{step}{code}\nhint: the build context is kept at `{}`", context.display())
+    anyhow::bail!(Hinted::new(
+        format!("the build failed{step}{code}"),
+        format!("the build context is kept at `{}`", context.display()),
+    ))
 }
 
 /// The image a build could not find or pull, read from BuildKit's error.
@@ -562,13 +567,14 @@ mod tests {
             "x@sha256:00",
             "a b",
         ] {
-            let err = check_tag(bad).unwrap_err().to_string();
+            let err = check_tag(bad).unwrap_err();
             assert!(
-                err.starts_with("invalid tag ") && err.contains("\nhint: write it like `dev`"),
+                err.message.starts_with("invalid tag ")
+                    && err.hint.as_ref().unwrap().starts_with("write it like `dev`"),
                 "{bad}: {err}"
             );
         }
-        assert!(check_tag("a\nb").unwrap_err().to_string().starts_with("invalid tag \"a\\nb\"\n"));
+        assert_eq!(check_tag("a\nb").unwrap_err().message, "invalid tag \"a\\nb\"");
     }
 
     #[test]

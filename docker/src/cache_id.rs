@@ -58,14 +58,18 @@ pub struct CacheId {
 
 /// An id that would corrupt a mount spec.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid cache id {value:?} (from {origin})\nhint: use 1 to {MAX_LEN} letters, digits, `_`, `.` or `-`, e.g. `py310`"
-)]
+#[error("invalid cache id {value:?} (from {origin})")]
 pub struct InvalidCacheId {
     /// The rejected value.
     pub value: String,
     /// Where it came from.
     pub origin: Source,
+}
+
+impl quarry_core::Hint for InvalidCacheId {
+    fn hint(&self) -> Option<String> {
+        Some(format!("use 1 to {MAX_LEN} letters, digits, `_`, `.` or `-`, e.g. `py310`"))
+    }
 }
 
 /// Whether `id` may be used as a cache id.
@@ -136,6 +140,7 @@ pub fn github_id(job: &str, runner: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use quarry_core::Hint;
     use std::collections::BTreeMap;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -198,12 +203,10 @@ mod tests {
     fn ids_that_would_corrupt_a_mount_are_rejected() {
         for bad in ["a,b", "a b", "", "x\ny", "a=b", &"x".repeat(65)] {
             let err = resolve(Some(bad), &env(&[]), None).unwrap_err();
-            assert!(err.to_string().contains("hint: use 1 to 64"), "{err}");
+            assert!(err.hint().unwrap().starts_with("use 1 to 64"), "{err}");
         }
         let err = resolve(None, &env(&[("ROCKER_CACHE_ID", "py 3.10")]), None).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid cache id \"py 3.10\" (from $ROCKER_CACHE_ID)\nhint: use 1 to 64 letters, digits, `_`, `.` or `-`, e.g. `py310`"
-        );
+        assert_eq!(err.to_string(), "invalid cache id \"py 3.10\" (from $ROCKER_CACHE_ID)");
+        assert_eq!(err.hint().as_deref(), Some("use 1 to 64 letters, digits, `_`, `.` or `-`, e.g. `py310`"));
     }
 }

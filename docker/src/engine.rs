@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use quarry_core::EngineLevel;
+use quarry_core::{EngineLevel, Hint, Hinted};
 
 /// The engine's capabilities.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,21 +35,37 @@ impl Engine {
     }
 }
 
-/// Why the engine cannot be used.
+/// Why the engine cannot be used. `Display` is the message; [`Hint`] the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
     /// `docker` is not installed.
-    #[error("cannot run `docker`: {0}\nhint: install the Docker CLI and make sure `docker` is on PATH")]
+    #[error("cannot run `docker`: {0}")]
     NoClient(String),
     /// The daemon does not answer.
-    #[error("no Docker engine answers{}\nhint: start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one", host_suffix(.0))]
+    #[error("no Docker engine answers{}", host_suffix(.0))]
     NotRunning(Option<String>),
     /// The engine is older than [`MIN_VERSION`].
-    #[error("Docker engine {0} is too old\nhint: quarry needs Docker 20.10 or newer (BuildKit cache mounts)")]
+    #[error("Docker engine {0} is too old")]
     TooOld(String),
     /// The version string could not be read.
-    #[error("cannot read the Docker engine version from {0:?}\nhint: check that `docker version` works")]
+    #[error("cannot read the Docker engine version from {0:?}")]
     UnknownVersion(String),
+}
+
+impl Hint for EngineError {
+    fn hint(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::NoClient(_) => "install the Docker CLI and make sure `docker` is on PATH",
+                Self::NotRunning(_) => {
+                    "start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one"
+                }
+                Self::TooOld(_) => "quarry needs Docker 20.10 or newer (BuildKit cache mounts)",
+                Self::UnknownVersion(_) => "check that `docker version` works",
+            }
+            .to_owned(),
+        )
+    }
 }
 
 fn host_suffix(host: &Option<String>) -> String {
@@ -105,16 +121,21 @@ pub fn current_context(docker: &str) -> Option<String> {
 /// Why `--builder builder` cannot work from `context`: a `docker`-driver builder is the engine
 /// of a Docker context, and buildx builds on another context's engine only through that context
 /// (the image would also land there, while `docker run` runs on the current one).
-pub fn builder_problem(builder: &str, info: &BuilderInfo, context: Option<&str>) -> Option<String> {
+pub fn builder_problem(builder: &str, info: &BuilderInfo, context: Option<&str>) -> Option<Hinted> {
     if info.driver.as_deref() != Some("docker") || context.is_none_or(|c| c == builder) {
         return None;
     }
-    Some(format!(
-        "`--builder {builder}` is the Docker engine of context `{builder}`, not the current one (`{}`): buildx \
-         builds there only through that context, and the image would not be where `quarry run` runs it\n\
-         hint: run quarry with DOCKER_CONTEXT={builder} (and DOCKER_HOST unset) instead of `--builder`: it then builds \
-         and runs the image on that engine",
-        context.unwrap_or_default()
+    Some(Hinted::new(
+        format!(
+            "`--builder {builder}` is the Docker engine of context `{builder}`, not the current one (`{}`): \
+             buildx builds there only through that context, and the image would not be where `quarry run` \
+             runs it",
+            context.unwrap_or_default()
+        ),
+        format!(
+            "run quarry with DOCKER_CONTEXT={builder} (and DOCKER_HOST unset) instead of `--builder`: it then \
+             builds and runs the image on that engine"
+        ),
     ))
 }
 
@@ -209,7 +230,7 @@ mod tests {
         assert_eq!(builder_problem("default", &info, Some("default")), None);
         let other = parse_builder("Name: far\nDriver: docker\nNodes:\nEndpoint: far\n");
         let problem = builder_problem("far", &other, Some("default")).unwrap();
-        assert!(problem.contains("hint: run quarry with DOCKER_CONTEXT=far"), "{problem}");
+        assert!(problem.hint.unwrap().starts_with("run quarry with DOCKER_CONTEXT=far"));
         assert_eq!(builder_problem("far", &other, Some("far")), None);
         let container = parse_builder("Name: q\nDriver: docker-container\nNodes:\nEndpoint: default\n");
         assert_eq!(builder_problem("q", &container, Some("default")), None);
@@ -234,10 +255,12 @@ mod tests {
 
     #[test]
     fn messages() {
+        let e = EngineError::NotRunning(Some("unix:///x.sock".into()));
+        assert_eq!(e.to_string(), "no Docker engine answers at `unix:///x.sock`");
         assert_eq!(
-            EngineError::NotRunning(Some("unix:///x.sock".into())).to_string(),
-            "no Docker engine answers at `unix:///x.sock`\nhint: start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one"
+            e.hint().as_deref(),
+            Some("start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one")
         );
-        assert!(EngineError::TooOld("19.03.1".into()).to_string().contains("needs Docker 20.10"));
+        assert!(EngineError::TooOld("19.03.1".into()).hint().unwrap().contains("needs Docker 20.10"));
     }
 }

@@ -12,10 +12,16 @@ static CHILD: AtomicU32 = AtomicU32::new(0);
 
 /// The build was interrupted.
 #[derive(Debug, thiserror::Error)]
-#[error("the build was interrupted\nhint: the build context is kept at `{}`", .context.display())]
+#[error("the build was interrupted")]
 pub struct Interrupted {
     /// The kept build context.
     pub context: PathBuf,
+}
+
+impl quarry_core::Hint for Interrupted {
+    fn hint(&self) -> Option<String> {
+        Some(format!("the build context is kept at `{}`", self.context.display()))
+    }
 }
 
 /// Installs the handler (once per process).

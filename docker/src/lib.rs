@@ -21,8 +21,8 @@ use std::path::PathBuf;
 pub enum Message {
     /// Worth knowing: what is built, what the remote cache holds.
     Note(String),
-    /// Something is missing or lost; the work goes on.
-    Warning(String),
+    /// Something is missing or lost; the work goes on. Its hint, if any, is printed apart.
+    Warning(quarry_core::Hinted),
     /// Detail: the commands run.
     Detail(String),
 }

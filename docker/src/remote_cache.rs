@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use quarry_buildkit::dockerfile::{Body, Dockerfile, Stage};
 use quarry_buildkit::hash::fnv1a;
-use quarry_core::Rendered;
+use quarry_core::{Hint, Hinted, Rendered};
 
 use crate::engine::Engine;
 use crate::{Message, Say};
@@ -47,11 +47,12 @@ pub struct CacheRepo {
 impl CacheRepo {
     /// Parses and checks `REGISTRY/REPO`: a registry host (with a `.` or a `:port`, or
     /// `localhost`), then lowercase path components, and no tag or digest (quarry names the tags).
-    pub fn parse(text: &str) -> Result<CacheRepo, String> {
-        const HINT: &str = "hint: write it as `REGISTRY/REPO`, e.g. `ghcr.io/team/quarry-cache` or \
+    pub fn parse(text: &str) -> Result<CacheRepo, Hinted> {
+        const HINT: &str = "write it as `REGISTRY/REPO`, e.g. `ghcr.io/team/quarry-cache` or \
                             `127.0.0.1:5000/quarry-cache`, without a tag: quarry names one tag per stage";
-        let bad =
-            |why: &str| format!("invalid cache registry {}: {why}\n{HINT}", quarry_core::text::shown(text));
+        let bad = |why: &str| {
+            Hinted::new(format!("invalid cache registry {}: {why}", quarry_core::text::shown(text)), HINT)
+        };
         if text.contains('@') {
             return Err(bad("it carries a digest"));
         }
@@ -246,7 +247,7 @@ fn insecure_attr(cache: &RemoteCache) -> &'static str {
     if cache.insecure && !cache.repo.is_loopback() { ",registry.insecure=true" } else { "" }
 }
 
-/// Why the registry cannot be used.
+/// Why the registry cannot be used. `Display` is the message; [`Hint`] the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProbeError {
     /// Nothing answers.
@@ -258,9 +259,7 @@ pub enum ProbeError {
         detail: String,
     },
     /// It speaks plain http, which was not allowed.
-    #[error(
-        "the cache registry `{0}` speaks plain http, which quarry does not use unless told to\nhint: if you trust the network to it, set `insecure = true` under `[cache]` or pass `--cache-registry-insecure`; else serve it over https"
-    )]
+    #[error("the cache registry `{0}` speaks plain http, which quarry does not use unless told to")]
     Insecure(String),
     /// Anything else (authentication, a server error).
     #[error("the cache registry `{host}` answered: {detail}")]
@@ -270,6 +269,19 @@ pub enum ProbeError {
         /// What it said.
         detail: String,
     },
+}
+
+impl Hint for ProbeError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Insecure(_) => Some(
+                "if you trust the network to it, set `insecure = true` under `[cache]` or pass \
+                 `--cache-registry-insecure`; else serve it over https"
+                    .to_owned(),
+            ),
+            Self::Unreachable { .. } | Self::Other { .. } => None,
+        }
+    }
 }
 
 /// Whether the registry holds `tag`, asked over plain http (loopback or `insecure`) with the
@@ -408,21 +420,23 @@ impl RemotePlan {
 }
 
 /// Why the remote cache is left out of a build, said as a warning; the build goes on.
-pub fn engine_problem(engine: &Engine, driver: Option<&str>) -> Option<String> {
+pub fn engine_problem(engine: &Engine, driver: Option<&str>) -> Option<Hinted> {
     if !engine.buildx {
-        return Some(
-            "the remote cache needs docker buildx, which this engine does not have: building without it\n\
-             hint: install the buildx plugin"
-                .to_owned(),
-        );
+        return Some(Hinted::new(
+            "the remote cache needs docker buildx, which this engine does not have: building without it",
+            "install the buildx plugin",
+        ));
     }
     if driver == Some("docker") && !engine.containerd_store {
-        return Some(format!(
-            "Docker {}'s default builder (the `docker` driver on the classic image store) cannot export caches: \
-             building without the remote cache\nhint: turn on the containerd image store \
-             (`{{\"features\": {{\"containerd-snapshotter\": true}}}}` in daemon.json), or use a `docker-container` \
-             builder: `docker buildx create --name quarry --driver docker-container` and `--builder quarry`",
-            engine.version
+        return Some(Hinted::new(
+            format!(
+                "Docker {}'s default builder (the `docker` driver on the classic image store) cannot export \
+                 caches: building without the remote cache",
+                engine.version
+            ),
+            "turn on the containerd image store (`{\"features\": {\"containerd-snapshotter\": true}}` in \
+             daemon.json), or use a `docker-container` builder: `docker buildx create --name quarry --driver \
+             docker-container` and `--builder quarry`",
         ));
     }
     None
@@ -470,11 +484,8 @@ pub fn prepare(
             Ok(Some(plan))
         }
         Err(e) => {
-            let text = e.to_string();
-            let (what, hint) =
-                text.split_once("\nhint: ").map_or((text.as_str(), None), |(w, h)| (w, Some(h)));
-            let hint = hint.map(|h| format!("\nhint: {h}")).unwrap_or_default();
-            say(Message::Warning(format!("{what}: building without the remote cache{hint}")));
+            let message = format!("{e}: building without the remote cache");
+            say(Message::Warning(Hinted { message, hint: e.hint() }));
             Ok(None)
         }
     }
@@ -557,7 +568,8 @@ pub fn export(docker: &str, main: &[String], plan: &RemotePlan, say: Say) -> Exp
             let left = plan.missing.len() - n;
             say(Message::Warning(format!(
                 "remote cache: skipping the other {left} export(s): the registry refused a push ({reason})"
-            )));
+            )
+            .into()));
             for r in &plan.missing[n..] {
                 result.failed.push((r.reference.clone(), "skipped: the registry refuses pushes".to_owned()));
             }
@@ -585,15 +597,23 @@ pub fn export(docker: &str, main: &[String], plan: &RemotePlan, say: Say) -> Exp
                     .find(|l| l.contains("ERROR") || l.contains("error"))
                     .unwrap_or("the export failed")
                     .trim();
-                say(Message::Warning(format!(
-                    "remote cache: cannot export {what} to `{}`: {reason}\nthe image is built; the registry just does \
-                     not get this cache\nhint: check that you may push to `{}/{}` (`docker login {}`)",
-                    r.reference, plan.cache.repo.host, plan.cache.repo.path, plan.cache.repo.host
+                say(Message::Warning(Hinted::new(
+                    format!(
+                        "remote cache: cannot export {what} to `{}`: {reason}\nthe image is built; the registry just \
+                         does not get this cache",
+                        r.reference
+                    ),
+                    format!(
+                        "check that you may push to `{}/{}` (`docker login {}`)",
+                        plan.cache.repo.host, plan.cache.repo.path, plan.cache.repo.host
+                    ),
                 )));
                 result.failed.push((r.reference.clone(), reason.to_owned()));
             }
             Err(e) => {
-                say(Message::Warning(format!("remote cache: cannot run `{docker}` to export {what}: {e}")));
+                say(Message::Warning(
+                    format!("remote cache: cannot run `{docker}` to export {what}: {e}").into(),
+                ));
                 result.failed.push((r.reference.clone(), e.to_string()));
             }
         }
@@ -791,7 +811,7 @@ mod tests {
             ("ghcr.io/a b", "not a valid"),
         ] {
             let e = CacheRepo::parse(bad).unwrap_err();
-            assert!(e.contains(why) && e.contains("\nhint: "), "{bad}: {e}");
+            assert!(e.message.contains(why) && e.hint.is_some(), "{bad}: {e}");
         }
     }
 
@@ -816,7 +836,7 @@ mod tests {
             "ERROR: Get \"https://h:1/v2/\": http: server gave HTTP response to HTTPS client\n",
         );
         assert_eq!(e, ProbeError::Insecure("h:1".into()));
-        assert!(e.to_string().contains("--cache-registry-insecure"));
+        assert!(e.hint().unwrap().contains("--cache-registry-insecure"));
         let e = classify("h:1", "ERROR: dial tcp 10.0.0.1:1: connect: connection refused");
         assert!(matches!(e, ProbeError::Unreachable { .. }), "{e:?}");
         let e = classify("h:1", "ERROR: h:1/c:t: not found");

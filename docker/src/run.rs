@@ -22,13 +22,11 @@ pub struct RunOptions {
     pub xauthority: Option<String>,
 }
 
-/// A run argument that cannot be built.
+/// A run argument that cannot be built. `Display` is the message; [`quarry_core::Hint`] the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
     /// A run-argument template failed.
-    #[error(
-        "a run argument of extension `{extension}` failed: {message}\nhint: this is a fault of the extension; report it to its authors"
-    )]
+    #[error("a run argument of extension `{extension}` failed: {message}")]
     Template {
         /// The extension.
         extension: String,
@@ -36,9 +34,7 @@ pub enum RunError {
         message: String,
     },
     /// A `group_add` entry rendered to something that is not a group.
-    #[error(
-        "extension `{extension}` adds the group {group:?}, which is not a group name or id\nhint: this is a fault of the extension; report it to its authors"
-    )]
+    #[error("extension `{extension}` adds the group {group:?}, which is not a group name or id")]
     Group {
         /// The extension.
         extension: String,
@@ -46,9 +42,7 @@ pub enum RunError {
         group: String,
     },
     /// A volume names a host variable that is not set.
-    #[error(
-        "extension `{extension}` mounts {spec:?}, but `${var}` is not set on this host\nhint: set `{var}`, or leave `{extension}` out"
-    )]
+    #[error("extension `{extension}` mounts {spec:?}, but `${var}` is not set on this host")]
     UnsetVariable {
         /// The extension.
         extension: String,
@@ -57,6 +51,17 @@ pub enum RunError {
         /// The missing variable.
         var: String,
     },
+}
+
+impl quarry_core::Hint for RunError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::Template { .. } | Self::Group { .. } => {
+                "this is a fault of the extension; report it to its authors".to_owned()
+            }
+            Self::UnsetVariable { extension, var, .. } => format!("set `{var}`, or leave `{extension}` out"),
+        })
+    }
 }
 
 /// The `docker run` arguments (without `docker`) for `tag`; `env` reads host variables; a volume
@@ -138,7 +143,8 @@ pub fn run_args(
                     say(Message::Warning(format!(
                         "the host path `{missing}` of volume {} does not exist: docker creates it as an empty folder owned by root",
                         quarry_core::text::quoted(&v)
-                    )));
+                    )
+                    .into()));
                 }
                 args.extend(["--volume".into(), spec]);
             }

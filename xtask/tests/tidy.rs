@@ -124,6 +124,71 @@ fn modules_of_the_cli_do_not_import_each_other() {
     assert!(found.is_empty(), "cli modules that import each other: {}", described.join("; "));
 }
 
+/// The lines of `source` before its `#[cfg(test)]` module, numbered from 1.
+fn non_test_lines(source: &str) -> impl Iterator<Item = (usize, &str)> {
+    source.lines().enumerate().map(|(i, l)| (i + 1, l)).take_while(|(_, l)| l.trim() != "#[cfg(test)]")
+}
+
+/// Where `source` writes a hint into a message's text: `\nhint:` in a string, a string that
+/// starts with `hint:`, or a continued string line (`...\n\`) whose next line starts with it.
+/// A line that says `// tidy:` why it prints the label is left alone.
+fn hint_text_lines(source: &str) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut continued = false;
+    for (number, line) in non_test_lines(source) {
+        let trimmed = line.trim_start();
+        let text = trimmed.contains("\\nhint:")
+            || trimmed.contains("\"hint:")
+            || (continued && trimmed.starts_with("hint:"));
+        if text && !line.contains("// tidy:") {
+            found.push(number);
+        }
+        continued = line.trim_end().ends_with("\\n\\");
+    }
+    found
+}
+
+#[test]
+fn hints_are_data_not_text() {
+    let mut found = Vec::new();
+    for krate in ["core", "cli", "docker", "buildkit"] {
+        let dir = workspace().join(krate).join("src");
+        let mut stack = vec![dir];
+        while let Some(folder) = stack.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let source = std::fs::read_to_string(&path).unwrap();
+                    let at = path.strip_prefix(workspace()).unwrap().display().to_string();
+                    found.extend(hint_text_lines(&source).into_iter().map(|line| format!("{at}:{line}")));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "messages with a `hint:` in their text (give it as data: `quarry_core::Hinted`, a `Hint` impl): {}",
+        found.join(", ")
+    );
+}
+
+#[test]
+fn the_hint_check_finds_hint_text() {
+    let bad = [
+        "bail!(\"`{x}` is a folder\\nhint: name a file\");",
+        "const HINT: &str = \"hint: write it as `REGISTRY/REPO`\";",
+        "    \"is registered twice\\n\\\n     hint: rename one of them\"",
+    ];
+    for source in bad {
+        assert!(!hint_text_lines(source).is_empty(), "{source}");
+    }
+    let good = "Hinted::new(\"`x` is a folder\", \"name a file\");\nstyled(\"hint:\", \"1;32\") // tidy: the label\n\
+                #[cfg(test)]\nassert!(err.contains(\"\\nhint: \"));";
+    assert!(hint_text_lines(good).is_empty(), "{:?}", hint_text_lines(good));
+}
+
 #[test]
 fn the_cycle_check_finds_cycles() {
     let known: BTreeSet<String> = ["args", "explain", "ui", "host"].map(str::to_owned).into();

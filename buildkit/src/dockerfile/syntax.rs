@@ -180,9 +180,9 @@ impl Instruction {
     }
 }
 
-/// Why a Dockerfile does not parse.
+/// Why a Dockerfile does not parse. `Display` is the line and message; the fix is `hint`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}\nhint: {hint}")]
+#[error("line {line}: {message}")]
 pub struct ParseError {
     /// 1-based line.
     pub line: usize,

@@ -12,13 +12,32 @@ use crate::image;
 
 /// A cache buster found in the new Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "WarningJson")]
 pub struct Warning {
     /// Line in the new Dockerfile.
     pub line: usize,
     /// Short identifier: `arg-ahead-of-run`, `link-chmod`, `mutable-builder-base`, `apt-lists-uncached`, ...
     pub code: &'static str,
-    /// What and why, with a `hint:` line.
+    /// What and why.
     pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+/// A warning as `quarry explain --format json` has always written it: one `message` holding the
+/// hint on a line of its own. Only this output form joins the two.
+#[derive(Serialize)]
+struct WarningJson {
+    line: usize,
+    code: &'static str,
+    message: String,
+}
+
+impl From<Warning> for WarningJson {
+    fn from(w: Warning) -> Self {
+        let message = format!("{}\nhint: {}", w.message, w.hint); // tidy: the JSON form
+        Self { line: w.line, code: w.code, message }
+    }
 }
 
 pub(super) fn warnings(df: &Dockerfile, a: &Analysis, store: Store) -> Vec<Warning> {
@@ -58,9 +77,10 @@ pub(super) fn warnings(df: &Dockerfile, a: &Analysis, store: Store) -> Vec<Warni
                     line: ins.line,
                     code: "run-after-linked-copy",
                     message: format!(
-                        "this RUN follows the linked copy on line {copy}: it runs again whenever any copy or step before it changes, however cheap the copies are{}\nhint: move it before the copies if it needs no copied files; quarry extensions mark such a step `setup_after_copies` only when it truly needs artifacts",
+                        "this RUN follows the linked copy on line {copy}: it runs again whenever any copy or step before it changes, however cheap the copies are{}",
                         if store == Store::Containerd { "" } else { " (and on this engine the copies are plain COPY steps in the chain)" }
                     ),
+                    hint: "move it before the copies if it needs no copied files; quarry extensions mark such a step `setup_after_copies` only when it truly needs artifacts".to_owned(),
                 });
             }
             if let Body::Args(decls) = &ins.body {
@@ -74,11 +94,12 @@ pub(super) fn warnings(df: &Dockerfile, a: &Analysis, store: Store) -> Vec<Warni
                             line: ins.line,
                             code: "arg-ahead-of-run",
                             message: format!(
-                                "`ARG {}` enters the cache key of every later RUN in stage `{}`, starting with line {}, which does not use it: a different value re-runs them all\nhint: declare it right before the first step that needs it",
+                                "`ARG {}` enters the cache key of every later RUN in stage `{}`, starting with line {}, which does not use it: a different value re-runs them all",
                                 d.name,
                                 stage.display_name(),
                                 run.line
                             ),
+                            hint: "declare it right before the first step that needs it".to_owned(),
                         });
                     }
                 }
@@ -91,17 +112,19 @@ pub(super) fn warnings(df: &Dockerfile, a: &Analysis, store: Store) -> Vec<Warni
                     line: ins.line,
                     code: "link-chmod",
                     message: format!(
-                        "`{} --link --chmod`: the key still holds the source files' own modes, which --chmod throws away, so a checkout or umask difference runs the copy again{}\nhint: set the modes in the source (or the stage that makes it) and drop --chmod",
+                        "`{} --link --chmod`: the key still holds the source files' own modes, which --chmod throws away, so a checkout or umask difference runs the copy again{}",
                         ins.keyword,
                         if store == Store::Containerd { "" } else { " (and --link is a plain COPY on this engine)" }
                     ),
+                    hint: "set the modes in the source (or the stage that makes it) and drop --chmod".to_owned(),
                 });
             }
             if ins.keyword == Keyword::Run && mentions_apt_update(ins) && !has_lists_cache(ins) {
                 out.push(Warning {
                     line: ins.line,
                     code: "apt-lists-uncached",
-                    message: "`apt-get update` without a cache mount on /var/lib/apt/lists: every run downloads the package lists again and stores them in the layer\nhint: add `--mount=type=cache,target=/var/lib/apt/lists,sharing=locked` (and one for /var/cache/apt)".to_owned(),
+                    message: "`apt-get update` without a cache mount on /var/lib/apt/lists: every run downloads the package lists again and stores them in the layer".to_owned(),
+                    hint: "add `--mount=type=cache,target=/var/lib/apt/lists,sharing=locked` (and one for /var/cache/apt)".to_owned(),
                 });
             }
         }
@@ -121,11 +144,11 @@ pub(super) fn warnings(df: &Dockerfile, a: &Analysis, store: Store) -> Vec<Warni
             line: stage.line,
             code: "mutable-builder-base",
             message: format!(
-                "builder base `{}` is a tag, which can move: when it does, every builder stage on it runs again{}\nhint: pin it by digest (`{}@sha256:...`), and update the pin on purpose",
+                "builder base `{}` is a tag, which can move: when it does, every builder stage on it runs again{}",
                 image::short(&state.root_image),
                 if state.root_image.ends_with(":latest") { " (`latest` moves most often)" } else { "" },
-                image::short(&state.root_image),
             ),
+            hint: format!("pin it by digest (`{}@sha256:...`), and update the pin on purpose", image::short(&state.root_image)),
         });
     }
     out.sort_by(|x, y| (x.line, x.code).cmp(&(y.line, y.code)));

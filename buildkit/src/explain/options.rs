@@ -60,7 +60,7 @@ pub struct Options {
     pub image_ids: Option<BTreeMap<String, String>>,
 }
 
-/// Why there is no explanation.
+/// Why there is no explanation. `Display` is the message; [`ExplainError::hint`] the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExplainError {
     /// A Dockerfile does not parse.
@@ -72,7 +72,7 @@ pub enum ExplainError {
         error: dockerfile::ParseError,
     },
     /// The target stage does not exist.
-    #[error("{origin}: no stage named `{target}`\nhint: stages are {stages}")]
+    #[error("{origin}: no stage named `{target}`")]
     NoTarget {
         /// File.
         origin: String,
@@ -82,7 +82,7 @@ pub enum ExplainError {
         stages: String,
     },
     /// The Dockerfile cannot build on the chosen engine, or refers to itself.
-    #[error("{origin}: line {line}: {message}\nhint: {hint}")]
+    #[error("{origin}: line {line}: {message}")]
     Invalid {
         /// File.
         origin: String,
@@ -93,6 +93,17 @@ pub enum ExplainError {
         /// How to fix it.
         hint: String,
     },
+}
+
+impl ExplainError {
+    /// The fix: the parser's hint, the stages there are, or how to make the file build.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::Parse { error, .. } => error.hint.clone(),
+            Self::NoTarget { stages, .. } => format!("stages are {stages}"),
+            Self::Invalid { hint, .. } => hint.clone(),
+        })
+    }
 }
 
 /// Largest value one expansion (an ARG default, an ENV value, a path, a mount) may produce.
