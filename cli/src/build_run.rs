@@ -1,0 +1,351 @@
+//! `quarry build` and `quarry run`: the engine detected, the render made for it, the build
+//! context written, the remote cache planned, the `docker build` run, then `docker run` with the
+//! extensions' arguments.
+
+use anyhow::Context;
+use quarry_core::{Hinted, Registry, Rendered};
+use quarry_docker::{build, cache_id, engine, remote_cache, run, xauth};
+
+use crate::configured::{configure, render_request};
+use crate::{args, config, exit, host, output, ui};
+
+/// A build, ready to run: what was rendered and the docker command that builds it.
+#[derive(Debug)]
+pub struct PreparedBuild {
+    /// The `docker` program.
+    pub docker: String,
+    /// The engine (`None` when none answered and only a dry run was asked for).
+    pub engine: Option<engine::Engine>,
+    /// The render.
+    pub rendered: Rendered,
+    /// The image tag.
+    pub tag: String,
+    /// The build context folder.
+    pub context: std::path::PathBuf,
+    /// `docker` arguments that build it.
+    pub args: Vec<String>,
+    /// The `docker build` of the project's Dockerfile base, run first (`dockerfile`).
+    pub base_args: Option<Vec<String>>,
+    /// Extra `docker run` arguments from the configuration files.
+    pub run_args: Vec<String>,
+    /// The remote cache: imported by `args`, exported after a successful build.
+    pub remote: Option<remote_cache::RemotePlan>,
+}
+
+/// Detects the engine, renders for it, writes the context and composes the build command.
+/// With `dry_run`, a missing engine is assumed modern with buildx, and nothing is written.
+pub fn prepare_build(
+    registry: &Registry,
+    mut build: args::Build,
+    dry_run: bool,
+) -> anyhow::Result<PreparedBuild> {
+    if let Some(tag) = &build.tag {
+        build::check_tag(tag)?;
+    }
+    let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
+    let engine = match engine::detect(&docker) {
+        Ok(engine) => Some(engine),
+        Err(e) if dry_run => {
+            ui::note(&format!(
+                "{}; assuming Docker 26 with buildx for the dry run",
+                e.to_string().lines().next().unwrap_or_default()
+            ));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let assumed = engine::Engine {
+        version: "26.1.5".into(),
+        major_minor: (26, 1),
+        buildx: true,
+        containerd_store: true,
+    };
+    let effective = engine.clone().unwrap_or(assumed);
+    let level = effective.level();
+    if build.request.engine < level {
+        ui::warning(&format!(
+            "Docker {} has no `COPY --link` (needs Docker 23+): rendering plain `COPY --from` instead",
+            effective.version
+        ));
+        build.request.engine = level;
+    } else if !build.engine_given {
+        build.request.engine = level;
+        if level == quarry_core::EngineLevel::Legacy {
+            ui::note(&format!(
+                "Docker {} has no `COPY --link`: rendering plain `COPY --from`",
+                effective.version
+            ));
+        }
+    }
+    if !effective.buildx {
+        let missing = build::unsupported_without_buildx(&build.options);
+        if !missing.is_empty() {
+            anyhow::bail!(Hinted::new(
+                format!("{} need docker buildx, which this engine does not have", missing.join(", ")),
+                format!("install the buildx plugin, or drop {}", missing.join(", ")),
+            ));
+        }
+    }
+    if let (Some(builder), Some(_)) = (&build.options.builder, &engine) {
+        let info = engine::builder_info(&docker, Some(builder));
+        if let Some(problem) =
+            engine::builder_problem(builder, &info, engine::current_context(&docker).as_deref())
+        {
+            anyhow::bail!(problem);
+        }
+    }
+    let configured = configure(registry, &mut build.request, build.locked)?;
+    configured.layers.apply_build(&mut build.options);
+    let cache = cache_id::resolve(
+        build.cache_id.as_deref(),
+        &|k| std::env::var(k).ok(),
+        configured.layers.cache_id().as_deref(),
+    )?;
+    // The project's Dockerfile first: its image is the final image, so it must exist before
+    // its ENTRYPOINT and CMD are read. BuildKit's cache makes an unchanged one instant.
+    let base_args = configured.base.as_ref().map(|(path, tag)| {
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut args = build::build_args(&effective, folder, tag, &cache, &build.options);
+        let context = args.pop().expect("the context is the last argument");
+        args.extend(["--file".into(), path.display().to_string(), context]);
+        args
+    });
+    if let (Some(args), false) = (&base_args, dry_run) {
+        ui::note(&format!("building the project's Dockerfile as `{}`", build.request.image));
+        ui::detail(&run::shell_line(&docker, args));
+        let legacy = engine.as_ref().is_some_and(|e| !e.buildx);
+        let (status, _) = build::run_streaming(&docker, args, legacy)?;
+        if !status.success() {
+            let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
+            anyhow::bail!(Hinted::new(
+                format!("the build of the project's Dockerfile failed{code}"),
+                format!(
+                    "`{}` must build on its own: try it with `docker build`",
+                    configured.base.as_ref().map(|(p, _)| p.display().to_string()).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if engine.is_some() {
+        match engine::image_config(&docker, &build.request.image) {
+            Some(config) => build.request.image_config = Some(config),
+            None if build.request.image_config.is_none() => ui::note(&format!(
+                "the image `{}` is not on the engine yet, so its own ENTRYPOINT and CMD are not known: \
+                 quarry's entrypoint assumes none (the next build, once the image is there, composes with them)",
+                build.request.image
+            )),
+            None => {}
+        }
+    }
+    let layers = &configured.layers;
+    let rendered = render_request(registry, &build.request)?;
+    let lock = configured.check_lock(&rendered, &build.request)?;
+    if !dry_run {
+        configured.write_lock_or_note(lock);
+    }
+    let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
+    let root = build::contexts_root();
+    // A dry run writes the context too, so the printed command works when pasted; it is kept.
+    let context = build::write_build_context(&root, &tag, &rendered)
+        .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
+    if dry_run {
+        ui::note(&format!(
+            "dry run: the build context is written to `{}` and kept for the printed command",
+            context.display()
+        ));
+    } else {
+        ui::note(&format!("building `{tag}` with cache id `{}` ({})", cache.value, cache.source));
+        ui::detail(&format!("build context `{}`", context.display()));
+    }
+    let remote =
+        remote_cache_plan(&docker, &build, layers, engine.as_ref(), &effective, &cache, &rendered, dry_run)?;
+    if let Some(plan) = &remote {
+        build.options.cache_from.extend(plan.imports());
+    }
+    let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
+    Ok(PreparedBuild {
+        docker,
+        engine,
+        rendered,
+        tag,
+        context,
+        args,
+        base_args,
+        run_args: layers.run_args(),
+        remote,
+    })
+}
+
+/// The project's name for its moving cache reference: the folder of its quarry.toml, else of the
+/// current folder (a repository checked out on any runner keeps its folder's name).
+fn project_name(layers: &config::Layers) -> Option<String> {
+    let folder = match &layers.project {
+        Some(p) => p.path.canonicalize().ok()?.parent()?.to_path_buf(),
+        None => std::env::current_dir().ok()?,
+    };
+    folder.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+/// The remote cache of a build, when one is configured and usable: a malformed reference is an
+/// error; an engine that cannot export, or a registry that cannot be asked, is a warning and the
+/// build goes on without the remote cache.
+#[allow(clippy::too_many_arguments)]
+fn remote_cache_plan(
+    docker: &str,
+    build: &args::Build,
+    layers: &config::Layers,
+    engine: Option<&engine::Engine>,
+    effective: &engine::Engine,
+    cache: &cache_id::CacheId,
+    rendered: &Rendered,
+    dry_run: bool,
+) -> anyhow::Result<Option<remote_cache::RemotePlan>> {
+    let (configured, insecure) = layers.cache_registry();
+    let Some(text) = build.cache_registry.clone().or(configured) else { return Ok(None) };
+    let repo = remote_cache::CacheRepo::parse(&text)?;
+    let settings = remote_cache::RemoteCache { repo, insecure: insecure || build.cache_registry_insecure };
+    let driver = engine.and_then(|_| engine::builder_info(docker, build.options.builder.as_deref()).driver);
+    let mut keys = remote_cache::KeyInputs {
+        platform: build.options.platform.clone(),
+        build_args: Vec::new(),
+        project: project_name(layers),
+    };
+    if cache.value != "default" && !effective.has_mount_namespace() {
+        keys.build_args.push(("CACHE_ID".to_owned(), cache.value.clone()));
+    }
+    remote_cache::prepare(
+        docker,
+        &settings,
+        effective,
+        driver.as_deref(),
+        &keys,
+        rendered,
+        dry_run,
+        &ui::show,
+    )
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Runs a prepared build ([`build::execute`]): once more after BuildKit's known snapshot flake,
+/// the remote cache exported after a success, the context removed after a success and kept
+/// after a failure.
+pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
+    let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
+    build::execute(
+        &prepared.docker,
+        &prepared.args,
+        &prepared.context,
+        legacy,
+        prepared.remote.as_ref(),
+        &ui::show,
+    )
+}
+
+/// `quarry build`: prepares and runs the build, prints the tag.
+pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<String> {
+    let dry_run = build.dry_run;
+    let prepared = prepare_build(registry, build, dry_run)?;
+    if dry_run {
+        let line = run::shell_line(&prepared.docker, &prepared.args);
+        output::stdout(
+            format!("{}{}{line}\n", base_line(&prepared), build_env_prefix(&prepared)).as_bytes(),
+        )?;
+        return Ok(prepared.tag);
+    }
+    execute_build(&prepared)?;
+    output::stdout(format!("{}\n", prepared.tag).as_bytes())?;
+    Ok(prepared.tag)
+}
+
+/// `quarry run`: builds (the layer cache makes an unchanged image instant), then runs the
+/// container; returns the container's exit code.
+pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
+    use std::io::IsTerminal;
+    let dry_run = run.build.dry_run;
+    let prepared = prepare_build(registry, run.build, dry_run)?;
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let mut extra = prepared.run_args.clone();
+    for file in &run.env_files {
+        let path = cwd.join(file);
+        if !path.is_file() {
+            anyhow::bail!(Hinted::new(
+                format!("the env file `{}` does not exist", file.display()),
+                "name a file of `NAME=value` lines",
+            ));
+        }
+        extra.push(format!("--env-file={}", path.display()));
+    }
+    extra.extend(run.run_args.iter().cloned());
+    // An extension asks for an X authority cookie: made now (or, for a dry run, the line that
+    // makes it), for the host's `$DISPLAY`.
+    let wants_cookie = prepared.rendered.resolved.extensions.iter().any(|r| r.extension.run.xauthority);
+    let display = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty());
+    let cookie = match (wants_cookie, &display) {
+        (false, _) => None,
+        (true, None) => {
+            ui::warning("`DISPLAY` is not set: no X authority cookie for the container");
+            None
+        }
+        (true, Some(display)) => match xauth::cookie_path(display) {
+            None => {
+                ui::warning(
+                    "no folder for the X authority cookie (`XDG_RUNTIME_DIR` and `HOME` are not set)",
+                );
+                None
+            }
+            Some(file) if dry_run => Some((xauth::shell_line(display, &file), file)),
+            Some(file) => match xauth::make_cookie(display, &file) {
+                Ok(()) => Some((String::new(), file)),
+                Err(why) => {
+                    ui::warning_with_hint(&Hinted::new(
+                        format!("no X authority cookie for the container: {why}"),
+                        "install `xauth` on the host, or allow the container's connections with `xhost +local:`",
+                    ));
+                    None
+                }
+            },
+        },
+    };
+    let options = run::RunOptions {
+        interactive: std::io::stdin().is_terminal(),
+        extra,
+        command: run.command,
+        cwd,
+        host_groups: host::supplementary_groups(),
+        xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
+    };
+    let run_args =
+        run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok(), &ui::show)?;
+    if dry_run {
+        let make_cookie = cookie.map(|(line, _)| format!("{line}\n")).unwrap_or_default();
+        let text = format!(
+            "{}{}{}\n{make_cookie}{}\n",
+            base_line(&prepared),
+            build_env_prefix(&prepared),
+            run::shell_line(&prepared.docker, &prepared.args),
+            run::shell_line(&prepared.docker, &run_args)
+        );
+        output::stdout(text.as_bytes())?;
+        return Ok(0);
+    }
+    execute_build(&prepared)?;
+    ui::detail(&run::shell_line(&prepared.docker, &run_args));
+    let status = std::process::Command::new(&prepared.docker)
+        .args(&run_args)
+        .status()
+        .with_context(|| format!("cannot run `{}`", prepared.docker))?;
+    Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
+}
+
+/// The build of the project's Dockerfile base, as a line of its own, for `--dry-run`.
+fn base_line(prepared: &PreparedBuild) -> String {
+    match &prepared.base_args {
+        Some(args) => format!("{}{}\n", build_env_prefix(prepared), run::shell_line(&prepared.docker, args)),
+        None => String::new(),
+    }
+}
+
+/// `DOCKER_BUILDKIT=1 ` when the engine builds without buildx (what [`execute_build`] sets).
+fn build_env_prefix(prepared: &PreparedBuild) -> &'static str {
+    if prepared.engine.as_ref().is_some_and(|e| !e.buildx) { "DOCKER_BUILDKIT=1 " } else { "" }
+}
