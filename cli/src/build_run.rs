@@ -7,7 +7,7 @@ use quarry_core::{Hinted, Registry, Rendered};
 use quarry_docker::{build, cache_id, engine, remote_cache, run, xauth};
 
 use crate::configured::{configure, render_request};
-use crate::{args, config, exit, host, output, ui};
+use crate::{args, exit, host, output, ui};
 
 /// A build, ready to run: what was rendered and the docker command that builds it.
 #[derive(Debug)]
@@ -178,7 +178,7 @@ pub fn prepare_build(
 
 /// The project's name for its moving cache reference: the folder of its quarry.toml, else of the
 /// current folder (a repository checked out on any runner keeps its folder's name).
-fn project_name(layers: &config::Layers) -> Option<String> {
+fn project_name(layers: &crate::layers::Layers) -> Option<String> {
     let folder = match &layers.project {
         Some(p) => p.path.canonicalize().ok()?.parent()?.to_path_buf(),
         None => std::env::current_dir().ok()?,
@@ -193,7 +193,7 @@ fn project_name(layers: &config::Layers) -> Option<String> {
 fn remote_cache_plan(
     docker: &str,
     build: &args::Build,
-    layers: &config::Layers,
+    layers: &crate::layers::Layers,
     engine: Option<&engine::Engine>,
     effective: &engine::Engine,
     cache: &cache_id::CacheId,

@@ -5,7 +5,7 @@ use anyhow::Context;
 use quarry_core::{Hinted, Registry, Request};
 
 use crate::configured::{configure, render_request};
-use crate::{args, config, describe, explain, host, import_deps, lock, output, project, ui};
+use crate::{args, describe, explain, host, import_deps, lock, output, project, ui};
 
 pub(crate) fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<()> {
     let mut request = render.request.clone();
@@ -123,7 +123,7 @@ pub(crate) fn lock_command(registry: &Registry, reorder: bool) -> anyhow::Result
 
 pub(crate) fn show_config_command(registry: &Registry) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let layers = config::Layers::load(registry, &cwd)?;
+    let layers = crate::layers::Layers::load(registry, &cwd)?;
     let mut out =
         String::from("# Files that apply, lowest precedence first (the command line wins over all):\n");
     let applied = layers.applied();

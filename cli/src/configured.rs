@@ -6,7 +6,7 @@ use anyhow::Context;
 use quarry_core::{Hinted, Registry, Rendered, Request};
 
 use crate::exit::HintContext;
-use crate::{config, lock, output, ui};
+use crate::{lock, output, ui};
 
 /// Renders, reporting added dependencies and warnings on stderr.
 pub fn render_request(registry: &Registry, request: &Request) -> anyhow::Result<Rendered> {
@@ -24,7 +24,7 @@ pub fn render_request(registry: &Registry, request: &Request) -> anyhow::Result<
 #[derive(Debug)]
 pub struct Configured {
     /// The configuration files.
-    pub layers: config::Layers,
+    pub layers: crate::layers::Layers,
     /// `quarry.lock` next to the project file, and what it holds.
     lock: Option<(std::path::PathBuf, Option<lock::Lock>)>,
     locked: bool,
@@ -85,7 +85,7 @@ impl Configured {
 /// quarry.lock, and checks an image is set.
 pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> anyhow::Result<Configured> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let layers = config::Layers::load(registry, &cwd)?;
+    let layers = crate::layers::Layers::load(registry, &cwd)?;
     for (role, loaded) in layers.applied() {
         ui::detail(&format!("applying the {role} file `{}`", loaded.path.display()));
     }

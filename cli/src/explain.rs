@@ -171,7 +171,7 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
     // TOML table (`FROM x` has no `=`), and a configuration always is.
     if path.extension().is_some_and(|e| e == "toml") || text.parse::<toml::Table>().is_ok() {
         // The user's file applies under it, as it does under the project's quarry.toml.
-        let layers = crate::config::Layers::with_project_file(registry, path)?;
+        let layers = crate::layers::Layers::with_project_file(registry, path)?;
         let mut request = quarry_core::Request { engine: level, ..Default::default() };
         layers.apply(&mut request);
         if request.image.is_empty() {

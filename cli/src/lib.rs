@@ -16,6 +16,7 @@ pub mod exit;
 pub mod explain;
 pub mod host;
 mod import_deps;
+pub mod layers;
 pub mod lock;
 pub mod output;
 pub mod project;

@@ -28,13 +28,13 @@ const GENERATED: &str = "quarry-generated";
 /// The catalog plus the extensions of the project file found above `cwd`. Without a project
 /// file, or with one that adds none, the catalog itself.
 pub fn registry(catalog: &'static Registry, cwd: &Path) -> anyhow::Result<&'static Registry> {
-    let Some(path) = config::find_project(cwd) else { return Ok(catalog) };
+    let Some(path) = crate::layers::find_project(cwd) else { return Ok(catalog) };
     let loaded = Loaded::read(&path)?;
     if first_project_key(&loaded.config).is_none() {
         return Ok(catalog);
     }
     // A project file of another user adds no code to the image unless its folder is trusted.
-    config::Layers::check_owner_before_load(&path)?;
+    crate::layers::Layers::check_owner_before_load(&path)?;
     let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
     let project = Project { loaded: &loaded, root };
     let mut extensions: Vec<&'static Extension> = Vec::new();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use quarry_core::{Hinted, HostValue, Registry, Rule};
 
-use crate::{config, output, ui};
+use crate::{output, ui};
 
 /// The header line of a crate's scaffold: who checks the file.
 pub const CHECKED_BY_CODEGEN: &str = "quarry-codegen checks this file when the crate builds: a mistake fails `cargo build` with its\n# file, line, column, key and rule.";
@@ -56,7 +56,7 @@ pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) ->
         ));
     }
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let project = config::find_project(&cwd);
+    let project = crate::layers::find_project(&cwd);
     let root = project.as_deref().and_then(Path::parent).map_or_else(|| cwd.clone(), Path::to_owned);
     let dir: PathBuf = dir.map_or_else(|| root.join(".quarry/extensions").join(name), |d| cwd.join(d));
     if dir.exists() {

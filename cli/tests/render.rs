@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use quarry_cli::config::{EXAMPLE, request_from_text};
+use quarry_cli::config::EXAMPLE;
+use quarry_cli::layers::request_from_text;
 use quarry_core::{EngineLevel, Registry, Request, Selection, registry};
 
 const FIVE: [&str; 5] = ["cargo", "npm", "pixi", "palanteer", "ros_jazzy"];
