@@ -1,5 +1,10 @@
 //! The command-line definition: clap derive for the fixed part, and one flag per extension and per
 //! extension option, generated from the registry (`--cargo`, `--cargo-version 1.95.0`).
+//!
+//! One job, so one long file: the command line, from its definition (whose doc comments are the
+//! help text) through parsing (the lean parse first, the full command when it fails) to the data
+//! the commands get and the usage errors (rocker's flags, "did you mean"); it reads no file, host
+//! value or environment variable.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;

@@ -1,5 +1,7 @@
 //! The static description of an extension, as registered by its crate.
 //!
+//! One job, so one long file: the types of the model and their compile-time check.
+//!
 //! Everything here is `'static` and const-constructible, so that a registration is plain data that
 //! is checked at compile time ([`Extension::check`]) and read at run time through
 //! [`crate::registry()`]. Its value checks are the schema's ([`crate::schema::Check`]), the same

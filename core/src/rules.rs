@@ -1,5 +1,7 @@
 //! What a value may look like before it reaches a Dockerfile.
 //!
+//! One job, so one long file: the value rules, each a small `const fn` with its tests.
+//!
 //! Every check is a `const fn` so that the same code validates registrations at compile time,
 //! metadata in `codegen` and user input at run time. None of the accepted shapes can contain
 //! white space, a quote, a backslash or a newline, so an accepted value can never start a new
