@@ -1,4 +1,5 @@
-//! The static description of an extension, as registered by its crate.
+//! The static description of an extension, as registered by its crate. One job (the data
+//! types of the model and their const check), so one file.
 //!
 //! Everything here is `'static` and const-constructible, so that a registration is plain data that
 //! is checked at compile time ([`Extension::check`]) and read at run time through

@@ -1,4 +1,5 @@
-//! What a value may look like before it reaches a Dockerfile.
+//! What a value may look like before it reaches a Dockerfile. One job (a long file of short
+//! `const fn` checks and their tests): every rule a value is held to, in one place.
 //!
 //! Every check is a `const fn` so that the same code validates registrations at compile time,
 //! metadata in `codegen` and user input at run time. None of the accepted shapes can contain
