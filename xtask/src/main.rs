@@ -111,7 +111,7 @@ fn render(args: &[String]) -> anyhow::Result<()> {
         }
         _ => bail!("usage: cargo xtask render [--config FILE]"),
     };
-    let registry = quarry_core::registry()?;
+    let registry = quarry_cli::registry_with(&[])?;
     let request = quarry_cli::config::request_from_text(registry, &text, Path::new(&origin))?;
     let rendered = quarry_cli::render_request(registry, &request)?;
     quarry_cli::output::stdout(rendered.dockerfile.as_bytes())
