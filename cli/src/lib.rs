@@ -56,12 +56,21 @@ pub fn main() -> ExitCode {
 /// Naming each crate's `EXTENSION` keeps the linker from dropping the crate; an extension that is
 /// named but whose `inventory` registration did not reach the registry is added to it all the same.
 pub fn main_with(extensions: &[&'static quarry_core::Extension]) -> ExitCode {
+    match registry_with(extensions) {
+        Ok(registry) => run(registry, std::env::args_os().collect()),
+        Err(e) => exit::report(&anyhow::Error::new(e), exit::FAILURE),
+    }
+}
+
+/// The registry of quarry's catalog and `extensions`: what [`main_with`] runs with, for
+/// `xtask` and tests that render without the command line. Naming the lists keeps their crates
+/// in the binary even where nothing else uses them.
+pub fn registry_with(
+    extensions: &[&'static quarry_core::Extension],
+) -> Result<&'static Registry, quarry_core::DuplicateExtension> {
     // Using both lists is what keeps them, and the crates they name, in the binary.
     let (catalog, extensions) = std::hint::black_box((quarry_catalog::LINKED, extensions));
-    let registered = match quarry_core::registry() {
-        Ok(r) => r,
-        Err(e) => return exit::report(&anyhow::Error::new(e), exit::FAILURE),
-    };
+    let registered = quarry_core::registry()?;
     let mut missing: Vec<&'static quarry_core::Extension> = Vec::new();
     for &e in catalog.iter().chain(extensions) {
         if !registered.iter().chain(missing.iter().copied()).any(|r| std::ptr::eq(r, e)) {
@@ -69,13 +78,11 @@ pub fn main_with(extensions: &[&'static quarry_core::Extension]) -> ExitCode {
         }
     }
     if missing.is_empty() {
-        return run(registered, std::env::args_os().collect());
+        return Ok(registered);
     }
-    match Registry::from_extensions(registered.iter().chain(missing)) {
-        // One registry per process: it lives as long as the process, as `registry()`'s does.
-        Ok(registry) => run(Box::leak(Box::new(registry)), std::env::args_os().collect()),
-        Err(e) => exit::report(&anyhow::Error::new(e), exit::FAILURE),
-    }
+    let registry = Registry::from_extensions(registered.iter().chain(missing))?;
+    // One registry per process: it lives as long as the process, as `registry()`'s does.
+    Ok(Box::leak(Box::new(registry)))
 }
 
 /// Runs the command line `argv` (program name first) with `registry` and the extensions of the

@@ -197,7 +197,7 @@ fn cache_ids_isolate_mount_contents() {
 fn seed_form_shares_fewer_layers_than_quarrys() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
     let dir = scratch("seed");
-    let registry = quarry_core::registry().unwrap();
+    let registry = quarry_cli::registry_with(&[]).unwrap();
     let request = Request {
         image: "debian:bookworm".into(),
         extensions: vec![Selection::new("git"), Selection::new("user")],

@@ -56,10 +56,12 @@ fn project_extensions_build_and_a_change_reruns_only_their_own_steps() {
          setup = \"templates/setup.Dockerfile.j2\"\nenv = [\"PROBE={{ options.word }}\"]\n\
          [options.word]\ndescription = \"a word\"\ndefault = \"one\"\nrule = \"identifier\"\n",
     );
+    // A token of this run in the step: an earlier run on the same engine cannot have cached it.
+    let run_token = token();
     write(
         &project,
         ".quarry/extensions/probe/templates/setup.Dockerfile.j2",
-        "RUN echo probe-1 > /probe.txt\n",
+        &format!("RUN echo probe-1 {run_token} > /probe.txt\n"),
     );
     write(&project, "config/app.conf", "v=1\n");
     write(&project, "scripts/setup.sh", "echo from-script > /script.txt\n");
@@ -76,7 +78,11 @@ fn project_extensions_build_and_a_change_reruns_only_their_own_steps() {
     ]);
     let text = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert_eq!(text.lines().collect::<Vec<_>>()[..3], ["probe-1", "from-script", "v=1"], "{text}");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>()[..3],
+        [format!("probe-1 {run_token}").as_str(), "from-script", "v=1"],
+        "{text}"
+    );
     assert!(text.contains("jq-1.") && text.ends_with("one\n"), "{text}");
 
     // The same project again: nothing runs.
@@ -87,7 +93,7 @@ fn project_extensions_build_and_a_change_reruns_only_their_own_steps() {
     write(
         &project,
         ".quarry/extensions/probe/templates/setup.Dockerfile.j2",
-        "RUN echo probe-2 > /probe.txt\n",
+        &format!("RUN echo probe-2 {run_token} > /probe.txt\n"),
     );
     let template = build(&engine, &project, &home, &tag);
     let runs: Vec<&String> = template.iter().filter(|s| s.contains(" RUN ")).collect();
@@ -101,7 +107,7 @@ fn project_extensions_build_and_a_change_reruns_only_their_own_steps() {
     eprintln!("file changed: ran {file:#?}");
     assert!(file.iter().all(|s| !s.contains(" RUN ")), "{file:#?}");
     let run = engine.docker(&["run", "--rm", &tag, "cat", "/etc/probe/app.conf", "/probe.txt"]);
-    assert_eq!(String::from_utf8_lossy(&run.stdout), "v=2\nprobe-2\n");
+    assert_eq!(String::from_utf8_lossy(&run.stdout), format!("v=2\nprobe-2 {run_token}\n"));
 
     let _ = engine.docker(&["rmi", &tag]);
     std::fs::remove_dir_all(home).unwrap();

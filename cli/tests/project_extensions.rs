@@ -48,7 +48,8 @@ fn project(name: &str) -> PathBuf {
         ".quarry/extensions/eigen/extension.toml",
         "name = \"eigen_tools\"\ndescription = \"eigen helpers\"\ndepends_on = [\"git\"]\n\
          apt_packages = [\"cmake\"]\nsetup = \"templates/setup.Dockerfile.j2\"\n\
-         [options.level]\ndescription = \"level\"\ndefault = \"1\"\nrule = \"uint\"\n",
+         [options.level]\ndescription = \"level\"\ndefault = \"1\"\nrule = \"uint\"\n\
+         [run]\nenv = [\"EIGEN_LEVEL={{ options.level }}\"]\n",
     );
     write(
         &dir,
@@ -78,6 +79,9 @@ fn folder_and_two_line_extensions_render_with_their_options_and_dependencies() {
         "# Extensions: curl, git, eigen_tools, project_scripts, project_apt, project_pip, project_copy, project_scripts_post"
     ));
     assert!(out.contains("RUN echo level 3\n"), "{out}");
+    // The lock holds them, in the chain order.
+    let lock = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
+    assert!(lock.contains("\"eigen_tools\"") && lock.contains("\"project_pip\""), "{lock}");
     assert!(out.contains("libeigen3-dev"));
     // pip: a builder on the final image, one step per layer, copied.
     assert!(out.contains("FROM ubuntu:24.04 AS project_pip_builder"));
@@ -92,6 +96,10 @@ fn folder_and_two_line_extensions_render_with_their_options_and_dependencies() {
     // scripts: from the context; `post` after the copies.
     let post = out.find("quarry/project_scripts_post/scripts/post.sh").unwrap();
     assert!(post > out.find("COPY --link quarry/project_copy").unwrap());
+    // Its `[run]` entries reach `docker run`, with the option's value.
+    let run = quarry(&dir, &["run", "--dry-run", "--eigen-tools-level", "3", "--", "true"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains("--env EIGEN_LEVEL=3"), "{}", stdout(&run));
     // `quarry show` and `list` know them.
     let show = quarry(&dir, &["show", "eigen_tools"]);
     assert!(stdout(&show).contains("--eigen-tools-level"), "{}", stdout(&show));
@@ -119,6 +127,21 @@ fn a_changed_template_or_file_changes_only_its_own_lines() {
     let after = render(&dir, &[]);
     let diff: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
     assert_eq!(diff, [("RUN echo level 1", "RUN echo level 1 changed")]);
+    // explain agrees: the changed step re-runs, then only the chain steps that follow it (a
+    // RUN's key holds the layers below it); no builder step and no step before it.
+    std::fs::write(dir.join("old.Dockerfile"), &before).unwrap();
+    std::fs::write(dir.join("new.Dockerfile"), &after).unwrap();
+    let explained = quarry(&dir, &["explain", "old.Dockerfile", "new.Dockerfile"]);
+    assert!(explained.status.success(), "{}", stderr(&explained));
+    let text = stdout(&explained);
+    let lines: Vec<&str> = text.lines().collect();
+    let reruns: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].starts_with("re-run")).collect();
+    assert!(lines[reruns[0]].contains("eigen_tools: RUN echo level 1 changed"), "{text}");
+    for &i in &reruns[1..] {
+        assert!(lines[i].contains("[quarry_final"), "{text}");
+        assert!(lines[i + 1].contains("an earlier step in this stage ran again"), "{text}");
+    }
+    assert!(!lines.iter().any(|l| l.starts_with("re-run") && l.contains("_builder")), "{text}");
     // A copied file's content reaches the build context, not the Dockerfile.
     write(&dir, "config/app.toml", "a = 2\n");
     assert_eq!(render(&dir, &[]), after);

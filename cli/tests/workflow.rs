@@ -34,7 +34,7 @@ fn words(line: &str) -> Vec<String> {
 
 #[test]
 fn matrix_jobs_get_distinct_cache_ids() {
-    let registry = quarry_core::registry().unwrap();
+    let registry = quarry_cli::registry_with(&[]).unwrap();
     let job = &workflow()["jobs"]["image"];
     let matrix: Vec<&str> =
         job["strategy"]["matrix"]["python"].as_vec().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
@@ -68,7 +68,7 @@ fn matrix_jobs_get_distinct_cache_ids() {
 }
 
 fn builds_of(job: &str) -> Vec<quarry_cli::args::Build> {
-    let registry = quarry_core::registry().unwrap();
+    let registry = quarry_cli::registry_with(&[]).unwrap();
     workflow()["jobs"][job]["steps"]
         .as_vec()
         .unwrap_or_else(|| panic!("job `{job}` has steps"))

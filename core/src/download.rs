@@ -6,8 +6,8 @@
 //! rules, so no quote, `$` or newline from data can reach the step.
 
 use crate::error::Error;
+use crate::fill::{render_template, template_error};
 use crate::model::{Arch, ArchUrl, ChecksumFormat, Download, Extract, Template, Verify};
-use crate::render::{render_template, template_error};
 use crate::resolve::ResolvedExtension;
 use crate::rules;
 use crate::template::Slot;

@@ -6,9 +6,11 @@
 
 mod download;
 mod error;
+mod fill;
 pub mod glibc;
 mod hint;
 mod model;
+mod pieces;
 mod registry;
 mod render;
 mod request;
@@ -29,12 +31,13 @@ pub use model::{
     DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension, Extract, HostValue,
     MAX_CACHE_PRIORITY, OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
 };
+pub use pieces::{BuildFile, ENTRYPOINT_PATH, ENV_DIR, FINAL_STAGE};
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
-pub use render::{BuildFile, ENTRYPOINT_PATH, ENV_DIR, FINAL_STAGE, Rendered, render};
+pub use render::{Rendered, render};
 pub use request::{EngineLevel, HostValues, ImageConfig, Override, Request, Selection};
 // The rendered pieces and the writers `render` lays them out with, for tools that lay them out
 // otherwise (the cache benchmark's naive baseline).
-pub use render::{BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, pieces};
+pub use pieces::{BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, pieces};
 pub use resolve::{AddedDependency, Resolved, ResolvedExtension, resolve};
 pub use rules::Rule;
 pub use stage::{APT_PRELUDE, StageWriter, apt_install_step};

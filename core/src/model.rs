@@ -1,4 +1,5 @@
-//! The static description of an extension, as registered by its crate.
+//! The static description of an extension, as registered by its crate. One job (the data
+//! types of the model and their const check), so one file.
 //!
 //! One job, so one long file: the types of the model and their compile-time check.
 //!

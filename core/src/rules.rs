@@ -1,4 +1,5 @@
-//! What a value may look like before it reaches a Dockerfile.
+//! What a value may look like before it reaches a Dockerfile. One job (a long file of short
+//! `const fn` checks and their tests): every rule a value is held to, in one place.
 //!
 //! One job, so one long file: the value rules, each a small `const fn` with its tests.
 //!

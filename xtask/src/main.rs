@@ -68,7 +68,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench remote-sim [OPTIONS]>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench remote-sim [OPTIONS]>"
             );
             Ok(())
         }
@@ -111,21 +111,26 @@ fn render(args: &[String]) -> anyhow::Result<()> {
         }
         _ => bail!("usage: cargo xtask render [--config FILE]"),
     };
-    let registry = quarry_core::registry()?;
+    let registry = quarry_cli::registry_with(&[])?;
     let request = quarry_cli::layers::request_from_text(registry, &text, Path::new(&origin))?;
     let rendered = quarry_cli::render_request(registry, &request)?;
     quarry_cli::output::stdout(rendered.dockerfile.as_bytes())
 }
 
+/// `cargo xtask test [CARGO TEST ARGS]`: every test with the engines up; arguments, when given,
+/// replace `--workspace --all-targets` (`cargo xtask test -p quarry-cli --test engine_project`).
 fn test(args: &[String]) -> anyhow::Result<()> {
-    if !args.is_empty() {
-        bail!("usage: cargo xtask test");
-    }
     codegen::check(&workspace())?;
     let engines = engine::Engines::bring_up()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let selection: Vec<String> = if args.is_empty() {
+        vec!["--workspace".to_owned(), "--all-targets".to_owned()]
+    } else {
+        args.to_vec()
+    };
     let status = Command::new(cargo)
-        .args(["test", "--workspace", "--all-targets"])
+        .arg("test")
+        .args(&selection)
         .envs(engines.test_env())
         .current_dir(workspace())
         .status()

@@ -118,7 +118,7 @@ fn check_name(root: &Path, name: &str) -> anyhow::Result<()> {
         );
     }
     let dashed = name.replace('_', "-");
-    let registry = quarry_core::registry()?;
+    let registry = quarry_cli::registry_with(&[])?;
     let command = quarry_cli::args::command(registry).map_err(anyhow::Error::msg)?;
     let mut taken: Vec<String> = vec!["help".to_owned(), "version".to_owned()];
     for sub in command.get_subcommands() {

@@ -1,0 +1,419 @@
+//! The pieces of a render: the selection resolved, and every template and templated value of
+//! every selected extension rendered and checked against its slot, before any layout. quarry's
+//! layout (`render.rs`) and the benchmark's other layouts are all written from them.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use quarry_buildkit::image::Reference;
+
+use crate::error::Error;
+use crate::hint::Hinted;
+use crate::fill::{render_template, template_error};
+use crate::model::{AptRepository, Artifact, BuilderFrom, Extension, Template};
+use crate::registry::Registry;
+use crate::request::Request;
+use crate::resolve::{Resolved, ResolvedExtension, resolve};
+use crate::rules;
+use crate::template::Slot;
+
+/// Name of the final stage.
+pub const FINAL_STAGE: &str = "quarry_final";
+
+/// quarry's entrypoint in the final image: loads the shell environment, then runs the command.
+pub const ENTRYPOINT_PATH: &str = "/usr/local/bin/quarry-entrypoint";
+
+/// The folder each extension's shell environment lands in, `<name>.sh`.
+pub const ENV_DIR: &str = "/etc/quarry/env.d";
+
+/// Build-context folder of quarry's own files, copied to `/` (entrypoint and start-up files).
+pub(crate) const ROOT_CONTEXT: &str = "quarry/_root";
+/// Build-context folder of the extensions' shell environments.
+pub(crate) const ENV_CONTEXT: &str = "quarry/_env.d";
+
+/// The fixed first step of every final stage. It depends on nothing the user selects, so it is
+/// built once per final image: apt keeps what it downloads (so the cache mounts pay off), and
+/// interactive bash loads `/etc/quarry/env.sh`.
+pub const FINAL_PRELUDE: &str = "RUN if [ -d /etc/apt/apt.conf.d ]; then \\\n      \
+    rm -f /etc/apt/apt.conf.d/docker-clean; \\\n      \
+    echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache; \\\n    \
+    fi \\\n \
+    && echo '[ -r /etc/quarry/env.sh ] && . /etc/quarry/env.sh' >> /etc/bash.bashrc";
+
+/// `/etc/quarry/env.sh`: sources every extension's environment, once per shell, in bash only.
+pub(crate) const ENV_SH: &str = r#"# Written by quarry: loads each extension's shell environment from /etc/quarry/env.d.
+# Sourced by quarry's entrypoint (`docker run IMAGE cmd`), by interactive bash
+# (/etc/bash.bashrc) and by login shells (/etc/profile.d/quarry.sh).
+if [ -n "${BASH_VERSION:-}" ] && [ "${quarry_env_loaded:-}" != "$$" ]; then
+  quarry_env_loaded=$$
+  for quarry_env_file in /etc/quarry/env.d/*.sh; do
+    if [ -r "$quarry_env_file" ]; then . "$quarry_env_file"; fi
+  done
+  unset quarry_env_file
+fi
+"#;
+
+/// `/usr/local/bin/quarry-entrypoint`.
+pub(crate) const ENTRYPOINT_SH: &str = r#"#!/bin/bash
+# Written by quarry: loads each extension's shell environment, then runs the command (the base
+# image's own entrypoint, if it had one, is the first word of it). With no command at all, bash.
+quarry_load_env() { . /etc/quarry/env.sh; }
+quarry_load_env
+unset -f quarry_load_env
+if [ "$#" -eq 0 ]; then set -- /bin/bash; fi
+exec "$@"
+"#;
+
+/// `/etc/profile.d/quarry.sh`.
+pub(crate) const PROFILE_SH: &str = "# Written by quarry: login shells load each extension's shell environment too.\n\
+if [ -r /etc/quarry/env.sh ]; then . /etc/quarry/env.sh; fi\n";
+
+/// A file to write into the build context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildFile {
+    /// Path relative to the context root: `quarry/<extension>/<path>`, or quarry's own files
+    /// under `quarry/_root/` and `quarry/_env.d/`.
+    pub path: String,
+    /// Contents.
+    pub contents: Cow<'static, [u8]>,
+    /// Whether it is executable.
+    pub executable: bool,
+}
+
+/// Every extension's contribution to the Dockerfile, rendered and checked but not laid out yet.
+///
+/// [`render`] lays these out as quarry's Dockerfile. A tool may lay the same pieces out otherwise
+/// (`cargo xtask bench cache` composes a naive layout from them to measure quarry against), with
+/// [`StageWriter`] and [`apt_install_step`] writing the steps as quarry does.
+#[derive(Debug, Clone)]
+pub struct Pieces {
+    /// The final image.
+    pub image: String,
+    /// The resolved selection, in render order.
+    pub resolved: Resolved,
+    /// One entry per resolved extension, in render order.
+    pub extensions: Vec<ExtensionPieces>,
+    /// The user the image runs as, when an extension sets one.
+    pub final_user: Option<FinalUser>,
+    /// Things the user should know, one message each.
+    pub warnings: Vec<Hinted>,
+    /// Every file of the build context, sorted by path: the extensions' files, their shell
+    /// environments and quarry's own start-up files.
+    pub files: Vec<BuildFile>,
+}
+
+/// One extension's rendered contribution.
+#[derive(Debug, Clone)]
+pub struct ExtensionPieces {
+    /// The extension's name.
+    pub name: &'static str,
+    /// Its builder stage, if it has one.
+    pub builder: Option<BuilderPieces>,
+    /// Packages for the final image, templates filled in (unsorted, as declared).
+    pub apt_packages: Vec<String>,
+    /// Third-party repositories its final-image packages come from.
+    pub apt_repositories: &'static [AptRepository],
+    /// Final-stage RUN steps (a rendered snippet).
+    pub setup: Option<String>,
+    /// Whether `setup` must follow the copies (the declared exception).
+    pub setup_after_copies: bool,
+    /// `NAME=value` entries of the final image.
+    pub env: Vec<String>,
+    /// The extension's shell environment: its path in the build context, if it has one.
+    pub shell_file: Option<String>,
+    /// Context files copied into the final image: (path in the build context, destination).
+    pub copied_files: Vec<(String, &'static str)>,
+}
+
+/// A rendered builder stage.
+#[derive(Debug, Clone)]
+pub struct BuilderPieces {
+    /// The stage name, `<name>_builder`.
+    pub stage: String,
+    /// What its `FROM` names: an image, or another builder stage.
+    pub from: String,
+    /// The image at the root of the stage (for apt cache-mount ids).
+    pub image: String,
+    /// Whether the stage starts from another builder stage (which has done apt's set-up).
+    pub from_stage: bool,
+    /// Packages installed in the stage before its body, templates filled in.
+    pub apt_packages: Vec<String>,
+    /// One verified RUN step per declared download, each with its comment line.
+    pub downloads: Vec<String>,
+    /// The stage body (a rendered snippet).
+    pub body: String,
+    /// What the final image copies from the stage.
+    pub artifacts: &'static [Artifact],
+}
+
+/// The image's user and the extension that sets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalUser {
+    /// The user name.
+    pub user: String,
+    /// Its working folder, if the extension sets one.
+    pub workdir: Option<String>,
+    /// The extension whose `final_user` it is.
+    pub owner: &'static str,
+}
+
+/// Resolves `request` and renders every template and templated value, checked against its slot.
+pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
+    if !rules::is_image_ref(&request.image) {
+        return Err(Error::InvalidImage { what: "final image".to_owned(), value: request.image.clone() });
+    }
+    let resolved = resolve(registry, request)?;
+
+    // Rendered group by group, in the order the groups appear in the file, so the first error
+    // reported is the first one in the file.
+    let mut builders: BTreeMap<&'static str, BuilderPieces> = BTreeMap::new();
+    for r in &resolved.extensions {
+        let Some(builder) = &r.extension.builder else { continue };
+        let (from, image, from_stage) = match builder.from {
+            BuilderFrom::BaseImage => {
+                let image =
+                    r.builder_base_image.clone().expect("resolve sets a base for base-image builders");
+                (image.clone(), image, false)
+            }
+            BuilderFrom::FinalImage => (request.image.clone(), request.image.clone(), false),
+            BuilderFrom::Extension(source) => {
+                let source = builders.get(source).expect("resolve places a builder's source first");
+                (source.stage.clone(), source.image.clone(), true)
+            }
+        };
+        let pieces = BuilderPieces {
+            stage: r.extension.builder_stage(),
+            from,
+            image,
+            from_stage,
+            apt_packages: render_packages(r, builder.apt_packages)?,
+            downloads: builder
+                .downloads
+                .iter()
+                .map(|d| crate::download::step(r, d))
+                .collect::<Result<_, _>>()?,
+            // A builder that only downloads has an empty template.
+            body: if builder.template.source.is_empty() {
+                String::new()
+            } else {
+                render_template(r, &builder.template, Slot::Builder)?
+            },
+            artifacts: builder.artifacts,
+        };
+        builders.insert(r.extension.name, pieces);
+    }
+
+    let mut warnings: Vec<Hinted> = resolved.notes.clone();
+    warnings.extend(
+        resolved.extensions.iter().filter_map(|r| unsupported_image_warning(r.extension, &request.image)),
+    );
+    warnings.extend(
+        builders
+            .iter()
+            .filter_map(|(name, b)| crate::glibc::newer_builder_warning(name, &b.image, &request.image)),
+    );
+
+    let mut extensions = Vec::with_capacity(resolved.extensions.len());
+    let mut files: Vec<BuildFile> = Vec::new();
+    for r in &resolved.extensions {
+        let ext = r.extension;
+        let apt_packages = render_packages(r, ext.apt_packages)?;
+        let setup = ext.setup.as_ref().map(|t| render_template(r, t, Slot::Setup)).transpose()?;
+        let env = ext
+            .env
+            .iter()
+            .map(|entry| {
+                let template = Template { file: "env", source: entry };
+                let value = render_template(r, &template, Slot::Value)?;
+                if rules::is_env_entry(&value) {
+                    Ok(value)
+                } else {
+                    Err(template_error(
+                        ext,
+                        &template,
+                        format!("{entry:?} rendered to {value:?}, which is not NAME=value without white space or quotes"),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let shell_file = shell_file(r)?.map(|contents| {
+            let path = format!("{ENV_CONTEXT}/{}.sh", ext.name);
+            files.push(BuildFile {
+                path: path.clone(),
+                contents: Cow::Owned(contents.into_bytes()),
+                executable: false,
+            });
+            path
+        });
+        let mut copied_files = Vec::new();
+        for f in ext.files {
+            let path = format!("quarry/{}/{}", ext.name, f.path);
+            if let Some(dest) = f.dest {
+                copied_files.push((path.clone(), dest));
+            }
+            files.push(BuildFile { path, contents: Cow::Borrowed(f.contents), executable: f.executable });
+        }
+        extensions.push(ExtensionPieces {
+            name: ext.name,
+            builder: builders.remove(ext.name),
+            apt_packages,
+            apt_repositories: ext.apt_repositories,
+            setup,
+            setup_after_copies: ext.setup_after_copies,
+            env,
+            shell_file,
+            copied_files,
+        });
+    }
+
+    let mut final_user: Option<FinalUser> = None;
+    for r in &resolved.extensions {
+        let Some(user_template) = r.extension.final_user else { continue };
+        let template = Template { file: "final_user", source: user_template };
+        let user = render_template(r, &template, Slot::Value)?.trim().to_owned();
+        if !rules::is_user_name(&user) {
+            return Err(template_error(
+                r.extension,
+                &template,
+                format!("`final_user` rendered to {user:?}, which is not a user name"),
+            ));
+        }
+        let workdir = match r.extension.workdir {
+            None => None,
+            Some(source) => {
+                let template = Template { file: "workdir", source };
+                let dir = render_template(r, &template, Slot::Value)?.trim().to_owned();
+                if !rules::is_abs_path(&dir) {
+                    return Err(template_error(
+                        r.extension,
+                        &template,
+                        format!("`workdir` rendered to {dir:?}, which is not an absolute path"),
+                    ));
+                }
+                Some(dir)
+            }
+        };
+        if let Some(first) = &final_user {
+            return Err(Error::TwoFinalUsers {
+                first: first.owner.to_owned(),
+                second: r.extension.name.to_owned(),
+            });
+        }
+        final_user = Some(FinalUser { user, workdir, owner: r.extension.name });
+    }
+
+    for (path, contents, executable) in [
+        ("etc/quarry/env.sh", ENV_SH, false),
+        ("usr/local/bin/quarry-entrypoint", ENTRYPOINT_SH, true),
+        ("etc/profile.d/quarry.sh", PROFILE_SH, false),
+    ] {
+        files.push(BuildFile {
+            path: format!("{ROOT_CONTEXT}/{path}"),
+            contents: Cow::Borrowed(contents.as_bytes()),
+            executable,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+
+    Ok(Pieces { image: request.image.clone(), resolved, extensions, final_user, warnings, files })
+}
+
+/// The extension's `/etc/quarry/env.d/<name>.sh`, if it declares shell initialisation.
+fn shell_file(r: &ResolvedExtension) -> Result<Option<String>, Error> {
+    let shell = &r.extension.shell;
+    if shell.is_empty() {
+        return Ok(None);
+    }
+    let mut out = format!(
+        "# {}: shell environment, written by quarry from the extension's metadata.\n",
+        r.extension.name
+    );
+    if let Some(init) = &shell.init {
+        out.push_str(render_template(r, init, Slot::Shell)?.trim_end());
+        out.push('\n');
+    }
+    if let Some(interactive) = &shell.interactive {
+        out.push_str("if [[ $- == *i* ]]; then\n");
+        for line in render_template(r, interactive, Slot::Shell)?.trim_end().lines() {
+            if line.is_empty() {
+                out.push('\n');
+            } else {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push_str("fi\n");
+    }
+    Ok(Some(out))
+}
+
+/// Package names, with `{{ options.* }}` placeholders filled in and the result checked.
+fn render_packages(r: &ResolvedExtension, packages: &'static [&'static str]) -> Result<Vec<String>, Error> {
+    packages
+        .iter()
+        .map(|p| {
+            if !p.contains("{{") {
+                return Ok((*p).to_owned());
+            }
+            let template = Template { file: "apt_packages", source: p };
+            let name = render_template(r, &template, Slot::Value)?;
+            if rules::is_apt_package(&name) {
+                Ok(name)
+            } else {
+                Err(template_error(
+                    r.extension,
+                    &template,
+                    format!("{p:?} rendered to {name:?}, which is not a package name"),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn unsupported_image_warning(ext: &Extension, image: &str) -> Option<Hinted> {
+    if ext.supported_images.is_empty() {
+        return None;
+    }
+    // What the tag names: a digest pins one build of it, which is still that release.
+    let tagged = |image| Reference::parse(image).tagged();
+    let normal = tagged(image);
+    if ext.supported_images.iter().any(|s| tagged(s) == normal) {
+        return None;
+    }
+    let list: Vec<String> = ext.supported_images.iter().map(|s| format!("`{s}`")).collect();
+    Some(Hinted::new(
+        format!(
+            "extension `{}` needs one of the final images {}, but the image is `{image}`: its steps \
+             will most likely fail",
+            ext.name,
+            list.join(", "),
+        ),
+        format!("render with `{}`, or an image built from it", ext.supported_images[0]),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::ext;
+
+    #[test]
+    fn supported_images_match_every_spelling_of_the_tag() {
+        let mut e = ext("ros", &[], 50);
+        e.supported_images = &["ubuntu:24.04", "localhost:5000/x"];
+        for image in [
+            "ubuntu:24.04",
+            "docker.io/library/ubuntu:24.04",
+            "docker.io/ubuntu:24.04",
+            "index.docker.io/library/ubuntu:24.04",
+            "ubuntu:24.04@sha256:abc",
+            "localhost:5000/x:latest",
+        ] {
+            assert_eq!(unsupported_image_warning(&e, image), None, "{image}");
+        }
+        for image in ["ubuntu:22.04", "ubuntu", "localhost:5001/x", "me/ubuntu:24.04"] {
+            assert!(unsupported_image_warning(&e, image).is_some(), "{image}");
+        }
+    }
+}
