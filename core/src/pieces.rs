@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use quarry_buildkit::image::Reference;
 
 use crate::error::Error;
-use crate::hint::Hinted;
 use crate::fill::{render_template, template_error};
+use crate::hint::Hinted;
 use crate::model::{AptRepository, Artifact, BuilderFrom, Extension, Template};
 use crate::registry::Registry;
 use crate::request::Request;
