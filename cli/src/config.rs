@@ -367,40 +367,17 @@ impl Loaded {
                 return Err(unknown_extension(name, "`[options]`"));
             };
             for (option, value) in options {
-                let Some(spec) = ext.option(option.get_ref()) else {
-                    let known: Vec<&str> = ext.options.iter().map(|o| o.name).collect();
-                    let hint = match quarry_core::suggest_closest(option.get_ref(), known.iter().copied()) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None if known.is_empty() => format!("`{}` takes no options", ext.name),
-                        None => format!("`{}` takes {}", ext.name, known.join(", ")),
+                // core's check, pointed at the file: an unknown option at its key, a bad value at
+                // the value.
+                let list = matches!(value.get_ref(), OptionValue::List(_));
+                if let Err(e) =
+                    quarry_core::check_option_values(ext, option.get_ref(), &value.get_ref().texts(), list)
+                {
+                    let span = match e {
+                        quarry_core::Error::UnknownOption { .. } => option.span(),
+                        _ => value.span(),
                     };
-                    return Err(self.error(
-                        option.span(),
-                        format!("extension `{}` has no option `{}`", ext.name, option.get_ref()),
-                        hint,
-                    ));
-                };
-                if matches!(value.get_ref(), OptionValue::List(_)) && !spec.multiple {
-                    return Err(self.error(
-                        value.span(),
-                        format!(
-                            "option `{}` of extension `{}` takes one value, not a list",
-                            spec.name, ext.name
-                        ),
-                        "give one value".to_owned(),
-                    ));
-                }
-                for text in value.get_ref().texts() {
-                    if !spec.rule.accepts(&text) {
-                        return Err(self.error(
-                            value.span(),
-                            format!(
-                                "invalid value {text:?} for option `{}` of extension `{}`",
-                                spec.name, ext.name
-                            ),
-                            format!("expected {}", spec.rule.expectation()),
-                        ));
-                    }
+                    return Err(self.error(span, e.to_string(), e.hint().unwrap_or_default()));
                 }
             }
         }

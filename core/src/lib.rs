@@ -38,7 +38,7 @@ pub use request::{EngineLevel, HostValues, ImageConfig, Override, Request, Selec
 // The rendered pieces and the writers `render` lays them out with, for tools that lay them out
 // otherwise (the cache benchmark's naive baseline).
 pub use pieces::{BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, pieces};
-pub use resolve::{AddedDependency, Resolved, ResolvedExtension, resolve};
+pub use resolve::{AddedDependency, Resolved, ResolvedExtension, check_option_values, resolve};
 pub use rules::Rule;
 pub use stage::{APT_PRELUDE, StageWriter, apt_install_step};
 pub use suggest::closest as suggest_closest;

@@ -239,6 +239,32 @@ fn checked_image(what: &str, image: &str) -> Result<String, Error> {
     }
 }
 
+/// Checks the values given for `option` of `ext`, from any source (the command line, a
+/// configuration file, a resolution): the option exists, takes a list when `list`, and each
+/// value passes its rule. The one check of option values; quarry.toml's points the error at
+/// the file.
+pub fn check_option_values(
+    ext: &Extension,
+    option: &str,
+    values: &[String],
+    list: bool,
+) -> Result<(), Error> {
+    if list
+        && let Some(spec) = ext.option(option)
+        && !spec.multiple
+    {
+        return Err(Error::NotAList { extension: ext.name.to_owned(), option: option.to_owned() });
+    }
+    if values.is_empty() {
+        // An empty list still names the option: it must exist.
+        return check_option(ext, option, "").or_else(|e| match e {
+            Error::InvalidOption { .. } => Ok(()),
+            other => Err(other),
+        });
+    }
+    values.iter().try_for_each(|v| check_option(ext, option, v))
+}
+
 /// Validates one user-given option value.
 pub(crate) fn check_option(ext: &Extension, option: &str, value: &str) -> Result<(), Error> {
     let Some(spec) = ext.option(option) else {
