@@ -18,7 +18,8 @@ fn leak<T>(v: T) -> &'static T {
 }
 
 /// A test extension whose setup step uses a locked cache mount: it records what the mount held,
-/// adds `token`, and sleeps `sleep` seconds while holding the lock.
+/// adds `token`, and sleeps `sleep` seconds while holding the lock; `/started` and `/ended` hold
+/// when the step ran (nanoseconds of the engine's clock).
 fn probe_extension(builder: bool) -> Extension {
     Extension {
         name: "probe",
@@ -39,8 +40,9 @@ fn probe_extension(builder: bool) -> Extension {
         }),
         setup: Some(Template {
             file: "setup",
-            source: "RUN {{ cache_mount('probe', '/probe') }} set -e; ls /probe > /seen; \
-                     touch /probe/{{ options.token }}; sleep {{ options.sleep }}\n",
+            source: "RUN {{ cache_mount('probe', '/probe') }} set -e; date +%s%N > /started; \
+                     ls /probe > /seen; touch /probe/{{ options.token }}; sleep {{ options.sleep }}; \
+                     date +%s%N > /ended\n",
         }),
         options: leak([
             quarry_core::OptionSpec {
@@ -232,7 +234,15 @@ fn parallel_builds_block_only_with_the_same_id() {
     const SLEEP: u32 = 6;
     let dir = scratch("parallel");
     let registry = probe_registry(false);
-    let pair = |id_a: &str, id_b: &str| -> Duration {
+    // When each build's locked step ran, read from its image: (started, ended) in nanoseconds.
+    let span = |tag: &str| -> (u128, u128) {
+        let out = engine.docker(&["run", "--rm", tag, "cat", "/started", "/ended"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        let times: Vec<u128> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
+        (times[0], times[1])
+    };
+    let pair = |id_a: &str, id_b: &str| -> (Duration, [(u128, u128); 2]) {
         let (ta, tb) = (token(), format!("{}x", token()));
         let started = Instant::now();
         std::thread::scope(|s| {
@@ -247,20 +257,27 @@ fn parallel_builds_block_only_with_the_same_id() {
                         &tag,
                         id,
                     );
-                    let _ = engine.docker(&["rmi", &tag]);
                 });
             }
         });
-        started.elapsed()
+        let elapsed = started.elapsed();
+        let spans = [ta, tb].map(|t| {
+            let tag = format!("quarry-test/parallel:{t}");
+            let span = span(&tag);
+            let _ = engine.docker(&["rmi", &tag]);
+            span
+        });
+        (elapsed, spans)
     };
+    // Whether the two steps ran at the same time: on a loaded machine wall times stretch, but a
+    // step that waits for the lock starts only after the other one ended.
+    let overlap = |[a, b]: [(u128, u128); 2]| a.0.max(b.0) < a.1.min(b.1);
     let suffix = token();
-    let same = pair(&format!("same{suffix}"), &format!("same{suffix}"));
-    let different = pair(&format!("one{suffix}"), &format!("two{suffix}"));
+    let (same, same_spans) = pair(&format!("same{suffix}"), &format!("same{suffix}"));
+    let (different, different_spans) = pair(&format!("one{suffix}"), &format!("two{suffix}"));
     eprintln!("two builds holding a locked mount {SLEEP}s: same id {same:?}, different ids {different:?}");
-    let sleep = Duration::from_secs(u64::from(SLEEP));
-    assert!(same >= sleep * 2, "same id should serialize: {same:?}");
-    assert!(different < sleep * 2 - Duration::from_secs(2), "different ids should overlap: {different:?}");
-    assert!(same > different, "{same:?} vs {different:?}");
+    assert!(!overlap(same_spans), "same id should serialize: {same_spans:?}");
+    assert!(overlap(different_spans), "different ids should overlap: {different_spans:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
