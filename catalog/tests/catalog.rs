@@ -28,3 +28,18 @@ fn registry_equals_the_extensions_folder() {
         assert_eq!(ext.crate_name, format!("quarry-ext-{}", ext.name.replace('_', "-")));
     }
 }
+
+/// A project extension and a crate are the same thing: every catalog folder read at run time by
+/// `quarry_codegen::runtime` (as a project's folder is) gives the value its crate registers, field
+/// for field, so the code `emit` writes and the value `runtime` builds cannot drift apart.
+#[test]
+fn each_catalog_folder_read_at_run_time_equals_its_registration() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    for ext in quarry_catalog::LINKED {
+        let dir = workspace.join("extensions").join(ext.name);
+        let shown = format!("extensions/{}", ext.name);
+        let loaded = quarry_codegen::runtime::load(&dir, &shown, workspace, ext.crate_name)
+            .unwrap_or_else(|d| panic!("{shown}: {d:?}"));
+        assert_eq!(format!("{loaded:#?}"), format!("{ext:#?}"), "{shown}");
+    }
+}

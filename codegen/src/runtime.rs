@@ -87,7 +87,8 @@ fn arch(a: &str) -> Arch {
 }
 
 /// The value `emit` writes as Rust, built directly: the two must stay field for field the same
-/// (`tests::a_project_extension_equals_its_crate` compares them through a render).
+/// (`catalog/tests/catalog.rs` loads every catalog folder this way and compares the value with
+/// the crate's registration).
 fn extension(m: &Metadata, origin: &str) -> Extension {
     let builder = m.builder.as_ref().map(|b| Builder {
         from: match &b.from {
