@@ -11,7 +11,7 @@ mod common;
 
 use common::{TestEngine, scratch, stderr, stdout, token};
 use quarry_core::{Builder, EngineLevel, Extension, Registry, Request, Rule, Selection, Template};
-use quarry_docker::build::progress_steps;
+use quarry_docker::progress::progress_steps;
 
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))

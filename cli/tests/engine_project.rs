@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::{TestEngine, scratch, stderr, token};
-use quarry_docker::build::progress_steps;
+use quarry_docker::progress::progress_steps;
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let path = dir.join(rel);

@@ -419,41 +419,6 @@ pub fn run_streaming(
     Ok((status, tail.into_iter().collect::<Vec<_>>().join("\n")))
 }
 
-/// One step of a build as BuildKit's plain progress shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    /// `[stage i/n] INSTRUCTION ...` as printed.
-    pub name: String,
-    /// Whether BuildKit took it from the cache.
-    pub cached: bool,
-}
-
-/// The RUN, COPY and ADD steps of a `--progress=plain` build output, in vertex order.
-pub fn progress_steps(progress: &str) -> Vec<Step> {
-    let mut steps: Vec<(u32, Step)> = Vec::new();
-    let mut cached: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
-    for line in progress.lines() {
-        let Some(rest) = line.strip_prefix('#') else { continue };
-        let Some((num, body)) = rest.split_once(' ') else { continue };
-        let Ok(num) = num.parse::<u32>() else { continue };
-        if body.trim() == "CACHED" {
-            cached.insert(num);
-        } else if body.starts_with('[') && !steps.iter().any(|(n, _)| *n == num) {
-            let instruction = body.split_once("] ").map(|(_, i)| i).unwrap_or_default();
-            if ["RUN ", "COPY ", "ADD "].iter().any(|p| instruction.starts_with(p)) {
-                steps.push((num, Step { name: body.to_owned(), cached: false }));
-            }
-        }
-    }
-    steps
-        .into_iter()
-        .map(|(num, mut step)| {
-            step.cached = cached.contains(&num);
-            step
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,21 +487,6 @@ mod tests {
              --platform linux/amd64 /ctx"
         );
         assert_eq!(unsupported_without_buildx(&opts), ["--builder", "--cache-from", "--cache-to"]);
-    }
-
-    #[test]
-    fn steps_are_read_from_plain_progress() {
-        let out = "#4 [quarry_final 1/3] FROM docker.io/library/debian:bookworm\n#5 [quarry_final 2/3] RUN a\n#5 CACHED\n\n#6 [x_builder 2/2] RUN b\n#6 0.2 hello\n#6 DONE 0.3s\n#7 [quarry_final 3/3] COPY --link --from=x_builder /a /a\n#7 CACHED\n#8 exporting to image";
-        let steps = progress_steps(out);
-        let summary: Vec<(&str, bool)> = steps.iter().map(|s| (s.name.as_str(), s.cached)).collect();
-        assert_eq!(
-            summary,
-            [
-                ("[quarry_final 2/3] RUN a", true),
-                ("[x_builder 2/2] RUN b", false),
-                ("[quarry_final 3/3] COPY --link --from=x_builder /a /a", true)
-            ]
-        );
     }
 
     #[test]

@@ -151,6 +151,85 @@ fn step(v: &Vertex) -> Option<StepVertex> {
     })
 }
 
+/// One step of a build as BuildKit's plain progress shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `[stage i/n] INSTRUCTION ...` as printed.
+    pub name: String,
+    /// Whether BuildKit took it from the cache in every attempt that showed it.
+    pub cached: bool,
+}
+
+/// The RUN, COPY and ADD steps of a `--progress=plain` build output, in vertex order.
+///
+/// The output may hold several attempts of one build (a build run once more after BuildKit's
+/// snapshot flake prints its progress twice, numbered from 1 again). The steps are the last
+/// attempt's, and a step counts as cached only if no earlier attempt executed it: a step that ran
+/// before the flake and is CACHED in the retry still ran.
+pub fn progress_steps(progress: &str) -> Vec<Step> {
+    let attempts = split_attempts(progress);
+    let Some((last, earlier)) = attempts.split_last() else { return Vec::new() };
+    let executed: std::collections::BTreeSet<String> = earlier
+        .iter()
+        .flat_map(|attempt| attempt_steps(attempt))
+        .filter(|s| !s.cached)
+        .map(|s| s.name)
+        .collect();
+    attempt_steps(last)
+        .into_iter()
+        .map(|mut s| {
+            s.cached &= !executed.contains(&s.name);
+            s
+        })
+        .collect()
+}
+
+/// Plain progress cut where a new `docker build` began: at the line that loads the Dockerfile
+/// (`[internal] load build definition`), or buildx's `#0 building with` banner before it.
+fn split_attempts(progress: &str) -> Vec<Vec<&str>> {
+    let mut attempts: Vec<Vec<&str>> = vec![Vec::new()];
+    let mut seen_step = false;
+    for line in progress.lines() {
+        let begins = line.starts_with("#0 building with")
+            || line
+                .split_once(' ')
+                .is_some_and(|(_, body)| body.starts_with("[internal] load build definition"));
+        if begins && seen_step {
+            attempts.push(Vec::new());
+            seen_step = false;
+        }
+        // Both markers open an attempt; only a numbered step after them can close it.
+        seen_step |= !begins && line.starts_with('#') && !line.starts_with("#0 ");
+        attempts.last_mut().expect("one attempt").push(line);
+    }
+    attempts
+}
+
+fn attempt_steps(lines: &[&str]) -> Vec<Step> {
+    let mut steps: Vec<(u32, Step)> = Vec::new();
+    let mut cached: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
+    for line in lines {
+        let Some(rest) = line.strip_prefix('#') else { continue };
+        let Some((num, body)) = rest.split_once(' ') else { continue };
+        let Ok(num) = num.parse::<u32>() else { continue };
+        if body.trim() == "CACHED" {
+            cached.insert(num);
+        } else if body.starts_with('[') && !steps.iter().any(|(n, _)| *n == num) {
+            let instruction = body.split_once("] ").map(|(_, i)| i).unwrap_or_default();
+            if ["RUN ", "COPY ", "ADD "].iter().any(|p| instruction.starts_with(p)) {
+                steps.push((num, Step { name: body.to_owned(), cached: false }));
+            }
+        }
+    }
+    steps
+        .into_iter()
+        .map(|(num, mut step)| {
+            step.cached = cached.contains(&num);
+            step
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +246,40 @@ WARNING: something the CLI printed
  {"digest":"sha256:ee","name":"[internal] load .dockerignore"},
  {"digest":"sha256:ff","name":"[s 2/3] RUN echo 1 > /a","error":"exit code: 1"}]}
 "#;
+
+    #[test]
+    fn steps_are_read_from_plain_progress() {
+        let out = "#4 [quarry_final 1/3] FROM docker.io/library/debian:bookworm\n#5 [quarry_final 2/3] RUN a\n#5 CACHED\n\n#6 [x_builder 2/2] RUN b\n#6 0.2 hello\n#6 DONE 0.3s\n#7 [quarry_final 3/3] COPY --link --from=x_builder /a /a\n#7 CACHED\n#8 exporting to image";
+        let steps = progress_steps(out);
+        let summary: Vec<(&str, bool)> = steps.iter().map(|s| (s.name.as_str(), s.cached)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("[quarry_final 2/3] RUN a", true),
+                ("[x_builder 2/2] RUN b", false),
+                ("[quarry_final 3/3] COPY --link --from=x_builder /a /a", true)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_step_executed_before_a_retry_is_not_cached() {
+        let first = "#0 building with \"default\" instance using docker driver\n\n#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s\n#5 [quarry_final 2/3] RUN a\n#5 CACHED\n#6 [quarry_final 3/3] RUN b\n#6 DONE 1.0s\n#7 exporting to image\n#7 ERROR: failed to extract layer: snapshot does not exist";
+        let second = "#0 building with \"default\" instance using docker driver\n\n#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s\n#5 [quarry_final 2/3] RUN a\n#5 CACHED\n#6 [quarry_final 3/3] RUN b\n#6 CACHED\n#7 exporting to image\n#7 DONE 0.1s";
+        let both =
+            format!("{first}\nwarning: the build hit the snapshot flake: building once more\n{second}");
+        let summary = |out: &str| -> Vec<(String, bool)> {
+            progress_steps(out).into_iter().map(|s| (s.name, s.cached)).collect()
+        };
+        let expected = |b: bool| {
+            vec![("[quarry_final 2/3] RUN a".to_owned(), true), ("[quarry_final 3/3] RUN b".to_owned(), b)]
+        };
+        assert_eq!(summary(second), expected(true));
+        assert_eq!(summary(&both), expected(false), "b ran in the first attempt");
+        // Engines without buildx print no banner; the Dockerfile's load still opens an attempt.
+        let legacy = both.replace("#0 building with \"default\" instance using docker driver\n", "");
+        assert_eq!(summary(&legacy), expected(false));
+    }
 
     #[test]
     fn updates_merge_per_vertex_in_first_seen_order() {

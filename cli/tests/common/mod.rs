@@ -116,7 +116,10 @@ impl TestEngine {
         if !out.status.success() && quarry_docker::build::retry_after_failure(1, false, &text) {
             eprintln!("note: containerd's snapshot flake in the build of {tag}: building it once more");
             out = self.command("docker").args(&args).output().unwrap();
-            text = String::from_utf8_lossy(&out.stderr).into_owned();
+            // Both attempts, as `quarry build` prints them: a step the first one executed ran,
+            // even when the retry finds it cached (`progress_steps` reads it so).
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
         }
         assert!(out.status.success(), "build of {tag} failed:\n{text}");
         text
