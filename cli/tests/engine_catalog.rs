@@ -161,7 +161,7 @@ fn the_images_own_entrypoint_and_cmd_are_kept() {
         "FROM debian:bookworm\nENTRYPOINT [\"/usr/bin/env\", \"FROM_BASE_ENTRYPOINT=yes\"]\nCMD [\"sh\", \"-c\", \"echo cmd:$FROM_BASE_ENTRYPOINT\"]\n",
     )
     .unwrap();
-    let built = engine.command("docker").args(["build", "-q", "-t", &base]).arg(&dir).output().unwrap();
+    let built = engine.docker_build(&["build", "-q", "-t", &base, &dir.display().to_string()]).output;
     assert!(built.status.success(), "{}", stderr(&built));
     let tag = format!("quarry-test/composed:{}", common::token());
     let out = engine.quarry(&home, &["build", &base, "--jquery", "--tag", &tag]);
@@ -524,7 +524,7 @@ fn palanteer_builds_and_finds_its_libraries() {
             source: quarry_docker::cache_id::Source::Flag,
         };
         let args = quarry_docker::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
-        let out = engine.command("docker").args(&args).output().unwrap();
+        let out = engine.docker_build(&args).output;
         assert!(out.status.success(), "{image}: {}", stderr(&out));
         let run = engine.docker(&["run", "--rm", &tag, "ldd", "/opt/quarry/palanteer/bin/palanteer"]);
         let _ = engine.docker(&["rmi", &tag]);
@@ -581,7 +581,7 @@ fn the_users_toolchain_is_writable() {
         source: quarry_docker::cache_id::Source::Flag,
     };
     let args = quarry_docker::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
-    let out = engine.command("docker").args(&args).output().unwrap();
+    let out = engine.docker_build(&args).output;
     assert!(out.status.success(), "{}", stderr(&out));
     let script = format!(
         r#"

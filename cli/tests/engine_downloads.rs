@@ -173,7 +173,7 @@ fn build(engine: &TestEngine, registry: &Registry, dir: &Path, version: &str, ta
     };
     let cache = CacheId { value: "downloads".into(), source: Source::Flag };
     let args = build_args(&engine.detect(), dir, tag, &cache, &opts);
-    engine.command("docker").args(&args).output().unwrap()
+    engine.docker_build(&args).output
 }
 
 #[test]

@@ -144,13 +144,17 @@ impl Runner {
         }
         let id = CacheId { value: "default".into(), source: Source::Flag };
         let args = build_args(&engine, dir, tag, &id, &opts);
-        let out = Command::new(&self.docker).args(&args).output().unwrap();
-        let progress = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "build of {tag} failed:\n{progress}");
+        let built = common::retrying(tag, || {
+            let mut c = Command::new(&self.docker);
+            c.args(&args);
+            c
+        });
+        let (progress, vertices) = (built.text(), built.vertices());
+        assert!(built.output.status.success(), "build of {tag} failed:\n{progress}");
         let exported = plan
             .as_ref()
             .map(|p| remote_cache::export(self.docker.to_str().unwrap(), &args, p, &quarry_cli::ui::show));
-        Outcome { progress, plan, exported }
+        Outcome { progress, vertices, plan, exported }
     }
 
     fn prune(&self) {
@@ -160,7 +164,10 @@ impl Runner {
 }
 
 struct Outcome {
+    /// Every attempt's rawjson progress.
     progress: String,
+    /// Its vertices, merged over the attempts.
+    vertices: Vec<quarry_docker::progress::Vertex>,
     plan: Option<remote_cache::RemotePlan>,
     exported: Option<remote_cache::Exported>,
 }
@@ -181,8 +188,7 @@ impl Outcome {
 
     /// (stage, instruction, cached) of every RUN/COPY step of the build.
     fn steps(&self) -> Vec<(String, String, bool)> {
-        let vertices = quarry_docker::progress::parse_rawjson(&self.progress);
-        quarry_docker::progress::steps(&vertices)
+        quarry_docker::progress::steps(&self.vertices)
             .into_iter()
             .filter(|s| s.is_counted())
             .map(|s| (s.stage, s.instruction.chars().take(60).collect(), s.cached))

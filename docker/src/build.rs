@@ -314,6 +314,28 @@ fn is_commit_flake(output: &str) -> bool {
     })
 }
 
+/// The warning [`execute`] gives before it runs a build once more.
+fn once_more() -> String {
+    format!("the build hit {SNAPSHOT_FLAKE}: building once more")
+}
+
+/// A build's output (as [`execute`] streamed it) cut into its attempts, at the warning it gives
+/// before running the build once more. Read each attempt's rawjson on its own and merge them with
+/// [`crate::progress::merge_attempts`]: the retry finds CACHED what the first attempt ran.
+pub fn attempts(output: &str) -> Vec<&str> {
+    let marker = once_more();
+    let mut attempts = Vec::new();
+    let mut rest = output;
+    while let Some(at) = rest.find(&marker) {
+        let line_start = rest[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = rest[at..].find('\n').map_or(rest.len(), |i| at + i + 1);
+        attempts.push(&rest[..line_start]);
+        rest = &rest[line_end..];
+    }
+    attempts.push(rest);
+    attempts
+}
+
 /// Whether failed attempt number `attempt` (from 1) of a build is run again: only the first,
 /// only when it was not interrupted, and only after [`is_snapshot_flake`].
 pub fn retry_after_failure(attempt: u32, interrupted: bool, output: &str) -> bool {
@@ -341,7 +363,7 @@ pub fn execute(
         if status.success() || !retry_after_failure(attempt, stopped, &tail) {
             break (status, tail);
         }
-        say(Message::Warning(format!("the build hit {SNAPSHOT_FLAKE}: building once more").into()));
+        say(Message::Warning(once_more().into()));
         attempt += 1;
     };
     if status.success() {
@@ -646,6 +668,9 @@ ERROR: failed to solve: failed to commit xg5pqixd4o1y7q0v4wcylyvzt during finali
     #[test]
     fn a_build_is_retried_once_and_only_after_the_flake() {
         assert!(retry_after_failure(1, false, FLAKE));
+        let output = format!("one\n\x1b[1;33mwarning:\x1b[0m {}\ntwo\n", once_more());
+        assert_eq!(attempts(&output), ["one\n", "two\n"]);
+        assert_eq!(attempts("only\n"), ["only\n"]);
         assert!(!retry_after_failure(2, false, FLAKE), "only once");
         assert!(!retry_after_failure(1, true, FLAKE), "never after Ctrl-C");
         assert!(!retry_after_failure(1, false, "ERROR: failed to solve: exit code: 1"));

@@ -121,6 +121,27 @@ fn merge(vertices: &mut Vec<Vertex>, raw: RawVertex) {
     v.error = raw.error.or(v.error.take());
 }
 
+/// The vertices of a build run in several attempts (each attempt's [`parse_rawjson`], in order):
+/// the last attempt's, a vertex counted as cached only if no earlier attempt executed it. A build
+/// run once more after BuildKit's snapshot flake finds the steps its first attempt ran CACHED,
+/// but they ran.
+pub fn merge_attempts(attempts: &[Vec<Vertex>]) -> Vec<Vertex> {
+    let Some((last, earlier)) = attempts.split_last() else { return Vec::new() };
+    let executed: std::collections::BTreeSet<&str> = earlier
+        .iter()
+        .flatten()
+        .filter(|v| !v.cached && v.started.is_some())
+        .map(|v| v.digest.as_str())
+        .collect();
+    last.iter()
+        .cloned()
+        .map(|mut v| {
+            v.cached &= !executed.contains(v.digest.as_str());
+            v
+        })
+        .collect()
+}
+
 /// The Dockerfile steps among `vertices` (internal and export vertices left out).
 pub fn steps(vertices: &[Vertex]) -> Vec<StepVertex> {
     vertices.iter().filter_map(step).collect()
@@ -246,6 +267,16 @@ WARNING: something the CLI printed
  {"digest":"sha256:ee","name":"[internal] load .dockerignore"},
  {"digest":"sha256:ff","name":"[s 2/3] RUN echo 1 > /a","error":"exit code: 1"}]}
 "#;
+
+    #[test]
+    fn a_vertex_executed_before_a_retry_is_not_cached() {
+        let ran = r#"{"vertexes":[{"digest":"sha256:a","name":"[s 2/2] RUN a","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:01Z"},{"digest":"sha256:b","name":"[s 1/2] FROM x","cached":true,"started":"2026-01-01T00:00:00Z"}]}"#;
+        let cached = r#"{"vertexes":[{"digest":"sha256:a","name":"[s 2/2] RUN a","cached":true,"started":"2026-01-01T00:00:02Z"},{"digest":"sha256:b","name":"[s 1/2] FROM x","cached":true,"started":"2026-01-01T00:00:02Z"}]}"#;
+        let merged = merge_attempts(&[parse_rawjson(ran), parse_rawjson(cached)]);
+        let summary: Vec<(&str, bool)> = merged.iter().map(|v| (v.digest.as_str(), v.cached)).collect();
+        assert_eq!(summary, [("sha256:a", false), ("sha256:b", true)]);
+        assert!(merge_attempts(&[parse_rawjson(cached)]).iter().all(|v| v.cached));
+    }
 
     #[test]
     fn steps_are_read_from_plain_progress() {

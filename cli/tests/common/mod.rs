@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use quarry_core::{Registry, Request};
-use quarry_docker::build::{BuildOptions, build_args, write_context};
+use quarry_docker::build::{BuildOptions, build_args, retry_after_failure, write_context};
 use quarry_docker::cache_id::{CacheId, Source};
 use quarry_docker::engine::Engine;
+use quarry_docker::progress::{Vertex, merge_attempts, parse_rawjson};
 
 /// A running engine the tests may use; holds the lock that runs engine tests one at a time, so
 /// timings are not skewed by sibling builds.
@@ -110,19 +111,65 @@ impl TestEngine {
             engine.major_minor = engine.major_minor.min((25, 0));
         }
         let args = build_args(&engine, dir, tag, &cache, &opts);
-        let mut out = self.command("docker").args(&args).output().unwrap();
-        let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
-        // containerd's snapshot flake: run once more, as `quarry build` does.
-        if !out.status.success() && quarry_docker::build::retry_after_failure(1, false, &text) {
-            eprintln!("note: containerd's snapshot flake in the build of {tag}: building it once more");
-            out = self.command("docker").args(&args).output().unwrap();
-            // Both attempts, as `quarry build` prints them: a step the first one executed ran,
-            // even when the retry finds it cached (`progress_steps` reads it so).
-            text.push('\n');
-            text.push_str(&String::from_utf8_lossy(&out.stderr));
-        }
-        assert!(out.status.success(), "build of {tag} failed:\n{text}");
+        let built = retrying(tag, || {
+            let mut c = self.command("docker");
+            c.args(&args);
+            c
+        });
+        let text = built.text();
+        assert!(built.output.status.success(), "build of {tag} failed:\n{text}");
         text
+    }
+
+    /// `docker ARGS` of a build, run once more after containerd's snapshot flake ([`retrying`]).
+    pub fn docker_build<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Attempts {
+        let what: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
+        retrying(&what.join(" "), || {
+            let mut c = self.command("docker");
+            c.args(args);
+            c
+        })
+    }
+}
+
+/// A build command's outcome over its attempts.
+pub struct Attempts {
+    /// The last attempt's output.
+    pub output: Output,
+    /// Each attempt's stderr, in order.
+    pub stderr: Vec<String>,
+}
+
+impl Attempts {
+    /// Every attempt's stderr, as `quarry build` prints them: `progress_steps` reads a step the
+    /// first attempt executed as run, even when the retry finds it cached.
+    pub fn text(&self) -> String {
+        self.stderr.join("\n")
+    }
+
+    /// The rawjson progress's vertices over the attempts ([`merge_attempts`]).
+    pub fn vertices(&self) -> Vec<Vertex> {
+        let each: Vec<Vec<Vertex>> = self.stderr.iter().map(|s| parse_rawjson(s)).collect();
+        merge_attempts(&each)
+    }
+}
+
+/// Runs the build `command` makes; after containerd's snapshot flake ("failed to commit ...
+/// snapshot does not exist", which a build sharing a step with another can hit) runs it once
+/// more, as `quarry build` does, and says so.
+pub fn retrying(what: &str, mut command: impl FnMut() -> Command) -> Attempts {
+    let mut stderr = Vec::new();
+    let mut attempt = 1;
+    loop {
+        let output = command().output().expect("docker runs");
+        let text = String::from_utf8_lossy(&output.stderr).into_owned();
+        let again = !output.status.success() && retry_after_failure(attempt, false, &text);
+        stderr.push(text);
+        if !again {
+            return Attempts { output, stderr };
+        }
+        eprintln!("note: containerd's snapshot flake in the build of {what}: building it once more");
+        attempt += 1;
     }
 }
 
