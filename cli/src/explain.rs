@@ -24,7 +24,7 @@ struct Input {
 }
 
 /// Runs `quarry explain`.
-pub fn command(registry: &Registry, explain: &Explain) -> anyhow::Result<()> {
+pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result<()> {
     let (store, answered) = match explain.store {
         Some(store) => (store, None),
         None => {
@@ -156,7 +156,7 @@ fn store_words(store: Store) -> &'static str {
     }
 }
 
-fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow::Result<Input> {
+fn read(registry: &'static Registry, path: Option<&Path>, level: EngineLevel) -> anyhow::Result<Input> {
     let Some(path) = path else {
         let mut request = quarry_core::Request { engine: level, ..Default::default() };
         crate::configure(registry, &mut request, false)
@@ -170,6 +170,9 @@ fn read(registry: &Registry, path: Option<&Path>, level: EngineLevel) -> anyhow:
     // By content, not by name (`quarry.toml.orig` is a configuration): a Dockerfile is never a
     // TOML table (`FROM x` has no `=`), and a configuration always is.
     if path.extension().is_some_and(|e| e == "toml") || text.parse::<toml::Table>().is_ok() {
+        // Its own project extensions (`apt`, `pip`, ..., `extension_dirs`), not the current
+        // project's: OLD and NEW differ in them as in anything else.
+        let registry = crate::project_ext::registry_of_file(registry, path, &std::env::current_dir()?)?;
         // The user's file applies under it, as it does under the project's quarry.toml.
         let layers = crate::layers::Layers::with_project_file(registry, path)?;
         let mut request = quarry_core::Request { engine: level, ..Default::default() };

@@ -29,13 +29,66 @@ const GENERATED: &str = "quarry-generated";
 /// file, or with one that adds none, the catalog itself.
 pub fn registry(catalog: &'static Registry, cwd: &Path) -> anyhow::Result<&'static Registry> {
     let Some(path) = crate::layers::find_project(cwd) else { return Ok(catalog) };
-    let loaded = Loaded::read(&path)?;
+    let root = folder_of(&path);
+    registry_of(catalog, &path, root)
+}
+
+/// The catalog plus the extensions of the configuration `path` (`quarry explain OLD.toml NEW.toml`:
+/// each side with its own `apt`, `pip`, ... and folders), whatever project `cwd` is in. Its paths
+/// are read from its own folder; a configuration kept elsewhere (`git show HEAD:quarry.toml >
+/// /tmp/old.toml`) that names paths its folder lacks reads them from the project of `cwd`.
+pub fn registry_of_file(
+    registry: &'static Registry,
+    path: &Path,
+    cwd: &Path,
+) -> anyhow::Result<&'static Registry> {
+    let catalog: Vec<&'static Extension> =
+        registry.iter().filter(|e| !e.crate_name.starts_with(ORIGIN)).collect();
+    let catalog: &'static Registry = if catalog.len() == registry.len() {
+        registry
+    } else {
+        Box::leak(Box::new(Registry::from_extensions(catalog)?))
+    };
+    let own = folder_of(path);
+    let config = &Loaded::read(path)?.config;
+    let root = match crate::layers::find_project(cwd) {
+        Some(project) if !named_paths(config).iter().all(|p| own.join(p).exists()) => folder_of(&project),
+        _ => own,
+    };
+    registry_of(catalog, path, root)
+}
+
+/// The project paths a configuration names: `extension_dirs`, `copy` and `scripts`.
+fn named_paths(config: &config::Config) -> Vec<String> {
+    fn strings(value: &toml::Value, out: &mut Vec<String>) {
+        match value {
+            toml::Value::String(s) => out.push(s.clone()),
+            toml::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+            toml::Value::Table(t) => t.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut out: Vec<String> = config.extension_dirs.iter().map(|d| d.get_ref().clone()).collect();
+    out.extend(config.copy.iter().map(|c| c.get_ref().path.get_ref().clone()));
+    if let Some(scripts) = &config.scripts {
+        strings(scripts.get_ref(), &mut out);
+    }
+    out
+}
+
+/// The folder of a file, `.` for a bare name.
+fn folder_of(path: &Path) -> PathBuf {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
+}
+
+/// The catalog plus the extensions the configuration `path` adds, its paths read from `root`.
+fn registry_of(catalog: &'static Registry, path: &Path, root: PathBuf) -> anyhow::Result<&'static Registry> {
+    let loaded = Loaded::read(path)?;
     if first_project_key(&loaded.config).is_none() {
         return Ok(catalog);
     }
     // A project file of another user adds no code to the image unless its folder is trusted.
-    crate::layers::Layers::check_owner_before_load(&path)?;
-    let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned();
+    crate::layers::Layers::check_owner_before_load(path)?;
     let project = Project { loaded: &loaded, root };
     let mut extensions: Vec<&'static Extension> = Vec::new();
     for dir in &loaded.config.extension_dirs {

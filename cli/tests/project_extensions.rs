@@ -155,6 +155,37 @@ fn a_changed_template_or_file_changes_only_its_own_lines() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `quarry explain OLD.toml NEW.toml` renders each side with its own two-line keys: an `apt`
+/// change between the files is a re-run, although the current quarry.toml has neither list. A
+/// configuration kept outside the project reads the folders it names from the current project.
+#[test]
+fn explain_reads_each_configurations_own_project_extensions() {
+    let dir = project("explain-own");
+    let original = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    write(&dir, "old.toml", &original);
+    write(&dir, "new.toml", &original.replace("[\"libeigen3-dev\"]", "[\"libeigen3-dev\", \"jq\"]"));
+    let explained = quarry(&dir, &["explain", "old.toml", "new.toml"]);
+    assert!(explained.status.success(), "{}", stderr(&explained));
+    let text = stdout(&explained);
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines.iter().position(|l| l.starts_with("re-run")).unwrap_or_else(|| panic!("{text}"));
+    assert!(lines[first].contains("project_apt: RUN"), "new.toml's apt step re-runs first:\n{text}");
+    assert!(lines[first + 1].contains("`…jq libeigen3-dev`"), "{text}");
+    // The same file against itself: nothing re-runs, with the current project's lists unused.
+    let same = stdout(&quarry(&dir, &["explain", "old.toml", "old.toml"]));
+    assert!(!same.lines().any(|l| l.starts_with("re-run")), "{same}");
+    // Outside the project (as `git show HEAD:quarry.toml > /tmp/old.toml` leaves it), the folders
+    // it names come from the current project.
+    let elsewhere = dir.with_extension("elsewhere");
+    write(&elsewhere, "old.toml", &original);
+    let out = elsewhere.join("old.toml").display().to_string();
+    let explained = quarry(&dir, &["explain", &out, "new.toml"]);
+    assert!(explained.status.success(), "{}", stderr(&explained));
+    assert_eq!(stdout(&explained), text.replace("old.toml", &out));
+    std::fs::remove_dir_all(elsewhere).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Each mistake: exit 1, the file and line, what is wrong, and no Dockerfile or lock written.
 #[test]
 fn mistakes_name_the_file_and_line_and_write_nothing() {
