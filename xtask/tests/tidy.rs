@@ -38,12 +38,22 @@ fn modules(dir: &Path) -> Vec<(String, String)> {
 /// `use crate::{output, ui};`, `crate::host::values()`), comments and the `#[cfg(test)]` module
 /// left out.
 fn named_modules(source: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
+    named_through(source, known, "crate::")
+}
+
+/// The modules of `known` that `source` names through paths starting with `prefix` (`crate::`,
+/// `super::`, `crate::metadata::`).
+fn named_through(source: &str, known: &BTreeSet<String>, prefix: &str) -> BTreeSet<String> {
     let mut named = BTreeSet::new();
     // A module's tests may use any module: they are not part of the module graph.
     for line in source.lines().take_while(|l| l.trim() != "#[cfg(test)]") {
         let code = line.split("//").next().unwrap_or_default();
-        for (at, _) in code.match_indices("crate::") {
-            let rest = &code[at + "crate::".len()..];
+        for (at, _) in code.match_indices(prefix) {
+            // `crate::a::b` is not `a::b` named through `a::`.
+            if code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let rest = &code[at + prefix.len()..];
             let names: Vec<&str> = match rest.strip_prefix('{') {
                 // A group: the first path segment of each entry (nested groups are rare enough
                 // to read only their first segment too).
@@ -106,11 +116,71 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<BTreeSet<String>> {
     groups
 }
 
+/// The graphs of the submodules of every folder module under `src` (`metadata/` holds
+/// `metadata/walk.rs`, ...), keyed by the folder's module path (`metadata`, `explain`): each child
+/// -> the siblings it names through `super::` or `crate::<path>::`.
+fn submodule_graphs(src: &Path) -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let mut graphs = BTreeMap::new();
+    let mut stack = vec![src.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let mut children: Vec<(String, PathBuf)> = Vec::new();
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+                if !["mod", "lib", "main"].contains(&stem.as_str()) {
+                    children.push((stem, path));
+                }
+            }
+        }
+        if folder == src {
+            continue;
+        }
+        let module_path: Vec<String> = folder
+            .strip_prefix(src)
+            .unwrap()
+            .components()
+            .map(|c| c.as_os_str().to_str().unwrap().to_owned())
+            .collect();
+        let known: BTreeSet<String> = children.iter().map(|(m, _)| m.clone()).collect();
+        let through_crate = format!("crate::{}::", module_path.join("::"));
+        let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (module, path) in &children {
+            let source = std::fs::read_to_string(path).unwrap();
+            let mut named = named_through(&source, &known, "super::");
+            named.extend(named_through(&source, &known, &through_crate));
+            named.remove(module);
+            graph.insert(module.clone(), named);
+        }
+        graphs.insert(module_path.join("::"), graph);
+    }
+    graphs
+}
+
 #[test]
 fn modules_of_a_crate_do_not_import_each_other() {
     for krate in ["core", "codegen", "buildkit", "docker", "cli"] {
         no_cycles(krate);
     }
+}
+
+/// The same one level down: the files of a folder module (codegen's `metadata/`, buildkit's
+/// `explain/`, ...) do not import each other in a circle either.
+#[test]
+fn submodules_do_not_import_each_other() {
+    let mut folders = 0;
+    for krate in ["core", "codegen", "buildkit", "docker", "cli"] {
+        for (folder, graph) in submodule_graphs(&workspace().join(krate).join("src")) {
+            folders += 1;
+            let found = cycles(&graph);
+            assert!(found.is_empty(), "files of `{krate}::{folder}` that import each other: {found:?}");
+        }
+    }
+    assert!(folders >= 3, "the folder modules are found");
+    let metadata = &submodule_graphs(&workspace().join("codegen/src"))["metadata"];
+    assert!(metadata["walk"].contains("model"), "`super::` paths are read: {metadata:?}");
 }
 
 fn no_cycles(krate: &str) {
