@@ -7,9 +7,8 @@
 //! sets `insecure_http_for_tests`, which codegen never emits.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 mod common;
 
@@ -27,16 +26,6 @@ fn leak<T>(v: T) -> &'static T {
 
 fn leak_str(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
-}
-
-/// The HTTP server, stopped when the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn sha256(path: &Path) -> String {
@@ -184,23 +173,8 @@ fn a_tampered_download_fails_the_build_and_a_genuine_one_is_installed() {
     releases(&site);
 
     // The engine's bridge gateway is this machine, as RUN steps see it.
-    let gw =
-        engine.docker(&["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"]);
-    assert!(gw.status.success(), "{}", stderr(&gw));
-    let gateway = stdout(&gw).trim().to_owned();
-    let port = TcpListener::bind(("0.0.0.0", 0)).unwrap().local_addr().unwrap().port();
-    let _server = Server(
-        Command::new("python3")
-            .args(["-m", "http.server", &port.to_string(), "--bind", "0.0.0.0", "--directory"])
-            .arg(&site)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs"),
-    );
-    std::thread::sleep(std::time::Duration::from_millis(500));
-
-    let registry = Registry::from_extensions([leak(extension(&format!("http://{gateway}:{port}")))]).unwrap();
+    let server = engine.serve(&site);
+    let registry = Registry::from_extensions([leak(extension(&server.url))]).unwrap();
     let unique = token();
 
     // Genuine: both verified, installed, and their checks ran.

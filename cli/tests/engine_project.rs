@@ -113,3 +113,104 @@ fn project_extensions_build_and_a_change_reruns_only_their_own_steps() {
     std::fs::remove_dir_all(home).unwrap();
     std::fs::remove_dir_all(project).unwrap();
 }
+
+/// A pure-Python wheel `<name>-<version>`, whose module prints its version: written by python3's
+/// `zipfile` with the RECORD hashes pip checks, into `<site>/files/`, and listed in the simple
+/// index `<site>/simple/<name>/` (PEP 503), which lists every version written so far.
+fn wheel(site: &Path, name: &str, version: &str) {
+    let module = name.replace('-', "_");
+    let file = format!("{module}-{version}-py3-none-any.whl");
+    let script = format!(
+        r#"
+import base64, hashlib, zipfile
+files = {{
+    "{module}/__init__.py": "VERSION = '{version}'\n",
+    "{module}-{version}.dist-info/METADATA": "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    "{module}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: quarry-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}}
+record = []
+with zipfile.ZipFile("files/{file}", "w") as z:
+    for path, text in files.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{{path}},sha256={{digest}},{{len(data)}}")
+        z.writestr(path, data)
+    record.append("{module}-{version}.dist-info/RECORD,,")
+    z.writestr("{module}-{version}.dist-info/RECORD", "\n".join(record) + "\n")
+"#
+    );
+    std::fs::create_dir_all(site.join("files")).unwrap();
+    let out =
+        std::process::Command::new("python3").arg("-c").arg(&script).current_dir(site).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index = site.join("simple").join(name).join("index.html");
+    let mut links = std::fs::read_to_string(&index).unwrap_or_default();
+    links.push_str(&format!("<a href=\"/files/{file}\">{file}</a><br>\n"));
+    write(site, &format!("simple/{name}/index.html"), &links);
+}
+
+/// `pip`: the venv is made on the image's own python3 (a builder `from = "final"`), reaches the
+/// image on PATH, and a change to the `main` layer re-runs only its own pip step. The packages
+/// come from a local index that the base image's `/etc/pip.conf` names, as a company's image
+/// names its own index.
+#[test]
+fn pip_builds_a_venv_on_the_images_python_and_a_change_reruns_only_its_layer() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let home = scratch("pip-home");
+    let project = scratch("pip");
+    let site = project.join("site");
+    // Names of this run: an earlier run's cache cannot hold their steps.
+    let run_token = token();
+    let (base_pkg, main_pkg) = (format!("base-{run_token}"), format!("main-{run_token}"));
+    wheel(&site, &base_pkg, "1.0");
+    wheel(&site, &main_pkg, "1.0");
+    wheel(&site, &main_pkg, "2.0");
+    let server = engine.serve(&site);
+
+    let base = format!("quarry-test/pip-base:{run_token}");
+    write(
+        &project,
+        "base/pip.conf",
+        &format!("[global]\nindex-url = {}/simple\ntrusted-host = {}\n", server.url, server.host),
+    );
+    write(&project, "base/Dockerfile", "FROM debian:bookworm\nCOPY pip.conf /etc/pip.conf\n");
+    let built =
+        engine.docker_build(&["build", "-q", "-t", &base, &project.join("base").display().to_string()]);
+    assert!(built.output.status.success(), "{}", built.text());
+
+    let config = |main_version: &str| {
+        format!(
+            "image = \"{base}\"\npip = {{ base = [\"{base_pkg}==1.0\"], main = [\"{main_pkg}=={main_version}\"] }}\n"
+        )
+    };
+    write(&project, "quarry.toml", &config("1.0"));
+    let tag = format!("quarry-test/pip:{run_token}");
+    let first = build(&engine, &project, &home, &tag);
+    assert!(first.iter().any(|s| s.contains(&format!("{main_pkg}==1.0"))), "{first:#?}");
+    let (base_mod, main_mod) = (base_pkg.replace('-', "_"), main_pkg.replace('-', "_"));
+    let check = format!(
+        "import sys, {base_mod}, {main_mod}; print({base_mod}.VERSION, {main_mod}.VERSION, sys.prefix)"
+    );
+    let shown = |tag: &str| {
+        // No shell: the image's environment alone puts the venv first on PATH.
+        let run = engine.docker(&["run", "--rm", tag, "python3", "-c", &check]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    assert_eq!(shown(&tag), "1.0 1.0 /opt/quarry/project_pip/venv\n");
+
+    // A new version in `main`: its pip step runs; the venv, the `base` layer and the apt steps
+    // come from the cache, and no RUN of the final stage runs.
+    write(&project, "quarry.toml", &config("2.0"));
+    let changed = build(&engine, &project, &home, &tag);
+    eprintln!("pip main changed: ran {changed:#?}");
+    let runs: Vec<&String> = changed.iter().filter(|s| s.contains(" RUN ")).collect();
+    assert_eq!(runs.len(), 1, "{changed:#?}");
+    assert!(runs[0].contains(&format!("{main_pkg}==2.0")), "{runs:#?}");
+    assert_eq!(shown(&tag), "1.0 2.0 /opt/quarry/project_pip/venv\n");
+
+    let _ = engine.docker(&["rmi", &tag, &base]);
+    drop(server);
+    std::fs::remove_dir_all(home).unwrap();
+    std::fs::remove_dir_all(project).unwrap();
+}

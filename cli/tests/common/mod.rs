@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use quarry_core::{Registry, Request};
 use quarry_docker::build::{BuildOptions, build_args, retry_after_failure, write_context};
@@ -129,6 +129,49 @@ impl TestEngine {
             c.args(args);
             c
         })
+    }
+}
+
+/// An HTTP server of a folder of this machine, stopped when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://<address>:<port>` as RUN steps on the engine reach it.
+    pub url: String,
+    /// The address alone (pip's `trusted-host`).
+    pub host: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestEngine {
+    /// Serves `dir` with `python3 -m http.server` where the engine's RUN steps reach this machine:
+    /// on the bridge network's gateway.
+    pub fn serve(&self, dir: &Path) -> Server {
+        let gw =
+            self.docker(&["network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"]);
+        assert!(gw.status.success(), "{}", stderr(&gw));
+        let host = stdout(&gw).trim().to_owned();
+        let port = std::net::TcpListener::bind(("0.0.0.0", 0)).unwrap().local_addr().unwrap().port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "0.0.0.0", "--directory"])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        // Serving once the port answers.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Server { child, url: format!("http://{host}:{port}"), host }
     }
 }
 
