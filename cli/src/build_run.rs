@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use quarry_core::{Hinted, Registry, Rendered};
-use quarry_docker::{build, cache_id, engine, remote_cache, run, xauth};
+use quarry_docker::{build, cache_id, context, engine, remote_cache, run, xauth};
 
 use crate::configured::{configure, render_request};
 use crate::{args, exit, host, output, ui};
@@ -40,7 +40,7 @@ pub fn prepare_build(
     dry_run: bool,
 ) -> anyhow::Result<PreparedBuild> {
     if let Some(tag) = &build.tag {
-        build::check_tag(tag)?;
+        context::check_tag(tag)?;
     }
     let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
     let engine = match engine::detect(&docker) {
@@ -143,10 +143,10 @@ pub fn prepare_build(
     if !dry_run {
         configured.write_lock_or_note(lock);
     }
-    let tag = build.tag.clone().unwrap_or_else(|| build::default_tag(&rendered));
-    let root = build::contexts_root();
+    let tag = build.tag.clone().unwrap_or_else(|| context::default_tag(&rendered));
+    let root = context::contexts_root();
     // A dry run writes the context too, so the printed command works when pasted; it is kept.
-    let context = build::write_build_context(&root, &tag, &rendered)
+    let context = context::write_build_context(&root, &tag, &rendered)
         .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
     if dry_run {
         ui::note(&format!(

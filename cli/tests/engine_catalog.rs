@@ -510,7 +510,7 @@ fn palanteer_builds_and_finds_its_libraries() {
              RUN mkdir /tmp/palanteer && tar -xzf /tmp/palanteer-v0.8.tar.gz --strip-components=1 -C /tmp/palanteer\n",
         );
         let dir = home.join("context");
-        quarry_docker::build::write_context(&dir, &rendered).unwrap();
+        quarry_docker::context::write_context(&dir, &rendered).unwrap();
         std::fs::copy(&tarball, dir.join("palanteer-v0.8.tar.gz")).unwrap();
         std::fs::write(dir.join("Dockerfile"), &rendered.dockerfile).unwrap();
         let tag = format!("quarry-test/palanteer:{}", common::token());
@@ -569,7 +569,7 @@ fn the_users_toolchain_is_writable() {
     rendered.dockerfile.replace_range(start..end, &stand_in);
     let home = scratch("toolchain");
     let dir = home.join("context");
-    quarry_docker::build::write_context(&dir, &rendered).unwrap();
+    quarry_docker::context::write_context(&dir, &rendered).unwrap();
     let tag = format!("quarry-test/toolchain:{}", common::token());
     let opts = quarry_docker::build::BuildOptions {
         progress: Some("plain".into()),

@@ -17,8 +17,9 @@ use quarry_core::{
     Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, Download, Extension, Extract, OptionSpec,
     Registry, Request, Rule, Selection, Template, Verify,
 };
-use quarry_docker::build::{BuildOptions, build_args, write_context};
+use quarry_docker::build::{BuildOptions, build_args};
 use quarry_docker::cache_id::{CacheId, Source};
+use quarry_docker::context::write_context;
 
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))

@@ -16,8 +16,9 @@ mod common;
 
 use common::{scratch, token};
 use quarry_core::{Builder, BuilderFrom, Extension, Registry, Request, Rule, Selection, Template};
-use quarry_docker::build::{BuildOptions, build_args, write_context};
+use quarry_docker::build::{BuildOptions, build_args};
 use quarry_docker::cache_id::{CacheId, Source};
+use quarry_docker::context::write_context;
 use quarry_docker::remote_cache::{self, CacheRepo, KeyInputs, RemoteCache};
 
 fn leak<T>(v: T) -> &'static T {

@@ -1,11 +1,13 @@
-//! quarry's docker side: the engine (`engine`), build contexts and `docker build` (`build`),
-//! BuildKit's progress (`progress`), cache ids (`cache_id`), the shared remote cache
-//! (`remote_cache`), `docker run` arguments (`run`), the X authority cookie (`xauth`) and Ctrl-C
-//! during a build (`interrupt`). It depends on `quarry-core` and `quarry-buildkit` alone: what it
-//! has to say while it works it hands to its caller as [`Message`]s, which the CLI prints.
+//! quarry's docker side: the engine (`engine`), the image tag and build contexts (`context`),
+//! `docker build` (`build`), BuildKit's progress (`progress`), cache ids (`cache_id`), the shared
+//! remote cache (`remote_cache`), `docker run` arguments (`run`), the X authority cookie (`xauth`)
+//! and Ctrl-C during a build (`interrupt`). It depends on `quarry-core` and `quarry-buildkit`
+//! alone: what it has to say while it works it hands to its caller as [`Message`]s, which the CLI
+//! prints.
 
 pub mod build;
 pub mod cache_id;
+pub mod context;
 pub mod engine;
 pub mod interrupt;
 pub mod progress;

@@ -249,8 +249,9 @@ pub mod bench {
     use std::time::Instant;
 
     use anyhow::{Context, bail};
-    use quarry_docker::build::{BuildOptions, build_args, write_context};
+    use quarry_docker::build::{BuildOptions, build_args};
     use quarry_docker::cache_id::{CacheId, Source};
+    use quarry_docker::context::write_context;
     use quarry_docker::progress::{parse_rawjson, steps};
     use quarry_docker::remote_cache::{self, CacheRepo, KeyInputs, RemoteCache};
 

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use quarry_core::{Registry, Request};
-use quarry_docker::build::{BuildOptions, build_args, retry_after_failure, write_context};
+use quarry_docker::build::{BuildOptions, build_args, retry_after_failure};
 use quarry_docker::cache_id::{CacheId, Source};
+use quarry_docker::context::write_context;
 use quarry_docker::engine::Engine;
 use quarry_docker::progress::{Vertex, merge_attempts, parse_rawjson};
 

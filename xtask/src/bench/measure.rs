@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use quarry_core::Rendered;
-use quarry_docker::build::{BuildOptions, build_args, write_context};
+use quarry_docker::build::{BuildOptions, build_args};
 use quarry_docker::cache_id::{CacheId, Source};
+use quarry_docker::context::write_context;
 use quarry_docker::engine::Engine;
 use quarry_docker::progress::{StepVertex, parse_rawjson, steps};
 
