@@ -288,3 +288,42 @@ fn the_cycle_check_finds_cycles() {
     assert_eq!(three, vec![["a", "b", "c"].map(str::to_owned).into()]);
     assert!(cycles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
 }
+
+/// Every source file of the product's crates opens with a `//!` comment saying what it is for,
+/// and a file over 600 lines is one of the few whose one job is long (each says so there): a new
+/// long file is split, or joins this list with a reason in its first comment.
+#[test]
+fn files_say_their_job_and_long_ones_are_known() {
+    const LONG: &[&str] =
+        &["cli/src/args.rs", "core/src/model.rs", "core/src/rules.rs", "core/src/schema.rs"];
+    let root = workspace();
+    let mut long = Vec::new();
+    let mut undocumented = Vec::new();
+    for krate in ["core", "codegen", "buildkit", "docker", "cli", "catalog"] {
+        let mut stack = vec![root.join(krate).join("src")];
+        while let Some(folder) = stack.pop() {
+            for entry in std::fs::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                if !text.starts_with("//!") {
+                    undocumented.push(name.clone());
+                }
+                if text.lines().count() > 600 && !LONG.contains(&name.as_str()) {
+                    long.push(name);
+                }
+            }
+        }
+    }
+    undocumented.sort();
+    long.sort();
+    assert!(undocumented.is_empty(), "files without a first `//!` comment: {undocumented:?}");
+    assert!(long.is_empty(), "files over 600 lines: {long:?}");
+}
