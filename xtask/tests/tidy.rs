@@ -7,9 +7,8 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// Every `.rs` file under `dir`, with the top-level module it belongs to (`engine` for
-/// `engine.rs` and for `engine/probe.rs`); the crate roots are left out.
-fn modules(dir: &Path) -> Vec<(String, String)> {
+/// Every `.rs` file under `dir`, recursively, in a stable order.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(folder) = stack.pop() {
@@ -17,19 +16,27 @@ fn modules(dir: &Path) -> Vec<(String, String)> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
             }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let relative = path.strip_prefix(dir).unwrap();
-            let first = relative.components().next().unwrap().as_os_str().to_str().unwrap();
-            let module = first.trim_end_matches(".rs").to_owned();
-            if module == "lib" || module == "main" {
-                continue;
-            }
-            found.push((module, std::fs::read_to_string(&path).unwrap()));
         }
+    }
+    found.sort();
+    found
+}
+
+/// Every `.rs` file under `dir`, with the top-level module it belongs to (`engine` for
+/// `engine.rs` and for `engine/probe.rs`); the crate roots are left out.
+fn modules(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for path in rust_files(dir) {
+        let relative = path.strip_prefix(dir).unwrap();
+        let first = relative.components().next().unwrap().as_os_str().to_str().unwrap();
+        let module = first.trim_end_matches(".rs").to_owned();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        found.push((module, std::fs::read_to_string(&path).unwrap()));
     }
     found
 }
@@ -230,19 +237,10 @@ fn hint_text_lines(source: &str) -> Vec<usize> {
 fn hints_are_data_not_text() {
     let mut found = Vec::new();
     for krate in ["core", "cli", "docker", "buildkit"] {
-        let dir = workspace().join(krate).join("src");
-        let mut stack = vec![dir];
-        while let Some(folder) = stack.pop() {
-            for entry in std::fs::read_dir(&folder).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    let source = std::fs::read_to_string(&path).unwrap();
-                    let at = path.strip_prefix(workspace()).unwrap().display().to_string();
-                    found.extend(hint_text_lines(&source).into_iter().map(|line| format!("{at}:{line}")));
-                }
-            }
+        for path in rust_files(&workspace().join(krate).join("src")) {
+            let source = std::fs::read_to_string(&path).unwrap();
+            let at = path.strip_prefix(workspace()).unwrap().display().to_string();
+            found.extend(hint_text_lines(&source).into_iter().map(|line| format!("{at}:{line}")));
         }
     }
     assert!(
@@ -300,30 +298,17 @@ fn files_say_their_job_and_long_ones_are_known() {
     let mut long = Vec::new();
     let mut undocumented = Vec::new();
     for krate in ["core", "codegen", "buildkit", "docker", "cli", "catalog"] {
-        let mut stack = vec![root.join(krate).join("src")];
-        while let Some(folder) = stack.pop() {
-            for entry in std::fs::read_dir(&folder).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                if path.extension().is_none_or(|e| e != "rs") {
-                    continue;
-                }
-                let text = std::fs::read_to_string(&path).unwrap();
-                let name = path.strip_prefix(&root).unwrap().display().to_string();
-                if !text.starts_with("//!") {
-                    undocumented.push(name.clone());
-                }
-                if text.lines().count() > 600 && !LONG.contains(&name.as_str()) {
-                    long.push(name);
-                }
+        for path in rust_files(&root.join(krate).join("src")) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.strip_prefix(&root).unwrap().display().to_string();
+            if !text.starts_with("//!") {
+                undocumented.push(name.clone());
+            }
+            if text.lines().count() > 600 && !LONG.contains(&name.as_str()) {
+                long.push(name);
             }
         }
     }
-    undocumented.sort();
-    long.sort();
     assert!(undocumented.is_empty(), "files without a first `//!` comment: {undocumented:?}");
     assert!(long.is_empty(), "files over 600 lines: {long:?}");
 }

@@ -261,19 +261,11 @@ pub fn export(docker: &str, main: &[String], plan: &RemotePlan, say: Say) -> Exp
 mod tests {
     use super::*;
     use crate::remote_cache::CacheRepo;
-    use crate::remote_cache::fixtures::registry;
-    use quarry_core::{Request, Selection};
+    use crate::remote_cache::fixtures::tool_rendered;
 
     #[test]
     fn the_projects_moving_reference_is_written_with_its_final_stage() {
-        let reg = registry("RUN echo tool-1 > /t\n");
-        let request = Request {
-            image: "debian:bookworm".into(),
-            extensions: vec![Selection::new("tool")],
-            builder_base_image: Some("debian:bookworm".into()),
-            ..Request::default()
-        };
-        let rendered = quarry_core::render(&reg, &request).unwrap();
+        let rendered = tool_rendered();
         let repo = CacheRepo::parse("localhost:5000/c").unwrap();
         let keys = KeyInputs { project: Some("service".into()), ..KeyInputs::default() };
         let refs = plan(&repo, &rendered, &keys).unwrap();

@@ -1,7 +1,7 @@
 //! Test extensions for the remote cache's unit tests: builders that start from the base image
 //! or from another builder, and a plain extension.
 
-use quarry_core::{Builder, BuilderFrom, Extension, Registry, Template};
+use quarry_core::{Builder, BuilderFrom, Extension, Registry, Rendered, Request, Selection, Template};
 
 fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))
@@ -44,4 +44,15 @@ pub(super) fn registry(tool_body: &'static str) -> Registry {
         plain_ext("extra", "RUN echo extra\n"),
     ])
     .unwrap()
+}
+
+/// `tool` alone, rendered on `debian:bookworm` with its builder on the same base.
+pub(super) fn tool_rendered() -> Rendered {
+    let request = Request {
+        image: "debian:bookworm".into(),
+        extensions: vec![Selection::new("tool")],
+        builder_base_image: Some("debian:bookworm".into()),
+        ..Request::default()
+    };
+    quarry_core::render(&registry("RUN echo tool-1 > /t\n"), &request).unwrap()
 }

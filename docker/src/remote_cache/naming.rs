@@ -202,7 +202,7 @@ fn stage_hash(file: &Dockerfile, stage: &Stage, files: &[(&str, &[u8])], keys: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote_cache::fixtures::registry;
+    use crate::remote_cache::fixtures::{registry, tool_rendered};
     use quarry_core::{Registry, Request, Selection};
 
     fn refs(registry: &Registry, image: &str, names: &[&str]) -> Vec<StageRef> {
@@ -256,14 +256,7 @@ mod tests {
 
     #[test]
     fn key_inputs_and_the_final_project_part() {
-        let reg = registry("RUN echo tool-1 > /t\n");
-        let request = Request {
-            image: "debian:bookworm".into(),
-            extensions: vec![Selection::new("tool")],
-            builder_base_image: Some("debian:bookworm".into()),
-            ..Request::default()
-        };
-        let rendered = quarry_core::render(&reg, &request).unwrap();
+        let rendered = tool_rendered();
         let repo = CacheRepo::parse("localhost:5000/c").unwrap();
         let plain = plan(&repo, &rendered, &KeyInputs::default()).unwrap();
         let arm = plan(
