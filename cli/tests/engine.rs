@@ -45,26 +45,8 @@ fn probe_extension(builder: bool) -> Extension {
                      date +%s%N > /ended\n",
         }),
         options: leak([
-            quarry_core::OptionSpec {
-                name: "token",
-                description: "t",
-                default: "none",
-                rule: Rule::Identifier,
-                required: false,
-                from_host: None,
-                multiple: false,
-                aliases: &[],
-            },
-            quarry_core::OptionSpec {
-                name: "sleep",
-                description: "s",
-                default: "0",
-                rule: Rule::Uint,
-                required: false,
-                from_host: None,
-                multiple: false,
-                aliases: &[],
-            },
+            quarry_core::OptionSpec::new("token", "t", "none", Rule::Identifier),
+            quarry_core::OptionSpec::new("sleep", "s", "0", Rule::Uint),
         ]),
         ..Extension::EMPTY
     }

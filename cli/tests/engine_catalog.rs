@@ -22,6 +22,10 @@ echo "lfs: $(git lfs version)"
 echo "lfs-filter: $(git config --system filter.lfs.process)"
 "#;
 
+/// The apt-and-setup extensions that build on Debian bookworm here, as flags.
+const DEBIAN_BUILDABLE: [&str; 6] =
+    ["--ccache", "--tzdata", "--locales", "--jquery", "--ssh-client", "--git-clone"];
+
 /// The apt-and-setup extensions together on Debian bookworm, with a time zone and a locale chosen:
 /// each tool runs in the container and each setting is in effect.
 #[test]
@@ -30,25 +34,10 @@ fn apt_and_setup_extensions_work_in_the_container() {
     let home = scratch("apt-setup");
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let tag = format!("quarry-test/catalog:t{nanos}");
-    let out = engine.quarry(
-        &home,
-        &[
-            "build",
-            "debian:bookworm",
-            "--ccache",
-            "--tzdata",
-            "--locales",
-            "--jquery",
-            "--ssh-client",
-            "--git-clone",
-            "--tzdata-timezone",
-            "Europe/Paris",
-            "--locales-locale",
-            "de_DE.UTF-8",
-            "--tag",
-            &tag,
-        ],
-    );
+    let mut args = vec!["build", "debian:bookworm"];
+    args.extend(DEBIAN_BUILDABLE);
+    args.extend(["--tzdata-timezone", "Europe/Paris", "--locales-locale", "de_DE.UTF-8", "--tag", &tag]);
+    let out = engine.quarry(&home, &args);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{tag}\n"));
 
@@ -92,22 +81,10 @@ fn commands_run_without_a_shell_and_in_interactive_bash() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
     let home = scratch("commands");
     let tag = format!("quarry-test/commands:{}", common::token());
-    let out = engine.quarry(
-        &home,
-        &[
-            "build",
-            "debian:bookworm",
-            "--ccache",
-            "--tzdata",
-            "--locales",
-            "--jquery",
-            "--ssh-client",
-            "--git-clone",
-            "--user",
-            "--tag",
-            &tag,
-        ],
-    );
+    let mut args = vec!["build", "debian:bookworm"];
+    args.extend(DEBIAN_BUILDABLE);
+    args.extend(["--user", "--tag", &tag]);
+    let out = engine.quarry(&home, &args);
     assert!(out.status.success(), "{}", stderr(&out));
     let commands: [(&[&str], &str); 8] = [
         (&["ccache", "--version"], "ccache version 4."),
@@ -514,17 +491,7 @@ fn palanteer_builds_and_finds_its_libraries() {
         std::fs::copy(&tarball, dir.join("palanteer-v0.8.tar.gz")).unwrap();
         std::fs::write(dir.join("Dockerfile"), &rendered.dockerfile).unwrap();
         let tag = format!("quarry-test/palanteer:{}", common::token());
-        let opts = quarry_docker::build::BuildOptions {
-            progress: Some("plain".into()),
-            add_host: engine.add_host.iter().cloned().collect(),
-            ..Default::default()
-        };
-        let cache = quarry_docker::cache_id::CacheId {
-            value: "palanteer".into(),
-            source: quarry_docker::cache_id::Source::Flag,
-        };
-        let args = quarry_docker::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
-        let out = engine.docker_build(&args).output;
+        let out = engine.build_context(&dir, &tag, "palanteer", false).output;
         assert!(out.status.success(), "{image}: {}", stderr(&out));
         let run = engine.docker(&["run", "--rm", &tag, "ldd", "/opt/quarry/palanteer/bin/palanteer"]);
         let _ = engine.docker(&["rmi", &tag]);
@@ -571,17 +538,7 @@ fn the_users_toolchain_is_writable() {
     let dir = home.join("context");
     quarry_docker::context::write_context(&dir, &rendered).unwrap();
     let tag = format!("quarry-test/toolchain:{}", common::token());
-    let opts = quarry_docker::build::BuildOptions {
-        progress: Some("plain".into()),
-        add_host: engine.add_host.iter().cloned().collect(),
-        ..Default::default()
-    };
-    let cache = quarry_docker::cache_id::CacheId {
-        value: "toolchain".into(),
-        source: quarry_docker::cache_id::Source::Flag,
-    };
-    let args = quarry_docker::build::build_args(&engine.detect(), &dir, &tag, &cache, &opts);
-    let out = engine.docker_build(&args).output;
+    let out = engine.build_context(&dir, &tag, "toolchain", false).output;
     assert!(out.status.success(), "{}", stderr(&out));
     let script = format!(
         r#"

@@ -17,8 +17,6 @@ use quarry_core::{
     Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, Download, Extension, Extract, OptionSpec,
     Registry, Request, Rule, Selection, Template, Verify,
 };
-use quarry_docker::build::{BuildOptions, build_args};
-use quarry_docker::cache_id::{CacheId, Source};
 use quarry_docker::context::write_context;
 
 fn leak<T>(v: T) -> &'static T {
@@ -131,16 +129,7 @@ fn extension(base: &str) -> Extension {
             template: Template { file: "builder", source: "" },
             artifacts: &[Artifact { source: "/opt/quarry/fake_release/bin", dest: "/usr/local/bin" }],
         }),
-        options: leak([OptionSpec {
-            name: "version",
-            description: "v",
-            default: "1.0.0",
-            rule: Rule::Version,
-            required: false,
-            from_host: None,
-            multiple: false,
-            aliases: &[],
-        }]),
+        options: leak([OptionSpec::new("version", "v", "1.0.0", Rule::Version)]),
         ..Extension::EMPTY
     }
 }
@@ -156,14 +145,7 @@ fn build(engine: &TestEngine, registry: &Registry, dir: &Path, version: &str, ta
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
     write_context(dir, &rendered).unwrap();
-    let opts = BuildOptions {
-        progress: Some("plain".into()),
-        add_host: engine.add_host.iter().cloned().collect(),
-        ..BuildOptions::default()
-    };
-    let cache = CacheId { value: "downloads".into(), source: Source::Flag };
-    let args = build_args(&engine.detect(), dir, tag, &cache, &opts);
-    engine.docker_build(&args).output
+    engine.build_context(dir, tag, "downloads", false).output
 }
 
 #[test]

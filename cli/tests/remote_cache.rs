@@ -25,16 +25,8 @@ fn leak<T>(v: T) -> &'static T {
     Box::leak(Box::new(v))
 }
 
-const TOKEN: quarry_core::OptionSpec = quarry_core::OptionSpec {
-    name: "token",
-    description: "makes the stages new to the registry",
-    default: "none",
-    rule: Rule::Identifier,
-    required: false,
-    from_host: None,
-    multiple: false,
-    aliases: &[],
-};
+const TOKEN: quarry_core::OptionSpec =
+    quarry_core::OptionSpec::new("token", "makes the stages new to the registry", "none", Rule::Identifier);
 
 /// A builder that installs Debian packages (`apt`) and does local work, printing `RAN <name>`.
 fn tool(name: &'static str, apt: &'static [&'static str], work: &'static str) -> &'static Extension {

@@ -265,16 +265,7 @@ mod tests {
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn option(name: &'static str, default: &'static str, rule: Rule) -> OptionSpec {
-        OptionSpec {
-            name,
-            description: "d",
-            default,
-            rule,
-            required: false,
-            from_host: None,
-            multiple: false,
-            aliases: &[],
-        }
+        OptionSpec::new(name, "d", default, rule)
     }
 
     fn leak<T>(v: T) -> &'static T {

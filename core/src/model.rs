@@ -424,6 +424,28 @@ pub struct OptionSpec {
     pub aliases: &'static [&'static str],
 }
 
+impl OptionSpec {
+    /// An option with a default and nothing else: not required, not read from the host, one
+    /// value, no aliases (hand-written registrations and tests set the rest with `..`).
+    pub const fn new(
+        name: &'static str,
+        description: &'static str,
+        default: &'static str,
+        rule: Rule,
+    ) -> Self {
+        OptionSpec {
+            name,
+            description,
+            default,
+            rule,
+            required: false,
+            from_host: None,
+            multiple: false,
+            aliases: &[],
+        }
+    }
+}
+
 /// A value read from the host that runs quarry, for option defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostValue {

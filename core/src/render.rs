@@ -246,16 +246,7 @@ mod tests {
     fn pieces_are_what_render_lays_out() {
         let mut tool = ext("tool", &["base"], 50);
         tool.apt_packages = &["jq"];
-        tool.options = leak([crate::OptionSpec {
-            name: "version",
-            description: "v",
-            default: "1.0.0",
-            rule: crate::Rule::Version,
-            required: false,
-            from_host: None,
-            multiple: false,
-            aliases: &[],
-        }]);
+        tool.options = leak([crate::OptionSpec::new("version", "v", "1.0.0", crate::Rule::Version)]);
         tool.builder = Some(Builder {
             from: BuilderFrom::BaseImage,
             apt_packages: &["libz-dev"],
@@ -314,16 +305,7 @@ mod tests {
     #[test]
     fn options_are_validated_and_never_injected() {
         let mut e = ext("tool", &[], 50);
-        e.options = leak([crate::OptionSpec {
-            name: "version",
-            description: "v",
-            default: "1.0.0",
-            rule: crate::Rule::Version,
-            required: false,
-            from_host: None,
-            multiple: false,
-            aliases: &[],
-        }]);
+        e.options = leak([crate::OptionSpec::new("version", "v", "1.0.0", crate::Rule::Version)]);
         e.setup = Some(Template { file: "setup", source: "RUN echo {{ options.version }}\n" });
         let reg = registry(vec![e]);
         for bad in ["1.0\nRUN rm -rf /", "1.0 \\", "1.0 beta", "$(id)"] {

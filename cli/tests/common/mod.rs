@@ -100,6 +100,16 @@ impl TestEngine {
     ) -> String {
         let rendered = quarry_core::render(registry, request).unwrap_or_else(|e| panic!("{e}"));
         write_context(dir, &rendered).unwrap();
+        let built = self.build_context(dir, tag, id, seed_form);
+        let text = built.text();
+        assert!(built.output.status.success(), "build of {tag} failed:\n{text}");
+        text
+    }
+
+    /// Builds the context folder `dir` (written by `write_context`, perhaps changed since) as
+    /// `quarry build` does, with plain progress and the cache id `id` (as `CACHE_ID` with
+    /// `seed_form`); whatever its outcome.
+    pub fn build_context(&self, dir: &Path, tag: &str, id: &str, seed_form: bool) -> Attempts {
         let opts = BuildOptions {
             progress: Some("plain".into()),
             add_host: self.add_host.iter().cloned().collect(),
@@ -111,15 +121,7 @@ impl TestEngine {
             // An engine before 26 gets the id as CACHE_ID.
             engine.major_minor = engine.major_minor.min((25, 0));
         }
-        let args = build_args(&engine, dir, tag, &cache, &opts);
-        let built = retrying(tag, || {
-            let mut c = self.command("docker");
-            c.args(&args);
-            c
-        });
-        let text = built.text();
-        assert!(built.output.status.success(), "build of {tag} failed:\n{text}");
-        text
+        self.docker_build(&build_args(&engine, dir, tag, &cache, &opts))
     }
 
     /// `docker ARGS` of a build, run once more after containerd's snapshot flake ([`retrying`]).

@@ -130,16 +130,12 @@ RUN set -eux; \
     ..ext("jsontools", "jq and a generated JSON data set", 55)
 });
 
-const KVSTORE_OPTIONS: &[OptionSpec] = &[OptionSpec {
-    name: "version",
-    description: "Version compiled into the library, the tool and the data file",
-    default: BUMPED.1,
-    rule: Rule::Version,
-    required: false,
-    from_host: None,
-    multiple: false,
-    aliases: &[],
-}];
+const KVSTORE_OPTIONS: &[OptionSpec] = &[OptionSpec::new(
+    "version",
+    "Version compiled into the library, the tool and the data file",
+    BUMPED.1,
+    Rule::Version,
+)];
 
 /// A versioned shared library and tool (the version is compiled in, so a bump changes the
 /// bytes); the tool finds the library through its run path, so no setup step registers it.
