@@ -53,6 +53,7 @@ pub fn first_project_key(config: &Config) -> Option<(&'static str, Range<usize>)
         ("apt", config.apt.as_ref().map(Spanned::span)),
         ("apt_repositories", config.apt_repositories.first().map(Spanned::span)),
         ("pip", config.pip.as_ref().map(Spanned::span)),
+        ("uv", config.uv.as_ref().map(Spanned::span)),
         ("copy", config.copy.first().map(Spanned::span)),
         ("scripts", config.scripts.as_ref().map(Spanned::span)),
     ];
@@ -98,7 +99,7 @@ pub struct Config {
     #[serde(default)]
     pub safe_directories: Vec<Spanned<String>>,
     /// Folders of the project holding an extension each (`extension.toml` and its templates);
-    /// project files only. See `project_ext.rs`.
+    /// project files only. See `project_ext/`.
     #[serde(default)]
     pub extension_dirs: Vec<Spanned<String>>,
     /// The project's apt packages: a list, or layers `{ tools, base, main }`.
@@ -109,6 +110,8 @@ pub struct Config {
     /// The project's Python packages, installed in a venv built in a builder stage: a list, or
     /// layers `{ tools, base, main }`.
     pub pip: Option<Spanned<toml::Value>>,
+    /// The same as `pip`, installed by uv (the catalog's `uv` extension, which the image then has).
+    pub uv: Option<Spanned<toml::Value>>,
     /// Files and folders of the project copied into the image.
     #[serde(default)]
     pub copy: Vec<Spanned<CopyConfig>>,
@@ -277,7 +280,7 @@ impl Loaded {
                 let message = e.message().trim().to_owned();
                 let hint = if message.starts_with("unknown field") {
                     "the keys are image, dockerfile, extensions, builder_base_image, cache_id, extension_dirs, apt, \
-                     apt_repositories, pip, copy, scripts, [options.<extension>], [overrides.<extension>], [build], \
+                     apt_repositories, pip, uv, copy, scripts, [options.<extension>], [overrides.<extension>], [build], \
                      [run] and [cache]; see `quarry init`"
                 } else {
                     "fix the TOML at this place"

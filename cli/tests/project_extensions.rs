@@ -155,6 +155,53 @@ fn a_changed_template_or_file_changes_only_its_own_lines() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `uv` is `pip` installed by uv: the venv is made on the image's python3 (never a Python uv
+/// downloads), uv is mounted from the catalog's `uv` builder into the steps that use it and is in
+/// the image, and a change to `main` changes that layer's line alone. `pip` and `uv` together are
+/// an error at the second key.
+#[test]
+fn uv_installs_the_python_packages_with_the_catalogs_uv() {
+    let dir = std::env::temp_dir().join(format!("quarry-projext-uv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = |main: &str| {
+        format!("image = \"ubuntu:24.04\"\nuv = {{ base = [\"numpy==2.1\"], main = [\"{main}\"] }}\n")
+    };
+    write(&dir, "quarry.toml", &config("rich>=13"));
+    let before = render(&dir, &[]);
+    let mount = "--mount=type=bind,from=uv_builder,source=/opt/quarry/uv/bin/uv,target=/usr/local/bin/uv";
+    for line in [
+        "FROM ubuntu:22.04 AS uv_builder",
+        "FROM ubuntu:24.04 AS project_uv_builder",
+        "    uv venv --python-preference only-system --python python3 /opt/quarry/project_uv/venv",
+        "    UV_LINK_MODE=copy uv pip install --compile-bytecode --python /opt/quarry/project_uv/venv/bin/python 'numpy==2.1'",
+        "    --mount=type=cache,id=uv-${CACHE_ID},target=/root/.cache/uv,sharing=locked \\",
+        "COPY --link --from=uv_builder /opt/quarry/uv/bin/uv /usr/local/bin/uv",
+        "COPY --link --from=project_uv_builder /opt/quarry/project_uv/venv /opt/quarry/project_uv/venv",
+        "ENV VIRTUAL_ENV=/opt/quarry/project_uv/venv \\",
+    ] {
+        assert!(before.lines().any(|l| l == line), "no line {line:?} in:\n{before}");
+    }
+    assert_eq!(before.matches(&format!("RUN {mount} \\\n")).count(), 3, "{before}");
+    assert!(!before.contains("python3-venv"), "uv needs no ensurepip:\n{before}");
+    write(&dir, "quarry.toml", &config("rich>=14"));
+    let after = render(&dir, &[]);
+    let diff: Vec<(&str, &str)> = before.lines().zip(after.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(diff.len(), 1, "{diff:?}");
+    assert!(diff[0].1.ends_with("/opt/quarry/project_uv/venv/bin/python 'rich>=14'"), "{diff:?}");
+    let shown = stdout(&quarry(&dir, &["show", "project_uv"]));
+    assert!(shown.contains("quarry.toml `uv`"), "{shown}");
+
+    write(&dir, "quarry.toml", &format!("{}pip = [\"rich\"]\n", config("rich>=14")));
+    let both = quarry(&dir, &["render"]);
+    assert_eq!(both.status.code(), Some(1));
+    let text = stderr(&both);
+    assert!(
+        text.contains("quarry.toml:2:") && text.contains("`pip` and `uv` both list Python packages"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// `quarry explain OLD.toml NEW.toml` renders each side with its own two-line keys: an `apt`
 /// change between the files is a re-run, although the current quarry.toml has neither list. A
 /// configuration kept outside the project reads the folders it names from the current project.

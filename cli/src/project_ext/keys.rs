@@ -1,22 +1,14 @@
-//! Project extensions: the extensions a project's quarry.toml adds to the catalog, with no crate
-//! to write.
-//!
-//! - `extension_dirs`: folders holding an `extension.toml` and templates in the catalog's format,
-//!   validated by `quarry_codegen::runtime` (the walker a crate's `cargo build` runs).
-//! - The two-line keys `apt`, `apt_repositories`, `pip`, `copy` and `scripts`: each becomes an
-//!   extension whose metadata quarry writes and validates the same way.
-//!
-//! They join the registry before the command line is parsed, so their flags, options, priorities,
-//! dependencies and lock entries work as a catalog extension's do.
+//! The two-line keys of quarry.toml (`apt`, `apt_repositories`, `pip` or `uv`, `copy`, `scripts`):
+//! the metadata quarry writes for each, validated by the catalog's walker as a folder's is.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use quarry_core::{Extension, Hinted, Registry, rules};
+use quarry_core::{Extension, rules};
 use toml::Spanned;
 
-use crate::config::{self, ConfigError, Loaded, ORIGIN, first_project_key};
+use super::{Project, diagnostics};
+use crate::config::{self, ConfigError, ORIGIN};
 
 /// The layers of the two-line keys, in the order they run, with the priority of each kind.
 /// `post` exists for scripts only: they run after every copy.
@@ -25,168 +17,81 @@ const LAYERS: &[&str] = &["tools", "base", "main", "post"];
 /// Where the generated templates of the two-line keys are named (never a file of the project).
 const GENERATED: &str = "quarry-generated";
 
-/// The catalog plus the extensions of the project file found above `cwd`. Without a project
-/// file, or with one that adds none, the catalog itself.
-pub fn registry(catalog: &'static Registry, cwd: &Path) -> anyhow::Result<&'static Registry> {
-    let Some(path) = crate::layers::find_project(cwd) else { return Ok(catalog) };
-    let root = folder_of(&path);
-    registry_of(catalog, &path, root)
+/// What installs the Python packages of `pip` or `uv`.
+#[derive(Clone, Copy)]
+enum Installer {
+    /// The venv's own pip (Debian's `python3-venv`); reads the image's `/etc/pip.conf`.
+    Pip,
+    /// uv, from the catalog's `uv` builder; reads the image's `/etc/uv/uv.toml`.
+    Uv,
 }
 
-/// The catalog plus the extensions of the configuration `path` (`quarry explain OLD.toml NEW.toml`:
-/// each side with its own `apt`, `pip`, ... and folders), whatever project `cwd` is in. Its paths
-/// are read from its own folder; a configuration kept elsewhere (`git show HEAD:quarry.toml >
-/// /tmp/old.toml`) that names paths its folder lacks reads them from the project of `cwd`.
-pub fn registry_of_file(
-    registry: &'static Registry,
-    path: &Path,
-    cwd: &Path,
-) -> anyhow::Result<&'static Registry> {
-    let catalog: Vec<&'static Extension> =
-        registry.iter().filter(|e| !e.crate_name.starts_with(ORIGIN)).collect();
-    let catalog: &'static Registry = if catalog.len() == registry.len() {
-        registry
-    } else {
-        Box::leak(Box::new(Registry::from_extensions(catalog)?))
-    };
-    let own = folder_of(path);
-    let config = &Loaded::read(path)?.config;
-    let root = match crate::layers::find_project(cwd) {
-        Some(project) if !named_paths(config).iter().all(|p| own.join(p).exists()) => folder_of(&project),
-        _ => own,
-    };
-    registry_of(catalog, path, root)
-}
-
-/// The project paths a configuration names: `extension_dirs`, `copy` and `scripts`.
-fn named_paths(config: &config::Config) -> Vec<String> {
-    fn strings(value: &toml::Value, out: &mut Vec<String>) {
-        match value {
-            toml::Value::String(s) => out.push(s.clone()),
-            toml::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
-            toml::Value::Table(t) => t.values().for_each(|v| strings(v, out)),
-            _ => {}
+impl Installer {
+    fn key(self) -> &'static str {
+        match self {
+            Installer::Pip => "pip",
+            Installer::Uv => "uv",
         }
     }
-    let mut out: Vec<String> = config.extension_dirs.iter().map(|d| d.get_ref().clone()).collect();
-    out.extend(config.copy.iter().map(|c| c.get_ref().path.get_ref().clone()));
-    if let Some(scripts) = &config.scripts {
-        strings(scripts.get_ref(), &mut out);
-    }
-    out
-}
 
-/// The folder of a file, `.` for a bare name.
-fn folder_of(path: &Path) -> PathBuf {
-    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
-}
-
-/// The catalog plus the extensions the configuration `path` adds, its paths read from `root`.
-fn registry_of(catalog: &'static Registry, path: &Path, root: PathBuf) -> anyhow::Result<&'static Registry> {
-    let loaded = Loaded::read(path)?;
-    if first_project_key(&loaded.config).is_none() {
-        return Ok(catalog);
-    }
-    // A project file of another user adds no code to the image unless its folder is trusted.
-    crate::layers::Layers::check_owner_before_load(path)?;
-    let project = Project { loaded: &loaded, root };
-    let mut extensions: Vec<&'static Extension> = Vec::new();
-    for dir in &loaded.config.extension_dirs {
-        extensions.push(project.folder(dir)?);
-    }
-    extensions.extend(project.two_line_keys()?);
-    let mut all: Vec<&'static Extension> = catalog.iter().collect();
-    for ext in &extensions {
-        if let Some(other) = all.iter().find(|e| e.name == ext.name) {
-            let (what, hint) = if other.crate_name.starts_with(ORIGIN) {
-                (
-                    format!("project extension `{}` of `{}`", other.name, &other.crate_name[ORIGIN.len()..]),
-                    "give each project extension its own `name`",
-                )
-            } else {
-                (
-                    format!("catalog extension `{}` (crate `{}`)", other.name, other.crate_name),
-                    "rename the project's extension, or select the catalog one in `extensions` instead",
-                )
-            };
-            anyhow::bail!(Hinted::new(
-                format!(
-                    "project extension `{}` of `{}` has the name of the {what}",
-                    ext.name,
-                    &ext.crate_name[ORIGIN.len()..],
-                ),
-                hint,
-            ));
+    /// What a RUN that uses the installer mounts first.
+    fn tool(self) -> &'static str {
+        match self {
+            Installer::Pip => "",
+            Installer::Uv => {
+                "--mount=type=bind,from=uv_builder,source=/opt/quarry/uv/bin/uv,target=/usr/local/bin/uv \\\n    "
+            }
         }
-        all.push(ext);
     }
-    let registry = Registry::from_extensions(all)?;
-    Ok(Box::leak(Box::new(registry)))
+
+    /// The command that makes the venv on the image's python3 (never a downloaded one).
+    fn venv(self) -> &'static str {
+        match self {
+            Installer::Pip => "python3 -m venv {{ out }}/venv",
+            Installer::Uv => "uv venv --python-preference only-system --python python3 {{ out }}/venv",
+        }
+    }
+
+    fn cache(self) -> &'static str {
+        match self {
+            Installer::Pip => "/root/.cache/pip",
+            Installer::Uv => "/root/.cache/uv",
+        }
+    }
+
+    /// The install command, before the requirements. uv copies from its cache (a cache mount is
+    /// another file system, so it cannot link) and compiles bytecode as pip does.
+    fn install(self) -> &'static str {
+        match self {
+            Installer::Pip => "{{ out }}/venv/bin/pip install",
+            Installer::Uv => {
+                "UV_LINK_MODE=copy uv pip install --compile-bytecode --python {{ out }}/venv/bin/python"
+            }
+        }
+    }
+
+    fn depends_on(self) -> &'static str {
+        match self {
+            Installer::Pip => "",
+            Installer::Uv => "depends_on = [\"uv\"]\n",
+        }
+    }
+
+    /// uv makes venvs without Debian's `python3-venv`.
+    fn builder_apt(self) -> &'static str {
+        match self {
+            Installer::Pip => "[\"ca-certificates\", \"python3\", \"python3-venv\"]",
+            Installer::Uv => "[\"ca-certificates\", \"python3\"]",
+        }
+    }
 }
 
 /// The layers of a two-line key that are given, in the order they run: (layer, entries).
 type Layers = Vec<(&'static str, Vec<Spanned<String>>)>;
 
-struct Project<'a> {
-    loaded: &'a Loaded,
-    root: PathBuf,
-}
-
 impl Project<'_> {
-    fn error(&self, span: Range<usize>, message: String, hint: &str) -> ConfigError {
-        self.loaded.error(span, message, hint.to_owned())
-    }
-
-    /// A relative path of the project, checked: inside it, and naming what exists.
-    fn path(&self, value: &Spanned<String>, key: &str) -> Result<PathBuf, ConfigError> {
-        let rel = value.get_ref();
-        if !rules::is_rel_path(rel.trim_end_matches('/')) {
-            return Err(self.error(
-                value.span(),
-                format!("`{key}` = {rel:?} is not a path inside the project"),
-                "write it relative to quarry.toml's folder, without `..`, using letters, digits and `/._+-`",
-            ));
-        }
-        let full = self.root.join(rel);
-        let (Ok(real), Ok(root)) = (full.canonicalize(), self.root.canonicalize()) else {
-            return Err(self.error(
-                value.span(),
-                format!("`{key}`: `{}` does not exist", full.display()),
-                "check the path: it is relative to quarry.toml's folder",
-            ));
-        };
-        if !real.starts_with(&root) {
-            return Err(self.error(
-                value.span(),
-                format!(
-                    "`{key}`: `{rel}` leads outside the project (to `{}`) through a symbolic link",
-                    real.display()
-                ),
-                "copy what it links to into the project, or point at it without the link",
-            ));
-        }
-        Ok(full)
-    }
-
-    /// The extension in the folder `dir` names.
-    fn folder(&self, dir: &Spanned<String>) -> anyhow::Result<&'static Extension> {
-        let full = self.path(dir, "extension_dirs")?;
-        if !full.is_dir() {
-            return Err(self
-                .error(
-                    dir.span(),
-                    format!("`extension_dirs`: `{}` is not a folder", dir.get_ref()),
-                    "name the folder that holds the extension's `extension.toml`",
-                )
-                .into());
-        }
-        let shown = dir.get_ref().trim_end_matches('/');
-        quarry_codegen::runtime::load(&full, shown, &self.root, &format!("{ORIGIN}{shown}"))
-            .map_err(|d| diagnostics(&format!("project extension `{shown}`"), d))
-    }
-
-    /// The extensions of `apt`, `pip`, `copy` and `scripts`.
-    fn two_line_keys(&self) -> anyhow::Result<Vec<&'static Extension>> {
+    /// The extensions of `apt`, `pip` or `uv`, `copy` and `scripts`.
+    pub(super) fn two_line_keys(&self) -> anyhow::Result<Vec<&'static Extension>> {
         let c = &self.loaded.config;
         let mut out = Vec::new();
         let apt = match &c.apt {
@@ -241,8 +146,19 @@ impl Project<'_> {
             }
             out.push(self.build(&name, "apt", &toml, &BTreeMap::new())?);
         }
-        if let Some(v) = &c.pip {
-            out.push(self.pip(v)?);
+        match (&c.pip, &c.uv) {
+            (Some(_), Some(uv)) => {
+                return Err(self
+                    .error(
+                        uv.span(),
+                        "`pip` and `uv` both list Python packages".to_owned(),
+                        "keep one: each makes its own venv, and the image's PATH can hold only one first",
+                    )
+                    .into());
+            }
+            (Some(v), None) => out.push(self.python(v, Installer::Pip)?),
+            (None, Some(v)) => out.push(self.python(v, Installer::Uv)?),
+            (None, None) => {}
         }
         if !c.copy.is_empty() {
             out.push(self.copy(&c.copy)?);
@@ -308,19 +224,25 @@ impl Project<'_> {
         Ok(out)
     }
 
-    /// `pip`: one venv made in a builder on the final image (its interpreter), one RUN per layer
-    /// so that a change to `main` leaves the earlier layers' installs in the cache, then copied.
-    fn pip(&self, value: &Spanned<toml::Value>) -> anyhow::Result<&'static Extension> {
-        let layers = self.layers(value, "pip", &LAYERS[..3])?;
-        let name = "project_pip";
-        let mut template = String::from("RUN python3 -m venv {{ out }}/venv\n");
+    /// `pip` or `uv`: one venv made in a builder on the final image (its interpreter), one RUN per
+    /// layer so that a change to `main` leaves the earlier layers' installs in the cache, then
+    /// copied. uv comes from the catalog's `uv` builder, bind-mounted into the steps that use it.
+    fn python(
+        &self,
+        value: &Spanned<toml::Value>,
+        installer: Installer,
+    ) -> anyhow::Result<&'static Extension> {
+        let key = installer.key();
+        let layers = self.layers(value, key, &LAYERS[..3])?;
+        let name = format!("project_{key}");
+        let mut template = format!("RUN {}{}\n", installer.tool(), installer.venv());
         for (layer, reqs) in &layers {
             for r in reqs {
                 if !rules::is_pip_requirement(r.get_ref()) {
                     return Err(self
                         .error(
                             r.span(),
-                            format!("`pip`: {:?} is not a requirement quarry accepts", r.get_ref()),
+                            format!("`{key}`: {:?} is not a requirement quarry accepts", r.get_ref()),
                             "write a name with an optional version, such as `numpy==2.1` or `rich>=13`: letters, digits and `._-[],=<>!~+*`",
                         )
                         .into());
@@ -328,19 +250,25 @@ impl Project<'_> {
             }
             let words: Vec<String> = reqs.iter().map(|r| format!("'{}'", r.get_ref())).collect();
             template.push_str(&format!(
-                "# pip, {layer}\nRUN {{{{ cache_mount('pip', '/root/.cache/pip') }}}} \\\n    {{{{ out }}}}/venv/bin/pip install {}\n",
+                "# {key}, {layer}\nRUN {}{{{{ cache_mount('{key}', '{}') }}}} \\\n    {} {}\n",
+                installer.tool(),
+                installer.cache(),
+                installer.install(),
                 words.join(" ")
             ));
         }
-        let mut toml = header(name, "Python packages of the project, in a venv (quarry.toml `pip`)", 27);
+        let mut toml =
+            header(&name, &format!("Python packages of the project, in a venv (quarry.toml `{key}`)"), 27);
         toml.push_str(&format!(
-            "apt_packages = [\"python3\"]\nenv = [\"VIRTUAL_ENV=/opt/quarry/{name}/venv\", \"PATH=/opt/quarry/{name}/venv/bin:$PATH\"]\n\
-             [builder]\nfrom = \"final\"\napt_packages = [\"ca-certificates\", \"python3\", \"python3-venv\"]\n\
+            "{}apt_packages = [\"python3\"]\nenv = [\"VIRTUAL_ENV=/opt/quarry/{name}/venv\", \"PATH=/opt/quarry/{name}/venv/bin:$PATH\"]\n\
+             [builder]\nfrom = \"final\"\napt_packages = {}\n\
              template = \"{GENERATED}/builder.Dockerfile.j2\"\n\
-             [[builder.artifacts]]\nsource = \"/opt/quarry/{name}/venv\"\n"
+             [[builder.artifacts]]\nsource = \"/opt/quarry/{name}/venv\"\n",
+            installer.depends_on(),
+            installer.builder_apt(),
         ));
         let files = BTreeMap::from([(format!("{GENERATED}/builder.Dockerfile.j2"), template.into_bytes())]);
-        self.build(name, "pip", &toml, &files)
+        self.build(&name, key, &toml, &files)
     }
 
     /// `copy`: each file (a folder's, recursively) as a `[[files]]` entry with a `dest`.
@@ -520,14 +448,4 @@ fn walk(full: &Path, rel: &str, root: &Path, out: &mut Vec<(String, bool)>) -> R
         out.push((rel.to_owned(), executable));
     }
     Ok(())
-}
-
-/// The codegen diagnostics of a project extension, as one error: every mistake with its place.
-fn diagnostics(what: &str, list: Vec<quarry_codegen::Diagnostic>) -> anyhow::Error {
-    let lines: Vec<String> = list.iter().map(|d| format!("  {d}")).collect();
-    Hinted::new(
-        format!("{what} is not valid:\n{}", lines.join("\n")),
-        "fix each place named above; docs/EXTENDING.md lists every key and rule",
-    )
-    .into()
 }
