@@ -17,7 +17,21 @@ fn write(dir: &Path, rel: &str, text: &str) {
 
 /// `quarry build` in `project`; the steps that ran (not taken from the cache).
 fn build(engine: &TestEngine, project: &Path, home: &Path, tag: &str) -> Vec<String> {
+    build_with(engine, project, home, tag, None)
+}
+
+/// [`build`], with `docker` as quarry's docker program (`QUARRY_DOCKER`).
+fn build_with(
+    engine: &TestEngine,
+    project: &Path,
+    home: &Path,
+    tag: &str,
+    docker: Option<&Path>,
+) -> Vec<String> {
     let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
+    if let Some(docker) = docker {
+        c.env("QUARRY_DOCKER", docker);
+    }
     c.current_dir(project)
         .env("XDG_CACHE_HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
@@ -156,8 +170,92 @@ with zipfile.ZipFile("files/{file}", "w") as z:
 #[test]
 fn pip_builds_a_venv_on_the_images_python_and_a_change_reruns_only_its_layer() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
-    let home = scratch("pip-home");
-    let project = scratch("pip");
+    python_packages(&engine, "pip", None);
+}
+
+/// `uv`: the same with uv, from the catalog's `uv` builder, reading the base image's
+/// `/etc/uv/uv.toml`. The builder downloads uv from GitHub, which this machine cannot reach: a
+/// `docker` wrapper (quarry's `QUARRY_DOCKER`) puts the same uv release, from its PyPI wheel, in
+/// place of that one download step, and changes nothing else.
+#[test]
+fn uv_builds_a_venv_on_the_images_python_and_a_change_reruns_only_its_layer() {
+    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let dir = scratch("uv-wrapper");
+    let version = quarry_cli::registry_with(&[]).unwrap().get("uv").unwrap().options[0].default;
+    let bin = uv_release(version);
+    let subst = dir.join("subst.py");
+    std::fs::write(
+        &subst,
+        r##"import pathlib, shutil, sys
+context, bin = pathlib.Path(sys.argv[1]), sys.argv[2]
+lines = (context / "Dockerfile").read_text().split("\n")
+out, i, replaced = [], 0, 0
+while i < len(lines):
+    if lines[i].startswith("# uv: download `uv`"):
+        i += 1
+        while lines[i].endswith("\\"):
+            i += 1
+        out.append("COPY quarry-test-uv/ /opt/quarry/uv/bin/")
+        replaced += 1
+    else:
+        out.append(lines[i])
+    i += 1
+assert replaced == 1, replaced
+(context / "Dockerfile").write_text("\n".join(out))
+shutil.copytree(bin, context / "quarry-test-uv", dirs_exist_ok=True)
+"##,
+    )
+    .unwrap();
+    let wrapper = dir.join("docker");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1 $2\" = 'buildx build' ] || [ \"$1\" = build ]; then\n  \
+             for last; do :; done\n  python3 {} \"$last\" {} || exit 1\nfi\nexec docker \"$@\"\n",
+            subst.display(),
+            bin.display()
+        ),
+    )
+    .unwrap();
+    let executable = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755);
+    std::fs::set_permissions(&wrapper, executable).unwrap();
+    python_packages(&engine, "uv", Some(&wrapper));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `uv` and `uvx` of uv `version`, from its PyPI wheel (this machine reaches PyPI, not GitHub),
+/// kept between runs.
+fn uv_release(version: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("quarry-test-uv-{version}"));
+    let bin = dir.join("bin");
+    if bin.join("uv").is_file() && bin.join("uvx").is_file() {
+        return bin;
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--dest"])
+        .arg(&dir)
+        .arg(format!("uv=={version}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pip download uv=={version}: {}", stderr(&out));
+    let script = format!(
+        "import glob, os, zipfile\nz = zipfile.ZipFile(glob.glob('uv-{version}-*.whl')[0])\nos.makedirs('bin', exist_ok=True)\n\
+         for name in ('uv', 'uvx'):\n    open('bin/' + name, 'wb').write(z.read('uv-{version}.data/scripts/' + name))\n    \
+         os.chmod('bin/' + name, 0o755)\n"
+    );
+    let out =
+        std::process::Command::new("python3").arg("-c").arg(&script).current_dir(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    bin
+}
+
+/// The Python packages of `key` (`pip` or `uv`) on the engine: two wheels of this run served as
+/// a local index, which the base image names in the installer's own configuration file. The
+/// venv is built on the image's python3 and imports both packages with no shell; a new version
+/// in `main` runs that layer's step alone.
+fn python_packages(engine: &TestEngine, key: &str, docker: Option<&Path>) {
+    let home = scratch(&format!("{key}-home"));
+    let project = scratch(key);
     let site = project.join("site");
     // Names of this run: an earlier run's cache cannot hold their steps.
     let run_token = token();
@@ -167,25 +265,29 @@ fn pip_builds_a_venv_on_the_images_python_and_a_change_reruns_only_its_layer() {
     wheel(&site, &main_pkg, "2.0");
     let server = engine.serve(&site);
 
-    let base = format!("quarry-test/pip-base:{run_token}");
-    write(
-        &project,
-        "base/pip.conf",
-        &format!("[global]\nindex-url = {}/simple\ntrusted-host = {}\n", server.url, server.host),
-    );
-    write(&project, "base/Dockerfile", "FROM debian:bookworm\nCOPY pip.conf /etc/pip.conf\n");
+    let base = format!("quarry-test/{key}-base:{run_token}");
+    let (file, text) = match key {
+        "pip" => (
+            "/etc/pip.conf",
+            format!("[global]\nindex-url = {}/simple\ntrusted-host = {}\n", server.url, server.host),
+        ),
+        _ => ("/etc/uv/uv.toml", format!("[[index]]\nurl = \"{}/simple\"\ndefault = true\n", server.url)),
+    };
+    write(&project, "base/index.conf", &text);
+    write(&project, "base/Dockerfile", &format!("FROM debian:bookworm\nCOPY index.conf {file}\n"));
     let built =
         engine.docker_build(&["build", "-q", "-t", &base, &project.join("base").display().to_string()]);
     assert!(built.output.status.success(), "{}", built.text());
 
     let config = |main_version: &str| {
         format!(
-            "image = \"{base}\"\npip = {{ base = [\"{base_pkg}==1.0\"], main = [\"{main_pkg}=={main_version}\"] }}\n"
+            "image = \"{base}\"\nbuilder_base_image = \"debian:bookworm\"\n\
+             {key} = {{ base = [\"{base_pkg}==1.0\"], main = [\"{main_pkg}=={main_version}\"] }}\n"
         )
     };
     write(&project, "quarry.toml", &config("1.0"));
-    let tag = format!("quarry-test/pip:{run_token}");
-    let first = build(&engine, &project, &home, &tag);
+    let tag = format!("quarry-test/{key}:{run_token}");
+    let first = build_with(engine, &project, &home, &tag, docker);
     assert!(first.iter().any(|s| s.contains(&format!("{main_pkg}==1.0"))), "{first:#?}");
     let (base_mod, main_mod) = (base_pkg.replace('-', "_"), main_pkg.replace('-', "_"));
     let check = format!(
@@ -197,17 +299,18 @@ fn pip_builds_a_venv_on_the_images_python_and_a_change_reruns_only_its_layer() {
         assert!(run.status.success(), "{}", stderr(&run));
         String::from_utf8_lossy(&run.stdout).into_owned()
     };
-    assert_eq!(shown(&tag), "1.0 1.0 /opt/quarry/project_pip/venv\n");
+    let prefix = format!("/opt/quarry/project_{key}/venv");
+    assert_eq!(shown(&tag), format!("1.0 1.0 {prefix}\n"));
 
-    // A new version in `main`: its pip step runs; the venv, the `base` layer and the apt steps
-    // come from the cache, and no RUN of the final stage runs.
+    // A new version in `main`: its step runs; the venv, the `base` layer and the apt steps come
+    // from the cache, and no RUN of the final stage runs.
     write(&project, "quarry.toml", &config("2.0"));
-    let changed = build(&engine, &project, &home, &tag);
-    eprintln!("pip main changed: ran {changed:#?}");
+    let changed = build_with(engine, &project, &home, &tag, docker);
+    eprintln!("{key} main changed: ran {changed:#?}");
     let runs: Vec<&String> = changed.iter().filter(|s| s.contains(" RUN ")).collect();
     assert_eq!(runs.len(), 1, "{changed:#?}");
     assert!(runs[0].contains(&format!("{main_pkg}==2.0")), "{runs:#?}");
-    assert_eq!(shown(&tag), "1.0 2.0 /opt/quarry/project_pip/venv\n");
+    assert_eq!(shown(&tag), format!("1.0 2.0 {prefix}\n"));
 
     let _ = engine.docker(&["rmi", &tag, &base]);
     drop(server);
