@@ -17,74 +17,47 @@ const LAYERS: &[&str] = &["tools", "base", "main", "post"];
 /// Where the generated templates of the two-line keys are named (never a file of the project).
 const GENERATED: &str = "quarry-generated";
 
-/// What installs the Python packages of `pip` or `uv`.
-#[derive(Clone, Copy)]
-enum Installer {
-    /// The venv's own pip (Debian's `python3-venv`); reads the image's `/etc/pip.conf`.
-    Pip,
-    /// uv, from the catalog's `uv` builder; reads the image's `/etc/uv/uv.toml`.
-    Uv,
-}
-
-impl Installer {
-    fn key(self) -> &'static str {
-        match self {
-            Installer::Pip => "pip",
-            Installer::Uv => "uv",
-        }
-    }
-
+/// What installs the Python packages of `pip` or `uv`: the text of its steps.
+struct Installer {
+    /// The quarry.toml key, and the name of its cache mount.
+    key: &'static str,
     /// What a RUN that uses the installer mounts first.
-    fn tool(self) -> &'static str {
-        match self {
-            Installer::Pip => "",
-            Installer::Uv => {
-                "--mount=type=bind,from=uv_builder,source=/opt/quarry/uv/bin/uv,target=/usr/local/bin/uv \\\n    "
-            }
-        }
-    }
-
+    tool: &'static str,
     /// The command that makes the venv on the image's python3 (never a downloaded one).
-    fn venv(self) -> &'static str {
-        match self {
-            Installer::Pip => "python3 -m venv {{ out }}/venv",
-            Installer::Uv => "uv venv --python-preference only-system --python python3 {{ out }}/venv",
-        }
-    }
-
-    fn cache(self) -> &'static str {
-        match self {
-            Installer::Pip => "/root/.cache/pip",
-            Installer::Uv => "/root/.cache/uv",
-        }
-    }
-
-    /// The install command, before the requirements. uv copies from its cache (a cache mount is
-    /// another file system, so it cannot link) and compiles bytecode as pip does.
-    fn install(self) -> &'static str {
-        match self {
-            Installer::Pip => "{{ out }}/venv/bin/pip install",
-            Installer::Uv => {
-                "UV_LINK_MODE=copy uv pip install --compile-bytecode --python {{ out }}/venv/bin/python"
-            }
-        }
-    }
-
-    fn depends_on(self) -> &'static str {
-        match self {
-            Installer::Pip => "",
-            Installer::Uv => "depends_on = [\"uv\"]\n",
-        }
-    }
-
-    /// uv makes venvs without Debian's `python3-venv`.
-    fn builder_apt(self) -> &'static str {
-        match self {
-            Installer::Pip => "[\"ca-certificates\", \"python3\", \"python3-venv\"]",
-            Installer::Uv => "[\"ca-certificates\", \"python3\"]",
-        }
-    }
+    venv: &'static str,
+    /// Where its download cache is mounted.
+    cache: &'static str,
+    /// The install command, before the requirements.
+    install: &'static str,
+    /// The metadata line of the extensions it needs.
+    depends_on: &'static str,
+    /// The builder's apt packages.
+    builder_apt: &'static str,
 }
+
+/// The venv's own pip (Debian's `python3-venv`); reads the image's `/etc/pip.conf`.
+const PIP: Installer = Installer {
+    key: "pip",
+    tool: "",
+    venv: "python3 -m venv {{ out }}/venv",
+    cache: "/root/.cache/pip",
+    install: "{{ out }}/venv/bin/pip install",
+    depends_on: "",
+    builder_apt: "[\"ca-certificates\", \"python3\", \"python3-venv\"]",
+};
+
+/// uv, bind-mounted from the catalog's `uv` builder; reads the image's `/etc/uv/uv.toml`. It
+/// makes venvs without `python3-venv`, copies from its cache (a cache mount is another file
+/// system, so it cannot link) and compiles bytecode as pip does.
+const UV: Installer = Installer {
+    key: "uv",
+    tool: "--mount=type=bind,from=uv_builder,source=/opt/quarry/uv/bin/uv,target=/usr/local/bin/uv \\\n    ",
+    venv: "uv venv --python-preference only-system --python python3 {{ out }}/venv",
+    cache: "/root/.cache/uv",
+    install: "UV_LINK_MODE=copy uv pip install --compile-bytecode --python {{ out }}/venv/bin/python",
+    depends_on: "depends_on = [\"uv\"]\n",
+    builder_apt: "[\"ca-certificates\", \"python3\"]",
+};
 
 /// The layers of a two-line key that are given, in the order they run: (layer, entries).
 type Layers = Vec<(&'static str, Vec<Spanned<String>>)>;
@@ -156,8 +129,8 @@ impl Project<'_> {
                     )
                     .into());
             }
-            (Some(v), None) => out.push(self.python(v, Installer::Pip)?),
-            (None, Some(v)) => out.push(self.python(v, Installer::Uv)?),
+            (Some(v), None) => out.push(self.python(v, &PIP)?),
+            (None, Some(v)) => out.push(self.python(v, &UV)?),
             (None, None) => {}
         }
         if !c.copy.is_empty() {
@@ -230,12 +203,12 @@ impl Project<'_> {
     fn python(
         &self,
         value: &Spanned<toml::Value>,
-        installer: Installer,
+        installer: &Installer,
     ) -> anyhow::Result<&'static Extension> {
-        let key = installer.key();
+        let key = installer.key;
         let layers = self.layers(value, key, &LAYERS[..3])?;
         let name = format!("project_{key}");
-        let mut template = format!("RUN {}{}\n", installer.tool(), installer.venv());
+        let mut template = format!("RUN {}{}\n", installer.tool, installer.venv);
         for (layer, reqs) in &layers {
             for r in reqs {
                 if !rules::is_pip_requirement(r.get_ref()) {
@@ -251,9 +224,9 @@ impl Project<'_> {
             let words: Vec<String> = reqs.iter().map(|r| format!("'{}'", r.get_ref())).collect();
             template.push_str(&format!(
                 "# {key}, {layer}\nRUN {}{{{{ cache_mount('{key}', '{}') }}}} \\\n    {} {}\n",
-                installer.tool(),
-                installer.cache(),
-                installer.install(),
+                installer.tool,
+                installer.cache,
+                installer.install,
                 words.join(" ")
             ));
         }
@@ -264,8 +237,8 @@ impl Project<'_> {
              [builder]\nfrom = \"final\"\napt_packages = {}\n\
              template = \"{GENERATED}/builder.Dockerfile.j2\"\n\
              [[builder.artifacts]]\nsource = \"/opt/quarry/{name}/venv\"\n",
-            installer.depends_on(),
-            installer.builder_apt(),
+            installer.depends_on,
+            installer.builder_apt,
         ));
         let files = BTreeMap::from([(format!("{GENERATED}/builder.Dockerfile.j2"), template.into_bytes())]);
         self.build(&name, key, &toml, &files)
