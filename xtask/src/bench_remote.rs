@@ -252,7 +252,6 @@ pub mod bench {
     use quarry_docker::build::{BuildOptions, build_args};
     use quarry_docker::cache_id::{CacheId, Source};
     use quarry_docker::context::write_context;
-    use quarry_docker::progress::{parse_rawjson, steps};
     use quarry_docker::remote_cache::{self, CacheRepo, KeyInputs, RemoteCache};
 
     use crate::bench::{Id, Scenario};
@@ -349,9 +348,13 @@ pub mod bench {
             let id = CacheId { value: "default".into(), source: Source::Default };
             let args = build_args(&engine, dir, "quarry-bench-remote/image:latest", &id, &opts);
             let start = Instant::now();
-            let out = Command::new(&self.docker).args(&args).output()?;
+            let (out, attempts) = crate::bench::run_build(self.kind, || {
+                let mut c = Command::new(&self.docker);
+                c.args(&args);
+                c
+            })?;
             let wall = start.elapsed().as_secs_f64();
-            let progress = String::from_utf8_lossy(&out.stderr);
+            let progress = attempts.join("\n");
             if !out.status.success() {
                 let tail: Vec<&str> = progress.lines().rev().take(15).collect();
                 bail!(
@@ -360,8 +363,10 @@ pub mod bench {
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
             }
-            let executed =
-                steps(&parse_rawjson(&progress)).iter().filter(|s| s.is_counted() && !s.cached).count();
+            let executed = crate::bench::build_vertices(&attempts)
+                .iter()
+                .filter(|s| s.is_counted() && !s.cached)
+                .count();
             let start = Instant::now();
             if let Some(p) = &plan {
                 let e = remote_cache::export(docker, &args, p, &quarry_cli::ui::show);

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use quarry_core::Rendered;
-use quarry_docker::build::{BuildOptions, build_args};
+use quarry_docker::build::{BuildOptions, SNAPSHOT_FLAKE, build_args, retry_after_failure};
 use quarry_docker::cache_id::{CacheId, Source};
 use quarry_docker::context::write_context;
 use quarry_docker::engine::Engine;
-use quarry_docker::progress::{StepVertex, parse_rawjson, steps};
+use quarry_docker::progress::{StepVertex, merge_attempts, parse_rawjson, steps};
 
 /// Repository of every image the benchmark tags; removed before each clean build.
 pub const IMAGE_REPO: &str = "quarry-bench";
@@ -168,16 +168,20 @@ impl BenchEngine {
         let cache = CacheId { value: "default".to_owned(), source: Source::Default };
         let args = build_args(&self.engine, dir, tag, &cache, &opts);
         let start = Instant::now();
-        let out = self.command().args(&args).output().context("cannot run `docker buildx build`")?;
+        let (out, attempts) = run_build(tag, || {
+            let mut c = self.command();
+            c.args(&args);
+            c
+        })?;
         let wall = start.elapsed().as_secs_f64();
-        let progress = String::from_utf8_lossy(&out.stderr).into_owned();
+        let progress = attempts.join("\n");
         std::fs::write(log, &progress).with_context(|| format!("cannot write `{}`", log.display()))?;
         if !out.status.success() {
             let tail: Vec<&str> = progress.lines().rev().take(15).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             bail!("build of `{tag}` failed ({}), log `{}`:\n{}", out.status, log.display(), tail.join("\n"));
         }
-        Ok(Build { wall, vertices: steps(&parse_rawjson(&progress)) })
+        Ok(Build { wall, vertices: vertices(&attempts) })
     }
 
     /// The image's size as `docker image inspect` reports it (on the containerd store: its
@@ -196,6 +200,32 @@ impl BenchEngine {
             }
         }
     }
+}
+
+/// Runs the build `command` makes; after BuildKit's snapshot flake runs it once more, as `quarry
+/// build` does, and says so. The last attempt's output and each attempt's rawjson progress: a
+/// wall time around it counts both attempts.
+pub fn run_build(tag: &str, mut command: impl FnMut() -> Command) -> anyhow::Result<(Output, Vec<String>)> {
+    let mut attempts: Vec<String> = Vec::new();
+    loop {
+        let out = command().output().context("cannot run `docker buildx build`")?;
+        let progress = String::from_utf8_lossy(&out.stderr).into_owned();
+        let again = !out.status.success() && retry_after_failure(attempts.len() as u32 + 1, false, &progress);
+        attempts.push(progress);
+        if !again {
+            return Ok((out, attempts));
+        }
+        eprintln!(
+            "bench: the build of `{tag}` hit {SNAPSHOT_FLAKE}: building once more (its wall time counts both)"
+        );
+    }
+}
+
+/// The Dockerfile steps of a build's attempts: a step the first attempt ran counts as run, even
+/// when the retry found it cached.
+pub fn vertices(attempts: &[String]) -> Vec<StepVertex> {
+    let each: Vec<_> = attempts.iter().map(|a| parse_rawjson(a)).collect();
+    steps(&merge_attempts(&each))
 }
 
 /// One build: wall time and the steps BuildKit reported.
