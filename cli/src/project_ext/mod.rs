@@ -24,7 +24,7 @@ mod keys;
 pub fn registry(catalog: &'static Registry, cwd: &Path) -> anyhow::Result<&'static Registry> {
     let Some(path) = crate::layers::find_project(cwd) else { return Ok(catalog) };
     let root = folder_of(&path);
-    registry_of(catalog, &path, root)
+    registry_of(catalog, &Loaded::read(&path)?, root)
 }
 
 /// The catalog plus the extensions of the configuration `path` (`quarry explain OLD.toml NEW.toml`:
@@ -44,12 +44,14 @@ pub fn registry_of_file(
         Box::leak(Box::new(Registry::from_extensions(catalog)?))
     };
     let own = folder_of(path);
-    let config = &Loaded::read(path)?.config;
+    let loaded = Loaded::read(path)?;
     let root = match crate::layers::find_project(cwd) {
-        Some(project) if !named_paths(config).iter().all(|p| own.join(p).exists()) => folder_of(&project),
+        Some(project) if !named_paths(&loaded.config).iter().all(|p| own.join(p).exists()) => {
+            folder_of(&project)
+        }
         _ => own,
     };
-    registry_of(catalog, path, root)
+    registry_of(catalog, &loaded, root)
 }
 
 /// The project paths a configuration names: `extension_dirs`, `copy` and `scripts`.
@@ -75,15 +77,18 @@ fn folder_of(path: &Path) -> PathBuf {
     path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned()
 }
 
-/// The catalog plus the extensions the configuration `path` adds, its paths read from `root`.
-fn registry_of(catalog: &'static Registry, path: &Path, root: PathBuf) -> anyhow::Result<&'static Registry> {
-    let loaded = Loaded::read(path)?;
+/// The catalog plus the extensions the configuration `loaded` adds, its paths read from `root`.
+fn registry_of(
+    catalog: &'static Registry,
+    loaded: &Loaded,
+    root: PathBuf,
+) -> anyhow::Result<&'static Registry> {
     if first_project_key(&loaded.config).is_none() {
         return Ok(catalog);
     }
     // A project file of another user adds no code to the image unless its folder is trusted.
-    crate::layers::Layers::check_owner_before_load(path)?;
-    let project = Project { loaded: &loaded, root };
+    crate::layers::Layers::check_owner_before_load(&loaded.path)?;
+    let project = Project { loaded, root };
     let mut extensions: Vec<&'static Extension> = Vec::new();
     for dir in &loaded.config.extension_dirs {
         extensions.push(project.folder(dir)?);
