@@ -19,10 +19,29 @@ pub(crate) fn render_command(registry: &Registry, render: &args::Render) -> anyh
     }
     // The Dockerfile first: a lock is never written for a render that failed.
     let lock = configured.check_lock(&rendered, &request)?;
-    match &render.output {
-        Some(path) => output::write_atomically(path, rendered.dockerfile.as_bytes())
+    let context = match &render.output {
+        Some(path) => output::write_render(path, rendered.dockerfile.as_bytes(), &rendered.files)
             .with_context(|| format!("cannot write `{}`", path.display()))?,
-        None => output::stdout(rendered.dockerfile.as_bytes())?,
+        None => {
+            output::stdout(rendered.dockerfile.as_bytes())?;
+            None
+        }
+    };
+    match context {
+        Some(context) => ui::note(&format!(
+            "wrote the files the Dockerfile copies to `{}`: build with `docker build {}`",
+            context.display(),
+            context.parent().map_or(".".into(), |d| if d.as_os_str().is_empty() {
+                ".".into()
+            } else {
+                d.display().to_string()
+            })
+        )),
+        None if !rendered.files.is_empty() => ui::note(&format!(
+            "the Dockerfile copies files from `{}/` of its build context, which only `-o FILE` writes (beside FILE)",
+            quarry_core::CONTEXT_DIR
+        )),
+        None => {}
     }
     configured.write_lock_or_note(lock);
     Ok(())

@@ -64,6 +64,69 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The file in a rendered build-context folder that says quarry wrote it: a render replaces only
+/// a folder of its own.
+const CONTEXT_MARKER: &str = ".written-by-quarry";
+
+/// Writes a rendered Dockerfile to `path` as [`write_atomically`] does and, for a regular file,
+/// the files it copies from its build context into the folder `quarry/` beside it, so that
+/// `docker build DIR` and `docker build -f FILE DIR` build it as it is. The folder is replaced
+/// whole: written under a new name first, then renamed into place; a `quarry/` that quarry did
+/// not write (no marker file), or a link, is refused. Returns the folder, or `None` when `path`
+/// is a device, FIFO or socket (`-o /dev/stdout`), which only the Dockerfile reaches.
+pub fn write_render(
+    path: &Path,
+    dockerfile: &[u8],
+    files: &[quarry_core::BuildFile],
+) -> anyhow::Result<Option<PathBuf>> {
+    let target = resolve_links(path)?;
+    match std::fs::metadata(&target) {
+        Ok(m) if !m.is_file() && !m.is_dir() => {
+            write_atomically(&target, dockerfile)?;
+            return Ok(None);
+        }
+        _ => {}
+    }
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let context = dir.join(quarry_core::CONTEXT_DIR);
+    let old = match std::fs::symlink_metadata(&context) {
+        Err(e) if e.kind() == ErrorKind::NotFound => false,
+        Err(e) => return Err(e.into()),
+        Ok(m)
+            if m.is_dir()
+                && std::fs::symlink_metadata(context.join(CONTEXT_MARKER)).is_ok_and(|m| m.is_file()) =>
+        {
+            true
+        }
+        Ok(_) => anyhow::bail!(Hinted::new(
+            format!(
+                "`{}` is in the way: the Dockerfile's build context goes there, and quarry did not write it",
+                context.display()
+            ),
+            "render into a folder of its own (`-o build/Dockerfile`), or move it away",
+        )),
+    };
+    let staging = tempfile::Builder::new().prefix(".quarry.staging-").tempdir_in(dir)?;
+    quarry_docker::context::write_shipped(staging.path(), files)?;
+    let fresh = staging.path().join(quarry_core::CONTEXT_DIR);
+    std::fs::create_dir_all(&fresh)?;
+    std::fs::write(
+        fresh.join(CONTEXT_MARKER),
+        "The build context of the Dockerfile beside this folder, written by `quarry render -o`.\n\
+         quarry replaces this folder on every render: keep nothing of your own in it.\n",
+    )?;
+    if old {
+        // Moved into the staging folder, which is removed with it.
+        std::fs::rename(&context, staging.path().join("old"))?;
+    }
+    std::fs::rename(&fresh, &context)?;
+    write_atomically(&target, dockerfile)?;
+    Ok(Some(context))
+}
+
 /// Follows the symbolic links at `path` (at most 40) to the path they name, refusing a link that
 /// neither the effective user nor root owns.
 fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {

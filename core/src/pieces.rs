@@ -26,6 +26,9 @@ pub const ENTRYPOINT_PATH: &str = "/usr/local/bin/quarry-entrypoint";
 /// The folder each extension's shell environment lands in, `<name>.sh`.
 pub const ENV_DIR: &str = "/etc/quarry/env.d";
 
+/// The build-context folder every shipped file is under (`COPY quarry/...`): `quarry render -o
+/// FILE` writes it beside FILE, and `quarry build` into a context folder of its own.
+pub const CONTEXT_DIR: &str = "quarry";
 /// Build-context folder of quarry's own files, copied to `/` (entrypoint and start-up files).
 pub(crate) const ROOT_CONTEXT: &str = "quarry/_root";
 /// Build-context folder of the extensions' shell environments.
@@ -247,7 +250,7 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
         });
         let mut copied_files = Vec::new();
         for f in ext.files {
-            let path = format!("quarry/{}/{}", ext.name, f.path);
+            let path = format!("{CONTEXT_DIR}/{}/{}", ext.name, f.path);
             if let Some(dest) = f.dest {
                 copied_files.push((path.clone(), dest));
             }

@@ -144,7 +144,7 @@ pub fn context<'a>(name: &str, options: impl IntoIterator<Item = (&'a str, &'a s
     minijinja::context! {
         name => name,
         out => format!("{}/{name}", crate::ARTIFACT_ROOT),
-        context => format!("quarry/{name}"),
+        context => format!("{}/{name}", crate::CONTEXT_DIR),
         options => options,
     }
 }

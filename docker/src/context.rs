@@ -117,7 +117,12 @@ pub fn write_context(dir: &Path, rendered: &Rendered) -> std::io::Result<()> {
 
 fn write_files(dir: &Path, rendered: &Rendered) -> std::io::Result<()> {
     write_file(&dir.join("Dockerfile"), rendered.dockerfile.as_bytes(), false)?;
-    for f in &rendered.files {
+    write_shipped(dir, &rendered.files)
+}
+
+/// Writes each shipped file at its path under `dir` (`quarry/...`), executable or not.
+pub fn write_shipped(dir: &Path, files: &[quarry_core::BuildFile]) -> std::io::Result<()> {
+    for f in files {
         write_file(&dir.join(&f.path), &f.contents, f.executable)?;
     }
     Ok(())
