@@ -76,8 +76,8 @@ fn folder_and_two_line_extensions_render_with_their_options_and_dependencies() {
     let dir = project("render");
     let out = render(&dir, &["--eigen-tools-level", "3"]);
     assert!(out.contains(
-        "# Extensions: curl, git, eigen_tools, project_scripts, project_apt, project_pip, project_copy, project_scripts_post"
-    ));
+        "# Extensions: curl, git, eigen_tools, project_apt, project_pip, project_scripts, project_copy, project_scripts_post"
+    ), "{out}");
     assert!(out.contains("RUN echo level 3\n"), "{out}");
     // The lock holds them, in the chain order.
     let lock = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
@@ -141,7 +141,8 @@ fn a_changed_template_or_file_changes_only_its_own_lines() {
         assert!(lines[i].contains("[quarry_final"), "{text}");
         assert!(lines[i + 1].contains("an earlier step in this stage ran again"), "{text}");
     }
-    assert!(!lines.iter().any(|l| l.starts_with("re-run") && l.contains("_builder")), "{text}");
+    let stage = |l: &str| l.split(']').next().unwrap_or_default().to_owned();
+    assert!(!lines.iter().any(|l| l.starts_with("re-run") && stage(l).contains("_builder")), "{text}");
     // A copied file's content reaches the build context, not the Dockerfile.
     write(&dir, "config/app.toml", "a = 2\n");
     assert_eq!(render(&dir, &[]), after);
@@ -402,7 +403,7 @@ fn import_converts_deps_rocker_files_layer_for_layer() {
     assert!(stderr(&o).contains("not converted: `main.deps.yaml`: `env`"), "{}", stderr(&o));
     let out = render(&dir, &[]);
     assert!(out.contains(
-        "# Extensions: curl, git, project_apt_tools, project_scripts, project_apt, project_pip, project_scripts_post, gitconfig"
+        "# Extensions: curl, git, project_apt_tools, project_apt, project_pip, project_scripts, project_scripts_post, gitconfig"
     ), "{out}");
     assert!(out.contains("cmake libeigen3-dev\n"), "{out}");
     // One deps file alone.
@@ -410,5 +411,56 @@ fn import_converts_deps_rocker_files_layer_for_layer() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(dir.join("other.toml")).unwrap();
     assert!(text.contains("[apt]") || text.contains("apt = [\"cmake\"]"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A project's scripts see every package it asked for: they follow its `apt` layers (also when
+/// quarry.lock, written before `apt` was added, put them first), and before the copies they run
+/// with the project's venv mounted and on PATH. A script with a shebang runs with its
+/// interpreter, any other with bash.
+#[test]
+fn scripts_see_the_projects_packages_and_keep_their_interpreter() {
+    let dir = std::env::temp_dir().join(format!("quarry-projext-scripts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    write(&dir, "quarry.toml", "image = \"debian:bookworm\"\nscripts = [\"setup.py\", \"plain.sh\"]\n");
+    write(&dir, "setup.py", "#!/usr/bin/env python3\nprint('hi')\n");
+    write(&dir, "plain.sh", "echo plain\n");
+    let first = render(&dir, &[]);
+    assert!(
+        first.contains("target=/tmp/quarry-scripts/setup.py \\\n    /tmp/quarry-scripts/setup.py\n"),
+        "{first}"
+    );
+    assert!(
+        first.contains("target=/tmp/quarry-scripts/plain.sh \\\n    bash /tmp/quarry-scripts/plain.sh\n"),
+        "{first}"
+    );
+    // Added later: the lock holds project_scripts alone, yet the packages come first.
+    write(
+        &dir,
+        "quarry.toml",
+        "image = \"debian:bookworm\"\nscripts = [\"setup.py\", \"plain.sh\"]\napt = [\"jq\"]\npip = [\"cowsay\"]\n",
+    );
+    let o = quarry(&dir, &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("breaks a dependency"), "{}", stderr(&o));
+    let out = stdout(&o);
+    let at = |needle: &str| out.find(needle).unwrap_or_else(|| panic!("{needle} in {out}"));
+    assert!(at("# project_apt: apt packages") < at("# project_scripts: setup"), "{out}");
+    assert!(at("# project_pip: apt packages") < at("# project_scripts: setup"), "{out}");
+    assert!(out.contains(
+        "RUN --mount=type=bind,from=project_pip_builder,source=/opt/quarry/project_pip/venv,target=/opt/quarry/project_pip/venv \\\n    \
+         --mount=type=bind,source=quarry/project_scripts/setup.py,target=/tmp/quarry-scripts/setup.py \\\n    \
+         env VIRTUAL_ENV=/opt/quarry/project_pip/venv PATH=/opt/quarry/project_pip/venv/bin:$PATH /tmp/quarry-scripts/setup.py\n"
+    ), "{out}");
+    let lock = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
+    let names: Vec<&str> = lock.lines().filter_map(|l| l.strip_prefix("name = ")).collect();
+    assert_eq!(names, ["\"project_apt\"", "\"project_pip\"", "\"project_scripts\""], "{lock}");
+    // The context carries the script with its mode, so the kernel runs its interpreter.
+    let o = quarry(&dir, &["render", "-o", "Dockerfile"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &str| std::fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("quarry/project_scripts/setup.py"), 0o755);
+    assert_eq!(mode("quarry/project_scripts/plain.sh"), 0o644);
     std::fs::remove_dir_all(dir).unwrap();
 }

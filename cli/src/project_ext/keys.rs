@@ -119,7 +119,8 @@ impl Project<'_> {
             }
             out.push(self.build(&name, "apt", &toml, &BTreeMap::new())?);
         }
-        match (&c.pip, &c.uv) {
+        let apt_layers: Vec<&'static str> = apt.iter().map(|(l, _)| *l).collect();
+        let python = match (&c.pip, &c.uv) {
             (Some(_), Some(uv)) => {
                 return Err(self
                     .error(
@@ -129,16 +130,18 @@ impl Project<'_> {
                     )
                     .into());
             }
-            (Some(v), None) => out.push(self.python(v, &PIP)?),
-            (None, Some(v)) => out.push(self.python(v, &UV)?),
-            (None, None) => {}
-        }
+            (Some(v), None) => Some(self.python(v, &PIP)?),
+            (None, Some(v)) => Some(self.python(v, &UV)?),
+            (None, None) => None,
+        };
+        out.extend(python);
         if !c.copy.is_empty() {
             out.push(self.copy(&c.copy)?);
         }
         if let Some(v) = &c.scripts {
+            let venv = python.map(|p| p.name);
             for (layer, scripts) in self.layers(v, "scripts", LAYERS)? {
-                out.push(self.scripts(layer, &scripts)?);
+                out.push(self.scripts(layer, &scripts, &apt_layers, venv)?);
             }
         }
         Ok(out)
@@ -297,19 +300,49 @@ impl Project<'_> {
     }
 
     /// `scripts` of one layer: each runs from the build context through a bind mount, so a
-    /// changed script re-runs its own step and what follows it, nothing before.
-    fn scripts(&self, layer: &str, scripts: &[Spanned<String>]) -> anyhow::Result<&'static Extension> {
+    /// changed script re-runs its own step and what follows it, nothing before. A script sees
+    /// every package of the project: it depends on the `apt` layers up to its own (so the chain
+    /// puts them first, whatever quarry.lock held) and, before the copies, runs with the project's
+    /// venv mounted from its builder and on PATH (`post` scripts get the copied venv). A script
+    /// that starts with `#!` runs with its interpreter; any other with bash.
+    fn scripts(
+        &self,
+        layer: &str,
+        scripts: &[Spanned<String>],
+        apt_layers: &[&str],
+        venv: Option<&str>,
+    ) -> anyhow::Result<&'static Extension> {
         let name = layer_name("project_scripts", layer);
         let post = layer == "post";
         let mut toml = header(
             &name,
             &format!("scripts of the project (quarry.toml `scripts`, {layer})"),
-            priority(layer, 9),
+            priority(layer, 7),
         );
+        let rank = |l: &str| LAYERS.iter().position(|x| *x == l);
+        let mut depends_on: Vec<String> = apt_layers
+            .iter()
+            .filter(|l| rank(l) <= rank(layer))
+            .map(|l| layer_name("project_apt", l))
+            .collect();
+        depends_on.extend(venv.map(str::to_owned));
+        if !depends_on.is_empty() {
+            toml.push_str(&format!("depends_on = {}\n", list(depends_on.iter().map(String::as_str))));
+        }
         toml.push_str(&format!("setup = \"{GENERATED}/setup.Dockerfile.j2\"\n"));
         if post {
             toml.push_str("setup_after_copies = true\n");
         }
+        // Before the copies the venv is not in the image yet: the step mounts it from its builder.
+        let (mount, env) = match venv.filter(|_| !post) {
+            Some(v) => (
+                format!(
+                    "--mount=type=bind,from={v}_builder,source=/opt/quarry/{v}/venv,target=/opt/quarry/{v}/venv \\\n    "
+                ),
+                format!("env VIRTUAL_ENV=/opt/quarry/{v}/venv PATH=/opt/quarry/{v}/venv/bin:$PATH "),
+            ),
+            None => (String::new(), String::new()),
+        };
         let mut template = String::new();
         for s in scripts {
             let full = self.path(s, "scripts")?;
@@ -322,9 +355,13 @@ impl Project<'_> {
                     )
                     .into());
             }
-            toml.push_str(&format!("[[files]]\npath = {}\n", quoted(s.get_ref())));
+            let shebang = has_shebang(&full);
+            toml.push_str(&format!("[[files]]\npath = {}\nexecutable = {shebang}\n", quoted(s.get_ref())));
+            let file = s.get_ref().rsplit('/').next().unwrap_or_default();
+            let target = format!("/tmp/quarry-scripts/{file}");
+            let run = if shebang { target.clone() } else { format!("bash {target}") };
             template.push_str(&format!(
-                "RUN --mount=type=bind,source={{{{ context }}}}/{0},target=/tmp/quarry-script \\\n    bash /tmp/quarry-script\n",
+                "RUN {mount}--mount=type=bind,source={{{{ context }}}}/{0},target={target} \\\n    {env}{run}\n",
                 s.get_ref()
             ));
         }
@@ -376,6 +413,13 @@ fn priority(layer: &str, unit: u8) -> u8 {
         _ => 10,
     };
     tier + unit
+}
+
+/// Whether the file starts with `#!`: it names its own interpreter.
+fn has_shebang(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 2];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut start)).is_ok() && &start == b"#!"
 }
 
 fn quoted(s: &str) -> String {
