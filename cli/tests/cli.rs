@@ -35,7 +35,10 @@ fn renders_to_stdout_and_reports_added_dependencies() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout.clone()).unwrap();
     assert!(out.contains("--default-toolchain 1.80.1;"));
-    assert_eq!(stderr(&o), "note: added `curl` (needed by `cargo`)\n");
+    assert_eq!(
+        stderr(&o),
+        "note: added `curl` (needed by `cargo`)\nnote: the Dockerfile copies files from `quarry/` of its build context, which only `-o FILE` writes (beside FILE)\n"
+    );
 }
 
 #[test]
@@ -707,7 +710,7 @@ fn quiet_silences_notes_and_completions_and_man_are_generated() {
     let o = quarry(&["render", "ubuntu:24.04", "--cargo"]);
     assert_eq!(
         stderr(&o),
-        "note: added `curl` (needed by `cargo`)\n",
+        "note: added `curl` (needed by `cargo`)\nnote: the Dockerfile copies files from `quarry/` of its build context, which only `-o FILE` writes (beside FILE)\n",
         "no colour when stderr is not a terminal"
     );
     for shell in ["bash", "zsh", "fish"] {

@@ -17,6 +17,7 @@ mod request;
 mod resolve;
 pub mod rules;
 pub mod schema;
+mod shell;
 mod stage;
 mod suggest;
 pub mod template;

@@ -15,6 +15,7 @@ use crate::registry::Registry;
 use crate::request::Request;
 use crate::resolve::{Resolved, ResolvedExtension, resolve};
 use crate::rules;
+use crate::shell;
 use crate::template::Slot;
 
 /// Name of the final stage.
@@ -42,34 +43,6 @@ pub const FINAL_PRELUDE: &str = "RUN if [ -d /etc/apt/apt.conf.d ]; then \\\n   
     echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache; \\\n    \
     fi \\\n \
     && echo '[ -r /etc/quarry/env.sh ] && . /etc/quarry/env.sh' >> /etc/bash.bashrc";
-
-/// `/etc/quarry/env.sh`: sources every extension's environment, once per shell, in bash only.
-pub(crate) const ENV_SH: &str = r#"# Written by quarry: loads each extension's shell environment from /etc/quarry/env.d.
-# Sourced by quarry's entrypoint (`docker run IMAGE cmd`), by interactive bash
-# (/etc/bash.bashrc) and by login shells (/etc/profile.d/quarry.sh).
-if [ -n "${BASH_VERSION:-}" ] && [ "${quarry_env_loaded:-}" != "$$" ]; then
-  quarry_env_loaded=$$
-  for quarry_env_file in /etc/quarry/env.d/*.sh; do
-    if [ -r "$quarry_env_file" ]; then . "$quarry_env_file"; fi
-  done
-  unset quarry_env_file
-fi
-"#;
-
-/// `/usr/local/bin/quarry-entrypoint`.
-pub(crate) const ENTRYPOINT_SH: &str = r#"#!/bin/bash
-# Written by quarry: loads each extension's shell environment, then runs the command (the base
-# image's own entrypoint, if it had one, is the first word of it). With no command at all, bash.
-quarry_load_env() { . /etc/quarry/env.sh; }
-quarry_load_env
-unset -f quarry_load_env
-if [ "$#" -eq 0 ]; then set -- /bin/bash; fi
-exec "$@"
-"#;
-
-/// `/etc/profile.d/quarry.sh`.
-pub(crate) const PROFILE_SH: &str = "# Written by quarry: login shells load each extension's shell environment too.\n\
-if [ -r /etc/quarry/env.sh ]; then . /etc/quarry/env.sh; fi\n";
 
 /// A file to write into the build context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,8 +95,10 @@ pub struct ExtensionPieces {
     pub setup_after_copies: bool,
     /// `NAME=value` entries of the final image.
     pub env: Vec<String>,
-    /// The extension's shell environment: its path in the build context, if it has one.
-    pub shell_file: Option<String>,
+    /// The extension's shell environment, if it has one: a build-context folder holding
+    /// `<name>.env` (its `ENV` for any shell) and `<name>.sh` (its `[shell]` lines, for bash),
+    /// copied into `/etc/quarry/env.d/`.
+    pub shell_dir: Option<String>,
     /// Context files copied into the final image: (path in the build context, destination).
     pub copied_files: Vec<(String, &'static str)>,
 }
@@ -239,15 +214,18 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
                 }
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let shell_file = shell_file(r)?.map(|contents| {
-            let path = format!("{ENV_CONTEXT}/{}.sh", ext.name);
-            files.push(BuildFile {
-                path: path.clone(),
-                contents: Cow::Owned(contents.into_bytes()),
-                executable: false,
-            });
-            path
-        });
+        let shell_dir = format!("{ENV_CONTEXT}/{}", ext.name);
+        let shell_files = [(shell::env_file(ext.name, &env), "env"), (shell::shell_file(r)?, "sh")];
+        let shell_dir = shell_files.iter().any(|(f, _)| f.is_some()).then_some(shell_dir);
+        for (contents, suffix) in shell_files {
+            if let (Some(contents), Some(dir)) = (contents, &shell_dir) {
+                files.push(BuildFile {
+                    path: format!("{dir}/{}.{suffix}", ext.name),
+                    contents: Cow::Owned(contents.into_bytes()),
+                    executable: false,
+                });
+            }
+        }
         let mut copied_files = Vec::new();
         for f in ext.files {
             let path = format!("{CONTEXT_DIR}/{}/{}", ext.name, f.path);
@@ -264,7 +242,7 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
             setup,
             setup_after_copies: ext.setup_after_copies,
             env,
-            shell_file,
+            shell_dir,
             copied_files,
         });
     }
@@ -306,9 +284,9 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     }
 
     for (path, contents, executable) in [
-        ("etc/quarry/env.sh", ENV_SH, false),
-        ("usr/local/bin/quarry-entrypoint", ENTRYPOINT_SH, true),
-        ("etc/profile.d/quarry.sh", PROFILE_SH, false),
+        ("etc/quarry/env.sh", shell::ENV_SH, false),
+        ("usr/local/bin/quarry-entrypoint", shell::ENTRYPOINT_SH, true),
+        ("etc/profile.d/quarry.sh", shell::PROFILE_SH, false),
     ] {
         files.push(BuildFile {
             path: format!("{ROOT_CONTEXT}/{path}"),
@@ -319,36 +297,6 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     files.sort_by(|a, b| a.path.cmp(&b.path));
 
     Ok(Pieces { image: request.image.clone(), resolved, extensions, final_user, warnings, files })
-}
-
-/// The extension's `/etc/quarry/env.d/<name>.sh`, if it declares shell initialisation.
-fn shell_file(r: &ResolvedExtension) -> Result<Option<String>, Error> {
-    let shell = &r.extension.shell;
-    if shell.is_empty() {
-        return Ok(None);
-    }
-    let mut out = format!(
-        "# {}: shell environment, written by quarry from the extension's metadata.\n",
-        r.extension.name
-    );
-    if let Some(init) = &shell.init {
-        out.push_str(render_template(r, init, Slot::Shell)?.trim_end());
-        out.push('\n');
-    }
-    if let Some(interactive) = &shell.interactive {
-        out.push_str("if [[ $- == *i* ]]; then\n");
-        for line in render_template(r, interactive, Slot::Shell)?.trim_end().lines() {
-            if line.is_empty() {
-                out.push('\n');
-            } else {
-                out.push_str("  ");
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        out.push_str("fi\n");
-    }
-    Ok(Some(out))
 }
 
 /// Package names, with `{{ options.* }}` placeholders filled in and the result checked.

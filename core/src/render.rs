@@ -9,7 +9,7 @@
 //!      quarry's environment);
 //!    - the RUN chain: per extension, in chain order, its apt layer and its setup RUN;
 //!    - every `COPY --link`: quarry's entrypoint and start-up files, artifacts, files, each
-//!      extension's shell environment;
+//!      extension's shell environment (its `[shell]` lines, and its `ENV` for login shells);
 //!    - `ENV`, the declared exceptions (setup that needs artifacts), `USER`, `WORKDIR`,
 //!      `ENTRYPOINT` and `CMD`.
 //!
@@ -124,9 +124,9 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
                 stage.step(&format!("COPY {link}{path} {dest}"));
             }
         }
-        if let Some(path) = &e.shell_file {
+        if let Some(dir) = &e.shell_dir {
             stage.comment(&format!("{}: shell environment", e.name));
-            stage.step(&format!("COPY {link}{path} {ENV_DIR}/{}.sh", e.name));
+            stage.step(&format!("COPY {link}{dir}/ {ENV_DIR}/"));
         }
     }
 

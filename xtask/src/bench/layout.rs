@@ -123,8 +123,8 @@ pub fn naive(pieces: &Pieces, list: &[&str]) -> anyhow::Result<String> {
         for (path, dest) in &e.copied_files {
             stage.step(&format!("COPY {path} {dest}"));
         }
-        if let Some(path) = &e.shell_file {
-            stage.step(&format!("COPY {path} {}/{}.sh", quarry_core::ENV_DIR, e.name));
+        if let Some(dir) = &e.shell_dir {
+            stage.step(&format!("COPY {dir}/ {}/", quarry_core::ENV_DIR));
         }
         if !e.env.is_empty() {
             stage.step(&format!("ENV {}", e.env.join(" ")));
