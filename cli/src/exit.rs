@@ -88,6 +88,7 @@ fn hint_of(link: &(dyn std::error::Error + 'static)) -> Option<String> {
         .or_else(|| of::<quarry_docker::cache_id::InvalidCacheId>(link))
         .or_else(|| of::<quarry_docker::remote_cache::ProbeError>(link))
         .or_else(|| of::<quarry_docker::run::RunError>(link))
+        .or_else(|| of::<quarry_docker::private_dir::PrivateDirError>(link))
         .or_else(|| of::<quarry_docker::interrupt::Interrupted>(link))
         .or_else(|| of::<crate::config::ConfigError>(link))
         .flatten()

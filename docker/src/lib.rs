@@ -10,6 +10,7 @@ pub mod cache_id;
 pub mod context;
 pub mod engine;
 pub mod interrupt;
+pub mod private_dir;
 pub mod progress;
 pub mod remote_cache;
 pub mod run;
