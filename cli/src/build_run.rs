@@ -139,9 +139,9 @@ pub fn prepare_build(
     }
     let layers = &configured.layers;
     let rendered = render_request(registry, &build.request)?;
-    let lock = configured.check_lock(&rendered, &build.request)?;
+    let lock = configured.check_lock(registry, &build.request, false)?;
     if !dry_run {
-        configured.write_lock_or_note(lock);
+        configured.write_lock_or_note(lock, &rendered);
     }
     let tag = build.tag.clone().unwrap_or_else(|| context::default_tag(&rendered));
     let root = context::contexts_root();

@@ -18,7 +18,7 @@ pub(crate) fn render_command(registry: &Registry, render: &args::Render) -> anyh
         );
     }
     // The Dockerfile first: a lock is never written for a render that failed.
-    let lock = configured.check_lock(&rendered, &request)?;
+    let lock = configured.check_lock(registry, &request, false)?;
     let context = match &render.output {
         Some(path) => output::write_render(path, rendered.dockerfile.as_bytes(), &rendered.files)
             .with_context(|| format!("cannot write `{}`", path.display()))?,
@@ -43,7 +43,7 @@ pub(crate) fn render_command(registry: &Registry, render: &args::Render) -> anyh
         )),
         None => {}
     }
-    configured.write_lock_or_note(lock);
+    configured.write_lock_or_note(lock, &rendered);
     Ok(())
 }
 
@@ -131,13 +131,13 @@ pub(crate) fn lock_command(registry: &Registry, reorder: bool) -> anyhow::Result
     } else {
         current
     };
-    match configured.check_lock(&rendered, &request)? {
-        Some(lock) => configured.write_lock(&lock),
-        None => {
-            ui::note("quarry.lock is up to date");
-            Ok(())
-        }
+    let lock = configured.check_lock(registry, &request, reorder)?;
+    match &lock {
+        Some(lock) => configured.write_lock(lock)?,
+        None => ui::note("quarry.lock is up to date"),
     }
+    configured.remember_order(lock.as_ref(), &rendered);
+    Ok(())
 }
 
 pub(crate) fn show_config_command(registry: &Registry) -> anyhow::Result<()> {

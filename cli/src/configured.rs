@@ -25,25 +25,63 @@ pub fn render_request(registry: &Registry, request: &Request) -> anyhow::Result<
 pub struct Configured {
     /// The configuration files.
     pub layers: crate::layers::Layers,
-    /// `quarry.lock` next to the project file, and what it holds.
-    lock: Option<(std::path::PathBuf, Option<lock::Lock>)>,
+    /// `quarry.lock` of the project, when there is a project file.
+    lock: Option<ProjectLock>,
     locked: bool,
     /// The project's Dockerfile base (`dockerfile`) and the tag its result gets, when it is the
     /// final image.
     pub base: Option<(std::path::PathBuf, String)>,
 }
 
+/// The project's lock and what it is made from: quarry.toml alone. The user file and the command
+/// line change the image a user builds, never the file the project commits; the chain order of
+/// what they add is kept in a file of the user's own ([`lock::UserOrder`]).
+#[derive(Debug)]
+struct ProjectLock {
+    path: std::path::PathBuf,
+    old: Option<lock::Lock>,
+    /// What quarry.toml alone asks for, seeded from the lock: the lock records its render.
+    request: Request,
+    /// This user's chain order in this project.
+    user_order: lock::UserOrder,
+}
+
 impl Configured {
-    /// Compares the render with `quarry.lock`: the lock to write when it changed, or an error
-    /// with `--locked`. Without a project file there is no lock.
-    pub fn check_lock(&self, rendered: &Rendered, request: &Request) -> anyhow::Result<Option<lock::Lock>> {
-        let Some((path, old)) = &self.lock else { return Ok(None) };
-        let new = lock::Lock::of(rendered, request);
-        if old.as_ref() == Some(&new) {
+    /// Compares the render of the project's own configuration (quarry.toml, on the image the
+    /// command renders when it is the project's) with `quarry.lock`: the lock to write when it
+    /// changed, or an error with `--locked`. `canonical` renders it in the canonical order
+    /// (`quarry lock --reorder`). Without a project file there is no lock.
+    pub fn check_lock(
+        &self,
+        registry: &Registry,
+        request: &Request,
+        canonical: bool,
+    ) -> anyhow::Result<Option<lock::Lock>> {
+        let Some(project) = &self.lock else { return Ok(None) };
+        let mut own = project.request.clone();
+        if own.image == request.image && request.image_config.is_some() {
+            own.image_config = request.image_config.clone();
+        }
+        if canonical {
+            own.locked_order = None;
+        }
+        let path = &project.path;
+        let new = match quarry_core::render(registry, &own) {
+            Ok(rendered) => lock::Lock::of(&rendered, &own),
+            Err(e) if !self.locked => {
+                ui::note(&format!(
+                    "`{}` is left as it was: quarry.toml alone does not render ({e}), and the lock records                      what it alone asks for",
+                    path.display()
+                ));
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if project.old.as_ref() == Some(&new) {
             return Ok(None);
         }
         if self.locked {
-            let why = match old {
+            let why = match &project.old {
                 None => "there is none".to_owned(),
                 Some(old) => lock::first_difference(old, &new),
             };
@@ -57,21 +95,39 @@ impl Configured {
 
     /// Writes `lock` next to the project file.
     pub fn write_lock(&self, lock: &lock::Lock) -> anyhow::Result<()> {
-        let Some((path, _)) = &self.lock else { return Ok(()) };
-        output::write_atomically(path, lock.to_text().as_bytes())
-            .with_context(|| format!("cannot write `{}`", path.display()))?;
-        ui::note(&format!("wrote `{}`", path.display()));
+        let Some(project) = &self.lock else { return Ok(()) };
+        output::write_atomically(&project.path, lock.to_text().as_bytes())
+            .with_context(|| format!("cannot write `{}`", project.path.display()))?;
+        ui::note(&format!("wrote `{}`", project.path.display()));
         Ok(())
     }
 
     /// Writes `lock` if it can; a lock that cannot be written (a read-only checkout) is skipped
-    /// with a note, since what was asked for is done.
-    pub(crate) fn write_lock_or_note(&self, lock: Option<lock::Lock>) {
-        if let Some(lock) = lock
-            && let Err(e) = self.write_lock(&lock)
+    /// with a note, since what was asked for is done. Then [`Configured::remember_order`].
+    pub(crate) fn write_lock_or_note(&self, lock: Option<lock::Lock>, rendered: &Rendered) {
+        if let Some(lock) = &lock
+            && let Err(e) = self.write_lock(lock)
         {
             let first = format!("{e:#}");
             ui::note(&format!("{}; the lock was left as it was", first.lines().next().unwrap_or_default()));
+        }
+        self.remember_order(lock.as_ref(), rendered);
+    }
+
+    /// Keeps the chain order of `rendered` in the user's own file where it holds more than the
+    /// project's (`lock` when it was just made, else the old one): the user file's and the
+    /// command line's extensions.
+    pub(crate) fn remember_order(&self, lock: Option<&lock::Lock>, rendered: &Rendered) {
+        let Some(project) = &self.lock else { return };
+        let order: Vec<String> =
+            rendered.resolved.extensions.iter().map(|r| r.extension.name.to_owned()).collect();
+        let project_order: Vec<String> = lock
+            .or(project.old.as_ref())
+            .iter()
+            .flat_map(|l| l.extensions.iter().map(|e| e.name.clone()))
+            .collect();
+        if let Err(e) = project.user_order.keep(&order, &project_order) {
+            ui::note(&format!("{e:#}; the chain order of your own extensions is not remembered"));
         }
     }
 
@@ -157,10 +213,28 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
             if resolved.is_some() {
                 layers.check_overrides(&names)?;
             }
+            // quarry.toml alone, on the image this command renders, with no host's values but
+            // the folder (`cwd` needs one; it never reaches the Dockerfile) and the engine level
+            // every engine shares, so every developer and CI runner writes the same lock.
+            let folder = project.path.parent().map(|p| p.display().to_string());
+            let mut own = Request {
+                host: quarry_core::HostValues { cwd: folder, ..Default::default() },
+                ..Request::default()
+            };
+            crate::layers::Layers { user: None, project: Some(project.clone()) }.apply(&mut own);
+            if own.image.is_empty() {
+                own.image = base.as_ref().map_or_else(|| request.image.clone(), |(_, tag)| tag.clone());
+            }
+            let user_order = lock::UserOrder::of_project(&project.path);
             if let Some(old) = &old {
+                let own_names: Vec<&str> = quarry_core::resolve(registry, &own)
+                    .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
+                    .unwrap_or_default();
+                old.seed(&mut own, &own_names);
                 old.seed(request, &names);
             }
-            Some((path, old))
+            request.locked_order = user_order.merged(request.locked_order.take());
+            Some(ProjectLock { path, old, request: own, user_order })
         }
     };
     Ok(Configured { layers, lock, locked, base })

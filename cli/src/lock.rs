@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use quarry_buildkit::hash::fnv1a;
 use quarry_core::{ImageConfig, Rendered, Request, Selection};
 use serde::Deserialize;
@@ -271,5 +272,123 @@ impl Lock {
             });
         }
         dropped
+    }
+}
+
+/// One user's chain order in one project: the project's extensions and those the user file and
+/// the command line add, kept in `$XDG_STATE_HOME/quarry/chains/<hash of the project folder>.toml`
+/// (else `~/.local/state/quarry/chains/`), a private folder of the user's. quarry.lock keeps the
+/// project's order; this keeps where the user's own extensions go in it, so that they keep their
+/// places (nothing before them runs again) without changing the file the project commits.
+#[derive(Debug)]
+pub struct UserOrder {
+    /// The project's folder, as written in the file (a hash names the file).
+    project: String,
+    file: Option<PathBuf>,
+    stored: Option<Vec<String>>,
+}
+
+/// The file's content.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserOrderFile {
+    project: String,
+    order: Vec<String>,
+}
+
+impl UserOrder {
+    /// The order kept for the project of `project_file` (none when there is no state folder or
+    /// no file, or the file is unreadable: it is only a preference).
+    pub fn of_project(project_file: &Path) -> UserOrder {
+        let folder = project_file.parent().unwrap_or(Path::new("."));
+        let folder = folder.canonicalize().unwrap_or_else(|_| folder.to_owned());
+        let project = folder.display().to_string();
+        let file = crate::host::xdg_dir("XDG_STATE_HOME", ".local/state").map(|d| {
+            d.join("quarry").join("chains").join(format!("{:016x}.toml", fnv1a(project.as_bytes())))
+        });
+        let stored = file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|t| toml::from_str::<UserOrderFile>(&t).ok())
+            .filter(|f| f.project == project)
+            .map(|f| f.order);
+        UserOrder { project, file, stored }
+    }
+
+    /// The chain order to render with, from the lock's (`locked`): the user's kept order where it
+    /// holds the lock's extensions as a prefix of the lock's order (the lock only grew since: its
+    /// new extensions follow), else the lock's followed by the user's own, in their order.
+    pub fn merged(&self, locked: Option<Vec<String>>) -> Option<Vec<String>> {
+        let Some(user) = &self.stored else { return locked };
+        let Some(locked) = locked else { return Some(user.clone()) };
+        let shared: Vec<&String> = user.iter().filter(|n| locked.contains(n)).collect();
+        if locked.iter().zip(&shared).all(|(a, b)| a == *b) {
+            let mut out = user.clone();
+            out.extend(locked.iter().skip(shared.len()).cloned());
+            return Some(out);
+        }
+        let mut out = locked.clone();
+        out.extend(user.iter().filter(|n| !locked.contains(n)).cloned());
+        Some(out)
+    }
+
+    /// Keeps `order`, the chain a render used, when it differs from the project's own
+    /// (`project`, the lock's order); forgets the kept one when not.
+    pub fn keep(&self, order: &[String], project: &[String]) -> anyhow::Result<()> {
+        let Some(file) = &self.file else { return Ok(()) };
+        if order == project {
+            if self.stored.is_some() {
+                std::fs::remove_file(file).with_context(|| format!("cannot remove `{}`", file.display()))?;
+            }
+            return Ok(());
+        }
+        if self.stored.as_deref() == Some(order) {
+            return Ok(());
+        }
+        let folder = file.parent().expect("the file is in a folder");
+        quarry_docker::private_dir::private_dir(folder)?;
+        let list: Vec<String> = order.iter().map(|n| toml::Value::String(n.clone()).to_string()).collect();
+        let text = format!(
+            "# Written by quarry: your chain order in this project. quarry.lock keeps the project's; this\n\
+             # adds where the extensions of your user file and command line go. Yours, not the project's.\n\
+             project = {}\norder = [{}]\n",
+            toml::Value::String(self.project.clone()),
+            list.join(", ")
+        );
+        crate::output::write_atomically(file, text.as_bytes())
+            .with_context(|| format!("cannot write `{}`", file.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UserOrder;
+
+    fn order(stored: Option<&[&str]>) -> UserOrder {
+        UserOrder {
+            project: "/p".into(),
+            file: None,
+            stored: stored.map(|s| s.iter().map(|n| (*n).to_owned()).collect()),
+        }
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_users_extensions_keep_their_places_as_the_lock_grows() {
+        let locked = || Some(names(&["a", "b"]));
+        assert_eq!(order(None).merged(locked()), locked());
+        assert_eq!(order(Some(&["x"])).merged(None), Some(names(&["x"])));
+        // The user's `x` sits between the project's.
+        let user = order(Some(&["a", "x", "b"]));
+        assert_eq!(user.merged(locked()), Some(names(&["a", "x", "b"])));
+        // The project added `c`: it goes last, `x` stays.
+        assert_eq!(user.merged(Some(names(&["a", "b", "c"]))), Some(names(&["a", "x", "b", "c"])));
+        // The project removed `b`.
+        assert_eq!(user.merged(Some(names(&["a"]))), Some(names(&["a", "x", "b"])));
+        // The project reordered: its order, then the user's own.
+        assert_eq!(user.merged(Some(names(&["b", "a"]))), Some(names(&["b", "a", "x"])));
     }
 }

@@ -13,6 +13,7 @@ fn quarry_in(dir: &std::path::Path, config_home: &str, args: &[&str]) -> Output 
         .args(args)
         .current_dir(dir)
         .env("XDG_CONFIG_HOME", config_home)
+        .env("XDG_STATE_HOME", dir.join(".test-state"))
         .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
         .output()
         .expect("quarry runs")
@@ -1647,5 +1648,74 @@ fn the_lock_keeps_the_chain_order_until_reordered() {
         stderr(&o)
     );
     assert!(!std::fs::read_to_string(dir.join("quarry.lock")).unwrap().contains("tzdatax"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A user's preferences never change what the project commits: extensions and options of the
+/// user file (and extensions given on the command line) leave quarry.lock byte for byte as it
+/// was, while their own chain order is kept in the user's state folder, so that adding a second
+/// one later does not move the first (nothing before it runs again).
+#[test]
+fn the_user_file_never_changes_the_projects_lock() {
+    let dir = scratch("user-lock");
+    let config = dir.join("config");
+    std::fs::create_dir_all(config.join("quarry")).unwrap();
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("quarry.toml"),
+        "image = \"debian:bookworm\"\nextensions = [\"tzdata\"]\napt = [\"jq\"]\n",
+    )
+    .unwrap();
+    let render = |args: &[&str]| {
+        let mut all = vec!["render"];
+        all.extend(args);
+        let o = quarry_in(&project, config.to_str().unwrap(), &all);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let chain = |dockerfile: &str| -> Vec<String> {
+        dockerfile
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ")?.strip_suffix(": apt packages"))
+            .map(str::to_owned)
+            .collect()
+    };
+    render(&[]);
+    let lock = std::fs::read(project.join("quarry.lock")).unwrap();
+    let user_file = config.join("quarry/config.toml");
+    std::fs::write(
+        &user_file,
+        "extensions = [\"git\", \"x11\"]\n[options.tzdata]\ntimezone = \"Europe/Berlin\"\n",
+    )
+    .unwrap();
+    let with_git = render(&[]);
+    assert!(with_git.contains("Europe/Berlin"), "the user's preference applies: {with_git}");
+    assert_eq!(chain(&with_git), ["tzdata", "project_apt", "curl", "git"]);
+    assert_eq!(
+        std::fs::read(project.join("quarry.lock")).unwrap(),
+        lock,
+        "the user file changed quarry.lock"
+    );
+    // A second extension of the user's goes after the first, whatever its priority.
+    std::fs::write(&user_file, "extensions = [\"git\", \"x11\", \"locales\"]\n").unwrap();
+    assert_eq!(chain(&render(&[])), ["tzdata", "project_apt", "curl", "git", "locales"]);
+    // The command line's extensions are the user's too.
+    assert_eq!(chain(&render(&["--jquery"])), ["tzdata", "project_apt", "curl", "git", "locales", "jquery"]);
+    assert_eq!(std::fs::read(project.join("quarry.lock")).unwrap(), lock);
+    // The order is the user's own, kept outside the project.
+    let kept: Vec<PathBuf> = std::fs::read_dir(project.join(".test-state/quarry/chains"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let text = std::fs::read_to_string(&kept[0]).unwrap();
+    assert!(text.contains("order = [\"tzdata\", \"project_apt\", \"curl\", \"git\""), "{text}");
+    // Gone again: the lock is as it was, and `--locked` (CI) passes with or without the user file.
+    std::fs::remove_file(&user_file).unwrap();
+    assert_eq!(chain(&render(&["--locked"])), ["tzdata", "project_apt"]);
+    assert_eq!(std::fs::read(project.join("quarry.lock")).unwrap(), lock);
+    std::fs::write(&user_file, "extensions = [\"git\"]\n").unwrap();
+    render(&["--locked"]);
     std::fs::remove_dir_all(dir).unwrap();
 }

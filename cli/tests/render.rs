@@ -350,7 +350,11 @@ fn the_users_sudo_is_an_option() {
 #[test]
 fn ros_start_up_sources_setup_and_updates_rosdep_once() {
     let rendered = quarry_core::render(reg(), &request("ubuntu:24.04", &["ros_jazzy"])).unwrap();
-    let env = rendered.files.iter().find(|f| f.path == "quarry/_env.d/ros_jazzy/ros_jazzy.sh").expect("ros env file");
+    let env = rendered
+        .files
+        .iter()
+        .find(|f| f.path == "quarry/_env.d/ros_jazzy/ros_jazzy.sh")
+        .expect("ros env file");
     let text = String::from_utf8_lossy(&env.contents);
     assert!(text.contains("source /opt/ros/jazzy/setup.bash\n"), "{text}");
     assert!(text.contains("mkdir \"$quarry_ros_home/rosdep-update.started\""), "{text}");
