@@ -27,7 +27,7 @@ pub fn values() -> HostValues {
     let cwd = std::env::current_dir().ok().and_then(|d| d.to_str().map(str::to_owned));
     let uid = field("Uid:");
     if uid.as_deref() == Some("0") {
-        return HostValues { cwd, ..HostValues::default() };
+        return HostValues { cwd, root: true, ..HostValues::default() };
     }
     // `$USER`, else the name `/etc/passwd` gives the uid, else `id -un` (users of a directory
     // service); a process is started only in that last case.
@@ -45,7 +45,7 @@ pub fn values() -> HostValues {
                 .filter(|u| quarry_core::rules::is_user_name(u))
         });
     let home = std::env::var("HOME").ok().filter(|h| quarry_core::rules::is_abs_path(h));
-    HostValues { uid, gid: field("Gid:"), user, cwd, home }
+    HostValues { uid, gid: field("Gid:"), user, cwd, home, root: false }
 }
 
 /// The name `/etc/passwd` gives `uid`, when it is a valid user name.

@@ -345,24 +345,68 @@ fn run_time_extensions_give_docker_run_arguments() {
     assert!(stderr(&o).contains("but `$XDG_RUNTIME_DIR` is not set on this host"), "{}", stderr(&o));
 }
 
-/// The user extension takes the host user's name, uid and gid unless told otherwise; as root
-/// (no user to mirror) it keeps its defaults.
+/// The user extension takes the host user's name, uid and gid unless told otherwise. As root
+/// there is no user to mirror: it makes none, says so, and the image stays root (as rocker's
+/// `--user` does) unless a user is named. The host's values are taken together or not at all: as
+/// `nobody` (uid 65534, refused) the image gets the defaults, not a `nobody` with uid 1000.
 #[test]
 fn user_defaults_to_the_host_user() {
     let host = quarry_cli::host::values();
-    let o = quarry(&["render", "debian:bookworm", "--user"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = String::from_utf8(o.stdout).unwrap();
-    let uid = host.uid.unwrap_or_else(|| "1000".into());
-    let gid = host.gid.unwrap_or_else(|| "1000".into());
-    let home = host.home.unwrap_or_else(|| "/home/quarry".into());
-    assert!(
-        out.contains(&format!("useradd --no-log-init --uid {uid} --gid {gid} --home-dir {home}")),
-        "{out}"
-    );
-    let o = quarry(&["render", "debian:bookworm", "--user-uid", "4242", "--user-name", "dev"]);
-    let out = String::from_utf8(o.stdout).unwrap();
-    assert!(out.contains("useradd --no-log-init --uid 4242 ") && out.contains("\nUSER dev\n"), "{out}");
+    let as_uid = |uid: u32, user: &str, args: &[&str]| {
+        let mut c = if host.root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid", &uid.to_string(), "--regid", &uid.to_string(), "--clear-groups", "--"]);
+            c.arg(env!("CARGO_BIN_EXE_quarry"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_quarry"))
+        };
+        let o = c
+            .args(args)
+            .current_dir("/")
+            .env("USER", user)
+            .env("HOME", format!("/home/{user}"))
+            .env("XDG_CONFIG_HOME", "/nonexistent/config")
+            .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        (String::from_utf8(o.stdout.clone()).unwrap(), stderr(&o))
+    };
+    if host.root {
+        let (out, err) = as_uid(0, "root", &["render", "debian:bookworm", "--user"]);
+        assert!(!out.contains("useradd") && !out.contains("\nUSER "), "{out}");
+        assert!(
+            err.contains("warning: you run quarry as root, so `user` makes no user: the image runs as root")
+                && err.contains("hint: to have a user anyway, name it: `--user-name NAME --user-uid UID`"),
+            "{err}"
+        );
+        let (out, _) =
+            as_uid(0, "root", &["render", "debian:bookworm", "--user-uid", "4242", "--user-name", "dev"]);
+        assert!(out.contains("useradd --no-log-init --uid 4242 ") && out.contains("\nUSER dev\n"), "{out}");
+        // An ordinary user, as the host user is for most.
+        let (out, err) = as_uid(4242, "ada", &["render", "debian:bookworm", "--user"]);
+        assert!(
+            out.contains("useradd --no-log-init --uid 4242 --gid 4242 --home-dir /home/ada"),
+            "{out}{err}"
+        );
+        assert!(out.contains("\nUSER ada\n"), "{out}");
+        // nobody's uid is refused: none of the host's values are used.
+        let (out, err) = as_uid(65534, "nobody", &["render", "debian:bookworm", "--user"]);
+        assert!(out.contains("useradd --no-log-init --uid 1000 --gid 1000 --home-dir /home/quarry"), "{out}");
+        assert!(out.contains("\nUSER quarry\n") && !out.contains("nobody"), "{out}");
+        assert!(
+            err.contains(
+                "the host's uid `65534` cannot be used for `user`, so it takes none of the host's values"
+            ),
+            "{err}"
+        );
+    } else {
+        let uid = host.uid.clone().unwrap();
+        let (out, _) =
+            as_uid(0, host.user.as_deref().unwrap_or("me"), &["render", "debian:bookworm", "--user"]);
+        assert!(out.contains(&format!("useradd --no-log-init --uid {uid} ")), "{out}");
+    }
 }
 
 /// The smallest project file is two lines, and `render`, `build` and `run` use it without an
@@ -1613,28 +1657,34 @@ fn the_lock_keeps_the_chain_order_until_reordered() {
     let dir = scratch("chain");
     std::fs::write(
         dir.join("quarry.toml"),
-        "image = \"debian:bookworm\"\nextensions = [\"git\", \"user\"]\n",
+        "image = \"debian:bookworm\"\nextensions = [\"git\", \"ccache\"]\n",
     )
     .unwrap();
     assert!(quarry_in(&dir, "/nonexistent/config", &["lock"]).status.success());
     std::fs::write(
         dir.join("quarry.toml"),
-        "image = \"debian:bookworm\"\nextensions = [\"git\", \"user\", \"tzdata\"]\n",
+        "image = \"debian:bookworm\"\nextensions = [\"git\", \"ccache\", \"tzdata\"]\n",
     )
     .unwrap();
     let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
-    // tzdata (priority 85) goes after user (10): it was added later.
-    assert!(out.find("# user: setup").unwrap() < out.find("# tzdata: apt packages").unwrap(), "{out}");
+    // tzdata (priority 85) goes after ccache (70): it was added later.
+    assert!(
+        out.find("# ccache: apt packages").unwrap() < out.find("# tzdata: apt packages").unwrap(),
+        "{out}"
+    );
 
     let o = quarry_in(&dir, "/nonexistent/config", &["lock", "--reorder"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
-    assert!(text.starts_with("canonical order: curl, git, tzdata, user\nthe next build runs "), "{text}");
+    assert!(text.starts_with("canonical order: curl, git, tzdata, ccache\nthe next build runs "), "{text}");
     let o = quarry_in(&dir, "/nonexistent/config", &["render", "--locked"]);
     let out = String::from_utf8(o.stdout).unwrap();
-    assert!(out.find("# tzdata: apt packages").unwrap() < out.find("# user: setup").unwrap(), "{out}");
+    assert!(
+        out.find("# tzdata: apt packages").unwrap() < out.find("# ccache: apt packages").unwrap(),
+        "{out}"
+    );
     let o = quarry_in(&dir, "/nonexistent/config", &["lock", "--reorder"]);
     assert!(stderr(&o).contains("the chain is already in the canonical order"), "{}", stderr(&o));
 

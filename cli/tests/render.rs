@@ -323,12 +323,29 @@ fn the_user_cannot_take_roots_or_nobodys_uid() {
             "{err}"
         );
     }
-    // From the host, such a uid is not taken: the default stays.
+    // From the host, such a uid is not taken, and then none of the host's values are: the
+    // defaults stay together (no `nobody` with uid 1000), with a warning.
     let mut req = request("debian:bookworm", &["user"]);
     req.host.uid = Some("65534".to_owned());
+    req.host.user = Some("nobody".to_owned());
     req.host.home = Some("/srv/home/me".to_owned());
+    let rendered = quarry_core::render(reg(), &req).unwrap();
+    let out = &rendered.dockerfile;
+    assert!(out.contains("useradd --no-log-init --uid 1000 --gid 1000 --home-dir /home/quarry"), "{out}");
+    assert!(out.contains("\nUSER quarry\n") && !out.contains("nobody"), "{out}");
+    assert!(
+        rendered
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("the host's uid `65534` cannot be used for `user`")),
+        "{:?}",
+        rendered.warnings
+    );
+    // A usable host user: every value is the host's.
+    req.host.uid = Some("4242".to_owned());
+    req.host.user = Some("me".to_owned());
     let out = render(&req);
-    assert!(out.contains("useradd --no-log-init --uid 1000 --gid 1000 --home-dir /srv/home/me"), "{out}");
+    assert!(out.contains("useradd --no-log-init --uid 4242 --gid 1000 --home-dir /srv/home/me"), "{out}");
     assert!(out.contains("mkdir -p \"$(dirname /srv/home/me)\""), "{out}");
     assert!(out.contains("\nWORKDIR /srv/home/me\n"), "{out}");
 }

@@ -119,6 +119,8 @@ pub struct HostValues {
     pub cwd: Option<String>,
     /// The user's home folder.
     pub home: Option<String>,
+    /// Whether quarry runs as root: there is no host user to mirror.
+    pub root: bool,
 }
 
 impl HostValues {

@@ -49,7 +49,8 @@ pub struct Resolved {
     pub added: Vec<AddedDependency>,
     /// The global builder base image (override or default).
     pub default_builder_base_image: String,
-    /// What the user should know about the order (a locked order that had to change).
+    /// What the user should know (a locked order that had to change, an extension that mirrors
+    /// the host user left out as root, host values that could not be used).
     pub notes: Vec<Hinted>,
 }
 
@@ -103,6 +104,33 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             }
             options.insert(option.clone(), value.clone());
         }
+    }
+
+    // As root on the host there is no user to mirror: an extension that makes the image's user
+    // from the host's (`final_user` from a `from_host = "user"` option) keeps the image's root,
+    // as rocker's `--user` does, unless the user named one.
+    let mut notes = Vec::new();
+    if request.host.root {
+        selected.retain(|name, given| {
+            let Some(ext) = registry.get(name) else { return true };
+            let mirrors = ext.final_user.is_some()
+                && ext.options.iter().any(|o| o.from_host == Some(crate::HostValue::User));
+            let named = ext.options.iter().filter(|o| o.from_host.is_some()).any(|o| {
+                given.contains_key(o.name)
+                    || request.option_defaults.get(*name).is_some_and(|d| d.contains_key(o.name))
+            });
+            if !mirrors || named {
+                return true;
+            }
+            notes.push(Hinted::new(
+                format!(
+                    "you run quarry as root, so `{name}` makes no user: the image runs as root, as rocker does, \
+                     and a mounted home is root's"
+                ),
+                format!("to have a user anyway, name it: `{}-name NAME {}-uid UID`", ext.flag(), ext.flag()),
+            ));
+            false
+        });
     }
 
     // Dependencies, transitively; visited in name order so `required_by` is deterministic.
@@ -187,6 +215,31 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             options.insert(spec.name.to_owned(), values[0].clone());
             option_lists.insert(spec.name.to_owned(), values);
         }
+        // The host's values of one extension are taken together or not at all: the host user
+        // `nobody` (uid 65534, refused) must not become a `nobody` with uid 1000.
+        let refused: Vec<String> = ext
+            .options
+            .iter()
+            .filter(|s| {
+                !s.multiple
+                    && given.is_none_or(|g| !g.contains_key(s.name))
+                    && request.option_defaults.get(name).is_none_or(|d| !d.contains_key(s.name))
+            })
+            .filter_map(|s| {
+                let value = request.host.get(s.from_host?)?;
+                (!s.rule.accepts(value)).then(|| format!("{} {}", s.name, crate::text::shown(value)))
+            })
+            .collect();
+        let mirror_host = refused.is_empty();
+        if !mirror_host {
+            notes.push(Hinted::new(
+                format!(
+                    "the host's {} cannot be used for `{name}`, so it takes none of the host's values: its defaults apply",
+                    refused.join(", ")
+                ),
+                format!("set its options to choose (`quarry show {name}`)"),
+            ));
+        }
         for spec in ext.options.iter().filter(|s| !s.multiple) {
             if let Some(value) = given.and_then(|g| g.get(spec.name)) {
                 options.insert(spec.name.to_owned(), value.clone());
@@ -197,7 +250,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
             }
-            let host = spec.from_host.and_then(|h| request.host.get(h)).filter(|v| spec.rule.accepts(v));
+            let host = spec.from_host.and_then(|h| request.host.get(h)).filter(|_| mirror_host);
             if spec.required && host.is_none() {
                 return Err(Error::MissingOption {
                     extension: name.to_owned(),
@@ -221,7 +274,6 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     }
 
     let canonical = order(&resolved, |name| (Reverse(resolved[name].priority), name))?;
-    let mut notes = Vec::new();
     let order = match request.locked_order.as_deref() {
         None | Some([]) => canonical,
         Some(locked) => chain_order(&resolved, locked, &canonical, &mut notes)?,

@@ -521,7 +521,10 @@ pub static OPTION: Table = Table {
             "`uid`, `gid`, `user`, `cwd` (the folder quarry runs in) or `home` (`$HOME`) \
              (`host-value`): the CLI reads the host's value and uses it instead of `default` \
              (rendering itself reads nothing from the host). With `required = true`, the host's \
-             value satisfies it.",
+             value satisfies it. An extension takes the host's values together or not at all: if \
+             one fails its rule, every option keeps its default, with a warning. Run as root, an \
+             extension whose `final_user` comes from a `from_host = \"user\"` option makes no \
+             user (the image stays root), with a warning, unless one of those options is given.",
         ),
         key(
             "multiple",
