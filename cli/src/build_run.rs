@@ -114,8 +114,11 @@ pub fn prepare_build(
         ui::note(&format!("building the project's Dockerfile as `{}`", build.request.image));
         ui::detail(&run::shell_line(&docker, args));
         let legacy = engine.as_ref().is_some_and(|e| !e.buildx);
-        let (status, _) = build::run_streaming(&docker, args, legacy)?;
+        let (status, tail) = build::run_streaming(&docker, args, legacy, !ui::quiet())?;
         if !status.success() {
+            if ui::quiet() {
+                ui::show(quarry_docker::Message::Output(tail));
+            }
             let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
             anyhow::bail!(Hinted::new(
                 format!("the build of the project's Dockerfile failed{code}"),
@@ -237,6 +240,7 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
         &prepared.context,
         legacy,
         prepared.remote.as_ref(),
+        ui::quiet(),
         &ui::show,
     )
 }

@@ -24,6 +24,11 @@ pub fn set_level(quiet: bool, verbose: bool) {
     );
 }
 
+/// Whether `--quiet` was given: the engine's progress is held back unless a build fails.
+pub fn quiet() -> bool {
+    LEVEL.load(Ordering::Relaxed) == 0
+}
+
 /// Whether `--verbose` was given.
 pub fn verbose() -> bool {
     LEVEL.load(Ordering::Relaxed) >= 2
@@ -76,6 +81,10 @@ pub fn show(message: quarry_docker::Message) {
         quarry_docker::Message::Note(m) => note(&m),
         quarry_docker::Message::Warning(m) => warning_with_hint(&m),
         quarry_docker::Message::Detail(m) => detail(&m),
+        quarry_docker::Message::Output(m) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", m.trim_end());
+        }
     }
 }
 

@@ -216,21 +216,23 @@ pub fn retry_after_failure(attempt: u32, interrupted: bool, output: &str) -> boo
 
 /// Runs the build `args` (from [`build_args`], without the `docker` program) of `context`, once
 /// more after BuildKit's known snapshot flake ([`retry_after_failure`]), with
-/// `DOCKER_BUILDKIT=1` on an engine without buildx (`legacy_buildkit`). After a success it exports
-/// the `remote` cache and removes the context; a failure keeps the context and names it, an
-/// interrupt is [`Interrupted`].
+/// `DOCKER_BUILDKIT=1` on an engine without buildx (`legacy_buildkit`). The engine's progress goes
+/// to stderr as it comes, or, `quiet`, is held back and shown ([`Message::Output`]) only when the
+/// build fails. After a success it exports the `remote` cache and removes the context; a failure
+/// keeps the context and names it, an interrupt is [`Interrupted`].
 pub fn execute(
     docker: &str,
     args: &[String],
     context: &Path,
     legacy_buildkit: bool,
     remote: Option<&RemotePlan>,
+    quiet: bool,
     say: Say,
 ) -> anyhow::Result<()> {
     let mut attempt = 1;
     let (status, tail) = loop {
         say(Message::Detail(crate::run::shell_line(docker, args)));
-        let (status, tail) = run_streaming(docker, args, legacy_buildkit)?;
+        let (status, tail) = run_streaming(docker, args, legacy_buildkit, !quiet)?;
         let stopped = interrupt::happened() || interrupted(&status);
         if status.success() || !retry_after_failure(attempt, stopped, &tail) {
             break (status, tail);
@@ -251,6 +253,9 @@ pub fn execute(
     }
     if interrupt::happened() || interrupted(&status) {
         return Err(Interrupted { context: context.to_path_buf() }.into());
+    }
+    if quiet {
+        say(Message::Output(tail.clone()));
     }
     if let Some(image) = missing_image(&tail) {
         anyhow::bail!(Hinted::new(
@@ -280,12 +285,13 @@ fn interrupted(status: &std::process::ExitStatus) -> bool {
 }
 
 /// Runs `docker args` (with `DOCKER_BUILDKIT=1` when `legacy_buildkit`), passing its stderr
-/// through while keeping the last lines to read the failing step from; Ctrl-C reaches the child
-/// ([`interrupt`]).
+/// through when `echo`, and keeping the last lines to read the failing step from; Ctrl-C reaches
+/// the child ([`interrupt`]).
 pub fn run_streaming(
     docker: &str,
     args: &[String],
     legacy_buildkit: bool,
+    echo: bool,
 ) -> anyhow::Result<(std::process::ExitStatus, String)> {
     use std::io::BufRead;
     let mut command = std::process::Command::new(docker);
@@ -301,7 +307,9 @@ pub fn run_streaming(
         let mut err = std::io::stderr();
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            let _ = writeln!(err, "{line}");
+            if echo {
+                let _ = writeln!(err, "{line}");
+            }
             tail.push_back(line);
             if tail.len() > 400 {
                 tail.pop_front();

@@ -28,6 +28,9 @@ pub enum Message {
     Warning(quarry_core::Hinted),
     /// Detail: the commands run.
     Detail(String),
+    /// The engine's own output that a quiet build held back, shown because the build failed:
+    /// printed as it is, whatever the level.
+    Output(String),
 }
 
 /// Where a function sends its [`Message`]s.
