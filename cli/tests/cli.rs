@@ -1490,6 +1490,25 @@ fn help_man_completions_and_explain_by_content() {
     assert!(long.contains("Extension `cargo`:\n      --cargo\n"), "{long}");
     assert!(!long.contains("[default: ]"), "{long}");
     assert!(long.contains("[required]"), "{long}");
+    // A default is said once: clap prints `default_value`, the doc comment does not repeat it.
+    let o = quarry(&["import", "--help"]);
+    let import = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(import.matches("[default: quarry.toml]").count(), 1, "{import}");
+    // The command after the image needs no `--`, and the usage says so.
+    let o = quarry(&["run", "-h"]);
+    let run = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        run.contains(
+            "Usage: quarry run [OPTIONS] [IMAGE] [COMMAND]...\n       quarry run [OPTIONS] -- [COMMAND]...\n"
+        ),
+        "{run}"
+    );
+    // Every command's `--version` is quarry's.
+    for line in [&["--version"][..], &["run", "--version"], &["render", "-V"], &["list", "--version"]] {
+        let o = quarry(line);
+        assert!(o.status.success(), "{line:?}");
+        assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("quarry {}\n", env!("CARGO_PKG_VERSION")));
+    }
 
     let o = quarry(&["man"]);
     let page = String::from_utf8(o.stdout).unwrap();
