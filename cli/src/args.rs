@@ -61,7 +61,7 @@ enum Command {
     /// RUN, COPY and ADD step of the stages the target needs, reused or re-run with the reason,
     /// and ends with `N of M steps reused`. Warnings about cache busters go to stderr.
     Explain(ExplainArgs),
-    /// List every extension: name, cache priority, builder base image and options.
+    /// List every extension: name, priority, builder base, options and description.
     List {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -588,13 +588,7 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     if spec.multiple && !help.contains("repeatable") {
         help.push_str(" (repeatable)");
     }
-    if let Some(host) = spec.from_host {
-        help.push_str(&format!(" [default: the host's {}]", host.key()));
-    } else if spec.required {
-        help.push_str(" [required]");
-    } else {
-        help.push_str(&format!(" [default: {}]", spec.default));
-    }
+    help.push_str(&format!(" [{}]", spec.default_statement()));
     let arg = if spec.multiple { arg.action(ArgAction::Append) } else { arg.action(ArgAction::Set) };
     arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
 }

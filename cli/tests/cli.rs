@@ -145,7 +145,12 @@ fn unwritable_output_is_an_error() {
 fn list_and_help() {
     let o = quarry(&["list"]);
     assert!(o.status.success());
-    insta::assert_snapshot!("list", String::from_utf8(o.stdout).unwrap());
+    let list = String::from_utf8(o.stdout).unwrap();
+    // Readable in 100 columns: options wrap between options, descriptions are one line.
+    for line in list.lines() {
+        assert!(line.chars().count() <= 100, "{line}");
+    }
+    insta::assert_snapshot!("list", list);
     let o = quarry(&["render", "--help"]);
     assert!(o.status.success());
     insta::assert_snapshot!("render_help", String::from_utf8(o.stdout).unwrap());
@@ -619,6 +624,26 @@ fn show_and_list_as_text_and_json() {
     let o = quarry(&["show", "ros_jazzy"]);
     assert!(o.status.success());
     insta::assert_snapshot!("show_ros_jazzy", String::from_utf8(o.stdout).unwrap());
+    // Each option states its default once, truly, and its rule's text without another option's
+    // examples.
+    let o = quarry(&["show", "user"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("    --user-gid VALUE  Numeric id of the user's primary group [default: the host user's gid, else 1000; a whole number from 0 to 4294967295]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    --user-shell VALUE  Login shell [default: /bin/bash; an absolute path without spaces, quotes or `..`]\n"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.matches("default").count() <= 1), "{text}");
+    let o = quarry(&["show", "env"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("[required; repeatable; one `docker run` argument: no spaces, quotes or `\\`]\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("repeatable").count(), 1, "{text}");
     let o = quarry(&["show", "cargo", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["name"], "cargo");

@@ -174,16 +174,14 @@ impl Rule {
                                letter or `_`, at most 32 characters"
                 .to_owned(),
             Rule::AptPackage => "a Debian package name such as `libssl-dev`".to_owned(),
-            Rule::AbsPath => "an absolute path such as `/opt/tools`, without spaces or quotes".to_owned(),
+            Rule::AbsPath => "an absolute path without spaces, quotes or `..`".to_owned(),
             Rule::ImageRef => "an image reference such as `ubuntu:24.04`".to_owned(),
             Rule::Uint => "a whole number from 0 to 4294967295".to_owned(),
             Rule::UserId => "the id of a new account, from 1 to 4294967294: not 0 or 65534, which \
                              would take the place of `root`'s or `nobody`'s account"
                 .to_owned(),
             Rule::Bool => "`true` or `false`".to_owned(),
-            Rule::Arg => {
-                "one argument such as `/data:/data:ro` or `NAME=value`: no spaces, quotes or `\\`".to_owned()
-            }
+            Rule::Arg => "one `docker run` argument: no spaces, quotes or `\\`".to_owned(),
             Rule::Size => "a size such as `2g`, `512m` or `1024`".to_owned(),
             Rule::Port => "a port mapping such as `8080:80`, `127.0.0.1:8080:80` or `53:53/udp`".to_owned(),
             Rule::Timezone => "a time zone name such as `Europe/Paris` or `Etc/UTC`".to_owned(),
