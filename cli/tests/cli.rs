@@ -66,17 +66,22 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         (
             &["--cargo-version", "1.80 && rm -rf /"],
             "error: invalid value \"1.80 && rm -rf /\" for option `version` of extension `cargo`",
-            "hint: expected a version",
+            "hint: expected a rustup toolchain",
         ),
         (
             &["--cargo-version", "1.80\nRUN id"],
             "error: invalid value \"1.80\\nRUN id\" for option `version` of extension `cargo`",
-            "hint: expected a version",
+            "hint: expected a rustup toolchain",
         ),
         (
             &["--cargo-version", "1.80 \\"],
             "error: invalid value \"1.80 \\\\\" for option `version` of extension `cargo`",
-            "hint: expected a version",
+            "hint: expected a rustup toolchain",
+        ),
+        (
+            &["--cargo-version", "latest"],
+            "error: invalid value \"latest\" for option `version` of extension `cargo`",
+            "hint: expected a rustup toolchain: `stable`, `beta`, `nightly` or a version such as `1.95` or `1.95.0`",
         ),
         (
             &["--tzdata-timezone", "../../etc/passwd"],
@@ -445,7 +450,7 @@ fn configuration_errors_point_into_the_file() {
         (
             "image = \"ubuntu:24.04\"\n[options.cargo]\nversion = \"1.0 && rm\"\n",
             "quarry.toml:3:11: invalid value \"1.0 && rm\" for option `version` of extension `cargo`",
-            "hint: expected a version",
+            "hint: expected a rustup toolchain",
         ),
         (
             "image = \"ubuntu 24.04\"\n",
@@ -649,7 +654,7 @@ fn show_and_list_as_text_and_json() {
     assert_eq!(v["name"], "cargo");
     assert_eq!(v["flag"], "--cargo");
     assert_eq!(v["options"][1]["name"], "version");
-    assert_eq!(v["options"][1]["rule"], "version");
+    assert_eq!(v["options"][1]["rule"], "rust_toolchain");
     assert_eq!(v["builder"]["from"], "base_image");
     assert_eq!(v["builder"]["base_image"], "ubuntu:22.04");
     assert_eq!(v["builder"]["downloads"][0]["name"], "rustup_init");
