@@ -699,7 +699,75 @@ fn init_writes_a_starter_that_renders_and_never_overwrites() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("`quarry.toml` already exists\nhint: pass --force"));
     assert_eq!(std::fs::read(dir.join("quarry.toml")).unwrap(), before);
+    // `new-extension` adds its folder among the top-level keys, where the commented example is,
+    // not after the commented tables.
+    let o = quarry_in(&dir, "/nonexistent/config", &["new-extension", "eigen_tools"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    assert!(
+        text.contains("# extension_dirs = [\".quarry/extensions/eigen\"]\nextension_dirs = [\".quarry/extensions/eigen_tools\"]\n"),
+        "{text}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The starter's commented examples, uncommented as they are, make a project that renders with
+/// every two-line key, once with `pip` and once with `uv` (one of the two).
+#[test]
+fn init_examples_render_when_uncommented() {
+    for installer in ["pip", "uv"] {
+        let dir = scratch(&format!("init-examples-{installer}"));
+        let o = quarry_in(&dir, "/nonexistent/config", &["init"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let other = if installer == "pip" { "uv" } else { "pip" };
+        // `dockerfile` would build; `image` is the example's final image.
+        let skipped = [format!("{other} = "), "dockerfile = ".to_owned()];
+        let starter = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+        let text: String = starter
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(example)
+                    if (example.starts_with('[')
+                        || example
+                            .split_once(" = ")
+                            .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')))
+                        && !skipped.iter().any(|k| example.starts_with(k.as_str())) =>
+                {
+                    format!("{example}\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        std::fs::write(dir.join("quarry.toml"), &text).unwrap();
+        // What the examples name.
+        std::fs::create_dir_all(dir.join("config")).unwrap();
+        std::fs::write(dir.join("config/app.conf"), "level = 1\n").unwrap();
+        std::fs::create_dir_all(dir.join("scripts")).unwrap();
+        std::fs::write(dir.join("scripts/setup.sh"), "echo setup\n").unwrap();
+        std::fs::write(dir.join("scripts/after-copies.sh"), "echo after\n").unwrap();
+        std::fs::create_dir_all(dir.join(".quarry/extensions/eigen")).unwrap();
+        std::fs::write(
+            dir.join(".quarry/extensions/eigen/extension.toml"),
+            "name = \"eigen\"\ndescription = \"Eigen\"\napt_packages = [\"libeigen3-dev\"]\n",
+        )
+        .unwrap();
+        let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+        assert!(o.status.success(), "{installer}: {}\n{text}", stderr(&o));
+        let dockerfile = String::from_utf8(o.stdout).unwrap();
+        for comment in [
+            "# project_apt: apt packages",
+            &format!("# project_{installer}: builder"),
+            "# project_copy: files",
+            "# project_scripts: setup",
+            "# project_scripts_post: setup",
+            "# eigen: apt packages",
+            "COPY --link quarry/project_copy/",
+            "/etc/apt/keyrings/project_apt-vendor.asc",
+        ] {
+            assert!(dockerfile.contains(comment), "{installer}: no `{comment}`:\n{dockerfile}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
 
 #[test]
