@@ -50,6 +50,9 @@ enum Command {
     /// Environment, volumes, devices and other `docker run` arguments come from the selected
     /// extensions; the container is interactive when stdin is a terminal. Exits with the
     /// container's exit code.
+    #[command(
+        override_usage = "quarry run [OPTIONS] [IMAGE] [COMMAND]...\n       quarry run [OPTIONS] -- [COMMAND]..."
+    )]
     Run(RunArgs),
     /// Predict which steps BuildKit reuses when OLD is rebuilt as NEW, and why.
     ///
@@ -58,7 +61,7 @@ enum Command {
     /// RUN, COPY and ADD step of the stages the target needs, reused or re-run with the reason,
     /// and ends with `N of M steps reused`. Warnings about cache busters go to stderr.
     Explain(ExplainArgs),
-    /// List every extension: name, cache priority, builder base image and options.
+    /// List every extension: name, priority, builder base, options and description.
     List {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -117,7 +120,7 @@ enum Command {
     Import {
         /// The rockerc file.
         file: PathBuf,
-        /// Where to write [default: quarry.toml].
+        /// Where to write.
         #[arg(short, long, value_name = "FILE", default_value = "quarry.toml")]
         output: PathBuf,
         /// Replace an existing output file.
@@ -436,6 +439,13 @@ impl ArgsError {
     /// Prints the error (or the help) and returns the exit code.
     pub fn exit(self) -> ExitCode {
         match self {
+            // Every command's `--version` is quarry's own line (`quarry 0.1.0`), not clap's
+            // `quarry-run 0.1.0`.
+            ArgsError::Clap(e) if e.kind() == ErrorKind::DisplayVersion => {
+                use std::io::Write;
+                let _ = std::io::stdout().write_all(Cli::command().render_version().as_bytes());
+                ExitCode::SUCCESS
+            }
             ArgsError::Clap(e) => {
                 let _ = e.print();
                 ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 })
@@ -578,13 +588,7 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     if spec.multiple && !help.contains("repeatable") {
         help.push_str(" (repeatable)");
     }
-    if let Some(host) = spec.from_host {
-        help.push_str(&format!(" [default: the host's {}]", host.key()));
-    } else if spec.required {
-        help.push_str(" [required]");
-    } else {
-        help.push_str(&format!(" [default: {}]", spec.default));
-    }
+    help.push_str(&format!(" [{}]", spec.default_statement()));
     let arg = if spec.multiple { arg.action(ArgAction::Append) } else { arg.action(ArgAction::Set) };
     arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
 }

@@ -52,20 +52,8 @@ pub(crate) fn list_command(registry: &Registry, format: args::Format) -> anyhow:
         let all: Vec<serde_json::Value> = registry.iter().map(describe::json).collect();
         return output::stdout(format!("{}\n", serde_json::to_string_pretty(&all)?).as_bytes());
     }
-    let mut out = String::new();
-    // The catalog's names fit 15 columns; a project's own may be longer.
-    let width = registry.iter().map(|e| e.name.len()).max().unwrap_or(0).max(15);
-    out.push_str(&format!("{:<width$} PRIORITY  BUILDER BASE            OPTIONS (default)\n", "NAME"));
-    for ext in registry.iter() {
-        out.push_str(&format!(
-            "{:<width$} {:>8}  {:<23} {}\n",
-            ext.name,
-            ext.cache_priority,
-            describe::builder_base(ext),
-            describe::options_line(ext)
-        ));
-    }
-    output::stdout(out.as_bytes())
+    let all: Vec<&quarry_core::Extension> = registry.iter().collect();
+    output::stdout(describe::list(&all).as_bytes())
 }
 
 pub(crate) fn show_command(registry: &Registry, name: &str, format: args::Format) -> anyhow::Result<()> {

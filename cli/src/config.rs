@@ -20,7 +20,7 @@
 //! progress = "plain"
 //!
 //! [run]
-//! args = ["--rm"]
+//! args = ["--cap-add=SYS_PTRACE"]
 //! ```
 //!
 //! Merge rules (documented in README.md): a value from the command line wins over the project
@@ -62,6 +62,10 @@ pub fn first_project_key(config: &Config) -> Option<(&'static str, Range<usize>)
 
 /// The built-in example configuration that `cargo xtask render` renders.
 pub const EXAMPLE: &str = include_str!("../example.quarry.toml");
+
+/// The starter file `quarry init` writes: every key of a project file, with a commented example
+/// of each that parses when uncommented (tested here, and rendered in `cli/tests/cli.rs`).
+pub const STARTER: &str = include_str!("../starter.quarry.toml");
 
 /// One configuration file, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -435,5 +439,89 @@ impl Loaded {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The starter with every commented example line (`# key = ...`, `# [table]`) uncommented.
+    fn uncommented(starter: &str) -> String {
+        starter
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(example)
+                    if (example.starts_with('[')
+                        || example
+                            .split_once(" = ")
+                            .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))) =>
+                {
+                    example
+                }
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+
+    /// Every example parses when uncommented, and together they show every key a project file
+    /// may have (`safe_directories` belongs in the user file).
+    #[test]
+    fn every_key_has_an_example_that_parses() {
+        let text = uncommented(super::STARTER);
+        let c = super::Loaded::parse(std::path::Path::new("quarry.toml"), text.clone())
+            .unwrap_or_else(|e| panic!("{e}\n{text}"))
+            .config;
+        assert!(c.image.is_some() && c.dockerfile.is_some() && !c.extensions.is_empty());
+        assert!(c.builder_base_image.is_some() && c.cache_id.is_some());
+        assert!(!c.extension_dirs.is_empty() && c.apt.is_some() && !c.apt_repositories.is_empty());
+        assert!(c.pip.is_some() && c.uv.is_some() && !c.copy.is_empty() && c.scripts.is_some());
+        assert_eq!(c.options.len(), 2);
+        let o = c.overrides.values().next().unwrap();
+        assert!(o.builder_base_image.is_some() && o.cache_priority.is_some());
+        let b = &c.build;
+        assert!(!b.add_host.is_empty() && !b.cache_from.is_empty() && !b.cache_to.is_empty());
+        assert!(b.network.is_some() && b.platform.is_some() && b.progress.is_some() && b.builder.is_some());
+        assert!(b.pull.is_some() && b.no_cache.is_some());
+        assert_eq!(c.run.args.len(), 1);
+        assert!(c.cache.registry.is_some() && c.cache.insecure.is_some());
+        // Every `Config` field is named above: a new one fails to compile here until it has an
+        // example in the starter.
+        let super::Config {
+            image: _,
+            extensions: _,
+            builder_base_image: _,
+            dockerfile: _,
+            cache_id: _,
+            options: _,
+            overrides: _,
+            build: _,
+            run: _,
+            cache: _,
+            safe_directories: _,
+            extension_dirs: _,
+            apt: _,
+            apt_repositories: _,
+            pip: _,
+            uv: _,
+            copy: _,
+            scripts: _,
+            project_extensions: _,
+        } = c;
+    }
+
+    #[test]
+    fn starter_file_is_valid() {
+        let registry = quarry_core::Registry::from_extensions([]).unwrap();
+        let loaded =
+            super::Loaded::parse(std::path::Path::new("quarry.toml"), super::STARTER.to_owned()).unwrap();
+        assert_eq!(loaded.config.image.unwrap().into_inner(), "ubuntu:24.04");
+        assert_eq!(loaded.config.extensions.len(), 2);
+        // Unknown to an empty registry, known to the real one (checked in the CLI tests).
+        assert!(
+            super::Loaded::parse(std::path::Path::new("q"), super::STARTER.to_owned())
+                .unwrap()
+                .check(&registry)
+                .is_err()
+        );
     }
 }

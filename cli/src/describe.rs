@@ -15,12 +15,13 @@ pub fn builder_base(ext: &Extension) -> String {
     }
 }
 
+/// The default as `quarry list` writes it after `name=`: the value, or the statement in
+/// parentheses when it is words.
 fn default_text(o: &quarry_core::OptionSpec) -> String {
-    let text = match (o.required, o.from_host) {
-        (true, Some(h)) => format!("(host {})", h.key()),
-        (true, None) => "(required)".to_owned(),
-        (false, Some(h)) => format!("(host {}, else {})", h.key(), o.default),
-        (false, None) => o.default.to_owned(),
+    let text = match (o.default_value_text(), o.from_host) {
+        (Some(value), None) => value,
+        (Some(words), Some(_)) => format!("({words})"),
+        (None, _) => "(required)".to_owned(),
     };
     match (o.multiple, o.required) {
         (true, true) => "(required, repeatable)".to_owned(),
@@ -49,12 +50,46 @@ fn rendered(ext: &Extension, text: &str) -> String {
         .unwrap_or_else(|_| text.to_owned())
 }
 
-/// `name=default ...`, or `-`.
-pub fn options_line(ext: &Extension) -> String {
+/// `name=default` of each option, or `-`.
+pub fn options(ext: &Extension) -> Vec<String> {
     if ext.options.is_empty() {
-        return "-".to_owned();
+        return vec!["-".to_owned()];
     }
-    ext.options.iter().map(|o| format!("{}={}", o.name, default_text(o))).collect::<Vec<_>>().join(" ")
+    ext.options.iter().map(|o| format!("{}={}", o.name, default_text(o))).collect()
+}
+
+/// The width `quarry list` keeps to: options wrap at it, and a catalog description fits a line.
+pub const LIST_WIDTH: usize = 100;
+
+/// The `quarry list` text: a line per extension with its name, priority, builder base and
+/// options (wrapped between options at [`LIST_WIDTH`]), then its description, indented.
+pub fn list(extensions: &[&Extension]) -> String {
+    // The catalog's names and builder bases fit 15 columns; a project's own may be longer.
+    let name_width = extensions.iter().map(|e| e.name.len()).max().unwrap_or(0).max(15);
+    let base_width = extensions.iter().map(|e| builder_base(e).len()).max().unwrap_or(0).max(15);
+    let column = name_width + " PRIORITY  ".len() + base_width + 2;
+    let mut out =
+        format!("{:<name_width$} PRIORITY  {:<base_width$}  OPTIONS (default)\n", "NAME", "BUILDER BASE");
+    for ext in extensions {
+        let mut line = format!(
+            "{:<name_width$} {:>8}  {:<base_width$} ",
+            ext.name,
+            ext.cache_priority,
+            builder_base(ext)
+        );
+        for (i, option) in options(ext).into_iter().enumerate() {
+            if i > 0 && line.len() + 1 + option.len() > LIST_WIDTH {
+                out.push_str(&line);
+                out.push('\n');
+                line = " ".repeat(column - 1);
+            }
+            line.push(' ');
+            line.push_str(&option);
+        }
+        out.push_str(&line);
+        out.push_str(&format!("\n    {}\n", ext.description));
+    }
+    out
 }
 
 /// Where the extension comes from: its crate, or the project (a folder of it, or a key of
@@ -84,13 +119,13 @@ pub fn text(ext: &Extension) -> String {
         for o in ext.options {
             let aliases: String = o.aliases.iter().map(|a| format!(", --{a}")).collect();
             s.push_str(&format!(
-                "    {}-{}{aliases} VALUE  {} [{}; {}]{}\n",
+                "    {}-{}{aliases} VALUE  {} [{}{}; {}]\n",
                 ext.flag(),
                 o.name.replace('_', "-"),
                 o.description,
-                default_text(o),
+                o.default_statement(),
+                if o.multiple { "; repeatable" } else { "" },
                 o.rule.expectation(),
-                if o.multiple { "; repeatable" } else { "" }
             ));
         }
     }

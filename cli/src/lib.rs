@@ -119,7 +119,7 @@ pub fn run(registry: &'static Registry, argv: Vec<std::ffi::OsString>) -> ExitCo
         args::Invocation::Lock { reorder } => lock_command(registry, reorder),
         args::Invocation::Init { force } => {
             let path = std::path::Path::new(config::PROJECT_FILE);
-            project::write_new(path, project::STARTER, force).map(|()| ui::note("wrote `quarry.toml`"))
+            project::write_new(path, config::STARTER, force).map(|()| ui::note("wrote `quarry.toml`"))
         }
         args::Invocation::NewExtension { name, dir } => {
             scaffold::project_extension(registry, &name, dir.as_deref())

@@ -1,5 +1,5 @@
-//! `quarry init` (a commented starter quarry.toml) and `quarry import` (a rockerc.yaml turned into
-//! quarry.toml, naming what could not be converted).
+//! `quarry init` (writes `config::STARTER`, never over a file unless forced) and `quarry import`
+//! (a rockerc.yaml turned into quarry.toml, naming what could not be converted).
 
 use std::path::Path;
 
@@ -9,52 +9,6 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::exit::HintContext;
 use crate::ui::shown;
-
-/// The starter file `quarry init` writes.
-pub const STARTER: &str = r#"# quarry.toml: what `quarry render`, `quarry build` and `quarry run` use when the command line
-# names no image and no extension. Command-line flags win over this file; this file wins over
-# your user file ($XDG_CONFIG_HOME/quarry/config.toml). `quarry list` shows every extension.
-
-# The final image.
-image = "ubuntu:24.04"
-
-# Or a Dockerfile of the project, built first: its image is the final image (rockerc's
-# `dockerfile:`). The command line's image wins over both.
-# dockerfile = "docker/Dockerfile"
-
-# Extensions, in any order: the Dockerfile is the same whatever the order. `"!x11"` removes an
-# extension your user file adds.
-extensions = ["cargo", "npm"]
-
-# Image every builder starts from (default ubuntu:22.04: binaries built on an older glibc run on
-# newer images, not the reverse).
-# builder_base_image = "ubuntu:22.04"
-
-# Cache id for this project's builds; the command line and ROCKER_CACHE_ID/QUARRY_CACHE_ID win.
-# cache_id = "my-project"
-
-# Option values, per extension (`quarry show cargo` lists them).
-# [options.cargo]
-# version = "1.95.0"
-
-# Per-extension overrides.
-# [overrides.npm]
-# builder_base_image = "debian:bookworm"
-# cache_priority = 70
-
-# docker build pass-throughs.
-# [build]
-# add_host = ["deb.debian.org:192.0.2.1"]
-# progress = "plain"
-
-# List options take several values (`quarry run --env A=1 --env B=2` on the command line).
-# [options.env]
-# value = ["A=1", "B=2"]
-
-# Extra docker run arguments, one per entry.
-# [run]
-# args = ["--rm"]
-"#;
 
 /// Writes `contents` to `path` unless it exists (then `force` is needed).
 pub fn write_new(path: &Path, contents: &str, force: bool) -> anyhow::Result<()> {
@@ -572,22 +526,5 @@ mod tests {
         let err = super::read_input(std::path::Path::new("/dev/zero")).unwrap_err();
         assert_eq!(err.to_string(), "`/dev/zero` is larger than 1024 KiB");
         assert!(!crate::exit::hints(&err).is_empty(), "{err}");
-    }
-
-    #[test]
-    fn starter_file_is_valid() {
-        let registry = quarry_core::Registry::from_extensions([]).unwrap();
-        let loaded =
-            crate::config::Loaded::parse(std::path::Path::new("quarry.toml"), super::STARTER.to_owned())
-                .unwrap();
-        assert_eq!(loaded.config.image.unwrap().into_inner(), "ubuntu:24.04");
-        assert_eq!(loaded.config.extensions.len(), 2);
-        // Unknown to an empty registry, known to the real one (checked in the CLI tests).
-        assert!(
-            crate::config::Loaded::parse(std::path::Path::new("q"), super::STARTER.to_owned())
-                .unwrap()
-                .check(&registry)
-                .is_err()
-        );
     }
 }

@@ -88,8 +88,10 @@ pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) ->
     }
 }
 
-/// Adds `rel` to `extension_dirs`: a new line before the first table when the file has no such
-/// key, else a note saying what to add.
+/// Adds `rel` to `extension_dirs`: a new line when the file has no such key, else a note saying
+/// what to add. The line goes right after a commented example of the key (`quarry init`'s, among
+/// the top-level keys, above commented tables that a user may uncomment later), else before the
+/// first table.
 fn add_to_project(file: &Path, rel: &str) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
     let has_key = text.lines().any(|l| l.trim_start().starts_with("extension_dirs"));
@@ -102,15 +104,19 @@ fn add_to_project(file: &Path, rel: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let line = format!("extension_dirs = [\"{rel}\"]\n");
-    let at = text
-        .lines()
-        .scan(0, |offset, l| {
+    let lines = || {
+        text.lines().scan(0, |offset, l| {
             let start = *offset;
             *offset += l.len() + 1;
             Some((start, l))
         })
-        .find(|(_, l)| l.trim_start().starts_with('['))
-        .map_or(text.len(), |(start, _)| start);
+    };
+    let after_example = lines()
+        .find(|(_, l)| l.starts_with("# extension_dirs = "))
+        .map(|(start, l)| (start + l.len() + 1).min(text.len()));
+    let at = after_example.unwrap_or_else(|| {
+        lines().find(|(_, l)| l.trim_start().starts_with('[')).map_or(text.len(), |(start, _)| start)
+    });
     let mut new = String::with_capacity(text.len() + line.len() + 1);
     new.push_str(&text[..at]);
     if !new.is_empty() && !new.ends_with('\n') {

@@ -70,17 +70,22 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         (
             &["--cargo-version", "1.80 && rm -rf /"],
             "error: invalid value \"1.80 && rm -rf /\" for option `version` of extension `cargo`",
-            "hint: expected a version",
+            "hint: expected a rustup toolchain",
         ),
         (
             &["--cargo-version", "1.80\nRUN id"],
             "error: invalid value \"1.80\\nRUN id\" for option `version` of extension `cargo`",
-            "hint: expected a version",
+            "hint: expected a rustup toolchain",
         ),
         (
             &["--cargo-version", "1.80 \\"],
             "error: invalid value \"1.80 \\\\\" for option `version` of extension `cargo`",
-            "hint: expected a version",
+            "hint: expected a rustup toolchain",
+        ),
+        (
+            &["--cargo-version", "latest"],
+            "error: invalid value \"latest\" for option `version` of extension `cargo`",
+            "hint: expected a rustup toolchain: `stable`, `beta`, `nightly` or a version such as `1.95` or `1.95.0`",
         ),
         (
             &["--tzdata-timezone", "../../etc/passwd"],
@@ -149,7 +154,12 @@ fn unwritable_output_is_an_error() {
 fn list_and_help() {
     let o = quarry(&["list"]);
     assert!(o.status.success());
-    insta::assert_snapshot!("list", String::from_utf8(o.stdout).unwrap());
+    let list = String::from_utf8(o.stdout).unwrap();
+    // Readable in 100 columns: options wrap between options, descriptions are one line.
+    for line in list.lines() {
+        assert!(line.chars().count() <= 100, "{line}");
+    }
+    insta::assert_snapshot!("list", list);
     let o = quarry(&["render", "--help"]);
     assert!(o.status.success());
     insta::assert_snapshot!("render_help", String::from_utf8(o.stdout).unwrap());
@@ -488,7 +498,7 @@ fn configuration_errors_point_into_the_file() {
         (
             "image = \"ubuntu:24.04\"\n[options.cargo]\nversion = \"1.0 && rm\"\n",
             "quarry.toml:3:11: invalid value \"1.0 && rm\" for option `version` of extension `cargo`",
-            "hint: expected a version",
+            "hint: expected a rustup toolchain",
         ),
         (
             "image = \"ubuntu 24.04\"\n",
@@ -667,12 +677,32 @@ fn show_and_list_as_text_and_json() {
     let o = quarry(&["show", "ros_jazzy"]);
     assert!(o.status.success());
     insta::assert_snapshot!("show_ros_jazzy", String::from_utf8(o.stdout).unwrap());
+    // Each option states its default once, truly, and its rule's text without another option's
+    // examples.
+    let o = quarry(&["show", "user"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("    --user-gid VALUE  Numeric id of the user's primary group [default: the host user's gid, else 1000; a whole number from 0 to 4294967295]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    --user-shell VALUE  Login shell [default: /bin/bash; an absolute path without spaces, quotes or `..`]\n"),
+        "{text}"
+    );
+    assert!(text.lines().all(|l| l.matches("default").count() <= 1), "{text}");
+    let o = quarry(&["show", "env"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("[required; repeatable; one `docker run` argument: no spaces, quotes or `\\`]\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("repeatable").count(), 1, "{text}");
     let o = quarry(&["show", "cargo", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["name"], "cargo");
     assert_eq!(v["flag"], "--cargo");
     assert_eq!(v["options"][1]["name"], "version");
-    assert_eq!(v["options"][1]["rule"], "version");
+    assert_eq!(v["options"][1]["rule"], "rust_toolchain");
     assert_eq!(v["builder"]["from"], "base_image");
     assert_eq!(v["builder"]["base_image"], "ubuntu:22.04");
     assert_eq!(v["builder"]["downloads"][0]["name"], "rustup_init");
@@ -717,7 +747,75 @@ fn init_writes_a_starter_that_renders_and_never_overwrites() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("`quarry.toml` already exists\nhint: pass --force"));
     assert_eq!(std::fs::read(dir.join("quarry.toml")).unwrap(), before);
+    // `new-extension` adds its folder among the top-level keys, where the commented example is,
+    // not after the commented tables.
+    let o = quarry_in(&dir, "/nonexistent/config", &["new-extension", "eigen_tools"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+    assert!(
+        text.contains("# extension_dirs = [\".quarry/extensions/eigen\"]\nextension_dirs = [\".quarry/extensions/eigen_tools\"]\n"),
+        "{text}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The starter's commented examples, uncommented as they are, make a project that renders with
+/// every two-line key, once with `pip` and once with `uv` (one of the two).
+#[test]
+fn init_examples_render_when_uncommented() {
+    for installer in ["pip", "uv"] {
+        let dir = scratch(&format!("init-examples-{installer}"));
+        let o = quarry_in(&dir, "/nonexistent/config", &["init"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let other = if installer == "pip" { "uv" } else { "pip" };
+        // `dockerfile` would build; `image` is the example's final image.
+        let skipped = [format!("{other} = "), "dockerfile = ".to_owned()];
+        let starter = std::fs::read_to_string(dir.join("quarry.toml")).unwrap();
+        let text: String = starter
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(example)
+                    if (example.starts_with('[')
+                        || example
+                            .split_once(" = ")
+                            .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')))
+                        && !skipped.iter().any(|k| example.starts_with(k.as_str())) =>
+                {
+                    format!("{example}\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        std::fs::write(dir.join("quarry.toml"), &text).unwrap();
+        // What the examples name.
+        std::fs::create_dir_all(dir.join("config")).unwrap();
+        std::fs::write(dir.join("config/app.conf"), "level = 1\n").unwrap();
+        std::fs::create_dir_all(dir.join("scripts")).unwrap();
+        std::fs::write(dir.join("scripts/setup.sh"), "echo setup\n").unwrap();
+        std::fs::write(dir.join("scripts/after-copies.sh"), "echo after\n").unwrap();
+        std::fs::create_dir_all(dir.join(".quarry/extensions/eigen")).unwrap();
+        std::fs::write(
+            dir.join(".quarry/extensions/eigen/extension.toml"),
+            "name = \"eigen\"\ndescription = \"Eigen\"\napt_packages = [\"libeigen3-dev\"]\n",
+        )
+        .unwrap();
+        let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+        assert!(o.status.success(), "{installer}: {}\n{text}", stderr(&o));
+        let dockerfile = String::from_utf8(o.stdout).unwrap();
+        for comment in [
+            "# project_apt: apt packages",
+            &format!("# project_{installer}: builder"),
+            "# project_copy: files",
+            "# project_scripts: setup",
+            "# project_scripts_post: setup",
+            "# eigen: apt packages",
+            "COPY --link quarry/project_copy/",
+            "/etc/apt/keyrings/project_apt-vendor.asc",
+        ] {
+            assert!(dockerfile.contains(comment), "{installer}: no `{comment}`:\n{dockerfile}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
 
 #[test]
@@ -1538,6 +1636,25 @@ fn help_man_completions_and_explain_by_content() {
     assert!(long.contains("Extension `cargo`:\n      --cargo\n"), "{long}");
     assert!(!long.contains("[default: ]"), "{long}");
     assert!(long.contains("[required]"), "{long}");
+    // A default is said once: clap prints `default_value`, the doc comment does not repeat it.
+    let o = quarry(&["import", "--help"]);
+    let import = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(import.matches("[default: quarry.toml]").count(), 1, "{import}");
+    // The command after the image needs no `--`, and the usage says so.
+    let o = quarry(&["run", "-h"]);
+    let run = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        run.contains(
+            "Usage: quarry run [OPTIONS] [IMAGE] [COMMAND]...\n       quarry run [OPTIONS] -- [COMMAND]...\n"
+        ),
+        "{run}"
+    );
+    // Every command's `--version` is quarry's.
+    for line in [&["--version"][..], &["run", "--version"], &["render", "-V"], &["list", "--version"]] {
+        let o = quarry(line);
+        assert!(o.status.success(), "{line:?}");
+        assert_eq!(String::from_utf8(o.stdout).unwrap(), format!("quarry {}\n", env!("CARGO_PKG_VERSION")));
+    }
 
     let o = quarry(&["man"]);
     let page = String::from_utf8(o.stdout).unwrap();

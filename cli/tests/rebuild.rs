@@ -142,6 +142,33 @@ fn bumping_a_version_reruns_only_that_extension() {
     }
 }
 
+/// Within the bumped extension too, nothing runs again that does not use the version: every step
+/// that runs is one whose own text changed (the download, with the version in its URL) or a copy
+/// of what such a step produced. npm's configuration used to be a builder step after its
+/// download, and ran again with every bump.
+#[test]
+fn a_bump_reruns_only_the_steps_that_use_the_version() {
+    use quarry_buildkit::explain::Reason;
+    for (name, version) in [("npm", "24.12.0"), ("lazygit", "0.67.0")] {
+        let old = base();
+        let new = render(&request(&PROJECT, &[(name, version)], Some(&old)));
+        let e = explain(&old, &new);
+        let rerun: Vec<String> = e
+            .steps
+            .iter()
+            .filter(|s| ran(s))
+            .map(|s| format!("{} {:?} {}", s.instruction, s.reason, s.text))
+            .collect();
+        for (s, shown) in e.steps.iter().filter(|s| ran(s)).zip(&rerun) {
+            assert!(
+                matches!(s.reason, Reason::InstructionChanged | Reason::CopiedStageChanged),
+                "{name}: {shown} does not use the version, yet runs again: {rerun:#?}"
+            );
+        }
+        assert_eq!(rerun.len(), 2, "{name}: the download and the copy of its output: {rerun:#?}");
+    }
+}
+
 #[test]
 fn removing_a_builder_only_extension_reruns_nothing() {
     let old = base();

@@ -444,6 +444,27 @@ impl OptionSpec {
             aliases: &[],
         }
     }
+
+    /// The default in words, without a label, or `None` for a required option the host does not
+    /// fill: `1.95.0`, `the host user's gid, else 1000` (the default stands where the host has no
+    /// such value, and for root, who has no account to mirror), `the current folder`.
+    pub fn default_value_text(&self) -> Option<String> {
+        match (self.from_host, self.required) {
+            (Some(host), true) => Some(host.describe().to_owned()),
+            (Some(host), false) => Some(format!("{}, else {}", host.describe(), self.default)),
+            (None, true) => None,
+            (None, false) => Some(self.default.to_owned()),
+        }
+    }
+
+    /// The one statement of the default that `--help` and `quarry show` make: `default: 1.95.0`,
+    /// `default: the host user's gid, else 1000`, or `required`.
+    pub fn default_statement(&self) -> String {
+        match self.default_value_text() {
+            Some(text) => format!("default: {text}"),
+            None => "required".to_owned(),
+        }
+    }
 }
 
 /// A value read from the host that runs quarry, for option defaults.
@@ -479,6 +500,17 @@ impl HostValue {
             HostValue::User => "user",
             HostValue::Cwd => "cwd",
             HostValue::Home => "home",
+        }
+    }
+
+    /// What the value is, in words, for the documentation of a default.
+    pub fn describe(self) -> &'static str {
+        match self {
+            HostValue::Uid => "the host user's uid",
+            HostValue::Gid => "the host user's gid",
+            HostValue::User => "the host user's name",
+            HostValue::Cwd => "the current folder",
+            HostValue::Home => "the host user's $HOME",
         }
     }
 }

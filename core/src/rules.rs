@@ -41,6 +41,9 @@ pub enum Rule {
     Timezone,
     /// A locale as `language[_TERRITORY].CHARSET[@modifier]`, e.g. `de_DE.UTF-8`.
     Locale,
+    /// A rustup toolchain name, `<channel>[-<date>][-<host>]`: `stable`, `1.95.0`,
+    /// `nightly-2026-01-01`, `1.95.0-x86_64-unknown-linux-gnu`.
+    RustToolchain,
     /// One of a fixed set of values.
     OneOf(&'static [&'static str]),
 }
@@ -63,6 +66,7 @@ impl Rule {
         Rule::Port,
         Rule::Timezone,
         Rule::Locale,
+        Rule::RustToolchain,
     ];
 
     /// The rule written `key` in metadata.
@@ -87,6 +91,7 @@ impl Rule {
             Rule::Port => is_port(value),
             Rule::Timezone => is_timezone(value),
             Rule::Locale => is_locale(value),
+            Rule::RustToolchain => is_rust_toolchain(value),
             Rule::OneOf(values) => {
                 let mut i = 0;
                 while i < values.len() {
@@ -117,6 +122,7 @@ impl Rule {
             Rule::Port => "port",
             Rule::Timezone => "timezone",
             Rule::Locale => "locale",
+            Rule::RustToolchain => "rust_toolchain",
             Rule::OneOf(_) => "one_of",
         }
     }
@@ -157,6 +163,9 @@ impl Rule {
             Rule::Locale => {
                 "`language[_TERRITORY].CHARSET[@modifier]`: `en_US.UTF-8`, `C.UTF-8`, `sr_RS.UTF-8@latin`"
             }
+            Rule::RustToolchain => {
+                "a rustup toolchain name as rustup documents it, `<channel>[-<date>][-<host>]`: channel `stable`, `beta`, `nightly`, `MAJOR.MINOR` or `MAJOR.MINOR.PATCH` (optionally `-beta` or `-beta.N`), date `YYYY-MM-DD`, host a target triple of 3 or 4 parts: `1.95.0`, `1.95`, `nightly-2026-01-01`, `stable-x86_64-unknown-linux-gnu`; not `latest` or `none`"
+            }
             Rule::OneOf(_) => "exactly one of the listed values",
         }
     }
@@ -174,20 +183,22 @@ impl Rule {
                                letter or `_`, at most 32 characters"
                 .to_owned(),
             Rule::AptPackage => "a Debian package name such as `libssl-dev`".to_owned(),
-            Rule::AbsPath => "an absolute path such as `/opt/tools`, without spaces or quotes".to_owned(),
+            Rule::AbsPath => "an absolute path without spaces, quotes or `..`".to_owned(),
             Rule::ImageRef => "an image reference such as `ubuntu:24.04`".to_owned(),
             Rule::Uint => "a whole number from 0 to 4294967295".to_owned(),
             Rule::UserId => "the id of a new account, from 1 to 4294967294: not 0 or 65534, which \
                              would take the place of `root`'s or `nobody`'s account"
                 .to_owned(),
             Rule::Bool => "`true` or `false`".to_owned(),
-            Rule::Arg => {
-                "one argument such as `/data:/data:ro` or `NAME=value`: no spaces, quotes or `\\`".to_owned()
-            }
+            Rule::Arg => "one `docker run` argument: no spaces, quotes or `\\`".to_owned(),
             Rule::Size => "a size such as `2g`, `512m` or `1024`".to_owned(),
             Rule::Port => "a port mapping such as `8080:80`, `127.0.0.1:8080:80` or `53:53/udp`".to_owned(),
             Rule::Timezone => "a time zone name such as `Europe/Paris` or `Etc/UTC`".to_owned(),
             Rule::Locale => "a locale such as `en_US.UTF-8` (language_TERRITORY.CHARSET)".to_owned(),
+            Rule::RustToolchain => "a rustup toolchain: `stable`, `beta`, `nightly` or a version such as \
+                                    `1.95` or `1.95.0`, optionally with a date and a host triple \
+                                    (`nightly-2026-01-01`, `1.95.0-x86_64-unknown-linux-gnu`)"
+                .to_owned(),
             Rule::OneOf(values) => {
                 let list: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
                 format!("one of {}", list.join(", "))
@@ -340,6 +351,116 @@ pub const fn is_locale(s: &str) -> bool {
         }
     }
     true
+}
+
+/// See [`Rule::RustToolchain`]: rustup's `<channel>[-<date>][-<host>]`
+/// (<https://rust-lang.github.io/rustup/concepts/toolchains.html>), where channel is `stable`,
+/// `beta`, `nightly` or `<major.minor>[.<patch>][-beta[.<n>]]`, date `YYYY-MM-DD` and host a
+/// target triple (`arch-vendor-os[-env]`, parts of `[a-z0-9_.]` starting with a letter); at
+/// most 64 characters. `latest` and `none` (which installs no toolchain) are not toolchains.
+pub const fn is_rust_toolchain(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 64 {
+        return false;
+    }
+    // The channel.
+    let mut i = if starts_with(b, b"stable") {
+        6
+    } else if starts_with(b, b"nightly") {
+        7
+    } else if starts_with(b, b"beta") {
+        4
+    } else {
+        let mut i = 0;
+        let mut numbers = 0;
+        while numbers < 3 {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            // A number, without a leading zero.
+            if i == start || (b[start] == b'0' && i - start > 1) {
+                return false;
+            }
+            numbers += 1;
+            if numbers < 3 && i < b.len() && b[i] == b'.' {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if numbers < 2 {
+            return false;
+        }
+        if starts_with(split_at(b, i), b"-beta") && (i + 5 == b.len() || b[i + 5] == b'-' || b[i + 5] == b'.')
+        {
+            i += 5;
+            if i < b.len() && b[i] == b'.' {
+                let start = i + 1;
+                i = start;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i == start {
+                    return false;
+                }
+            }
+        }
+        i
+    };
+    if i == b.len() {
+        return true;
+    }
+    if b[i] != b'-' {
+        return false;
+    }
+    // The date, `-YYYY-MM-DD`.
+    if i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+        let d = split_at(b, i + 1);
+        if d.len() < 10 || (d.len() > 10 && d[10] != b'-') {
+            return false;
+        }
+        let mut k = 0;
+        while k < 10 {
+            let ok = if k == 4 || k == 7 { d[k] == b'-' } else { d[k].is_ascii_digit() };
+            if !ok {
+                return false;
+            }
+            k += 1;
+        }
+        let month = (d[5] - b'0') * 10 + (d[6] - b'0');
+        let day = (d[8] - b'0') * 10 + (d[9] - b'0');
+        if month < 1 || month > 12 || day < 1 || day > 31 {
+            return false;
+        }
+        i += 11;
+        if i == b.len() {
+            return true;
+        }
+    }
+    // The host, `-arch-vendor-os[-env]`.
+    let mut parts = 0;
+    while i < b.len() {
+        // `b[i]` is the `-` before a part.
+        let start = i + 1;
+        if start >= b.len() || !b[start].is_ascii_lowercase() {
+            return false;
+        }
+        i = start;
+        while i < b.len() && (is_lower_alnum(b[i]) || b[i] == b'_' || b[i] == b'.') {
+            i += 1;
+        }
+        parts += 1;
+        if i < b.len() && b[i] != b'-' {
+            return false;
+        }
+    }
+    parts == 3 || parts == 4
+}
+
+/// `b[at..]`, usable in `const fn`.
+const fn split_at(b: &[u8], at: usize) -> &[u8] {
+    b.split_at(at).1
 }
 
 /// Byte-wise string equality usable in `const fn`.
@@ -1046,6 +1167,57 @@ mod tests {
         for bad in ["en_US", "", "en_US.", "en_US.UTF-8;id", "en US.UTF-8", "en_US.UTF-8@"] {
             assert!(!is_locale(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rust_toolchains_as_rustup_names_them() {
+        for ok in [
+            "stable",
+            "beta",
+            "nightly",
+            "1.95",
+            "1.95.0",
+            "1.0.0",
+            "1.83.0-beta",
+            "1.83.0-beta.5",
+            "nightly-2026-01-01",
+            "beta-2025-12-31",
+            "stable-x86_64-unknown-linux-gnu",
+            "nightly-2026-01-01-aarch64-unknown-linux-gnu",
+            "1.95.0-x86_64-unknown-linux-gnu",
+            "1.95-beta.2-2026-01-01",
+            "stable-armv7-unknown-linux-gnueabihf",
+        ] {
+            assert!(is_rust_toolchain(ok), "{ok}");
+            assert!(Rule::RustToolchain.accepts(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "latest",
+            "none",
+            "1",
+            "v1.95.0",
+            "01.95",
+            "1.95.0.1",
+            "1.95.",
+            "stable-",
+            "stablex",
+            "nightly-2026-1-1",
+            "nightly-2026-13-01",
+            "nightly-2026-01-00",
+            "nightly-2026-01-01x",
+            "stable-latest",
+            "stable-x86_64",
+            "stable-x86_64-unknown-linux-gnu-extra-part",
+            "stable-X86_64-unknown-linux-gnu",
+            "1.95.0-beta.",
+            "1.95.0-rc1",
+            "stable;id",
+            "nightly-2026-01-01 ",
+        ] {
+            assert!(!is_rust_toolchain(bad), "{bad:?}");
+        }
+        assert_eq!(Rule::from_key("rust_toolchain"), Some(Rule::RustToolchain));
     }
 
     #[test]

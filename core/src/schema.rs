@@ -183,7 +183,9 @@ pub static EXTENSION: Table = Table {
         required(
             "description",
             Type::String,
-            "not empty (`required`). One line for `quarry list` and `--help`.",
+            "not empty (`required`). One line for `quarry list`, `quarry show` and `--help`; \
+             `quarry list` indents it by 4 in 100 columns, so at most 96 characters read best \
+             (the catalog's keep to that).",
         ),
         checked(
             key(

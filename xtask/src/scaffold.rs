@@ -407,7 +407,7 @@ mod tests {
             "# from = \"npm\"",
             "# template = ",
             "# [[builder.artifacts]]",
-            "timezone or locale.",
+            "locale or rust_toolchain.",
             "# uid, gid, user, cwd or home: ",
             "# [[builder.downloads]]",
             "# checksum_url = ",
