@@ -94,6 +94,12 @@ enum Command {
         #[arg(long)]
         reorder: bool,
     },
+    /// Remove the build contexts quarry keeps: failed and interrupted builds', dry runs'.
+    ///
+    /// A failed build keeps its context (the Dockerfile and shipped files) to debug it with
+    /// `docker build`; quarry keeps the newest 5 and removes any older than two days by itself.
+    /// A running build's context is never removed.
+    Clean,
     /// Write a commented starter quarry.toml in the current folder.
     Init {
         /// Replace an existing quarry.toml.
@@ -394,6 +400,8 @@ pub enum Invocation {
     Show(String, Format),
     /// `quarry show-config`.
     ShowConfig,
+    /// `quarry clean`.
+    Clean,
     /// `quarry lock`.
     Lock {
         /// `--reorder`.
@@ -695,6 +703,7 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
         Command::List { format } => Invocation::List(format),
         Command::Show { name, format } => Invocation::Show(name, format),
         Command::ShowConfig => Invocation::ShowConfig,
+        Command::Clean => Invocation::Clean,
         Command::Lock { reorder } => Invocation::Lock { reorder },
         Command::Init { force } => Invocation::Init { force },
         Command::NewExtension { name, dir } => Invocation::NewExtension { name, dir },

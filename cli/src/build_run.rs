@@ -22,6 +22,9 @@ pub struct PreparedBuild {
     pub tag: String,
     /// The build context folder.
     pub context: std::path::PathBuf,
+    /// The build's hold on its context (none for a dry run's): no `quarry clean` or prune
+    /// removes it while this lives.
+    pub running: Option<context::BuildContext>,
     /// `docker` arguments that build it.
     pub args: Vec<String>,
     /// The `docker build` of the project's Dockerfile base, run first (`dockerfile`).
@@ -148,12 +151,22 @@ pub fn prepare_build(
     }
     let tag = build.tag.clone().unwrap_or_else(|| context::default_tag(&rendered));
     let root = context::contexts_root();
-    // A dry run writes the context too, so the printed command works when pasted; it is kept.
-    let context = context::write_build_context(&root, &tag, &rendered)
-        .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
+    // What earlier builds kept, within bounds: the newest failed ones, nothing stale.
+    let pruned = context::prune(&root);
+    if pruned.folders > 0 {
+        ui::detail(&format!("removed {} old build contexts ({})", pruned.folders, human_bytes(pruned.bytes)));
+    }
+    // A dry run writes the context too, so the printed command works when pasted; it is kept,
+    // one per tag (the next dry run replaces it).
+    let (context, running) = if dry_run {
+        context::write_dry_run_context(&root, &tag, &rendered).map(|dir| (dir, None))
+    } else {
+        context::write_build_context(&root, &tag, &rendered).map(|c| (c.dir.clone(), Some(c)))
+    }
+    .with_context(|| format!("cannot write the build context under `{}`", root.display()))?;
     if dry_run {
         ui::note(&format!(
-            "dry run: the build context is written to `{}` and kept for the printed command",
+            "dry run: the build context is written to `{}` and kept for the printed command (`quarry clean` removes it)",
             context.display()
         ));
     } else {
@@ -172,6 +185,7 @@ pub fn prepare_build(
         rendered,
         tag,
         context,
+        running,
         args,
         base_args,
         run_args: layers.run_args(),
@@ -352,4 +366,35 @@ fn base_line(prepared: &PreparedBuild) -> String {
 /// `DOCKER_BUILDKIT=1 ` when the engine builds without buildx (what [`execute_build`] sets).
 fn build_env_prefix(prepared: &PreparedBuild) -> &'static str {
     if prepared.engine.as_ref().is_some_and(|e| !e.buildx) { "DOCKER_BUILDKIT=1 " } else { "" }
+}
+
+/// `612 MB`, `4.2 kB`: sizes as people read them (powers of 1000).
+pub fn human_bytes(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
+}
+
+/// `quarry clean`: removes every build context quarry keeps (failed and interrupted builds',
+/// dry runs', those a killed build left), never a running build's.
+pub fn clean_command() -> anyhow::Result<()> {
+    let root = context::contexts_root();
+    let removed = context::clean(&root);
+    let text = if removed.folders == 0 {
+        format!("nothing to remove under `{}`\n", root.display())
+    } else {
+        format!(
+            "removed {} build context{} ({}) under `{}`\n",
+            removed.folders,
+            if removed.folders == 1 { "" } else { "s" },
+            human_bytes(removed.bytes),
+            root.display()
+        )
+    };
+    output::stdout(text.as_bytes())
 }

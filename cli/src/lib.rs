@@ -116,6 +116,7 @@ pub fn run(registry: &'static Registry, argv: Vec<std::ffi::OsString>) -> ExitCo
         args::Invocation::List(format) => list_command(registry, format),
         args::Invocation::Show(name, format) => show_command(registry, &name, format),
         args::Invocation::ShowConfig => show_config_command(registry),
+        args::Invocation::Clean => build_run::clean_command(),
         args::Invocation::Lock { reorder } => lock_command(registry, reorder),
         args::Invocation::Init { force } => {
             let path = std::path::Path::new(config::PROJECT_FILE);

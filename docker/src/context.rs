@@ -59,18 +59,45 @@ pub fn context_folder_name(tag: &str) -> String {
 }
 
 /// Where build contexts are kept: `$XDG_CACHE_HOME/quarry/contexts`, else
-/// `~/.cache/quarry/contexts`, else the system temp folder.
+/// `~/.cache/quarry/contexts`, else `quarry-<uid>/contexts` in the system temp folder. The
+/// `quarry` folder is private ([`crate::private_dir`]): in a shared temp folder, one that another
+/// user made first is refused, never used.
 pub fn contexts_root() -> PathBuf {
-    let base = crate::xdg_dir("XDG_CACHE_HOME", ".cache").unwrap_or_else(std::env::temp_dir);
-    base.join("quarry").join("contexts")
+    match crate::xdg_dir("XDG_CACHE_HOME", ".cache") {
+        Some(base) => base.join("quarry").join("contexts"),
+        None => std::env::temp_dir()
+            .join(format!("quarry-{}", rustix::process::geteuid().as_raw()))
+            .join("contexts"),
+    }
+}
+
+/// The file in a build's context that the build holds locked (`flock`) while it runs: [`prune`]
+/// and [`clean`] never touch a context whose lock is held, and the lock goes with the process,
+/// so a killed build's context is removable at once.
+const RUNNING: &str = ".quarry-building";
+/// The folder a dry run writes its context to, under its tag folder: replaced by the next.
+const DRY_RUN: &str = "dry-run";
+/// How many contexts of failed or interrupted builds [`prune`] leaves, the newest.
+pub const KEEP_FAILED: usize = 5;
+/// Age after which [`prune`] removes any context quarry keeps (a dry run's, a failed build's):
+/// two days.
+pub const STALE: std::time::Duration = std::time::Duration::from_secs(2 * 24 * 3600);
+
+/// A build's own context, locked as running until this value is dropped.
+#[derive(Debug)]
+pub struct BuildContext {
+    /// The folder.
+    pub dir: PathBuf,
+    _running: std::fs::File,
 }
 
 /// Writes a build's own context: a new folder with an unpredictable name, created exclusively
 /// under `<root>/<tag folder>/`, so concurrent builds of one configuration (a CI matrix with one
-/// cache id per job) never share or delete each other's context. Remove it with
-/// [`remove_build_context`] when the build succeeded; a failed build keeps it.
-pub fn write_build_context(root: &Path, tag: &str, rendered: &Rendered) -> std::io::Result<PathBuf> {
-    let parent = root.join(context_folder_name(tag));
+/// cache id per job) never share or delete each other's context. It is locked as running while
+/// the returned value lives. Remove it with [`remove_build_context`] when the build succeeded; a
+/// failed build leaves it for debugging, and [`prune`] bounds how many stay.
+pub fn write_build_context(root: &Path, tag: &str, rendered: &Rendered) -> std::io::Result<BuildContext> {
+    let parent = tag_folder(root, tag)?;
     let mut attempts = 0;
     let dir = loop {
         std::fs::create_dir_all(&parent)?;
@@ -81,8 +108,117 @@ pub fn write_build_context(root: &Path, tag: &str, rendered: &Rendered) -> std::
             Err(e) => return Err(e),
         }
     };
+    let running = std::fs::File::create(dir.path().join(RUNNING))?;
+    rustix::fs::flock(&running, rustix::fs::FlockOperation::LockExclusive)?;
     write_files(dir.path(), rendered)?;
-    Ok(dir.keep())
+    Ok(BuildContext { dir: dir.keep(), _running: running })
+}
+
+/// Writes a dry run's context, `<root>/<tag folder>/dry-run`, replacing the last dry run's of
+/// the same tag, so repeated dry runs keep one folder each.
+pub fn write_dry_run_context(root: &Path, tag: &str, rendered: &Rendered) -> std::io::Result<PathBuf> {
+    let dir = tag_folder(root, tag)?.join(DRY_RUN);
+    write_context(&dir, rendered)?;
+    Ok(dir)
+}
+
+/// `<root>/<tag folder>`, with `root`'s `quarry` folder made private.
+fn tag_folder(root: &Path, tag: &str) -> std::io::Result<PathBuf> {
+    if let Some(quarry) = root.parent() {
+        crate::private_dir::private_dir(quarry).map_err(std::io::Error::other)?;
+    }
+    Ok(root.join(context_folder_name(tag)))
+}
+
+/// What [`prune`] or [`clean`] removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// How many folders.
+    pub folders: usize,
+    /// Their size in bytes.
+    pub bytes: u64,
+}
+
+/// Removes what quarry keeps beyond its bounds: contexts of failed builds but the newest
+/// [`KEEP_FAILED`], and every kept or dry-run context older than [`STALE`]. A running build's
+/// context is never touched.
+pub fn prune(root: &Path) -> Removed {
+    sweep(root, false)
+}
+
+/// Removes every context quarry keeps (`quarry clean`): failed and interrupted builds', dry
+/// runs'; a running build's is left alone.
+pub fn clean(root: &Path) -> Removed {
+    sweep(root, true)
+}
+
+/// Whether a build holds the context's lock.
+fn running(dir: &Path) -> bool {
+    let Ok(file) = std::fs::File::open(dir.join(RUNNING)) else { return false };
+    matches!(
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared),
+        Err(rustix::io::Errno::WOULDBLOCK)
+    )
+}
+
+fn sweep(root: &Path, all: bool) -> Removed {
+    let now = std::time::SystemTime::now();
+    let age = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .unwrap_or_default()
+    };
+    let mut failed: Vec<(std::time::Duration, PathBuf)> = Vec::new();
+    let mut removed = Removed::default();
+    let remove = |dir: &Path, removed: &mut Removed| {
+        let bytes = size(dir);
+        if std::fs::remove_dir_all(dir).is_ok() {
+            removed.folders += 1;
+            removed.bytes += bytes;
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+    };
+    let Ok(tags) = std::fs::read_dir(root) else { return removed };
+    for tag in tags.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+        let Ok(contexts) = std::fs::read_dir(tag.path()) else { continue };
+        for context in contexts.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+            let path = context.path();
+            if running(&path) {
+                continue;
+            }
+            if all || age(&path) > STALE {
+                remove(&path, &mut removed);
+            } else if context.file_name() != DRY_RUN {
+                failed.push((age(&path), path));
+            }
+        }
+    }
+    failed.sort();
+    for (_, path) in failed.iter().skip(KEEP_FAILED) {
+        remove(path, &mut removed);
+    }
+    removed
+}
+
+/// The bytes of the files under `dir` (links not followed).
+fn size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(_) => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                Err(_) => {}
+            }
+        }
+    }
+    total
 }
 
 /// Removes a build context written by [`write_build_context`], and its tag folder when no other
@@ -141,6 +277,8 @@ fn write_file(path: &Path, contents: &[u8], executable: bool) -> std::io::Result
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
@@ -229,7 +367,8 @@ mod tests {
                 let (root, rendered, barrier) = (root.clone(), rendered.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
-                    let dir = write_build_context(&root, "quarry/cargo:abc", &rendered).unwrap();
+                    let context = write_build_context(&root, "quarry/cargo:abc", &rendered).unwrap();
+                    let dir = context.dir.clone();
                     barrier.wait();
                     // Half the builds finish first, while the others still read their context.
                     if i % 2 == 0 {
@@ -256,5 +395,45 @@ mod tests {
         assert!(dirs.iter().all(|d| d.starts_with(root.join("quarry%2Fcargo%3Aabc"))), "{dirs:?}");
         assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "every context and its tag folder are gone");
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// Bounded leftovers: dry runs of one tag share one folder; of failed builds the newest
+    /// [`KEEP_FAILED`] stay; `clean` removes them all; a running build's context is never touched,
+    /// by either, and a killed build's (its lock gone with it) is removable at once.
+    #[test]
+    fn kept_contexts_are_bounded_and_running_ones_left_alone() {
+        let base = std::env::temp_dir().join(format!("quarry-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let root = base.join("quarry").join("contexts");
+        let rendered = rendered();
+        let a = write_dry_run_context(&root, "quarry/a:1", &rendered).unwrap();
+        let b = write_dry_run_context(&root, "quarry/a:1", &rendered).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(std::fs::read_dir(root.join("quarry%2Fa%3A1")).unwrap().count(), 1);
+        let running = write_build_context(&root, "quarry/a:1", &rendered).unwrap();
+        let mut failed = Vec::new();
+        for i in 0..KEEP_FAILED + 3 {
+            // Failed builds: their hold on the context ended with them.
+            let c = write_build_context(&root, &format!("quarry/f:{i}"), &rendered).unwrap();
+            failed.push(c.dir.clone());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let removed = prune(&root);
+        assert_eq!(removed.folders, 3, "the oldest failed ones go");
+        assert!(removed.bytes > 0);
+        assert!(failed[..3].iter().all(|d| !d.exists()) && failed[3..].iter().all(|d| d.exists()));
+        assert!(a.exists() && running.dir.exists());
+        let removed = clean(&root);
+        assert_eq!(removed.folders, KEEP_FAILED + 1, "the failed ones and the dry run");
+        assert!(running.dir.join("Dockerfile").is_file(), "a running build keeps its context");
+        assert_eq!(
+            std::fs::metadata(base.join("quarry")).unwrap().permissions().mode() & 0o777,
+            0o700,
+            "the folder is private"
+        );
+        drop(running);
+        assert_eq!(clean(&root).folders, 1);
+        assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
