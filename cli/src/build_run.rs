@@ -305,14 +305,15 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
             None
         }
         (true, Some(display)) => match xauth::cookie_path(display) {
-            None => {
-                ui::warning(
-                    "no folder for the X authority cookie (`XDG_RUNTIME_DIR` and `HOME` are not set)",
-                );
+            Err(e) => {
+                ui::warning_with_hint(&Hinted::new(
+                    format!("no X authority cookie for the container: {e}"),
+                    quarry_core::Hint::hint(&e).unwrap_or_default(),
+                ));
                 None
             }
-            Some(file) if dry_run => Some((xauth::shell_line(display, &file), file)),
-            Some(file) => match xauth::make_cookie(display, &file) {
+            Ok(file) if dry_run => Some((xauth::shell_line(display, &file), file)),
+            Ok(file) => match xauth::make_cookie(display, &file) {
                 Ok(()) => Some((String::new(), file)),
                 Err(why) => {
                     ui::warning_with_hint(&Hinted::new(

@@ -1886,3 +1886,50 @@ fn the_user_file_never_changes_the_projects_lock() {
     render(&["--locked"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The X cookie's folder is quarry's own: a `quarry` folder another user made in a runtime folder
+/// anyone can write to (a shared `/tmp`), or a runtime folder that belongs to another user
+/// (`sudo -E` keeps the invoking user's), is passed over for the user's own cache folder, and left
+/// as it was.
+#[test]
+fn the_x_cookie_folder_is_never_another_users() {
+    if !quarry_cli::host::values().root {
+        eprintln!("\n!!!!! SKIPPED: planting another user's folder needs root !!!!!\n");
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = scratch("xauth-folder");
+    let shared = dir.join("shared");
+    std::fs::create_dir_all(shared.join("quarry")).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(shared.join("quarry"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::chown(shared.join("quarry"), Some(4242), Some(4242)).unwrap();
+    let theirs = dir.join("run-user-4242");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+    let cache = dir.join("cache");
+    for runtime in [&shared, &theirs] {
+        let o = Command::new(env!("CARGO_BIN_EXE_quarry"))
+            .args(["run", "--dry-run", "debian:bookworm", "--x11", "--", "true"])
+            .current_dir(&dir)
+            .env("DISPLAY", ":3")
+            .env("XDG_RUNTIME_DIR", runtime)
+            .env("XDG_CACHE_HOME", &cache)
+            .env("XDG_CONFIG_HOME", "/nonexistent/config")
+            .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        let cookie = cache.join("quarry/run/xauth-_3");
+        assert!(out.contains(&format!("xauth -f {} nmerge -", cookie.display())), "{out}");
+        assert_eq!(std::fs::metadata(cache.join("quarry/run")).unwrap().mode() & 0o777, 0o700);
+    }
+    // The planted folders are as they were, nothing written into them.
+    let planted = std::fs::metadata(shared.join("quarry")).unwrap();
+    assert_eq!((planted.uid(), planted.mode() & 0o777), (4242, 0o777));
+    assert_eq!(std::fs::read_dir(shared.join("quarry")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}

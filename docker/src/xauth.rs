@@ -7,16 +7,35 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Where the cookie for `display` is written: `$XDG_RUNTIME_DIR/quarry/`, else
-/// `$XDG_CACHE_HOME/quarry/run/`; a folder only its owner can enter.
-pub fn cookie_path(display: &str) -> Option<PathBuf> {
-    let dir = crate::xdg_dir("XDG_RUNTIME_DIR", "")
-        .filter(|d| std::env::var_os("XDG_RUNTIME_DIR").is_some() && d.is_dir())
-        .map(|d| d.join("quarry"))
-        .or_else(|| crate::xdg_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("quarry").join("run")))?;
+use crate::private_dir::{PrivateDirError, private_dir};
+
+/// Where the cookie for `display` is written: in the first of `$XDG_RUNTIME_DIR/quarry`,
+/// `$XDG_CACHE_HOME/quarry/run` (else `~/.cache/quarry/run`) and `quarry-<uid>/run` in the temp
+/// folder that is, or can be made, a private folder of the user's ([`private_dir`]). A folder
+/// another user made or could swap (a shared `/tmp`, the invoking user's runtime folder under
+/// `sudo -E`) is passed over; when none is left, the last refusal says why.
+pub fn cookie_path(display: &str) -> Result<PathBuf, PrivateDirError> {
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(|d| PathBuf::from(d).join("quarry"));
+    let cache = crate::xdg_dir("XDG_CACHE_HOME", ".cache").map(|d| d.join("quarry").join("run"));
+    let temp =
+        std::env::temp_dir().join(format!("quarry-{}", rustix::process::geteuid().as_raw())).join("run");
     let display: String =
         display.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
-    Some(dir.join(format!("xauth-{display}")))
+    let mut refusal = None;
+    for dir in runtime.into_iter().chain(cache).chain([temp]) {
+        // The cache's `quarry` folder is private too (the build contexts' parent).
+        let made = match dir.parent().filter(|p| p.ends_with("quarry") && dir.ends_with("run")) {
+            Some(quarry) => private_dir(quarry).and_then(|_| private_dir(&dir)),
+            None => private_dir(&dir),
+        };
+        match made {
+            Ok(dir) => return Ok(dir.join(format!("xauth-{display}"))),
+            Err(e) => refusal = Some(e),
+        }
+    }
+    Err(refusal.expect("the temp folder is always a candidate"))
 }
 
 /// The shell line that makes the cookie, for `--dry-run`.
@@ -42,7 +61,17 @@ pub fn wildcard(nlist: &str) -> String {
 
 /// Writes a fresh cookie file for `display` at `file`. An error says why none could be made.
 pub fn make_cookie(display: &str, file: &Path) -> Result<(), String> {
-    let nlist = Command::new("xauth")
+    make_cookie_from(display, file, None)
+}
+
+/// [`make_cookie`] from the host's authority file (`XAUTHORITY`, else `~/.Xauthority`), or from
+/// `source`.
+fn make_cookie_from(display: &str, file: &Path, source: Option<&Path>) -> Result<(), String> {
+    let mut nlist = Command::new("xauth");
+    if let Some(source) = source {
+        nlist.arg("-f").arg(source);
+    }
+    let nlist = nlist
         .args(["nlist", display])
         .stderr(Stdio::null())
         .output()
@@ -51,15 +80,7 @@ pub fn make_cookie(display: &str, file: &Path) -> Result<(), String> {
     if !nlist.status.success() || cookies.is_empty() {
         return Err(format!("`xauth nlist {display}` gave no cookie"));
     }
-    let dir = file.parent().ok_or("the cookie file has no folder")?;
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
+    // The folder is private (`cookie_path`): nobody else can put a link or a file in it.
     match std::fs::remove_file(file) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -86,9 +107,12 @@ pub fn make_cookie(display: &str, file: &Path) -> Result<(), String> {
         return Err(format!("`xauth -f {} nmerge -` failed", file.display()));
     }
     // The folder is its owner's alone on the host; in the container the user may have another
-    // uid than the file's owner, so the file itself is readable.
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))
+    // uid than the file's owner, so the file itself is readable. Its mode is set through the
+    // file opened without following a link, never through the path.
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(file, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))
         .map_err(|e| format!("cannot set the mode of {}: {e}", file.display()))?;
     Ok(())
 }
@@ -115,5 +139,44 @@ mod tests {
             shell_line(":0", Path::new("/run/user/1000/quarry/xauth-_0")),
             "xauth nlist :0 | sed -e 's/^..../ffff/' | xauth -f /run/user/1000/quarry/xauth-_0 nmerge -"
         );
+    }
+
+    /// The cookie lands in a private folder and is made readable through the file itself: a
+    /// link planted where the cookie goes is replaced, never followed, and the file it named
+    /// keeps its mode. Needs `xauth` (under `CI=true` it must be there).
+    #[test]
+    fn the_cookie_never_changes_a_file_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        if Command::new("xauth").arg("-V").output().is_err() {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "xauth is needed under CI=true");
+            eprintln!("\n!!!!! SKIPPED: `xauth` is not installed on this host !!!!!\n");
+            return;
+        }
+        let base = std::env::temp_dir().join(format!("quarry-xauth-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let authority = base.join("Xauthority");
+        let added = Command::new("xauth")
+            .arg("-f")
+            .arg(&authority)
+            .args(["add", ":9", "MIT-MAGIC-COOKIE-1", "00112233445566778899aabbccddeeff"])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(added.success());
+        let dir = private_dir(&base.join("run")).unwrap();
+        let file = dir.join("xauth-_9");
+        let victim = base.join("victim");
+        std::fs::write(&victim, "secret").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&victim, &file).unwrap();
+        make_cookie_from(":9", &file, Some(&authority)).unwrap();
+        let meta = std::fs::symlink_metadata(&file).unwrap();
+        assert!(meta.file_type().is_file(), "the link was replaced by the cookie");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        assert_eq!(std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret");
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
