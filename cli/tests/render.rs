@@ -535,3 +535,51 @@ fn ros_start_up_runs_rosdep_update_once_and_quietly() {
     assert_eq!(std::fs::read_to_string(&calls).unwrap(), "rosdep update --rosdistro jazzy\n");
     assert!(dir.path().join(".ros/rosdep-update.started").is_dir());
 }
+
+/// Every extension's `ENV` reaches a shell that did not inherit it: its `<name>.env`, sourced by
+/// a real `sh` whose environment holds only the `PATH` a login shell's `/etc/profile` sets,
+/// gives every variable the value Docker's `ENV` gives it on that `PATH`, in the Dockerfile's
+/// order (BuildKit's expansion, `quarry_buildkit::dockerfile::expand`). Sourced again on top of
+/// that (the entrypoint of `docker exec`), nothing changes.
+#[test]
+fn every_extensions_env_reaches_login_shells() {
+    let names: Vec<&str> =
+        reg().iter().filter(|e| e.options.iter().all(|o| !o.required)).map(|e| e.name).collect();
+    let pieces = quarry_core::pieces(reg(), &request("ubuntu:24.04", &names)).unwrap();
+    let login_path = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games";
+    let mut checked = 0;
+    for e in pieces.extensions.iter().filter(|e| !e.env.is_empty()) {
+        // What Docker's ENV gives, entry by entry.
+        let mut docker: std::collections::BTreeMap<String, String> =
+            [("PATH".to_owned(), login_path.to_owned())].into_iter().collect();
+        for entry in &e.env {
+            let (name, value) = entry.split_once('=').unwrap();
+            let value = quarry_buildkit::dockerfile::expand(value, &|n| docker.get(n).cloned());
+            docker.insert(name.to_owned(), value);
+        }
+        let dir = e.shell_dir.as_ref().unwrap_or_else(|| panic!("{}: no shell environment", e.name));
+        let path = format!("{dir}/{}.env", e.name);
+        let file = pieces.files.iter().find(|f| f.path == path).unwrap_or_else(|| panic!("no {path}"));
+        let script = String::from_utf8(file.contents.to_vec()).unwrap();
+        let shown: Vec<&String> = docker.keys().collect();
+        let show: String = shown.iter().map(|n| format!("printf '%s=%s\\n' {n} \"${n}\"\n")).collect();
+        let shell = |twice: bool| {
+            let again = if twice { script.as_str() } else { "" };
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{script}\n{again}\n{show}"))
+                .env_clear()
+                .env("PATH", login_path)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: {}", e.name, String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let expected: String = docker.iter().map(|(n, v)| format!("{n}={v}\n")).collect();
+        assert_eq!(shell(false), expected, "{}: {script}", e.name);
+        assert_eq!(shell(true), expected, "{}: sourced twice", e.name);
+        checked += 1;
+    }
+    let with_env = reg().iter().filter(|e| !e.env.is_empty() && names.contains(&e.name)).count();
+    assert!(checked == with_env && checked >= 14, "{checked} of {with_env} extensions that set ENV checked");
+}
