@@ -94,6 +94,27 @@ enum Command {
         #[arg(long)]
         reorder: bool,
     },
+    /// Run rocker's command line: the same options, built and run by quarry.
+    ///
+    /// rocker 0.4's options with deps_rocker's and off-your-rocker's, read as rocker reads them
+    /// (`quarry rocker --help` lists them): `quarry rocker --x11 --user --volume ~/ws -- osrf/ros:humble-desktop
+    /// rviz2`. A link to quarry named `rocker` is the same command.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Rocker {
+        /// rocker's options, the image and the command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Run the folder's rockerc.yaml (with ~/.rockerc.yaml), as rockerc does.
+    ///
+    /// `--<extension>` words join its `args`, the first other word replaces its image, the rest is
+    /// the command. A link to quarry named `rockerc` is the same command.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Rockerc {
+        /// Extensions to add, the image and the command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
     /// Remove the build contexts quarry keeps: failed and interrupted builds', dry runs'.
     ///
     /// A failed build keeps its context (the Dockerfile and shipped files) to debug it with
@@ -345,6 +366,9 @@ pub struct Build {
     pub cache_registry_insecure: bool,
     /// Pass-throughs.
     pub options: crate::build::BuildOptions,
+    /// The project's configuration when it is given rather than found (`quarry rocker`'s
+    /// command line, a `rockerc.yaml`).
+    pub project: Option<(crate::config::Loaded, crate::layers::ProjectKind)>,
 }
 
 /// A parsed `quarry run`.
@@ -358,6 +382,15 @@ pub struct Run {
     pub run_args: Vec<String>,
     /// The command after the image (or after `--`).
     pub command: Vec<String>,
+    /// Whether the container is removed when it stops (rocker's `--nocleanup` keeps it).
+    pub remove: bool,
+    /// `--interactive --tty`: `None` when stdin is a terminal (rocker's `--mode` chooses).
+    pub interactive: Option<bool>,
+    /// Build, then print the `docker run` command instead of running it (rocker's `--mode
+    /// dry-run`).
+    pub print_after_build: bool,
+    /// An extension added as a dependency is an error (rocker's `--strict-extension-selection`).
+    pub strict: bool,
 }
 
 /// A parsed `quarry explain`.
@@ -400,6 +433,10 @@ pub enum Invocation {
     Show(String, Format),
     /// `quarry show-config`.
     ShowConfig,
+    /// `quarry rocker ARGS...`.
+    Rocker(Vec<String>),
+    /// `quarry rockerc ARGS...`.
+    Rockerc(Vec<String>),
     /// `quarry clean`.
     Clean,
     /// `quarry lock`.
@@ -721,7 +758,13 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
             env_files: args.env_file,
             run_args: args.run_arg,
             command: args.command,
+            remove: true,
+            interactive: None,
+            print_after_build: false,
+            strict: false,
         })),
+        Command::Rocker { args } => Invocation::Rocker(args),
+        Command::Rockerc { args } => Invocation::Rockerc(args),
     };
     Ok(Parsed { invocation, quiet: cli.quiet, verbose: cli.verbose })
 }
@@ -804,7 +847,9 @@ fn build(flags: &[&ExtensionFlag], args: BuildArgs, matches: &ArgMatches) -> Bui
             network: args.network,
             platform: args.platform,
             progress: args.progress,
+            shm_size: None,
         },
+        project: None,
     }
 }
 

@@ -97,7 +97,7 @@ pub fn prepare_build(
             anyhow::bail!(problem);
         }
     }
-    let configured = configure(registry, &mut build.request, build.locked)?;
+    let configured = configure(registry, &mut build.request, build.locked, build.project.take())?;
     configured.layers.apply_build(&mut build.options);
     let cache = cache_id::resolve(
         build.cache_id.as_deref(),
@@ -326,7 +326,8 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         },
     };
     let options = run::RunOptions {
-        interactive: std::io::stdin().is_terminal(),
+        interactive: run.interactive.unwrap_or_else(|| std::io::stdin().is_terminal()),
+        remove: run.remove,
         extra,
         command: run.command,
         cwd,
@@ -347,7 +348,24 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         output::stdout(text.as_bytes())?;
         return Ok(0);
     }
+    if run.strict && !prepared.rendered.resolved.added.is_empty() {
+        let added: Vec<String> = prepared
+            .rendered
+            .resolved
+            .added
+            .iter()
+            .map(|a| format!("`{}` (needed by `{}`)", a.name, a.required_by))
+            .collect();
+        anyhow::bail!(Hinted::new(
+            format!("--strict-extension-selection: {} would be added", added.join(", ")),
+            "name them on the command line too",
+        ));
+    }
     execute_build(&prepared)?;
+    if run.print_after_build {
+        output::stdout(format!("{}\n", run::shell_line(&prepared.docker, &run_args)).as_bytes())?;
+        return Ok(0);
+    }
     ui::detail(&run::shell_line(&prepared.docker, &run_args));
     let status = std::process::Command::new(&prepared.docker)
         .args(&run_args)

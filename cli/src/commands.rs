@@ -9,7 +9,7 @@ use crate::{args, describe, explain, host, import_deps, lock, output, project, u
 
 pub(crate) fn render_command(registry: &Registry, render: &args::Render) -> anyhow::Result<()> {
     let mut request = render.request.clone();
-    let configured = configure(registry, &mut request, render.locked)?;
+    let configured = configure(registry, &mut request, render.locked, None)?;
     let rendered = render_request(registry, &request)?;
     if request.image_config.is_none() {
         ui::detail(
@@ -76,7 +76,7 @@ pub(crate) fn show_command(registry: &Registry, name: &str, format: args::Format
 /// `quarry lock [--reorder]`.
 pub(crate) fn lock_command(registry: &Registry, reorder: bool) -> anyhow::Result<()> {
     let mut request = Request { host: host::values(), ..Request::default() };
-    let configured = configure(registry, &mut request, false)?;
+    let configured = configure(registry, &mut request, false, None)?;
     if !configured.has_project() {
         anyhow::bail!(Hinted::new(
             "there is no quarry.toml here or in a parent folder, so there is no lock",

@@ -219,6 +219,8 @@ pub struct BuildConfig {
     pub pull: Option<bool>,
     /// `--no-cache`.
     pub no_cache: Option<bool>,
+    /// `--shm-size` of RUN steps (rocker's `--shm-size-build`).
+    pub shm_size: Option<String>,
 }
 
 /// `[cache]`: the shared remote cache (`docs/remote-cache.md`).

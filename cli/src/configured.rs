@@ -38,7 +38,8 @@ pub struct Configured {
 /// what they add is kept in a file of the user's own ([`lock::UserOrder`]).
 #[derive(Debug)]
 struct ProjectLock {
-    path: std::path::PathBuf,
+    /// quarry.lock; none for a project that is not a quarry.toml (its chain order is the user's).
+    path: Option<std::path::PathBuf>,
     old: Option<lock::Lock>,
     /// What quarry.toml alone asks for, seeded from the lock: the lock records its render.
     request: Request,
@@ -58,6 +59,7 @@ impl Configured {
         canonical: bool,
     ) -> anyhow::Result<Option<lock::Lock>> {
         let Some(project) = &self.lock else { return Ok(None) };
+        let Some(path) = &project.path else { return Ok(None) };
         let mut own = project.request.clone();
         if own.image == request.image && request.image_config.is_some() {
             own.image_config = request.image_config.clone();
@@ -65,7 +67,6 @@ impl Configured {
         if canonical {
             own.locked_order = None;
         }
-        let path = &project.path;
         let new = match quarry_core::render(registry, &own) {
             Ok(rendered) => lock::Lock::of(&rendered, &own),
             Err(e) if !self.locked => {
@@ -95,10 +96,10 @@ impl Configured {
 
     /// Writes `lock` next to the project file.
     pub fn write_lock(&self, lock: &lock::Lock) -> anyhow::Result<()> {
-        let Some(project) = &self.lock else { return Ok(()) };
-        output::write_atomically(&project.path, lock.to_text().as_bytes())
-            .with_context(|| format!("cannot write `{}`", project.path.display()))?;
-        ui::note(&format!("wrote `{}`", project.path.display()));
+        let Some(path) = self.lock.as_ref().and_then(|p| p.path.as_ref()) else { return Ok(()) };
+        output::write_atomically(path, lock.to_text().as_bytes())
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        ui::note(&format!("wrote `{}`", path.display()));
         Ok(())
     }
 
@@ -133,15 +134,23 @@ impl Configured {
 
     /// Whether the project has a lock file (or will have one).
     pub fn has_project(&self) -> bool {
-        self.lock.is_some()
+        self.lock.as_ref().is_some_and(|p| p.path.is_some())
     }
 }
 
 /// Merges the configuration files under what the command line gave, seeds values from
 /// quarry.lock, and checks an image is set.
-pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> anyhow::Result<Configured> {
+pub fn configure(
+    registry: &Registry,
+    request: &mut Request,
+    locked: bool,
+    given: Option<(crate::config::Loaded, crate::layers::ProjectKind)>,
+) -> anyhow::Result<Configured> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let layers = crate::layers::Layers::load(registry, &cwd)?;
+    let layers = match given {
+        Some((project, kind)) => crate::layers::Layers::with_project(registry, project, kind)?,
+        None => crate::layers::Layers::load(registry, &cwd)?,
+    };
     for (role, loaded) in layers.applied() {
         ui::detail(&format!("applying the {role} file `{}`", loaded.path.display()));
     }
@@ -174,6 +183,19 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
             "`quarry init` writes a quarry.toml"
         )),
         None => None,
+        // A rockerc.yaml or rocker's command line: no lock is written into the user's folder;
+        // the chain keeps the order the user last built with.
+        Some(project) if layers.kind != crate::layers::ProjectKind::Toml => {
+            if locked {
+                anyhow::bail!(Hinted::new(
+                    "--locked needs a quarry.toml and its quarry.lock",
+                    format!("`quarry import {}` writes a quarry.toml from it", project.path.display()),
+                ));
+            }
+            let user_order = lock::UserOrder::of_project(&project.path);
+            request.locked_order = user_order.merged(None);
+            Some(ProjectLock { path: None, old: None, request: Request::default(), user_order })
+        }
         Some(project) => {
             let path = lock::path_for(&project.path);
             layers.check_owner(&path)?;
@@ -221,7 +243,8 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
                 host: quarry_core::HostValues { cwd: folder, ..Default::default() },
                 ..Request::default()
             };
-            crate::layers::Layers { user: None, project: Some(project.clone()) }.apply(&mut own);
+            crate::layers::Layers { user: None, project: Some(project.clone()), ..Default::default() }
+                .apply(&mut own);
             if own.image.is_empty() {
                 own.image = base.as_ref().map_or_else(|| request.image.clone(), |(_, tag)| tag.clone());
             }
@@ -234,7 +257,7 @@ pub fn configure(registry: &Registry, request: &mut Request, locked: bool) -> an
                 old.seed(request, &names);
             }
             request.locked_order = user_order.merged(request.locked_order.take());
-            Some(ProjectLock { path, old, request: own, user_order })
+            Some(ProjectLock { path: Some(path), old, request: own, user_order })
         }
     };
     Ok(Configured { layers, lock, locked, base })

@@ -159,7 +159,7 @@ fn store_words(store: Store) -> &'static str {
 fn read(registry: &'static Registry, path: Option<&Path>, level: EngineLevel) -> anyhow::Result<Input> {
     let Some(path) = path else {
         let mut request = quarry_core::Request { engine: level, ..Default::default() };
-        crate::configure(registry, &mut request, false)
+        crate::configure(registry, &mut request, false, None)
             .context("no NEW file given, so the current project's configuration is the new side")?;
         request.host = crate::host::values();
         let rendered = quarry_core::render(registry, &request)?;

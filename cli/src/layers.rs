@@ -27,6 +27,19 @@ pub fn find_project(start: &Path) -> Option<PathBuf> {
 /// `:` (`*`: every folder).
 pub const SAFE_DIRECTORIES_VAR: &str = "QUARRY_SAFE_DIRECTORIES";
 
+/// Where the project's configuration comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProjectKind {
+    /// A quarry.toml (with its quarry.lock).
+    #[default]
+    Toml,
+    /// A folder's `rockerc.yaml` (with `~/.rockerc.yaml`), carried out as rocker would: no lock
+    /// is written into the folder; the chain order is the user's own.
+    Rockerc,
+    /// `quarry rocker`'s command line: likewise.
+    RockerLine,
+}
+
 /// The configuration that applies: the user file under the project file.
 #[derive(Debug, Clone, Default)]
 pub struct Layers {
@@ -34,16 +47,40 @@ pub struct Layers {
     pub user: Option<Loaded>,
     /// The project's file, if one was found.
     pub project: Option<Loaded>,
+    /// What the project's configuration was read from.
+    pub kind: ProjectKind,
+}
+
+/// The project's configuration for `cwd`: the quarry.toml in it or a parent folder, else the
+/// `rockerc.yaml` of `cwd` itself (rockerc reads only the folder it runs in), carried out as rocker
+/// would (`crate::rocker`), under the user's `~/.rockerc.yaml`. The rockerc's notes are said once
+/// here, with the way to make it a quarry.toml.
+pub fn discover(registry: &Registry, cwd: &Path) -> anyhow::Result<Option<(Loaded, ProjectKind)>> {
+    if let Some(path) = find_project(cwd) {
+        return Ok(Some((Loaded::read(&path)?, ProjectKind::Toml)));
+    }
+    let Some(rockerc) = crate::rocker::rockerc::Rockerc::find(cwd)? else { return Ok(None) };
+    let loaded = crate::rocker::rockerc_project(registry, &rockerc, cwd)?;
+    Ok(Some((loaded, ProjectKind::Rockerc)))
 }
 
 impl Layers {
     /// The user's file under `path` as the project file (`quarry explain old.toml`). A file named
     /// on the command line is the user's choice: its owner is not checked.
     pub fn with_project_file(registry: &Registry, path: &Path) -> anyhow::Result<Layers> {
-        let mut project = Loaded::read(path)?;
+        Layers::with_project(registry, Loaded::read(path)?, ProjectKind::Toml)
+    }
+
+    /// The user's file under `project`, a configuration given rather than found (`quarry rocker`'s
+    /// command line).
+    pub fn with_project(
+        registry: &Registry,
+        mut project: Loaded,
+        kind: ProjectKind,
+    ) -> anyhow::Result<Layers> {
         project.check(registry)?;
         project.config.project_extensions = project_extension_names(registry);
-        let layers = Layers { user: Layers::load_user(registry)?, project: Some(project) };
+        let layers = Layers { user: Layers::load_user(registry)?, project: Some(project), kind };
         layers.check_roles()?;
         Ok(layers)
     }
@@ -63,13 +100,13 @@ impl Layers {
     /// above `cwd` must belong to the effective user unless its folder is a safe directory
     /// ([`Layers::check_owner`]).
     pub fn load(registry: &Registry, cwd: &Path) -> anyhow::Result<Layers> {
-        let mut layers = Layers { user: Layers::load_user(registry)?, project: None };
-        if let Some(path) = find_project(cwd) {
-            layers.check_owner(&path)?;
-            let mut loaded = Loaded::read(&path)?;
+        let mut layers = Layers { user: Layers::load_user(registry)?, ..Layers::default() };
+        if let Some((mut loaded, kind)) = discover(registry, cwd)? {
+            layers.check_owner(&loaded.path)?;
             loaded.check(registry)?;
             loaded.config.project_extensions = project_extension_names(registry);
             layers.project = Some(loaded);
+            layers.kind = kind;
         }
         layers.check_roles()?;
         Ok(layers)
@@ -82,7 +119,7 @@ impl Layers {
             Some(p) => Some(Loaded::read(&p)?),
             None => None,
         };
-        Layers { user, project: None }.check_owner(path)
+        Layers { user, ..Layers::default() }.check_owner(path)
     }
 
     /// A project file cannot mark folders safe: only the user's file and the environment can.
@@ -257,6 +294,7 @@ impl Layers {
             ("platform", &b.platform),
             ("progress", &b.progress),
             ("builder", &b.builder),
+            ("shm_size", &b.shm_size),
         ] {
             if let Some(v) = value {
                 build.insert(key.into(), Value::String(v.clone()));
@@ -436,6 +474,7 @@ impl Layers {
         fill(&mut options.platform, &|b| b.platform.clone());
         fill(&mut options.progress, &|b| b.progress.clone());
         fill(&mut options.builder, &|b| b.builder.clone());
+        fill(&mut options.shm_size, &|b| b.shm_size.clone());
         options.pull |= self.last(|c| c.build.pull).unwrap_or(false);
         options.no_cache |= self.last(|c| c.build.no_cache).unwrap_or(false);
     }
@@ -463,7 +502,7 @@ fn union(into: &mut Vec<String>, from: &[String]) {
 pub fn request_from_text(registry: &Registry, text: &str, origin: &Path) -> anyhow::Result<Request> {
     let loaded = Loaded::parse(origin, text.to_owned())?;
     loaded.check(registry)?;
-    let layers = Layers { user: None, project: Some(loaded) };
+    let layers = Layers { user: None, project: Some(loaded), kind: ProjectKind::Toml };
     let mut request = Request { engine: EngineLevel::Modern, ..Request::default() };
     layers.apply(&mut request);
     if request.image.is_empty() {

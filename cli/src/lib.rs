@@ -21,6 +21,7 @@ pub mod lock;
 pub mod output;
 pub mod project;
 mod project_ext;
+pub mod rocker;
 pub mod scaffold;
 pub mod ui;
 
@@ -87,7 +88,12 @@ pub fn registry_with(
 
 /// Runs the command line `argv` (program name first) with `registry` and the extensions of the
 /// project found above the current folder.
-pub fn run(registry: &'static Registry, argv: Vec<std::ffi::OsString>) -> ExitCode {
+pub fn run(registry: &'static Registry, mut argv: Vec<std::ffi::OsString>) -> ExitCode {
+    // Through a link named `rocker` or `rockerc`, the program is that command of quarry's.
+    let program = argv.first().map(|a| std::path::Path::new(a).file_name().unwrap_or_default().to_owned());
+    if let Some(name) = program.filter(|n| n == "rocker" || n == "rockerc") {
+        argv.insert(1, name);
+    }
     let registry = match with_project_extensions(registry, &argv) {
         Ok(r) => r,
         Err(e) => return exit::report(&e, exit::FAILURE),
@@ -109,6 +115,14 @@ pub fn run(registry: &'static Registry, argv: Vec<std::ffi::OsString>) -> ExitCo
         args::Invocation::Render(render) => render_command(registry, &render),
         args::Invocation::Build(build) => build_command(registry, *build).map(|_| ()),
         args::Invocation::Run(run) => match run_command(registry, *run) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        args::Invocation::Rocker(line) => match rocker::rocker_command(registry, &line) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        args::Invocation::Rockerc(line) => match rocker::rockerc_command(registry, &line) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },

@@ -148,15 +148,9 @@ pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::
     import_rockerc_with_deps(registry, yaml, origin, &[])
 }
 
-/// [`import_rockerc`], with the deps_rocker files its `deps` extension would read: their
-/// packages and scripts become the project keys `apt`, `pip` and `scripts`, layer for layer.
-pub fn import_rockerc_with_deps(
-    registry: &Registry,
-    yaml: &str,
-    origin: &str,
-    deps: &[crate::import_deps::DepsFile],
-) -> anyhow::Result<Imported> {
-    use toml::Value;
+/// The first document of a rockerc file's YAML, refused when its aliases stand for more than
+/// [`MAX_NODES`] values or nest deeper than 64.
+pub fn load_yaml(yaml: &str, origin: &str) -> anyhow::Result<Yaml> {
     let origin = shown(origin);
     let not_yaml = |e: &dyn std::fmt::Display| {
         anyhow::Error::new(Hinted::new(
@@ -176,7 +170,20 @@ pub fn import_rockerc_with_deps(
         ));
     }
     let docs = YamlLoader::load_from_str(yaml).map_err(|e| not_yaml(&e))?;
-    let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
+    Ok(docs.into_iter().next().unwrap_or(Yaml::Null))
+}
+
+/// [`import_rockerc`], with the deps_rocker files its `deps` extension would read: their
+/// packages and scripts become the project keys `apt`, `pip` and `scripts`, layer for layer.
+pub fn import_rockerc_with_deps(
+    registry: &Registry,
+    yaml: &str,
+    origin: &str,
+    deps: &[crate::import_deps::DepsFile],
+) -> anyhow::Result<Imported> {
+    use toml::Value;
+    let doc = load_yaml(yaml, origin)?;
+    let origin = shown(origin);
     let Yaml::Hash(map) = &doc else {
         anyhow::bail!(Hinted::new(
             format!("{origin} holds no mapping"),

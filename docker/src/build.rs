@@ -43,6 +43,8 @@ pub struct BuildOptions {
     pub platform: Option<String>,
     /// `--progress` (default `auto`).
     pub progress: Option<String>,
+    /// `--shm-size` of the build's RUN steps (rocker's `--shm-size-build`).
+    pub shm_size: Option<String>,
 }
 
 /// The `docker` arguments that build `context` into `tag`.
@@ -88,6 +90,9 @@ pub fn build_args(
     }
     if let Some(p) = &opts.platform {
         args.extend(["--platform".into(), p.clone()]);
+    }
+    if let Some(s) = &opts.shm_size {
+        args.extend(["--shm-size".into(), s.clone()]);
     }
     args.push(context.display().to_string());
     args
@@ -379,6 +384,7 @@ mod tests {
             network: Some("host".into()),
             platform: Some("linux/amd64".into()),
             progress: Some("plain".into()),
+            shm_size: None,
         };
         let args =
             build_args(&engine("26.1.5", true), Path::new("/ctx"), "t:1", &id("default"), &opts).join(" ");

@@ -9,6 +9,8 @@ use crate::{Message, Say};
 pub struct RunOptions {
     /// Allocate a terminal and keep stdin open (when stdin is a terminal).
     pub interactive: bool,
+    /// Remove the container when it stops (`--rm`).
+    pub remove: bool,
     /// Extra arguments from the configuration files, before the image.
     pub extra: Vec<String>,
     /// The command to run instead of the image's default.
@@ -73,7 +75,10 @@ pub fn run_args(
     env: &dyn Fn(&str) -> Option<String>,
     say: Say,
 ) -> Result<Vec<String>, RunError> {
-    let mut args: Vec<String> = vec!["run".into(), "--rm".into()];
+    let mut args: Vec<String> = vec!["run".into()];
+    if options.remove {
+        args.push("--rm".into());
+    }
     if options.interactive {
         args.extend(["--interactive".into(), "--tty".into()]);
     }

@@ -22,9 +22,9 @@ mod keys;
 /// The catalog plus the extensions of the project file found above `cwd`. Without a project
 /// file, or with one that adds none, the catalog itself.
 pub fn registry(catalog: &'static Registry, cwd: &Path) -> anyhow::Result<&'static Registry> {
-    let Some(path) = crate::layers::find_project(cwd) else { return Ok(catalog) };
-    let root = folder_of(&path);
-    registry_of(catalog, &Loaded::read(&path)?, root)
+    let Some((loaded, _)) = crate::layers::discover(catalog, cwd)? else { return Ok(catalog) };
+    let root = folder_of(&loaded.path);
+    registry_of(catalog, &loaded, root)
 }
 
 /// The catalog plus the extensions of the configuration `path` (`quarry explain OLD.toml NEW.toml`:
@@ -78,7 +78,7 @@ fn folder_of(path: &Path) -> PathBuf {
 }
 
 /// The catalog plus the extensions the configuration `loaded` adds, its paths read from `root`.
-fn registry_of(
+pub(crate) fn registry_of(
     catalog: &'static Registry,
     loaded: &Loaded,
     root: PathBuf,
