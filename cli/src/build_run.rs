@@ -325,9 +325,16 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
             },
         },
     };
+    // GPUs: asked of the engine before the build, so a host without them fails (or, for GPUs
+    // only when present, goes on without them) before anything is built.
+    let gpu = match &prepared.engine {
+        Some(_) => engine::has_nvidia_runtime(&prepared.docker),
+        None => true,
+    };
     let options = run::RunOptions {
         interactive: run.interactive.unwrap_or_else(|| std::io::stdin().is_terminal()),
         remove: run.remove,
+        gpu,
         extra,
         command: run.command,
         cwd,
@@ -336,6 +343,15 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
     };
     let run_args =
         run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok(), &ui::show)?;
+    if !gpu && engine::wants_gpu(&run_args) {
+        anyhow::bail!(Hinted::new(
+            "the container asks for NVIDIA GPUs, but the engine has no NVIDIA runtime: `docker run` would fail after \
+             the build (`could not select device driver \"\" with capabilities: [[gpu]]`)",
+            "install the NVIDIA Container Toolkit on the host, or use `--nvidia-mode auto` for GPUs only when the \
+             engine has them",
+        ));
+    }
+
     if dry_run {
         let make_cookie = cookie.map(|(line, _)| format!("{line}\n")).unwrap_or_default();
         let text = format!(

@@ -22,6 +22,7 @@ pub mod output;
 pub mod project;
 mod project_ext;
 pub mod rocker;
+mod rocker_commands;
 pub mod scaffold;
 pub mod ui;
 
@@ -118,11 +119,11 @@ pub fn run(registry: &'static Registry, mut argv: Vec<std::ffi::OsString>) -> Ex
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
-        args::Invocation::Rocker(line) => match rocker::rocker_command(registry, &line) {
+        args::Invocation::Rocker(line) => match rocker_commands::rocker_command(registry, &line) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
-        args::Invocation::Rockerc(line) => match rocker::rockerc_command(registry, &line) {
+        args::Invocation::Rockerc(line) => match rocker_commands::rockerc_command(registry, &line) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },

@@ -48,8 +48,10 @@ pub const VARIABLES: &[&str] = &["name", "out", "context", "options"];
 ///
 /// - `home`: the home folder of the image's user (the `home` of the extension that sets
 ///   `final_user`, else `/root`), for mounts into it;
-/// - `host_groups`: the host user's supplementary group ids, comma-separated (for `group_add`).
-pub const RUN_VARIABLES: &[&str] = &["home", "host_groups"];
+/// - `host_groups`: the host user's supplementary group ids, comma-separated (for `group_add`);
+/// - `gpu`: whether the engine runs NVIDIA GPUs (it has the NVIDIA Container Toolkit's
+///   runtime), for GPUs only when present.
+pub const RUN_VARIABLES: &[&str] = &["home", "host_groups", "gpu"];
 
 /// Functions every template may call.
 ///
@@ -150,8 +152,8 @@ pub fn context<'a>(name: &str, options: impl IntoIterator<Item = (&'a str, &'a s
 }
 
 /// The context of `[run]` entries: [`context`] and the [`RUN_VARIABLES`].
-pub fn run_context(base: Value, home: &str, host_groups: &str) -> Value {
-    minijinja::context! { home => home, host_groups => host_groups, ..base }
+pub fn run_context(base: Value, home: &str, host_groups: &str, gpu: bool) -> Value {
+    minijinja::context! { home => home, host_groups => host_groups, gpu => gpu, ..base }
 }
 
 /// Renders `source` (named `<extension>/<file>`) with `ctx`.

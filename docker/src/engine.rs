@@ -191,9 +191,43 @@ fn parse_image_config(json: &str) -> Option<quarry_core::ImageConfig> {
     })
 }
 
+/// Whether the engine runs NVIDIA GPUs: it knows the NVIDIA Container Toolkit's `nvidia` runtime
+/// (`docker info`'s runtimes), which `--gpus` and `--runtime=nvidia` need.
+pub fn has_nvidia_runtime(docker: &str) -> bool {
+    Command::new(docker)
+        .args(["info", "--format", "{{json .Runtimes}}"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .is_some_and(|o| runtimes_have_nvidia(&String::from_utf8_lossy(&o.stdout)))
+}
+
+fn runtimes_have_nvidia(json: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(json.trim())
+        .ok()
+        .and_then(|v| v.as_object().map(|m| m.keys().any(|k| k.starts_with("nvidia"))))
+        .unwrap_or(false)
+}
+
+/// Whether `docker run` arguments ask for NVIDIA GPUs (`--gpus`, `--runtime=nvidia`).
+pub fn wants_gpu(run_args: &[String]) -> bool {
+    run_args.iter().any(|a| a == "--gpus" || a.starts_with("--gpus=") || a == "--runtime=nvidia")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nvidia_runtimes_are_found_in_docker_info() {
+        assert!(runtimes_have_nvidia(
+            r#"{"io.containerd.runc.v2":{"path":"runc"},"nvidia":{"path":"nvidia-container-runtime"}}"#
+        ));
+        assert!(!runtimes_have_nvidia(r#"{"io.containerd.runc.v2":{"path":"runc"},"runc":{"path":"runc"}}"#));
+        assert!(!runtimes_have_nvidia("garbage"));
+        assert!(wants_gpu(&["--gpus=all".into()]) && wants_gpu(&["--runtime=nvidia".into()]));
+        assert!(!wants_gpu(&["--env=NVIDIA_VISIBLE_DEVICES=all".into()]));
+    }
 
     #[test]
     fn image_configs_are_read_from_inspect() {

@@ -19,6 +19,8 @@ pub struct RunOptions {
     pub cwd: std::path::PathBuf,
     /// The host user's supplementary group ids (the `host_groups` of `[run]` entries).
     pub host_groups: Vec<String>,
+    /// Whether the engine runs NVIDIA GPUs (the `gpu` of `[run]` entries).
+    pub gpu: bool,
     /// The X authority cookie file made on the host for this run, mounted for extensions that
     /// ask for it (`[run] xauthority`); `None` when none could be made.
     pub xauthority: Option<String>,
@@ -87,6 +89,13 @@ pub fn run_args(
     let mut xauthority = false;
     for r in &rendered.resolved.extensions {
         let ext = r.extension;
+        let entries = ext.run.env.iter().chain(ext.run.args).chain(ext.run.devices).chain(ext.run.volumes);
+        if !options.gpu && entries.clone().any(|e| e.contains('{') && e.contains("gpu")) {
+            say(Message::Note(format!(
+                "the engine has no NVIDIA runtime: `{}` runs the container without GPUs",
+                ext.name
+            )));
+        }
         // An entry that uses a list option renders once per value; any other entry once.
         let render = |entry: &str| -> Result<Vec<String>, RunError> {
             let list = ext.options.iter().find(|o| o.multiple && uses_option(entry, o.name));
@@ -110,7 +119,7 @@ pub fn run_args(
                         (o.name, v, o.rule)
                     }),
                 );
-                let ctx = quarry_core::template::run_context(options_ctx, &home, &host_groups);
+                let ctx = quarry_core::template::run_context(options_ctx, &home, &host_groups, options.gpu);
                 let text = if entry.contains('{') {
                     quarry_core::template::render(&format!("{}/run", ext.name), entry, ctx).map_err(|e| {
                         RunError::Template { extension: ext.name.to_owned(), message: e.to_string() }
@@ -131,62 +140,92 @@ pub fn run_args(
             }
             Ok(out)
         };
-        for e in ext.run.env {
-            for e in render(e)? {
-                args.extend(["--env".into(), e]);
-            }
-        }
-        for v in ext.run.volumes {
-            for v in render(v)? {
-                let expanded = expand(&v, env).map_err(|var| RunError::UnsetVariable {
-                    extension: ext.name.to_owned(),
-                    spec: v.clone(),
-                    var,
-                })?;
-                let (spec, missing) = volume(&expanded, &options.cwd);
-                if let Some(missing) = missing {
-                    say(Message::Warning(format!(
-                        "the host path `{missing}` of volume {} does not exist: docker creates it as an empty folder owned by root",
-                        quarry_core::text::quoted(&v)
-                    )
-                    .into()));
-                }
-                args.extend(["--volume".into(), spec]);
-            }
-        }
-        // Made only when the host path exists: Docker would create a missing one as a
-        // root-owned folder.
-        for v in ext.run.optional_volumes {
-            for v in render(v)? {
-                let Ok(expanded) = expand(&v, env) else { continue };
-                let source = expanded.split(':').next().unwrap_or_default();
-                if std::path::Path::new(source).exists() {
-                    args.extend(["--volume".into(), expanded]);
+        let mut mine: Vec<String> = Vec::new();
+        let made = (|| -> Result<(), RunError> {
+            for e in ext.run.env {
+                for e in render(e)? {
+                    mine.extend(["--env".into(), e]);
                 }
             }
-        }
-        for d in ext.run.devices {
-            for d in render(d)? {
-                args.extend(["--device".into(), d]);
-            }
-        }
-        for a in ext.run.args {
-            args.extend(render(a)?);
-        }
-        for g in ext.run.group_add {
-            for list in render(g)? {
-                for group in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
-                    if !(quarry_core::rules::is_uint(group) || quarry_core::rules::is_identifier(group)) {
-                        return Err(RunError::Group {
-                            extension: ext.name.to_owned(),
-                            group: group.to_owned(),
-                        });
+            for v in ext.run.volumes {
+                for v in render(v)? {
+                    let expanded = expand(&v, env).map_err(|var| RunError::UnsetVariable {
+                        extension: ext.name.to_owned(),
+                        spec: v.clone(),
+                        var,
+                    })?;
+                    let (spec, missing) = volume(&expanded, &options.cwd);
+                    if let Some(missing) = missing {
+                        say(Message::Warning(format!(
+                            "the host path `{missing}` of volume {} does not exist: docker creates it as an empty folder owned by root",
+                            quarry_core::text::quoted(&v)
+                        )
+                        .into()));
                     }
-                    args.extend(["--group-add".into(), group.to_owned()]);
+                    mine.extend(["--volume".into(), spec]);
                 }
             }
+            // Made only when the host path exists: Docker would create a missing one as a
+            // root-owned folder.
+            for v in ext.run.optional_volumes {
+                for v in render(v)? {
+                    let Ok(expanded) = expand(&v, env) else { continue };
+                    let source = expanded.split(':').next().unwrap_or_default();
+                    if std::path::Path::new(source).exists() {
+                        mine.extend(["--volume".into(), expanded]);
+                    }
+                }
+            }
+            for d in ext.run.devices {
+                for d in render(d)? {
+                    // As rocker does: a device the host lacks is left out, with a warning, instead
+                    // of docker failing on it.
+                    let host = d.split(':').next().unwrap_or_default();
+                    if !std::path::Path::new(host).exists() {
+                        say(Message::Warning(
+                            format!("the device `{host}` does not exist on this host: it is left out").into(),
+                        ));
+                        continue;
+                    }
+                    mine.extend(["--device".into(), d]);
+                }
+            }
+            for a in ext.run.args {
+                mine.extend(render(a)?);
+            }
+            for g in ext.run.group_add {
+                for list in render(g)? {
+                    for group in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+                        if !(quarry_core::rules::is_uint(group) || quarry_core::rules::is_identifier(group)) {
+                            return Err(RunError::Group {
+                                extension: ext.name.to_owned(),
+                                group: group.to_owned(),
+                            });
+                        }
+                        mine.extend(["--group-add".into(), group.to_owned()]);
+                    }
+                }
+            }
+            Ok(())
+        })();
+        match made {
+            Ok(()) => {
+                args.extend(mine);
+                xauthority |= ext.run.xauthority;
+            }
+            // As rocker leaves `--ssh` out without `SSH_AUTH_SOCK`: the extension's run-time part
+            // goes, with a warning; its image stays.
+            Err(RunError::UnsetVariable { extension, spec, var }) => {
+                say(Message::Warning(quarry_core::Hinted::new(
+                    format!(
+                        "`${var}` is not set on this host, so `{extension}` is left out of this run (it mounts {})",
+                        quarry_core::text::quoted(&spec)
+                    ),
+                    format!("set `{var}` on the host for `{extension}` to work"),
+                )))
+            }
+            Err(e) => return Err(e),
         }
-        xauthority |= ext.run.xauthority;
     }
     if xauthority && let Some(file) = &options.xauthority {
         let target = quarry_core::XAUTHORITY_PATH;

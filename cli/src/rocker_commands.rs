@@ -1,0 +1,163 @@
+//! `quarry rocker ARGS...` (also as a program named `rocker`) and `quarry rockerc` (or
+//! `rockerc`): rocker's command line and rockerc's files, read by `crate::rocker`, built and run
+//! through `quarry run`'s path.
+
+use std::path::Path;
+
+use quarry_core::{Hinted, Registry, Request};
+
+use crate::config::Loaded;
+use crate::layers::ProjectKind;
+use crate::rocker::translate::{Mode, Translation};
+use crate::rocker::{COMPATIBLE, parse, project, rockerc, spec, translate, with_host};
+use crate::{args, ui};
+
+/// `quarry rocker ARGS...`: rocker's command line, run by quarry. Returns the container's exit
+/// code.
+pub fn rocker_command(registry: &'static Registry, argv: &[String]) -> anyhow::Result<u8> {
+    let (dry_run, argv) = quarry_dry_run(argv);
+    let parsed = parse::parse(argv)?;
+    if parsed.has("help") {
+        crate::output::stdout(help().as_bytes())?;
+        return Ok(0);
+    }
+    if parsed.has("version") {
+        crate::output::stdout(format!("quarry {} ({COMPATIBLE})\n", env!("CARGO_PKG_VERSION")).as_bytes())?;
+        return Ok(0);
+    }
+    let t = with_host(|host| translate::translate(&parsed, registry, host))??;
+    let cwd = std::env::current_dir()?;
+    let loaded = project(registry, &t, &cwd.join("(rocker command line)"), None)?;
+    run(registry, t, loaded, ProjectKind::RockerLine, dry_run)
+}
+
+/// quarry's own `--dry-run` in front of rocker's options (rocker has no option of that name):
+/// print the docker commands instead of building and running.
+fn quarry_dry_run(argv: &[String]) -> (bool, &[String]) {
+    match argv.first() {
+        Some(first) if first == "--dry-run" => (true, &argv[1..]),
+        _ => (false, argv),
+    }
+}
+
+/// `quarry rockerc [--x11 ...] [IMAGE] [COMMAND...]`: the folder's rockerc files, with rockerc's
+/// command line on top (`--<extension>` words join `args`, the first other word is the image,
+/// the rest the command).
+pub fn rockerc_command(registry: &'static Registry, argv: &[String]) -> anyhow::Result<u8> {
+    let (dry_run, argv) = quarry_dry_run(argv);
+    let cwd = std::env::current_dir()?;
+    let Some(mut rc) = rockerc::Rockerc::find(&cwd)? else {
+        anyhow::bail!(Hinted::new(
+            format!("there is no `{}` in `{}`", rockerc::FILE, cwd.display()),
+            "run it in the folder of a rockerc.yaml, or use `quarry rocker` with rocker's options",
+        ));
+    };
+    let mut extra_args = Vec::new();
+    let mut positional = Vec::new();
+    for a in argv {
+        match a.strip_prefix("--") {
+            Some(flag) if positional.is_empty() && !flag.is_empty() => {
+                if ["vsc", "force", "verbose", "show-dockerfile", "create-dockerfile"].contains(&flag) {
+                    ui::note(&format!("rockerc's `--{flag}` is not used by quarry's rockerc"));
+                } else {
+                    extra_args.push(yaml_rust2::Yaml::String(flag.to_owned()));
+                }
+            }
+            _ => positional.push(a.clone()),
+        }
+    }
+    if !extra_args.is_empty() {
+        match rc.keys.iter_mut().find(|(k, _)| k == "args") {
+            Some((_, yaml_rust2::Yaml::Array(items))) => items.extend(extra_args),
+            _ => rc.keys.insert(0, ("args".to_owned(), yaml_rust2::Yaml::Array(extra_args))),
+        }
+    }
+    let mut positional = positional.into_iter();
+    if let Some(image) = positional.next() {
+        rc.keys.retain(|(k, _)| k != "image");
+        rc.keys.push(("image".to_owned(), yaml_rust2::Yaml::String(image)));
+    }
+    let (mut line, notes) = rc.argv();
+    if !line.contains(&"--".to_owned()) {
+        line.push("--".to_owned());
+    }
+    line.extend(positional);
+    for n in &notes {
+        ui::note(n);
+    }
+    let parsed = parse::parse(&line)?;
+    let t = with_host(|host| translate::translate(&parsed, registry, host))??;
+    let loaded = project(registry, &t, &cwd.join(rockerc::FILE), rc.dockerfile.as_deref())?;
+    run(registry, t, loaded, ProjectKind::Rockerc, dry_run)
+}
+
+/// Runs a translation as `quarry run` runs: built (then only printed with `--mode dry-run`), with
+/// rocker's `--rm` and terminal choices.
+fn run(
+    registry: &'static Registry,
+    t: Translation,
+    loaded: Loaded,
+    kind: ProjectKind,
+    dry_run: bool,
+) -> anyhow::Result<u8> {
+    for n in &t.notes {
+        ui::note(n);
+    }
+    let registry = crate::project_ext::registry_of(
+        registry,
+        &loaded,
+        loaded.path.parent().unwrap_or(Path::new(".")).to_owned(),
+    )?;
+    let run = args::Run {
+        build: args::Build {
+            request: Request { host: crate::host::values(), ..Request::default() },
+            engine_given: false,
+            locked: false,
+            tag: t.tag.clone(),
+            dry_run,
+            cache_id: None,
+            cache_registry: None,
+            cache_registry_insecure: false,
+            options: crate::build::BuildOptions::default(),
+            project: Some((loaded, kind)),
+        },
+        env_files: Vec::new(),
+        run_args: Vec::new(),
+        command: t.command.clone(),
+        remove: t.remove,
+        interactive: match t.mode {
+            Mode::Auto => None,
+            Mode::Interactive => Some(true),
+            Mode::NonInteractive | Mode::DryRun => Some(false),
+        },
+        print_after_build: t.mode == Mode::DryRun,
+        strict: t.strict,
+    };
+    crate::build_run::run_command(registry, run)
+}
+
+/// `quarry rocker --help`: rocker's options, as quarry reads them.
+pub fn help() -> String {
+    let mut out = format!(
+        "Usage: quarry rocker [OPTIONS] IMAGE [COMMAND]...\n       rocker [OPTIONS] IMAGE [COMMAND]...   (quarry through a link named `rocker`)\n\n\
+         rocker's command line ({COMPATIBLE}), built and run by quarry: the same options, values and\n\
+         defaults, the image cached as quarry caches it. An option with a list of values (`--volume a b`)\n\
+         ends at `--` or the next option. Where rocker would refuse a line or change it, quarry does\n\
+         what it says and notes the difference. `quarry rocker --dry-run ...` (quarry's own, first)\n\
+         prints the docker commands instead of running them.\n\nOptions:\n"
+    );
+    for o in spec::OPTIONS {
+        let names = o.names.join(", ");
+        let value = match o.nargs {
+            spec::Nargs::Zero => String::new(),
+            spec::Nargs::One | spec::Nargs::ListOfOne => " VALUE".to_owned(),
+            spec::Nargs::Optional => " [VALUE]".to_owned(),
+            spec::Nargs::Any => " [VALUE ...]".to_owned(),
+            spec::Nargs::AtLeastOne => " VALUE [VALUE ...]".to_owned(),
+        };
+        let choices =
+            if o.choices.is_empty() { String::new() } else { format!(" ({})", o.choices.join(", ")) };
+        out.push_str(&format!("  {names}{value}\n      {}{choices}\n", o.help));
+    }
+    out
+}
