@@ -140,7 +140,7 @@ impl Rule {
             Rule::UserName => "`[a-z_][a-z0-9_-]*`, at most 32 characters",
             Rule::AptPackage => "`[a-z0-9][a-z0-9+.-]+`, at most 128 characters",
             Rule::AbsPath => {
-                "an absolute path: `/` followed by `[A-Za-z0-9/._+-]`, no `..` component, at most 255 characters"
+                "an absolute path: `/` followed by `[A-Za-z0-9/._+@-]`, no `..` component, at most 255 characters"
             }
             Rule::ImageRef => {
                 "`[host[:port]/]path[:tag][@sha256:<64 hex>]`: lowercase path components (alphanumerics separated by `.`, `_`, `-`), tag `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, at most 255 characters"
@@ -655,10 +655,12 @@ pub const fn is_templated(s: &str) -> bool {
 }
 
 const fn is_path_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'/' || c == b'.' || c == b'_' || c == b'-' || c == b'+'
+    // `@`: rockerc names worktree folders `repo@branch`; it is plain in a shell word and in
+    // Dockerfile instructions alike.
+    c.is_ascii_alphanumeric() || c == b'/' || c == b'.' || c == b'_' || c == b'-' || c == b'+' || c == b'@'
 }
 
-/// `/` followed by `[A-Za-z0-9/._+-]`, no `..` component, at most 255 characters.
+/// `/` followed by `[A-Za-z0-9/._+@-]`, no `..` component, at most 255 characters.
 pub const fn is_abs_path(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty() && b[0] == b'/' && b.len() <= 255 && path_bytes_ok(b)
@@ -688,7 +690,7 @@ pub const fn is_pip_requirement(s: &str) -> bool {
     true
 }
 
-/// A relative path: `[A-Za-z0-9/._+-]`, not starting with `/`, no `..` component.
+/// A relative path: `[A-Za-z0-9/._+@-]`, not starting with `/`, no `..` component.
 pub const fn is_rel_path(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty() && b[0] != b'/' && b.len() <= 255 && path_bytes_ok(b)
@@ -1115,6 +1117,7 @@ mod tests {
         assert!(!is_abs_path("/opt/../etc"));
         assert!(!is_abs_path("opt"));
         assert!(!is_abs_path("/opt/x y"));
+        assert!(is_abs_path("/home/me/repo@main"), "rockerc's worktree folders");
         assert!(is_rel_path("files/entry.sh"));
         assert!(is_pip_requirement("numpy==2.1") && is_pip_requirement("rich>=13,<14"));
         assert!(is_pip_requirement("uvicorn[standard]"));
