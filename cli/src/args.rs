@@ -513,7 +513,13 @@ pub struct ExtensionFlag {
     pub aliases: Vec<String>,
     /// A list option: the flag may be repeated.
     pub multiple: bool,
+    /// The extension's own flag taken over by an optional single-value option: `--network`
+    /// alone selects it, `--network bridge` gives the value ([`optional_values`]).
+    pub optional_value: bool,
 }
+
+/// The value an optional-value flag has when given alone: it selects its extension only.
+const SELECT_ONLY: &str = "\u{0}select";
 
 impl ExtensionFlag {
     /// The clap argument id: prefixed, so it never meets a built-in argument's id.
@@ -558,8 +564,8 @@ fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<Extensio
             Ok(())
         };
         let base = ext.name.replace('_', "-");
-        // A required option may take over the extension's own flag (`--env A=1`).
-        let taken_over = ext.options.iter().any(|o| o.required && o.aliases.contains(&base.as_str()));
+        // An option may take over the extension's own flag (`--env A=1`, `--network [MODE]`).
+        let taken_over = ext.options.iter().any(|o| o.aliases.contains(&base.as_str()));
         if !taken_over {
             let flag = ExtensionFlag {
                 long: base.clone(),
@@ -567,18 +573,26 @@ fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<Extensio
                 option: None,
                 aliases: Vec::new(),
                 multiple: false,
+                optional_value: false,
             };
             add(flag)?;
         }
         for option in ext.options {
-            let long = format!("{base}-{}", option.name.replace('_', "-"));
-            let aliases = option.aliases.iter().map(|a| (*a).to_owned()).collect();
+            let mut long = format!("{base}-{}", option.name.replace('_', "-"));
+            let mut aliases: Vec<String> = option.aliases.iter().map(|a| (*a).to_owned()).collect();
+            let optional_value = !option.required && !option.multiple && aliases.contains(&base);
+            // Shown as the extension's own flag, `--network[=VALUE]`, with `--network-mode` beside it.
+            if optional_value {
+                aliases.retain(|a| *a != base);
+                aliases.insert(0, std::mem::replace(&mut long, base.clone()));
+            }
             add(ExtensionFlag {
                 long,
                 extension: ext.name,
                 option: Some(option.name),
                 aliases,
                 multiple: option.multiple,
+                optional_value,
             })?;
         }
     }
@@ -635,6 +649,13 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     }
     help.push_str(&format!(" [{}]", spec.default_statement()));
     let arg = if spec.multiple { arg.action(ArgAction::Append) } else { arg.action(ArgAction::Set) };
+    // Given alone it selects the extension; its value is `=VALUE` or, as one more word, what
+    // [`optional_values`] joins to it.
+    let arg = if flag.optional_value {
+        arg.num_args(0..=1).require_equals(true).default_missing_value(SELECT_ONLY)
+    } else {
+        arg
+    };
     arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
 }
 
@@ -705,6 +726,7 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
         .iter()
         .filter(|f| named.contains(f.long.as_str()) || f.aliases.iter().any(|a| named.contains(a.as_str())))
         .collect();
+    let argv = optional_values(registry, &flags, argv);
     let lean = with_flags(registry, cli, wanted.iter().copied());
     let lean_argv = command_after_image(&lean, argv.clone());
     let (matches, present) = match lean.try_get_matches_from(lean_argv) {
@@ -788,7 +810,8 @@ pub fn command_after_image(command: &clap::Command, mut argv: Vec<OsString>) -> 
             (None, Some(c)) => a.get_short() == Some(c),
             _ => false,
         })?;
-        Some(arg.get_action().takes_values())
+        // An optional value is only ever `--flag=VALUE` here ([`optional_values`]).
+        Some(arg.get_action().takes_values() && !arg.is_require_equals_set())
     };
     let Some(run_at) = argv.iter().skip(1).position(|a| !a.to_string_lossy().starts_with('-')).map(|i| i + 1)
     else {
@@ -880,11 +903,12 @@ fn request(flags: &[&ExtensionFlag], args: &SelectArgs, matches: &ArgMatches) ->
             }
             Some(option) => {
                 if let Some(value) = matches.get_one::<String>(&flag.id()) {
-                    selections
+                    let selection = selections
                         .entry(flag.extension.to_owned())
-                        .or_insert_with(|| Selection::new(flag.extension))
-                        .options
-                        .insert(option.to_owned(), value.clone());
+                        .or_insert_with(|| Selection::new(flag.extension));
+                    if value != SELECT_ONLY {
+                        selection.options.insert(option.to_owned(), value.clone());
+                    }
                 }
             }
         }
@@ -904,6 +928,38 @@ fn request(flags: &[&ExtensionFlag], args: &SelectArgs, matches: &ArgMatches) ->
         locked_order: None,
         image_config: None,
     }
+}
+
+/// Joins the word after an optional-value flag (`--network bridge`) to it (`--network=bridge`)
+/// when the option accepts the word, so clap takes it as the value; any other word (`--network
+/// ubuntu:24.04`, `--shm-size IMAGE`) stays where it is, for the image or the command: a flag
+/// never swallows the image. Nothing after `--` is touched.
+fn optional_values(registry: &Registry, flags: &[ExtensionFlag], argv: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut words = argv.into_iter().peekable();
+    while let Some(word) = words.next() {
+        let text = word.to_string_lossy().into_owned();
+        if text == "--" {
+            out.push(word);
+            out.extend(words);
+            break;
+        }
+        let flag = text.strip_prefix("--").and_then(|long| {
+            flags.iter().find(|f| f.optional_value && (f.long == long || f.aliases.iter().any(|a| a == long)))
+        });
+        let accepts = |value: &str| {
+            flag.and_then(|f| registry.get(f.extension).and_then(|e| e.option(f.option?)))
+                .is_some_and(|spec| spec.rule.accepts(value))
+        };
+        match words.peek().map(|w| w.to_string_lossy().into_owned()) {
+            Some(next) if flag.is_some() && !next.starts_with('-') && accepts(&next) => {
+                words.next();
+                out.push(OsString::from(format!("{text}={next}")));
+            }
+            _ => out.push(word),
+        }
+    }
+    out
 }
 
 /// Turns clap's "unexpected argument `--carg`" into "unknown extension `carg`, did you mean

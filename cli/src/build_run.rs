@@ -277,8 +277,20 @@ pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<
 
 /// `quarry run`: builds (the layer cache makes an unchanged image instant), then runs the
 /// container; returns the container's exit code.
-pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
+pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8> {
     use std::io::IsTerminal;
+    // `quarry run --volume ~/ws -- ubuntu:24.04 bash`: with no image configured, the first word
+    // after `--` is the image, as in rocker's and docker's lines.
+    if run.build.request.image.is_empty()
+        && run.build.project.is_none()
+        && run.command.first().is_some_and(|w| quarry_core::rules::is_image_ref(w))
+    {
+        let cwd = std::env::current_dir().context("cannot read the current folder")?;
+        let layers = crate::layers::Layers::load(registry, &cwd)?;
+        if layers.image().is_none() && layers.dockerfile().is_none() {
+            run.build.request.image = run.command.remove(0);
+        }
+    }
     let dry_run = run.build.dry_run;
     let prepared = prepare_build(registry, run.build, dry_run)?;
     let cwd = std::env::current_dir().context("cannot read the current folder")?;

@@ -1976,3 +1976,48 @@ fn the_x_cookie_folder_is_never_another_users() {
     assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `quarry run` never lets an option take the image: `--network`, `--shm-size` and `--nvidia` take
+/// a value only when the option accepts the next word (`--network host`), else they select their
+/// extension alone and the word is the image; `--` may stand before the image; rocker's `-e
+/// NAME=value` is answered with `--env`.
+#[test]
+fn run_options_never_swallow_the_image() {
+    let dir = scratch("swallow");
+    let run = |line: &str| {
+        let mut args = vec!["run", "--dry-run"];
+        args.extend(line.split(' '));
+        let o = quarry_in(&dir, "/nonexistent/config", &args);
+        assert!(o.status.success(), "{line}: {}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        out.lines().last().unwrap().to_owned()
+    };
+    let image_and_command = |line: &str| {
+        let run_line = run(line);
+        let words: Vec<&str> = run_line.split(' ').collect();
+        let tag = words.iter().position(|w| w.starts_with("quarry/")).unwrap_or_else(|| panic!("{run_line}"));
+        (run_line.clone(), words[tag + 1..].join(" "))
+    };
+    for (line, expected, command) in [
+        ("--network host debian:bookworm bash", "--network=host", "bash"),
+        ("--network bridge debian:bookworm", "--network=bridge", ""),
+        ("--network debian:bookworm bash -l", "--network=host", "bash -l"),
+        ("--net none debian:bookworm", "--network=none", ""),
+        ("--shm-size 4g debian:bookworm true", "--shm-size=4g", "true"),
+        ("--shm-size debian:bookworm true", "--shm-size=2g", "true"),
+        ("--nvidia runtime debian:bookworm", "--runtime=nvidia", ""),
+        ("--nvidia debian:bookworm nvidia-smi", "--gpus=all", "nvidia-smi"),
+        ("--volume /tmp -- debian:bookworm ls -la", "--volume /tmp:/tmp", "ls -la"),
+    ] {
+        let (run_line, got) = image_and_command(line);
+        assert!(run_line.contains(expected), "{line}: {run_line}");
+        assert_eq!(got, command, "{line}: {run_line}");
+    }
+    let o = quarry_in(&dir, "/nonexistent/config", &["run", "--dry-run", "-e", "A=1", "debian:bookworm"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o)
+            .contains("hint: `-e` selects an extension by name in quarry: set a variable with `--env A=1`")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

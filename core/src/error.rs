@@ -155,6 +155,11 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         const EXTENSION_FAULT: &str = "this is a fault of the extension; report it to its authors";
         Some(match self {
+            // rocker's and docker's `-e NAME=value`: quarry's `-e` names an extension.
+            Self::UnknownExtension { name, .. } if name.contains('=') => format!(
+                "`-e` selects an extension by name in quarry: set a variable with `--env {name}` (`quarry rocker` reads \
+                 rocker's `-e` as rocker does)"
+            ),
             Self::UnknownExtension { suggestion, .. } => unknown_hint(suggestion.as_deref()),
             Self::UnknownOption { extension, suggestion, known, .. } => {
                 option_hint(extension, suggestion.as_deref(), known)

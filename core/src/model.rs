@@ -419,8 +419,9 @@ pub struct OptionSpec {
     /// otherwise the list is `[default]` when none is given.
     pub multiple: bool,
     /// Other long flags for this option, without `--` (`net` for `network`'s `mode`). An alias
-    /// equal to the extension's own flag (`env` for `env`'s required `value`) makes `--env VALUE`
-    /// give the value instead of selecting the extension alone.
+    /// equal to the extension's own flag takes the flag over: `--env VALUE` for `env`'s required
+    /// `value`; for an optional single value, `--network` alone selects the extension and
+    /// `--network bridge` gives the value.
     pub aliases: &'static [&'static str],
 }
 

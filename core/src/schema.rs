@@ -545,8 +545,12 @@ pub static OPTION: Table = Table {
                 "`[]`",
                 "other long flags for the option, without `--` (`flag-name`: `[a-z][a-z0-9-]*`, \
                  single `-`): `aliases = [\"net\"]` makes `--net` the same as `--network-mode`. An \
-                 alias equal to the extension's own flag (`aliases = [\"env\"]` on `env`'s `value`) \
-                 is allowed only on a `required` option: `--env A=1` then gives the value. A flag \
+                 alias equal to the extension's own flag takes it over: on a `required` option \
+                 (`aliases = [\"env\"]` on `env`'s `value`) `--env A=1` gives the value; on any \
+                 other single-value option the flag's value is optional (`aliases = [\"network\"]` \
+                 on `network`'s `mode`: `--network` alone selects the extension, `--network bridge` \
+                 or `--network=bridge` gives the mode, and a word the option does not accept is left \
+                 for the image: `--network ubuntu:24.04`). Not on an optional list option. A flag \
                  claimed twice is an error of the binary.",
             ),
             Check::FlagName,

@@ -105,12 +105,12 @@ impl Walker<'_> {
             let aliases = self.string_array(t, &prefix, "aliases");
             let alias_at = t.get("aliases").map(|v| v.span().start).unwrap_or(key.span().start);
             for alias in &aliases {
-                if *alias == self_flag && !required {
+                if *alias == self_flag && !required && multiple {
                     self.error(
                         alias_at,
                         &join(&prefix, "aliases"),
                         "flag-name",
-                        format!("`--{alias}` is the extension's own flag: only a `required` option may take it over (else `--{alias}` alone could not select the extension with the default)"),
+                        format!("`--{alias}` is the extension's own flag: a list option may take it over only when `required` (else `--{alias}` alone could not select the extension with the default)"),
                     );
                 }
             }
