@@ -103,6 +103,12 @@ fn run(
     for n in &t.notes {
         ui::note(n);
     }
+    let selects = |v: &toml::Value| v.as_str().is_some_and(|e| !e.starts_with('!'));
+    let nothing =
+        t.config.get("extensions").and_then(toml::Value::as_array).is_none_or(|e| !e.iter().any(selects));
+    if nothing && crate::config::first_project_key(&loaded.config).is_none() {
+        return bare(&t, dry_run);
+    }
     let registry = crate::project_ext::registry_of(
         registry,
         &loaded,
@@ -134,6 +140,55 @@ fn run(
         strict: t.strict,
     };
     crate::build_run::run_command(registry, run)
+}
+
+/// A line that selects no extension: rocker builds an image that adds nothing; quarry runs the
+/// image as it is (`--image-name` tags it), with the line's `docker run` arguments.
+fn bare(t: &Translation, dry_run: bool) -> anyhow::Result<u8> {
+    use std::io::IsTerminal;
+    let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
+    let Some(image) = t.config.get("image").and_then(toml::Value::as_str) else {
+        anyhow::bail!(Hinted::new("no image given", "name the image after the options"));
+    };
+    let mut run: Vec<String> = vec!["run".into()];
+    if t.remove {
+        run.push("--rm".into());
+    }
+    let interactive = match t.mode {
+        Mode::Auto => std::io::stdin().is_terminal(),
+        Mode::Interactive => true,
+        Mode::NonInteractive | Mode::DryRun => false,
+    };
+    if interactive {
+        run.extend(["--interactive".into(), "--tty".into()]);
+    }
+    let extra = t.config.get("run").and_then(|r| r.get("args")).and_then(toml::Value::as_array);
+    run.extend(extra.into_iter().flatten().filter_map(|a| a.as_str().map(str::to_owned)));
+    let tag = t.tag.clone();
+    run.push(tag.clone().unwrap_or_else(|| image.to_owned()));
+    run.extend(t.command.iter().cloned());
+    let tag_args = tag.map(|name| vec!["tag".to_owned(), image.to_owned(), name]);
+    ui::note("no extension is selected: the image runs as it is");
+    if dry_run || t.mode == Mode::DryRun {
+        let mut text = String::new();
+        if let Some(args) = &tag_args {
+            text.push_str(&format!("{}\n", quarry_docker::run::shell_line(&docker, args)));
+        }
+        text.push_str(&format!("{}\n", quarry_docker::run::shell_line(&docker, &run)));
+        crate::output::stdout(text.as_bytes())?;
+        return Ok(0);
+    }
+    if let Some(args) = &tag_args {
+        let status = std::process::Command::new(&docker).args(args).status()?;
+        if !status.success() {
+            anyhow::bail!(Hinted::new(
+                format!("`docker tag {image}` failed"),
+                "check that the image exists on the engine (`docker images`)",
+            ));
+        }
+    }
+    let status = std::process::Command::new(&docker).args(&run).status()?;
+    Ok(status.code().map_or(crate::exit::FAILURE, |c| u8::try_from(c).unwrap_or(crate::exit::FAILURE)))
 }
 
 /// `quarry rocker --help`: rocker's options, as quarry reads them.

@@ -325,7 +325,7 @@ fn run_time_extensions_give_docker_run_arguments() {
         "--env FOO=bar",
         "--publish=8080:80",
         "--shm-size=2g",
-        "--env DISPLAY --env QT_X11_NO_MITSHM=1 --volume /tmp/.X11-unix:/tmp/.X11-unix:rw",
+        "--env DISPLAY --env TERM --env QT_X11_NO_MITSHM=1 --volume /tmp/.X11-unix:/tmp/.X11-unix:rw",
         ":/tmp/.quarry.xauth:ro --env XAUTHORITY=/tmp/.quarry.xauth",
         "--gpus=device=0",
         "--hostname=devbox",

@@ -30,6 +30,7 @@ mod bench_remote;
 mod bench_render;
 mod codegen;
 mod engine;
+mod rocker_venv;
 mod scaffold;
 
 use std::path::{Path, PathBuf};
@@ -122,6 +123,7 @@ fn render(args: &[String]) -> anyhow::Result<()> {
 fn test(args: &[String]) -> anyhow::Result<()> {
     codegen::check(&workspace())?;
     let engines = engine::Engines::bring_up()?;
+    let rocker = rocker_venv::python();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let selection: Vec<String> = if args.is_empty() {
         vec!["--workspace".to_owned(), "--all-targets".to_owned()]
@@ -132,6 +134,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         .arg("test")
         .args(&selection)
         .envs(engines.test_env())
+        .envs(rocker.iter().map(|p| ("QUARRY_TEST_ROCKER_PYTHON", p.as_os_str())))
         .current_dir(workspace())
         .status()
         .context("cannot run cargo test");

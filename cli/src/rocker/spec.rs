@@ -83,6 +83,9 @@ pub struct RockerOption {
     pub meaning: Meaning,
     /// Who defines it.
     pub origin: Origin,
+    /// The rocker extensions it needs, which rocker adds unless `--strict-extension-selection`
+    /// (deps_rocker's `depends_on_extension` and `required()`): rocker's names, as `dest`s.
+    pub requires: &'static [&'static str],
     /// rocker's help text, shortened.
     pub help: &'static str,
 }
@@ -96,6 +99,7 @@ const FLAG: RockerOption = RockerOption {
     constant: "",
     meaning: Meaning::Special,
     origin: Origin::Rocker,
+    requires: &[],
     help: "",
 };
 const VALUE: RockerOption = RockerOption { nargs: Nargs::One, ..FLAG };
@@ -147,14 +151,24 @@ pub const OPTIONS: &[RockerOption] = &[
         names: &["--cache-perms"],
         dest: "cache_perms",
         origin: DepsRocker,
+        requires: &["user"],
         help: "a ~/.cache the container user can write (quarry's user has one)",
         ..FLAG
     },
-    ext(&["--cargo"], "cargo", "cargo", DepsRocker, "Rust and cargo"),
+    RockerOption { requires: &["curl"], ..ext(&["--cargo"], "cargo", "cargo", DepsRocker, "Rust and cargo") },
     ext(&["--ccache"], "ccache", "ccache", DepsRocker, "ccache"),
-    ext(&["--claude"], "claude", "claude", DepsRocker, "Claude Code, with the host's ~/.claude"),
-    ext(&["--codex"], "codex", "codex", DepsRocker, "OpenAI Codex CLI"),
-    ext(&["--conda"], "conda", "conda", DepsRocker, "conda (Miniforge)"),
+    RockerOption {
+        requires: &["curl", "user"],
+        ..ext(&["--claude"], "claude", "claude", DepsRocker, "Claude Code, with the host's ~/.claude")
+    },
+    RockerOption {
+        requires: &["npm", "user"],
+        ..ext(&["--codex"], "codex", "codex", DepsRocker, "OpenAI Codex CLI")
+    },
+    RockerOption {
+        requires: &["curl", "user"],
+        ..ext(&["--conda"], "conda", "conda", DepsRocker, "conda (Miniforge)")
+    },
     RockerOption {
         names: &["--cpus"],
         dest: "cpus",
@@ -168,6 +182,7 @@ pub const OPTIONS: &[RockerOption] = &[
         names: &["--cwd"],
         dest: "cwd",
         origin: DepsRocker,
+        requires: &["user"],
         help: "mount the current folder at ~/<its name> and start there",
         ..FLAG
     },
@@ -178,7 +193,10 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "name the container after the current folder",
         ..FLAG
     },
-    ext(&["--deps-devtools"], "deps_devtools", "deps_devtools", DepsRocker, "ripgrep and fd"),
+    RockerOption {
+        requires: &["fzf"],
+        ..ext(&["--deps-devtools"], "deps_devtools", "deps_devtools", DepsRocker, "ripgrep and fd")
+    },
     RockerOption {
         names: &["--detach", "-d"],
         dest: "detach",
@@ -218,8 +236,14 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "expose a container port",
         ..APPEND
     },
-    ext(&["--fzf"], "fzf", "fzf", DepsRocker, "fzf"),
-    ext(&["--gemini"], "gemini", "gemini", DepsRocker, "Gemini CLI, with the host's ~/.gemini"),
+    RockerOption {
+        requires: &["git_clone", "curl", "user"],
+        ..ext(&["--fzf"], "fzf", "fzf", DepsRocker, "fzf")
+    },
+    RockerOption {
+        requires: &["npm", "user"],
+        ..ext(&["--gemini"], "gemini", "gemini", DepsRocker, "Gemini CLI, with the host's ~/.gemini")
+    },
     RockerOption {
         names: &["--git"],
         dest: "git",
@@ -233,8 +257,11 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "the git settings file to mount (default ~/.gitconfig)",
         ..VALUE
     },
-    ext(&["--git-clone"], "git_clone", "git_clone", DepsRocker, "git with Git LFS"),
-    ext(&["--gitui"], "gitui", "gitui", DepsRocker, "gitui"),
+    RockerOption {
+        requires: &["git"],
+        ..ext(&["--git-clone"], "git_clone", "git_clone", DepsRocker, "git with Git LFS")
+    },
+    RockerOption { requires: &["pixi"], ..ext(&["--gitui"], "gitui", "gitui", DepsRocker, "gitui") },
     RockerOption {
         names: &["--group-add"],
         dest: "group_add",
@@ -257,9 +284,15 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "the IPC namespace (host)",
         ..VALUE
     },
-    ext(&["--isaacsim"], "isaacsim", "isaac_sim", DepsRocker, "Isaac Sim"),
+    RockerOption {
+        requires: &["nvidia", "privileged", "x11"],
+        ..ext(&["--isaacsim"], "isaacsim", "isaac_sim", DepsRocker, "Isaac Sim")
+    },
     ext(&["--jquery"], "jquery", "jquery", DepsRocker, "jq"),
-    ext(&["--lazygit"], "lazygit", "lazygit", DepsRocker, "lazygit"),
+    RockerOption {
+        requires: &["curl", "git", "git_clone"],
+        ..ext(&["--lazygit"], "lazygit", "lazygit", DepsRocker, "lazygit")
+    },
     ext(&["--locales"], "locales", "locales", DepsRocker, "the en_US.UTF-8 locale"),
     RockerOption {
         names: &["--memory", "-m"],
@@ -282,7 +315,7 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "the container's network (bridge, host, none or a network's name)",
         ..VALUE
     },
-    ext(&["--npm"], "npm", "npm", DepsRocker, "Node.js and npm"),
+    RockerOption { requires: &["curl"], ..ext(&["--npm"], "npm", "npm", DepsRocker, "Node.js and npm") },
     RockerOption {
         names: &["--nvidia"],
         dest: "nvidia",
@@ -306,7 +339,7 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "how to choose libglvnd (quarry installs the image's own)",
         ..VALUE
     },
-    ext(&["--nvim"], "nvim", "nvim", DepsRocker, "Neovim"),
+    RockerOption { requires: &["curl"], ..ext(&["--nvim"], "nvim", "nvim", DepsRocker, "Neovim") },
     RockerOption {
         names: &["--deps"],
         dest: "deps",
@@ -358,8 +391,11 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "a 3Dconnexion SpaceNavigator (libspnav and the spacenavd socket)",
         ..FLAG
     },
-    ext(&["--palanteer"], "palanteer", "palanteer", DepsRocker, "the Palanteer profiler"),
-    ext(&["--pixi"], "pixi", "pixi", DepsRocker, "pixi"),
+    RockerOption {
+        requires: &["curl", "git_clone", "x11"],
+        ..ext(&["--palanteer"], "palanteer", "palanteer", DepsRocker, "the Palanteer profiler")
+    },
+    RockerOption { requires: &["curl", "user"], ..ext(&["--pixi"], "pixi", "pixi", DepsRocker, "pixi") },
     RockerOption {
         names: &["--port"],
         dest: "port",
@@ -378,7 +414,10 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "the default ROS 2 middleware",
         ..FLAG
     },
-    ext(&["--ros-jazzy"], "ros_jazzy", "ros_jazzy", DepsRocker, "ROS 2 Jazzy"),
+    RockerOption {
+        requires: &["curl", "git_clone", "user"],
+        ..ext(&["--ros-jazzy"], "ros_jazzy", "ros_jazzy", DepsRocker, "ROS 2 Jazzy")
+    },
     RockerOption {
         names: &["--shm-size"],
         dest: "shm_size",
@@ -392,7 +431,10 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "size of /dev/shm in the build",
         ..VALUE
     },
-    ext(&["--spec-kit"], "spec_kit", "spec_kit", DepsRocker, "Spec Kit"),
+    RockerOption {
+        requires: &["uv", "git_clone"],
+        ..ext(&["--spec-kit"], "spec_kit", "spec_kit", DepsRocker, "Spec Kit")
+    },
     ext(&["--ssh"], "ssh", "ssh", Rocker, "the host's SSH agent (skipped without SSH_AUTH_SOCK)"),
     ext(&["--ssh-client"], "ssh_client", "ssh_client", DepsRocker, "openssh-client"),
     ext(&["--tzdata"], "tzdata", "tzdata", DepsRocker, "tzdata (UTC)"),
@@ -405,7 +447,10 @@ pub const OPTIONS: &[RockerOption] = &[
         help: "resource limits, NAME=SOFT[:HARD]",
         ..FLAG
     },
-    ext(&["--urdf-viz"], "urdf_viz", "urdf_viz", DepsRocker, "urdf-viz"),
+    RockerOption {
+        requires: &["curl", "ros_humble"],
+        ..ext(&["--urdf-viz"], "urdf_viz", "urdf_viz", DepsRocker, "urdf-viz")
+    },
     ext(&["--user"], "user", "user", Rocker, "the host user, and run as it"),
     RockerOption {
         names: &["--user-override-name"],

@@ -245,6 +245,49 @@ pub fn translate(parsed: &Parsed, registry: &Registry, host: &Host) -> Result<Tr
             },
         }
     }
+    // What the given extensions need, as rocker adds it (deps_rocker's `--pixi` brings `--user`
+    // and `--curl`), or, with `--strict-extension-selection`, refuses without.
+    let given: Vec<&str> = parsed.given.iter().map(|(o, _)| o.dest).collect();
+    let mut queue: Vec<(&str, &str)> =
+        parsed.given.iter().flat_map(|(o, _)| o.requires.iter().map(move |r| (*r, o.dest))).collect();
+    let mut added: Vec<&str> = Vec::new();
+    while let Some((needed, by)) = queue.pop() {
+        if given.contains(&needed) || added.contains(&needed) {
+            continue;
+        }
+        if t.strict {
+            return Err(Hinted::new(
+                format!("extension `{by}` is missing required extension(s) [`{needed}`]"),
+                format!(
+                    "give `--{}` too, or leave out --strict-extension-selection",
+                    needed.replace('_', "-")
+                ),
+            ));
+        }
+        added.push(needed);
+        match super::spec::by_dest(needed) {
+            Some(option) => {
+                match option.meaning {
+                    Meaning::Extension(name) => select(name, &mut extensions)?,
+                    _ => match extension_of(needed) {
+                        Some(name) => select(name, &mut extensions)?,
+                        None => continue,
+                    },
+                }
+                t.notes.push(format!(
+                    "`--{}` needs `--{}`, which rocker adds: so does quarry",
+                    by.replace('_', "-"),
+                    needed.replace('_', "-")
+                ));
+                queue.extend(option.requires.iter().map(|r| (*r, needed)));
+            }
+            None => t.notes.push(format!(
+                "`--{}` needs rocker's `{needed}` extension, which rocker 0.4 with deps_rocker 0.23 lacks, so rocker \
+                 would refuse the line: quarry goes on without it",
+                by.replace('_', "-")
+            )),
+        }
+    }
     if let Some(image) = &parsed.image {
         t.config.insert("image".into(), Value::String(image.clone()));
     }
