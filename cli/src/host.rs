@@ -58,18 +58,6 @@ fn passwd_name(uid: &str) -> Option<String> {
     })
 }
 
-/// The home folder `/etc/passwd` gives the effective user (what rocker's extensions call the
-/// user's home, whatever `$HOME` says).
-pub fn passwd_home() -> Option<String> {
-    let uid = effective_uid()?.to_string();
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.len() > 5 && fields[2] == uid && quarry_core::rules::is_abs_path(fields[5]))
-            .then(|| fields[5].to_owned())
-    })
-}
-
 /// The supplementary group ids of this process (`Groups:` in `/proc/self/status`) other than its
 /// primary group: what `docker run --group-add` gives the container's user for the host's
 /// devices.

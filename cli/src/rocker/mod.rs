@@ -26,10 +26,8 @@ pub(crate) fn with_host<T>(f: impl FnOnce(&Host) -> T) -> anyhow::Result<T> {
     let cwd = std::env::current_dir().map_err(|e| {
         Hinted::new(format!("cannot read the current folder: {e}"), "run quarry in a folder that exists")
     })?;
-    // rocker's extensions take the home folder from /etc/passwd, not $HOME.
-    let home = crate::host::passwd_home().or_else(|| std::env::var("HOME").ok());
     let groups = host_groups();
-    Ok(f(&Host { cwd: &cwd, home: home.as_deref(), groups: &groups }))
+    Ok(f(&Host { cwd: &cwd, groups: &groups }))
 }
 
 /// The host's groups, (name, gid), from `/etc/group`.

@@ -48,13 +48,11 @@ pub struct Translation {
     pub notes: Vec<String>,
 }
 
-/// The host's side of a translation: the folder quarry runs in and the user's home.
+/// The host's side of a translation: the folder quarry runs in and the host's groups.
 #[derive(Debug, Clone)]
 pub struct Host<'a> {
     /// The current folder.
     pub cwd: &'a Path,
-    /// `$HOME`.
-    pub home: Option<&'a str>,
     /// The host's groups: (name, gid), from `/etc/group`.
     pub groups: &'a [(String, String)],
 }
@@ -180,8 +178,7 @@ pub fn translate(parsed: &Parsed, registry: &Registry, host: &Host) -> Result<Tr
                 "cwd" => {
                     // deps_rocker's: the folder at `~/<its name>`, and the container starts there.
                     select("cwd", &mut extensions)?;
-                    let home = host.home.unwrap_or("/root").trim_end_matches('/');
-                    set(&mut options, "cwd", "target", &format!("{home}/{cwd_name}"));
+                    set(&mut options, "cwd", "in_home", "true");
                 }
                 "cwd_name" => {
                     select("name", &mut extensions)?;
@@ -399,7 +396,7 @@ mod tests {
     fn every_special_option_has_a_case() {
         let registry =
             quarry_core::Registry::from_extensions(quarry_catalog::LINKED.iter().copied()).unwrap();
-        let host = Host { cwd: Path::new("/work/proj"), home: Some("/home/me"), groups: &[] };
+        let host = Host { cwd: Path::new("/work/proj"), groups: &[] };
         for o in OPTIONS.iter().filter(|o| o.meaning == Meaning::Special) {
             let values = match o.nargs {
                 super::super::spec::Nargs::Zero => vec![],
