@@ -293,9 +293,78 @@ pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8
     }
     let dry_run = run.build.dry_run;
     let prepared = prepare_build(registry, run.build, dry_run)?;
+    let settings = RunSettings {
+        env_files: &run.env_files,
+        run_args: &run.run_args,
+        command: run.command,
+        interactive: run.interactive.unwrap_or_else(|| std::io::stdin().is_terminal()),
+        remove: run.remove,
+    };
+    let (run_args, cookie) = compose_run(&prepared, settings, dry_run)?;
+    if dry_run {
+        let make_cookie = cookie.map(|line| format!("{line}\n")).unwrap_or_default();
+        let text = format!(
+            "{}{}{}\n{make_cookie}{}\n",
+            base_line(&prepared),
+            build_env_prefix(&prepared),
+            run::shell_line(&prepared.docker, &prepared.args),
+            run::shell_line(&prepared.docker, &run_args)
+        );
+        output::stdout(text.as_bytes())?;
+        return Ok(0);
+    }
+    if run.strict && !prepared.rendered.resolved.added.is_empty() {
+        let added: Vec<String> = prepared
+            .rendered
+            .resolved
+            .added
+            .iter()
+            .map(|a| format!("`{}` (needed by `{}`)", a.name, a.required_by))
+            .collect();
+        anyhow::bail!(Hinted::new(
+            format!("--strict-extension-selection: {} would be added", added.join(", ")),
+            "name them on the command line too",
+        ));
+    }
+    execute_build(&prepared)?;
+    if run.print_after_build {
+        output::stdout(format!("{}\n", run::shell_line(&prepared.docker, &run_args)).as_bytes())?;
+        return Ok(0);
+    }
+    ui::detail(&run::shell_line(&prepared.docker, &run_args));
+    let status = std::process::Command::new(&prepared.docker)
+        .args(&run_args)
+        .status()
+        .with_context(|| format!("cannot run `{}`", prepared.docker))?;
+    Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
+}
+
+/// What `docker run` is asked for beyond the render: the command line's run settings.
+#[derive(Debug)]
+pub(crate) struct RunSettings<'a> {
+    /// `--env-file`.
+    pub env_files: &'a [std::path::PathBuf],
+    /// `--run-arg`.
+    pub run_args: &'a [String],
+    /// The command.
+    pub command: Vec<String>,
+    /// `--interactive --tty`.
+    pub interactive: bool,
+    /// `--rm`.
+    pub remove: bool,
+}
+
+/// The `docker run` arguments of a prepared build: the configuration's and the command line's,
+/// the X authority cookie made (or, for a dry run, the line that makes it, returned), GPUs checked
+/// on the engine before anything is built.
+pub(crate) fn compose_run(
+    prepared: &PreparedBuild,
+    settings: RunSettings,
+    dry_run: bool,
+) -> anyhow::Result<(Vec<String>, Option<String>)> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let mut extra = prepared.run_args.clone();
-    for file in &run.env_files {
+    for file in settings.env_files {
         let path = cwd.join(file);
         if !path.is_file() {
             anyhow::bail!(Hinted::new(
@@ -305,7 +374,7 @@ pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8
         }
         extra.push(format!("--env-file={}", path.display()));
     }
-    extra.extend(run.run_args.iter().cloned());
+    extra.extend(settings.run_args.iter().cloned());
     // An extension asks for an X authority cookie: made now (or, for a dry run, the line that
     // makes it), for the host's `$DISPLAY`.
     let wants_cookie = prepared.rendered.resolved.extensions.iter().any(|r| r.extension.run.xauthority);
@@ -344,11 +413,11 @@ pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8
         None => true,
     };
     let options = run::RunOptions {
-        interactive: run.interactive.unwrap_or_else(|| std::io::stdin().is_terminal()),
-        remove: run.remove,
+        interactive: settings.interactive,
+        remove: settings.remove,
         gpu,
         extra,
-        command: run.command,
+        command: settings.command,
         cwd,
         host_groups: host::supplementary_groups(),
         xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
@@ -364,42 +433,7 @@ pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8
         ));
     }
 
-    if dry_run {
-        let make_cookie = cookie.map(|(line, _)| format!("{line}\n")).unwrap_or_default();
-        let text = format!(
-            "{}{}{}\n{make_cookie}{}\n",
-            base_line(&prepared),
-            build_env_prefix(&prepared),
-            run::shell_line(&prepared.docker, &prepared.args),
-            run::shell_line(&prepared.docker, &run_args)
-        );
-        output::stdout(text.as_bytes())?;
-        return Ok(0);
-    }
-    if run.strict && !prepared.rendered.resolved.added.is_empty() {
-        let added: Vec<String> = prepared
-            .rendered
-            .resolved
-            .added
-            .iter()
-            .map(|a| format!("`{}` (needed by `{}`)", a.name, a.required_by))
-            .collect();
-        anyhow::bail!(Hinted::new(
-            format!("--strict-extension-selection: {} would be added", added.join(", ")),
-            "name them on the command line too",
-        ));
-    }
-    execute_build(&prepared)?;
-    if run.print_after_build {
-        output::stdout(format!("{}\n", run::shell_line(&prepared.docker, &run_args)).as_bytes())?;
-        return Ok(0);
-    }
-    ui::detail(&run::shell_line(&prepared.docker, &run_args));
-    let status = std::process::Command::new(&prepared.docker)
-        .args(&run_args)
-        .status()
-        .with_context(|| format!("cannot run `{}`", prepared.docker))?;
-    Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
+    Ok((run_args, cookie.map(|(line, _)| line).filter(|l| !l.is_empty())))
 }
 
 /// The build of the project's Dockerfile base, as a line of its own, for `--dry-run`.
