@@ -94,6 +94,30 @@ enum Command {
         #[arg(long)]
         reorder: bool,
     },
+    /// Start this project's dev container: built if needed, then kept running.
+    ///
+    /// One container per project folder (and so per worktree), named and labelled so that it is
+    /// found again after a restart. Run again, it reuses the container when nothing changed; when
+    /// the image or the run-time settings changed it says what and replaces the container when
+    /// told (`--replace`, or yes at the prompt), never while sessions are open in it unless
+    /// `--force`. Writes `.devcontainer/devcontainer.json` for VS Code and the devcontainer CLI.
+    Up(UpArgs),
+    /// Open a session in this project's dev container (started with `up` if needed).
+    ///
+    /// As the image's user, in its working folder, with the environment the image's entrypoint
+    /// gives (`docker exec` through quarry's entrypoint), with a terminal when there is one.
+    /// Several sessions may run at once.
+    Enter {
+        /// The command [default: bash].
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Stop this project's dev container (it keeps its state; `up` or `enter` starts it again).
+    Stop,
+    /// Remove this project's dev container. Volumes and the project's files are never touched.
+    Down,
+    /// This project's dev containers: name, state, the image they run, and whether it is current.
+    Ps,
     /// Run rocker's command line: the same options, built and run by quarry.
     ///
     /// rocker 0.4's options with deps_rocker's and off-your-rocker's, read as rocker reads them
@@ -280,6 +304,18 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct UpArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Replace the container when the image or the run-time settings changed, without asking.
+    #[arg(long, short = 'y')]
+    replace: bool,
+    /// Replace it even while sessions are open in it.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
 struct ExplainArgs {
     /// The previous Dockerfile or configuration.
     old: PathBuf,
@@ -393,6 +429,17 @@ pub struct Run {
     pub strict: bool,
 }
 
+/// A parsed `quarry up`.
+#[derive(Debug, Clone)]
+pub struct Up {
+    /// The image to build and the configuration.
+    pub build: Build,
+    /// `--replace`.
+    pub replace: bool,
+    /// `--force`.
+    pub force: bool,
+}
+
 /// A parsed `quarry explain`.
 #[derive(Debug, Clone)]
 pub struct Explain {
@@ -433,6 +480,16 @@ pub enum Invocation {
     Show(String, Format),
     /// `quarry show-config`.
     ShowConfig,
+    /// `quarry up`.
+    Up(Box<Up>),
+    /// `quarry enter [COMMAND]`.
+    Enter(Vec<String>),
+    /// `quarry stop`.
+    Stop,
+    /// `quarry down`.
+    Down,
+    /// `quarry ps`.
+    Ps,
     /// `quarry rocker ARGS...`.
     Rocker(Vec<String>),
     /// `quarry rockerc ARGS...`.
@@ -600,7 +657,7 @@ fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<Extensio
 }
 
 /// Subcommands that select extensions, and so take the registry's flags.
-const SELECTING: &[&str] = &["render", "build", "run"];
+const SELECTING: &[&str] = &["render", "build", "run", "up"];
 
 /// The full command, with the registry's flags on every subcommand that selects extensions.
 pub fn command(registry: &Registry) -> Result<clap::Command, String> {
@@ -785,6 +842,15 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
             print_after_build: false,
             strict: false,
         })),
+        Command::Up(args) => Invocation::Up(Box::new(Up {
+            build: build(&present, args.build, sub("up")),
+            replace: args.replace,
+            force: args.force,
+        })),
+        Command::Enter { command } => Invocation::Enter(command),
+        Command::Stop => Invocation::Stop,
+        Command::Down => Invocation::Down,
+        Command::Ps => Invocation::Ps,
         Command::Rocker { args } => Invocation::Rocker(args),
         Command::Rockerc { args } => Invocation::Rockerc(args),
     };

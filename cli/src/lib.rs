@@ -12,6 +12,7 @@ mod commands;
 pub mod config;
 mod configured;
 mod describe;
+mod dev_container;
 pub mod exit;
 pub mod explain;
 pub mod host;
@@ -110,6 +111,7 @@ pub fn run(registry: &'static Registry, mut argv: Vec<std::ffi::OsString>) -> Ex
         args::Invocation::Render(render) => render.request.host = host::values(),
         args::Invocation::Build(build) => build.request.host = host::values(),
         args::Invocation::Run(run) => run.build.request.host = host::values(),
+        args::Invocation::Up(up) => up.build.request.host = host::values(),
         _ => {}
     }
     let result = match invocation {
@@ -119,6 +121,14 @@ pub fn run(registry: &'static Registry, mut argv: Vec<std::ffi::OsString>) -> Ex
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
+        args::Invocation::Up(up) => dev_container::up_command(registry, *up),
+        args::Invocation::Enter(command) => match dev_container::enter_command(registry, command) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        args::Invocation::Stop => dev_container::stop_command(registry),
+        args::Invocation::Down => dev_container::down_command(registry),
+        args::Invocation::Ps => dev_container::ps_command(registry),
         args::Invocation::Rocker(line) => match rocker_commands::rocker_command(registry, &line) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),

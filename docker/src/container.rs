@@ -33,7 +33,11 @@ pub fn name_of(folder: &Path) -> String {
     let base = base.trim_matches(['-', '.']);
     let base: String = base.chars().take(40).collect();
     let hash = fnv1a(folder.to_string_lossy().as_bytes());
-    if base.is_empty() { format!("quarry-{:08x}", hash as u32) } else { format!("quarry-{base}-{:08x}", hash as u32) }
+    if base.is_empty() {
+        format!("quarry-{:08x}", hash as u32)
+    } else {
+        format!("quarry-{base}-{:08x}", hash as u32)
+    }
 }
 
 /// The hash of a container's run settings: the `docker run` arguments between `run` and the
@@ -127,10 +131,7 @@ pub fn sessions(docker: &str, name: &str) -> usize {
     // The oldest process is the container's own (the keep-alive); a session is a process whose
     // parent is not in the container (docker exec starts it from outside).
     let pids: Vec<&str> = rows.iter().map(|(p, _, _)| p.as_str()).collect();
-    rows.iter()
-        .skip(1)
-        .filter(|(_, ppid, _)| !pids.contains(&ppid.as_str()))
-        .count()
+    rows.iter().skip(1).filter(|(_, ppid, _)| !pids.contains(&ppid.as_str())).count()
 }
 
 #[cfg(test)]
@@ -151,7 +152,10 @@ mod tests {
     fn inspect_is_read() {
         let json = r#"{"Id":"abc","Name":"/quarry-x-1","State":{"Running":true,"Status":"running"},"Config":{"Labels":{"org.quarry.image":"quarry/x:1","org.quarry.run":"r","org.quarry.project":"/p","org.quarry.worktree":"/w"}}}"#;
         let e = parse_inspect(json).unwrap();
-        assert_eq!((e.name.as_str(), e.running, e.image.as_str(), e.run.as_str()), ("quarry-x-1", true, "quarry/x:1", "r"));
+        assert_eq!(
+            (e.name.as_str(), e.running, e.image.as_str(), e.run.as_str()),
+            ("quarry-x-1", true, "quarry/x:1", "r")
+        );
         assert!(parse_inspect("[]").is_none());
     }
 }

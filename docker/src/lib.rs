@@ -7,6 +7,7 @@
 
 pub mod build;
 pub mod cache_id;
+pub mod container;
 pub mod context;
 pub mod engine;
 pub mod interrupt;
