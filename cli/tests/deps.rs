@@ -65,6 +65,7 @@ apt_sources:
   - lsb-release
 add-apt-repository_universe:
   - universe
+  - deb [arch=amd64] http://packages.example.org/apt noble main
 script_sources:
   - scripts/ros-sources.sh
 apt_ros-base:
@@ -182,6 +183,12 @@ fn every_layer_of_every_file_is_an_extension_in_deps_rockers_order() {
     ), "{out}");
     // pyproject: dependencies and the `dev` extra, not `docs`.
     assert!(out.contains("python3 -m pip install -U 'pytest' 'pyyaml>=6'\n"), "{out}");
+    // A one-line source is written to the layer's own list; other repositories go through
+    // add-apt-repository, without its `apt-get update` (the next apt layer's reads them).
+    assert!(out.contains(
+        "printf '%s\\n' 'deb [arch=amd64] http://packages.example.org/apt noble main' > /etc/apt/sources.list.d/project_deps_add_apt_repository_universe.list\n"
+    ), "{out}");
+    assert!(out.contains("add-apt-repository -y -n 'universe'\n"), "{out}");
     // One RUN per `run` entry, sorted; the env layers before a step are exported in it.
     assert!(out.contains(
         "RUN export PIP_DEFAULT_TIMEOUT=\"60\" && export LANG=\"C.UTF-8\" && export ROS_DISTRO=\"jazzy\" && mkdir -p /opt/ws\n\

@@ -6,7 +6,9 @@
 //! extension. Per command:
 //! - `apt`: the layer's apt packages, in an apt layer of quarry's.
 //! - `add-apt-repository`: `software-properties-common` in its apt layer, then one
-//!   `add-apt-repository -y '<entry>'` RUN per entry.
+//!   `add-apt-repository -y -n '<entry>'` RUN per entry (PPAs, components); one-line sources
+//!   (`deb ...`) are written to `/etc/apt/sources.list.d/<extension>.list` in one RUN. The next
+//!   apt layer's `apt-get update` reads them.
 //! - `env`: its entries as the image's `ENV`; the RUN steps of the layers after it see them too
 //!   (each exports them first), as they would after deps_rocker's `ENV` lines.
 //! - `pip`: `python3 -m pip install -U <words>` in the chain, into the image's own Python as
@@ -205,8 +207,21 @@ impl Project<'_> {
             Command::Apt => toml.push_str(&format!("apt_packages = {}\n", list(&layer.entries))),
             Command::AddAptRepository => {
                 toml.push_str("apt_packages = [\"software-properties-common\"]\n");
-                for r in &layer.entries {
-                    template.push_str(&format!("RUN {start}add-apt-repository -y '{}'\n", literal(r)));
+                // One-line sources are written as add-apt-repository writes them; Debian 12's
+                // writes an empty file when the image's own sources are deb822 (checked with
+                // bookworm's 0.99.30), so quarry writes them itself.
+                let (lines, others): (Vec<&String>, Vec<&String>) =
+                    layer.entries.iter().partition(|r| r.starts_with("deb ") || r.starts_with("deb-src "));
+                if !lines.is_empty() {
+                    let quoted: Vec<String> = lines.iter().map(|l| format!("'{}'", literal(l))).collect();
+                    template.push_str(&format!(
+                        "RUN {start}printf '%s\\n' {} > /etc/apt/sources.list.d/{name}.list\n",
+                        quoted.join(" ")
+                    ));
+                }
+                // Lists are read by the next apt layer's `apt-get update`, as every apt layer reads them.
+                for r in others {
+                    template.push_str(&format!("RUN {start}add-apt-repository -y -n '{}'\n", literal(r)));
                 }
             }
             Command::Env => toml.push_str(&format!("env = {}\n", list(&layer.entries))),
