@@ -416,3 +416,16 @@ fn import_writes_the_deps_key_and_says_what_build_would_refuse() {
     assert!(stderr(&o).contains("is not below the folder of the new quarry.toml"), "{}", stderr(&o));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A file saved on Windows (a byte order mark, CRLF lines) is read as deps_rocker reads it, and
+/// text beyond ASCII reaches a RUN as written.
+#[test]
+fn a_windows_file_reads_as_deps_rocker_reads_it() {
+    let dir = scratch("windows");
+    write(&dir, "quarry.toml", "image = \"debian:bookworm\"\ndeps = true\n");
+    write(&dir, "w.deps.yaml", "\u{feff}apt_tools: [jq]\r\nrun_x:\r\n  - echo h\u{e9}llo\r\n");
+    let out = render(&dir);
+    assert_eq!(extensions(&out), ["project_deps_apt_tools", "project_deps_run_x"]);
+    assert!(out.contains("\nRUN echo h\u{e9}llo\n"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

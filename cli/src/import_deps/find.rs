@@ -167,8 +167,8 @@ pub fn find(root: &Path, patterns: &[String]) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-/// The text of the project file `rel`: at most [`MAX_FILE_BYTES`], UTF-8, a regular file (a
-/// link is followed inside the project only).
+/// The text of the project file `rel`: at most [`MAX_FILE_BYTES`], UTF-8 (a byte order mark
+/// dropped), a regular file (a link is followed inside the project only).
 pub(super) fn read_file(root: &Path, rel: &str) -> anyhow::Result<String> {
     use std::io::Read;
     let at = Place { file: rel.to_owned(), line: 1, column: 1 };
@@ -192,8 +192,10 @@ pub(super) fn read_file(root: &Path, rel: &str) -> anyhow::Result<String> {
             )
             .into());
     }
-    String::from_utf8(bytes)
-        .map_err(|_| at.error("the file is not UTF-8 text".to_owned(), "save it as UTF-8").into())
+    let text = String::from_utf8(bytes)
+        .map_err(|_| at.error("the file is not UTF-8 text".to_owned(), "save it as UTF-8"))?;
+    // A byte order mark is no part of the text, as PyYAML and Python's TOML readers take it.
+    Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
 }
 
 #[cfg(test)]
