@@ -197,8 +197,10 @@ pub fn import_rockerc_in(
         ));
     }
     let mut skipped = Vec::new();
-    // deps_rocker's `--deps [PATTERN]`: `args: [deps]`, a key `deps: PATTERN`, or both.
+    // deps_rocker's `--deps [PATTERN]`: `args: [deps]`, a key `deps: PATTERN`, or both. A pattern
+    // quarry cannot take writes no `deps` at all: the default would read other files.
     let mut deps_pattern: Option<String> = None;
+    let mut deps_refused = false;
     let mut image = None;
     let mut dockerfile = None;
     let mut names: Vec<String> = Vec::new();
@@ -273,12 +275,18 @@ pub fn import_rockerc_in(
                 }
                 Yaml::Boolean(true) => deps_pattern = Some(crate::import_deps::DEFAULT_PATTERN.to_owned()),
                 Yaml::Boolean(false) => {}
-                Yaml::String(p) => skipped.push(format!(
-                    "`deps`: {} is not a pattern quarry takes ({})",
-                    shown(p),
-                    crate::import_deps::check_pattern(p).err().unwrap_or_default()
-                )),
-                _ => skipped.push("`deps`: not a pattern".to_owned()),
+                Yaml::String(p) => {
+                    deps_refused = true;
+                    skipped.push(format!(
+                        "`deps`: {} is not a pattern quarry takes ({})",
+                        shown(p),
+                        crate::import_deps::check_pattern(p).err().unwrap_or_default()
+                    ));
+                }
+                _ => {
+                    deps_refused = true;
+                    skipped.push("`deps`: not a pattern".to_owned());
+                }
             },
             other => match LIST_KEYS.iter().find(|(key, _, _)| *key == other) {
                 Some((_, ext, option)) => lists.entry((ext, option)).or_default().extend(list(value)),
@@ -396,7 +404,7 @@ pub fn import_rockerc_in(
         expected.insert("build".to_owned(), Value::Table(build));
     }
     let mut warnings = Vec::new();
-    let pattern = match (wants_deps, deps_pattern) {
+    let pattern = match (wants_deps && !deps_refused, deps_pattern) {
         (_, Some(p)) => Some(p),
         (true, None) => Some(crate::import_deps::DEFAULT_PATTERN.to_owned()),
         (false, None) => None,

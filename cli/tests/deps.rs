@@ -383,6 +383,25 @@ fn import_writes_the_deps_key_and_says_what_build_would_refuse() {
     let out = render(&dir);
     assert!(out.contains("# project_deps_env_base: environment\nENV A=1\n"), "{out}");
 
+    // rockerc's keyed `args` entry is the same; a pattern quarry cannot take writes no `deps` (its
+    // default would read other files), and says so.
+    write(&dir, "keyed/rockerc.yaml", "image: ubuntu:24.04\nargs:\n  - deps: '*.yaml'\n");
+    write(&dir, "keyed/a.yaml", "apt_tools: [git]\n");
+    let o = quarry(&dir.join("keyed"), &["import", "rockerc.yaml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let toml = std::fs::read_to_string(dir.join("keyed/quarry.toml")).unwrap();
+    assert!(toml.contains("deps = \"*.yaml\"\n"), "{toml}");
+    write(&dir, "keyed/rockerc.yaml", "image: ubuntu:24.04\nargs: [deps]\ndeps: a b.yaml\n");
+    let o = quarry(&dir.join("keyed"), &["import", "rockerc.yaml", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not converted: `deps`: \"a b.yaml\" is not a pattern quarry takes"),
+        "{}",
+        stderr(&o)
+    );
+    let toml = std::fs::read_to_string(dir.join("keyed/quarry.toml")).unwrap();
+    assert!(!toml.contains("\ndeps = "), "{toml}");
+
     // One deps file: its path.
     let o = quarry(&dir, &["import", "robot/r.deps.yaml", "-o", "one.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
