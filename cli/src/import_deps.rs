@@ -35,7 +35,7 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 const MAX_FILES: usize = 1000;
 /// The most folder entries a search visits: a search never runs away (links to folders are not
 /// followed, so it ends anyway).
-const MAX_VISITED: usize = 500_000;
+const MAX_VISITED: usize = 1_000_000;
 /// The most YAML values a deps file may stand for with its aliases expanded, and its deepest
 /// nesting (as for rockerc files).
 const MAX_NODES: u64 = 100_000;

@@ -118,7 +118,7 @@ pub fn find(root: &Path, patterns: &[String]) -> anyhow::Result<Vec<String>> {
                         "the project below `{}` holds more than {MAX_VISITED} files and folders to search for deps files",
                         root.display()
                     ),
-                    "run quarry from the project's own folder, not one above it",
+                    "deps files are searched in every folder below quarry.toml's, as deps_rocker searches them: keep build output (colcon's build/, install/, log/) out of the project, or quarry.toml in a folder without it",
                 ));
             }
             // A name that is not UTF-8 is not a deps file quarry could name; its folder is searched.
