@@ -61,9 +61,10 @@ fi
 user=
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    -u) user=$2; shift 2 ;;
-    -g|-C|-D|-h|-p|-r|-t|-T|-U) shift 2 ;;
+    -u|--user) user=${2:-}; shift; [ "$#" -gt 0 ] && shift ;;
+    -u?*) user=${1#-u}; shift ;;
     --user=*) user=${1#--user=}; shift ;;
+    -g|-C|-D|-h|-p|-r|-t|-T|-U) shift; [ "$#" -gt 0 ] && shift ;;
     --) shift; break ;;
     -*) shift ;;
     *) break ;;
@@ -71,9 +72,9 @@ while [ "$#" -gt 0 ]; do
 done
 if [ "$#" -eq 0 ]; then exit 0; fi
 if [ -n "$user" ] && [ "$(id -u)" = 0 ] && [ "$user" != root ]; then
-  exec "$(PATH="$PATH:/usr/sbin:/sbin" command -v runuser)" -u "$user" -- env "$@"
+  exec "$(PATH="$PATH:/usr/sbin:/sbin" command -v runuser)" -u "$user" -- env -- "$@"
 fi
-exec env "$@"
+exec env -- "$@"
 "#;
 
 /// Where a script layer's files are mounted.
@@ -335,6 +336,8 @@ fn list<S: AsRef<str>>(items: &[S]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
@@ -344,6 +347,38 @@ mod tests {
         assert_eq!(extension_name("add-apt-repository_PPA"), "project_deps_add_apt_repository_ppa");
         assert_eq!(extension_name("script_x--y."), "project_deps_script_x_y");
         assert!(quarry_core::rules::is_snake_case(&extension_name(&"a".repeat(51))));
+    }
+
+    /// The `sudo` of script steps runs the command as it is: options dropped, `VAR=value` kept,
+    /// `--` respected; with no command it does nothing. (As root `-u` would switch users; this
+    /// runs as whoever runs the tests, on a PATH without another sudo.)
+    #[test]
+    fn the_sudo_of_script_steps_runs_the_command() {
+        let dir = std::env::temp_dir().join(format!("quarry-sudo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        std::fs::write(dir.join("bin/sudo"), SUDO).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("bin/sudo"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        for tool in ["id", "env", "sh", "echo", "printf", "sed"] {
+            let found = ["/usr/bin", "/bin"].iter().map(|d| Path::new(d).join(tool)).find(|p| p.exists());
+            std::os::unix::fs::symlink(found.unwrap(), dir.join("bin").join(tool)).unwrap();
+        }
+        let run = |script: &str| {
+            let out = std::process::Command::new("/bin/sh")
+                .args(["-c", script])
+                .env("PATH", dir.join("bin"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(run("sudo -E -H echo hi"), "hi\n");
+        assert_eq!(run("sudo VAR=1 sh -c 'echo $VAR'"), "1\n");
+        assert_eq!(run("sudo -- printf '%s\\n' -x"), "-x\n");
+        assert_eq!(run("echo a | sudo sed s/a/b/"), "b\n");
+        assert_eq!(run("sudo; echo done"), "done\n");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
