@@ -165,9 +165,9 @@ enum Command {
     },
     /// Convert a rocker configuration (rockerc.yaml) or a deps_rocker `*.deps.yaml` into quarry.toml.
     ///
-    /// With `deps` in the rockerc's `args`, every `*.deps.yaml` below its folder is converted
-    /// too: apt and pip packages and scripts become `apt`, `pip` and `scripts`, layer for layer
-    /// (`*_tools`, `*_base`, the plain key, `script_post`). What has no equivalent is named.
+    /// deps_rocker's `deps` (in `args`, or `deps: PATTERN`) becomes quarry.toml's `deps`, which
+    /// reads the deps files where they are, every layer; a deps file alone becomes `deps` naming
+    /// it. What `quarry build` would refuse in them is named now. What has no equivalent is named.
     Import {
         /// The rockerc file.
         file: PathBuf,

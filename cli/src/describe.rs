@@ -165,10 +165,11 @@ fn adds(ext: &Extension) -> Vec<String> {
         }
     }
     if ext.setup.is_some() {
+        let who = if ext.setup_as_user { "as the image's user" } else { "root" };
         out.push(if ext.setup_after_copies {
-            "setup steps after the copies (re-run whenever an earlier step changes)".to_owned()
+            format!("setup steps after the copies ({who}; re-run whenever an earlier step changes)")
         } else {
-            "setup steps (root, right after its apt packages)".to_owned()
+            format!("setup steps ({who}, right after its apt packages)")
         });
     }
     for entry in ext.env {

@@ -37,6 +37,9 @@ pub struct Imported {
     pub toml: String,
     /// What was not converted, one line each.
     pub skipped: Vec<String>,
+    /// What the user should know about what was converted: deps files that `quarry build` would
+    /// refuse, or none where `deps` looks.
+    pub warnings: Vec<Hinted>,
 }
 
 /// Reads a rockerc file of at most [`MAX_INPUT_BYTES`] (so `/dev/zero` ends with an error).
@@ -145,7 +148,7 @@ const LIST_KEYS: &[(&str, &str, &str)] = &[
 /// serializer; and the text is parsed back and must equal exactly what was converted before it
 /// is returned.
 pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::Result<Imported> {
-    import_rockerc_with_deps(registry, yaml, origin, &[])
+    import_rockerc_in(registry, yaml, origin, None)
 }
 
 /// The first document of a rockerc file's YAML, refused when its aliases stand for more than
@@ -173,13 +176,15 @@ pub fn load_yaml(yaml: &str, origin: &str) -> anyhow::Result<Yaml> {
     Ok(docs.into_iter().next().unwrap_or(Yaml::Null))
 }
 
-/// [`import_rockerc`], with the deps_rocker files its `deps` extension would read: their
-/// packages and scripts become the project keys `apt`, `pip` and `scripts`, layer for layer.
-pub fn import_rockerc_with_deps(
+/// [`import_rockerc`] for a quarry.toml in `project`: deps_rocker's `deps` (`args: [deps]`, or
+/// `deps: PATTERN`) becomes quarry.toml's `deps`, which reads the deps files where they are, and
+/// the files it finds below `project` are read as `quarry build` will read them, so that what it
+/// would refuse is said now.
+pub fn import_rockerc_in(
     registry: &Registry,
     yaml: &str,
     origin: &str,
-    deps: &[crate::import_deps::DepsFile],
+    project: Option<&Path>,
 ) -> anyhow::Result<Imported> {
     use toml::Value;
     let doc = load_yaml(yaml, origin)?;
@@ -199,6 +204,10 @@ pub fn import_rockerc_with_deps(
         ));
     }
     let mut skipped = Vec::new();
+    // deps_rocker's `--deps [PATTERN]`: `args: [deps]`, a key `deps: PATTERN`, or both. A pattern
+    // quarry cannot take writes no `deps` at all: the default would read other files.
+    let mut deps_pattern: Option<String> = None;
+    let mut deps_refused = false;
     let mut image = None;
     let mut dockerfile = None;
     let mut names: Vec<String> = Vec::new();
@@ -267,6 +276,25 @@ pub fn import_rockerc_with_deps(
             }
             "pull" | "nocache" | "no-cache" => {}
             "persist-image" => {}
+            "deps" => match value {
+                Yaml::String(p) if crate::import_deps::check_pattern(p).is_ok() => {
+                    deps_pattern = Some(p.clone())
+                }
+                Yaml::Boolean(true) => deps_pattern = Some(crate::import_deps::DEFAULT_PATTERN.to_owned()),
+                Yaml::Boolean(false) => {}
+                Yaml::String(p) => {
+                    deps_refused = true;
+                    skipped.push(format!(
+                        "`deps`: {} is not a pattern quarry takes ({})",
+                        shown(p),
+                        crate::import_deps::check_pattern(p).err().unwrap_or_default()
+                    ));
+                }
+                _ => {
+                    deps_refused = true;
+                    skipped.push("`deps`: not a pattern".to_owned());
+                }
+            },
             other => match LIST_KEYS.iter().find(|(key, _, _)| *key == other) {
                 Some((_, ext, option)) => lists.entry((ext, option)).or_default().extend(list(value)),
                 None => match UNMAPPED.iter().find(|(key, _)| *key == other) {
@@ -293,7 +321,7 @@ pub fn import_rockerc_with_deps(
     for raw in &names {
         let name = canonical(raw);
         match name.as_str() {
-            // deps_rocker's extension: its files are converted below.
+            // deps_rocker's extension: quarry.toml's `deps` reads its files.
             "deps" | "deps_dependencies" => wants_deps = true,
             "pull" => {
                 build.insert("pull".to_owned(), Value::Boolean(true));
@@ -382,24 +410,57 @@ pub fn import_rockerc_with_deps(
     if !build.is_empty() {
         expected.insert("build".to_owned(), Value::Table(build));
     }
-    if wants_deps && deps.is_empty() {
-        skipped.push(
-            "`args` entry `deps`: no `*.deps.yaml` file was found under the rockerc file's folder".to_owned(),
-        );
+    let mut warnings = Vec::new();
+    let pattern = match (wants_deps && !deps_refused, deps_pattern) {
+        (_, Some(p)) => Some(p),
+        (true, None) => Some(crate::import_deps::DEFAULT_PATTERN.to_owned()),
+        (false, None) => None,
+    };
+    if let Some(pattern) = pattern {
+        let value = if pattern == crate::import_deps::DEFAULT_PATTERN {
+            Value::Boolean(true)
+        } else {
+            Value::String(pattern.clone())
+        };
+        expected.insert("deps".to_owned(), value);
+        if let Some(project) = project {
+            warnings.extend(check_deps(project, &pattern));
+        }
     }
-    if wants_deps {
-        expected.extend(crate::import_deps::convert(deps, &mut skipped));
-    }
-    write_imported(registry, &origin, image.is_none() && dockerfile.is_none(), expected, skipped)
+    write_imported(registry, &origin, image.is_none() && dockerfile.is_none(), expected, skipped, warnings)
 }
 
-/// `quarry import x.deps.yaml`: one deps_rocker file as the project keys of a new quarry.toml.
-pub fn import_deps(registry: &Registry, file: crate::import_deps::DepsFile) -> anyhow::Result<Imported> {
-    let mut skipped = Vec::new();
-    let origin = shown(&file.shown);
-    let mut expected = crate::import_deps::convert(std::slice::from_ref(&file), &mut skipped);
+/// `quarry import x.deps.yaml`: a quarry.toml in `project` whose `deps` reads the file, `pattern`
+/// (its path relative to `project`).
+pub fn import_deps(registry: &Registry, pattern: &str, project: &Path) -> anyhow::Result<Imported> {
+    let mut expected = toml::Table::new();
     expected.insert("extensions".to_owned(), toml::Value::Array(Vec::new()));
-    write_imported(registry, &origin, true, expected, skipped)
+    expected.insert("deps".to_owned(), toml::Value::String(pattern.to_owned()));
+    let warnings = check_deps(project, pattern);
+    write_imported(registry, &shown(pattern), true, expected, Vec::new(), warnings)
+}
+
+/// The deps files `pattern` finds below `project`, read as `quarry build` reads them: what it
+/// would refuse, or finding none, as warnings.
+fn check_deps(project: &Path, pattern: &str) -> Vec<Hinted> {
+    let why = |e: anyhow::Error| {
+        let hint = crate::exit::hints(&e).join("; ");
+        Hinted::new(
+            format!(
+                "`deps`: {} (`quarry build` stops there until it is fixed)",
+                e.to_string().replace('\n', " ")
+            ),
+            if hint.is_empty() { "fix the deps file".to_owned() } else { hint },
+        )
+    };
+    match crate::import_deps::find(project, &[pattern.to_owned()]) {
+        Err(e) => vec![why(e)],
+        Ok(files) if files.is_empty() => vec![Hinted::new(
+            format!("`deps`: no file below `{}` matches `{pattern}`", project.display()),
+            "deps files are read below quarry.toml's folder: write quarry.toml where the rockerc file is",
+        )],
+        Ok(files) => crate::import_deps::read(project, &files).err().map(why).into_iter().collect(),
+    }
 }
 
 /// The converted file's text, checked to hold exactly `expected`.
@@ -409,6 +470,7 @@ fn write_imported(
     no_image: bool,
     expected: toml::Table,
     skipped: Vec<String>,
+    warnings: Vec<Hinted>,
 ) -> anyhow::Result<Imported> {
     let mut toml = format!("# Converted from {origin} by `quarry import`.\n");
     if no_image {
@@ -427,7 +489,7 @@ fn write_imported(
         }
     }
     check_converted(registry, &toml, &expected)?;
-    Ok(Imported { toml, skipped })
+    Ok(Imported { toml, skipped, warnings })
 }
 
 /// Parses `toml` as a quarry configuration and checks it holds exactly `expected`: what

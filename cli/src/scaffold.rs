@@ -189,6 +189,9 @@ setup = "templates/setup.Dockerfile.j2"
 # The rare step that truly needs artifacts of the final image: placed after the copies, where it
 # runs again whenever any earlier step changes; `quarry explain` warns about it.
 # setup_after_copies = true
+# Steps of the image's user (`pip install --user`, files in its home): `setup` runs as the user that
+# another extension sets with `final_user` (after that extension), else the image's own USER.
+# setup_as_user = true
 
 # Environment of the final image, NAME=value (no white space or quotes; `$PATH` expands). Written
 # after the chain, so changing a value re-runs no step.

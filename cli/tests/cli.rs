@@ -836,6 +836,7 @@ fn init_examples_render_when_uncommented() {
         std::fs::create_dir_all(dir.join("scripts")).unwrap();
         std::fs::write(dir.join("scripts/setup.sh"), "echo setup\n").unwrap();
         std::fs::write(dir.join("scripts/after-copies.sh"), "echo after\n").unwrap();
+        std::fs::write(dir.join("robot.deps.yaml"), "apt_tools: [git]\n").unwrap();
         std::fs::create_dir_all(dir.join(".quarry/extensions/eigen")).unwrap();
         std::fs::write(
             dir.join(".quarry/extensions/eigen/extension.toml"),
@@ -852,6 +853,7 @@ fn init_examples_render_when_uncommented() {
             "# project_scripts: setup",
             "# project_scripts_post: setup",
             "# eigen: apt packages",
+            "# project_deps_apt_tools: apt packages",
             "COPY --link quarry/project_copy/",
             "/etc/apt/keyrings/project_apt-vendor.asc",
         ] {

@@ -1,5 +1,5 @@
 //! Project extensions as a user writes them: folders named by `extension_dirs` and the two-line
-//! keys, with their mistakes, `quarry new-extension` and `quarry import` of deps_rocker files.
+//! keys, with their mistakes, and `quarry new-extension`. deps_rocker's files: `tests/deps.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -382,35 +382,6 @@ fn new_extension_scaffolds_a_folder_that_renders_as_it_is() {
     );
     let out = render(&dir, &["--my-tool-version", "2.0.0"]);
     assert!(out.contains("# my_tool: setup") && out.contains("MY_TOOL_VERSION=2.0.0"), "{out}");
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
-#[test]
-fn import_converts_deps_rocker_files_layer_for_layer() {
-    let dir = std::env::temp_dir().join(format!("quarry-projext-import-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    write(&dir, "rockerc.yaml", "image: ubuntu:24.04\nargs: [deps, git]\n");
-    write(
-        &dir,
-        "main.deps.yaml",
-        "apt_tools: [git]\napt: [libeigen3-dev]\npip: [numpy]\nscripts: [setup.sh]\nenv: [A=1]\n",
-    );
-    write(&dir, "setup.sh", "echo setup\n");
-    write(&dir, "sub/x.deps.yaml", "apt: [cmake]\nscript_post: [post.sh]\n");
-    write(&dir, "sub/post.sh", "echo post\n");
-    let o = quarry(&dir, &["import", "rockerc.yaml"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not converted: `main.deps.yaml`: `env`"), "{}", stderr(&o));
-    let out = render(&dir, &[]);
-    assert!(out.contains(
-        "# Extensions: curl, git, project_apt_tools, project_apt, project_pip, project_scripts, project_scripts_post, gitconfig"
-    ), "{out}");
-    assert!(out.contains("cmake libeigen3-dev\n"), "{out}");
-    // One deps file alone.
-    let o = quarry(&dir, &["import", "sub/x.deps.yaml", "-o", "other.toml"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(dir.join("other.toml")).unwrap();
-    assert!(text.contains("[apt]") || text.contains("apt = [\"cmake\"]"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -126,6 +126,7 @@ fn extension(m: &Metadata, origin: &str) -> Extension {
         builder,
         setup: m.setup.as_ref().map(template),
         setup_after_copies: m.setup_after_copies,
+        setup_as_user: m.setup_as_user,
         env: texts(&m.env),
         shell: Shell {
             init: inline("shell.init", &m.shell_init),

@@ -61,6 +61,7 @@ fn fixtures_are_all_there() {
         "option_default_fails_rule",
         "priority_out_of_range",
         "self_dependency",
+        "setup_as_user_makes_the_user",
         "template_output_forbidden",
         "template_syntax",
         "template_unknown_variable",

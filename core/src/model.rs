@@ -52,6 +52,10 @@ pub struct Extension {
     /// The declared exception: `setup` truly needs artifacts of the final image, so it is placed
     /// after the copies, where it runs again whenever any earlier step changes.
     pub setup_after_copies: bool,
+    /// `setup` runs as the image's user instead of root: the user of the extension that sets
+    /// `final_user` (placed after that extension in the chain), else the image's own `USER`, else
+    /// root. The chain's later steps run as root again.
+    pub setup_as_user: bool,
     /// `NAME=value` environment entries of the final image (an entry may use templates),
     /// written after every RUN of the chain.
     pub env: &'static [&'static str],
@@ -92,6 +96,7 @@ impl Extension {
         builder: None,
         setup: None,
         setup_after_copies: false,
+        setup_as_user: false,
         env: &[],
         shell: Shell::EMPTY,
         final_user: None,
@@ -573,6 +578,14 @@ impl Extension {
         check_packages(self.apt_packages);
         if self.setup_after_copies && self.setup.is_none() {
             panic!("extension `setup_after_copies` is set but there is no `setup`");
+        }
+        if self.setup_as_user && self.setup.is_none() {
+            panic!("extension `setup_as_user` is set but there is no `setup`");
+        }
+        if self.setup_as_user && self.final_user.is_some() {
+            panic!(
+                "extension `setup_as_user` is set on the extension that sets `final_user`, whose setup makes the user"
+            );
         }
         if self.home.is_some() && self.final_user.is_none() {
             panic!("extension `home` needs `final_user`: the extension that sets the user sets its home");

@@ -93,6 +93,8 @@ pub struct ExtensionPieces {
     pub setup: Option<String>,
     /// Whether `setup` must follow the copies (the declared exception).
     pub setup_after_copies: bool,
+    /// Whether `setup` runs as the image's user (`USER` before it, `USER root` after it).
+    pub setup_as_user: bool,
     /// `NAME=value` entries of the final image.
     pub env: Vec<String>,
     /// The extension's shell environment, if it has one: a build-context folder holding
@@ -241,6 +243,7 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
             apt_repositories: ext.apt_repositories,
             setup,
             setup_after_copies: ext.setup_after_copies,
+            setup_as_user: ext.setup_as_user,
             env,
             shell_dir,
             copied_files,

@@ -86,6 +86,8 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
     let config = request.image_config.as_ref();
     let base_user = config.and_then(ImageConfig::non_root_user);
 
+    // The user a `setup_as_user` step runs as: the image's user, as it will be.
+    let image_user = pieces.final_user.as_ref().map(|u| u.user.as_str()).or(base_user);
     let mut stage = StageWriter::new(&mut out, &pieces.image, Some(FINAL_STAGE));
     if base_user.is_some() {
         stage.comment("The image runs as a user of its own: the chain runs as root.");
@@ -101,8 +103,7 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
             stage.step(&apt_install_step(&pieces.image, &e.apt_packages, e.apt_repositories, e.name));
         }
         if let Some(setup) = e.setup.as_ref().filter(|_| !e.setup_after_copies) {
-            stage.comment(&format!("{}: setup", e.name));
-            stage.snippet(setup);
+            setup_step(&mut stage, e, setup, image_user, "setup");
         }
     }
 
@@ -137,11 +138,13 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
     }
     for e in &pieces.extensions {
         if let Some(setup) = e.setup.as_ref().filter(|_| e.setup_after_copies) {
-            stage.comment(&format!(
-                "{}: setup that needs the copies (declared in its metadata): runs again whenever an earlier step changes",
-                e.name
-            ));
-            stage.snippet(setup);
+            setup_step(
+                &mut stage,
+                e,
+                setup,
+                image_user,
+                "setup that needs the copies (declared in its metadata): runs again whenever an earlier step changes",
+            );
         }
     }
     match (&pieces.final_user, base_user) {
@@ -177,6 +180,33 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
         stage.step(&format!("CMD {}", json_array(&c.cmd)));
     }
     out
+}
+
+/// An extension's setup snippet, after a comment saying what it is; with `setup_as_user`, between
+/// `USER <the image's user>` and `USER root` (nothing to switch when the image runs as root).
+fn setup_step(
+    stage: &mut StageWriter<'_>,
+    e: &crate::pieces::ExtensionPieces,
+    setup: &str,
+    image_user: Option<&str>,
+    what: &str,
+) {
+    match image_user.filter(|_| e.setup_as_user) {
+        Some(user) => {
+            stage.comment(&format!("{}: {what}, as the image's user", e.name));
+            stage.step(&format!("USER {user}"));
+            stage.snippet(setup);
+            stage.step("USER root");
+        }
+        None if e.setup_as_user => {
+            stage.comment(&format!("{}: {what}, as the image's user (root)", e.name));
+            stage.snippet(setup);
+        }
+        None => {
+            stage.comment(&format!("{}: {what}", e.name));
+            stage.snippet(setup);
+        }
+    }
 }
 
 /// A JSON array of strings, for exec-form instructions.
@@ -321,6 +351,33 @@ mod tests {
         assert_eq!(err.hint().as_deref(), Some("did you mean `version`?"));
         req.extensions = vec![Selection::new("tool").with_option("version", "2.0")];
         assert!(render(&reg, &req).unwrap().dockerfile.contains("RUN echo 2.0\n"));
+    }
+
+    /// A `setup_as_user` step runs between `USER <the image's user>` and `USER root`: the user an
+    /// extension sets, else the image's own; on a root image it is a plain setup step.
+    #[test]
+    fn a_setup_as_the_user_switches_to_the_images_user_and_back() {
+        let mut maker = ext("maker", &[], 10);
+        maker.final_user = Some("someone");
+        let mut mine = ext("mine", &[], 90);
+        mine.setup_as_user = true;
+        let reg = registry(vec![maker, mine, ext("other", &[], 5)]);
+        let out = render(&reg, &request(&["maker", "mine", "other"])).unwrap().dockerfile;
+        assert!(
+            out.contains(
+                "# maker: setup\nRUN echo maker\n# mine: setup, as the image's user\nUSER someone\nRUN echo mine\nUSER root\n# other: setup\nRUN echo other\n"
+            ),
+            "{out}"
+        );
+        // The image's user is set again at the end, as always.
+        assert_eq!(out.matches("\nUSER someone\n").count(), 2, "{out}");
+        let mut req = request(&["mine"]);
+        let root = render(&reg, &req).unwrap().dockerfile;
+        assert!(root.contains("# mine: setup, as the image's user (root)\nRUN echo mine\n"), "{root}");
+        assert!(!root.contains("USER "), "{root}");
+        req.image_config = Some(ImageConfig { entrypoint: vec![], cmd: vec![], user: "app".into() });
+        let own = render(&reg, &req).unwrap().dockerfile;
+        assert!(own.contains("USER app\nRUN echo mine\nUSER root\n"), "{own}");
     }
 
     #[test]

@@ -378,6 +378,20 @@ fn chain_order(
     Ok(out)
 }
 
+/// What `r` must follow in the chain: its `depends_on`, and, when its setup runs as the image's
+/// user, the resolved extension that makes that user (the one that sets `final_user`).
+fn placed_after<'a>(
+    resolved: &'a BTreeMap<&'static str, ResolvedExtension>,
+    r: &'a ResolvedExtension,
+) -> impl Iterator<Item = &'static str> + 'a {
+    let user_makers = resolved
+        .iter()
+        .filter(move |(_, u)| r.extension.setup_as_user && u.extension.final_user.is_some())
+        .map(|(&name, _)| name)
+        .filter(move |name| *name != r.extension.name && !r.extension.depends_on.contains(name));
+    r.extension.depends_on.iter().copied().chain(user_makers)
+}
+
 /// Topological order in which, among the extensions whose dependencies are all placed, the one
 /// with the smallest `key` comes next (canonical: priority descending, then name).
 fn order<K: Ord>(
@@ -387,8 +401,9 @@ fn order<K: Ord>(
     let mut pending: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut dependents: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
     for (&name, r) in resolved {
-        pending.insert(name, r.extension.depends_on.len());
-        for dep in r.extension.depends_on {
+        pending.insert(name, 0);
+        for dep in placed_after(resolved, r) {
+            *pending.get_mut(name).expect("just inserted") += 1;
             dependents.entry(dep).or_default().push(name);
         }
     }
@@ -423,11 +438,7 @@ fn find_cycle(resolved: &BTreeMap<&'static str, ResolvedExtension>, placed: &BTr
     let mut path: Vec<&str> = vec![start];
     loop {
         let current = *path.last().expect("path is never empty");
-        let next = resolved[current]
-            .extension
-            .depends_on
-            .iter()
-            .copied()
+        let next = placed_after(resolved, &resolved[current])
             .filter(|d| !placed.contains(d))
             .min()
             .expect("an unplaced extension has an unplaced dependency");
@@ -491,6 +502,28 @@ mod tests {
         );
         assert_eq!(err.to_string(), "dependency cycle: a -> c -> b -> a");
         assert_eq!(err.hint().as_deref(), Some("remove one of these `depends_on` entries"));
+    }
+
+    /// A setup that runs as the image's user follows the extension that makes the user, whatever
+    /// the priorities or the locked order say; without such an extension, nothing changes.
+    #[test]
+    fn a_setup_as_the_user_follows_the_extension_that_makes_the_user() {
+        let mut maker = ext("maker", &[], 10);
+        maker.final_user = Some("someone");
+        let mut mine = ext("mine", &[], 90);
+        mine.setup_as_user = true;
+        let reg = registry(vec![maker, mine, ext("other", &[], 50)]);
+        let names = |req: &Request| -> Vec<&'static str> {
+            resolve(&reg, req).unwrap().extensions.iter().map(|r| r.extension.name).collect()
+        };
+        assert_eq!(names(&request(&["maker", "mine", "other"])), ["other", "maker", "mine"]);
+        assert_eq!(names(&request(&["mine", "other"])), ["mine", "other"]);
+        let mut req = request(&["maker", "mine", "other"]);
+        req.locked_order = Some(vec!["mine".into(), "other".into(), "maker".into()]);
+        let resolved = resolve(&reg, &req).unwrap();
+        let order: Vec<&str> = resolved.extensions.iter().map(|r| r.extension.name).collect();
+        assert_eq!(order, ["other", "maker", "mine"]);
+        assert_eq!(resolved.notes.len(), 1, "{:?}", resolved.notes);
     }
 
     #[test]

@@ -245,6 +245,17 @@ pub static EXTENSION: Table = Table {
              extension uses it.",
         ),
         key(
+            "setup_as_user",
+            Type::Boolean,
+            "`false`",
+            "`setup` runs as the image's user instead of root: the user of the extension that sets \
+             `final_user` (the chain puts this extension after that one), else the image's own \
+             `USER`, else root; the steps after it run as root again. Needs `setup` \
+             (`setup-required`); not on the extension that sets `final_user` (`setup-as-user`), \
+             whose setup makes the user. For steps of a user's own (`pip install --user`, files \
+             in the user's home).",
+        ),
+        key(
             "env",
             Type::Strings,
             "`[]`",

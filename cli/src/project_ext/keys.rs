@@ -15,7 +15,7 @@ use crate::config::{self, ConfigError, ORIGIN};
 const LAYERS: &[&str] = &["tools", "base", "main", "post"];
 
 /// Where the generated templates of the two-line keys are named (never a file of the project).
-const GENERATED: &str = "quarry-generated";
+pub(super) const GENERATED: &str = "quarry-generated";
 
 /// What installs the Python packages of `pip` or `uv`: the text of its steps.
 struct Installer {
@@ -371,7 +371,7 @@ impl Project<'_> {
 
     /// Validates the written metadata with the catalog's walker; files it names come from
     /// `generated` or, inside the project, from the project.
-    fn build(
+    pub(super) fn build(
         &self,
         name: &str,
         key: &str,
