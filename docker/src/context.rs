@@ -8,10 +8,17 @@ use quarry_buildkit::hash::fnv1a;
 use quarry_core::{Hinted, Rendered};
 
 /// `quarry/<extensions>:<hash>`: the same configuration gives the same tag on every machine.
+/// The layers of the project's deps files (`project_deps_*`) are named once, as `deps`.
 pub fn default_tag(rendered: &Rendered) -> String {
-    let mut names: Vec<&str> =
-        rendered.resolved.extensions.iter().filter(|r| r.requested).map(|r| r.extension.name).collect();
+    let mut names: Vec<&str> = rendered
+        .resolved
+        .extensions
+        .iter()
+        .filter(|r| r.requested)
+        .map(|r| if r.extension.name.starts_with("project_deps_") { "deps" } else { r.extension.name })
+        .collect();
     names.sort_unstable();
+    names.dedup();
     let mut repo = names.join("-").replace('_', "-");
     if repo.len() > 100 {
         repo.truncate(100);

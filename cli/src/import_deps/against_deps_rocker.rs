@@ -1,7 +1,7 @@
 //! quarry's reading against deps_rocker's own (`Dependencies.read_dependencies`, which needs no
 //! Docker daemon), on realistic files: the same layers in the same order and groups, each with the
-//! same entries. Needs a Python with deps_rocker: `QUARRY_TEST_DEPS_ROCKER_PYTHON`, else `python3`
-//! if it imports deps_rocker; skipped loudly otherwise.
+//! same entries. Needs a Python with deps_rocker: `QUARRY_TEST_ROCKER_PYTHON` (`cargo xtask test`
+//! sets it), else `python3` if it imports deps_rocker; skipped loudly otherwise, never under CI.
 
 use std::path::Path;
 
@@ -73,11 +73,17 @@ print(json.dumps(out))
 "#;
 
 fn python() -> Option<String> {
-    if let Ok(p) = std::env::var("QUARRY_TEST_DEPS_ROCKER_PYTHON") {
+    if let Ok(p) = std::env::var("QUARRY_TEST_ROCKER_PYTHON") {
         return Some(p);
     }
     let probe = std::process::Command::new("python3").args(["-c", "import deps_rocker"]).output();
-    probe.is_ok_and(|o| o.status.success()).then(|| "python3".to_owned())
+    let found = probe.is_ok_and(|o| o.status.success()).then(|| "python3".to_owned());
+    if found.is_none() && std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "the comparison with deps_rocker cannot be skipped under CI=true: set QUARRY_TEST_ROCKER_PYTHON (`cargo xtask test` does)"
+        );
+    }
+    found
 }
 
 fn quarry_side(root: &Path, pattern: &str) -> serde_json::Value {
@@ -96,7 +102,7 @@ fn quarry_side(root: &Path, pattern: &str) -> serde_json::Value {
 fn quarry_reads_the_layers_deps_rocker_reads() {
     let Some(python) = python() else {
         eprintln!(
-            "\n!!!!! SKIPPED: the comparison with deps_rocker: no Python with deps_rocker (set QUARRY_TEST_DEPS_ROCKER_PYTHON) !!!!!\n"
+            "\n!!!!! SKIPPED: the comparison with deps_rocker: no Python with deps_rocker (run the tests with `cargo xtask test`, which installs it, or set QUARRY_TEST_ROCKER_PYTHON) !!!!!\n"
         );
         return;
     };
