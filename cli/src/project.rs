@@ -318,6 +318,7 @@ pub fn import_rockerc_in(
         }
     };
     let mut wants_deps = false;
+    let mut cwd_in_home = false;
     for raw in &names {
         let name = canonical(raw);
         match name.as_str() {
@@ -330,6 +331,13 @@ pub fn import_rockerc_in(
                 build.insert("no_cache".to_owned(), Value::Boolean(true));
             }
             "persist_image" => {}
+            // deps_rocker's `cwd`: the project folder at `~/<its name>`, where the container starts.
+            // deps_rocker's `cwd` needs its `user`, which rocker adds.
+            "cwd" if registry.get("cwd").is_some() => {
+                add("cwd", &mut extensions);
+                add("user", &mut extensions);
+                cwd_in_home = true;
+            }
             "git" => {
                 add("git", &mut extensions);
                 if registry.get(GITCONFIG).is_some() {
@@ -373,6 +381,12 @@ pub fn import_rockerc_in(
                 t.insert((*option).to_owned(), Value::Array(kept));
             }
         }
+    }
+    if cwd_in_home && extensions.iter().any(|e| e == "cwd") {
+        options.insert(
+            "cwd".to_owned(),
+            Value::Table([("in_home".to_owned(), Value::String("true".to_owned()))].into_iter().collect()),
+        );
     }
     if let Some(n) = &container_name
         && registry.get("name").is_some()
