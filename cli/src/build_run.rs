@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use quarry_core::{Hinted, Registry, Rendered};
-use quarry_docker::{build, cache_id, context, engine, remote_cache, run, xauth};
+use quarry_docker::{build, cache_id, context, current, engine, remote_cache, run, xauth};
 
 use crate::configured::{configure, render_request};
 use crate::{args, exit, host, output, ui};
@@ -33,6 +33,9 @@ pub struct PreparedBuild {
     pub run_args: Vec<String>,
     /// The remote cache: imported by `args`, exported after a successful build.
     pub remote: Option<remote_cache::RemotePlan>,
+    /// The image of this exact render is on the engine already, from the same base images
+    /// ([`current`]): a build would find every step cached, so none is run.
+    pub current: bool,
 }
 
 /// Detects the engine, renders for it, writes the context and composes the build command.
@@ -150,6 +153,27 @@ pub fn prepare_build(
         configured.write_lock_or_note(lock, &rendered);
     }
     let tag = build.tag.clone().unwrap_or_else(|| context::default_tag(&rendered));
+    let inputs = current::Inputs::of(&rendered, build.options.platform.as_deref());
+    if !dry_run && engine.is_some() && !build.options.no_cache && !build.options.pull {
+        ui::detail(&format!("{docker} image inspect {tag} (is this render built already?)"));
+        if inputs.is_built(&docker, &tag) {
+            ui::note(&format!("`{tag}` is this render's image, from the same base images: nothing to build"));
+            let args = build::build_args(&effective, &context::contexts_root(), &tag, &cache, &build.options);
+            return Ok(PreparedBuild {
+                docker,
+                engine,
+                rendered,
+                tag,
+                context: context::contexts_root(),
+                running: None,
+                args,
+                base_args,
+                run_args: configured.layers.run_args(),
+                remote: None,
+                current: true,
+            });
+        }
+    }
     let root = context::contexts_root();
     // What earlier builds kept, within bounds: the newest failed ones, nothing stale.
     let pruned = context::prune(&root);
@@ -178,7 +202,12 @@ pub fn prepare_build(
     if let Some(plan) = &remote {
         build.options.cache_from.extend(plan.imports());
     }
-    let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
+    let mut args = build::build_args(&effective, &context, &tag, &cache, &build.options);
+    if engine.is_some() {
+        let context_arg = args.pop().expect("the context is the last argument");
+        args.extend(inputs.labels(&docker));
+        args.push(context_arg);
+    }
     Ok(PreparedBuild {
         docker,
         engine,
@@ -190,6 +219,7 @@ pub fn prepare_build(
         base_args,
         run_args: layers.run_args(),
         remote,
+        current: false,
     })
 }
 
@@ -245,8 +275,11 @@ fn remote_cache_plan(
 
 /// Runs a prepared build ([`build::execute`]): once more after BuildKit's known snapshot flake,
 /// the remote cache exported after a success, the context removed after a success and kept
-/// after a failure.
+/// after a failure. Nothing when the image is built already ([`PreparedBuild::current`]).
 pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
+    if prepared.current {
+        return Ok(());
+    }
     let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
     build::execute(
         &prepared.docker,
@@ -275,8 +308,8 @@ pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<
     Ok(prepared.tag)
 }
 
-/// `quarry run`: builds (the layer cache makes an unchanged image instant), then runs the
-/// container; returns the container's exit code.
+/// `quarry run`: builds unless this render's image is there already, then runs the container;
+/// returns the container's exit code.
 pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8> {
     use std::io::IsTerminal;
     // `quarry run --volume ~/ws -- ubuntu:24.04 bash`: with no image configured, the first word

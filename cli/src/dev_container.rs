@@ -80,6 +80,14 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
         remove: false,
     };
     let (mut args, _) = compose_run(&prepared, settings, false)?;
+    // The project folder, at its own path, where sessions start, as a dev container has its
+    // workspace: unless the configuration mounts it (or a folder above it) already.
+    let workspace = !container::mounts(&args, &folder);
+    if workspace {
+        let at = args.iter().position(|a| *a == prepared.tag).expect("the image is in the run line");
+        let path = folder.display().to_string();
+        args.splice(at..at, ["--volume".to_owned(), format!("{path}:{path}"), "--workdir".to_owned(), path]);
+    }
     let image_at = args.iter().position(|a| *a == prepared.tag).expect("the image is in the run line");
     let hash = container::run_hash(&args[1..image_at]);
     let labels = [
@@ -100,8 +108,10 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
         }
     }
     let docker = &prepared.docker;
+    // The tag names the render; the id also changes when a base image does.
+    let image_id = container::image_id(docker, &prepared.tag).unwrap_or_default();
     match container::find(docker, &name) {
-        Some(e) if e.image == prepared.tag && e.run == hash => {
+        Some(e) if e.image == prepared.tag && e.image_id == image_id && e.run == hash => {
             if !e.running {
                 docker_ok(docker, &["start", &name])?;
                 ui::note(&format!("started `{name}`"));
@@ -110,7 +120,7 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
             }
         }
         Some(e) => {
-            let what = match (e.image != prepared.tag, e.run != hash) {
+            let what = match (e.image != prepared.tag || e.image_id != image_id, e.run != hash) {
                 (true, true) => "the image and the run-time settings",
                 (true, false) => "the image",
                 _ => "the run-time settings (mounts, devices, GPUs, environment, ports, network)",
@@ -134,8 +144,19 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
         }
         None => create(docker, &args, &name)?,
     }
-    let runtime: Vec<String> = args[at..image_at + (at - 1)].to_vec();
-    write_devcontainer(&folder, &name, &prepared.tag, &runtime, prepared.rendered.final_user.as_deref());
+    // devcontainer.json's own workspaceMount and workspaceFolder stand for quarry's.
+    let mut runtime: Vec<String> = args[at..image_at + (at - 1)].to_vec();
+    if workspace {
+        runtime.truncate(runtime.len() - 4);
+    }
+    write_devcontainer(
+        &folder,
+        &name,
+        &prepared.tag,
+        &runtime,
+        prepared.rendered.final_user.as_deref(),
+        workspace,
+    );
     Ok(name)
 }
 
@@ -249,10 +270,11 @@ pub(crate) fn down_command(registry: &Registry) -> anyhow::Result<()> {
 pub(crate) fn ps_command(registry: &Registry) -> anyhow::Result<()> {
     let (folder, _) = project(registry)?;
     let current = current_tag(registry).ok();
+    let current_id = current.as_ref().and_then(|tag| container::image_id(&docker(), tag));
     let mut out = String::from("NAME                                      STATE      CURRENT  IMAGE\n");
     for e in container::list(&docker(), Some(&folder)) {
         let now = match &current {
-            Some(tag) if *tag == e.image => "yes",
+            Some(tag) if *tag == e.image && current_id.as_deref() == Some(e.image_id.as_str()) => "yes",
             Some(_) => "no",
             None => "?",
         };
@@ -279,7 +301,14 @@ const GENERATED: &str = "// Written by quarry";
 /// `.devcontainer/devcontainer.json`, for VS Code's Dev Containers and the devcontainer CLI: the
 /// image quarry built, its user, and `docker run`'s settings, kept current by `quarry up`. A file
 /// that quarry did not write is left alone, with a note.
-fn write_devcontainer(folder: &Path, name: &str, image: &str, run_args: &[String], user: Option<&str>) {
+fn write_devcontainer(
+    folder: &Path,
+    name: &str,
+    image: &str,
+    run_args: &[String],
+    user: Option<&str>,
+    workspace: bool,
+) {
     let path = folder.join(".devcontainer").join("devcontainer.json");
     if let Ok(old) = std::fs::read_to_string(&path)
         && !old.starts_with(GENERATED)
@@ -287,7 +316,7 @@ fn write_devcontainer(folder: &Path, name: &str, image: &str, run_args: &[String
         ui::note(&format!("`{}` is not quarry's: it was left as it is", path.display()));
         return;
     }
-    let text = devcontainer_json(folder, name, image, run_args, user);
+    let text = devcontainer_json(folder, name, image, run_args, user, workspace);
     let written = std::fs::create_dir_all(path.parent().expect("a folder"))
         .map_err(anyhow::Error::from)
         .and_then(|()| output::write_atomically(&path, text.as_bytes()));
@@ -303,15 +332,26 @@ pub(crate) fn devcontainer_json(
     image: &str,
     run_args: &[String],
     user: Option<&str>,
+    workspace: bool,
 ) -> String {
     let mut config = serde_json::json!({
         "name": name,
         "image": image,
         "runArgs": run_args,
-        "workspaceMount": format!("source={},target={},type=bind", folder.display(), folder.display()),
         "workspaceFolder": folder.display().to_string(),
         "overrideCommand": true,
     });
+    // The configuration's own mount of the folder (or of one above it) is in runArgs: the
+    // workspace is not mounted twice.
+    config["workspaceMount"] = if workspace {
+        serde_json::Value::String(format!(
+            "source={},target={},type=bind",
+            folder.display(),
+            folder.display()
+        ))
+    } else {
+        serde_json::Value::String(String::new())
+    };
     if let Some(u) = user {
         config["remoteUser"] = serde_json::Value::String(u.to_owned());
         config["containerUser"] = serde_json::Value::String(u.to_owned());

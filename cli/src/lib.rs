@@ -26,6 +26,7 @@ pub mod rocker;
 mod rocker_commands;
 pub mod scaffold;
 pub mod ui;
+mod yaml;
 
 use std::process::ExitCode;
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use quarry_core::{Hinted, Registry};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
 use crate::exit::HintContext;
 use crate::ui::shown;
@@ -24,11 +24,6 @@ pub fn write_new(path: &Path, contents: &str, force: bool) -> anyhow::Result<()>
 
 /// The largest rockerc file `quarry import` reads: real ones are a few lines.
 pub const MAX_INPUT_BYTES: u64 = 1 << 20;
-
-/// The most YAML nodes a rockerc file may stand for once its aliases are expanded, and the
-/// deepest nesting it may have: a 380-byte alias bomb otherwise expands to gigabytes.
-pub const MAX_NODES: u64 = 100_000;
-const MAX_DEPTH: usize = 64;
 
 /// What `quarry import` made of a rockerc file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,57 +55,6 @@ pub fn read_input(path: &Path) -> anyhow::Result<String> {
     }
     String::from_utf8(bytes)
         .map_err(|_| Hinted::new(format!("{shown} is not UTF-8 text"), "a rockerc file is UTF-8 YAML").into())
-}
-
-/// Counts the nodes a YAML stream stands for with its aliases expanded, and its nesting depth.
-#[derive(Debug, Default)]
-struct Expansion {
-    /// Expanded size of each anchored node.
-    anchored: std::collections::HashMap<usize, u64>,
-    /// Open collections: their anchor and the nodes counted inside so far.
-    open: Vec<(usize, u64)>,
-    total: u64,
-    deepest: usize,
-}
-
-impl Expansion {
-    fn add(&mut self, nodes: u64) {
-        self.total = self.total.saturating_add(nodes);
-        if let Some((_, inside)) = self.open.last_mut() {
-            *inside = inside.saturating_add(nodes);
-        }
-    }
-}
-
-impl yaml_rust2::parser::EventReceiver for Expansion {
-    fn on_event(&mut self, event: yaml_rust2::Event) {
-        use yaml_rust2::Event;
-        match event {
-            Event::Scalar(_, _, anchor, _) => {
-                self.add(1);
-                if anchor > 0 {
-                    self.anchored.insert(anchor, 1);
-                }
-            }
-            Event::Alias(anchor) => {
-                let size = self.anchored.get(&anchor).copied().unwrap_or(1);
-                self.add(size);
-            }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                self.add(1);
-                self.open.push((anchor, 1));
-                self.deepest = self.deepest.max(self.open.len());
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((anchor, size)) = self.open.pop()
-                    && anchor > 0
-                {
-                    self.anchored.insert(anchor, size);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// rocker and deps_rocker spellings of extensions that quarry names otherwise.
@@ -151,28 +95,15 @@ pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::
     import_rockerc_in(registry, yaml, origin, None)
 }
 
-/// The first document of a rockerc file's YAML, refused when its aliases stand for more than
-/// [`MAX_NODES`] values or nest deeper than 64.
+/// The first document of a rockerc file's YAML ([`crate::yaml::load`], alias bombs refused).
 pub fn load_yaml(yaml: &str, origin: &str) -> anyhow::Result<Yaml> {
     let origin = shown(origin);
-    let not_yaml = |e: &dyn std::fmt::Display| {
+    let docs = crate::yaml::load(yaml, &origin)?.map_err(|e| {
         anyhow::Error::new(Hinted::new(
             format!("{origin} is not YAML: {e}"),
             "a rockerc file is a YAML mapping",
         ))
-    };
-    let mut expansion = Expansion::default();
-    yaml_rust2::parser::Parser::new_from_str(yaml).load(&mut expansion, true).map_err(|e| not_yaml(&e))?;
-    if expansion.total > MAX_NODES || expansion.deepest > MAX_DEPTH {
-        anyhow::bail!(Hinted::new(
-            format!(
-                "{origin} stands for more than {MAX_NODES} YAML values or nests deeper than {MAX_DEPTH} once its \
-                 aliases are expanded"
-            ),
-            "a rockerc file names an image and a few extensions: remove the anchors (`&`) and aliases (`*`)",
-        ));
-    }
-    let docs = YamlLoader::load_from_str(yaml).map_err(|e| not_yaml(&e))?;
+    })?;
     Ok(docs.into_iter().next().unwrap_or(Yaml::Null))
 }
 

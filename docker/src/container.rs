@@ -64,6 +64,8 @@ pub struct Existing {
     pub status: String,
     /// The image tag it was made from (its label).
     pub image: String,
+    /// The id of the image it runs.
+    pub image_id: String,
     /// The hash of its run settings (its label).
     pub run: String,
     /// The project folder (its label).
@@ -91,9 +93,33 @@ fn parse_inspect(json: &str) -> Option<Existing> {
         running: v["State"]["Running"].as_bool().unwrap_or(false),
         status: v["State"]["Status"].as_str().unwrap_or_default().to_owned(),
         image: label(LABEL_IMAGE),
+        image_id: v["Image"].as_str().unwrap_or_default().to_owned(),
         run: label(LABEL_RUN),
         project: label(LABEL_PROJECT),
         worktree: label(LABEL_WORKTREE),
+    })
+}
+
+/// The id of the image `tag`, when the engine has it.
+pub fn image_id(docker: &str, tag: &str) -> Option<String> {
+    let out = Command::new(docker)
+        .args(["image", "inspect", "--format", "{{.Id}}", "--", tag])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|id| !id.is_empty())
+}
+
+/// Whether `args` (`docker run`'s) mount `folder` or a folder above it.
+pub fn mounts(args: &[String], folder: &Path) -> bool {
+    let specs = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .filter_map(|(flag, value)| matches!(flag.as_str(), "--volume" | "-v").then_some(value.as_str()));
+    let inline = args.iter().filter_map(|a| a.strip_prefix("--volume="));
+    specs.chain(inline).any(|spec| {
+        let source = spec.split(':').next().unwrap_or_default();
+        source.starts_with('/') && folder.starts_with(source)
     })
 }
 
@@ -150,12 +176,25 @@ mod tests {
 
     #[test]
     fn inspect_is_read() {
-        let json = r#"{"Id":"abc","Name":"/quarry-x-1","State":{"Running":true,"Status":"running"},"Config":{"Labels":{"org.quarry.image":"quarry/x:1","org.quarry.run":"r","org.quarry.project":"/p","org.quarry.worktree":"/w"}}}"#;
+        let json = r#"{"Id":"abc","Image":"sha256:1","Name":"/quarry-x-1","State":{"Running":true,"Status":"running"},"Config":{"Labels":{"org.quarry.image":"quarry/x:1","org.quarry.run":"r","org.quarry.project":"/p","org.quarry.worktree":"/w"}}}"#;
         let e = parse_inspect(json).unwrap();
         assert_eq!(
             (e.name.as_str(), e.running, e.image.as_str(), e.run.as_str()),
             ("quarry-x-1", true, "quarry/x:1", "r")
         );
+        assert_eq!(e.image_id, "sha256:1");
         assert!(parse_inspect("[]").is_none());
+    }
+
+    #[test]
+    fn mounts_of_a_folder_or_above_it_are_seen() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let ws = Path::new("/home/me/ws");
+        assert!(mounts(&args(&["run", "--volume", "/home/me/ws:/ws"]), ws));
+        assert!(mounts(&args(&["run", "-v", "/home/me:/home/me:rw"]), ws));
+        assert!(mounts(&args(&["run", "--volume=/home/me/ws:/x"]), ws));
+        assert!(!mounts(&args(&["run", "--volume", "/home/me/wsx:/x"]), ws));
+        assert!(!mounts(&args(&["run", "--volume", "/home/me/ws/src:/x"]), ws));
+        assert!(!mounts(&args(&["run", "--env", "/home/me/ws:/x"]), ws));
     }
 }
