@@ -132,7 +132,8 @@ enum Command {
     /// Run the folder's rockerc.yaml (with ~/.rockerc.yaml), as rockerc does.
     ///
     /// `--<extension>` words join its `args`, the first other word replaces its image, the rest is
-    /// the command. A link to quarry named `rockerc` is the same command.
+    /// the command. As rockerc, it keeps one container for the folder and opens a shell in it
+    /// (`quarry rockerc --help`). A link to quarry named `rockerc` is the same command.
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Rockerc {
         /// Extensions to add, the image and the command.
@@ -313,6 +314,10 @@ struct UpArgs {
     /// Replace it even while sessions are open in it.
     #[arg(long)]
     force: bool,
+    /// Make the container anew even when nothing changed (what is inside it but in mounted
+    /// folders is lost).
+    #[arg(long)]
+    recreate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -438,6 +443,8 @@ pub struct Up {
     pub replace: bool,
     /// `--force`.
     pub force: bool,
+    /// `--recreate`.
+    pub recreate: bool,
 }
 
 /// A parsed `quarry explain`.
@@ -846,6 +853,7 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
             build: build(&present, args.build, sub("up")),
             replace: args.replace,
             force: args.force,
+            recreate: args.recreate,
         })),
         Command::Enter { command } => Invocation::Enter(command),
         Command::Stop => Invocation::Stop,

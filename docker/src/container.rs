@@ -40,6 +40,19 @@ pub fn name_of(folder: &Path) -> String {
     }
 }
 
+/// rockerc's name for the container of `folder`: the folder's name, lowercase, with what a
+/// container name cannot hold as `-` (empty when nothing is left).
+pub fn rockerc_name(folder: &Path) -> String {
+    let name: String = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '-' })
+        .collect();
+    name.trim_start_matches(['-', '.', '_']).to_owned()
+}
+
 /// The hash of a container's run settings: the `docker run` arguments between `run` and the
 /// image (mounts, devices, GPUs, env, ports, network, user), so a change to any of them is seen.
 pub fn run_hash(args_before_image: &[String]) -> String {
