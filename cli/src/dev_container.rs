@@ -191,10 +191,10 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
                 (false, false) => None,
             };
             if let Some(what) = what {
-                ui::note(&format!("`{}` was made with other {what} than the project has now", e.name));
+                ui::note(&format!("{what} changed since `{}` was made", e.name));
                 if !up.replace && !up.recreate && !confirm(&format!("replace `{}`?", e.name))? {
                     anyhow::bail!(Hinted::new(
-                        format!("`{}` runs with outdated {what}: it was left as it is", e.name),
+                        format!("`{}` was left as it is: {what} changed since it was made", e.name),
                         "`quarry up --replace` replaces it (what is inside it but in mounted folders is lost)",
                     ));
                 }

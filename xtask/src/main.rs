@@ -33,6 +33,7 @@ mod bench_remote;
 mod bench_render;
 mod bench_run;
 mod codegen;
+mod devcontainer_cli;
 mod engine;
 mod rocker_venv;
 mod scaffold;
@@ -129,6 +130,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     codegen::check(&workspace())?;
     let engines = engine::Engines::bring_up()?;
     let rocker = rocker_venv::python();
+    let devcontainer = devcontainer_cli::program();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let selection: Vec<String> = if args.is_empty() {
         vec!["--workspace".to_owned(), "--all-targets".to_owned()]
@@ -140,6 +142,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         .args(&selection)
         .envs(engines.test_env())
         .envs(rocker.iter().map(|p| ("QUARRY_TEST_ROCKER_PYTHON", p.as_os_str())))
+        .envs(devcontainer.iter().map(|p| ("QUARRY_TEST_DEVCONTAINER", p.as_os_str())))
         .current_dir(workspace())
         .status()
         .context("cannot run cargo test");
