@@ -103,32 +103,30 @@ impl<'a> StageWriter<'a> {
             self.out.push_str("ARG CACHE_ID\n");
             self.cache_arg_declared = true;
         }
-        self.out.push_str(instruction.trim_end());
+        self.out.push_str(instruction.trim_end_matches(['\n', ' ', '\t']));
         self.out.push('\n');
     }
 
-    /// A rendered template: split into instructions so `ARG CACHE_ID` lands right before the
-    /// first one that uses it. Blank lines are dropped.
+    /// A rendered template, checked ([`crate::template::check_snippet`]): split into
+    /// instructions as BuildKit reads them, so `ARG CACHE_ID` lands right before the first one
+    /// that uses it. Lines are written as they were checked: blank lines between instructions are
+    /// dropped, and a line loses the `\r` of its line end and then its trailing spaces and tabs,
+    /// which changes nothing BuildKit reads.
     pub fn snippet(&mut self, snippet: &str) {
-        let mut current = String::new();
-        for line in snippet.lines() {
-            if current.is_empty() && line.trim().is_empty() {
-                continue;
+        use quarry_buildkit::dockerfile::lines::{Line, Reader};
+        let trim = |line: &str| line.trim_end_matches('\r').trim_end_matches([' ', '\t']).to_owned();
+        for line in Reader::within(snippet, '\\').flatten() {
+            match line {
+                Line::Comment { raw, .. } => {
+                    self.out.push_str(&trim(raw));
+                    self.out.push('\n');
+                }
+                Line::Instruction(logical) => {
+                    let lines: Vec<String> = logical.raw.iter().map(|l| trim(l)).collect();
+                    self.step(&lines.join("\n"));
+                }
+                Line::Directive { .. } | Line::Blank { .. } => {}
             }
-            if current.is_empty() && line.trim_start().starts_with('#') {
-                self.out.push_str(line.trim_end());
-                self.out.push('\n');
-                continue;
-            }
-            current.push_str(line.trim_end());
-            current.push('\n');
-            if !line.trim_end().ends_with('\\') {
-                self.step(&current);
-                current.clear();
-            }
-        }
-        if !current.is_empty() {
-            self.step(&current);
         }
     }
 }
