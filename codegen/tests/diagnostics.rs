@@ -58,6 +58,7 @@ fn fixtures_are_all_there() {
         "list_option_rules",
         "many_mistakes",
         "missing_template_file",
+        "one_line_text",
         "option_default_fails_rule",
         "priority_out_of_range",
         "self_dependency",

@@ -76,6 +76,13 @@ pub enum Error {
         /// The rejected value.
         value: String,
     },
+    /// The final image's own user (the engine's or quarry.lock's `image_config`) is not one
+    /// quarry can write into `USER`.
+    #[error("the final image's user {value:?} is not a user name or id quarry can write into `USER`")]
+    InvalidImageUser {
+        /// The rejected value.
+        value: String,
+    },
     /// A priority override is out of range.
     #[error("cache priority {value} for extension `{extension}` is out of range")]
     InvalidPriority {
@@ -164,6 +171,10 @@ impl Error {
             Self::NotAList { .. } | Self::ConflictingOption { .. } => "give it once".to_owned(),
             Self::InvalidImage { .. } => {
                 "write it like `ubuntu:24.04` or `registry.example.com/team/image:tag`".to_owned()
+            }
+            Self::InvalidImageUser { .. } => {
+                "it comes from the engine or quarry.lock's `image_config`: fix that line or delete quarry.lock"
+                    .to_owned()
             }
             Self::InvalidPriority { .. } => "use a number from 0 to 100".to_owned(),
             Self::NothingSelected => {

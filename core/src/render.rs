@@ -366,5 +366,11 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("USER "), "root images get no USER line: {out}");
+        // Whatever the engine or a lock says, the user is one word of `USER`.
+        for bad in ["app\nLABEL x=1", "app \\", "$HOME", "a:b:c", "-x"] {
+            req.image_config = Some(ImageConfig { entrypoint: vec![], cmd: vec![], user: bad.into() });
+            let err = render(&reg, &req).unwrap_err();
+            assert!(matches!(err, Error::InvalidImageUser { .. }), "{bad:?}: {err}");
+        }
     }
 }

@@ -576,6 +576,35 @@ pub const fn is_user_name(s: &str) -> bool {
     true
 }
 
+/// The user an image runs as, as `USER` takes it: `user` or `user:group`, each a name or a
+/// numeric id of 1 to 64 characters `[A-Za-z0-9_.-]`, not starting with `-`. No white space,
+/// `$`, quote or `\\`, so it is one word that nothing expands.
+pub const fn is_user_spec(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut start = 0;
+    let mut colons = 0;
+    while i <= b.len() {
+        if i == b.len() || b[i] == b':' {
+            let len = i - start;
+            if len == 0 || len > 64 || b[start] == b'-' {
+                return false;
+            }
+            if i < b.len() {
+                colons += 1;
+                if colons > 1 {
+                    return false;
+                }
+            }
+            start = i + 1;
+        } else if !(b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b'-')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A Debian package name: `[a-z0-9][a-z0-9+.-]+`.
 pub const fn is_apt_package(s: &str) -> bool {
     let b = s.as_bytes();
@@ -656,6 +685,42 @@ pub const fn is_templated(s: &str) -> bool {
 
 const fn is_path_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'/' || c == b'.' || c == b'_' || c == b'-' || c == b'+'
+}
+
+/// Text of one line, for a comment of the Dockerfile and a line of `quarry show` (a description,
+/// a download's `reason`): not empty, at most 400 bytes, and no control character (C0, DEL, C1),
+/// line or paragraph separator, bidirectional override or isolate, or byte order mark, so it can
+/// neither start a line nor reorder or hide what a terminal shows.
+pub const fn is_one_line_text(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 400 {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        // C0 controls and DEL.
+        if c < 0x20 || c == 0x7f {
+            return false;
+        }
+        // C1 controls, U+0080..=U+009F: C2 80..=9F.
+        if c == 0xc2 && i + 1 < b.len() && b[i + 1] >= 0x80 && b[i + 1] <= 0x9f {
+            return false;
+        }
+        // U+2028, U+2029, U+202A..=U+202E: E2 80 A8..=AE; U+2066..=U+2069: E2 81 A6..=A9.
+        if c == 0xe2 && i + 2 < b.len() {
+            let (c1, c2) = (b[i + 1], b[i + 2]);
+            if (c1 == 0x80 && c2 >= 0xa8 && c2 <= 0xae) || (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9) {
+                return false;
+            }
+        }
+        // U+FEFF: EF BB BF.
+        if c == 0xef && i + 2 < b.len() && b[i + 1] == 0xbb && b[i + 2] == 0xbf {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// `/` followed by `[A-Za-z0-9/._+-]`, no `..` component, at most 255 characters.

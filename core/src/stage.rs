@@ -68,6 +68,13 @@ fn image_slug(image: &str) -> String {
     image.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
 }
 
+/// `# <text>` and its line end: the one way quarry writes a comment into a Dockerfile. Whatever
+/// `text` holds, it is one line ([`crate::text::one_line`]): a newline in a description or a
+/// reason cannot start an instruction.
+pub fn comment(text: &str) -> String {
+    format!("# {}\n", crate::text::one_line(text))
+}
+
 /// Writes one stage and tracks whether `ARG CACHE_ID` has been declared in it, so the ARG lands
 /// right before the first instruction that uses it.
 #[derive(Debug)]
@@ -92,9 +99,7 @@ impl<'a> StageWriter<'a> {
 
     /// A `# ` comment line.
     pub fn comment(&mut self, text: &str) {
-        self.out.push_str("# ");
-        self.out.push_str(text);
-        self.out.push('\n');
+        self.out.push_str(&comment(text));
     }
 
     /// One instruction (possibly spanning continuation lines).

@@ -9,6 +9,30 @@ pub fn shown(text: &str) -> String {
     if plain { format!("`{text}`") } else { quoted(text) }
 }
 
+/// `text` as one line of a terminal or a Dockerfile comment: every control character, line or
+/// paragraph separator, bidirectional override or isolate and byte order mark written as an
+/// escape (`\n`, `\u{1b}`), the rest as it is. Text that [`crate::rules::is_one_line_text`]
+/// accepts comes back unchanged.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        c.is_control() || matches!(c, '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    if !text.contains(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if bad(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A TOML basic string (also a JSON string) holding `text`, with every control character and
 /// line or paragraph separator escaped.
 pub fn quoted(text: &str) -> String {
