@@ -163,7 +163,7 @@ pub(crate) fn import_command(
     out: &std::path::Path,
     force: bool,
 ) -> anyhow::Result<()> {
-    let yaml = project::read_input(file)?;
+    let yaml = project::read_input(file, None)?;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let imported = if name.ends_with(".deps.yaml") || name == "deps.yaml" {
         // Its scripts are relative to its folder; quarry.toml's, to the current one.
@@ -176,7 +176,7 @@ pub(crate) fn import_command(
         let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
         let mut deps = Vec::new();
         for (shown, dir, path) in import_deps::find(folder)? {
-            deps.push(import_deps::DepsFile { shown, dir, yaml: project::read_input(&path)? });
+            deps.push(import_deps::DepsFile { shown, dir, yaml: project::read_input(&path, Some(folder))? });
         }
         project::import_rockerc_with_deps(registry, &yaml, &file.display().to_string(), &deps)?
     };

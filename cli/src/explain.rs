@@ -186,7 +186,9 @@ fn read(registry: &'static Registry, path: Option<&Path>, level: EngineLevel) ->
         request.host = crate::host::values();
         // The lock next to it holds the chain order (and pinned values) the build of this
         // configuration had: `quarry explain quarry.toml.orig` compares with the lock's order.
-        if let Some(lock) = crate::lock::Lock::read(&path.with_file_name(crate::lock::LOCK_FILE))? {
+        let lock_path = path.with_file_name(crate::lock::LOCK_FILE);
+        if let Some(lock) = crate::lock::Lock::read(&lock_path)? {
+            lock.check_values(&lock_path, registry)?;
             let names: Vec<&str> = quarry_core::resolve(registry, &request)
                 .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
                 .unwrap_or_default();
@@ -241,7 +243,23 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
         };
         anyhow::Error::new(Hinted::new(format!("cannot read `{shown}`: {e}"), hint))
     };
-    let file = std::fs::File::open(path).map_err(fail)?;
+    // A regular file only: a FIFO is refused, not waited on (quarry_codegen::files).
+    use quarry_codegen::files::ReadError;
+    let file = match quarry_codegen::files::open(path, None, MAX_DOCKERFILE, &path.display().to_string()) {
+        Ok((file, _)) => file,
+        Err(ReadError::Missing(_)) => return Err(fail(std::io::ErrorKind::NotFound.into())),
+        Err(ReadError::Io { error, .. }) => return Err(fail(error)),
+        Err(ReadError::NotAFile { kind: "a folder", .. }) => {
+            return Err(fail(std::io::ErrorKind::IsADirectory.into()));
+        }
+        Err(ReadError::TooLarge { .. }) => {
+            anyhow::bail!(Hinted::new(
+                format!("`{shown}` is larger than {} MiB: not a Dockerfile", MAX_DOCKERFILE >> 20),
+                "name the Dockerfile itself"
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut bytes = Vec::new();
     file.take(MAX_DOCKERFILE + 1).read_to_end(&mut bytes).map_err(fail)?;
     if bytes.len() as u64 > MAX_DOCKERFILE {

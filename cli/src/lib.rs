@@ -23,6 +23,7 @@ pub mod project;
 mod project_ext;
 pub mod scaffold;
 pub mod ui;
+mod yaml;
 
 use std::process::ExitCode;
 

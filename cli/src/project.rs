@@ -5,9 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use quarry_core::{Hinted, Registry};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
-use crate::exit::HintContext;
 use crate::ui::shown;
 
 /// Writes `contents` to `path` unless it exists (then `force` is needed).
@@ -25,11 +24,6 @@ pub fn write_new(path: &Path, contents: &str, force: bool) -> anyhow::Result<()>
 /// The largest rockerc file `quarry import` reads: real ones are a few lines.
 pub const MAX_INPUT_BYTES: u64 = 1 << 20;
 
-/// The most YAML nodes a rockerc file may stand for once its aliases are expanded, and the
-/// deepest nesting it may have: a 380-byte alias bomb otherwise expands to gigabytes.
-pub const MAX_NODES: u64 = 100_000;
-const MAX_DEPTH: usize = 64;
-
 /// What `quarry import` made of a rockerc file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
@@ -39,75 +33,20 @@ pub struct Imported {
     pub skipped: Vec<String>,
 }
 
-/// Reads a rockerc file of at most [`MAX_INPUT_BYTES`] (so `/dev/zero` ends with an error).
-pub fn read_input(path: &Path) -> anyhow::Result<String> {
-    use std::io::Read;
-    let shown = shown(&path.display().to_string());
-    let file = std::fs::File::open(path)
-        .hint_context(|| Hinted::new(format!("cannot read {shown}"), "name an existing rockerc.yaml"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .hint_context(|| Hinted::new(format!("cannot read {shown}"), "name a rockerc.yaml file"))?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        anyhow::bail!(Hinted::new(
-            format!("{shown} is larger than {} KiB", MAX_INPUT_BYTES / 1024),
+/// Reads a rockerc or deps file of at most [`MAX_INPUT_BYTES`], a regular file
+/// ([`quarry_codegen::files`]: `/dev/zero` and a FIFO end with an error, not a hang); `within`, a
+/// file found under the project, must not lead out of that folder through a link.
+pub fn read_input(path: &Path, within: Option<&Path>) -> anyhow::Result<String> {
+    use quarry_codegen::files::{self, ReadError};
+    let name = path.display().to_string();
+    files::read_text(path, within, MAX_INPUT_BYTES, &name).map_err(|e| match e {
+        ReadError::TooLarge { .. } => Hinted::new(
+            format!("{} is larger than {} KiB", shown(&name), MAX_INPUT_BYTES / 1024),
             "a rockerc file is a few lines of YAML: check the file name",
-        ));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| Hinted::new(format!("{shown} is not UTF-8 text"), "a rockerc file is UTF-8 YAML").into())
-}
-
-/// Counts the nodes a YAML stream stands for with its aliases expanded, and its nesting depth.
-#[derive(Debug, Default)]
-struct Expansion {
-    /// Expanded size of each anchored node.
-    anchored: std::collections::HashMap<usize, u64>,
-    /// Open collections: their anchor and the nodes counted inside so far.
-    open: Vec<(usize, u64)>,
-    total: u64,
-    deepest: usize,
-}
-
-impl Expansion {
-    fn add(&mut self, nodes: u64) {
-        self.total = self.total.saturating_add(nodes);
-        if let Some((_, inside)) = self.open.last_mut() {
-            *inside = inside.saturating_add(nodes);
-        }
-    }
-}
-
-impl yaml_rust2::parser::EventReceiver for Expansion {
-    fn on_event(&mut self, event: yaml_rust2::Event) {
-        use yaml_rust2::Event;
-        match event {
-            Event::Scalar(_, _, anchor, _) => {
-                self.add(1);
-                if anchor > 0 {
-                    self.anchored.insert(anchor, 1);
-                }
-            }
-            Event::Alias(anchor) => {
-                let size = self.anchored.get(&anchor).copied().unwrap_or(1);
-                self.add(size);
-            }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                self.add(1);
-                self.open.push((anchor, 1));
-                self.deepest = self.deepest.max(self.open.len());
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((anchor, size)) = self.open.pop()
-                    && anchor > 0
-                {
-                    self.anchored.insert(anchor, size);
-                }
-            }
-            _ => {}
-        }
-    }
+        )
+        .into(),
+        e => anyhow::Error::new(e),
+    })
 }
 
 /// rocker and deps_rocker spellings of extensions that quarry names otherwise.
@@ -164,18 +103,7 @@ pub fn import_rockerc_with_deps(
             "a rockerc file is a YAML mapping",
         ))
     };
-    let mut expansion = Expansion::default();
-    yaml_rust2::parser::Parser::new_from_str(yaml).load(&mut expansion, true).map_err(|e| not_yaml(&e))?;
-    if expansion.total > MAX_NODES || expansion.deepest > MAX_DEPTH {
-        anyhow::bail!(Hinted::new(
-            format!(
-                "{origin} stands for more than {MAX_NODES} YAML values or nests deeper than {MAX_DEPTH} once its \
-                 aliases are expanded"
-            ),
-            "a rockerc file names an image and a few extensions: remove the anchors (`&`) and aliases (`*`)",
-        ));
-    }
-    let docs = YamlLoader::load_from_str(yaml).map_err(|e| not_yaml(&e))?;
+    let docs = crate::yaml::load(yaml, &origin)?.map_err(|e| not_yaml(&e))?;
     let doc = docs.into_iter().next().unwrap_or(Yaml::Null);
     let Yaml::Hash(map) = &doc else {
         anyhow::bail!(Hinted::new(
@@ -381,7 +309,7 @@ pub fn import_rockerc_with_deps(
         );
     }
     if wants_deps {
-        expected.extend(crate::import_deps::convert(deps, &mut skipped));
+        expected.extend(crate::import_deps::convert(deps, &mut skipped)?);
     }
     write_imported(registry, &origin, image.is_none() && dockerfile.is_none(), expected, skipped)
 }
@@ -390,7 +318,7 @@ pub fn import_rockerc_with_deps(
 pub fn import_deps(registry: &Registry, file: crate::import_deps::DepsFile) -> anyhow::Result<Imported> {
     let mut skipped = Vec::new();
     let origin = shown(&file.shown);
-    let mut expected = crate::import_deps::convert(std::slice::from_ref(&file), &mut skipped);
+    let mut expected = crate::import_deps::convert(std::slice::from_ref(&file), &mut skipped)?;
     expected.insert("extensions".to_owned(), toml::Value::Array(Vec::new()));
     write_imported(registry, &origin, true, expected, skipped)
 }
@@ -519,12 +447,25 @@ mod tests {
         let ok = "base: &b [x11]\nargs: *b\n";
         let imported = super::import_rockerc(registry(), ok, "ok.yaml").unwrap();
         assert!(imported.toml.contains("extensions = [\"x11\"]"), "{}", imported.toml);
+        // A deps file is read the same way, alone or found under a rockerc file.
+        let deps =
+            crate::import_deps::DepsFile { shown: "x.deps.yaml".into(), dir: String::new(), yaml: bomb };
+        let err = super::import_deps(registry(), deps.clone()).unwrap_err();
+        assert!(err.to_string().contains("more than 100000 YAML values"), "{err}");
+        let err =
+            super::import_rockerc_with_deps(registry(), "args: [deps]\n", "r.yaml", &[deps]).unwrap_err();
+        assert!(err.to_string().contains("more than 100000 YAML values"), "{err}");
     }
 
     #[test]
     fn input_size_is_bounded() {
-        let err = super::read_input(std::path::Path::new("/dev/zero")).unwrap_err();
-        assert_eq!(err.to_string(), "`/dev/zero` is larger than 1024 KiB");
+        let err = super::read_input(std::path::Path::new("/dev/zero"), None).unwrap_err();
+        assert_eq!(err.to_string(), "`/dev/zero` is a device, not a regular file");
         assert!(!crate::exit::hints(&err).is_empty(), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; (super::MAX_INPUT_BYTES + 1) as usize]).unwrap();
+        let err = super::read_input(&big, None).unwrap_err();
+        assert!(err.to_string().ends_with("big.yaml` is larger than 1024 KiB"), "{err}");
     }
 }

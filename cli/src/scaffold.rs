@@ -93,7 +93,8 @@ pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) ->
 /// the top-level keys, above commented tables that a user may uncomment later), else before the
 /// first table.
 fn add_to_project(file: &Path, rel: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let shown = file.display().to_string();
+    let text = quarry_codegen::files::read_text(file, None, quarry_codegen::files::TEXT_LIMIT, &shown)?;
     let has_key = text.lines().any(|l| l.trim_start().starts_with("extension_dirs"));
     if has_key || !quarry_core::rules::is_rel_path(rel) {
         ui::note(&format!(

@@ -363,6 +363,60 @@ fn links_leaving_the_project_are_refused() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Every file a project names is read one way (`quarry_codegen::files`): a regular file inside
+/// the project, bounded. `/dev/zero`, a FIFO or a file outside named as `extension.toml` is an
+/// error naming it, at once (a FIFO used to hang every command, `/dev/zero` to eat all memory),
+/// and nothing of a file outside is echoed.
+#[test]
+fn every_file_a_project_names_is_a_regular_file_inside_it() {
+    let dir = project("files");
+    let metadata = dir.join(".quarry/extensions/eigen/extension.toml");
+    std::fs::write(dir.join("../outside-secret.toml"), "secret_key_name = 1\n").unwrap();
+    let fifo = |path: &Path| assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+    type Make<'a> = &'a dyn Fn(&Path);
+    let cases: [(Make, &str); 3] = [
+        (
+            &|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap(),
+            "leads outside the project (to `/dev/zero`)",
+        ),
+        (&|p: &Path| fifo(p), "is a FIFO (named pipe), not a regular file"),
+        (
+            &|p: &Path| std::os::unix::fs::symlink("../../../../outside-secret.toml", p).unwrap(),
+            "leads outside the project",
+        ),
+    ];
+    for (make, want) in cases {
+        std::fs::remove_file(&metadata).unwrap();
+        make(&metadata);
+        let started = std::time::Instant::now();
+        let o = quarry(&dir, &["list"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "it waited");
+        assert!(stderr(&o).contains(want), "{want}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("secret_key_name"), "{}", stderr(&o));
+    }
+    std::fs::remove_file(&metadata).unwrap();
+    write(&dir, ".quarry/extensions/eigen/extension.toml", "name = \"eigen_tools\"\ndescription = \"e\"\n");
+    // A script that is a FIFO.
+    std::fs::remove_file(dir.join("scripts/setup.sh")).unwrap();
+    fifo(&dir.join("scripts/setup.sh"));
+    let o = quarry(&dir, &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("`scripts/setup.sh` is not a file"), "{}", stderr(&o));
+    // The project's Dockerfile, through a link out of the project.
+    std::fs::create_dir_all(dir.join("../outside-docker")).unwrap();
+    std::fs::write(dir.join("../outside-docker/Dockerfile"), "FROM debian\n").unwrap();
+    std::os::unix::fs::symlink("../outside-docker", dir.join("docker")).unwrap();
+    write(&dir, "quarry.toml", "dockerfile = \"docker/Dockerfile\"\nextensions = [\"git\"]\n");
+    let o = quarry(&dir, &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot use the project's Dockerfile `"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("leads outside the project"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir.join("../outside-docker")).unwrap();
+    std::fs::remove_file(dir.join("../outside-secret.toml")).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn new_extension_scaffolds_a_folder_that_renders_as_it_is() {
     let dir = std::env::temp_dir().join(format!("quarry-projext-new-{}", std::process::id()));

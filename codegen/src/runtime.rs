@@ -4,7 +4,7 @@
 //! The model is `'static` (registrations are statics), so the value is leaked: a process loads
 //! each project extension once, and it lives as long as the process does.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use quarry_core::{
     AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, ContextFile, Download,
@@ -12,7 +12,7 @@ use quarry_core::{
 };
 
 use crate::metadata::{self, DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
-use crate::{Diagnostic, Input, METADATA_FILE};
+use crate::{Diagnostic, Input, METADATA_FILE, files};
 
 /// Reads, validates and builds the extension in `dir`. `shown` is the folder as diagnostics name
 /// it (relative to the project). `root` is the project's folder: a file the metadata names must
@@ -25,16 +25,17 @@ pub fn load(
     origin: &str,
 ) -> Result<&'static Extension, Vec<Diagnostic>> {
     let metadata_shown = format!("{shown}/{METADATA_FILE}");
-    let text = std::fs::read_to_string(dir.join(METADATA_FILE)).map_err(|e| {
-        let message = if e.kind() == std::io::ErrorKind::NotFound {
-            format!("`{shown}` has no `{METADATA_FILE}`; `quarry new-extension NAME` makes a folder with one")
-        } else {
-            format!("cannot read the metadata file: {e}")
-        };
-        vec![Diagnostic::whole_file(&metadata_shown, "missing-file", message)]
-    })?;
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-    let load = |rel: &str| read_inside(dir, &root, rel);
+    let text = files::read_text(&dir.join(METADATA_FILE), Some(root), files::TEXT_LIMIT, &metadata_shown)
+        .map_err(|e| {
+            let message = match e {
+                files::ReadError::Missing(_) => format!(
+                    "`{shown}` has no `{METADATA_FILE}`; `quarry new-extension NAME` makes a folder with one"
+                ),
+                e => format!("cannot read the metadata file: {e}"),
+            };
+            vec![Diagnostic::whole_file(&metadata_shown, "missing-file", message)]
+        })?;
+    let load = |rel: &str, limit: u64| read_inside_root(dir, root, rel, limit);
     let m = metadata::parse(&Input { path: &metadata_shown, text: &text, load: &load })?;
     Ok(leak(extension(&m, origin)))
 }
@@ -46,16 +47,10 @@ pub fn build(input: &Input<'_>, origin: &str) -> Result<&'static Extension, Vec<
     Ok(leak(extension(&m, origin)))
 }
 
-/// Reads `rel` under `dir` when it resolves inside `root` (see [`load`]).
-pub fn read_inside_root(dir: &Path, root: &Path, rel: &str) -> Option<Vec<u8>> {
-    let root = root.canonicalize().ok()?;
-    read_inside(dir, &root, rel)
-}
-
-/// `rel` under `dir`, when it resolves (links followed) inside `root` and is a file.
-fn read_inside(dir: &Path, root: &Path, rel: &str) -> Option<Vec<u8>> {
-    let path: PathBuf = dir.join(rel).canonicalize().ok()?;
-    (path.starts_with(root) && path.is_file()).then(|| std::fs::read(&path).ok()).flatten()
+/// Reads `rel` under `dir` when it resolves inside `root`, is a regular file and holds at most
+/// `limit` bytes ([`files::read`]); the error says why not.
+pub fn read_inside_root(dir: &Path, root: &Path, rel: &str, limit: u64) -> Result<Vec<u8>, String> {
+    files::read(&dir.join(rel), Some(root), limit, rel).map_err(|e| e.to_string())
 }
 
 fn leak<T>(value: T) -> &'static T {

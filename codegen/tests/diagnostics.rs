@@ -36,7 +36,8 @@ fn fixtures() -> Vec<String> {
 fn run(case: &str) -> Result<Generated, Vec<Diagnostic>> {
     let dir = fixtures_dir().join(case);
     let text = fs::read_to_string(dir.join(METADATA_FILE)).expect("fixture has an extension.toml");
-    let load = |rel: &str| fs::read(dir.join(rel)).ok();
+    let load =
+        |rel: &str, _limit: u64| fs::read(dir.join(rel)).map_err(|_| format!("`{rel}` does not exist"));
     let path = format!("fixtures/{case}/{METADATA_FILE}");
     generate(&Input { path: &path, text: &text, load: &load })
 }
@@ -124,7 +125,7 @@ fn valid_fixture_generates_code() {
 fn generated_code_is_independent_of_the_path() {
     let dir = fixtures_dir().join("valid");
     let text = fs::read_to_string(dir.join(METADATA_FILE)).unwrap();
-    let load = |rel: &str| fs::read(dir.join(rel)).ok();
+    let load = |rel: &str, _limit: u64| fs::read(dir.join(rel)).map_err(|e| e.to_string());
     let a = generate(&Input { path: "a/extension.toml", text: &text, load: &load }).unwrap();
     let b = generate(&Input { path: "/elsewhere/b/extension.toml", text: &text, load: &load }).unwrap();
     assert_eq!(a.code, b.code);
