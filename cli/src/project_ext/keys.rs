@@ -425,9 +425,11 @@ fn has_shebang(path: &Path, root: &Path, shown: &str) -> anyhow::Result<bool> {
     Ok(file.read_exact(&mut start).is_ok() && &start == b"#!")
 }
 
+/// A TOML string holding `s` exactly, whatever it holds: written by the TOML serializer, so a
+/// quote or a newline of a value (an `apt_repositories` entry is checked only by the metadata's
+/// own rules, after this) stays inside its string and cannot add a key.
 fn quoted(s: &str) -> String {
-    // Values reaching here passed their rules (no quotes or `\`); the TOML basic string is exact.
-    format!("\"{s}\"")
+    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {
