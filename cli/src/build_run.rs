@@ -334,7 +334,7 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
         xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
     };
     let run_args =
-        run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok(), &ui::show)?;
+        run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &ui::show)?;
     if dry_run {
         let make_cookie = cookie.map(|(line, _)| format!("{line}\n")).unwrap_or_default();
         let text = format!(

@@ -277,13 +277,27 @@ pub fn user_home(rendered: &Rendered) -> Result<String, RunError> {
     }
 }
 
-/// Expands a leading `~` and every `$VAR` / `${VAR}` from the host environment.
+/// Expands a leading `~` (`$HOME`) or `~name` (that user's home, which `env` gives for the key
+/// `~name`; left as it is when there is no such user, as a shell does) up to the first `/` or
+/// `:`, and every `$VAR` / `${VAR}` from the host environment.
 pub fn expand(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = spec;
     if let Some(after) = rest.strip_prefix('~') {
-        out.push_str(&env("HOME").ok_or_else(|| "HOME".to_owned())?);
-        rest = after;
+        let end = after.find(['/', ':']).unwrap_or(after.len());
+        let user = &after[..end];
+        if user.is_empty() {
+            out.push_str(&env("HOME").ok_or_else(|| "HOME".to_owned())?);
+        } else {
+            match env(&format!("~{user}")) {
+                Some(home) => out.push_str(&home),
+                None => {
+                    out.push('~');
+                    out.push_str(user);
+                }
+            }
+        }
+        rest = &after[end..];
     }
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
@@ -332,6 +346,7 @@ mod tests {
         match k {
             "HOME" => Some("/home/me".into()),
             "DISPLAY" => Some(":0".into()),
+            "~alice" => Some("/home/alice".into()),
             _ => None,
         }
     }
@@ -342,6 +357,11 @@ mod tests {
         assert_eq!(expand("${HOME}/x:$HOME/y", &env).unwrap(), "/home/me/x:/home/me/y");
         assert_eq!(expand("/tmp/.X11-unix:/tmp/.X11-unix", &env).unwrap(), "/tmp/.X11-unix:/tmp/.X11-unix");
         assert_eq!(expand("$NOPE/x", &env).unwrap_err(), "NOPE");
+        // `~name` is that user's home, not `$HOME/name`.
+        assert_eq!(expand("~alice/data:/data", &env).unwrap(), "/home/alice/data:/data");
+        assert_eq!(expand("~alice:/data", &env).unwrap(), "/home/alice:/data");
+        assert_eq!(expand("~nobody-here/x:/x", &env).unwrap(), "~nobody-here/x:/x");
+        assert_eq!(expand("~:/h", &env).unwrap(), "/home/me:/h");
     }
 
     #[test]
