@@ -69,7 +69,7 @@ impl Hint for EngineError {
 }
 
 fn host_suffix(host: &Option<String>) -> String {
-    host.as_ref().map(|h| format!(" at `{h}`")).unwrap_or_default()
+    host.as_ref().map(|h| format!(" at {}", quarry_core::text::shown(h))).unwrap_or_default()
 }
 
 /// `26.1.5` -> (26, 1); `20.10.24+dfsg1` -> (20, 10).
@@ -257,6 +257,8 @@ mod tests {
     fn messages() {
         let e = EngineError::NotRunning(Some("unix:///x.sock".into()));
         assert_eq!(e.to_string(), "no Docker engine answers at `unix:///x.sock`");
+        let e = EngineError::NotRunning(Some("tcp://h\u{1b}[2J:2375".into()));
+        assert_eq!(e.to_string(), "no Docker engine answers at \"tcp://h\\u001B[2J:2375\"");
         assert_eq!(
             e.hint().as_deref(),
             Some("start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one")

@@ -323,19 +323,23 @@ pub fn expand(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
 }
 
 /// `args` as one shell-quoted line, for `--dry-run`.
+/// The program (`QUARRY_DOCKER`, whatever it holds) is quoted as the arguments are.
 pub fn shell_line(program: &str, args: &[String]) -> String {
-    let mut line = program.to_owned();
+    let mut line = shell_word(program);
     for a in args {
         line.push(' ');
-        if !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&c)) {
-            line.push_str(a);
-        } else {
-            line.push('\'');
-            line.push_str(&a.replace('\'', "'\\''"));
-            line.push('\'');
-        }
+        line.push_str(&shell_word(a));
     }
     line
+}
+
+/// One word for a POSIX shell: as it is when it is plain, else single-quoted.
+pub fn shell_word(a: &str) -> String {
+    if !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&c)) {
+        a.to_owned()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
 }
 
 #[cfg(test)]
@@ -380,5 +384,6 @@ mod tests {
     fn quoting() {
         let args: Vec<String> = ["run", "--env", "A=b c", "it's"].iter().map(|s| (*s).to_owned()).collect();
         assert_eq!(shell_line("docker", &args), "docker run --env 'A=b c' 'it'\\''s'");
+        assert_eq!(shell_line("/opt/my docker;id", &args[..1]), "'/opt/my docker;id' run");
     }
 }
