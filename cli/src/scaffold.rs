@@ -65,6 +65,21 @@ pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) ->
             "remove it, or choose another name or `--dir`"
         ));
     }
+    // The folder must be the project's: a `.quarry` (or any folder on the way) that links out of
+    // it would make quarry write elsewhere, and `extension_dirs` could not name it.
+    let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(&root);
+    if let (Ok(real), Ok(real_root)) = (existing.canonicalize(), root.canonicalize())
+        && !real.starts_with(&real_root)
+    {
+        anyhow::bail!(Hinted::new(
+            format!(
+                "`{}` leads outside the project (to `{}`) through a symbolic link",
+                existing.display(),
+                real.display()
+            ),
+            "remove the link, or choose a `--dir` inside the project",
+        ));
+    }
     let toml = fill(name, &EXTENSION_TOML.replace("@CHECKED@", CHECKED_AT_RUN));
     let setup = fill(name, SETUP_TEMPLATE);
     std::fs::create_dir_all(dir.join("templates"))

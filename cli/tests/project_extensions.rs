@@ -442,6 +442,16 @@ fn new_extension_scaffolds_a_folder_that_renders_as_it_is() {
     );
     let out = render(&dir, &["--my-tool-version", "2.0.0"]);
     assert!(out.contains("# my_tool: setup") && out.contains("MY_TOOL_VERSION=2.0.0"), "{out}");
+    // A `.quarry` that links out of the project is not written through.
+    let elsewhere = dir.with_extension("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::rename(dir.join(".quarry"), elsewhere.join("moved")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("moved"), dir.join(".quarry")).unwrap();
+    let o = quarry(&dir, &["new-extension", "other"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("leads outside the project (to `"), "{}", stderr(&o));
+    assert!(!elsewhere.join("moved/extensions/other").exists());
+    std::fs::remove_dir_all(elsewhere).unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }
 
