@@ -56,10 +56,16 @@ pub const RUN_VARIABLES: &[&str] = &["home", "host_groups"];
 /// - `cache_mount(id, target)`: a BuildKit cache mount whose id ends in `-${CACHE_ID}`.
 pub const FUNCTIONS: &[&str] = &["cache_mount"];
 
+/// The fuel of one render: instructions a template may run before it is stopped with an error.
+/// The catalog's largest template needs a few thousand; a loop of 10⁸ iterations used to run for
+/// seconds at every `quarry list`.
+pub const FUEL: u64 = 1_000_000;
+
 /// Creates the template environment: strict undefined, no auto-escaping, trailing newline kept,
-/// `trim_blocks` and `lstrip_blocks`.
+/// `trim_blocks` and `lstrip_blocks`, and at most [`FUEL`] instructions per render.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     let syntax = minijinja::syntax::SyntaxConfig::builder()
@@ -262,6 +268,19 @@ pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), SnippetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_cannot_run_for_long() {
+        let started = std::time::Instant::now();
+        let err = render(
+            "x/t",
+            "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+            Value::from(()),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutOfFuel);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
 
     #[test]
     fn environment_is_strict() {
