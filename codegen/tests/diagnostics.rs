@@ -200,3 +200,18 @@ fn write_if_changed(path: &Path, contents: &str) {
         fs::write(path, contents).unwrap();
     }
 }
+
+/// An unterminated string makes every later line a syntax error: the first ten are reported,
+/// then how many more, in linear time (each error's line used to cost a scan of the text: 300,000
+/// lines ran for minutes).
+#[test]
+fn an_unterminated_string_is_reported_at_once() {
+    let text = format!("name = \"x\"\ndescription = \"{}", "x\n".repeat(300_000));
+    let load = |rel: &str, _limit: u64| Err(format!("`{rel}` does not exist"));
+    let started = std::time::Instant::now();
+    let diagnostics = generate(&Input { path: "x/extension.toml", text: &text, load: &load }).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(diagnostics.len(), 11, "{}", render(&diagnostics));
+    assert!(diagnostics[10].message.starts_with("and 299"), "{}", diagnostics[10]);
+    assert!(diagnostics.iter().all(|d| d.rule == "toml-syntax"));
+}
