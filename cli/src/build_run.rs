@@ -335,6 +335,7 @@ pub fn run_command(registry: &Registry, run: args::Run) -> anyhow::Result<u8> {
     };
     let run_args =
         run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &ui::show)?;
+    warn_of_a_remote_engine(&prepared.docker, &run_args);
     if dry_run {
         let make_cookie = cookie.map(|(line, _)| format!("{line}\n")).unwrap_or_default();
         let text = format!(
@@ -361,6 +362,25 @@ fn base_line(prepared: &PreparedBuild) -> String {
     match &prepared.base_args {
         Some(args) => format!("{}{}\n", build_env_prefix(prepared), run::shell_line(&prepared.docker, args)),
         None => String::new(),
+    }
+}
+
+/// A run that mounts host paths on an engine of another machine mounts that machine's paths,
+/// which quarry checked (and made, for the X cookie) here: said once, as a warning.
+fn warn_of_a_remote_engine(docker: &str, run_args: &[String]) {
+    let mounts = run_args.iter().any(|a| a == "--volume" || a == "--device" || a.starts_with("--mount"));
+    if !mounts {
+        return;
+    }
+    if let Some(address) = engine::engine_address(docker).filter(|a| engine::is_remote(a)) {
+        ui::warning_with_hint(&Hinted::new(
+            format!(
+                "the engine at {} is on another machine: the container's volumes and devices are that machine's \
+                 paths, and quarry checked them on this one",
+                ui::shown(&address)
+            ),
+            "mount only what exists on the engine's machine, or run quarry there",
+        ));
     }
 }
 

@@ -202,6 +202,40 @@ fn build_without_an_engine_is_a_clear_error() {
     assert!(stderr(&o).starts_with("error: cannot run `docker`: "), "{}", stderr(&o));
 }
 
+/// Mounts on an engine of another machine are that machine's paths: a run says so (once); on a
+/// local engine, nothing is said.
+#[test]
+fn a_remote_engine_gets_a_warning_about_mounts() {
+    let cache = scratch("remote-mounts");
+    let run = |host: &str, extra: &[&str]| {
+        let mut args = vec!["run", "ubuntu:24.04", "--dry-run"];
+        args.extend(extra);
+        Command::new(env!("CARGO_BIN_EXE_quarry"))
+            .args(&args)
+            .current_dir(&cache)
+            .env("DOCKER_HOST", host)
+            .env("QUARRY_DOCKER", "/bin/false")
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .unwrap()
+    };
+    let o = run("tcp://build-host.invalid:2375", &["--volume", "/tmp"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches("is on another machine").count(), 1, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: the engine at `tcp://build-host.invalid:2375` is on another machine")
+    );
+    for (host, extra) in [
+        ("tcp://127.0.0.1:2375", &["--volume", "/tmp"][..]),
+        ("tcp://build-host.invalid:2375", &["--git"][..]),
+    ] {
+        let o = run(host, extra);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(!stderr(&o).contains("another machine"), "{host}: {}", stderr(&o));
+    }
+    std::fs::remove_dir_all(cache).unwrap();
+}
+
 #[test]
 fn run_dry_run_prints_both_commands_with_the_extensions_run_arguments() {
     let cache = scratch("dry-run-cache");

@@ -112,6 +112,37 @@ pub struct BuilderInfo {
     pub endpoint: Option<String>,
 }
 
+/// The address of the engine `docker` talks to: DOCKER_HOST, else the endpoint of the current
+/// Docker context (`docker context inspect`).
+pub fn engine_address(docker: &str) -> Option<String> {
+    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+        return Some(host);
+    }
+    let out = Command::new(docker)
+        .args(["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|h| !h.is_empty())
+}
+
+/// Whether the engine at `address` runs on another machine: `tcp://`, `ssh://`, `http://` or
+/// `https://` to a host that is not this machine's loopback. Its containers then mount that
+/// machine's paths, not this one's.
+pub fn is_remote(address: &str) -> bool {
+    let Some((scheme, rest)) = address.split_once("://") else { return false };
+    if !["tcp", "ssh", "http", "https"].contains(&scheme) {
+        return false;
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    !(host == "localhost" || host.starts_with("127.") || host == "::1" || host.is_empty())
+}
+
 /// The Docker context the CLI uses (`docker context show`): `default` when DOCKER_HOST is set.
 pub fn current_context(docker: &str) -> Option<String> {
     let out = Command::new(docker).args(["context", "show"]).output().ok().filter(|o| o.status.success())?;
@@ -251,6 +282,28 @@ mod tests {
         assert_eq!(engine("23.0.0").level(), EngineLevel::Modern);
         assert!(!engine("25.0.3").has_mount_namespace());
         assert!(engine("26.1.5").has_mount_namespace());
+    }
+
+    #[test]
+    fn remote_engines_are_told_apart() {
+        for remote in [
+            "tcp://build-host:2375",
+            "ssh://me@build-host",
+            "tcp://10.0.0.5:2376",
+            "tcp://[2001:db8::1]:2375",
+        ] {
+            assert!(is_remote(remote), "{remote}");
+        }
+        for local in [
+            "unix:///var/run/docker.sock",
+            "tcp://127.0.0.1:2375",
+            "tcp://localhost:2375",
+            "tcp://[::1]:2375",
+            "npipe:////./pipe/docker_engine",
+            "",
+        ] {
+            assert!(!is_remote(local), "{local}");
+        }
     }
 
     #[test]
