@@ -19,8 +19,9 @@ use crate::{output, ui};
 struct Input {
     origin: String,
     text: String,
-    /// Build-context files of a rendered configuration.
-    files: Option<BTreeMap<String, Vec<u8>>>,
+    /// Build-context files of a rendered configuration: each path with the length and hash of its
+    /// contents, all that comparing two sides needs (a large file is not copied).
+    files: Option<BTreeMap<String, (usize, u64)>>,
 }
 
 /// Runs `quarry explain`.
@@ -272,7 +273,11 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 }
 
 fn rendered_input(origin: String, rendered: &Rendered) -> Input {
-    let files = rendered.files.iter().map(|f| (f.path.clone(), f.contents.to_vec())).collect();
+    let files = rendered
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), (f.contents.len(), quarry_buildkit::hash::fnv1a(&f.contents))))
+        .collect();
     Input { origin, text: rendered.dockerfile.clone(), files: Some(files) }
 }
 
