@@ -83,6 +83,17 @@ pub enum Error {
         /// The rejected value.
         value: String,
     },
+    /// The rendered Dockerfile does not read back, as BuildKit reads it, as the instructions
+    /// quarry wrote: a value added or joined one. A fault of quarry.
+    #[error(
+        "the rendered Dockerfile does not read back as written: {written} instructions written, {read} read"
+    )]
+    Unreadable {
+        /// Instructions quarry wrote.
+        written: usize,
+        /// Instructions read back (one more than written: at least that many).
+        read: usize,
+    },
     /// A priority override is out of range.
     #[error("cache priority {value} for extension `{extension}` is out of range")]
     InvalidPriority {
@@ -177,6 +188,10 @@ impl Error {
                     .to_owned()
             }
             Self::InvalidPriority { .. } => "use a number from 0 to 100".to_owned(),
+            Self::Unreadable { .. } => {
+                "a value reached the Dockerfile unchecked: this is a fault of quarry, report it with the command"
+                    .to_owned()
+            }
             Self::NothingSelected => {
                 "select at least one, e.g. `--curl`; `quarry list` shows them all".to_owned()
             }

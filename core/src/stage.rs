@@ -81,6 +81,8 @@ pub fn comment(text: &str) -> String {
 pub struct StageWriter<'a> {
     out: &'a mut String,
     cache_arg_declared: bool,
+    /// Instructions written so far, `FROM` included.
+    written: usize,
 }
 
 impl<'a> StageWriter<'a> {
@@ -94,7 +96,13 @@ impl<'a> StageWriter<'a> {
             out.push_str(name);
         }
         out.push('\n');
-        StageWriter { out, cache_arg_declared: false }
+        StageWriter { out, cache_arg_declared: false, written: 1 }
+    }
+
+    /// The instructions this writer wrote, its `FROM` included: what BuildKit must read back
+    /// from its text ([`crate::render`] checks it).
+    pub fn written(&self) -> usize {
+        self.written
     }
 
     /// A `# ` comment line.
@@ -107,7 +115,9 @@ impl<'a> StageWriter<'a> {
         if !self.cache_arg_declared && instruction.contains("${CACHE_ID}") {
             self.out.push_str("ARG CACHE_ID\n");
             self.cache_arg_declared = true;
+            self.written += 1;
         }
+        self.written += 1;
         self.out.push_str(instruction.trim_end_matches(['\n', ' ', '\t']));
         self.out.push('\n');
     }
