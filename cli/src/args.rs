@@ -601,11 +601,18 @@ pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String
 /// once by the caller).
 fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<ExtensionFlag>, String> {
     let mut flags: BTreeMap<String, ExtensionFlag> = BTreeMap::new();
-    let fixed: Vec<String> = cli
-        .get_subcommands()
-        .filter(|c| SELECTING.contains(&c.get_name()))
-        .flat_map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect::<Vec<_>>())
+    // Every built-in long flag of every command (`--format` of `list` too: one line may name
+    // both), the global ones and clap's own `--help` and `--version`.
+    let mut fixed: Vec<String> = std::iter::once(cli)
+        .chain(cli.get_subcommands())
+        .flat_map(|c| {
+            c.get_arguments()
+                .flat_map(|a| a.get_long().into_iter().chain(a.get_all_aliases().unwrap_or_default()))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .collect();
+    fixed.extend(["help", "version"].map(str::to_owned));
     let mut claimed: BTreeMap<String, &'static str> = BTreeMap::new();
     for ext in registry.iter() {
         let mut add = |flag: ExtensionFlag| -> Result<(), String> {
@@ -784,7 +791,16 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Parsed, ArgsErr
 /// [`parse`]; `lean` false parses with the full command only (what tests compare with).
 fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Result<Parsed, ArgsError> {
     let cli = Cli::command();
-    let flags = flags_beside(registry, &cli).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
+    let flags = flags_beside(registry, &cli).map_err(|e| {
+        ArgsError::Unknown(
+            quarry_core::Hinted::new(
+                e,
+                "rename the flag: an option's `aliases` (and every extension's flags) must differ from \
+                 quarry's own flags and from each other",
+            )
+            .into(),
+        )
+    })?;
     let named = if lean_first { named_longs(&argv) } else { BTreeSet::new() };
     let wanted: Vec<&ExtensionFlag> = flags
         .iter()
@@ -1100,6 +1116,27 @@ const ROCKER_FLAGS: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;
+
+    /// An option's `aliases` may not claim a flag quarry has: `--help`, `--version`, the global
+    /// `--quiet` and `--verbose`, `--format` of `list`, ...
+    #[test]
+    fn aliases_cannot_claim_built_in_flags() {
+        for alias in ["help", "version", "quiet", "verbose", "format", "nocache", "target"] {
+            let aliases: &'static [&'static str] = Box::leak(Box::new([alias]));
+            let mut option = quarry_core::OptionSpec::new("value", "v", "x", quarry_core::Rule::Identifier);
+            option.aliases = aliases;
+            let ext = quarry_core::Extension {
+                name: "tool",
+                crate_name: "test",
+                description: "d",
+                options: Box::leak(Box::new([option])),
+                ..quarry_core::Extension::EMPTY
+            };
+            let registry = quarry_core::Registry::from_extensions([&*Box::leak(Box::new(ext))]).unwrap();
+            let err = super::extension_flags(&registry).unwrap_err();
+            assert_eq!(err, format!("flag `--{alias}` of extension `tool` collides with a built-in flag"));
+        }
+    }
 
     #[test]
     fn fixed_command_is_consistent() {

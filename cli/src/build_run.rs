@@ -456,7 +456,8 @@ pub(crate) fn compose_run(
         xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
     };
     let run_args =
-        run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok(), &ui::show)?;
+        run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &ui::show)?;
+    warn_of_a_remote_engine(&prepared.docker, &run_args);
     if !gpu && engine::wants_gpu(&run_args) {
         anyhow::bail!(Hinted::new(
             "the container asks for NVIDIA GPUs, but the engine has no NVIDIA runtime: `docker run` would fail after \
@@ -474,6 +475,25 @@ fn base_line(prepared: &PreparedBuild) -> String {
     match &prepared.base_args {
         Some(args) => format!("{}{}\n", build_env_prefix(prepared), run::shell_line(&prepared.docker, args)),
         None => String::new(),
+    }
+}
+
+/// A run that mounts host paths on an engine of another machine mounts that machine's paths,
+/// which quarry checked (and made, for the X cookie) here: said once, as a warning.
+fn warn_of_a_remote_engine(docker: &str, run_args: &[String]) {
+    let mounts = run_args.iter().any(|a| a == "--volume" || a == "--device" || a.starts_with("--mount"));
+    if !mounts {
+        return;
+    }
+    if let Some(address) = engine::engine_address(docker).filter(|a| engine::is_remote(a)) {
+        ui::warning_with_hint(&Hinted::new(
+            format!(
+                "the engine at {} is on another machine: the container's volumes and devices are that machine's \
+                 paths, and quarry checked them on this one",
+                ui::shown(&address)
+            ),
+            "mount only what exists on the engine's machine, or run quarry there",
+        ));
     }
 }
 

@@ -163,7 +163,7 @@ pub(crate) fn import_command(
     out: &std::path::Path,
     force: bool,
 ) -> anyhow::Result<()> {
-    let yaml = project::read_input(file)?;
+    let yaml = project::read_input(file, None)?;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
     // The new quarry.toml's folder: `deps` finds the deps files below it.
     let project = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));

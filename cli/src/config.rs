@@ -302,8 +302,8 @@ impl Loaded {
 
     /// Reads and parses `path`.
     pub fn read(path: &Path) -> anyhow::Result<Loaded> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", path.display()))?;
+        let shown = path.display().to_string();
+        let text = quarry_codegen::files::read_text(path, None, quarry_codegen::files::TEXT_LIMIT, &shown)?;
         Ok(Loaded::parse(path, text)?)
     }
 

@@ -19,8 +19,9 @@ use crate::{output, ui};
 struct Input {
     origin: String,
     text: String,
-    /// Build-context files of a rendered configuration.
-    files: Option<BTreeMap<String, Vec<u8>>>,
+    /// Build-context files of a rendered configuration: each path with the length and hash of its
+    /// contents, all that comparing two sides needs (a large file is not copied).
+    files: Option<BTreeMap<String, (usize, u64)>>,
 }
 
 /// Runs `quarry explain`.
@@ -186,7 +187,9 @@ fn read(registry: &'static Registry, path: Option<&Path>, level: EngineLevel) ->
         request.host = crate::host::values();
         // The lock next to it holds the chain order (and pinned values) the build of this
         // configuration had: `quarry explain quarry.toml.orig` compares with the lock's order.
-        if let Some(lock) = crate::lock::Lock::read(&path.with_file_name(crate::lock::LOCK_FILE))? {
+        let lock_path = path.with_file_name(crate::lock::LOCK_FILE);
+        if let Some(lock) = crate::lock::Lock::read(&lock_path)? {
+            lock.check_values(&lock_path, registry)?;
             let names: Vec<&str> = quarry_core::resolve(registry, &request)
                 .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
                 .unwrap_or_default();
@@ -241,7 +244,23 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
         };
         anyhow::Error::new(Hinted::new(format!("cannot read `{shown}`: {e}"), hint))
     };
-    let file = std::fs::File::open(path).map_err(fail)?;
+    // A regular file only: a FIFO is refused, not waited on (quarry_codegen::files).
+    use quarry_codegen::files::ReadError;
+    let file = match quarry_codegen::files::open(path, None, MAX_DOCKERFILE, &path.display().to_string()) {
+        Ok((file, _)) => file,
+        Err(ReadError::Missing(_)) => return Err(fail(std::io::ErrorKind::NotFound.into())),
+        Err(ReadError::Io { error, .. }) => return Err(fail(error)),
+        Err(ReadError::NotAFile { kind: "a folder", .. }) => {
+            return Err(fail(std::io::ErrorKind::IsADirectory.into()));
+        }
+        Err(ReadError::TooLarge { .. }) => {
+            anyhow::bail!(Hinted::new(
+                format!("`{shown}` is larger than {} MiB: not a Dockerfile", MAX_DOCKERFILE >> 20),
+                "name the Dockerfile itself"
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut bytes = Vec::new();
     file.take(MAX_DOCKERFILE + 1).read_to_end(&mut bytes).map_err(fail)?;
     if bytes.len() as u64 > MAX_DOCKERFILE {
@@ -254,7 +273,11 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 }
 
 fn rendered_input(origin: String, rendered: &Rendered) -> Input {
-    let files = rendered.files.iter().map(|f| (f.path.clone(), f.contents.to_vec())).collect();
+    let files = rendered
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), (f.contents.len(), quarry_buildkit::hash::fnv1a(&f.contents))))
+        .collect();
     Input { origin, text: rendered.dockerfile.clone(), files: Some(files) }
 }
 

@@ -338,10 +338,12 @@ impl Layers {
 
     /// The project's Dockerfile base (`dockerfile`), as a path: the last file that sets it,
     /// relative to that file's folder.
-    pub fn dockerfile(&self) -> Option<PathBuf> {
+    /// The file's folder comes with it: the Dockerfile must be inside it.
+    pub fn dockerfile(&self) -> Option<(PathBuf, PathBuf)> {
         self.project.iter().chain(self.user.iter()).find_map(|l| {
             let d = l.config.dockerfile.as_ref()?;
-            Some(l.path.parent().unwrap_or(Path::new(".")).join(d.get_ref()))
+            let folder = l.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            Some((folder.join(d.get_ref()), folder.to_owned()))
         })
     }
 

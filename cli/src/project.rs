@@ -7,7 +7,6 @@ use anyhow::Context;
 use quarry_core::{Hinted, Registry};
 use yaml_rust2::Yaml;
 
-use crate::exit::HintContext;
 use crate::ui::shown;
 
 /// Writes `contents` to `path` unless it exists (then `force` is needed).
@@ -37,24 +36,20 @@ pub struct Imported {
     pub warnings: Vec<Hinted>,
 }
 
-/// Reads a rockerc file of at most [`MAX_INPUT_BYTES`] (so `/dev/zero` ends with an error).
-pub fn read_input(path: &Path) -> anyhow::Result<String> {
-    use std::io::Read;
-    let shown = shown(&path.display().to_string());
-    let file = std::fs::File::open(path)
-        .hint_context(|| Hinted::new(format!("cannot read {shown}"), "name an existing rockerc.yaml"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .hint_context(|| Hinted::new(format!("cannot read {shown}"), "name a rockerc.yaml file"))?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        anyhow::bail!(Hinted::new(
-            format!("{shown} is larger than {} KiB", MAX_INPUT_BYTES / 1024),
+/// Reads a rockerc or deps file of at most [`MAX_INPUT_BYTES`], a regular file
+/// ([`quarry_codegen::files`]: `/dev/zero` and a FIFO end with an error, not a hang); `within`, a
+/// file found under the project, must not lead out of that folder through a link.
+pub fn read_input(path: &Path, within: Option<&Path>) -> anyhow::Result<String> {
+    use quarry_codegen::files::{self, ReadError};
+    let name = path.display().to_string();
+    files::read_text(path, within, MAX_INPUT_BYTES, &name).map_err(|e| match e {
+        ReadError::TooLarge { .. } => Hinted::new(
+            format!("{} is larger than {} KiB", shown(&name), MAX_INPUT_BYTES / 1024),
             "a rockerc file is a few lines of YAML: check the file name",
-        ));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| Hinted::new(format!("{shown} is not UTF-8 text"), "a rockerc file is UTF-8 YAML").into())
+        )
+        .into(),
+        e => anyhow::Error::new(e),
+    })
 }
 
 /// rocker and deps_rocker spellings of extensions that quarry names otherwise.
@@ -533,12 +528,29 @@ mod tests {
         let ok = "base: &b [x11]\nargs: *b\n";
         let imported = super::import_rockerc(registry(), ok, "ok.yaml").unwrap();
         assert!(imported.toml.contains("extensions = [\"x11\"]"), "{}", imported.toml);
+        // A deps file is read the same way: `quarry import` of it warns, as `quarry build` refuses.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.deps.yaml"), &bomb).unwrap();
+        let files = crate::import_deps::find(dir.path(), &["x.deps.yaml".to_owned()]).unwrap();
+        let err = crate::import_deps::read(dir.path(), &files).unwrap_err();
+        assert!(err.to_string().contains("more than 100000 YAML values"), "{err}");
+        let imported = super::import_deps(registry(), "x.deps.yaml", dir.path()).unwrap();
+        assert!(
+            imported.warnings.iter().any(|w| w.message.contains("more than 100000 YAML values")),
+            "{:?}",
+            imported.warnings
+        );
     }
 
     #[test]
     fn input_size_is_bounded() {
-        let err = super::read_input(std::path::Path::new("/dev/zero")).unwrap_err();
-        assert_eq!(err.to_string(), "`/dev/zero` is larger than 1024 KiB");
+        let err = super::read_input(std::path::Path::new("/dev/zero"), None).unwrap_err();
+        assert_eq!(err.to_string(), "`/dev/zero` is a device, not a regular file");
         assert!(!crate::exit::hints(&err).is_empty(), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; (super::MAX_INPUT_BYTES + 1) as usize]).unwrap();
+        let err = super::read_input(&big, None).unwrap_err();
+        assert!(err.to_string().ends_with("big.yaml` is larger than 1024 KiB"), "{err}");
     }
 }

@@ -24,13 +24,28 @@ pub use model::{DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
 use crate::Input;
 use crate::diagnostic::Diagnostic;
 
+/// The most TOML syntax errors reported one by one.
+const MAX_SYNTAX_ERRORS: usize = 10;
+
 /// Parses `input`, returning every diagnostic found.
 pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     let (root, errors) = DeTable::parse_recoverable(input.text);
     let mut w = Walker { input, diagnostics: Vec::new() };
-    for e in errors {
+    // An unterminated string makes every later line an error: the first few say where, and
+    // finding the line of each costs a scan of the text.
+    let shown = errors.len().min(MAX_SYNTAX_ERRORS);
+    for e in &errors[..shown] {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         w.error(offset, "", "toml-syntax", e.message().trim().to_owned());
+    }
+    if errors.len() > shown {
+        let offset = errors[shown].span().map(|s| s.start).unwrap_or(0);
+        w.error(
+            offset,
+            "",
+            "toml-syntax",
+            format!("and {} more syntax errors after this place, left out", errors.len() - shown),
+        );
     }
     if !w.diagnostics.is_empty() {
         return Err(w.finish());

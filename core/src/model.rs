@@ -551,8 +551,8 @@ impl Extension {
                 "extension `name` must be snake_case: lowercase ASCII letters, digits and `_`, starting with a letter"
             );
         }
-        if self.description.is_empty() {
-            panic!("extension `description` must not be empty");
+        if !Check::OneLine.accepts(self.description) {
+            panic!("extension `description` must be one line of text (no control character)");
         }
         if self.cache_priority > MAX_CACHE_PRIORITY {
             panic!("extension `cache_priority` must be in 0..=100");
@@ -659,6 +659,9 @@ impl Extension {
             let o = &self.options[i];
             if !Check::SnakeCase.accepts(o.name) {
                 panic!("option `name` must be snake_case");
+            }
+            if !Check::OneLine.accepts(o.description) {
+                panic!("option `description` must be one line of text (no control character)");
             }
             if o.required && !o.default.is_empty() {
                 panic!("a `required` option has no `default`");
@@ -779,8 +782,8 @@ const fn check_download(d: &Download, options: &[OptionSpec]) {
             }
         }
         Verify::None { reason } => {
-            if reason.is_empty() {
-                panic!("a download with `verify = \"none\"` needs a `reason`");
+            if !Check::OneLine.accepts(reason) {
+                panic!("a download with `verify = \"none\"` needs a `reason` of one line of text");
             }
         }
     }

@@ -142,6 +142,12 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     if !rules::is_image_ref(&request.image) {
         return Err(Error::InvalidImage { what: "final image".to_owned(), value: request.image.clone() });
     }
+    if let Some(c) = &request.image_config
+        && !c.user.is_empty()
+        && !rules::is_user_spec(&c.user)
+    {
+        return Err(Error::InvalidImageUser { value: c.user.clone() });
+    }
     let resolved = resolve(registry, request)?;
 
     // Rendered group by group, in the order the groups appear in the file, so the first error

@@ -48,14 +48,40 @@ pub struct Rendered {
 /// module documentation.
 pub fn render(registry: &Registry, request: &Request) -> Result<Rendered, Error> {
     let pieces = pieces(registry, request)?;
-    let dockerfile = layout(&pieces, request);
+    let (dockerfile, written) = layout(&pieces, request);
+    read_back(&dockerfile, written)?;
     let Pieces { resolved, warnings, files, final_user, .. } = pieces;
     Ok(Rendered { dockerfile, resolved, warnings, files, final_user: final_user.map(|u| u.user) })
 }
 
-/// quarry's layout of `pieces` (see the module documentation).
-fn layout(pieces: &Pieces, request: &Request) -> String {
+/// Reads the Dockerfile back as BuildKit will ([`quarry_buildkit::dockerfile::lines`]): it must
+/// hold exactly the `written` instructions quarry wrote, none continued past the end. Every value
+/// is checked or escaped for its place before it is written; this is the backstop that no value,
+/// of a key that exists or of one added later, can add or join an instruction.
+fn read_back(dockerfile: &str, written: usize) -> Result<(), Error> {
+    use quarry_buildkit::dockerfile::lines::{Line, Reader};
+    let mut read = 0;
+    for line in Reader::new(dockerfile) {
+        match line {
+            Ok(Line::Instruction(l)) if !l.continued => read += 1,
+            Ok(Line::Comment { .. } | Line::Blank { .. }) => {}
+            _ => read = usize::MAX,
+        }
+        if read > written {
+            break;
+        }
+    }
+    if read == written {
+        return Ok(());
+    }
+    Err(Error::Unreadable { written, read: read.min(written + 1) })
+}
+
+/// quarry's layout of `pieces` (see the module documentation), and how many instructions it
+/// wrote.
+fn layout(pieces: &Pieces, request: &Request) -> (String, usize) {
     let mut out = String::new();
+    let mut written = 1;
     let names: Vec<&str> = pieces.extensions.iter().map(|e| e.name).collect();
     out.push_str("# Rendered by quarry; do not edit: change the configuration and render again.\n");
     out.push_str(&format!("# Extensions: {}\n", names.join(", ")));
@@ -77,6 +103,7 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
             stage.snippet(d);
         }
         stage.snippet(&b.body);
+        written += stage.written();
     }
 
     let link = match request.engine {
@@ -179,7 +206,8 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
     if let Some(c) = config.filter(|c| !c.cmd.is_empty()) {
         stage.step(&format!("CMD {}", json_array(&c.cmd)));
     }
-    out
+    written += stage.written();
+    (out, written)
 }
 
 /// An extension's setup snippet, after a comment saying what it is; with `setup_as_user`, between
@@ -380,6 +408,21 @@ mod tests {
         assert!(own.contains("USER app\nRUN echo mine\nUSER root\n"), "{own}");
     }
 
+    /// The backstop: text that would add or join an instruction is found when the Dockerfile is
+    /// read back, whatever wrote it.
+    #[test]
+    fn the_dockerfile_reads_back_as_written() {
+        assert!(read_back("# c\nARG A=1\n\nFROM x\nRUN a \\\n  b\n", 3).is_ok());
+        assert!(matches!(
+            read_back("FROM x\nRUN a\nLABEL b=1\n", 2),
+            Err(Error::Unreadable { written: 2, read: 3 })
+        ));
+        assert!(read_back("FROM x\nRUN a \\\n", 2).is_err());
+        assert!(read_back("FROM x\nRUN a \\\nRUN b\n", 3).is_err());
+        let reg = registry(vec![ext("a", &[], 10)]);
+        assert!(render(&reg, &request(&["a"])).is_ok());
+    }
+
     #[test]
     fn images_are_validated() {
         let reg = registry(vec![ext("a", &[], 1)]);
@@ -423,5 +466,11 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("USER "), "root images get no USER line: {out}");
+        // Whatever the engine or a lock says, the user is one word of `USER`.
+        for bad in ["app\nLABEL x=1", "app \\", "$HOME", "a:b:c", "-x"] {
+            req.image_config = Some(ImageConfig { entrypoint: vec![], cmd: vec![], user: bad.into() });
+            let err = render(&reg, &req).unwrap_err();
+            assert!(matches!(err, Error::InvalidImageUser { .. }), "{bad:?}: {err}");
+        }
     }
 }

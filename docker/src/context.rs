@@ -24,12 +24,10 @@ pub fn default_tag(rendered: &Rendered) -> String {
         repo.truncate(100);
         repo = repo.trim_end_matches('-').to_owned();
     }
-    let mut bytes = rendered.dockerfile.as_bytes().to_vec();
-    for f in &rendered.files {
-        bytes.extend_from_slice(f.path.as_bytes());
-        bytes.extend_from_slice(&f.contents);
-    }
-    format!("quarry/{repo}:{:016x}", fnv1a(&bytes))
+    // Hashed part by part: a large copied file is not held twice.
+    let parts = std::iter::once(rendered.dockerfile.as_bytes())
+        .chain(rendered.files.iter().flat_map(|f| [f.path.as_bytes(), f.contents.as_ref()]));
+    format!("quarry/{repo}:{:016x}", quarry_buildkit::hash::fnv1a_of(parts))
 }
 
 /// Checks a `--tag` as `docker build --tag` does: a reference without digest, i.e. an optional

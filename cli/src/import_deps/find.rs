@@ -170,30 +170,27 @@ pub fn find(root: &Path, patterns: &[String]) -> anyhow::Result<Vec<String>> {
 /// The text of the project file `rel`: at most [`MAX_FILE_BYTES`], UTF-8 (a byte order mark
 /// dropped), a regular file (a link is followed inside the project only).
 pub(super) fn read_file(root: &Path, rel: &str) -> anyhow::Result<String> {
-    use std::io::Read;
+    use quarry_codegen::files::{ReadError, read_text};
     let at = Place { file: rel.to_owned(), line: 1, column: 1 };
-    let path = root.join(rel);
-    let real = path.canonicalize().ok().filter(|p| root.canonicalize().is_ok_and(|r| p.starts_with(r)));
-    let file = real.filter(|p| p.is_file()).and_then(|p| std::fs::File::open(p).ok()).ok_or_else(|| {
-        at.error(
-            "cannot read the file inside the project".to_owned(),
+    // The one reader of a project's files: inside the project, a regular file, bounded.
+    let text = read_text(&root.join(rel), Some(root), MAX_FILE_BYTES, rel).map_err(|e| match e {
+        ReadError::TooLarge { .. } => at.error(
+            format!("the file is larger than {} KiB", MAX_FILE_BYTES / 1024),
+            "a deps file is a few lines of YAML: check the `deps` patterns",
+        ),
+        ReadError::NotText(_) => at.error("the file is not UTF-8 text".to_owned(), "save it as UTF-8"),
+        ReadError::Outside { .. } => at.error(
+            "the file leads out of the project through a link".to_owned(),
+            "keep deps files inside the project",
+        ),
+        ReadError::NotAFile { kind, .. } => {
+            at.error(format!("the file is {kind}, not a regular file"), "name regular files of the project")
+        }
+        other => at.error(
+            format!("cannot read the file: {other}"),
             "check that it is a readable file of the project",
-        )
+        ),
     })?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| at.error(format!("cannot read the file: {e}"), "check that it is a readable file"))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(at
-            .error(
-                format!("the file is larger than {} KiB", MAX_FILE_BYTES / 1024),
-                "a deps file is a few lines of YAML: check the `deps` patterns",
-            )
-            .into());
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| at.error("the file is not UTF-8 text".to_owned(), "save it as UTF-8"))?;
     // A byte order mark is no part of the text, as PyYAML and Python's TOML readers take it.
     Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
 }
