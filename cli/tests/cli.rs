@@ -2015,11 +2015,12 @@ fn the_user_file_never_changes_the_projects_lock() {
 /// (`sudo -E` keeps the invoking user's), is passed over for the user's own cache folder, and left
 /// as it was.
 #[test]
+#[ignore = "needs root (to plant another user's folder): `cargo xtask test` runs it as root"]
 fn the_x_cookie_folder_is_never_another_users() {
-    if !quarry_cli::host::values().root {
-        eprintln!("\n!!!!! SKIPPED: planting another user's folder needs root !!!!!\n");
-        return;
-    }
+    assert!(
+        quarry_cli::host::values().root,
+        "planting another user's folder needs root: run it with `cargo xtask test` as root"
+    );
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let dir = scratch("xauth-folder");
     let shared = dir.join("shared");

@@ -149,8 +149,9 @@ fn build(engine: &TestEngine, registry: &Registry, dir: &Path, version: &str, ta
 }
 
 #[test]
+#[ignore = "needs the Docker engines `cargo xtask test` starts"]
 fn a_tampered_download_fails_the_build_and_a_genuine_one_is_installed() {
-    let Some(engine) = TestEngine::get("MODERN") else { return };
+    let engine = TestEngine::get("MODERN");
     let root = scratch("downloads");
     let site = root.join("site");
     releases(&site);

@@ -180,10 +180,28 @@ mod tests {
     fn concurrent_jobs_differ_and_reruns_match() {
         assert_ne!(github_id("build", "runner-1"), github_id("build", "runner-2"));
         assert_ne!(github_id("build", "runner-1"), github_id("test", "runner-1"));
-        assert_eq!(github_id("build", "runner-1"), github_id("build", "runner-1"));
+        // A re-run (another run id, another attempt) of the job on the runner gets its id again:
+        // the id is the job's and the runner's, written out, and nothing else of the run's.
+        assert_eq!(github_id("build", "runner-1"), "gha-build-runner_2d1");
+        let run = |id: &str, attempt: &str| {
+            let vars = [
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_JOB", "build"),
+                ("RUNNER_NAME", "runner-1"),
+                ("GITHUB_RUN_ID", id),
+                ("GITHUB_RUN_ATTEMPT", attempt),
+            ];
+            resolve(None, &env(&vars), None).unwrap().value
+        };
+        assert_eq!(run("1001", "1"), "gha-build-runner_2d1");
+        assert_eq!(run("1002", "2"), "gha-build-runner_2d1");
+        // Too long: cut, and ended by a hash of the whole job and runner.
         let long = github_id(&"j".repeat(100), "r");
         assert_eq!(long.len(), MAX_LEN);
         assert!(is_valid(&long));
+        let (head, hash) = long.split_at(MAX_LEN - 16);
+        assert_eq!(head, format!("gha-{}-", "j".repeat(MAX_LEN - 21)));
+        assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{long}");
         assert_ne!(long, github_id(&"j".repeat(101), "r"));
     }
 

@@ -89,6 +89,16 @@ impl Engines {
         Ok(engines)
     }
 
+    /// The variables the engine tests need that neither the environment nor this run provides:
+    /// none means every engine test can run.
+    pub fn missing(&self) -> Vec<String> {
+        let needed = KINDS
+            .iter()
+            .map(|(_, suffix)| format!("QUARRY_TEST_ENGINE_{suffix}"))
+            .chain(REGISTRIES.iter().map(|(_, var)| (*var).to_owned()));
+        needed.filter(|var| std::env::var_os(var).is_none() && !self.env.contains_key(var)).collect()
+    }
+
     /// Variables for the test run.
     pub fn test_env(&self) -> impl Iterator<Item = (&String, &String)> {
         self.env.iter()

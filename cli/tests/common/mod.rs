@@ -1,6 +1,6 @@
 //! The engine-test harness shared by `engine.rs`, `engine_catalog.rs` and the other engine
-//! tests: the engines `cargo xtask test` starts (`QUARRY_TEST_ENGINE_{MODERN,LEGACY}`), skipped
-//! loudly without them and a failure under `CI=true`; a folder served over HTTP, and wheels for a
+//! tests: the engines `cargo xtask test` starts (`QUARRY_TEST_ENGINE_{MODERN,LEGACY}`), which
+//! every engine test is `#[ignore]`d for and fails without when asked to run; a folder served over HTTP, and wheels for a
 //! local PEP 503 index in it.
 // Each test crate uses part of the harness.
 #![allow(dead_code)]
@@ -15,6 +15,16 @@ use quarry_docker::context::write_context;
 use quarry_docker::engine::Engine;
 use quarry_docker::progress::{Vertex, merge_attempts, parse_rawjson};
 
+/// Fails the running test: it needs `var`, which `cargo xtask test` sets when it has `what`. Such
+/// a test is `#[ignore]`d, so it runs only when asked for (`--include-ignored`), and then it must
+/// not pass without what it tests against.
+pub fn missing(var: &str, what: &str) -> ! {
+    panic!(
+        "this test needs {what} that `cargo xtask test` provides, and `{var}` is not set: it is ignored by plain \
+         `cargo test`; run it with `cargo xtask test` (as root, which starts the engines)"
+    )
+}
+
 /// A running engine the tests may use; holds the lock that runs engine tests one at a time, so
 /// timings are not skewed by sibling builds.
 pub struct TestEngine {
@@ -27,24 +37,20 @@ pub struct TestEngine {
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl TestEngine {
-    pub fn get(kind: &str) -> Option<TestEngine> {
+    /// The engine `cargo xtask test` started for `kind` (`MODERN`, `LEGACY`). A test that asks
+    /// for one is `#[ignore]`d, so plain `cargo test` lists it as ignored; `cargo xtask test`
+    /// runs it (`--include-ignored`) when it has started the engines, and one that runs without
+    /// its engine fails here instead of passing.
+    pub fn get(kind: &str) -> TestEngine {
         let host = std::env::var(format!("QUARRY_TEST_ENGINE_{kind}")).ok().filter(|h| !h.is_empty());
-        let Some(host) = host else {
-            let why = format!(
-                "QUARRY_TEST_ENGINE_{kind} is not set: run the tests with `cargo xtask test` as root"
-            );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("engine tests cannot be skipped under CI=true: {why}");
-            }
-            eprintln!("\n!!!!! SKIPPED: engine test on the {kind} engine: {why} !!!!!\n");
-            return None;
-        };
-        Some(TestEngine {
+        let host =
+            host.unwrap_or_else(|| missing(&format!("QUARRY_TEST_ENGINE_{kind}"), "the Docker engines"));
+        TestEngine {
             _serial: SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
             host,
             config: std::env::var(format!("QUARRY_TEST_DOCKER_CONFIG_{kind}")).ok(),
             add_host: std::env::var("QUARRY_TEST_ADD_HOST").ok(),
-        })
+        }
     }
 
     pub fn command(&self, program: &str) -> Command {

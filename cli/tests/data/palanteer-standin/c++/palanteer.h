@@ -1,0 +1,1 @@
+/* The stand-in of palanteer's instrumentation header. */
