@@ -140,6 +140,7 @@ fn http_head(repo: &CacheRepo, tag: &str, within: Duration) -> Result<u16, Probe
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             // The read's timeout is what was left of the deadline (Linux says `WouldBlock`).
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 return Err(unreachable(format!("no answer within {} s", within.as_secs_f32())));
