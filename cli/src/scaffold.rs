@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use quarry_core::{Hinted, HostValue, Registry, Rule};
+use quarry_core::{Hinted, Registry};
 
 use crate::{output, ui};
 
@@ -19,18 +19,6 @@ pub fn fill(name: &str, template: &str) -> String {
         .replace("@NAME@", name)
         .replace("@FLAG@", &name.replace('_', "-"))
         .replace("@UPPER@", &name.to_ascii_uppercase())
-        .replace("@RULES@", &or_list(Rule::NAMED.iter().map(|r| r.key())))
-        .replace("@HOSTS@", &or_list(HostValue::ALL.iter().map(|h| h.key())))
-}
-
-/// `a, b or c`.
-fn or_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    let items: Vec<&str> = items.collect();
-    match items.split_last() {
-        Some((last, [])) => (*last).to_owned(),
-        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-        None => String::new(),
-    }
 }
 
 /// Writes the project extension `name` (in `dir`, default `.quarry/extensions/<name>`) and adds
@@ -80,7 +68,7 @@ pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) ->
             "remove the link, or choose a `--dir` inside the project",
         ));
     }
-    let toml = fill(name, &EXTENSION_TOML.replace("@CHECKED@", CHECKED_AT_RUN));
+    let toml = fill(name, &extension_toml().replace("@CHECKED@", CHECKED_AT_RUN));
     let setup = fill(name, SETUP_TEMPLATE);
     std::fs::create_dir_all(dir.join("templates"))
         .with_context(|| format!("cannot create `{}`", dir.display()))?;
@@ -159,145 +147,12 @@ fn suggest_name(name: &str) -> String {
     if out.starts_with(|c: char| c.is_ascii_lowercase()) { out } else { format!("my_{out}") }
 }
 
-/// The commented `extension.toml` of a new extension (a crate's or a project's); `cargo xtask codegen --check` keeps it showing
-/// every key of the schema.
-pub const EXTENSION_TOML: &str = r##"# The quarry extension `@NAME@`. Every key is shown; the commented-out ones are optional.
-# @CHECKED@ The whole format: docs/EXTENDING.md in the quarry repository.
-
-# Unique snake_case name. `--@FLAG@` selects the extension; its options are `--@FLAG@-<option>`.
-name = "@NAME@"
-# One line for `quarry list` and `--help`; required, not empty.
-description = "@NAME@: say in one line what it adds to the image"
-
-# Extensions selected with this one and emitted before it: names, never crates. The binary must
-# link them (the repository's own extensions always are).
-# depends_on = ["curl"]
-
-# 0 to 100, default 50. High = changes rarely = emitted early in each group of the final stage, so
-# that changing this extension re-runs little. For reference: curl 95, git 90, ros_jazzy 80,
-# cargo 60, user 10. Use a low number when users often change this extension's options.
-cache_priority = 50
-
-# Packages of the final image, installed in this extension's own apt layer. An entry may use an
-# option, such as "ros-jazzy-{{ options.variant }}"; it must render to a Debian package name.
-apt_packages = ["ca-certificates"]
-
-# Third-party apt repositories, added to this extension's apt layer before its packages. `source`
-# is a `deb` line with `signed-by={{ keyring }}`; `{{ arch }}` and `{{ codename }}` are optional.
-# [[apt_repositories]]
-# name = "example"
-# key_url = "https://example.org/apt/key.asc"
-# source = "deb [arch={{ arch }} signed-by={{ keyring }}] https://example.org/apt {{ codename }} main"
-
-# Final images the steps work on; another image renders with a warning. Empty: any image.
-# supported_images = ["ubuntu:24.04"]
-
-# The final stage is a RUN chain (every extension's apt layer and its `setup`, in the order the
-# project's quarry.lock keeps), then every copy (`COPY --link`), then environment, user and
-# entrypoint. A RUN's cache key holds every layer below it, so the chain holds only what needs
-# apt packages and nothing else: files go to `[[files]]` or the builder, environment to `env`,
-# shell start-up lines to `[shell]`. Then adding, bumping or removing an extension re-runs only
-# its own steps.
-
-# RUN steps as root, right after this extension's apt packages: they may use apt packages only,
-# never another extension's artifacts (those arrive later, as copies). Only RUN is allowed.
-setup = "templates/setup.Dockerfile.j2"
-# The rare step that truly needs artifacts of the final image: placed after the copies, where it
-# runs again whenever any earlier step changes; `quarry explain` warns about it.
-# setup_after_copies = true
-# Steps of the image's user (`pip install --user`, files in its home): `setup` runs as the user that
-# another extension sets with `final_user` (after that extension), else the image's own USER.
-# setup_as_user = true
-
-# Environment of the final image, NAME=value (no white space or quotes; `$PATH` expands). Written
-# after the chain, so changing a value re-runs no step.
-env = ["@UPPER@_VERSION={{ options.version }}"]
-
-# The user the image runs as, its folder and its home, templates over the options. At most one
-# selected extension sets them. `[run]` entries of every extension see the home as `{{ home }}`.
-# final_user = "{{ options.user }}"
-# workdir = "/home/{{ options.user }}"
-# home = "/home/{{ options.user }}"
-
-# The image a builder starts from; needs `[builder]`. Default: the user's `--builder-base-image`,
-# else ubuntu:22.04 (an old glibc, so what the builder makes runs on newer images too).
-# builder_base_image = "ubuntu:22.04"
-
-# Shell start-up lines (bash), templates over the options, in /etc/quarry/env.d/@NAME@.sh. `init`
-# runs before every command: `docker run IMAGE cmd` (through quarry's entrypoint), interactive and
-# login shells; export what commands need. `interactive` runs in interactive bash only.
-# [shell]
-# init = 'export PATH="$HOME/.@NAME@/bin:$PATH"'
-# interactive = 'eval "$(@NAME@ completion bash)"'
-
-# A builder stage `@NAME@_builder` that downloads or compiles, writing only under
-# /opt/quarry/@NAME@ (`{{ out }}`). Its body may use RUN, COPY, ENV, WORKDIR. It installs the tools it
-# uses first (nothing is preinstalled).
-# [builder]
-# from = "npm"                          # start from another extension's builder (list it in
-#                                       # `depends_on`), or "final": the final image (a Python venv)
-# apt_packages = ["ca-certificates", "curl"]   # installed in the builder before its template
-# template = "templates/builder.Dockerfile.j2"
-#
-# What the final image copies from the builder (`COPY --link`), in order.
-# [[builder.artifacts]]
-# source = "/opt/quarry/@NAME@"         # under /opt/quarry/@NAME@
-# dest = "/opt/quarry/@NAME@"           # default: `source`
-#
-# A release download: quarry writes one verified step for it, before the template (which a builder
-# that only downloads leaves out). URLs are https, per architecture (`dpkg --print-architecture`).
-# Verify with upstream's checksum file, or pin sha256 values, or say why not (`quarry show` says it).
-# [[builder.downloads]]
-# name = "@NAME@"
-# url.amd64 = "https://example.org/v{{ options.version }}/@NAME@-x86_64-linux.tar.gz"
-# url.arm64 = "https://example.org/v{{ options.version }}/@NAME@-aarch64-linux.tar.gz"
-# checksum_url = "{{ url }}.sha256"     # or one file for all: ".../v{{ options.version }}/checksums.txt"
-# checksum_format = "hash"              # the file's first word; "sha256sum": the line naming the file
-# # sha256."1.0.0".amd64 = "<64 hex digits>"   # pinned instead of a checksum file, with
-# # version_option = "version"          # the option the pins are keyed by, and optionally
-# # sha256_option = "sha256"            # an option whose value replaces the pinned hash
-# # verify = "none"                     # or neither, with
-# # reason = "upstream publishes no checksums"
-# extract = "tar.gz"                    # "tar.xz", "zip" or "file"
-# members = ["*/@NAME@"]                # GNU tar patterns; none: the whole archive
-# strip_components = 1
-# dest = "bin"                          # under /opt/quarry/@NAME@; for "file", the file itself
-# mode = "0755"
-# check = "{{ out }}/bin/@NAME@ --version"
-
-# Files shipped in the build context under `quarry/@NAME@/`. With `dest`, the final image gets the
-# file there (`COPY --link`: configuration under /etc, a source list); without, a builder template
-# copies it (`COPY {{ context }}/files/entry.sh /src/`).
-# [[files]]
-# path = "files/@NAME@.conf"
-# dest = "/etc/@NAME@/@NAME@.conf"
-# executable = false
-
-# What `quarry run` passes to `docker run`. Entries may use options, `{{ home }}` (the image
-# user's home, else /root) and `{{ host_groups }}` (the host user's supplementary gids); one that
-# renders empty is dropped. Volumes expand `~` and `$VAR` from the host.
-# [run]
-# env = ["@UPPER@_TOKEN"]
-# volumes = ["/srv/@NAME@:/srv/@NAME@"]
-# optional_volumes = ["~/.config/@NAME@:{{ home }}/.config/@NAME@"]   # only when the host has it
-# devices = ["/dev/dri"]
-# group_add = ["video"]                 # comma-separated groups, each a `--group-add`
-# xauthority = true                     # an X authority cookie for $DISPLAY, as XAUTHORITY
-# args = ["--shm-size=1g"]
-
-# Options: `--@FLAG@-<option> VALUE`. Each has a description, a rule (or `one_of`), and a default
-# (or `required = true`). Values are checked against the rule before they reach the Dockerfile.
-[options.version]
-description = "Version, recorded in the image as `@UPPER@_VERSION`"
-default = "1.0.0"
-# @RULES@.
-rule = "version"
-# one_of = ["1.0.0", "2.0.0"]          # instead of `rule`: one of fixed values
-# required = true                       # instead of `default`: the user must give it
-# from_host = "uid"                     # @HOSTS@: the host's value, else `default`
-# multiple = true                       # a list option, for `[run]` entries: given any number of times
-# aliases = ["ver"]                     # other long flags: `--ver` as `--@FLAG@-version`
-"##;
+/// The commented `extension.toml` of a new extension (a crate's or a project's), with
+/// `@NAME@`, `@FLAG@`, `@UPPER@` and `@CHECKED@` left to fill: quarry_core's scaffold, which
+/// shows every key of the schema.
+pub fn extension_toml() -> String {
+    quarry_core::schema::scaffold()
+}
 
 pub const SETUP_TEMPLATE: &str = r#"# The final stage's chain, as root, right after this extension's apt packages: steps that need
 # only them. Option values are written literally into the steps that use them.

@@ -2,10 +2,11 @@
 //! that name the file, line, column, key and rule of every mistake at once.
 //!
 //! [`generate`] is pure: text in, code or diagnostics out (files the metadata names are read
-//! through the loader it is given). [`build_script`] is the thin IO wrapper an extension's
-//! `build.rs` calls. [`runtime::load`] runs the same validation on a project's extension folder
-//! at run time and builds the same value, so a project extension and a crate get the same
-//! diagnostics from the same code.
+//! through the loader it is given). It reads the metadata into `quarry_core::Extension`, the one
+//! description of an extension, and writes that value as Rust. [`build_script`] is the thin IO
+//! wrapper an extension's `build.rs` calls. [`runtime::load`] runs the same reader on a
+//! project's extension folder at run time and keeps the value, so a project extension and a
+//! crate get the same diagnostics and the same value from the same code.
 
 mod diagnostic;
 mod emit;
@@ -16,7 +17,6 @@ pub mod runtime;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::Diagnostic;
-pub use metadata::Metadata;
 
 /// Name of the metadata file in an extension crate.
 pub const METADATA_FILE: &str = "extension.toml";
@@ -50,11 +50,11 @@ pub struct Generated {
     pub files: Vec<String>,
 }
 
-/// Parses and validates metadata, then emits the registration code.
-pub fn generate(input: &Input<'_>) -> Result<Generated, Vec<Diagnostic>> {
-    let metadata = metadata::parse(input)?;
-    let files = metadata.referenced_files();
-    Ok(Generated { code: emit::emit(&metadata), files })
+/// Parses and validates the metadata of the crate `crate_name`, then emits the registration code.
+pub fn generate(input: &Input<'_>, crate_name: &str) -> Result<Generated, Vec<Diagnostic>> {
+    let extension = metadata::parse(input, crate_name)?;
+    let files = metadata::referenced_files(&extension);
+    Ok(Generated { code: emit::emit(&extension), files })
 }
 
 /// The `build.rs` of an extension crate: reads `extension.toml` from the crate folder, writes
@@ -91,7 +91,8 @@ fn run(dir: &Path, display: &str) -> Result<Generated, Vec<Diagnostic>> {
     })?;
     let load =
         |rel: &str, limit: u64| files::read(&dir.join(rel), Some(dir), limit, rel).map_err(|e| e.to_string());
-    generate(&Input { path: &shown, text: &text, load: &load })
+    let crate_name = std::env::var("CARGO_PKG_NAME").unwrap_or_default();
+    generate(&Input { path: &shown, text: &text, load: &load }, &crate_name)
 }
 
 /// The crate folder relative to the workspace root when it is inside one (`extensions/cargo`),

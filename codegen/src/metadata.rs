@@ -1,25 +1,24 @@
-//! Parsing and validation of `extension.toml`, collecting every mistake with its location: a
-//! walk over `quarry_core::schema` (`walk.rs`) and the checks the schema cannot state
-//! (`options.rs`, `sections.rs`, `downloads.rs`, and `templates.rs` for every template).
+//! Parsing and validation of `extension.toml` into core's model, collecting every mistake with
+//! its location: a walk over `quarry_core::schema` (`walk.rs`), every plain key set on its field
+//! by name (`walker.rs`), and the checks the schema cannot state (`options.rs`, `sections.rs`,
+//! `downloads.rs`, and `templates.rs` for every template).
 
 use std::collections::BTreeSet;
 
-use quarry_core::rules;
-use quarry_core::schema;
 use quarry_core::template::Slot;
+use quarry_core::{Extension, Shell, Template, rules, schema};
 use toml::de::{DeTable, DeValue};
 
 mod downloads;
-mod model;
 mod options;
 mod sections;
 mod templates;
 mod walk;
+mod walker;
 
 use templates::render_with_defaults;
 
-use model::Walker;
-pub use model::{DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
+use walker::{Walker, slice, text, texts};
 
 use crate::Input;
 use crate::diagnostic::Diagnostic;
@@ -27,8 +26,9 @@ use crate::diagnostic::Diagnostic;
 /// The most TOML syntax errors reported one by one.
 const MAX_SYNTAX_ERRORS: usize = 10;
 
-/// Parses `input`, returning every diagnostic found.
-pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
+/// Parses `input` into the extension it describes, registered by `origin` (the crate's name, or
+/// the project's entry for it), returning every diagnostic found.
+pub fn parse(input: &Input<'_>, origin: &str) -> Result<Extension, Vec<Diagnostic>> {
     let (root, errors) = DeTable::parse_recoverable(input.text);
     let mut w = Walker { input, diagnostics: Vec::new() };
     // An unterminated string makes every later line an error: the first few say where, and
@@ -108,14 +108,12 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         );
     }
 
-    let supported_images = w.string_array(root, "", "supported_images");
-
     // Options come before templates: templates are checked against them.
     let options = w.options(root, &name);
     // List options are for `[run]` entries only: every other template sees the single ones.
-    let option_names: Vec<&str> = options.iter().filter(|o| !o.multiple).map(|o| o.name.as_str()).collect();
-    let all_option_names: Vec<&str> = options.iter().map(|o| o.name.as_str()).collect();
-    let list_names: Vec<&str> = options.iter().filter(|o| o.multiple).map(|o| o.name.as_str()).collect();
+    let option_names: Vec<&str> = options.iter().filter(|o| !o.multiple).map(|o| o.name).collect();
+    let all_option_names: Vec<&str> = options.iter().map(|o| o.name).collect();
+    let list_names: Vec<&str> = options.iter().filter(|o| o.multiple).map(|o| o.name).collect();
     let apt_packages = w.packages(root, "", "apt_packages", &name, &options);
 
     let apt_repositories = w.repositories(root);
@@ -150,15 +148,21 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
             }
         }
     }
-    let (shell_init, shell_interactive) = match w.table(root, "", "shell") {
-        None => (None, None),
+    let shell = match w.table(root, "", "shell") {
+        None => Shell::EMPTY,
         Some(t) => {
-            let mut part = |key: &str| {
-                let text = w.string(t, "shell", key, false)?;
+            let mut part = |key: &'static str, file: &'static str| {
+                let source = w.string(t, "shell", key, false)?;
                 let at = t.get(key).map(|v| v.span().start).unwrap_or(0);
-                w.template_value(&text, at, &format!("shell.{key}"), &option_names).then_some(text)
+                w.template_value(&source, at, &format!("shell.{key}"), &option_names)
+                    .then(|| Template { file, source: text(&source) })
             };
-            (part("init"), part("interactive"))
+            let mut shell = Shell {
+                init: part("init", "shell.init"),
+                interactive: part("interactive", "shell.interactive"),
+            };
+            w.plain(t, &schema::SHELL, "shell", &mut shell);
+            shell
         }
     };
     let final_user = w.string(root, "", "final_user", false);
@@ -192,32 +196,46 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         }
     }
 
-    if !w.diagnostics.is_empty() {
-        return Err(w.finish());
-    }
-    Ok(Metadata {
-        name,
-        description,
-        depends_on,
+    let mut extension = Extension {
+        name: text(&name),
+        crate_name: text(origin),
+        description: text(&description),
+        depends_on: texts(depends_on),
         cache_priority,
-        builder_base_image,
-        apt_packages,
-        apt_repositories,
+        builder_base_image: builder_base_image.as_deref().map(text),
+        apt_packages: texts(apt_packages),
+        apt_repositories: slice(apt_repositories),
         builder,
         setup,
         setup_after_copies,
         setup_as_user,
-        env,
-        shell_init,
-        shell_interactive,
-        final_user,
-        workdir,
-        home,
-        supported_images,
-        options,
-        files,
+        env: texts(env),
+        shell,
+        final_user: final_user.as_deref().map(text),
+        workdir: workdir.as_deref().map(text),
+        home: home.as_deref().map(text),
+        options: slice(options),
+        files: slice(files),
         run,
-    })
+        ..Extension::EMPTY
+    };
+    // Every other plain key (`supported_images`, and any key added to the schema and the model).
+    w.plain(root, &schema::EXTENSION, "", &mut extension);
+    if !w.diagnostics.is_empty() {
+        return Err(w.finish());
+    }
+    Ok(extension)
 }
 
-impl Walker<'_> {}
+/// Every file `extension` names, relative to its folder: what `rerun-if-changed` watches.
+pub fn referenced_files(extension: &Extension) -> Vec<String> {
+    let mut files: BTreeSet<String> = BTreeSet::new();
+    if let Some(b) = extension.builder.as_ref().filter(|b| b.template.file != sections::DOWNLOADS_ONLY) {
+        files.insert(b.template.file.to_owned());
+    }
+    if let Some(t) = &extension.setup {
+        files.insert(t.file.to_owned());
+    }
+    files.extend(extension.files.iter().map(|f| f.path.to_owned()));
+    files.into_iter().collect()
+}

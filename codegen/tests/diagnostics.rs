@@ -39,7 +39,7 @@ fn run(case: &str) -> Result<Generated, Vec<Diagnostic>> {
     let load =
         |rel: &str, _limit: u64| fs::read(dir.join(rel)).map_err(|_| format!("`{rel}` does not exist"));
     let path = format!("fixtures/{case}/{METADATA_FILE}");
-    generate(&Input { path: &path, text: &text, load: &load })
+    generate(&Input { path: &path, text: &text, load: &load }, "quarry-ext-demo")
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {
@@ -127,8 +127,11 @@ fn generated_code_is_independent_of_the_path() {
     let dir = fixtures_dir().join("valid");
     let text = fs::read_to_string(dir.join(METADATA_FILE)).unwrap();
     let load = |rel: &str, _limit: u64| fs::read(dir.join(rel)).map_err(|e| e.to_string());
-    let a = generate(&Input { path: "a/extension.toml", text: &text, load: &load }).unwrap();
-    let b = generate(&Input { path: "/elsewhere/b/extension.toml", text: &text, load: &load }).unwrap();
+    let a =
+        generate(&Input { path: "a/extension.toml", text: &text, load: &load }, "quarry-ext-demo").unwrap();
+    let b =
+        generate(&Input { path: "/elsewhere/b/extension.toml", text: &text, load: &load }, "quarry-ext-demo")
+            .unwrap();
     assert_eq!(a.code, b.code);
 }
 
@@ -210,7 +213,9 @@ fn an_unterminated_string_is_reported_at_once() {
     let text = format!("name = \"x\"\ndescription = \"{}", "x\n".repeat(300_000));
     let load = |rel: &str, _limit: u64| Err(format!("`{rel}` does not exist"));
     let started = std::time::Instant::now();
-    let diagnostics = generate(&Input { path: "x/extension.toml", text: &text, load: &load }).unwrap_err();
+    let diagnostics =
+        generate(&Input { path: "x/extension.toml", text: &text, load: &load }, "quarry-ext-demo")
+            .unwrap_err();
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(diagnostics.len(), 11, "{}", render(&diagnostics));
     assert!(diagnostics[10].message.starts_with("and 299"), "{}", diagnostics[10]);

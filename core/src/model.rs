@@ -1,15 +1,18 @@
-//! The static description of an extension, as registered by its crate. One job (the data
-//! types of the model and their const check), so one file.
+//! The static description of an extension, as registered by its crate. One job, so one long
+//! file: the types of the model and their compile-time check.
 //!
-//! One job, so one long file: the types of the model and their compile-time check.
+//! This is the one description of an extension: `codegen` reads `extension.toml` into these
+//! types (a crate's at build time, a project's at run time) and writes a crate's value back as
+//! Rust through [`Bake`], which [`model!`] and [`vocabulary!`] derive with every struct and
+//! word list, so a new key is a field here and a key in [`crate::schema`], and nothing else.
 //!
 //! Everything here is `'static` and const-constructible, so that a registration is plain data that
 //! is checked at compile time ([`Extension::check`]) and read at run time through
-//! [`crate::registry()`]. Its value checks are the schema's ([`crate::schema::Check`]), the same
+//! [`crate::registry()`]. Its value checks are the schema's ([`crate::rules::Check`]), the same
 //! ones `codegen` applies to `extension.toml`.
 
-use crate::rules::{self, Rule};
-use crate::schema::Check;
+use crate::bake::{Bake, FromPlain, model, vocabulary};
+use crate::rules::{self, Check, Rule};
 
 /// Builder base image used when neither the extension nor the user names one.
 pub const DEFAULT_BUILDER_BASE_IMAGE: &str = "ubuntu:22.04";
@@ -20,65 +23,67 @@ pub const MAX_CACHE_PRIORITY: u8 = 100;
 /// Folder under which every builder writes its outputs: `/opt/quarry/<name>/`.
 pub const ARTIFACT_ROOT: &str = "/opt/quarry";
 
-/// One extension: what it adds to the builder stages, the final image and `docker run`.
-///
-/// The final stage takes, for each extension in chain order, its apt layer and its `setup` RUN
-/// (steps that need only apt packages); then every artifact copy and file, all `COPY --link`;
-/// then `env`, the image's user and workdir. Shell initialisation (`shell`) is a file sourced by
-/// quarry's entrypoint and by interactive bash, never a RUN.
-#[derive(Debug, Clone, Copy)]
-pub struct Extension {
-    /// Unique snake_case name; the CLI flag is `--` + name with `_` as `-`.
-    pub name: &'static str,
-    /// The crate that registered it (named in duplicate-registration errors).
-    pub crate_name: &'static str,
-    /// One line for `quarry list` and `--help`.
-    pub description: &'static str,
-    /// Extensions pulled in automatically; each is also emitted before this one.
-    pub depends_on: &'static [&'static str],
-    /// 0..=100: high means "changes rarely", emitted early in each group of the final stage.
-    pub cache_priority: u8,
-    /// Image the builder stage is made from; `None` means the global default.
-    pub builder_base_image: Option<&'static str>,
-    /// Packages installed in the final image; an entry may use `{{ options.<name> }}`.
-    pub apt_packages: &'static [&'static str],
-    /// Third-party apt repositories added before `apt_packages` are installed.
-    pub apt_repositories: &'static [AptRepository],
-    /// The builder stage, if the extension builds or downloads something.
-    pub builder: Option<Builder>,
-    /// Final-stage RUN steps, run as root right after the extension's apt layer, in the chain
-    /// before every copy: they may use apt packages only, never another extension's artifacts.
-    pub setup: Option<Template>,
-    /// The declared exception: `setup` truly needs artifacts of the final image, so it is placed
-    /// after the copies, where it runs again whenever any earlier step changes.
-    pub setup_after_copies: bool,
-    /// `setup` runs as the image's user instead of root: the user of the extension that sets
-    /// `final_user` (placed after that extension in the chain), else the image's own `USER`, else
-    /// root. The chain's later steps run as root again.
-    pub setup_as_user: bool,
-    /// `NAME=value` environment entries of the final image (an entry may use templates),
-    /// written after every RUN of the chain.
-    pub env: &'static [&'static str],
-    /// Shell initialisation, applied by quarry's entrypoint and by interactive bash.
-    pub shell: Shell,
-    /// The user the container runs as, a template such as `{{ options.name }}`. At most one
-    /// selected extension may set it.
-    pub final_user: Option<&'static str>,
-    /// The container's working folder, a template such as `/home/{{ options.name }}`; set with
-    /// `final_user` by the same extension.
-    pub workdir: Option<&'static str>,
-    /// The home folder of `final_user`, a template such as `{{ options.home }}`; set with
-    /// `final_user` by the same extension. `[run]` entries of every extension see it as `home`
-    /// (`/root` when no extension sets a user), so they can mount into the user's home.
-    pub home: Option<&'static str>,
-    /// Final images this extension supports (`ubuntu:24.04`, `ubuntu:noble`); empty means any.
-    pub supported_images: &'static [&'static str],
-    /// Options with defaults and validation rules.
-    pub options: &'static [OptionSpec],
-    /// Files shipped in the build context under `quarry/<name>/`.
-    pub files: &'static [ContextFile],
-    /// What `docker run` needs for this extension.
-    pub run: RunSpec,
+model! {
+    /// One extension: what it adds to the builder stages, the final image and `docker run`.
+    ///
+    /// The final stage takes, for each extension in chain order, its apt layer and its `setup` RUN
+    /// (steps that need only apt packages); then every artifact copy and file, all `COPY --link`;
+    /// then `env`, the image's user and workdir. Shell initialisation (`shell`) is a file sourced by
+    /// quarry's entrypoint and by interactive bash, never a RUN.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Extension {
+        /// Unique snake_case name; the CLI flag is `--` + name with `_` as `-`.
+        pub name: &'static str,
+        /// The crate that registered it (named in duplicate-registration errors).
+        pub crate_name: &'static str,
+        /// One line for `quarry list` and `--help`.
+        pub description: &'static str,
+        /// Extensions pulled in automatically; each is also emitted before this one.
+        pub depends_on: &'static [&'static str],
+        /// 0..=100: high means "changes rarely", emitted early in each group of the final stage.
+        pub cache_priority: u8,
+        /// Image the builder stage is made from; `None` means the global default.
+        pub builder_base_image: Option<&'static str>,
+        /// Packages installed in the final image; an entry may use `{{ options.<name> }}`.
+        pub apt_packages: &'static [&'static str],
+        /// Third-party apt repositories added before `apt_packages` are installed.
+        pub apt_repositories: &'static [AptRepository],
+        /// The builder stage, if the extension builds or downloads something.
+        pub builder: Option<Builder>,
+        /// Final-stage RUN steps, run as root right after the extension's apt layer, in the chain
+        /// before every copy: they may use apt packages only, never another extension's artifacts.
+        pub setup: Option<Template>,
+        /// The declared exception: `setup` truly needs artifacts of the final image, so it is placed
+        /// after the copies, where it runs again whenever any earlier step changes.
+        pub setup_after_copies: bool,
+        /// `setup` runs as the image's user instead of root: the user of the extension that sets
+        /// `final_user` (placed after that extension in the chain), else the image's own `USER`, else
+        /// root. The chain's later steps run as root again.
+        pub setup_as_user: bool,
+        /// `NAME=value` environment entries of the final image (an entry may use templates),
+        /// written after every RUN of the chain.
+        pub env: &'static [&'static str],
+        /// Shell initialisation, applied by quarry's entrypoint and by interactive bash.
+        pub shell: Shell,
+        /// The user the container runs as, a template such as `{{ options.name }}`. At most one
+        /// selected extension may set it.
+        pub final_user: Option<&'static str>,
+        /// The container's working folder, a template such as `/home/{{ options.name }}`; set with
+        /// `final_user` by the same extension.
+        pub workdir: Option<&'static str>,
+        /// The home folder of `final_user`, a template such as `{{ options.home }}`; set with
+        /// `final_user` by the same extension. `[run]` entries of every extension see it as `home`
+        /// (`/root` when no extension sets a user), so they can mount into the user's home.
+        pub home: Option<&'static str>,
+        /// Final images this extension supports (`ubuntu:24.04`, `ubuntu:noble`); empty means any.
+        pub supported_images: &'static [&'static str],
+        /// Options with defaults and validation rules.
+        pub options: &'static [OptionSpec],
+        /// Files shipped in the build context under `quarry/<name>/`.
+        pub files: &'static [ContextFile],
+        /// What `docker run` needs for this extension.
+        pub run: RunSpec,
+    }
 }
 
 impl Extension {
@@ -109,15 +114,17 @@ impl Extension {
     };
 }
 
-/// Shell initialisation as data. Both parts are bash, templates over the options, and land in
-/// `/etc/quarry/env.d/<name>.sh`.
-#[derive(Debug, Clone, Copy)]
-pub struct Shell {
-    /// Sourced before every command: by quarry's entrypoint (`docker run IMAGE cmd`), by
-    /// interactive bash and by login shells (`source /opt/ros/jazzy/setup.bash`).
-    pub init: Option<Template>,
-    /// Sourced by interactive bash only (key bindings, completion).
-    pub interactive: Option<Template>,
+model! {
+    /// Shell initialisation as data. Both parts are bash, templates over the options, and land in
+    /// `/etc/quarry/env.d/<name>.sh`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Shell {
+        /// Sourced before every command: by quarry's entrypoint (`docker run IMAGE cmd`), by
+        /// interactive bash and by login shells (`source /opt/ros/jazzy/setup.bash`).
+        pub init: Option<Template>,
+        /// Sourced by interactive bash only (key bindings, completion).
+        pub interactive: Option<Template>,
+    }
 }
 
 impl Shell {
@@ -130,84 +137,79 @@ impl Shell {
     }
 }
 
-/// A builder stage: `FROM <base> AS <name>_builder`, its apt packages, then its template.
-#[derive(Debug, Clone, Copy)]
-pub struct Builder {
-    /// What the stage starts from.
-    pub from: BuilderFrom,
-    /// Packages installed in the builder stage before its template runs (the tools it uses:
-    /// `curl`, `ca-certificates`, `build-essential`, ...).
-    pub apt_packages: &'static [&'static str],
-    /// Declared downloads, each rendered by core as one verified RUN step (in this order) after
-    /// the stage's apt packages and before its template.
-    pub downloads: &'static [Download],
-    /// The stage body; empty for a builder that only downloads.
-    pub template: Template,
-    /// What is copied into the final image, in this order.
-    pub artifacts: &'static [Artifact],
-}
-
-/// A machine architecture, as `dpkg --print-architecture` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Arch {
-    /// x86_64.
-    Amd64,
-    /// aarch64.
-    Arm64,
-}
-
-impl Arch {
-    /// Every architecture a download may name, in the order steps list them.
-    pub const ALL: [Arch; 2] = [Arch::Amd64, Arch::Arm64];
-
-    /// The name `dpkg --print-architecture` prints, also the key in metadata.
-    pub const fn key(self) -> &'static str {
-        match self {
-            Arch::Amd64 => "amd64",
-            Arch::Arm64 => "arm64",
-        }
+model! {
+    /// A builder stage: `FROM <base> AS <name>_builder`, its apt packages, then its template.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Builder {
+        /// What the stage starts from.
+        pub from: BuilderFrom,
+        /// Packages installed in the builder stage before its template runs (the tools it uses:
+        /// `curl`, `ca-certificates`, `build-essential`, ...).
+        pub apt_packages: &'static [&'static str],
+        /// Declared downloads, each rendered by core as one verified RUN step (in this order) after
+        /// the stage's apt packages and before its template.
+        pub downloads: &'static [Download],
+        /// The stage body; empty for a builder that only downloads.
+        pub template: Template,
+        /// What is copied into the final image, in this order.
+        pub artifacts: &'static [Artifact],
     }
 }
 
-/// A URL template for one architecture.
-#[derive(Debug, Clone, Copy)]
-pub struct ArchUrl {
-    /// The architecture.
-    pub arch: Arch,
-    /// `https://` URL; may use `{{ options.<name> }}`. Checked again after rendering.
-    pub url: &'static str,
+vocabulary! {
+    /// A machine architecture, as `dpkg --print-architecture` names it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum Arch {
+        /// x86_64.
+        Amd64 = "amd64",
+        /// aarch64.
+        Arm64 = "arm64",
+    }
 }
 
-/// A release file a builder downloads: core renders one RUN step that picks the URL of the
-/// machine's architecture, downloads it, verifies it, extracts it under `/opt/quarry/<name>/`,
-/// sets its mode and runs its check.
-#[derive(Debug, Clone, Copy)]
-pub struct Download {
-    /// snake_case name, shown in the step's comment, messages and `quarry show`.
-    pub name: &'static str,
-    /// One URL template per supported architecture; other architectures fail the step.
-    pub urls: &'static [ArchUrl],
-    /// How the download is verified.
-    pub verify: Verify,
-    /// What the file is.
-    pub extract: Extract,
-    /// Archive members to extract (GNU tar `--wildcards` patterns, such as `*/rg`); empty means
-    /// the whole archive.
-    pub members: &'static [&'static str],
-    /// Leading path components dropped from member names (`tar --strip-components`).
-    pub strip_components: u8,
-    /// Where it lands, relative to `/opt/quarry/<name>` (`bin`; empty for that folder itself):
-    /// the folder for archives, the file itself for [`Extract::File`].
-    pub dest: &'static str,
-    /// Octal mode of the extracted members, or of the file (`0755`). A whole archive is made
-    /// readable by all and writable by root only instead.
-    pub mode: &'static str,
-    /// A command that shows the download works (`{{ out }}/bin/rg --version`); a template.
-    pub check: Option<&'static str>,
-    /// Allows `http://` URLs. Only for tests that serve fake releases from a local server:
-    /// codegen never sets it, so no extension of a catalog can.
-    #[doc(hidden)]
-    pub insecure_http_for_tests: bool,
+model! {
+    /// A URL template for one architecture.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ArchUrl {
+        /// The architecture.
+        pub arch: Arch,
+        /// `https://` URL; may use `{{ options.<name> }}`. Checked again after rendering.
+        pub url: &'static str,
+    }
+}
+
+model! {
+    /// A release file a builder downloads: core renders one RUN step that picks the URL of the
+    /// machine's architecture, downloads it, verifies it, extracts it under `/opt/quarry/<name>/`,
+    /// sets its mode and runs its check.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Download {
+        /// snake_case name, shown in the step's comment, messages and `quarry show`.
+        pub name: &'static str,
+        /// One URL template per supported architecture; other architectures fail the step.
+        pub urls: &'static [ArchUrl],
+        /// How the download is verified.
+        pub verify: Verify,
+        /// What the file is.
+        pub extract: Extract,
+        /// Archive members to extract (GNU tar `--wildcards` patterns, such as `*/rg`); empty means
+        /// the whole archive.
+        pub members: &'static [&'static str],
+        /// Leading path components dropped from member names (`tar --strip-components`).
+        pub strip_components: u8,
+        /// Where it lands, relative to `/opt/quarry/<name>` (`bin`; empty for that folder itself):
+        /// the folder for archives, the file itself for [`Extract::File`].
+        pub dest: &'static str,
+        /// Octal mode of the extracted members, or of the file (`0755`). A whole archive is made
+        /// readable by all and writable by root only instead.
+        pub mode: &'static str,
+        /// A command that shows the download works (`{{ out }}/bin/rg --version`); a template.
+        pub check: Option<&'static str>,
+        /// Allows `http://` URLs. Only for tests that serve fake releases from a local server:
+        /// codegen never sets it, so no extension of a catalog can.
+        #[doc(hidden)]
+        pub insecure_http_for_tests: bool,
+    }
 }
 
 /// How a download is verified.
@@ -237,59 +239,82 @@ pub enum Verify {
     },
 }
 
-/// A pinned sha256 of one version's download for one architecture.
-#[derive(Debug, Clone, Copy)]
-pub struct PinnedSha256 {
-    /// The version option's value.
-    pub version: &'static str,
-    /// The architecture.
-    pub arch: Arch,
-    /// 64 lowercase hex digits.
-    pub sha256: &'static str,
-}
-
-/// The format of a checksum file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChecksumFormat {
-    /// The file's first word is the hash (a `.sha256` file with the hash alone, or followed by a
-    /// name).
-    Hash,
-    /// `sha256sum` output, one `HASH  NAME` line per file (`SHASUMS256.txt`, `checksums.txt`):
-    /// the line naming the download's file (the last part of its URL).
-    Sha256sum,
-}
-
-impl ChecksumFormat {
-    /// The name used in metadata files.
-    pub const fn key(self) -> &'static str {
+impl Bake for Verify {
+    fn bake(&self, out: &mut String) {
         match self {
-            ChecksumFormat::Hash => "hash",
-            ChecksumFormat::Sha256sum => "sha256sum",
+            Verify::ChecksumFile { urls, format } => {
+                out.push_str("::quarry_core::Verify::ChecksumFile { urls: ");
+                urls.bake(out);
+                out.push_str(", format: ");
+                format.bake(out);
+            }
+            Verify::Pinned { version_option, sha256, override_option } => {
+                out.push_str("::quarry_core::Verify::Pinned { version_option: ");
+                version_option.bake(out);
+                out.push_str(", sha256: ");
+                sha256.bake(out);
+                out.push_str(", override_option: ");
+                override_option.bake(out);
+            }
+            Verify::None { reason } => {
+                out.push_str("::quarry_core::Verify::None { reason: ");
+                reason.bake(out);
+            }
         }
+        out.push_str(" }");
     }
 }
 
-/// What a download is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Extract {
-    /// A gzip-compressed tar archive.
-    TarGz,
-    /// An xz-compressed tar archive (the builder needs `xz-utils`).
-    TarXz,
-    /// A zip archive (the builder needs `unzip`; no `strip_components`).
-    Zip,
-    /// A plain file, kept as it is.
-    File,
+impl FromPlain for Verify {}
+
+model! {
+    /// A pinned sha256 of one version's download for one architecture.
+    #[derive(Debug, Clone, Copy)]
+    pub struct PinnedSha256 {
+        /// The version option's value.
+        pub version: &'static str,
+        /// The architecture.
+        pub arch: Arch,
+        /// 64 lowercase hex digits.
+        pub sha256: &'static str,
+    }
+}
+
+vocabulary! {
+    /// The format of a checksum file.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ChecksumFormat {
+        /// The file's first word is the hash (a `.sha256` file with the hash alone, or followed by a
+        /// name).
+        Hash = "hash",
+        /// `sha256sum` output, one `HASH  NAME` line per file (`SHASUMS256.txt`, `checksums.txt`):
+        /// the line naming the download's file (the last part of its URL).
+        Sha256sum = "sha256sum",
+    }
+}
+
+vocabulary! {
+    /// What a download is.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Extract {
+        /// A gzip-compressed tar archive.
+        TarGz = "tar.gz",
+        /// An xz-compressed tar archive (the builder needs `xz-utils`).
+        TarXz = "tar.xz",
+        /// A zip archive (the builder needs `unzip`; no `strip_components`).
+        Zip = "zip",
+        /// A plain file, kept as it is.
+        File = "file",
+    }
 }
 
 impl Extract {
-    /// The name used in metadata files.
-    pub const fn key(self) -> &'static str {
+    /// The packages a builder needs to extract it, besides `curl` and `ca-certificates`.
+    pub const fn tools(self) -> &'static [&'static str] {
         match self {
-            Extract::TarGz => "tar.gz",
-            Extract::TarXz => "tar.xz",
-            Extract::Zip => "zip",
-            Extract::File => "file",
+            Extract::TarXz => &["xz-utils"],
+            Extract::Zip => &["unzip"],
+            Extract::TarGz | Extract::File => &[],
         }
     }
 }
@@ -308,71 +333,97 @@ pub enum BuilderFrom {
     FinalImage,
 }
 
-/// A path a builder produces and where it lands in the final image.
-#[derive(Debug, Clone, Copy)]
-pub struct Artifact {
-    /// Absolute path in the builder, under `/opt/quarry/<name>/`.
-    pub source: &'static str,
-    /// Absolute path in the final image.
-    pub dest: &'static str,
+impl Bake for BuilderFrom {
+    fn bake(&self, out: &mut String) {
+        match self {
+            BuilderFrom::BaseImage => out.push_str("::quarry_core::BuilderFrom::BaseImage"),
+            BuilderFrom::FinalImage => out.push_str("::quarry_core::BuilderFrom::FinalImage"),
+            BuilderFrom::Extension(name) => {
+                out.push_str("::quarry_core::BuilderFrom::Extension(");
+                name.bake(out);
+                out.push(')');
+            }
+        }
+    }
 }
 
-/// A minijinja template embedded in the registration.
-#[derive(Debug, Clone, Copy)]
-pub struct Template {
-    /// File name relative to the extension crate, e.g. `templates/builder.Dockerfile.j2`.
-    pub file: &'static str,
-    /// The template text.
-    pub source: &'static str,
+impl FromPlain for BuilderFrom {}
+
+model! {
+    /// A path a builder produces and where it lands in the final image.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Artifact {
+        /// Absolute path in the builder, under `/opt/quarry/<name>/`.
+        pub source: &'static str,
+        /// Absolute path in the final image.
+        pub dest: &'static str,
+    }
 }
 
-/// An apt repository: signing key and source line.
-#[derive(Debug, Clone, Copy)]
-pub struct AptRepository {
-    /// snake_case name, used for the keyring and list file names.
-    pub name: &'static str,
-    /// `https://` URL of the signing key (ASCII-armored or binary).
-    pub key_url: &'static str,
-    /// The `deb` line; `{{ keyring }}`, `{{ arch }}` and `{{ codename }}` are filled in.
-    pub source: &'static str,
+model! {
+    /// A minijinja template embedded in the registration.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Template {
+        /// File name relative to the extension crate, e.g. `templates/builder.Dockerfile.j2`.
+        pub file: &'static str,
+        /// The template text.
+        pub source: &'static str,
+    }
 }
 
-/// A file shipped in the build context at `quarry/<extension>/<path>`.
-#[derive(Debug, Clone, Copy)]
-pub struct ContextFile {
-    /// Relative path, no `..`.
-    pub path: &'static str,
-    /// File contents.
-    pub contents: &'static [u8],
-    /// Whether the file is executable (mode 0755 instead of 0644).
-    pub executable: bool,
-    /// Where the final image gets it (`COPY --link`), if anywhere: configuration under `/etc`,
-    /// a source list, a profile script. Otherwise only templates use it (`{{ context }}`).
-    pub dest: Option<&'static str>,
+model! {
+    /// An apt repository: signing key and source line.
+    #[derive(Debug, Clone, Copy)]
+    pub struct AptRepository {
+        /// snake_case name, used for the keyring and list file names.
+        pub name: &'static str,
+        /// `https://` URL of the signing key (ASCII-armored or binary).
+        pub key_url: &'static str,
+        /// The `deb` line; `{{ keyring }}`, `{{ arch }}` and `{{ codename }}` are filled in.
+        pub source: &'static str,
+    }
 }
 
-/// Arguments the extension needs on `docker run`.
-#[derive(Debug, Clone, Copy)]
-pub struct RunSpec {
-    /// Environment variables: `NAME` passes the host's value through, `NAME=value` sets one.
-    pub env: &'static [&'static str],
-    /// Bind mounts `host:container[:options]`; `~` and `$VAR` are expanded on the host.
-    pub volumes: &'static [&'static str],
-    /// Bind mounts like `volumes`, made only when the host path exists: a missing source is
-    /// skipped instead of created by Docker (as a root-owned folder, even where a file belongs,
-    /// such as `~/.claude.json`).
-    pub optional_volumes: &'static [&'static str],
-    /// Devices to pass through.
-    pub devices: &'static [&'static str],
-    /// Any other `docker run` arguments, each a separate argv entry.
-    pub args: &'static [&'static str],
-    /// Supplementary groups, each entry a comma-separated list of group names or ids; every item
-    /// becomes `--group-add <item>`.
-    pub group_add: &'static [&'static str],
-    /// Pass an X authority cookie: at `quarry run` time the CLI writes a cookie file for the
-    /// host's `$DISPLAY` (its host part wildcarded, so it matches inside the container), mounts it
-    /// read-only at [`XAUTHORITY_PATH`] and sets `XAUTHORITY` to it.
-    pub xauthority: bool,
+model! {
+    /// A file shipped in the build context at `quarry/<extension>/<path>`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct ContextFile {
+        /// Relative path, no `..`.
+        pub path: &'static str,
+        /// File contents.
+        pub contents: &'static [u8],
+        /// Whether the file is executable (mode 0755 instead of 0644).
+        pub executable: bool,
+        /// Where the final image gets it (`COPY --link`), if anywhere: configuration under `/etc`,
+        /// a source list, a profile script. Otherwise only templates use it (`{{ context }}`).
+        pub dest: Option<&'static str>,
+    }
+}
+
+model! {
+    /// Arguments the extension needs on `docker run`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct RunSpec {
+        /// Environment variables: `NAME` passes the host's value through, `NAME=value` sets one.
+        pub env: &'static [&'static str],
+        /// Bind mounts `host:container[:options]`; `~` and `$VAR` are expanded on the host.
+        pub volumes: &'static [&'static str],
+        /// Bind mounts like `volumes`, made only when the host path exists: a missing source is
+        /// skipped instead of created by Docker (as a root-owned folder, even where a file belongs,
+        /// such as `~/.claude.json`).
+        pub optional_volumes: &'static [&'static str],
+        /// Devices to pass through.
+        pub devices: &'static [&'static str],
+        /// Any other `docker run` arguments, each a separate argv entry.
+        pub args: &'static [&'static str],
+        /// Supplementary groups, each entry a comma-separated list of group names or ids; every item
+        /// becomes `--group-add <item>`.
+        pub group_add: &'static [&'static str],
+        /// Pass an X authority cookie: at `quarry run` time the CLI writes a cookie file for the
+        /// host's `$DISPLAY` (its host part wildcarded, so it matches inside the container), mounts it
+        /// read-only at [`XAUTHORITY_PATH`] and sets `XAUTHORITY` to it.
+        pub xauthority: bool,
+    }
 }
 
 /// Where the X authority cookie of [`RunSpec::xauthority`] is mounted in the container.
@@ -402,32 +453,34 @@ impl RunSpec {
     }
 }
 
-/// An option: `--<extension>-<option> VALUE` on the command line.
-#[derive(Debug, Clone, Copy)]
-pub struct OptionSpec {
-    /// snake_case name.
-    pub name: &'static str,
-    /// Help text.
-    pub description: &'static str,
-    /// Default value; must satisfy `rule` unless the option is `required`.
-    pub default: &'static str,
-    /// What values are allowed.
-    pub rule: Rule,
-    /// The user must give a value (`default` is then empty and unused).
-    pub required: bool,
-    /// Take the default from the host running quarry (the user's uid, ...), falling back to
-    /// `default` where the host has no such value.
-    pub from_host: Option<HostValue>,
-    /// A list option: the user may give it any number of times (`--env-value A=1 --env-value
-    /// B=2`, `value = ["A=1", "B=2"]`), each value checked by `rule`. Only `[run]` entries may
-    /// use it; an entry that does renders once per value. `required` means at least one value;
-    /// otherwise the list is `[default]` when none is given.
-    pub multiple: bool,
-    /// Other long flags for this option, without `--` (`net` for `network`'s `mode`). An alias
-    /// equal to the extension's own flag takes the flag over: `--env VALUE` for `env`'s required
-    /// `value`; for an optional single value, `--network` alone selects the extension and
-    /// `--network bridge` gives the value.
-    pub aliases: &'static [&'static str],
+model! {
+    /// An option: `--<extension>-<option> VALUE` on the command line.
+    #[derive(Debug, Clone, Copy)]
+    pub struct OptionSpec {
+        /// snake_case name.
+        pub name: &'static str,
+        /// Help text.
+        pub description: &'static str,
+        /// Default value; must satisfy `rule` unless the option is `required`.
+        pub default: &'static str,
+        /// What values are allowed.
+        pub rule: Rule,
+        /// The user must give a value (`default` is then empty and unused).
+        pub required: bool,
+        /// Take the default from the host running quarry (the user's uid, ...), falling back to
+        /// `default` where the host has no such value.
+        pub from_host: Option<HostValue>,
+        /// A list option: the user may give it any number of times (`--env-value A=1 --env-value
+        /// B=2`, `value = ["A=1", "B=2"]`), each value checked by `rule`. Only `[run]` entries may
+        /// use it; an entry that does renders once per value. `required` means at least one value;
+        /// otherwise the list is `[default]` when none is given.
+        pub multiple: bool,
+        /// Other long flags for this option, without `--` (`net` for `network`'s `mode`). An alias
+        /// equal to the extension's own flag takes the flag over: `--env VALUE` for `env`'s required
+        /// `value`; for an optional single value, `--network` alone selects the extension and
+        /// `--network bridge` gives the value.
+        pub aliases: &'static [&'static str],
+    }
 }
 
 impl OptionSpec {
@@ -473,42 +526,24 @@ impl OptionSpec {
     }
 }
 
-/// A value read from the host that runs quarry, for option defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostValue {
-    /// The user's numeric id.
-    Uid,
-    /// The user's primary group id.
-    Gid,
-    /// The user's login name.
-    User,
-    /// The folder quarry runs in (an absolute path).
-    Cwd,
-    /// The user's home folder (`$HOME`).
-    Home,
+vocabulary! {
+    /// A value read from the host that runs quarry, for option defaults.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum HostValue {
+        /// The user's numeric id.
+        Uid = "uid",
+        /// The user's primary group id.
+        Gid = "gid",
+        /// The user's login name.
+        User = "user",
+        /// The folder quarry runs in (an absolute path).
+        Cwd = "cwd",
+        /// The user's home folder (`$HOME`).
+        Home = "home",
+    }
 }
 
 impl HostValue {
-    /// Every host value, in documentation order.
-    pub const ALL: &'static [HostValue] =
-        &[HostValue::Uid, HostValue::Gid, HostValue::User, HostValue::Cwd, HostValue::Home];
-
-    /// The host value written `key` in metadata.
-    pub fn from_key(key: &str) -> Option<HostValue> {
-        HostValue::ALL.iter().copied().find(|h| h.key() == key)
-    }
-
-    /// The name used in metadata files.
-    pub fn key(self) -> &'static str {
-        match self {
-            HostValue::Uid => "uid",
-            HostValue::Gid => "gid",
-            HostValue::User => "user",
-            HostValue::Cwd => "cwd",
-            HostValue::Home => "home",
-        }
-    }
-
     /// What the value is, in words, for the documentation of a default.
     pub fn describe(self) -> &'static str {
         match self {

@@ -48,6 +48,22 @@ pub enum Rule {
     OneOf(&'static [&'static str]),
 }
 
+impl crate::bake::Bake for Rule {
+    fn bake(&self, out: &mut String) {
+        match self {
+            Rule::OneOf(values) => {
+                out.push_str("::quarry_core::Rule::OneOf(");
+                values.bake(out);
+                out.push(')');
+            }
+            // Every other rule is a unit variant, whose `Debug` form is its name.
+            named => out.push_str(&format!("::quarry_core::Rule::{named:?}")),
+        }
+    }
+}
+
+impl crate::bake::FromPlain for Rule {}
+
 impl Rule {
     /// Every rule an option names with `rule = "..."`, in documentation order: the one list of
     /// rule names (`one_of` is written as a list of values instead).
@@ -1190,6 +1206,72 @@ const fn is_path_component(b: &[u8], start: usize, end: usize) -> bool {
         i += 1;
     }
     true
+}
+
+/// A check on each string of a value, with the diagnostic rule it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// A snake_case name (`snake-case-name`).
+    SnakeCase,
+    /// An image reference (`image-reference`).
+    Image,
+    /// An absolute path (`abs-path`).
+    AbsPath,
+    /// A path relative to the extension's folder, without `..` (`rel-path`).
+    RelPath,
+    /// An `https://` URL (`https-url`).
+    HttpsUrl,
+    /// A long flag name without `--` (`flag-name`).
+    FlagName,
+    /// Text of one line, shown in `quarry show` and Dockerfile comments (`one-line-text`).
+    OneLine,
+}
+
+impl Check {
+    /// Whether `value` passes.
+    pub const fn accepts(self, value: &str) -> bool {
+        match self {
+            Check::SnakeCase => is_snake_case(value),
+            Check::Image => is_image_ref(value),
+            Check::AbsPath => is_abs_path(value),
+            Check::RelPath => is_rel_path(value),
+            Check::HttpsUrl => is_https_url(value),
+            Check::FlagName => is_flag_name(value),
+            Check::OneLine => is_one_line_text(value),
+        }
+    }
+
+    /// The rule a diagnostic names.
+    pub const fn rule(self) -> &'static str {
+        match self {
+            Check::SnakeCase => "snake-case-name",
+            Check::Image => "image-reference",
+            Check::AbsPath => "abs-path",
+            Check::RelPath => "rel-path",
+            Check::HttpsUrl => "https-url",
+            Check::FlagName => "flag-name",
+            Check::OneLine => "one-line-text",
+        }
+    }
+
+    /// What a passing value looks like, completing "`value` is not ...".
+    pub const fn expectation(self) -> &'static str {
+        match self {
+            Check::SnakeCase => {
+                "a snake_case name: lowercase letters, digits and single `_`, starting with a letter"
+            }
+            Check::Image => "an image reference: write it like `ubuntu:22.04`",
+            Check::AbsPath => "an absolute path without white space, quotes or `..`",
+            Check::RelPath => "a path relative to the extension's folder, without `..`",
+            Check::HttpsUrl => "an https:// URL without spaces or shell characters",
+            Check::FlagName => {
+                "a flag name: lowercase letters, digits and single `-`, without the leading `--`"
+            }
+            Check::OneLine => {
+                "one line of text: at most 400 bytes, no newline, tab, escape sequence or other control character"
+            }
+        }
+    }
 }
 
 #[cfg(test)]

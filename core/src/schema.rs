@@ -6,7 +6,8 @@
 //! `cargo xtask codegen` writes `docs/EXTENDING.md`'s key tables and the scaffold's commented
 //! `extension.toml` from it, and `--check` fails when they drift.
 
-use crate::rules;
+use crate::model::{Arch, ChecksumFormat, Extract, HostValue};
+use crate::rules::{self, Check};
 
 /// A table of the metadata file: its path (`""` for the top level, `builder.downloads`) and keys.
 #[derive(Debug)]
@@ -55,6 +56,10 @@ pub enum Type {
     Tables(&'static Table),
     /// A table whose keys are names the author chooses, each a table (`[options.<option>]`).
     NamedTables(&'static Table),
+    /// A string, one of a closed list of words (a vocabulary of the model: `Extract::KEYS`).
+    OneOf(&'static [&'static str]),
+    /// A table with one key per architecture (`Arch::KEYS`), each a string.
+    ByArch(&'static str),
     /// A shape the walker checks itself; the text says what it is.
     Custom(&'static str),
     /// A key that no longer exists; the text says where its content goes now.
@@ -63,99 +68,38 @@ pub enum Type {
 
 impl Type {
     /// How the documentation names the type.
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            Type::String => "string",
-            Type::TemplateFile => "string: a template file",
-            Type::InlineTemplate => "string: an inline template",
-            Type::Boolean => "boolean",
-            Type::Integer => "integer",
-            Type::Strings => "array of strings",
-            Type::Table(_) => "table",
-            Type::Tables(_) => "array of tables",
-            Type::NamedTables(_) => "table of tables",
-            Type::Custom(text) => text,
-            Type::Removed(_) => "–",
+            Type::String => "string".to_owned(),
+            Type::TemplateFile => "string: a template file".to_owned(),
+            Type::InlineTemplate => "string: an inline template".to_owned(),
+            Type::Boolean => "boolean".to_owned(),
+            Type::Integer => "integer".to_owned(),
+            Type::Strings => "array of strings".to_owned(),
+            Type::OneOf(words) => words.iter().map(|w| format!("`\"{w}\"`")).collect::<Vec<_>>().join(", "),
+            Type::ByArch(what) => format!(
+                "table: {} to {what}",
+                Arch::KEYS.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+            ),
+            Type::Table(_) => "table".to_owned(),
+            Type::Tables(_) => "array of tables".to_owned(),
+            Type::NamedTables(_) => "table of tables".to_owned(),
+            Type::Custom(text) => text.to_owned(),
+            Type::Removed(_) => "–".to_owned(),
         }
     }
 
     /// How a diagnostic names the expected value (`expected a string, found an integer`).
     pub fn expected(self) -> &'static str {
         match self {
-            Type::String | Type::TemplateFile | Type::InlineTemplate => "a string",
+            Type::String | Type::TemplateFile | Type::InlineTemplate | Type::OneOf(_) => "a string",
             Type::Boolean => "a boolean",
             Type::Integer => "an integer",
             Type::Strings => "an array of strings",
-            Type::Table(_) | Type::NamedTables(_) => "a table",
+            Type::Table(_) | Type::NamedTables(_) | Type::ByArch(_) => "a table",
             Type::Tables(_) => "an array of tables",
             Type::Custom(text) => text,
             Type::Removed(_) => "nothing",
-        }
-    }
-}
-
-/// A check on each string of a value, with the diagnostic rule it reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    /// A snake_case name (`snake-case-name`).
-    SnakeCase,
-    /// An image reference (`image-reference`).
-    Image,
-    /// An absolute path (`abs-path`).
-    AbsPath,
-    /// A path relative to the extension's folder, without `..` (`rel-path`).
-    RelPath,
-    /// An `https://` URL (`https-url`).
-    HttpsUrl,
-    /// A long flag name without `--` (`flag-name`).
-    FlagName,
-    /// Text of one line, shown in `quarry show` and Dockerfile comments (`one-line-text`).
-    OneLine,
-}
-
-impl Check {
-    /// Whether `value` passes.
-    pub const fn accepts(self, value: &str) -> bool {
-        match self {
-            Check::SnakeCase => rules::is_snake_case(value),
-            Check::Image => rules::is_image_ref(value),
-            Check::AbsPath => rules::is_abs_path(value),
-            Check::RelPath => rules::is_rel_path(value),
-            Check::HttpsUrl => rules::is_https_url(value),
-            Check::FlagName => rules::is_flag_name(value),
-            Check::OneLine => rules::is_one_line_text(value),
-        }
-    }
-
-    /// The rule a diagnostic names.
-    pub const fn rule(self) -> &'static str {
-        match self {
-            Check::SnakeCase => "snake-case-name",
-            Check::Image => "image-reference",
-            Check::AbsPath => "abs-path",
-            Check::RelPath => "rel-path",
-            Check::HttpsUrl => "https-url",
-            Check::FlagName => "flag-name",
-            Check::OneLine => "one-line-text",
-        }
-    }
-
-    /// What a passing value looks like, completing "`value` is not ...".
-    pub const fn expectation(self) -> &'static str {
-        match self {
-            Check::SnakeCase => {
-                "a snake_case name: lowercase letters, digits and single `_`, starting with a letter"
-            }
-            Check::Image => "an image reference: write it like `ubuntu:22.04`",
-            Check::AbsPath => "an absolute path without white space, quotes or `..`",
-            Check::RelPath => "a path relative to the extension's folder, without `..`",
-            Check::HttpsUrl => "an https:// URL without spaces or shell characters",
-            Check::FlagName => {
-                "a flag name: lowercase letters, digits and single `-`, without the leading `--`"
-            }
-            Check::OneLine => {
-                "one line of text: at most 400 bytes, no newline, tab, escape sequence or other control character"
-            }
         }
     }
 }
@@ -406,8 +350,9 @@ pub static DOWNLOAD: Table = Table {
         ),
         required(
             "url",
-            Type::Custom("table: architecture to URL template"),
-            "keys `amd64`, `arm64` (`download-arch`); per-architecture names (`x86_64`, \
+            Type::ByArch("URL template"),
+            "a key per architecture the download has, as `dpkg --print-architecture` names it \
+             (`download-arch`); per-architecture names (`x86_64`, \
              `aarch64`) are written into each URL. Each an `https://` URL without white space, \
              quotes, `\\` or `$` (`https-url`), which may use `{{ options.<name> }}` \
              (`template-variable`) and is checked again after rendering.",
@@ -422,7 +367,7 @@ pub static DOWNLOAD: Table = Table {
         ),
         key(
             "checksum_format",
-            Type::Custom("`\"hash\"` or `\"sha256sum\"`"),
+            Type::OneOf(ChecksumFormat::KEYS),
             "with `checksum_url` (`download-verify`)",
             "`hash`: the file's first word is the hash (a `.sha256` file with the hash alone or \
              followed by a name). `sha256sum`: `HASH  NAME` lines (`checksums.txt`, \
@@ -470,7 +415,7 @@ pub static DOWNLOAD: Table = Table {
         ),
         required(
             "extract",
-            Type::Custom("`\"tar.gz\"`, `\"tar.xz\"`, `\"zip\"`, `\"file\"`"),
+            Type::OneOf(Extract::KEYS),
             "`file` keeps the download as it is (`download-extract`).",
         ),
         key(
@@ -550,10 +495,10 @@ pub static OPTION: Table = Table {
         ),
         key(
             "from_host",
-            Type::String,
+            Type::OneOf(HostValue::KEYS),
             "none",
-            "`uid`, `gid`, `user`, `cwd` (the folder quarry runs in) or `home` (`$HOME`) \
-             (`host-value`): the CLI reads the host's value and uses it instead of `default` \
+            "a value of the host (`host-value`): the user's `uid`, `gid` and name (`user`), the \
+             folder quarry runs in (`cwd`), `$HOME` (`home`). The CLI reads the host's value and uses it instead of `default` \
              (rendering itself reads nothing from the host). With `required = true`, the host's \
              value satisfies it. An extension takes the host's values together or not at all: if \
              one fails its rule, every option keeps its default, with a warning. Run as root, an \
@@ -739,6 +684,106 @@ pub fn markdown(table: &Table) -> String {
         out.push_str(&format!("| `{}` | {} | {} | {} |\n", k.name, k.ty.describe(), k.default, k.doc));
     }
     out
+}
+
+/// The commented `extension.toml` a new extension starts from, as written by hand: every key
+/// with what it does. [`scaffold`] adds what it lacks.
+const SCAFFOLD: &str = include_str!("scaffold.toml");
+
+/// The scaffold of a new extension (`quarry new-extension`, `cargo xtask new-extension`), with
+/// `@NAME@`, `@FLAG@`, `@UPPER@` and `@CHECKED@` left for the caller: the hand-written file, its
+/// word lists filled in from the vocabularies, and every key of a plain type it does not show
+/// written from the schema (commented out, with its documentation, under its table's header), so
+/// a new key is in every new extension as soon as it is in the schema.
+pub fn scaffold() -> String {
+    let or_list = |items: &[&str]| match items.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    let quoted = |items: &[&str]| items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>();
+    let rules: Vec<&str> = rules::Rule::NAMED.iter().map(|r| r.key()).collect();
+    let extracts = quoted(&Extract::KEYS[1..]);
+    let extracts: Vec<&str> = extracts.iter().map(String::as_str).collect();
+    let mut text = SCAFFOLD
+        .replace("@RULES@", &or_list(&rules))
+        .replace("@HOSTS@", &or_list(HostValue::KEYS))
+        .replace("@EXTRACTS@", &or_list(&extracts));
+    for table in TABLES {
+        let missing: Vec<String> = table
+            .keys
+            .iter()
+            .filter(|k| !shows(&text, k.name))
+            .filter_map(|k| Some(format!("# {}\n# {} = {}\n", first_sentence(k.doc), k.name, example(k)?)))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let at = match header(table.path) {
+            // Top-level keys go before the first table, commented out or not.
+            None => text
+                .match_indices('\n')
+                .map(|(i, _)| i + 1)
+                .find(|&i| text[i..].trim_start_matches(['#', ' ']).starts_with('['))
+                .unwrap_or(text.len()),
+            Some(h) => match text.find(&h) {
+                Some(i) => text[i..].find('\n').map_or(text.len(), |j| i + j + 1),
+                None => {
+                    text.push_str(&format!("\n# {h}\n"));
+                    text.len()
+                }
+            },
+        };
+        text.insert_str(at, &missing.concat());
+    }
+    text
+}
+
+/// How the scaffold writes a table's header: `[builder]`, `[[files]]`, `[options.` (the option's
+/// name follows); `None` for the top level.
+pub fn header(path: &str) -> Option<String> {
+    match path {
+        "" => None,
+        "options.<option>" => Some("[options.".to_owned()),
+        p if TABLES.iter().any(|t| t.path == p && is_array(t)) => Some(format!("[[{p}]]")),
+        p => Some(format!("[{p}]")),
+    }
+}
+
+/// Whether the table is an array of tables (`[[files]]`).
+fn is_array(table: &Table) -> bool {
+    TABLES.iter().flat_map(|t| t.keys).any(|k| matches!(k.ty, Type::Tables(t) if std::ptr::eq(t, table)))
+}
+
+/// Whether `text` shows the key `name`, set or commented out (`# name = ...`, `name.amd64 = `).
+pub fn shows(text: &str, name: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start_matches(['#', ' ']);
+        l.starts_with(&format!("{name} =")) || l.starts_with(&format!("{name}."))
+    })
+}
+
+/// A value of the key's type for the scaffold, or `None` for a shape only prose can show.
+fn example(key: &Key) -> Option<String> {
+    Some(match key.ty {
+        Type::String | Type::InlineTemplate => "\"\"".to_owned(),
+        Type::TemplateFile => format!("\"templates/{}.j2\"", key.name),
+        Type::Boolean => "true".to_owned(),
+        Type::Integer => "0".to_owned(),
+        Type::Strings => "[]".to_owned(),
+        Type::OneOf(words) => format!("\"{}\"", words.first()?),
+        Type::ByArch(_)
+        | Type::Custom(_)
+        | Type::Removed(_)
+        | Type::Table(_)
+        | Type::Tables(_)
+        | Type::NamedTables(_) => return None,
+    })
+}
+
+/// The documentation's first sentence, on one line.
+fn first_sentence(doc: &str) -> &str {
+    doc.split_once(". ").map_or(doc, |(first, _)| first).trim_end_matches('.')
 }
 
 /// A Markdown table of the option rules: name and what it accepts.

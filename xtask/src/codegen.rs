@@ -101,7 +101,7 @@ pub fn check(root: &Path) -> anyhow::Result<()> {
     if !stale.is_empty() {
         bail!("{} out of date (the difference is above)\nhint: run `cargo xtask codegen`", stale.join(", "));
     }
-    docs::check_scaffold(quarry_cli::scaffold::EXTENSION_TOML)
+    docs::check_scaffold(&quarry_cli::scaffold::extension_toml())
 }
 
 #[cfg(test)]

@@ -284,7 +284,7 @@ fn crate_files(name: &str, layout: &Layout) -> Vec<(&'static str, String)> {
                  include!(concat!(env!(\"OUT_DIR\"), \"/extension.rs\"));\n",
             ),
         ),
-        ("extension.toml", fill(quarry_cli::scaffold::EXTENSION_TOML)),
+        ("extension.toml", fill(&quarry_cli::scaffold::extension_toml())),
         ("templates/setup.Dockerfile.j2", fill(quarry_cli::scaffold::SETUP_TEMPLATE)),
         ("tests/render.rs", fill(RENDER_TEST)),
     ]

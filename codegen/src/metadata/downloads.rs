@@ -2,25 +2,23 @@
 //! step. A download with no way to verify it is an error unless it says `verify = "none"` with a
 //! `reason`.
 
-use quarry_core::rules;
+use quarry_core::{
+    Arch, ArchUrl, ChecksumFormat, Download, Extract, OptionSpec, PinnedSha256, Verify, rules, schema,
+};
 use toml::de::DeValue;
 
-use super::model::{DownloadMeta, OptionMeta, Table, VerifyMeta, Walker, join};
 use super::templates::render_with_defaults;
-
-const ARCHES: &[&str] = &["amd64", "arm64"];
-const EXTRACTS: &[&str] = &["tar.gz", "tar.xz", "zip", "file"];
-const FORMATS: &[&str] = &["hash", "sha256sum"];
+use super::walker::{Table, Walker, join, slice, text, texts};
 
 impl Walker<'_> {
     pub(super) fn downloads(
         &mut self,
         builder: &Table<'_>,
         name: &str,
-        options: &[OptionMeta],
+        options: &[OptionSpec],
         option_names: &[&str],
-    ) -> Vec<DownloadMeta> {
-        let mut out: Vec<DownloadMeta> = Vec::new();
+    ) -> Vec<Download> {
+        let mut out: Vec<Download> = Vec::new();
         let key = "builder.downloads";
         for (t, span) in self.tables(builder, "builder", "downloads") {
             let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
@@ -48,11 +46,12 @@ impl Walker<'_> {
                 [true, false, false] => {
                     let sums =
                         self.arch_urls(t, "checksum_url", &dl, name, options, option_names, Some(&urls));
-                    let format = self.string(t, key, "checksum_format", false).unwrap_or_default();
-                    if !FORMATS.contains(&format.as_str()) {
+                    let written = self.string(t, key, "checksum_format", false).unwrap_or_default();
+                    let format = ChecksumFormat::from_key(&written);
+                    if format.is_none() {
                         self.error(at("checksum_format"), "builder.downloads.checksum_format", "download-verify", format!("download `{dl}` needs `checksum_format`: `hash` (the file's first word is the hash) or `sha256sum` (lines `HASH  NAME`, the line naming the download's file)"));
                     }
-                    VerifyMeta::ChecksumFile { urls: sums, format }
+                    Verify::ChecksumFile { urls: slice(sums), format: format.unwrap_or(ChecksumFormat::Hash) }
                 }
                 [false, true, false] => self.pinned(t, &dl, options, &urls),
                 [false, false, true] => {
@@ -60,15 +59,15 @@ impl Walker<'_> {
                     if reason.trim().is_empty() {
                         self.error(at("verify"), "builder.downloads.reason", "download-verify", format!("download `{dl}` is not verified: say why in `reason` (`quarry show` shows it)"));
                     }
-                    VerifyMeta::None { reason }
+                    Verify::None { reason: text(&reason) }
                 }
                 [false, false, false] => {
                     self.error(span.start, key, "unverified-download", format!("download `{dl}` has no way to be verified: give `checksum_url` (upstream's checksum file) and `checksum_format`, or `sha256` pinned per version with `version_option`, or say `verify = \"none\"` with a `reason`"));
-                    VerifyMeta::None { reason: String::new() }
+                    Verify::None { reason: "" }
                 }
                 _ => {
                     self.error(span.start, key, "download-verify", format!("download `{dl}` declares more than one of `checksum_url`, `sha256` and `verify = \"none\"`: give one"));
-                    VerifyMeta::None { reason: String::new() }
+                    Verify::None { reason: "" }
                 }
             };
             for (k, needs) in [
@@ -87,15 +86,16 @@ impl Walker<'_> {
                 }
             }
 
-            let extract = self.string(t, key, "extract", false).unwrap_or_default();
-            if !EXTRACTS.contains(&extract.as_str()) {
+            let written = self.string(t, key, "extract", false).unwrap_or_default();
+            let extract = Extract::from_key(&written);
+            if extract.is_none() {
                 self.error(
                     at("extract"),
                     "builder.downloads.extract",
                     "download-extract",
                     format!(
                         "download `{dl}` needs `extract`: one of {}",
-                        EXTRACTS.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+                        Extract::KEYS.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
                     ),
                 );
             }
@@ -128,7 +128,8 @@ impl Walker<'_> {
             self.check(dest.is_empty() || rules::is_rel_path(&dest), at("dest"), "builder.downloads.dest", "rel-path", || {
                 format!("{dest:?} must be relative to the builder's output folder `/opt/quarry/{name}`, without `..`")
             });
-            if extract == "file" {
+            let extract = extract.unwrap_or(Extract::TarGz);
+            if extract == Extract::File {
                 self.check(
                     members.is_empty() && strip_components == 0,
                     at("extract"),
@@ -144,7 +145,7 @@ impl Walker<'_> {
                     || "a plain file needs `dest`, its path under the output folder".to_owned(),
                 );
             }
-            if extract == "zip" {
+            if extract == Extract::Zip {
                 self.check(
                     strip_components == 0,
                     at("strip_components"),
@@ -173,17 +174,20 @@ impl Walker<'_> {
                     || "the check is one command line, without `\\`".to_owned(),
                 );
             }
-            out.push(DownloadMeta {
-                name: dl,
-                urls,
+            let mut download = Download {
+                name: text(&dl),
+                urls: slice(urls),
                 verify,
                 extract,
-                members,
+                members: texts(members),
                 strip_components,
-                dest,
-                mode,
-                check,
-            });
+                dest: text(&dest),
+                mode: text(&mode),
+                check: check.as_deref().map(text),
+                insecure_http_for_tests: false,
+            };
+            self.plain(t, &schema::DOWNLOAD, key, &mut download);
+            out.push(download);
         }
         out
     }
@@ -197,34 +201,36 @@ impl Walker<'_> {
         k: &str,
         dl: &str,
         name: &str,
-        options: &[OptionMeta],
+        options: &[OptionSpec],
         option_names: &[&str],
-        download: Option<&[(String, String)]>,
-    ) -> Vec<(String, String)> {
+        download: Option<&[ArchUrl]>,
+    ) -> Vec<ArchUrl> {
         let key = format!("builder.downloads.{k}");
         let Some(v) = t.get(k) else { return Vec::new() };
         let at = v.span().start;
-        let mut urls: Vec<(String, String)> = Vec::new();
+        let mut urls: Vec<ArchUrl> = Vec::new();
         match (v.get_ref(), download) {
             (DeValue::String(s), Some(download)) => {
-                for (arch, url) in download {
-                    urls.push((arch.clone(), s.replace("{{ url }}", url)));
+                for d in download {
+                    urls.push(ArchUrl { arch: d.arch, url: text(&s.replace("{{ url }}", d.url)) });
                 }
             }
             (DeValue::Table(by_arch), _) => {
-                for arch in ARCHES {
-                    if let Some(u) = self.string(by_arch, &key, arch, false) {
-                        urls.push(((*arch).to_owned(), u));
+                for &arch in Arch::ALL {
+                    if let Some(u) = self.string(by_arch, &key, arch.key(), false) {
+                        urls.push(ArchUrl { arch, url: text(&u) });
                     }
                 }
                 for a in by_arch.keys() {
                     let a: &str = a.get_ref();
-                    if !ARCHES.contains(&a) {
-                        self.error(at, &key, "download-arch", format!("`{a}` is not an architecture: use `amd64` and `arm64`, as `dpkg --print-architecture` names them"));
+                    if Arch::from_key(a).is_none() {
+                        let known =
+                            Arch::KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ");
+                        self.error(at, &key, "download-arch", format!("`{a}` is not an architecture: use {known}, as `dpkg --print-architecture` names them"));
                     }
                 }
                 if let Some(download) = download {
-                    let same = download.iter().map(|(a, _)| a).eq(urls.iter().map(|(a, _)| a));
+                    let same = download.iter().map(|d| d.arch).eq(urls.iter().map(|u| u.arch));
                     self.check(same, at, &key, "download-arch", || {
                         format!("download `{dl}` needs a checksum URL for each architecture it has a URL for")
                     });
@@ -239,7 +245,7 @@ impl Walker<'_> {
                 self.type_error(v, &key, expected, other);
             }
         }
-        for (_, url) in &urls {
+        for url in urls.iter().map(|u| u.url) {
             if !self.template_value(url, at, &key, option_names) {
                 continue;
             }
@@ -261,13 +267,7 @@ impl Walker<'_> {
         urls
     }
 
-    fn pinned(
-        &mut self,
-        t: &Table<'_>,
-        dl: &str,
-        options: &[OptionMeta],
-        urls: &[(String, String)],
-    ) -> VerifyMeta {
+    fn pinned(&mut self, t: &Table<'_>, dl: &str, options: &[OptionSpec], urls: &[ArchUrl]) -> Verify {
         let key = "builder.downloads";
         let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(0);
         let version_option = self.string(t, key, "version_option", false).unwrap_or_default();
@@ -278,7 +278,7 @@ impl Walker<'_> {
         if let Some(o) = &override_option {
             let ok = options
                 .iter()
-                .any(|m| &m.name == o && m.default == "pinned" && m.rule == rules::Rule::Identifier);
+                .any(|m| m.name == o && m.default == "pinned" && m.rule == rules::Rule::Identifier);
             self.check(ok, at("sha256_option"), "builder.downloads.sha256_option", "download-verify", || {
                 format!("`{o}` must be an option with `default = \"pinned\"` and `rule = \"identifier\"`: its value, a sha256, replaces the pinned one")
             });
@@ -305,7 +305,7 @@ impl Walker<'_> {
                             continue;
                         }
                     };
-                    let known = urls.iter().any(|(a, _)| a == arch);
+                    let known = urls.iter().any(|u| u.arch.key() == arch);
                     self.check(known, sha.span().start, "builder.downloads.sha256", "download-arch", || {
                         format!("`{arch}` is not an architecture download `{dl}` has a URL for")
                     });
@@ -316,7 +316,9 @@ impl Walker<'_> {
                         "sha256",
                         || format!("{s:?} is not a sha256: 64 lowercase hex digits"),
                     );
-                    sha256.push((version.to_owned(), arch.to_owned(), s));
+                    if let Some(arch) = Arch::from_key(arch).filter(|_| known) {
+                        sha256.push(PinnedSha256 { version: text(version), arch, sha256: text(&s) });
+                    }
                 }
             }
         } else {
@@ -327,6 +329,10 @@ impl Walker<'_> {
                 "expected a table: `sha256.\"VERSION\".ARCH = \"HASH\"`".to_owned(),
             );
         }
-        VerifyMeta::Pinned { version_option, sha256, override_option }
+        Verify::Pinned {
+            version_option: text(&version_option),
+            sha256: slice(sha256),
+            override_option: override_option.as_deref().map(text),
+        }
     }
 }

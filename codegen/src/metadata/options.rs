@@ -1,14 +1,14 @@
 //! `[options.<option>]`: each option's rule (`rule` or `one_of`), default, host value, list form
 //! and aliases, checked against each other.
 
-use quarry_core::HostValue;
 use quarry_core::rules::{self, Rule};
+use quarry_core::{HostValue, OptionSpec, schema};
 use toml::de::DeValue;
 
-use super::model::*;
+use super::walker::*;
 
 impl Walker<'_> {
-    pub(super) fn options(&mut self, root: &Table<'_>, extension: &str) -> Vec<OptionMeta> {
+    pub(super) fn options(&mut self, root: &Table<'_>, extension: &str) -> Vec<OptionSpec> {
         let self_flag = extension.replace('_', "-");
         let Some(options) = self.table(root, "", "options") else { return Vec::new() };
         let mut out = Vec::new();
@@ -93,11 +93,7 @@ impl Walker<'_> {
                             );
                         }
                     }
-                    ok.then(|| {
-                        let leaked: Vec<&'static str> =
-                            values.into_iter().map(|s| &*Box::leak(s.into_boxed_str())).collect();
-                        Rule::OneOf(Box::leak(leaked.into_boxed_slice()))
-                    })
+                    ok.then(|| Rule::OneOf(texts(values)))
                 }
             };
             let required = self.boolean(t, &prefix, "required", false);
@@ -126,9 +122,9 @@ impl Walker<'_> {
                             "host-value",
                             format!(
                                 "unknown host value {h:?}: use one of {}",
-                                HostValue::ALL
+                                HostValue::KEYS
                                     .iter()
-                                    .map(|v| format!("`{}`", v.key()))
+                                    .map(|v| format!("`{v}`"))
                                     .collect::<Vec<_>>()
                                     .join(", ")
                             ),
@@ -173,16 +169,18 @@ impl Walker<'_> {
                         ),
                     );
                 }
-                out.push(OptionMeta {
-                    name: name.to_owned(),
-                    description,
-                    default,
+                let mut option = OptionSpec {
+                    name: text(name),
+                    description: text(&description),
+                    default: text(&default),
                     rule,
                     required,
                     from_host,
                     multiple,
-                    aliases,
-                });
+                    aliases: texts(aliases),
+                };
+                self.plain(t, &schema::OPTION, &prefix, &mut option);
+                out.push(option);
             }
         }
         out

@@ -1,15 +1,21 @@
 //! The sections whose checks go beyond the schema's: `[[apt_repositories]]`, `[builder]` (its
 //! `from`, tools and artifacts), `[[files]]` and `[run]`.
 
-use quarry_core::rules;
 use quarry_core::template::{self, Slot};
+use quarry_core::{
+    AptRepository, Artifact, Builder, BuilderFrom, ContextFile, Extract, OptionSpec, RunSpec, Template,
+    rules, schema,
+};
 use toml::de::DeValue;
 
-use super::model::*;
 use super::templates::{find_in_expressions, unknown_variable_message};
+use super::walker::*;
+
+/// The template file a builder that only downloads is given (it has no body).
+pub(super) const DOWNLOADS_ONLY: &str = "builder.downloads";
 
 impl Walker<'_> {
-    pub(super) fn repositories(&mut self, root: &Table<'_>) -> Vec<RepositoryMeta> {
+    pub(super) fn repositories(&mut self, root: &Table<'_>) -> Vec<AptRepository> {
         let mut out = Vec::new();
         for (t, span) in self.tables(root, "", "apt_repositories") {
             let prefix = "apt_repositories";
@@ -30,7 +36,10 @@ impl Walker<'_> {
                     SOURCE_PLACEHOLDERS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
                 )
             });
-            out.push(RepositoryMeta { name, key_url, source });
+            let mut repository =
+                AptRepository { name: text(&name), key_url: text(&key_url), source: text(&source) };
+            self.plain(t, &schema::APT_REPOSITORY, prefix, &mut repository);
+            out.push(repository);
         }
         out
     }
@@ -39,14 +48,14 @@ impl Walker<'_> {
         &mut self,
         root: &Table<'_>,
         name: &str,
-        options: &[OptionMeta],
+        options: &[OptionSpec],
         option_names: &[&str],
-    ) -> Option<BuilderMeta> {
+    ) -> Option<Builder> {
         let t = self.table(root, "", "builder")?;
         let prefix = "builder";
         let from = match self.string(t, prefix, "from", false) {
-            None => FromMeta::BaseImage,
-            Some(f) if f == "final" => FromMeta::FinalImage,
+            None => BuilderFrom::BaseImage,
+            Some(f) if f == "final" => BuilderFrom::FinalImage,
             Some(f) => {
                 let at = t.get("from").map(|v| v.span().start).unwrap_or(0);
                 let depends: Vec<String> = match root.get("depends_on").map(|v| v.get_ref()) {
@@ -71,10 +80,10 @@ impl Walker<'_> {
                         format!("the builder starts from `{f}`'s builder, so `depends_on` must list `{f}`")
                     });
                 }
-                FromMeta::Extension(f)
+                BuilderFrom::Extension(text(&f))
             }
         };
-        if from != FromMeta::BaseImage
+        if from != BuilderFrom::BaseImage
             && let Some(v) = root.get("builder_base_image")
         {
             self.error(
@@ -89,17 +98,16 @@ impl Walker<'_> {
         let downloads = self.downloads(t, name, options, option_names);
         // The download steps run on the builder's own packages; a builder on another builder
         // has that one's.
-        if !matches!(from, FromMeta::Extension(_)) {
+        if !matches!(from, BuilderFrom::Extension(_)) {
             let at = t.get("apt_packages").map(|v| v.span().start).unwrap_or(0);
             let mut need: Vec<&str> = Vec::new();
             if !downloads.is_empty() {
                 need.extend(["ca-certificates", "curl"]);
             }
-            if downloads.iter().any(|d| d.extract == "tar.xz") {
-                need.push("xz-utils");
-            }
-            if downloads.iter().any(|d| d.extract == "zip") {
-                need.push("unzip");
+            for extract in Extract::ALL {
+                if downloads.iter().any(|d| d.extract == *extract) {
+                    need.extend(extract.tools());
+                }
             }
             for p in need {
                 self.check(
@@ -132,20 +140,28 @@ impl Walker<'_> {
                     format!("{source:?} is outside the builder's output folder: builders write under `/opt/quarry/{name}/`")
                 });
             }
-            artifacts.push((source, dest));
+            let mut artifact = Artifact { source: text(&source), dest: text(&dest) };
+            self.plain(a, &schema::ARTIFACT, prefix, &mut artifact);
+            artifacts.push(artifact);
         }
         // A builder that only downloads has no template of its own.
         let template = match template {
             Some(t) => t,
-            None if !t.contains_key("template") => {
-                TemplateFile { file: "builder.downloads".to_owned(), source: String::new() }
-            }
+            None if !t.contains_key("template") => Template { file: DOWNLOADS_ONLY, source: "" },
             None => return None,
         };
-        Some(BuilderMeta { from, apt_packages, downloads, template, artifacts })
+        let mut builder = Builder {
+            from,
+            apt_packages: texts(apt_packages),
+            downloads: slice(downloads),
+            template,
+            artifacts: slice(artifacts),
+        };
+        self.plain(t, &schema::BUILDER, prefix, &mut builder);
+        Some(builder)
     }
 
-    pub(super) fn files(&mut self, root: &Table<'_>) -> Vec<FileMeta> {
+    pub(super) fn files(&mut self, root: &Table<'_>) -> Vec<ContextFile> {
         let mut out = Vec::new();
         for (t, span) in self.tables(root, "", "files") {
             let Some(path) = self.string(t, "files", "path", false) else { continue };
@@ -156,7 +172,14 @@ impl Walker<'_> {
                 continue;
             }
             match (self.input.load)(&path, crate::files::COPY_LIMIT) {
-                Ok(contents) => out.push(FileMeta { path, contents, executable, dest }),
+                Ok(contents) => {
+                    // Moved, not copied: a large file is held once.
+                    let contents = slice(contents);
+                    let mut file =
+                        ContextFile { path: text(&path), contents, executable, dest: dest.as_deref().map(text) };
+                    self.plain(t, &schema::FILE, "files", &mut file);
+                    out.push(file);
+                }
                 Err(why) => self.error(
                     at,
                     "files.path",
@@ -168,29 +191,23 @@ impl Walker<'_> {
         out
     }
 
-    /// `docker run` needs; each entry is a template over the options, checked like the others.
-    pub(super) fn run(&mut self, root: &Table<'_>, option_names: &[&str], list_names: &[&str]) -> RunMeta {
-        let Some(t) = self.table(root, "", "run") else { return RunMeta::default() };
-        let run = RunMeta {
-            env: self.string_array(t, "run", "env"),
-            volumes: self.string_array(t, "run", "volumes"),
-            optional_volumes: self.string_array(t, "run", "optional_volumes"),
-            devices: self.string_array(t, "run", "devices"),
-            args: self.string_array(t, "run", "args"),
-            group_add: self.string_array(t, "run", "group_add"),
-            xauthority: self.boolean(t, "run", "xauthority", false),
-        };
+    /// `docker run` needs: every key a plain one, each list entry a template over the options,
+    /// checked like the others.
+    pub(super) fn run(&mut self, root: &Table<'_>, option_names: &[&str], list_names: &[&str]) -> RunSpec {
+        let Some(t) = self.table(root, "", "run") else { return RunSpec::EMPTY };
+        let mut run = RunSpec::EMPTY;
+        self.plain(t, &schema::RUN, "run", &mut run);
         for key in RUN_LIST_KEYS {
             let values = match *key {
-                "env" => &run.env,
-                "volumes" => &run.volumes,
-                "optional_volumes" => &run.optional_volumes,
-                "devices" => &run.devices,
-                "group_add" => &run.group_add,
-                _ => &run.args,
+                "env" => run.env,
+                "volumes" => run.volumes,
+                "optional_volumes" => run.optional_volumes,
+                "devices" => run.devices,
+                "group_add" => run.group_add,
+                _ => run.args,
             };
             let at = t.get(*key).map(|v| v.span().start).unwrap_or(0);
-            for value in values {
+            for &value in values {
                 let ok = self.check(
                     !value.is_empty() && !value.contains(['\n', '\r', '\0']),
                     at,

@@ -5,7 +5,9 @@
 use quarry_core::rules;
 use quarry_core::template::{self, Slot};
 
-use super::model::*;
+use quarry_core::{OptionSpec, Template};
+
+use super::walker::*;
 use crate::diagnostic::Diagnostic;
 
 impl Walker<'_> {
@@ -17,11 +19,10 @@ impl Walker<'_> {
         prefix: &str,
         key: &str,
         name: &str,
-        options: &[OptionMeta],
+        options: &[OptionSpec],
     ) -> Vec<String> {
         let packages = self.string_array(table, prefix, key);
-        let option_names: Vec<&str> =
-            options.iter().filter(|o| !o.multiple).map(|o| o.name.as_str()).collect();
+        let option_names: Vec<&str> = options.iter().filter(|o| !o.multiple).map(|o| o.name).collect();
         if let Some(Some(list)) = table.get(key).map(|v| v.get_ref().as_array()) {
             for (p, item) in packages.iter().zip(list.iter()) {
                 let at = item.span().start;
@@ -40,10 +41,8 @@ impl Walker<'_> {
                         }
                     }
                     Ok(_) => {
-                        let ctx = template::context(
-                            name,
-                            options.iter().map(|o| (o.name.as_str(), o.default.as_str(), o.rule)),
-                        );
+                        let ctx =
+                            template::context(name, options.iter().map(|o| (o.name, o.default, o.rule)));
                         let rendered = template::render("apt_packages", p, ctx).unwrap_or_default();
                         self.check(rules::is_apt_package(&rendered) && rules::is_templated_apt_package(p), at, &key, "apt-package", || {
                             format!("{p:?} renders to {rendered:?} with the default options, which is not a Debian package name")
@@ -63,9 +62,9 @@ impl Walker<'_> {
         key: &str,
         slot: Slot,
         name: &str,
-        options: &[OptionMeta],
+        options: &[OptionSpec],
         option_names: &[&str],
-    ) -> Option<TemplateFile> {
+    ) -> Option<Template> {
         let file = self.string(table, prefix, key, false)?;
         let key_path = join(prefix, key);
         let at = table.get(key).map(|v| v.span().start).unwrap_or(0);
@@ -130,11 +129,8 @@ impl Walker<'_> {
             Ok(_) => {}
         }
         // Render with the defaults: the output must be instructions this slot allows.
-        if !name.is_empty() && options.iter().all(|o| o.required || o.rule.accepts(&o.default)) {
-            let ctx = template::context(
-                name,
-                options.iter().map(|o| (o.name.as_str(), o.default.as_str(), o.rule)),
-            );
+        if !name.is_empty() && options.iter().all(|o| o.required || o.rule.accepts(o.default)) {
+            let ctx = template::context(name, options.iter().map(|o| (o.name, o.default, o.rule)));
             match template::render(&format!("{name}/{file}"), &source, ctx) {
                 Err(e) => {
                     let offset = e.line().map(|l| line_offset(&source, l)).unwrap_or(0);
@@ -162,7 +158,7 @@ impl Walker<'_> {
                 }
             }
         }
-        Some(TemplateFile { file, source })
+        Some(Template { file: text(&file), source: text(&source) })
     }
 
     /// `workdir` or `home`: an inline template that renders to an absolute path with the default
@@ -175,7 +171,7 @@ impl Walker<'_> {
         what: &str,
         has_user: bool,
         name: &str,
-        options: &[OptionMeta],
+        options: &[OptionSpec],
         option_names: &[&str],
     ) -> Option<String> {
         let path = self.string(root, "", key, false)?;
@@ -220,11 +216,11 @@ impl Walker<'_> {
 }
 
 /// `source` rendered with the options' defaults, when every default is valid.
-pub(super) fn render_with_defaults(name: &str, source: &str, options: &[OptionMeta]) -> Option<String> {
-    if name.is_empty() || !options.iter().all(|o| o.required || o.rule.accepts(&o.default)) {
+pub(super) fn render_with_defaults(name: &str, source: &str, options: &[OptionSpec]) -> Option<String> {
+    if name.is_empty() || !options.iter().all(|o| o.required || o.rule.accepts(o.default)) {
         return None;
     }
-    let ctx = template::context(name, options.iter().map(|o| (o.name.as_str(), o.default.as_str(), o.rule)));
+    let ctx = template::context(name, options.iter().map(|o| (o.name, o.default, o.rule)));
     template::render("value", source, ctx).ok().map(|s| s.trim().to_owned())
 }
 

@@ -7,7 +7,7 @@ use std::ops::Range;
 use quarry_core::schema::{self, Type};
 use toml::de::DeValue;
 
-use super::model::{Table, Value, Walker, join, type_name};
+use super::walker::{Table, Value, Walker, join, type_name};
 use crate::diagnostic::Diagnostic;
 
 impl Walker<'_> {
@@ -69,6 +69,8 @@ impl Walker<'_> {
                 self.error(value.span().start, path, "removed-key", message.to_owned())
             }
             (Type::Custom(_), _) => {}
+            // The reader checks the word and each architecture, with the rule of its section.
+            (Type::OneOf(_), DeValue::String(_)) | (Type::ByArch(_), DeValue::Table(_)) => {}
             (Type::String | Type::TemplateFile | Type::InlineTemplate, DeValue::String(_)) => {
                 check_string(self, value)
             }

@@ -1,180 +1,20 @@
-//! The metadata's model (what a valid `extension.toml` holds) and the walker's state, shared by
-//! the modules that check each part.
+//! The walker's state, shared by the modules that check each part, and the two ways a value
+//! reaches core's model: strings made `'static` like a registration's (leaked: a build script
+//! ends, and a process loads a project extension once), and every plain key set by name through
+//! [`Record`], so a key the schema and the model both have needs no reader code of its own.
 
-use std::collections::BTreeSet;
-
-use quarry_core::HostValue;
-use quarry_core::rules::Rule;
+use quarry_core::bake::{Plain, Record};
+use quarry_core::schema::{self, Type};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::Input;
 use crate::diagnostic::Diagnostic;
 
-/// A template file named by the metadata, with its text.
-#[derive(Debug, Clone)]
-pub struct TemplateFile {
-    /// Path relative to the crate.
-    pub file: String,
-    /// The text.
-    pub source: String,
-}
-
-/// An option as declared in metadata.
-#[derive(Debug, Clone)]
-pub struct OptionMeta {
-    /// Option name.
-    pub name: String,
-    /// Help text.
-    pub description: String,
-    /// Default value.
-    pub default: String,
-    /// Validation rule.
-    pub rule: Rule,
-    /// No default: the user must give it.
-    pub required: bool,
-    /// Default taken from the host.
-    pub from_host: Option<HostValue>,
-    /// A list option (`multiple = true`).
-    pub multiple: bool,
-    /// Other long flags (`aliases = ["net"]`).
-    pub aliases: Vec<String>,
-}
-
-/// What a builder starts from, as declared in metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FromMeta {
-    /// Its builder base image.
-    BaseImage,
-    /// Another extension's builder.
-    Extension(String),
-    /// The final image.
-    FinalImage,
-}
-
-/// A builder as declared in metadata.
-#[derive(Debug, Clone)]
-pub struct BuilderMeta {
-    /// What it starts from.
-    pub from: FromMeta,
-    /// Builder apt packages.
-    pub apt_packages: Vec<String>,
-    /// Declared downloads.
-    pub downloads: Vec<DownloadMeta>,
-    /// Stage body.
-    pub template: TemplateFile,
-    /// (source, dest) pairs.
-    pub artifacts: Vec<(String, String)>,
-}
-
-/// An apt repository as declared in metadata.
-#[derive(Debug, Clone)]
-pub struct RepositoryMeta {
-    /// Name.
-    pub name: String,
-    /// Key URL.
-    pub key_url: String,
-    /// Source line template.
-    pub source: String,
-}
-
-/// A context file with its contents.
-#[derive(Debug, Clone)]
-pub struct FileMeta {
-    /// Path relative to the crate.
-    pub path: String,
-    /// Contents.
-    pub contents: Vec<u8>,
-    /// Executable bit.
-    pub executable: bool,
-    /// Where the final image gets it.
-    pub dest: Option<String>,
-}
-
-/// `docker run` needs.
-#[derive(Debug, Clone, Default)]
-pub struct RunMeta {
-    /// Environment.
-    pub env: Vec<String>,
-    /// Bind mounts.
-    pub volumes: Vec<String>,
-    /// Bind mounts made only when the host path exists.
-    pub optional_volumes: Vec<String>,
-    /// Devices.
-    pub devices: Vec<String>,
-    /// Other arguments.
-    pub args: Vec<String>,
-    /// Supplementary groups, comma-separated lists.
-    pub group_add: Vec<String>,
-    /// Pass an X authority cookie.
-    pub xauthority: bool,
-}
-
-/// Validated metadata of one extension.
-#[derive(Debug, Clone)]
-pub struct Metadata {
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Dependencies.
-    pub depends_on: Vec<String>,
-    /// Priority.
-    pub cache_priority: u8,
-    /// Builder base image.
-    pub builder_base_image: Option<String>,
-    /// Final-image packages.
-    pub apt_packages: Vec<String>,
-    /// Repositories.
-    pub apt_repositories: Vec<RepositoryMeta>,
-    /// Builder.
-    pub builder: Option<BuilderMeta>,
-    /// Root setup template.
-    pub setup: Option<TemplateFile>,
-    /// Setup placed after the copies (the declared exception).
-    pub setup_after_copies: bool,
-    /// Setup run as the image's user.
-    pub setup_as_user: bool,
-    /// `NAME=value` entries.
-    pub env: Vec<String>,
-    /// Shell initialisation for every command.
-    pub shell_init: Option<String>,
-    /// Shell initialisation for interactive bash.
-    pub shell_interactive: Option<String>,
-    /// The image user template.
-    pub final_user: Option<String>,
-    /// The working folder template.
-    pub workdir: Option<String>,
-    /// The user's home folder template.
-    pub home: Option<String>,
-    /// Supported final images.
-    pub supported_images: Vec<String>,
-    /// Options.
-    pub options: Vec<OptionMeta>,
-    /// Context files.
-    pub files: Vec<FileMeta>,
-    /// Run needs.
-    pub run: RunMeta,
-}
-
-impl Metadata {
-    /// Every file the metadata names, relative to the crate.
-    pub fn referenced_files(&self) -> Vec<String> {
-        let mut files: BTreeSet<String> = BTreeSet::new();
-        if let Some(b) = self.builder.as_ref().filter(|b| b.template.file != "builder.downloads") {
-            files.insert(b.template.file.clone());
-        }
-        if let Some(t) = &self.setup {
-            files.insert(t.file.clone());
-        }
-        files.extend(self.files.iter().map(|f| f.path.clone()));
-        files.into_iter().collect()
-    }
-}
-
 /// The `[run]` keys whose entries are templates.
 pub(super) const RUN_LIST_KEYS: &[&str] =
     &["env", "volumes", "optional_volumes", "devices", "args", "group_add"];
+
 pub(super) const SOURCE_PLACEHOLDERS: &[&str] = &["{{ keyring }}", "{{ arch }}", "{{ codename }}"];
 
 pub(crate) type Table<'i> = DeTable<'i>;
@@ -201,36 +41,56 @@ pub(crate) fn type_name(v: &DeValue<'_>) -> &'static str {
     }
 }
 
-/// A download as declared in metadata.
-#[derive(Debug, Clone)]
-pub struct DownloadMeta {
-    /// snake_case name.
-    pub name: String,
-    /// (architecture, URL template), in `Arch::ALL` order.
-    pub urls: Vec<(String, String)>,
-    /// How it is verified.
-    pub verify: VerifyMeta,
-    /// `tar.gz`, `tar.xz`, `zip` or `file`.
-    pub extract: String,
-    /// Archive members.
-    pub members: Vec<String>,
-    /// `tar --strip-components`.
-    pub strip_components: u8,
-    /// Where it lands under the output folder.
-    pub dest: String,
-    /// Octal mode.
-    pub mode: String,
-    /// A check command template.
-    pub check: Option<String>,
+/// `s` as the model holds text.
+pub(crate) fn text(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
 }
 
-/// How a download is verified, as declared.
-#[derive(Debug, Clone)]
-pub enum VerifyMeta {
-    /// Upstream's checksum file: (architecture, URL template) and its format.
-    ChecksumFile { urls: Vec<(String, String)>, format: String },
-    /// Pinned values: (version, architecture, sha256).
-    Pinned { version_option: String, sha256: Vec<(String, String, String)>, override_option: Option<String> },
-    /// Not verified, and why.
-    None { reason: String },
+/// Strings as the model holds a list of them.
+pub(crate) fn texts(items: Vec<String>) -> &'static [&'static str] {
+    slice(items.iter().map(|s| text(s)).collect())
+}
+
+/// Values as the model holds a list of them.
+pub(crate) fn slice<T>(items: Vec<T>) -> &'static [T] {
+    Box::leak(items.into_boxed_slice())
+}
+
+impl Walker<'_> {
+    /// Sets every plain key of `table` (a string, strings, a boolean, an integer, as the schema
+    /// `spec` types it) on the field of `value` with its name. Keys the model builds otherwise
+    /// (templates, tables, rules) are left to the walker's own code; a value that does not fit
+    /// its field is reported, unless the key has a diagnostic already.
+    pub(super) fn plain<T: Record>(
+        &mut self,
+        table: &Table<'_>,
+        spec: &'static schema::Table,
+        prefix: &str,
+        value: &mut T,
+    ) {
+        for (key, v) in table.iter() {
+            let k: &str = key.get_ref();
+            let Some(key_spec) = spec.key(k) else { continue };
+            let plain = match (key_spec.ty, v.get_ref()) {
+                (Type::String | Type::InlineTemplate | Type::OneOf(_), DeValue::String(s)) => {
+                    Plain::Str(text(s))
+                }
+                (Type::Strings, DeValue::Array(list)) => Plain::Strs(texts(
+                    list.iter().filter_map(|i| i.get_ref().as_str().map(str::to_owned)).collect(),
+                )),
+                (Type::Boolean, DeValue::Boolean(b)) => Plain::Bool(*b),
+                (Type::Integer, DeValue::Integer(i)) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(n) => Plain::Int(n),
+                    Err(_) => Plain::Int(i64::MAX),
+                },
+                _ => continue,
+            };
+            if let Err(message) = value.set(k, plain) {
+                let path = join(prefix, k);
+                if !self.diagnostics.iter().any(|d| d.key == path) {
+                    self.error(v.span().start, &path, "type", message);
+                }
+            }
+        }
+    }
 }
