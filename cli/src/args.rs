@@ -406,7 +406,7 @@ pub struct Build {
     /// `--cache-registry-insecure`.
     pub cache_registry_insecure: bool,
     /// Pass-throughs.
-    pub options: crate::build::BuildOptions,
+    pub options: quarry_docker::build::BuildOptions,
     /// The project's configuration when it is given rather than found (`quarry rocker`'s
     /// command line, a `rockerc.yaml`).
     pub project: Option<(crate::config::Loaded, crate::layers::ProjectKind)>,
@@ -950,7 +950,7 @@ fn build(flags: &[&ExtensionFlag], args: BuildArgs, matches: &ArgMatches) -> Bui
         cache_id: args.cache_id,
         cache_registry: args.cache_registry,
         cache_registry_insecure: args.cache_registry_insecure,
-        options: crate::build::BuildOptions {
+        options: quarry_docker::build::BuildOptions {
             no_cache: args.no_cache,
             pull: args.pull,
             builder: args.builder,

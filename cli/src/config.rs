@@ -361,7 +361,7 @@ impl Loaded {
             ));
         }
         if let Some(id) = &c.cache_id
-            && !crate::cache_id::is_valid(id.get_ref())
+            && !quarry_docker::cache_id::is_valid(id.get_ref())
         {
             return Err(self.error(
                 id.span(),
@@ -430,7 +430,7 @@ impl Loaded {
             }
         }
         if let Some(r) = &c.cache.registry
-            && let Err(e) = crate::remote_cache::CacheRepo::parse(r.get_ref())
+            && let Err(e) = quarry_docker::remote_cache::CacheRepo::parse(r.get_ref())
         {
             let message = format!("`[cache] registry`: {}", e.message);
             return Err(self.error(r.span(), message, e.hint.unwrap_or_default()));

@@ -89,7 +89,7 @@ fn default_up() -> args::Up {
             cache_id: None,
             cache_registry: None,
             cache_registry_insecure: false,
-            options: crate::build::BuildOptions::default(),
+            options: quarry_docker::build::BuildOptions::default(),
             project: None,
         },
         replace: false,
@@ -390,7 +390,7 @@ pub(crate) fn ps_command(registry: &Registry) -> anyhow::Result<()> {
 /// The tag the project's configuration renders to now (no build).
 fn current_tag(registry: &Registry) -> anyhow::Result<String> {
     let mut request = Request { host: crate::host::values(), ..Request::default() };
-    crate::configure(registry, &mut request, false, None)?;
+    crate::configured::configure(registry, &mut request, false, None)?;
     if let Ok(engine) = quarry_docker::engine::detect(&docker()) {
         request.engine = engine.level();
         request.image_config = quarry_docker::engine::image_config(&docker(), &request.image);

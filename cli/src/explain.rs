@@ -127,7 +127,7 @@ fn image_ids(images: &BTreeSet<String>) -> Option<BTreeMap<String, String>> {
 /// when none does.
 fn detect_store() -> (Store, bool) {
     let docker = docker();
-    match crate::engine::detect(&docker) {
+    match quarry_docker::engine::detect(&docker) {
         Ok(engine) => {
             let store = if engine.level() == EngineLevel::Legacy {
                 Store::Legacy
@@ -160,7 +160,7 @@ fn store_words(store: Store) -> &'static str {
 fn read(registry: &'static Registry, path: Option<&Path>, level: EngineLevel) -> anyhow::Result<Input> {
     let Some(path) = path else {
         let mut request = quarry_core::Request { engine: level, ..Default::default() };
-        crate::configure(registry, &mut request, false, None)
+        crate::configured::configure(registry, &mut request, false, None)
             .context("no NEW file given, so the current project's configuration is the new side")?;
         request.host = crate::host::values();
         let rendered = quarry_core::render(registry, &request)?;

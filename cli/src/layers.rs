@@ -282,7 +282,7 @@ impl Layers {
         if !overrides.is_empty() {
             out.insert("overrides".into(), Value::Table(overrides));
         }
-        let mut b = crate::build::BuildOptions::default();
+        let mut b = quarry_docker::build::BuildOptions::default();
         self.apply_build(&mut b);
         let mut build = toml::Table::new();
         for (key, list) in
@@ -463,7 +463,7 @@ impl Layers {
     }
 
     /// Merges the `[build]` tables into `options` (command-line values win; lists are unions).
-    pub fn apply_build(&self, options: &mut crate::build::BuildOptions) {
+    pub fn apply_build(&self, options: &mut quarry_docker::build::BuildOptions) {
         for config in self.files() {
             let b = &config.build;
             union(&mut options.add_host, &b.add_host);

@@ -31,8 +31,7 @@ mod yaml;
 use std::process::ExitCode;
 
 use quarry_core::Registry;
-// The docker side, under the names the CLI's modules use (`crate::build`, `crate::cache_id`, ...).
-use quarry_docker::{build, cache_id, engine, interrupt, remote_cache};
+use quarry_docker::interrupt;
 
 pub use build_run::{PreparedBuild, build_command, execute_build, prepare_build, run_command};
 use commands::{

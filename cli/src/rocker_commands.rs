@@ -143,7 +143,7 @@ fn build_of(
         cache_id: None,
         cache_registry: None,
         cache_registry_insecure: false,
-        options: crate::build::BuildOptions::default(),
+        options: quarry_docker::build::BuildOptions::default(),
         project: Some((loaded, kind)),
     };
     Ok((registry, build))

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use quarry_core::Extension;
 
-use crate::{Diagnostic, Input, METADATA_FILE, files, metadata};
+use crate::diagnostic::Diagnostic;
+use crate::{Input, METADATA_FILE, files, metadata};
 
 /// Reads, validates and builds the extension in `dir`. `shown` is the folder as diagnostics name
 /// it (relative to the project). `root` is the project's folder: a file the metadata names must

@@ -212,7 +212,7 @@ impl Error {
     }
 }
 
-impl crate::Hint for Error {
+impl crate::hint::Hint for Error {
     fn hint(&self) -> Option<String> {
         Error::hint(self)
     }

@@ -29,11 +29,11 @@ pub mod text;
 pub use error::Error;
 pub use hint::{Hint, Hinted};
 pub use model::{
-    ARTIFACT_ROOT, AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, ContextFile,
-    DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension, Extract, HostValue,
+    ARTIFACT_ROOT, AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, CONTEXT_DIR, ChecksumFormat,
+    ContextFile, DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension, Extract, HostValue,
     MAX_CACHE_PRIORITY, OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
 };
-pub use pieces::{BuildFile, CONTEXT_DIR, ENTRYPOINT_PATH, ENV_DIR, FINAL_STAGE};
+pub use pieces::{BuildFile, ENTRYPOINT_PATH, ENV_DIR, FINAL_STAGE};
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
 pub use render::{Rendered, render};
 pub use request::{EngineLevel, HostValues, ImageConfig, Override, Request, Selection};

@@ -22,6 +22,10 @@ pub const DEFAULT_CACHE_PRIORITY: u8 = 50;
 pub const MAX_CACHE_PRIORITY: u8 = 100;
 /// Folder under which every builder writes its outputs: `/opt/quarry/<name>/`.
 pub const ARTIFACT_ROOT: &str = "/opt/quarry";
+/// The build-context folder every shipped file is under (`COPY quarry/...`; an extension's
+/// files in `quarry/<name>/`): `quarry render -o FILE` writes it beside FILE, and `quarry build`
+/// into a context folder of its own.
+pub const CONTEXT_DIR: &str = "quarry";
 
 model! {
     /// One extension: what it adds to the builder stages, the final image and `docker run`.

@@ -10,7 +10,7 @@ use quarry_buildkit::image::Reference;
 use crate::error::Error;
 use crate::fill::{render_template, template_error};
 use crate::hint::Hinted;
-use crate::model::{AptRepository, Artifact, BuilderFrom, Extension, Template};
+use crate::model::{AptRepository, Artifact, BuilderFrom, CONTEXT_DIR, Extension, Template};
 use crate::registry::Registry;
 use crate::request::Request;
 use crate::resolve::{Resolved, ResolvedExtension, resolve};
@@ -27,9 +27,6 @@ pub const ENTRYPOINT_PATH: &str = "/usr/local/bin/quarry-entrypoint";
 /// The folder each extension's shell environment lands in, `<name>.sh`.
 pub const ENV_DIR: &str = "/etc/quarry/env.d";
 
-/// The build-context folder every shipped file is under (`COPY quarry/...`): `quarry render -o
-/// FILE` writes it beside FILE, and `quarry build` into a context folder of its own.
-pub const CONTEXT_DIR: &str = "quarry";
 /// Build-context folder of quarry's own files, copied to `/` (entrypoint and start-up files).
 pub(crate) const ROOT_CONTEXT: &str = "quarry/_root";
 /// Build-context folder of the extensions' shell environments.

@@ -63,7 +63,7 @@ pub struct DuplicateExtension {
     pub second: &'static str,
 }
 
-impl crate::Hint for DuplicateExtension {
+impl crate::hint::Hint for DuplicateExtension {
     fn hint(&self) -> Option<String> {
         Some("rename one of them; extension names are unique".to_owned())
     }

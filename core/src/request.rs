@@ -125,13 +125,13 @@ pub struct HostValues {
 
 impl HostValues {
     /// The value for `which`, if known.
-    pub fn get(&self, which: crate::HostValue) -> Option<&str> {
+    pub fn get(&self, which: crate::model::HostValue) -> Option<&str> {
         match which {
-            crate::HostValue::Uid => self.uid.as_deref(),
-            crate::HostValue::Gid => self.gid.as_deref(),
-            crate::HostValue::User => self.user.as_deref(),
-            crate::HostValue::Cwd => self.cwd.as_deref(),
-            crate::HostValue::Home => self.home.as_deref(),
+            crate::model::HostValue::Uid => self.uid.as_deref(),
+            crate::model::HostValue::Gid => self.gid.as_deref(),
+            crate::model::HostValue::User => self.user.as_deref(),
+            crate::model::HostValue::Cwd => self.cwd.as_deref(),
+            crate::model::HostValue::Home => self.home.as_deref(),
         }
     }
 }

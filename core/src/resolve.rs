@@ -114,7 +114,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         selected.retain(|name, given| {
             let Some(ext) = registry.get(name) else { return true };
             let mirrors = ext.final_user.is_some()
-                && ext.options.iter().any(|o| o.from_host == Some(crate::HostValue::User));
+                && ext.options.iter().any(|o| o.from_host == Some(crate::model::HostValue::User));
             let named = ext.options.iter().filter(|o| o.from_host.is_some()).any(|o| {
                 given.contains_key(o.name)
                     || request.option_defaults.get(*name).is_some_and(|d| d.contains_key(o.name))

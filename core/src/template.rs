@@ -151,8 +151,8 @@ pub fn context<'a>(name: &str, options: impl IntoIterator<Item = (&'a str, &'a s
         .collect();
     minijinja::context! {
         name => name,
-        out => format!("{}/{name}", crate::ARTIFACT_ROOT),
-        context => format!("{}/{name}", crate::CONTEXT_DIR),
+        out => format!("{}/{name}", crate::model::ARTIFACT_ROOT),
+        context => format!("{}/{name}", crate::model::CONTEXT_DIR),
         options => options,
     }
 }

@@ -51,13 +51,20 @@ fn named_modules(source: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
 /// The modules of `known` that `source` names through paths starting with `prefix` (`crate::`,
 /// `super::`, `crate::metadata::`).
 fn named_through(source: &str, known: &BTreeSet<String>, prefix: &str) -> BTreeSet<String> {
+    paths_through(source, prefix).into_iter().filter(|n| known.contains(n)).collect()
+}
+
+/// The first segment of every path `source` starts with `prefix` (`crate::ui::note` gives `ui`,
+/// `crate::{configure, ui}` both), comments, macros' `$crate::` and the `#[cfg(test)]` module
+/// left out.
+fn paths_through(source: &str, prefix: &str) -> BTreeSet<String> {
     let mut named = BTreeSet::new();
     // A module's tests may use any module: they are not part of the module graph.
     for line in source.lines().take_while(|l| l.trim() != "#[cfg(test)]") {
         let code = line.split("//").next().unwrap_or_default();
         for (at, _) in code.match_indices(prefix) {
             // `crate::a::b` is not `a::b` named through `a::`.
-            if code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':') {
+            if code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':' || c == '$') {
                 continue;
             }
             let rest = &code[at + prefix.len()..];
@@ -75,19 +82,72 @@ fn named_through(source: &str, known: &BTreeSet<String>, prefix: &str) -> BTreeS
                     vec![rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or_default()]
                 }
             };
-            named.extend(names.into_iter().filter(|n| known.contains(*n)).map(str::to_owned));
+            named.extend(names.into_iter().filter(|n| !n.is_empty()).map(str::to_owned));
         }
     }
     named
 }
 
-/// The module graph of the crate whose sources are in `dir`: module -> the modules it names.
+/// What the crate root (`lib.rs`, `main.rs`) brings in with `use` and `pub use`: each name it
+/// makes a `crate::` path of (`pub use configured::configure` gives `configure`), with the first
+/// segment of where it lives (`configured`, or another crate such as `quarry_docker`).
+fn root_imports(dir: &Path) -> BTreeMap<String, String> {
+    let mut imports = BTreeMap::new();
+    let Some(root) = ["lib.rs", "main.rs"].iter().map(|f| dir.join(f)).find(|p| p.exists()) else {
+        return imports;
+    };
+    let source = std::fs::read_to_string(root).unwrap();
+    let mut statement: Option<String> = None;
+    for line in source.lines() {
+        // Items of the root start at the line's start; a test module's `use` is indented.
+        let started = statement.is_some() || line.starts_with("use ") || line.starts_with("pub use ");
+        let code = line.split("//").next().unwrap_or_default().trim();
+        if !started {
+            continue;
+        }
+        let text = statement.get_or_insert_with(String::new);
+        text.push_str(code);
+        if !code.contains(';') {
+            continue;
+        }
+        let path: String = text
+            .trim_start_matches("pub ")
+            .trim_start_matches("use ")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        statement = None;
+        let (head, rest) = path.split_once("::").unwrap_or(("", &path));
+        let items: Vec<&str> = rest.trim_start_matches('{').trim_end_matches('}').split(',').collect();
+        for item in items.into_iter().filter(|i| !i.is_empty()) {
+            let (item, alias) = item.split_once("as").map_or((item, None), |(i, a)| (i, Some(a)));
+            let name = alias.unwrap_or_else(|| item.rsplit("::").next().unwrap_or(item));
+            let head = if head.is_empty() { item.split("::").next().unwrap_or(item) } else { head };
+            imports.insert(name.to_owned(), head.to_owned());
+        }
+    }
+    imports
+}
+
+/// The module graph of the crate whose sources are in `dir`: module -> the modules it names,
+/// directly or through a name the crate root re-exports (`crate::configure` is `configured`).
 fn graph(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let files = modules(dir);
     let known: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
+    let reexported = root_imports(dir);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (module, source) in &files {
-        let named = named_modules(source, &known);
+        let mut named = named_modules(source, &known);
+        named.extend(
+            paths_through(source, "crate::")
+                .iter()
+                .filter_map(|n| reexported.get(n))
+                .filter(|m| known.contains(*m))
+                .cloned(),
+        );
         graph.entry(module.clone()).or_default().extend(named.into_iter().filter(|n| n != module));
     }
     graph
@@ -164,6 +224,42 @@ fn submodule_graphs(src: &Path) -> BTreeMap<String, BTreeMap<String, BTreeSet<St
         graphs.insert(module_path.join("::"), graph);
     }
     graphs
+}
+
+/// A module imports a thing from the module it lives in, never through a name the crate root
+/// brings in (`crate::configure` for `crate::configured::configure`, `crate::build` for
+/// `quarry_docker::build`): the path says where the thing is, and the module graph sees the edge.
+#[test]
+fn modules_import_from_where_a_thing_lives() {
+    let mut found = Vec::new();
+    for krate in ["core", "codegen", "buildkit", "docker", "cli", "xtask"] {
+        let dir = workspace().join(krate).join("src");
+        let imports = root_imports(&dir);
+        assert!(krate != "cli" || imports.contains_key("configure"), "the root's imports of `cli` are read");
+        let files = modules(&dir);
+        let known: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
+        for (module, source) in &files {
+            for name in paths_through(source, "crate::") {
+                if let Some(home) = imports.get(&name).filter(|_| !known.contains(&name)) {
+                    found.push(format!("{krate}::{module} names `crate::{name}`: import it from `{home}`"));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+#[test]
+fn a_name_the_root_re_exports_is_an_edge_of_the_graph() {
+    let dir = std::env::temp_dir().join(format!("quarry-tidy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("lib.rs"), "mod a;\nmod b;\npub use a::{thing, other as renamed};\n").unwrap();
+    std::fs::write(dir.join("a.rs"), "use crate::b::helper;\npub fn thing() {}\n").unwrap();
+    std::fs::write(dir.join("b.rs"), "pub fn helper() { crate::thing() }\n").unwrap();
+    let graph = graph(&dir);
+    assert_eq!(cycles(&graph), [BTreeSet::from(["a".to_owned(), "b".to_owned()])]);
+    assert_eq!(root_imports(&dir)["renamed"], "a");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
