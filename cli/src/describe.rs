@@ -41,6 +41,7 @@ fn rendered(ext: &Extension, text: &str) -> String {
         ext.options.iter().map(|o| format!("<{}>", o.name.to_uppercase())).collect();
     let ctx = quarry_core::template::context(
         ext.name,
+        ext.depends_on,
         ext.options.iter().zip(&placeholders).map(|(o, p)| {
             let value = if o.required || o.from_host.is_some() { p.as_str() } else { o.default };
             let rule = if o.required || o.from_host.is_some() { quarry_core::Rule::Arg } else { o.rule };

@@ -16,8 +16,6 @@ mod templates;
 mod walk;
 mod walker;
 
-use templates::render_with_defaults;
-
 use walker::{Walker, slice, text, texts};
 
 use crate::Input;
@@ -30,7 +28,7 @@ const MAX_SYNTAX_ERRORS: usize = 10;
 /// the project's entry for it), returning every diagnostic found.
 pub fn parse(input: &Input<'_>, origin: &str) -> Result<Extension, Vec<Diagnostic>> {
     let (root, errors) = DeTable::parse_recoverable(input.text);
-    let mut w = Walker { input, diagnostics: Vec::new() };
+    let mut w = Walker { input, diagnostics: Vec::new(), depends_on: Vec::new() };
     // An unterminated string makes every later line an error: the first few say where, and
     // finding the line of each costs a scan of the text.
     let shown = errors.len().min(MAX_SYNTAX_ERRORS);
@@ -65,6 +63,7 @@ pub fn parse(input: &Input<'_>, origin: &str) -> Result<Extension, Vec<Diagnosti
     }
 
     let depends_on = w.string_array(root, "", "depends_on");
+    w.depends_on = depends_on.clone();
     if let Some(Some(list)) = root.get("depends_on").map(|v| v.get_ref().as_array()) {
         let mut seen = BTreeSet::new();
         for (dep, item) in depends_on.iter().zip(list.iter()) {
@@ -135,7 +134,7 @@ pub fn parse(input: &Input<'_>, origin: &str) -> Result<Extension, Vec<Diagnosti
             let at = item.span().start;
             if rules::is_templated(entry) {
                 if w.template_value(entry, at, "env", &option_names)
-                    && let Some(rendered) = render_with_defaults(&name, entry, &options)
+                    && let Some(rendered) = w.render_with_defaults(&name, entry, &options)
                 {
                     w.check(rules::is_env_entry(&rendered), at, "env", "env-entry", || {
                         format!("{entry:?} renders to {rendered:?} with the default options, which is not NAME=value without white space, quotes or `\\`")

@@ -12,8 +12,11 @@ pub(crate) fn render_template(
     slot: Slot,
 ) -> Result<String, Error> {
     let ext = r.extension;
-    let ctx =
-        template::context(ext.name, ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)));
+    let ctx = template::context(
+        ext.name,
+        ext.depends_on,
+        ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)),
+    );
     let name = format!("{}/{}", ext.name, template.file);
     let rendered = template::render(&name, template.source, ctx)
         .map_err(|e| template_error(ext, template, e.to_string()))?;

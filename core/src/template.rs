@@ -42,7 +42,13 @@ impl Slot {
 /// - `out`: `/opt/quarry/<name>`, where a builder writes what it produces.
 /// - `context`: `quarry/<name>`, the build-context folder holding the extension's files.
 /// - `options`: the option values, by option name.
-pub const VARIABLES: &[&str] = &["name", "out", "context", "options"];
+/// - `deps`: what an extension may know of the extensions in its `depends_on`:
+///   `deps.<name>.out`, that one's `/opt/quarry/<name>` (claude's builder, `from = "npm"`, runs
+///   `{{ deps.npm.out }}/bin/npm`), so no extension writes another's path.
+pub const VARIABLES: &[&str] = &["name", "out", "context", "options", "deps"];
+
+/// What `deps.<name>` holds for an extension of `depends_on`.
+pub const DEP_VARIABLES: &[&str] = &["out"];
 
 /// Variables `[run]` entries see besides [`VARIABLES`], filled in by the CLI at `quarry run` time:
 ///
@@ -103,11 +109,16 @@ pub fn cache_mount_flag(id: &str, target: &str) -> String {
     format!("--mount=type=cache,id={id}-${{CACHE_ID}},target={target},sharing=locked")
 }
 
-/// The variables `source` uses that no template may use, given the extension's option names.
+/// The variables `source` uses that no template may use, given the extension's option names and
+/// its `depends_on`.
 ///
 /// Nested attribute lookups are checked too: `options.versoin` is reported when there is no
-/// option `versoin`.
-pub fn unknown_variables(source: &str, option_names: &[&str]) -> Result<Vec<String>, minijinja::Error> {
+/// option `versoin`, `deps.uv.out` when `uv` is not in `depends_on`.
+pub fn unknown_variables(
+    source: &str,
+    option_names: &[&str],
+    depends_on: &[&str],
+) -> Result<Vec<String>, minijinja::Error> {
     let env = environment();
     let template = env.template_from_str(source)?;
     let mut unknown = BTreeSet::new();
@@ -123,6 +134,12 @@ pub fn unknown_variables(source: &str, option_names: &[&str]) -> Result<Vec<Stri
                     option_names.contains(&option)
                 }
             },
+            "deps" => match rest.map(|r| r.split_once('.').unwrap_or((r, ""))) {
+                None => true,
+                Some((dep, attr)) => {
+                    depends_on.contains(&dep) && (attr.is_empty() || DEP_VARIABLES.contains(&attr))
+                }
+            },
             h if VARIABLES.contains(&h) || FUNCTIONS.contains(&h) => rest.is_none(),
             _ => false,
         };
@@ -133,9 +150,14 @@ pub fn unknown_variables(source: &str, option_names: &[&str]) -> Result<Vec<Stri
     Ok(unknown.into_iter().collect())
 }
 
-/// The context every template of extension `name` is rendered with, given its option values
-/// (name, value, rule). `bool` options become booleans and `uint` options numbers.
-pub fn context<'a>(name: &str, options: impl IntoIterator<Item = (&'a str, &'a str, rules::Rule)>) -> Value {
+/// The context every template of extension `name` is rendered with, given its `depends_on` and
+/// its option values (name, value, rule). `bool` options become booleans and `uint` options
+/// numbers.
+pub fn context<'a>(
+    name: &str,
+    depends_on: &[&str],
+    options: impl IntoIterator<Item = (&'a str, &'a str, rules::Rule)>,
+) -> Value {
     let options: std::collections::BTreeMap<&str, Value> = options
         .into_iter()
         .map(|(option, value, rule)| {
@@ -149,11 +171,16 @@ pub fn context<'a>(name: &str, options: impl IntoIterator<Item = (&'a str, &'a s
             (option, value)
         })
         .collect();
+    let deps: std::collections::BTreeMap<&str, Value> = depends_on
+        .iter()
+        .map(|dep| (*dep, minijinja::context! { out => format!("{}/{dep}", crate::model::ARTIFACT_ROOT) }))
+        .collect();
     minijinja::context! {
         name => name,
         out => format!("{}/{name}", crate::model::ARTIFACT_ROOT),
         context => format!("{}/{name}", crate::model::CONTEXT_DIR),
         options => options,
+        deps => deps,
     }
 }
 
@@ -271,6 +298,18 @@ pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), SnippetError> {
 mod tests {
     use super::*;
 
+    /// An extension knows the path of an extension it depends on, and no other's.
+    #[test]
+    fn deps_are_the_extensions_of_depends_on() {
+        let src = "{{ deps.npm.out }}/bin {{ deps.uv.out }} {{ deps.npm.bin }}";
+        assert_eq!(unknown_variables(src, &[], &["npm"]).unwrap(), ["deps.npm.bin", "deps.uv.out"]);
+        let ctx = context("claude", &["npm"], []);
+        assert_eq!(
+            render("claude/t", "PATH={{ deps.npm.out }}/bin:$PATH", ctx).unwrap(),
+            "PATH=/opt/quarry/npm/bin:$PATH"
+        );
+    }
+
     #[test]
     fn a_template_cannot_run_for_long() {
         let started = std::time::Instant::now();
@@ -293,7 +332,7 @@ mod tests {
     #[test]
     fn unknown_variables_are_found() {
         let src = "RUN {{ options.version }} {{ options.versoin }} {{ out }} {{ image }}\n";
-        let unknown = unknown_variables(src, &["version"]).unwrap();
+        let unknown = unknown_variables(src, &["version"], &[]).unwrap();
         assert_eq!(unknown, vec!["image".to_owned(), "options.versoin".to_owned()]);
     }
 

@@ -111,6 +111,7 @@ pub fn run_args(
             for value in values {
                 let options_ctx = quarry_core::template::context(
                     ext.name,
+                    ext.depends_on,
                     ext.options.iter().map(|o| {
                         let v = match (list, value) {
                             (Some(l), Some(v)) if l.name == o.name => v,
@@ -304,6 +305,7 @@ pub fn user_home(rendered: &Rendered) -> Result<String, RunError> {
         Some(template) => {
             let ctx = quarry_core::template::context(
                 ext.name,
+                ext.depends_on,
                 ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)),
             );
             let home = quarry_core::template::render(&format!("{}/home", ext.name), template, ctx)

@@ -7,7 +7,6 @@ use quarry_core::{
 };
 use toml::de::DeValue;
 
-use super::templates::render_with_defaults;
 use super::walker::{Table, Walker, join, slice, text, texts};
 
 impl Walker<'_> {
@@ -258,7 +257,7 @@ impl Walker<'_> {
                 );
                 continue;
             }
-            if let Some(rendered) = render_with_defaults(name, url, options) {
+            if let Some(rendered) = self.render_with_defaults(name, url, options) {
                 self.check(rules::is_https_url(&rendered), at, &key, "https-url", || {
                     format!("{url:?} renders to {rendered:?} with the default options, which is not an https:// URL of plain characters")
                 });

@@ -225,7 +225,7 @@ impl Walker<'_> {
                 self.check(lists_used.len() <= 1, at, &format!("run.{key}"), "list-option", || {
                     format!("{value:?} uses more than one list option: an entry renders once per value of one list")
                 });
-                match template::unknown_variables(value, option_names).map(|unknown| {
+                match template::unknown_variables(value, option_names, &self.deps()).map(|unknown| {
                     unknown
                         .into_iter()
                         .filter(|v| !template::RUN_VARIABLES.contains(&v.as_str()))

@@ -33,7 +33,7 @@ impl Walker<'_> {
                     });
                     continue;
                 }
-                match template::unknown_variables(p, &option_names) {
+                match template::unknown_variables(p, &option_names, &self.deps()) {
                     Err(e) => self.error(at, &key, "template-syntax", format!("{p:?} does not parse: {e}")),
                     Ok(unknown) if !unknown.is_empty() => {
                         for var in unknown {
@@ -41,8 +41,11 @@ impl Walker<'_> {
                         }
                     }
                     Ok(_) => {
-                        let ctx =
-                            template::context(name, options.iter().map(|o| (o.name, o.default, o.rule)));
+                        let ctx = template::context(
+                            name,
+                            &self.deps(),
+                            options.iter().map(|o| (o.name, o.default, o.rule)),
+                        );
                         let rendered = template::render("apt_packages", p, ctx).unwrap_or_default();
                         self.check(rules::is_apt_package(&rendered) && rules::is_templated_apt_package(p), at, &key, "apt-package", || {
                             format!("{p:?} renders to {rendered:?} with the default options, which is not a Debian package name")
@@ -94,7 +97,7 @@ impl Walker<'_> {
             return None;
         };
         let shown = template_path(self.input.path, &file);
-        match template::unknown_variables(&source, option_names) {
+        match template::unknown_variables(&source, option_names, &self.deps()) {
             Err(e) => {
                 let offset = e
                     .range()
@@ -130,7 +133,8 @@ impl Walker<'_> {
         }
         // Render with the defaults: the output must be instructions this slot allows.
         if !name.is_empty() && options.iter().all(|o| o.required || o.rule.accepts(o.default)) {
-            let ctx = template::context(name, options.iter().map(|o| (o.name, o.default, o.rule)));
+            let ctx =
+                template::context(name, &self.deps(), options.iter().map(|o| (o.name, o.default, o.rule)));
             match template::render(&format!("{name}/{file}"), &source, ctx) {
                 Err(e) => {
                     let offset = e.line().map(|l| line_offset(&source, l)).unwrap_or(0);
@@ -177,7 +181,7 @@ impl Walker<'_> {
         let path = self.string(root, "", key, false)?;
         let at = root.get(key).map(|v| v.span().start).unwrap_or(0);
         if self.template_value(&path, at, key, option_names)
-            && let Some(rendered) = render_with_defaults(name, &path, options)
+            && let Some(rendered) = self.render_with_defaults(name, &path, options)
         {
             self.check(rules::is_abs_path(&rendered), at, key, "abs-path", || {
                 format!(
@@ -191,6 +195,20 @@ impl Walker<'_> {
         Some(path)
     }
 
+    /// `source` rendered with the options' defaults, when every default is valid.
+    pub(super) fn render_with_defaults(
+        &self,
+        name: &str,
+        source: &str,
+        options: &[OptionSpec],
+    ) -> Option<String> {
+        if name.is_empty() || !options.iter().all(|o| o.required || o.rule.accepts(o.default)) {
+            return None;
+        }
+        let ctx = template::context(name, &self.deps(), options.iter().map(|o| (o.name, o.default, o.rule)));
+        template::render("value", source, ctx).ok().map(|s| s.trim().to_owned())
+    }
+
     /// An inline template (`final_user`, `workdir`, an `env` entry, shell text): it must parse
     /// and use only known variables. Returns whether it does.
     pub(super) fn template_value(
@@ -200,7 +218,7 @@ impl Walker<'_> {
         key: &str,
         option_names: &[&str],
     ) -> bool {
-        match template::unknown_variables(source, option_names) {
+        match template::unknown_variables(source, option_names, &self.deps()) {
             Err(e) => {
                 self.error(at, key, "template-syntax", format!("{source:?} does not parse: {e}"));
                 false
@@ -215,17 +233,14 @@ impl Walker<'_> {
     }
 }
 
-/// `source` rendered with the options' defaults, when every default is valid.
-pub(super) fn render_with_defaults(name: &str, source: &str, options: &[OptionSpec]) -> Option<String> {
-    if name.is_empty() || !options.iter().all(|o| o.required || o.rule.accepts(o.default)) {
-        return None;
-    }
-    let ctx = template::context(name, options.iter().map(|o| (o.name, o.default, o.rule)));
-    template::render("value", source, ctx).ok().map(|s| s.trim().to_owned())
-}
-
 pub(super) fn unknown_variable_message(var: &str) -> String {
-    if let Some(option) = var.strip_prefix("options.") {
+    if let Some(dep) = var.strip_prefix("deps.") {
+        let (dep, _) = dep.split_once('.').unwrap_or((dep, ""));
+        format!(
+            "the template uses `{var}`: a template knows only `deps.<name>.{}` of the extensions in `depends_on`, and `{dep}` is not one of them (or has no such value)",
+            template::DEP_VARIABLES.join("`, `deps.<name>.")
+        )
+    } else if let Some(option) = var.strip_prefix("options.") {
         format!(
             "the template uses `{var}`, but there is no option `{}`: declare it under `[options]`",
             option.split('.').next().unwrap_or(option)

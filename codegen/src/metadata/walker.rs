@@ -23,6 +23,8 @@ pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 pub(crate) struct Walker<'a> {
     pub(super) input: &'a Input<'a>,
     pub(super) diagnostics: Vec<Diagnostic>,
+    /// The extension's `depends_on`: templates may use `deps.<name>` of these.
+    pub(super) depends_on: Vec<String>,
 }
 
 pub(crate) fn join(prefix: &str, key: &str) -> String {
@@ -57,6 +59,11 @@ pub(crate) fn slice<T>(items: Vec<T>) -> &'static [T] {
 }
 
 impl Walker<'_> {
+    /// The extension's `depends_on`, as templates name them (`deps.<name>.out`).
+    pub(super) fn deps(&self) -> Vec<&str> {
+        self.depends_on.iter().map(String::as_str).collect()
+    }
+
     /// Sets every plain key of `table` (a string, strings, a boolean, an integer, as the schema
     /// `spec` types it) on the field of `value` with its name. Keys the model builds otherwise
     /// (templates, tables, rules) are left to the walker's own code; a value that does not fit
