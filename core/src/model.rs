@@ -383,7 +383,8 @@ model! {
         pub name: &'static str,
         /// `https://` URL of the signing key (ASCII-armored or binary).
         pub key_url: &'static str,
-        /// The `deb` line; `{{ keyring }}`, `{{ arch }}` and `{{ codename }}` are filled in.
+        /// The `deb` line, a template over `keyring`, `arch` and `codename`
+        /// ([`crate::template::APT_SOURCE_VARIABLES`]), filled in by the apt layer.
         pub source: &'static str,
     }
 }

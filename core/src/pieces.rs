@@ -16,6 +16,7 @@ use crate::request::Request;
 use crate::resolve::{Resolved, ResolvedExtension, resolve};
 use crate::rules;
 use crate::shell;
+use crate::stage::apt_source_line;
 use crate::template::Slot;
 
 /// Name of the final stage.
@@ -201,6 +202,12 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     for r in &resolved.extensions {
         let ext = r.extension;
         let apt_packages = render_packages(r, ext.apt_packages)?;
+        for repo in ext.apt_repositories {
+            if let Err(e) = apt_source_line(repo, "") {
+                let template = Template { file: "apt_repositories.source", source: repo.source };
+                return Err(template_error(ext, &template, e.to_string()));
+            }
+        }
         let setup = ext.setup.as_ref().map(|t| render_template(r, t, Slot::Setup)).transpose()?;
         let env = ext
             .env

@@ -9,7 +9,8 @@ use crate::template;
 pub const APT_PRELUDE: &str = "RUN rm -f /etc/apt/apt.conf.d/docker-clean \\\n \
     && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
 /// One apt layer on `image`: repositories (if any), then the sorted, de-duplicated packages, with
-/// the cache mounts of `image`. `owner` names the keyring and list files of repositories.
+/// the cache mounts of `image`. `owner` names the keyring and list files of repositories, whose
+/// source lines must render ([`apt_source_line`]; `pieces` checks them, and panics here else).
 pub fn apt_install_step(
     image: &str,
     packages: &[String],
@@ -31,9 +32,12 @@ pub fn apt_install_step(
         for repo in repositories {
             let keyring = keyring_path(owner, repo);
             s.push_str(&format!(" \\\n && curl -fsSL {} -o {keyring}", repo.key_url));
+            // Checked when the pieces were made (`pieces`), and by codegen.
+            let line = apt_source_line(repo, &keyring).unwrap_or_else(|e| {
+                panic!("apt repository `{}`: its source line does not render: {e}", repo.name)
+            });
             s.push_str(&format!(
-                " \\\n && echo \"{}\" > /etc/apt/sources.list.d/{owner}-{}.list",
-                apt_source_line(repo, &keyring),
+                " \\\n && echo \"{line}\" > /etc/apt/sources.list.d/{owner}-{}.list",
                 repo.name
             ));
         }
@@ -54,13 +58,16 @@ fn keyring_path(owner: &str, repo: &AptRepository) -> String {
     format!("/etc/apt/keyrings/{owner}-{}.{ext}", repo.name)
 }
 
-/// The `deb` line, with the keyring, architecture and codename filled in. The architecture and
-/// codename are shell expansions evaluated in the image, so the same line serves every release.
-pub fn apt_source_line(repo: &AptRepository, keyring: &str) -> String {
-    repo.source
-        .replace("{{ keyring }}", keyring)
-        .replace("{{ arch }}", "$(dpkg --print-architecture)")
-        .replace("{{ codename }}", "$(. /etc/os-release && echo $VERSION_CODENAME)")
+/// The `deb` line, a template over [`template::APT_SOURCE_VARIABLES`]: the keyring, and the
+/// architecture and codename as shell expansions evaluated in the image, so the same line serves
+/// every release.
+pub fn apt_source_line(repo: &AptRepository, keyring: &str) -> Result<String, minijinja::Error> {
+    let ctx = minijinja::context! {
+        keyring => keyring,
+        arch => "$(dpkg --print-architecture)",
+        codename => "$(. /etc/os-release && echo $VERSION_CODENAME)",
+    };
+    template::render(&format!("{}/source", repo.name), repo.source, ctx)
 }
 
 /// `ubuntu:22.04` -> `ubuntu-22.04`: the image in a cache-mount id.

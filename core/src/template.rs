@@ -59,6 +59,11 @@ pub const DEP_VARIABLES: &[&str] = &["out"];
 ///   runtime), for GPUs only when present.
 pub const RUN_VARIABLES: &[&str] = &["home", "host_groups", "gpu"];
 
+/// The variables of an apt repository's `source` line, filled in by the apt layer
+/// (`stage::apt_source_line`): `keyring`, the path of the repository's key, and `arch` and
+/// `codename`, shell expansions evaluated in the image, so one line serves every release.
+pub const APT_SOURCE_VARIABLES: &[&str] = &["keyring", "arch", "codename"];
+
 /// Functions every template may call.
 ///
 /// - `cache_mount(id, target)`: a BuildKit cache mount whose id ends in `-${CACHE_ID}`.
@@ -148,6 +153,20 @@ pub fn unknown_variables(
         }
     }
     Ok(unknown.into_iter().collect())
+}
+
+/// The variables `source` names (top-level names, without attributes).
+pub fn variables(source: &str) -> Result<BTreeSet<String>, minijinja::Error> {
+    let env = environment();
+    let template = env.template_from_str(source)?;
+    Ok(template.undeclared_variables(false).into_iter().collect())
+}
+
+/// `source` rendered with each of `names` standing for itself (`{{ keyring }}` gives `keyring`):
+/// the text a template writes around its variables, for a check of its characters.
+pub fn render_with_names(source: &str, names: &[&str]) -> Result<String, minijinja::Error> {
+    let ctx = Value::from_pairs(names.iter().map(|n| (*n, *n)));
+    render("names", source, ctx)
 }
 
 /// The context every template of extension `name` is rendered with, given its `depends_on` and
@@ -297,6 +316,20 @@ pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), SnippetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An apt source line is a template over its three variables.
+    #[test]
+    fn an_apt_source_line_renders_its_variables() {
+        let s = "deb [arch={{ arch }} signed-by={{ keyring }}] https://example.org {{ codename }} main";
+        assert_eq!(
+            variables(s).unwrap(),
+            BTreeSet::from(["arch".into(), "codename".into(), "keyring".into()])
+        );
+        assert_eq!(
+            render_with_names(s, APT_SOURCE_VARIABLES).unwrap(),
+            "deb [arch=arch signed-by=keyring] https://example.org codename main"
+        );
+    }
 
     /// An extension knows the path of an extension it depends on, and no other's.
     #[test]

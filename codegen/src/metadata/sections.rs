@@ -25,15 +25,17 @@ impl Walker<'_> {
             // A missing key is reported by the schema's walk.
             let (Some(name), Some(key_url), Some(source)) = (name, key_url, source) else { continue };
             let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
-            let mut rest = source.clone();
-            for p in SOURCE_PLACEHOLDERS {
-                rest = rest.replace(p, "");
-            }
-            let clean = rest.bytes().all(|c| c.is_ascii_alphanumeric() || b" /:.-_[]=,+~".contains(&c));
-            self.check(source.starts_with("deb ") && clean && source.contains("{{ keyring }}"), at("source"), "apt_repositories.source", "apt-source", || {
+            // A template over the apt source variables: the line, each variable standing for
+            // its name, is a `deb` line of plain characters that names the keyring.
+            let names = template::APT_SOURCE_VARIABLES;
+            let known = template::variables(&source)
+                .is_ok_and(|v| v.contains("keyring") && v.iter().all(|n| names.contains(&n.as_str())));
+            let rendered = template::render_with_names(&source, names).unwrap_or_default();
+            let clean = rendered.bytes().all(|c| c.is_ascii_alphanumeric() || b" /:.-_[]=,+~".contains(&c));
+            self.check(known && rendered.starts_with("deb ") && clean, at("source"), "apt_repositories.source", "apt-source", || {
                 format!(
-                    "{source:?} must be a `deb ` line using `signed-by={{{{ keyring }}}}`, with only {} as placeholders and no quotes, `$`, `\\` or newlines",
-                    SOURCE_PLACEHOLDERS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                    "{source:?} must be a `deb ` line using `signed-by={{{{ keyring }}}}`, with only {} as variables and no quotes, `$`, `\\` or newlines",
+                    names.iter().map(|p| format!("`{{{{ {p} }}}}`")).collect::<Vec<_>>().join(", ")
                 )
             });
             let mut repository =

@@ -15,8 +15,6 @@ use crate::diagnostic::Diagnostic;
 pub(super) const RUN_LIST_KEYS: &[&str] =
     &["env", "volumes", "optional_volumes", "devices", "args", "group_add"];
 
-pub(super) const SOURCE_PLACEHOLDERS: &[&str] = &["{{ keyring }}", "{{ arch }}", "{{ codename }}"];
-
 pub(crate) type Table<'i> = DeTable<'i>;
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
