@@ -1,7 +1,7 @@
 //! Assembles one multi-stage Dockerfile from a resolved selection.
 //!
 //! Layout, top to bottom:
-//! 1. `ARG CACHE_ID=default`, before the first `FROM`.
+//! 1. `ARG CACHE_ID=default`, under its comment, before the first `FROM`.
 //! 2. One `<name>_builder` stage per extension with a builder, on its own fixed base image (or
 //!    on another builder, or on the final image, where the extension says so).
 //! 3. The final stage:
@@ -27,7 +27,7 @@ use crate::pieces::{
 use crate::registry::Registry;
 use crate::request::{EngineLevel, ImageConfig, Request};
 use crate::resolve::Resolved;
-use crate::stage::{APT_PRELUDE, StageWriter, apt_install_step};
+use crate::stage::{APT_PRELUDE, StageWriter, apt_install_step, comment};
 
 /// The result of a render.
 #[derive(Debug, Clone)]
@@ -77,6 +77,9 @@ fn read_back(dockerfile: &str, written: usize) -> Result<(), Error> {
     Err(Error::Unreadable { written, read: read.min(written + 1) })
 }
 
+/// The comment over `ARG CACHE_ID=default`: what the argument is for.
+const CACHE_ID_COMMENT: &str = "quarry: every cache mount's id ends in -${CACHE_ID}; `quarry build --cache-id ID` (or `--build-arg CACHE_ID=ID`) keeps jobs' caches apart.";
+
 /// quarry's layout of `pieces` (see the module documentation), and how many instructions it
 /// wrote.
 fn layout(pieces: &Pieces, request: &Request) -> (String, usize) {
@@ -85,6 +88,7 @@ fn layout(pieces: &Pieces, request: &Request) -> (String, usize) {
     let names: Vec<&str> = pieces.extensions.iter().map(|e| e.name).collect();
     out.push_str("# Rendered by quarry; do not edit: change the configuration and render again.\n");
     out.push_str(&format!("# Extensions: {}\n", names.join(", ")));
+    out.push_str(&comment(CACHE_ID_COMMENT));
     out.push_str("ARG CACHE_ID=default\n");
 
     // Builder stages; a builder that starts from another comes after it (resolve order puts
