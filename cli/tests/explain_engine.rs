@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
 use common::{TestEngine, scratch, stderr, stdout, token};
 use quarry_docker::progress::{StepVertex, merge_attempts, parse_rawjson, steps};

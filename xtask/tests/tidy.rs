@@ -383,8 +383,8 @@ fn the_cycle_check_finds_cycles() {
     assert!(cycles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
 }
 
-/// Every source file of the product's crates opens with a `//!` comment saying what it is for,
-/// and a file over 600 lines is one of the few whose one job is long (each says so there): a new
+/// Every source and test file of the workspace's crates (xtask's too) opens with a `//!` comment
+/// saying what it is for, and a file over 600 lines is one of the few whose one job is long (each says so there): a new
 /// long file is split, or joins this list with a reason in its first comment.
 #[test]
 fn files_say_their_job_and_long_ones_are_known() {
@@ -393,18 +393,31 @@ fn files_say_their_job_and_long_ones_are_known() {
     let root = workspace();
     let mut long = Vec::new();
     let mut undocumented = Vec::new();
-    for krate in ["core", "codegen", "buildkit", "docker", "cli", "catalog"] {
-        for path in rust_files(&root.join(krate).join("src")) {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let name = path.strip_prefix(&root).unwrap().display().to_string();
-            if !text.starts_with("//!") {
-                undocumented.push(name.clone());
+    let mut read = 0;
+    for krate in ["core", "codegen", "buildkit", "docker", "cli", "catalog", "xtask"] {
+        // A crate's sources and its tests (not their fixtures: trybuild's UI cases, metadata).
+        for folder in ["src", "tests"] {
+            let dir = root.join(krate).join(folder);
+            if !dir.exists() {
+                continue;
             }
-            if text.lines().count() > 600 && !LONG.contains(&name.as_str()) {
-                long.push(name);
+            for path in rust_files(&dir) {
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                if name.contains("/ui/") || name.contains("/fixtures/") {
+                    continue;
+                }
+                read += 1;
+                let text = std::fs::read_to_string(&path).unwrap();
+                if !text.starts_with("//!") {
+                    undocumented.push(name.clone());
+                }
+                if text.lines().count() > 600 && !LONG.contains(&name.as_str()) {
+                    long.push(name);
+                }
             }
         }
     }
+    assert!(read > 150, "the sources and tests are read ({read} files)");
     assert!(undocumented.is_empty(), "files without a first `//!` comment: {undocumented:?}");
     assert!(long.is_empty(), "files over 600 lines: {long:?}");
 }

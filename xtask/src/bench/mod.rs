@@ -17,6 +17,7 @@ mod layout;
 mod measure;
 mod predict;
 mod report;
+mod row;
 mod scenario;
 mod steps;
 
@@ -27,7 +28,7 @@ use anyhow::{Context, bail};
 
 pub use layout::Layout;
 use measure::IMAGE_REPO;
-use report::Row;
+use row::Row;
 pub use scenario::{Id, Scenario};
 // For `bench_remote` (the remote-cache simulation): the benchmark's configuration and extensions.
 pub(crate) use extensions::{ADDED, BUMPED, REMOVED, registry as bench_registry};
