@@ -194,7 +194,7 @@ impl OptionValue {
 pub struct OverrideConfig {
     /// Image the extension's builder starts from.
     pub builder_base_image: Option<Spanned<String>>,
-    /// Cache priority, 0..=100.
+    /// Cache priority, checked by `quarry_core::CachePriority::new`.
     pub cache_priority: Option<Spanned<u32>>,
 }
 
@@ -420,12 +420,12 @@ impl Loaded {
                 }
             }
             if let Some(p) = &o.cache_priority
-                && *p.get_ref() > u32::from(quarry_core::MAX_CACHE_PRIORITY)
+                && quarry_core::CachePriority::new(i64::from(*p.get_ref())).is_none()
             {
                 return Err(self.error(
                     p.span(),
-                    format!("cache priority {} is out of range", p.get_ref()),
-                    "use a number from 0 to 100".to_owned(),
+                    quarry_core::CachePriority::out_of_range(p.get_ref()),
+                    quarry_core::CachePriority::RANGE.to_owned(),
                 ));
             }
         }

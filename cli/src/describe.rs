@@ -231,7 +231,7 @@ pub fn json(ext: &Extension) -> Value {
         "defined_in": defined_in(ext),
         "flag": ext.flag(),
         "description": ext.description,
-        "cache_priority": ext.cache_priority,
+        "cache_priority": ext.cache_priority.get(),
         "depends_on": ext.depends_on,
         "builder": ext.builder.as_ref().map(|b| json!({
             "base_image": match b.from {

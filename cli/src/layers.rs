@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use quarry_core::{EngineLevel, Hinted, Registry, Request, Selection};
+use quarry_core::{CachePriority, EngineLevel, Hinted, Registry, Request, Selection};
 
 use crate::config::{
     BuildConfig, Config, ConfigError, Loaded, OptionValue, PROJECT_FILE, first_project_key,
@@ -275,7 +275,7 @@ impl Layers {
                 t.insert("builder_base_image".into(), Value::String(b.clone()));
             }
             if let Some(p) = o.cache_priority {
-                t.insert("cache_priority".into(), Value::Integer(i64::from(p)));
+                t.insert("cache_priority".into(), Value::Integer(i64::from(p.get())));
             }
             overrides.insert(name.clone(), Value::Table(t));
         }
@@ -437,8 +437,11 @@ impl Layers {
                 if let Some(image) = &o.builder_base_image {
                     entry.builder_base_image = Some(image.get_ref().clone());
                 }
-                if let Some(p) = &o.cache_priority {
-                    entry.cache_priority = Some(*p.get_ref());
+                // Checked when the file was read (`config.rs`).
+                if let Some(p) =
+                    o.cache_priority.as_ref().and_then(|p| CachePriority::new(i64::from(*p.get_ref())))
+                {
+                    entry.cache_priority = Some(p);
                 }
             }
         }

@@ -96,7 +96,7 @@ impl Lock {
                 .iter()
                 .map(|r| LockedExtension {
                     name: r.extension.name.to_owned(),
-                    cache_priority: r.priority,
+                    cache_priority: r.priority.get(),
                     builder_base_image: r.builder_base_image.clone(),
                     options: r
                         .extension

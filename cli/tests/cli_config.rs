@@ -172,7 +172,7 @@ fn configuration_errors_point_into_the_file() {
         (
             "image = \"ubuntu:24.04\"\n[overrides.npm]\ncache_priority = 101\n",
             "quarry.toml:3:18: cache priority 101 is out of range",
-            "hint: use a number from 0 to 100",
+            "hint: use a whole number from 0 to 100",
         ),
     ];
     let dir = scratch("badconfig");

@@ -186,7 +186,7 @@ fn builder_base_overrides() {
         "npm".to_owned(),
         quarry_core::Override {
             builder_base_image: Some("debian:trixie".to_owned()),
-            cache_priority: Some(99),
+            cache_priority: Some(quarry_core::CachePriority::of(99)),
         },
     );
     let out = render(&req);

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use quarry_core::template::Slot;
 use quarry_core::{Extension, Shell, Template, rules, schema};
-use toml::de::{DeTable, DeValue};
+use toml::de::DeTable;
 
 mod downloads;
 mod options;
@@ -80,21 +80,6 @@ pub fn parse(input: &Input<'_>, origin: &str) -> Result<Extension, Vec<Diagnosti
             }
         }
     }
-
-    let cache_priority = match root.get("cache_priority") {
-        None => quarry_core::DEFAULT_CACHE_PRIORITY,
-        Some(v) => match v.get_ref() {
-            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
-                Ok(p) if (0..=i64::from(quarry_core::MAX_CACHE_PRIORITY)).contains(&p) => p as u8,
-                _ => {
-                    w.error(v.span().start, "cache_priority", "priority-range", format!("{} is out of range: use a whole number from 0 to 100 (high = changes rarely = emitted early)", &input.text[v.span()]));
-                    quarry_core::DEFAULT_CACHE_PRIORITY
-                }
-            },
-            // The schema's walk reports another type.
-            _ => quarry_core::DEFAULT_CACHE_PRIORITY,
-        },
-    };
 
     let builder_base_image = w.string(root, "", "builder_base_image", false);
     if let (Some(_), Some(v)) = (&builder_base_image, root.get("builder_base_image")) {
@@ -200,7 +185,6 @@ pub fn parse(input: &Input<'_>, origin: &str) -> Result<Extension, Vec<Diagnosti
         crate_name: text(origin),
         description: text(&description),
         depends_on: texts(depends_on),
-        cache_priority,
         builder_base_image: builder_base_image.as_deref().map(text),
         apt_packages: texts(apt_packages),
         apt_repositories: slice(apt_repositories),

@@ -189,7 +189,7 @@ fn cargo_build_reports_every_diagnostic() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "the build must fail; stderr:\n{stderr}");
     for expected in [
-        "extensions/demo/extension.toml:3:18: `cache_priority`: 150 is out of range",
+        "extensions/demo/extension.toml:3:18: `cache_priority`: cache priority 150 is out of range",
         "[rule: priority-range]",
         "extensions/demo/extension.toml:4:25: `apt_packages`: \"Foo_Bar\" is not a Debian package name",
         "[rule: apt-package]",

@@ -111,20 +111,21 @@ pub enum Plain {
 }
 
 /// A field's type, as far as plain values go: `Ok(None)` for the types a reader builds itself
-/// (templates, tables, rules), an error when the value does not fit.
+/// (templates, tables, rules), an error (the diagnostic's rule and message) when the value does
+/// not fit.
 pub trait FromPlain: Sized {
     /// The field's value from `plain`.
-    fn from_plain(_plain: Plain) -> Result<Option<Self>, String> {
+    fn from_plain(_plain: Plain) -> Result<Option<Self>, (&'static str, String)> {
         Ok(None)
     }
 }
 
-fn mismatch(plain: Plain, expected: &str) -> String {
-    format!("the model holds {expected} here, but the schema gives {plain:?}: make the two agree")
+fn mismatch(plain: Plain, expected: &str) -> (&'static str, String) {
+    ("type", format!("the model holds {expected} here, but the schema gives {plain:?}: make the two agree"))
 }
 
 impl FromPlain for &'static str {
-    fn from_plain(plain: Plain) -> Result<Option<Self>, String> {
+    fn from_plain(plain: Plain) -> Result<Option<Self>, (&'static str, String)> {
         match plain {
             Plain::Str(s) => Ok(Some(s)),
             other => Err(mismatch(other, "a string")),
@@ -133,13 +134,13 @@ impl FromPlain for &'static str {
 }
 
 impl FromPlain for Option<&'static str> {
-    fn from_plain(plain: Plain) -> Result<Option<Self>, String> {
+    fn from_plain(plain: Plain) -> Result<Option<Self>, (&'static str, String)> {
         <&'static str>::from_plain(plain).map(|s| s.map(Some))
     }
 }
 
 impl FromPlain for &'static [&'static str] {
-    fn from_plain(plain: Plain) -> Result<Option<Self>, String> {
+    fn from_plain(plain: Plain) -> Result<Option<Self>, (&'static str, String)> {
         match plain {
             Plain::Strs(s) => Ok(Some(s)),
             other => Err(mismatch(other, "a list of strings")),
@@ -148,7 +149,7 @@ impl FromPlain for &'static [&'static str] {
 }
 
 impl FromPlain for bool {
-    fn from_plain(plain: Plain) -> Result<Option<Self>, String> {
+    fn from_plain(plain: Plain) -> Result<Option<Self>, (&'static str, String)> {
         match plain {
             Plain::Bool(b) => Ok(Some(b)),
             other => Err(mismatch(other, "a boolean")),
@@ -157,11 +158,11 @@ impl FromPlain for bool {
 }
 
 impl FromPlain for u8 {
-    fn from_plain(plain: Plain) -> Result<Option<Self>, String> {
+    fn from_plain(plain: Plain) -> Result<Option<Self>, (&'static str, String)> {
         match plain {
             Plain::Int(i) => u8::try_from(i)
                 .map(Some)
-                .map_err(|_| format!("{i} is out of range: use a whole number from 0 to 255")),
+                .map_err(|_| ("type", format!("{i} is out of range: use a whole number from 0 to 255"))),
             other => Err(mismatch(other, "an integer")),
         }
     }
@@ -172,9 +173,9 @@ impl FromPlain for &'static [u8] {}
 /// A struct of the model whose fields a reader may set by key.
 pub trait Record {
     /// Sets the field named `key` from `plain`: `Ok(true)` when set, `Ok(false)` when no plain
-    /// field has that name (a key the reader handles itself), an error when the value does not
-    /// fit the field.
-    fn set(&mut self, key: &str, plain: Plain) -> Result<bool, String>;
+    /// field has that name (a key the reader handles itself), an error (rule and message) when
+    /// the value does not fit the field.
+    fn set(&mut self, key: &str, plain: Plain) -> Result<bool, (&'static str, String)>;
 }
 
 /// Declares model structs: each one as written, with [`Bake`] and [`Record`] over its fields
@@ -212,7 +213,7 @@ macro_rules! model {
         }
 
         impl $crate::bake::Record for $name {
-            fn set(&mut self, key: &str, plain: $crate::bake::Plain) -> Result<bool, String> {
+            fn set(&mut self, key: &str, plain: $crate::bake::Plain) -> Result<bool, (&'static str, String)> {
                 match key {
                     $(
                         stringify!($field) => {
@@ -309,9 +310,15 @@ mod tests {
     fn a_value_that_does_not_fit_is_an_error() {
         assert_eq!(
             u8::from_plain(Plain::Int(300)).unwrap_err(),
-            "300 is out of range: use a whole number from 0 to 255"
+            ("type", "300 is out of range: use a whole number from 0 to 255".to_owned())
         );
-        assert!(bool::from_plain(Plain::Str("x")).unwrap_err().contains("make the two agree"));
+        assert!(bool::from_plain(Plain::Str("x")).unwrap_err().1.contains("make the two agree"));
+        let priority = crate::model::CachePriority::from_plain(Plain::Int(101)).unwrap_err();
+        assert_eq!(priority.0, "priority-range");
+        assert_eq!(
+            crate::model::CachePriority::from_plain(Plain::Int(100)).unwrap().map(|p| p.get()),
+            Some(100)
+        );
         assert_eq!(<&'static [u8]>::from_plain(Plain::Str("x")).unwrap(), None);
     }
 }

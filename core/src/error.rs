@@ -94,14 +94,6 @@ pub enum Error {
         /// Instructions read back (one more than written: at least that many).
         read: usize,
     },
-    /// A priority override is out of range.
-    #[error("cache priority {value} for extension `{extension}` is out of range")]
-    InvalidPriority {
-        /// The extension.
-        extension: String,
-        /// The rejected value.
-        value: u32,
-    },
     /// Nothing was selected.
     #[error("no extension selected")]
     NothingSelected,
@@ -192,7 +184,6 @@ impl Error {
                 "it comes from the engine or quarry.lock's `image_config`: fix that line or delete quarry.lock"
                     .to_owned()
             }
-            Self::InvalidPriority { .. } => "use a number from 0 to 100".to_owned(),
             Self::Unreadable { .. } => {
                 "a value reached the Dockerfile unchecked: this is a fault of quarry, report it with the command"
                     .to_owned()

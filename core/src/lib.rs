@@ -29,9 +29,9 @@ pub mod text;
 pub use error::Error;
 pub use hint::{Hint, Hinted};
 pub use model::{
-    ARTIFACT_ROOT, AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, CONTEXT_DIR, ChecksumFormat,
-    ContextFile, DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension, Extract, HostValue,
-    MAX_CACHE_PRIORITY, OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
+    ARTIFACT_ROOT, AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, CONTEXT_DIR, CachePriority,
+    ChecksumFormat, ContextFile, DEFAULT_BUILDER_BASE_IMAGE, Download, Extension, Extract, HostValue,
+    OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
 };
 pub use pieces::{BuildFile, ENTRYPOINT_PATH, ENV_DIR, FINAL_STAGE};
 pub use registry::{DuplicateExtension, Registration, Registry, registry};

@@ -16,10 +16,73 @@ use crate::rules::{self, Check, Rule};
 
 /// Builder base image used when neither the extension nor the user names one.
 pub const DEFAULT_BUILDER_BASE_IMAGE: &str = "ubuntu:22.04";
-/// `cache_priority` when the metadata does not set one.
-pub const DEFAULT_CACHE_PRIORITY: u8 = 50;
-/// Highest allowed `cache_priority`.
-pub const MAX_CACHE_PRIORITY: u8 = 100;
+/// A cache priority, 0 to 100: high means "changes rarely", emitted early in each group of the
+/// final stage. The one type of every place that holds one (metadata, a registration, an
+/// override in quarry.toml or the user file, a resolved extension, the lock), and [`Self::new`]
+/// the one check of a value that comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CachePriority(u8);
+
+impl CachePriority {
+    /// When the metadata sets none.
+    pub const DEFAULT: CachePriority = CachePriority(50);
+    /// The highest.
+    pub const MAX: u8 = 100;
+
+    /// `value` when it is a priority: the one check.
+    pub const fn new(value: i64) -> Option<CachePriority> {
+        if value >= 0 && value <= CachePriority::MAX as i64 { Some(CachePriority(value as u8)) } else { None }
+    }
+
+    /// A priority written in a registration (`CachePriority::of(70)`): out of range, it does not
+    /// compile.
+    pub const fn of(value: u8) -> CachePriority {
+        match CachePriority::new(value as i64) {
+            Some(p) => p,
+            None => panic!("extension `cache_priority` must be in 0..=100"),
+        }
+    }
+
+    /// The number.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// What every place that reads a priority says of a value [`Self::new`] refused, with
+    /// [`Self::RANGE`] as its hint.
+    pub fn out_of_range(value: impl std::fmt::Display) -> String {
+        format!("cache priority {value} is out of range")
+    }
+
+    /// What a priority may be.
+    pub const RANGE: &'static str =
+        "use a whole number from 0 to 100 (high = changes rarely = emitted early)";
+}
+
+impl std::fmt::Display for CachePriority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Bake for CachePriority {
+    fn bake(&self, out: &mut String) {
+        out.push_str(&format!("::quarry_core::CachePriority::of({})", self.0));
+    }
+}
+
+impl FromPlain for CachePriority {
+    fn from_plain(plain: crate::bake::Plain) -> Result<Option<Self>, (&'static str, String)> {
+        match plain {
+            crate::bake::Plain::Int(i) => CachePriority::new(i).map(Some).ok_or_else(|| {
+                ("priority-range", format!("{}: {}", CachePriority::out_of_range(i), CachePriority::RANGE))
+            }),
+            other => {
+                Err(("type", format!("the model holds an integer here, but the schema gives {other:?}")))
+            }
+        }
+    }
+}
 /// Folder under which every builder writes its outputs: `/opt/quarry/<name>/`.
 pub const ARTIFACT_ROOT: &str = "/opt/quarry";
 /// The build-context folder every shipped file is under (`COPY quarry/...`; an extension's
@@ -44,8 +107,8 @@ model! {
         pub description: &'static str,
         /// Extensions pulled in automatically; each is also emitted before this one.
         pub depends_on: &'static [&'static str],
-        /// 0..=100: high means "changes rarely", emitted early in each group of the final stage.
-        pub cache_priority: u8,
+        /// High means "changes rarely", emitted early in each group of the final stage.
+        pub cache_priority: CachePriority,
         /// Image the builder stage is made from; `None` means the global default.
         pub builder_base_image: Option<&'static str>,
         /// Packages installed in the final image; an entry may use `{{ options.<name> }}`.
@@ -98,7 +161,7 @@ impl Extension {
         crate_name: "",
         description: "",
         depends_on: &[],
-        cache_priority: DEFAULT_CACHE_PRIORITY,
+        cache_priority: CachePriority::DEFAULT,
         builder_base_image: None,
         apt_packages: &[],
         apt_repositories: &[],
@@ -593,9 +656,6 @@ impl Extension {
         }
         if !Check::OneLine.accepts(self.description) {
             panic!("extension `description` must be one line of text (no control character)");
-        }
-        if self.cache_priority > MAX_CACHE_PRIORITY {
-            panic!("extension `cache_priority` must be in 0..=100");
         }
         let mut i = 0;
         while i < self.depends_on.len() {

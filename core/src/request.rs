@@ -54,8 +54,8 @@ impl Selection {
 pub struct Override {
     /// Image the extension's builder starts from.
     pub builder_base_image: Option<String>,
-    /// Cache priority, 0..=100.
-    pub cache_priority: Option<u32>,
+    /// Cache priority.
+    pub cache_priority: Option<crate::model::CachePriority>,
 }
 
 /// Everything a render depends on.

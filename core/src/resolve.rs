@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::error::Error;
 use crate::hint::Hinted;
-use crate::model::{BuilderFrom, DEFAULT_BUILDER_BASE_IMAGE, Extension, MAX_CACHE_PRIORITY};
+use crate::model::{BuilderFrom, CachePriority, DEFAULT_BUILDER_BASE_IMAGE, Extension};
 use crate::registry::Registry;
 use crate::request::Request;
 use crate::rules;
@@ -23,7 +23,7 @@ pub struct ResolvedExtension {
     /// `[default]` (nothing for a required option that was not given, which is an error).
     pub lists: BTreeMap<String, Vec<String>>,
     /// Effective cache priority (metadata or override).
-    pub priority: u8,
+    pub priority: CachePriority,
     /// Effective builder base image, if the extension has a builder on a base image of its own
     /// (not one that starts from another builder or from the final image).
     pub builder_base_image: Option<String>,
@@ -162,13 +162,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     let mut resolved: BTreeMap<&'static str, ResolvedExtension> = BTreeMap::new();
     for (&name, &ext) in &all {
         let overrides = request.overrides.get(name);
-        let priority = match overrides.and_then(|o| o.cache_priority) {
-            Some(p) if p > u32::from(MAX_CACHE_PRIORITY) => {
-                return Err(Error::InvalidPriority { extension: name.to_owned(), value: p });
-            }
-            Some(p) => p as u8,
-            None => ext.cache_priority,
-        };
+        let priority = overrides.and_then(|o| o.cache_priority).unwrap_or(ext.cache_priority);
         let override_base = overrides.and_then(|o| o.builder_base_image.as_deref());
         let builder_base_image = match ext.builder.map(|b| b.from) {
             None => None,

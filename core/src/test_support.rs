@@ -16,7 +16,7 @@ pub fn ext(name: &'static str, deps: &'static [&'static str], priority: u8) -> E
         crate_name: "test",
         description: "test extension",
         depends_on: deps,
-        cache_priority: priority,
+        cache_priority: crate::model::CachePriority::of(priority),
         setup: Some(Template { file: "setup", source: "RUN echo {{ name }}\n" }),
         ..Extension::EMPTY
     }

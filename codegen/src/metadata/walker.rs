@@ -90,10 +90,10 @@ impl Walker<'_> {
                 },
                 _ => continue,
             };
-            if let Err(message) = value.set(k, plain) {
+            if let Err((rule, message)) = value.set(k, plain) {
                 let path = join(prefix, k);
                 if !self.diagnostics.iter().any(|d| d.key == path) {
-                    self.error(v.span().start, &path, "type", message);
+                    self.error(v.span().start, &path, rule, message);
                 }
             }
         }

@@ -5,7 +5,7 @@ quarry_core::register! {
         name: "demo",
         crate_name: "quarry-ui",
         description: "A demo extension",
-        cache_priority: 101,
+        cache_priority: quarry_core::CachePriority::of(101),
         ..quarry_core::Extension::EMPTY
     };
 }

@@ -12,7 +12,8 @@
 use std::sync::OnceLock;
 
 use quarry_core::{
-    Artifact, Builder, BuilderFrom, ContextFile, Extension, OptionSpec, Registry, Rule, Shell, Template,
+    Artifact, Builder, BuilderFrom, CachePriority, ContextFile, Extension, OptionSpec, Registry, Rule, Shell,
+    Template,
 };
 
 /// The ten extensions of the benchmark's configuration and the one scenario A adds.
@@ -33,6 +34,7 @@ pub fn registry() -> &'static Registry {
 }
 
 const fn ext(name: &'static str, description: &'static str, cache_priority: u8) -> Extension {
+    let cache_priority = CachePriority::of(cache_priority);
     Extension { name, crate_name: "xtask (benchmark)", description, cache_priority, ..Extension::EMPTY }
 }
 
@@ -245,7 +247,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ALL.len());
-        let mut priorities: Vec<u8> = ALL.iter().map(|e| e.cache_priority).collect();
+        let mut priorities: Vec<u8> = ALL.iter().map(|e| e.cache_priority.get()).collect();
         priorities.sort_unstable();
         priorities.dedup();
         assert_eq!(priorities.len(), ALL.len(), "distinct priorities keep the order obvious");

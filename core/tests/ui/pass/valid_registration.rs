@@ -6,7 +6,7 @@ quarry_core::register! {
         crate_name: "quarry-ui-pass",
         description: "A demo tool built from source",
         depends_on: &["curl"],
-        cache_priority: 100,
+        cache_priority: quarry_core::CachePriority::of(100),
         builder_base_image: Some("ghcr.io/example/builder:1.0"),
         apt_packages: &["libssl3", "demo-{{ options.flavor }}"],
         apt_repositories: &[quarry_core::AptRepository {
