@@ -233,14 +233,13 @@ pub fn configure(
                     path.display()
                 ));
             }
-            let resolved = quarry_core::resolve(registry, request).ok();
-            let names: Vec<&str> = resolved
-                .as_ref()
-                .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
-                .unwrap_or_default();
-            if resolved.is_some() {
-                layers.check_overrides(&names)?;
+            // Which extensions the lock may pin: the selection and its dependencies, not a
+            // resolution (the render resolves, once, after the lock's values are in).
+            let names = quarry_core::selected_names(registry, request).ok();
+            if let Some(names) = &names {
+                layers.check_overrides(names)?;
             }
+            let names = names.unwrap_or_default();
             // quarry.toml alone, on the image this command renders, with no host's values but
             // the folder (`cwd` needs one; it never reaches the Dockerfile) and the engine level
             // every engine shares, so every developer and CI runner writes the same lock.
@@ -256,9 +255,7 @@ pub fn configure(
             }
             let user_order = lock::UserOrder::of_project(&project.path);
             if let Some(old) = &old {
-                let own_names: Vec<&str> = quarry_core::resolve(registry, &own)
-                    .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
-                    .unwrap_or_default();
+                let own_names = quarry_core::selected_names(registry, &own).unwrap_or_default();
                 old.seed(&mut own, &own_names);
                 old.seed(request, &names);
             }

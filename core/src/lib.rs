@@ -18,6 +18,7 @@ mod request;
 mod resolve;
 pub mod rules;
 pub mod schema;
+mod select;
 mod shell;
 mod stage;
 mod suggest;
@@ -40,8 +41,9 @@ pub use request::{EngineLevel, HostValues, ImageConfig, Override, Request, Selec
 // The rendered pieces and the writers `render` lays them out with, for tools that lay them out
 // otherwise (the cache benchmark's naive baseline).
 pub use pieces::{BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, pieces};
-pub use resolve::{AddedDependency, Resolved, ResolvedExtension, check_option_values, resolve};
+pub use resolve::{Resolved, ResolvedExtension, check_option_values, resolve};
 pub use rules::Rule;
+pub use select::{AddedDependency, selected_names};
 pub use stage::{APT_PRELUDE, StageWriter, apt_install_step};
 pub use suggest::closest as suggest_closest;
 

@@ -10,6 +10,7 @@ use crate::model::{BuilderFrom, CachePriority, DEFAULT_BUILDER_BASE_IMAGE, Exten
 use crate::registry::Registry;
 use crate::request::Request;
 use crate::rules;
+use crate::select::{AddedDependency, closure, left_out_as_root};
 
 /// An extension as it will be rendered.
 #[derive(Debug, Clone)]
@@ -29,15 +30,6 @@ pub struct ResolvedExtension {
     pub builder_base_image: Option<String>,
     /// Whether the user selected it (rather than it being pulled in as a dependency).
     pub requested: bool,
-}
-
-/// A dependency added because a selected extension needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AddedDependency {
-    /// The added extension.
-    pub name: &'static str,
-    /// The first (by name) extension that needs it.
-    pub required_by: &'static str,
 }
 
 /// The resolved selection, in render order.
@@ -113,13 +105,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     if request.host.root {
         selected.retain(|name, given| {
             let Some(ext) = registry.get(name) else { return true };
-            let mirrors = ext.final_user.is_some()
-                && ext.options.iter().any(|o| o.from_host == Some(crate::model::HostValue::User));
-            let named = ext.options.iter().filter(|o| o.from_host.is_some()).any(|o| {
-                given.contains_key(o.name)
-                    || request.option_defaults.get(*name).is_some_and(|d| d.contains_key(o.name))
-            });
-            if !mirrors || named {
+            if !left_out_as_root(ext, |o| given.contains_key(o), request) {
                 return true;
             }
             notes.push(Hinted::new(
@@ -133,29 +119,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         });
     }
 
-    // Dependencies, transitively; visited in name order so `required_by` is deterministic.
-    let mut all: BTreeMap<&'static str, &'static Extension> = BTreeMap::new();
-    let mut added = Vec::new();
-    let mut queue: Vec<&'static Extension> = selected.keys().filter_map(|name| registry.get(name)).collect();
-    while !queue.is_empty() {
-        queue.sort_by_key(|e| Reverse(e.name));
-        let ext = queue.pop().expect("queue is not empty");
-        if all.insert(ext.name, ext).is_some() {
-            continue;
-        }
-        for dep in ext.depends_on {
-            let dep_ext = registry.get(dep).ok_or_else(|| Error::MissingDependency {
-                extension: ext.name.to_owned(),
-                dependency: (*dep).to_owned(),
-            })?;
-            if !selected.contains_key(dep) {
-                added.push(AddedDependency { name: dep_ext.name, required_by: ext.name });
-            }
-            queue.push(dep_ext);
-        }
-    }
-    added.sort_by(|a, b| (a.name, a.required_by).cmp(&(b.name, b.required_by)));
-    added.dedup_by(|a, b| a.name == b.name);
+    let (all, added) = closure(registry, selected.keys().copied())?;
 
     // Overrides of extensions that are not selected do nothing: the CLI points at the project
     // file's line where that is a mistake.
