@@ -1009,6 +1009,7 @@ fn request(flags: &[&ExtensionFlag], args: &SelectArgs, matches: &ArgMatches) ->
         builder_base_image: args.builder_base_image.clone(),
         overrides: BTreeMap::new(),
         option_defaults: BTreeMap::new(),
+        pinned: BTreeMap::new(),
         engine: match args.engine {
             None | Some(EngineArg::Modern) => EngineLevel::Modern,
             Some(EngineArg::Legacy) => EngineLevel::Legacy,

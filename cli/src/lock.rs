@@ -234,9 +234,9 @@ impl Lock {
     }
 
     /// Fills `request` with the chain order, the final image's own configuration (when the image
-    /// is the locked one and the engine was not asked), and the locked option values and builder
-    /// bases of the extensions it selects (or that `names` adds as dependencies), where the
-    /// command line and the configuration set none.
+    /// is the locked one and the engine was not asked), and the locked option values (as
+    /// `pinned`, which resolution puts under the user's values and preferences) and builder bases
+    /// of the extensions it selects (or that `names` adds as dependencies).
     pub fn seed(&self, request: &mut Request, names: &[&str]) {
         request.locked_order = Some(self.extensions.iter().map(|e| e.name.clone()).collect());
         if request.image_config.is_none()
@@ -260,14 +260,9 @@ impl Lock {
             if !selected {
                 request.extensions.push(Selection::new(e.name.clone()));
             }
-            let selection = request.extensions.iter_mut().find(|s| s.name == e.name).expect("just ensured");
-            // The user file's preferences come before the lock.
-            let preferred = request.option_defaults.get(&e.name);
-            for (k, v) in &e.options {
-                if preferred.is_some_and(|p| p.contains_key(k)) {
-                    continue;
-                }
-                selection.options.entry(k.clone()).or_insert_with(|| v.clone());
+            // Under the user's values and preferences: resolution chooses.
+            if !e.options.is_empty() {
+                request.pinned.insert(e.name.clone(), e.options.clone());
             }
             if let Some(base) = &e.builder_base_image
                 && request.builder_base_image.is_none()

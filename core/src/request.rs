@@ -73,6 +73,9 @@ pub struct Request {
     /// Option values that apply only if the extension is selected (by the user or as a
     /// dependency), under the selections' own values: the user file's preferences.
     pub option_defaults: BTreeMap<String, BTreeMap<String, String>>,
+    /// Option values quarry.lock pins, by extension: under the user's values and preferences,
+    /// over the host's values and the defaults (`resolve` chooses, in one place).
+    pub pinned: BTreeMap<String, BTreeMap<String, String>>,
     /// What the target engine supports.
     pub engine: EngineLevel,
     /// Values of the host running quarry, for options that default to them.

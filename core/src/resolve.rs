@@ -198,12 +198,17 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                 format!("set its options to choose (`quarry show {name}`)"),
             ));
         }
+        // An option's value, by precedence: the user's (the command line over the project file
+        // over the user file, merged by the CLI), the user file's preference, quarry.lock's pin,
+        // the host's value, the default.
         for spec in ext.options.iter().filter(|s| !s.multiple) {
             if let Some(value) = given.and_then(|g| g.get(spec.name)) {
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
             }
-            if let Some(value) = request.option_defaults.get(name).and_then(|d| d.get(spec.name)) {
+            let preferred = request.option_defaults.get(name).and_then(|d| d.get(spec.name));
+            let pinned = request.pinned.get(name).and_then(|d| d.get(spec.name));
+            if let Some(value) = preferred.or(pinned) {
                 check_option(ext, spec.name, value)?;
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
