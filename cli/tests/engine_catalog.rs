@@ -385,7 +385,7 @@ echo "log: $(sudo -n sh -c 'wc -c < /var/log/lastlog 2>/dev/null || echo none')"
 /// cookie and a `docker run` that mounts it; pasted, they give the container the host's cookie
 /// (its family the wildcard `ffff`) under XAUTHORITY, and the host's ~/.gitconfig in root's home.
 #[test]
-#[ignore = "needs the Docker engines `cargo xtask test` starts"]
+#[ignore = "needs the Docker engines `cargo xtask test` starts, and `xauth`"]
 fn x11_gets_a_cookie_and_gitconfig_its_file() {
     let engine = TestEngine::get("MODERN");
     let home = scratch("x11-cookie");

@@ -237,7 +237,7 @@ fn a_warm_run_skips_the_build_and_a_changed_base_does_not() {
 }
 
 #[test]
-#[ignore = "needs the Docker engines `cargo xtask test` starts"]
+#[ignore = "needs the Docker engines and the devcontainer CLI `cargo xtask test` provides"]
 fn the_devcontainer_cli_opens_the_project() {
     let engine = TestEngine::get("MODERN");
     let cli = devcontainer_cli();

@@ -124,6 +124,20 @@ fn render(args: &[String]) -> anyhow::Result<()> {
     quarry_cli::output::stdout(rendered.dockerfile.as_bytes())
 }
 
+/// `cargo test` with `selection` (its own arguments, perhaps `-- TEST ARGS` too), and
+/// `--include-ignored` for the test binaries when asked.
+fn cargo_test_args(selection: &[String], include_ignored: bool) -> Vec<String> {
+    let mut args = vec!["test".to_owned()];
+    args.extend(selection.iter().cloned());
+    if include_ignored {
+        if !selection.iter().any(|a| a == "--") {
+            args.push("--".to_owned());
+        }
+        args.push("--include-ignored".to_owned());
+    }
+    args
+}
+
 /// `cargo xtask test [CARGO TEST ARGS]`: every test with the engines up; arguments, when given,
 /// replace `--workspace --all-targets` (`cargo xtask test -p quarry-cli --test engine_project`).
 fn test(args: &[String]) -> anyhow::Result<()> {
@@ -150,20 +164,20 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     if Command::new("xauth").arg("-V").output().is_err() {
         missing.push("`xauth` (apt-get install xauth)".to_owned());
     }
+    if !Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0") {
+        missing.push("root".to_owned());
+    }
     let ci = std::env::var("CI").as_deref() == Ok("true");
     let include_ignored = missing.is_empty() || ci;
     if !include_ignored {
         eprintln!(
-            "xtask: the ignored tests (engines, root, rocker, the devcontainer CLI) do not run: {} not set; \
+            "xtask: the ignored tests (engines, root, rocker, the devcontainer CLI, xauth) do not run, for want of: {}; \
              `cargo test` lists them as ignored",
             missing.join(", ")
         );
     }
     let status = Command::new(cargo)
-        .arg("test")
-        .args(&selection)
-        .args(if selection.iter().any(|a| a == "--") { None } else { Some("--") }.filter(|_| include_ignored))
-        .args(include_ignored.then_some("--include-ignored"))
+        .args(cargo_test_args(&selection, include_ignored))
         .envs(engines.test_env())
         .envs(rocker.iter().map(|p| ("QUARRY_TEST_ROCKER_PYTHON", p.as_os_str())))
         .envs(devcontainer.iter().map(|p| ("QUARRY_TEST_DEVCONTAINER", p.as_os_str())))
@@ -175,4 +189,25 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         bail!("tests failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cargo_test_args;
+
+    fn args(selection: &[&str], include_ignored: bool) -> Vec<String> {
+        cargo_test_args(&selection.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(), include_ignored)
+    }
+
+    /// The ignored tests run only when asked, and the test binaries get the flag after `--`, the
+    /// caller's own or one of its own.
+    #[test]
+    fn ignored_tests_are_included_only_when_asked() {
+        assert_eq!(args(&["--workspace"], false), ["test", "--workspace"]);
+        assert_eq!(args(&["--workspace"], true), ["test", "--workspace", "--", "--include-ignored"]);
+        assert_eq!(
+            args(&["-p", "x", "--", "engine"], true),
+            ["test", "-p", "x", "--", "engine", "--include-ignored"]
+        );
+    }
 }
