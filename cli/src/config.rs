@@ -194,8 +194,8 @@ impl OptionValue {
 pub struct OverrideConfig {
     /// Image the extension's builder starts from.
     pub builder_base_image: Option<Spanned<String>>,
-    /// Cache priority, checked by `quarry_core::CachePriority::new`.
-    pub cache_priority: Option<Spanned<u32>>,
+    /// Cache priority as written (any integer), checked by `quarry_core::CachePriority::new`.
+    pub cache_priority: Option<Spanned<i64>>,
 }
 
 /// `[build]`.
@@ -420,7 +420,7 @@ impl Loaded {
                 }
             }
             if let Some(p) = &o.cache_priority
-                && quarry_core::CachePriority::new(i64::from(*p.get_ref())).is_none()
+                && quarry_core::CachePriority::new(*p.get_ref()).is_none()
             {
                 return Err(self.error(
                     p.span(),

@@ -438,9 +438,7 @@ impl Layers {
                     entry.builder_base_image = Some(image.get_ref().clone());
                 }
                 // Checked when the file was read (`config.rs`).
-                if let Some(p) =
-                    o.cache_priority.as_ref().and_then(|p| CachePriority::new(i64::from(*p.get_ref())))
-                {
+                if let Some(p) = o.cache_priority.as_ref().and_then(|p| CachePriority::new(*p.get_ref())) {
                     entry.cache_priority = Some(p);
                 }
             }

@@ -174,6 +174,11 @@ fn configuration_errors_point_into_the_file() {
             "quarry.toml:3:18: cache priority 101 is out of range",
             "hint: use a whole number from 0 to 100",
         ),
+        (
+            "image = \"ubuntu:24.04\"\n[overrides.npm]\ncache_priority = -1\n",
+            "quarry.toml:3:18: cache priority -1 is out of range",
+            "hint: use a whole number from 0 to 100",
+        ),
     ];
     let dir = scratch("badconfig");
     for (text, error, hint) in cases {
