@@ -59,7 +59,7 @@ pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result
         target: explain.target.clone(),
         same_output: explain.same_output.iter().cloned().collect::<BTreeSet<_>>(),
         changed_context: changed,
-        image_ids: None,
+        ..Options::default()
     };
     let old_side = Side { text: &old.text, origin: old.origin.clone(), build_args: old_args };
     let new_side = Side { text: &new.text, origin: new.origin.clone(), build_args: new_args };
