@@ -61,6 +61,20 @@ enum Command {
     /// RUN, COPY and ADD step of the stages the target needs, reused or re-run with the reason,
     /// and ends with `N of M steps reused`. Warnings about cache busters go to stderr.
     Explain(ExplainArgs),
+    /// The last build's steps, each reused or re-run, with its reason.
+    ///
+    /// Every build that quarry runs is checked against explain's prediction (old: what this
+    /// project last built on this engine); `why` prints what that build did: for each RUN, COPY
+    /// and ADD step, reused or re-run, its time, and the first change in its key (which file, which
+    /// ARG, which parent), with the prediction where the engine did otherwise.
+    Why,
+    /// Draw the stage graph: builder stages, the final chain and the copies between them.
+    ///
+    /// Mermaid (`--format mermaid`, the default: GitHub and most Markdown viewers draw it), DOT
+    /// (`--format dot`, Graphviz), or SVG (`--format svg`, drawn by Graphviz's `dot`, which must
+    /// be installed). With OLD (and NEW, else the current configuration), each step is coloured by
+    /// explain's prediction for rebuilding OLD as NEW: reused, or re-run.
+    Graph(GraphArgs),
     /// List every extension: name, priority, builder base, options and description.
     List {
         /// Output format.
@@ -326,6 +340,43 @@ struct ExplainArgs {
     old: PathBuf,
     /// The new Dockerfile or configuration [default: the current project's configuration].
     new: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct GraphArgs {
+    /// The previous Dockerfile or configuration: colour each step by explain's prediction.
+    old: Option<PathBuf>,
+    /// The new Dockerfile or configuration [default: the current project's configuration].
+    new: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    format: GraphFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// The format of `quarry graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Mermaid flowchart text.
+    Mermaid,
+    /// Graphviz DOT text.
+    Dot,
+    /// SVG, drawn by Graphviz's `dot`.
+    Svg,
+}
+
+/// How explain models the two builds (`quarry explain` and `quarry graph`).
+#[derive(Debug, Args)]
+struct ModelArgs {
     /// The engine whose cache rules apply: `containerd` (Docker 23+ with the containerd image
     /// store), `classic` (Docker 23+ with the classic store: `COPY --link` is a plain COPY),
     /// `legacy` (Docker 20.10: cache-mount ids and sharing are in the key), or `auto`: the engine
@@ -341,6 +392,10 @@ struct ExplainArgs {
     /// A build argument of the old build only, over `--build-arg` (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
     old_build_arg: Vec<(String, String)>,
+    /// A build argument of the new build only, over `--build-arg` (repeatable). `NAME=` gives an
+    /// empty value, which is not the same as no value: the ARG's default (or nothing) is replaced.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+    new_build_arg: Vec<(String, String)>,
     /// A stage whose output is byte-identical when it runs again (a reproducible builder), or an
     /// image whose copied files are the ones the old build copied at that step, so copies from
     /// it stay cached (repeatable).
@@ -349,9 +404,28 @@ struct ExplainArgs {
     /// A build-context path whose content changed (repeatable); configurations find their own.
     #[arg(long, value_name = "PATH")]
     changed: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+}
+
+/// A parsed `quarry explain` (or the model of a `quarry graph`); without OLD, the old side is
+/// the new one.
+fn explain(old: Option<PathBuf>, new: Option<PathBuf>, model: ModelArgs, format: Format) -> Explain {
+    Explain {
+        old,
+        new,
+        store: match model.engine {
+            StoreArg::Auto => None,
+            StoreArg::Containerd => Some(quarry_buildkit::explain::Store::Containerd),
+            StoreArg::Classic => Some(quarry_buildkit::explain::Store::Classic),
+            StoreArg::Legacy => Some(quarry_buildkit::explain::Store::Legacy),
+        },
+        target: model.target,
+        build_args: model.build_arg,
+        old_build_args: model.old_build_arg,
+        new_build_args: model.new_build_arg,
+        same_output: model.same_output,
+        changed: model.changed,
+        format,
+    }
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -450,8 +524,8 @@ pub struct Up {
 /// A parsed `quarry explain`.
 #[derive(Debug, Clone)]
 pub struct Explain {
-    /// The old Dockerfile or configuration.
-    pub old: PathBuf,
+    /// The old Dockerfile or configuration; `None`: the new one (`quarry graph` without OLD).
+    pub old: Option<PathBuf>,
     /// The new one; `None`: the current project's configuration.
     pub new: Option<PathBuf>,
     /// Engine model; `None`: the engine that answers, else the containerd store.
@@ -462,12 +536,27 @@ pub struct Explain {
     pub build_args: Vec<(String, String)>,
     /// `--old-build-arg` (the old build only, over `--build-arg`).
     pub old_build_args: Vec<(String, String)>,
+    /// `--new-build-arg` (the new build only, over `--build-arg`).
+    pub new_build_args: Vec<(String, String)>,
     /// `--same-output`.
     pub same_output: Vec<String>,
     /// `--changed`.
     pub changed: Vec<String>,
     /// `--format`.
     pub format: Format,
+}
+
+/// A parsed `quarry graph`.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// The model; its old side is the new one unless `compare`.
+    pub explain: Explain,
+    /// OLD was given: colour the steps by the prediction.
+    pub compare: bool,
+    /// `--format`.
+    pub format: GraphFormat,
+    /// `--output`.
+    pub output: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -481,6 +570,10 @@ pub enum Invocation {
     Run(Box<Run>),
     /// `quarry explain`.
     Explain(Box<Explain>),
+    /// `quarry why`.
+    Why,
+    /// `quarry graph`.
+    Graph(Box<Graph>),
     /// `quarry list`.
     List(Format),
     /// `quarry show`.
@@ -823,21 +916,15 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
     let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
     let sub = |name| matches.subcommand_matches(name).expect("the subcommand matched");
     let invocation = match cli.command {
-        Command::Explain(args) => Invocation::Explain(Box::new(Explain {
-            old: args.old,
-            new: args.new,
-            store: match args.engine {
-                StoreArg::Auto => None,
-                StoreArg::Containerd => Some(quarry_buildkit::explain::Store::Containerd),
-                StoreArg::Classic => Some(quarry_buildkit::explain::Store::Classic),
-                StoreArg::Legacy => Some(quarry_buildkit::explain::Store::Legacy),
-            },
-            target: args.target,
-            build_args: args.build_arg,
-            old_build_args: args.old_build_arg,
-            same_output: args.same_output,
-            changed: args.changed,
+        Command::Explain(args) => {
+            Invocation::Explain(Box::new(explain(Some(args.old), args.new, args.model, args.format)))
+        }
+        Command::Why => Invocation::Why,
+        Command::Graph(args) => Invocation::Graph(Box::new(Graph {
+            compare: args.old.is_some(),
+            explain: explain(args.old, args.new, args.model, Format::Text),
             format: args.format,
+            output: args.output,
         })),
         Command::List { format } => Invocation::List(format),
         Command::Show { name, format } => Invocation::Show(name, format),

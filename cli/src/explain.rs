@@ -26,6 +26,41 @@ struct Input {
 
 /// Runs `quarry explain`.
 pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result<()> {
+    let (result, new) = explained(registry, explain)?;
+    match explain.format {
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(&result).context("cannot write JSON")?;
+            text.push('\n');
+            output::stdout(text.as_bytes())
+        }
+        Format::Text => {
+            for warning in &result.warnings {
+                ui::warning_with_hint(&Hinted::new(
+                    printable_lines(&format!("{}: line {}: {}", new.origin, warning.line, warning.message)),
+                    printable_lines(&warning.hint),
+                ));
+            }
+            for assumption in &result.assumptions {
+                ui::note(&printable_lines(&format!("assumed: {assumption}")));
+            }
+            output::stdout(human(&result).as_bytes())
+        }
+    }
+}
+
+/// The new side of an explanation: where it came from and its Dockerfile.
+pub(crate) struct NewSide {
+    /// Where it came from.
+    pub origin: String,
+    /// The Dockerfile.
+    pub text: String,
+}
+
+/// explain's answer for `explain`, and its new side.
+pub(crate) fn explained(
+    registry: &'static Registry,
+    explain: &Explain,
+) -> anyhow::Result<(Explanation, NewSide)> {
     let (store, answered) = match explain.store {
         Some(store) => (store, None),
         None => {
@@ -34,8 +69,11 @@ pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result
         }
     };
     let level = if store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
-    let old = read(registry, Some(&explain.old), level)?;
     let new = read(registry, explain.new.as_deref(), level)?;
+    let old = match &explain.old {
+        Some(path) => read(registry, Some(path), level)?,
+        None => Input { origin: new.origin.clone(), text: new.text.clone(), files: new.files.clone() },
+    };
 
     let mut changed = explain.changed.clone();
     if let (Some(before), Some(after)) = (&old.files, &new.files) {
@@ -48,6 +86,7 @@ pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result
     let mut new_args: BTreeMap<String, String> = explain.build_args.iter().cloned().collect();
     let mut old_args = new_args.clone();
     old_args.extend(explain.old_build_args.iter().cloned());
+    new_args.extend(explain.new_build_args.iter().cloned());
     if store == Store::Legacy {
         // What `quarry build` passes on engines without BUILDKIT_CACHE_MOUNT_NS.
         for args in [&mut old_args, &mut new_args] {
@@ -78,25 +117,7 @@ pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result
             message: printable_lines(&e.to_string()),
             hint: e.hint().map(|h| printable_lines(&h)),
         })?;
-    match explain.format {
-        Format::Json => {
-            let mut text = serde_json::to_string_pretty(&result).context("cannot write JSON")?;
-            text.push('\n');
-            output::stdout(text.as_bytes())
-        }
-        Format::Text => {
-            for warning in &result.warnings {
-                ui::warning_with_hint(&Hinted::new(
-                    printable_lines(&format!("{}: line {}: {}", new.origin, warning.line, warning.message)),
-                    printable_lines(&warning.hint),
-                ));
-            }
-            for assumption in &result.assumptions {
-                ui::note(&printable_lines(&format!("assumed: {assumption}")));
-            }
-            output::stdout(human(&result).as_bytes())
-        }
-    }
+    Ok((result, NewSide { origin: new.origin, text: new.text }))
 }
 
 fn docker() -> String {
