@@ -21,8 +21,11 @@
 //! - `bench render [--runs N] [--quarry PATH]`: the wall time of a whole `quarry` process
 //!   (`--version`, and a render of five extensions) next to one that does nothing, on the release
 //!   binary it builds (or PATH).
-//! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
-//!   engine tests need (see `xtask/engine/`) when they are not running, and stops what it started.
+//! - `test [--engines LIST] [--no-images] [CARGO TEST ARGS]`: the whole test suite, as CI runs
+//!   it. As root, it starts the Docker engines and registries the engine tests need (see
+//!   `xtask/engine/`; everything in one folder, `QUARRY_ENGINE_CACHE`) when they are not running,
+//!   and stops what it started, also when SIGINT, SIGTERM or SIGHUP ends the run (exit 128 + the
+//!   signal).
 
 mod bench;
 mod bench_explain;
@@ -30,6 +33,7 @@ mod bench_remote;
 mod bench_render;
 mod codegen;
 mod engine;
+mod interrupt;
 mod scaffold;
 
 use std::path::{Path, PathBuf};
@@ -42,8 +46,11 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            interrupt::say(&format!("error: {e:#}"));
+            match e.downcast_ref::<interrupt::Interrupted>() {
+                Some(interrupted) => ExitCode::from(interrupted.exit_code()),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -68,7 +75,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench remote-sim [OPTIONS]>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [--engines LIST] [--no-images] [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench remote-sim [OPTIONS]>"
             );
             Ok(())
         }
@@ -117,27 +124,57 @@ fn render(args: &[String]) -> anyhow::Result<()> {
     quarry_cli::output::stdout(rendered.dockerfile.as_bytes())
 }
 
-/// `cargo xtask test [CARGO TEST ARGS]`: every test with the engines up; arguments, when given,
-/// replace `--workspace --all-targets` (`cargo xtask test -p quarry-cli --test engine_project`).
+/// `cargo xtask test [--engines LIST] [--no-images] [CARGO TEST ARGS]`: every test with the
+/// engines up; arguments, when given, replace `--workspace --all-targets` (`cargo xtask test -p
+/// quarry-cli --test engine_project`). `--engines` names what to start instead of every engine
+/// and registry (`engine::parse`), `--no-images` skips the base images.
+///
+/// SIGINT, SIGTERM and SIGHUP are caught from the start: `cargo test` (in a process group of its
+/// own) and its tests are stopped, then whatever this run started, and the exit code is 128 +
+/// the signal (130 for Ctrl-C). The engines are stopped on success and failure alike.
 fn test(args: &[String]) -> anyhow::Result<()> {
-    codegen::check(&workspace())?;
-    let engines = engine::Engines::bring_up()?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let selection: Vec<String> = if args.is_empty() {
-        vec!["--workspace".to_owned(), "--all-targets".to_owned()]
-    } else {
-        args.to_vec()
-    };
-    let status = Command::new(cargo)
-        .arg("test")
-        .args(&selection)
-        .envs(engines.test_env())
-        .current_dir(workspace())
-        .status()
-        .context("cannot run cargo test");
-    engines.tear_down();
-    if !status?.success() {
-        bail!("tests failed");
+    let mut wanted = engine::all();
+    let mut images = true;
+    let mut rest = args;
+    loop {
+        match rest {
+            [flag, list, tail @ ..] if flag == "--engines" => {
+                wanted = engine::parse(list)?;
+                rest = tail;
+            }
+            [flag, tail @ ..] if flag == "--no-images" => {
+                images = false;
+                rest = tail;
+            }
+            [flag] if flag == "--engines" => {
+                bail!("`--engines` needs a list\nhint: `--engines MODERN,LEGACY` or `none`")
+            }
+            _ => break,
+        }
     }
-    Ok(())
+    codegen::check(&workspace())?;
+    let signals = interrupt::Signals::catch()?;
+    let mut engines = engine::Engines::default();
+    let result = engines.bring_up(&wanted, images, &signals).and_then(|()| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let selection: Vec<String> = if rest.is_empty() {
+            vec!["--workspace".to_owned(), "--all-targets".to_owned()]
+        } else {
+            rest.to_vec()
+        };
+        let mut command = Command::new(cargo);
+        command.arg("test").args(&selection).envs(engines.test_env()).current_dir(workspace());
+        let (status, _) = interrupt::run(&mut command, Some(&signals), "INT")?;
+        if !status.success() {
+            bail!("tests failed");
+        }
+        Ok(())
+    });
+    engines.tear_down();
+    // A signal during the tear-down still ends the run as interrupted.
+    match (result, signals.check()) {
+        (Err(e), _) if e.is::<interrupt::Interrupted>() => Err(e),
+        (_, Err(interrupted)) => Err(interrupted.into()),
+        (result, Ok(())) => result,
+    }
 }
