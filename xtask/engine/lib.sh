@@ -7,6 +7,10 @@ QE_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$QE_LIB_DIR/env.sh"
 quarry_engine_paths || exit 2
 
+# mount and umount (debootstrap's, and ours for what a killed one left) keep libmount's
+# table here, not in /run/mount.
+export LIBMOUNT_UTAB=$QE_RUN/utab
+
 # A script stopped by a signal still runs its EXIT trap (clean-up), after its foreground child.
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -318,9 +322,10 @@ qe_net_down() {
         sysctl -qw "net.ipv4.ip_forward=$(cat "$QE_RUN/ip_forward")"
         rm -f "$QE_RUN/ip_forward"
     fi
-    # Folders dockerd and containerd make whatever their flags say (the shims' sockets, the
-    # plugin sockets' folder), once empty.
-    rmdir /run/containerd/s /run/containerd /run/docker/plugins /run/docker 2>/dev/null || true
+    # Folders the daemons make whatever their flags say, once empty: containerd's for its
+    # shims' sockets, dockerd's for plugin sockets, and runc's default root, which BuildKit's
+    # runc executor uses for the containers of RUN steps.
+    rmdir /run/containerd/s /run/containerd /run/docker/plugins /run/docker /run/runc 2>/dev/null || true
 }
 
 # qe_run_dir_done: remove the runtime folder once nothing of this folder runs.
@@ -331,7 +336,7 @@ qe_run_dir_done() {
         [ -e "$f" ] && return 0
     done
     # ip_forward and nft-tables stay while another folder's engine holds them.
-    rm -f "$QE_RUN/xtables.lock" "$QE_RUN/iptables-backend"
+    rm -f "$QE_RUN/xtables.lock" "$QE_RUN/iptables-backend" "$QE_RUN/utab" "$QE_RUN/utab.lock"
     rm -f "$QE_RUN"/*.launched
     rmdir "$QE_RUN" 2>/dev/null || true
 }
