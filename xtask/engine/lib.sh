@@ -38,7 +38,8 @@ QE_BOOKWORM_PACKAGES="docker.io containerd runc tini iptables nftables busybox-s
 QE_TRIXIE_PACKAGES="docker.io docker-cli docker-buildx containerd tini"
 
 # qe_fetch SUITE DIR WITH_MISSING_LIBS PKG...: download PKG... of Debian SUITE from the
-# machine's own mirror and unpack them into DIR/root; with WITH_MISSING_LIBS=1 also the
+# machine's own mirror and unpack them into DIR/root (the .debs are not kept); with
+# WITH_MISSING_LIBS=1 also the
 # packages they depend on that this machine has not installed (what `apt-get install`
 # would add, computed with `apt-get -s` against the machine's dpkg status). Cached: DIR/.complete
 # names the packages asked for, and a second call with the same list does nothing.
@@ -74,8 +75,9 @@ EOF
     (cd "$d.tmp/debs" && apt-get "${a[@]}" download $(printf '%s\n' "${pkgs[@]}" | sort -u) >&2)
     local f
     for f in "$d.tmp"/debs/*.deb; do dpkg -x "$f" "$d.tmp/root"; done
-    rm -rf "$d.tmp/lists" "$d.tmp/cache" "$d.tmp/srcparts" # only needed for the download
     { printf '%s\n' "$want"; ls "$d.tmp/debs"; } >"$d.tmp/.complete"
+    # Only needed for the download and the unpacking (.complete names the files fetched).
+    rm -rf "$d.tmp/lists" "$d.tmp/cache" "$d.tmp/srcparts" "$d.tmp/debs"
     rm -rf "$d"
     mkdir -p "$(dirname "$d")"
     mv "$d.tmp" "$d"
