@@ -82,6 +82,8 @@ quarry_engine_vars() {
     QE_CONFIG=$QE_DIR/docker-config        # DOCKER_CONFIG (holds cli-plugins/docker-buildx)
     QE_DAEMON_JSON=$QE_DIR/daemon.json
     QE_LOG=$QE_DIR/dockerd.log
+    # Its containers' cgroups (the default, /docker, would be shared with a system Docker).
+    QE_CGROUP=/${QE_RUN##*/}/$1
     QE_BRIDGE=qbr$QE_TAG
     QE_GATEWAY=172.31.$QE_NET.1
     QE_SUBNET=172.31.$QE_NET.0/24
@@ -95,7 +97,7 @@ quarry_engine_vars() {
         [ -n "$QE_DOCKER" ] || QE_DOCKER=$QE_TRIXIE/root/usr/bin/docker
     fi
     export QE_KIND QE_SOCK QE_HOST QE_PIDFILE QE_EXEC_ROOT QE_DIR QE_DATA_ROOT QE_CONFIG \
-        QE_DAEMON_JSON QE_LOG QE_BRIDGE QE_GATEWAY QE_SUBNET QE_DOCKER QE_TAG QE_NET QE_BASE
+        QE_DAEMON_JSON QE_LOG QE_CGROUP QE_BRIDGE QE_GATEWAY QE_SUBNET QE_DOCKER QE_TAG QE_NET QE_BASE
 }
 
 quarry_engine_env() {

@@ -72,6 +72,7 @@ EOF
         # shellcheck disable=SC2207
         pkgs+=($(apt-get "${a[@]}" -s install --no-install-recommends "$@" | awk '$1 == "Inst" {print $2}'))
     fi
+    # shellcheck disable=SC2046 # one word per package
     (cd "$d.tmp/debs" && apt-get "${a[@]}" download $(printf '%s\n' "${pkgs[@]}" | sort -u) >&2)
     local f
     for f in "$d.tmp"/debs/*.deb; do dpkg -x "$f" "$d.tmp/root"; done
@@ -150,7 +151,7 @@ qe_kill_naming() {
     local pids p
     pids=$(qe_pids_naming "$1")
     [ -n "$pids" ] || return 0
-    qe_log "stopping what is left of it: $(echo $pids)"
+    qe_log "stopping what is left of it: ${pids//$'\n'/ }"
     # shellcheck disable=SC2086
     kill -TERM $pids 2>/dev/null || true
     for _ in $(seq 1 50); do
@@ -169,6 +170,27 @@ qe_umount_under() {
     awk -v d="${1%/}/" '{ p = $5; gsub(/\\040/, " ", p); if (index(p "/", d) == 1) print p }' \
         /proc/self/mountinfo | sort -r | while IFS= read -r m; do
         umount -l "$m" 2>/dev/null || true
+    done
+}
+
+# qe_cgroup_done: once the daemon is gone, kill what is left in its containers' cgroups
+# ($QE_CGROUP in every hierarchy: the processes of containers whose shim was killed outlive
+# it) and remove the cgroups, and their parent when empty.
+qe_cgroup_done() {
+    local h d pids
+    for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
+        d=$h$QE_CGROUP
+        [ -d "$d" ] || continue
+        for _ in $(seq 1 25); do
+            pids=$(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null || true)
+            [ -n "$pids" ] || break
+            qe_log "killing what is left in $d: ${pids//$'\n'/ }"
+            # shellcheck disable=SC2086
+            kill -KILL $pids 2>/dev/null || true
+            sleep 0.2
+        done
+        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        rmdir "$(dirname "$d")" 2>/dev/null || true
     done
 }
 

@@ -115,6 +115,7 @@ PATH=$DPATH setsid "$DOCKERD" \
     --pidfile "$QE_PIDFILE" \
     --bridge "$QE_BRIDGE" \
     --iptables=false \
+    --cgroup-parent "$QE_CGROUP" \
     </dev/null >>"$QE_LOG" 2>&1 3>&- &
 # (3>&-: the daemon must not keep the caller's stdout open, or `$(start.sh 26c)` hangs)
 child=$!

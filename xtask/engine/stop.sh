@@ -42,7 +42,7 @@ if pid=$(qe_daemon_pid); then
     # Containers still running are killed first: dockerd would give each 10 s to stop.
     running=$(timeout 10 env DOCKER_HOST="$QE_HOST" DOCKER_CONFIG="$QE_CONFIG" "$QE_DOCKER" ps -q 2>/dev/null || true)
     if [ -n "$running" ]; then
-        qe_log "killing its running containers: $(echo $running)"
+        qe_log "killing its running containers: ${running//$'\n'/ }"
         # shellcheck disable=SC2086
         timeout 30 env DOCKER_HOST="$QE_HOST" DOCKER_CONFIG="$QE_CONFIG" "$QE_DOCKER" kill $running >/dev/null 2>&1 || true
     fi
@@ -74,6 +74,9 @@ fi
 # What a killed dockerd leaves: its containerd and the shims, which all name the exec root.
 qe_kill_naming "$QE_EXEC_ROOT/"
 qe_kill_naming "--exec-root $QE_EXEC_ROOT "
+qe_cgroup_done
+# What a killed dockerd leaves mounted (its data root on itself, containers' root file systems).
+[ ! -d "$QE_DATA_ROOT" ] || qe_umount_under "$QE_DATA_ROOT"
 if [ -d "$QE_EXEC_ROOT" ]; then
     qe_umount_under "$QE_EXEC_ROOT"
     rm -rf --one-file-system "$QE_EXEC_ROOT"

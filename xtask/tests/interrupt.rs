@@ -43,7 +43,8 @@ fn packages() -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// What is in the folders an install or a daemon's defaults would write to.
+/// What is in the folders an install or a daemon's defaults would write to, and the top-level
+/// cgroups.
 fn system_entries() -> BTreeSet<String> {
     const FOLDERS: &[&str] = &[
         "/etc",
@@ -65,8 +66,14 @@ fn system_entries() -> BTreeSet<String> {
         "/run/docker",
         "/opt",
     ];
+    // And the cgroups at the top of every hierarchy (an engine's containers' parent).
+    let mut folders: Vec<PathBuf> = FOLDERS.iter().map(PathBuf::from).collect();
+    folders.push(PathBuf::from("/sys/fs/cgroup"));
+    if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
+        folders.extend(hierarchies.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
     let mut seen = BTreeSet::new();
-    for folder in FOLDERS {
+    for folder in folders {
         if let Ok(entries) = std::fs::read_dir(folder) {
             for e in entries.flatten() {
                 seen.insert(e.path().display().to_string());
