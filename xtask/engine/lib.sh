@@ -254,8 +254,9 @@ qe_net_up() {
         local owner
         owner=$(qe_bridge_owner "$QE_BRIDGE")
         [ "$owner" = "$QE_OWNER" ] ||
-            qe_die "bridge $QE_BRIDGE exists and is not this folder's (its alias: '$owner');" \
-                "is an engine of another QUARRY_ENGINE_CACHE running with the same kind name?"
+            qe_die "bridge $QE_BRIDGE exists and is not this folder's (its alias: '$owner'):" \
+                "an engine of another QUARRY_ENGINE_CACHE with the same name, or one an older" \
+                "checkout left (those had no alias); if nothing uses it: ip link del $QE_BRIDGE"
     else
         ip link add "$QE_BRIDGE" type bridge
         ip link set dev "$QE_BRIDGE" alias "$QE_OWNER"
@@ -310,6 +311,10 @@ qe_net_up() {
 # engine bridge of any folder is left.
 qe_net_down() {
     local rule
+    if ip link show "$QE_BRIDGE" >/dev/null 2>&1 && [ "$(qe_bridge_owner "$QE_BRIDGE")" != "$QE_OWNER" ]; then
+        # Another folder's engine of the same name: the bridge and the rules are its own.
+        return 0
+    fi
     if [ -x "$QE_BOOKWORM/root/usr/sbin/xtables-nft-multi" ]; then
         while IFS= read -r rule; do
             # shellcheck disable=SC2086
@@ -321,7 +326,7 @@ qe_net_down() {
             done
         done < <(qe_rules)
     fi
-    if ip link show "$QE_BRIDGE" >/dev/null 2>&1 && [ "$(qe_bridge_owner "$QE_BRIDGE")" = "$QE_OWNER" ]; then
+    if ip link show "$QE_BRIDGE" >/dev/null 2>&1; then
         ip link del "$QE_BRIDGE"
     fi
     # Another engine's bridge (of any folder, or of an older checkout) still needs them.
