@@ -248,7 +248,7 @@ fn script_with(
     let what = args.join(" ");
     let path = crate::workspace().join("xtask/engine").join(name);
     let mut command = Command::new("bash");
-    command.arg(&path).args(args).stdout(Stdio::piped()).stderr(if quiet {
+    command.arg(&path).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(if quiet {
         Stdio::null()
     } else {
         Stdio::inherit()

@@ -163,7 +163,13 @@ fn test(args: &[String]) -> anyhow::Result<()> {
             rest.to_vec()
         };
         let mut command = Command::new(cargo);
-        command.arg("test").args(&selection).envs(engines.test_env()).current_dir(workspace());
+        // In a background process group a read of the terminal would stop it (SIGTTIN).
+        command
+            .arg("test")
+            .args(&selection)
+            .envs(engines.test_env())
+            .current_dir(workspace())
+            .stdin(std::process::Stdio::null());
         let (status, _) = interrupt::run(&mut command, Some(&signals), "INT")?;
         if !status.success() {
             bail!("tests failed");
