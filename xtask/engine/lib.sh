@@ -351,9 +351,13 @@ qe_net_down() {
         sysctl -qw "net.ipv4.ip_forward=$(cat "$QE_RUN/ip_forward")"
         rm -f "$QE_RUN/ip_forward"
     fi
-    # Folders the daemons make whatever their flags say, once empty: containerd's for its
-    # shims' sockets, dockerd's for plugin sockets, and runc's default root, which BuildKit's
-    # runc executor uses for the containers of RUN steps.
+}
+
+# qe_system_dirs_done: remove the folders the daemons make whatever their flags say, when
+# empty (whoever made them: they hold sockets and state of running containers only):
+# containerd's for its shims' sockets, dockerd's for plugin sockets, and runc's default root,
+# which BuildKit's runc executor uses for the containers of RUN steps.
+qe_system_dirs_done() {
     rmdir /run/containerd/s /run/containerd /run/docker/plugins /run/docker /run/runc 2>/dev/null || true
 }
 

@@ -85,5 +85,6 @@ rm -f "$QE_PIDFILE" "$QE_SOCK" "$QE_RUN/$KIND.launched"
 if [ -n "$QE_NET" ]; then
     qe_net_down
 fi
+qe_system_dirs_done
 qe_run_dir_done
 [ -z "$stopped" ] || qe_log "stopped"
