@@ -162,16 +162,21 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
         }
     }
     let docker = &prepared.docker;
-    // The tag names the render; the id also changes when a base image does.
+    // The tag names the render; its labels also say the base images it was built from. (Its id
+    // changes with every build on the containerd store, whose attestations carry the build's
+    // time: images without quarry's labels are compared by id.)
     let image_id = container::image_id(docker, &prepared.tag).unwrap_or_default();
+    let labels = quarry_docker::current::labels(docker, &prepared.tag);
+    let same_image = |e: &container::Existing| {
+        e.image == prepared.tag
+            && if labels.0.is_empty() || labels.1.is_empty() {
+                e.image_id == image_id
+            } else {
+                e.render == labels
+            }
+    };
     match project.existing(docker) {
-        Some(e)
-            if e.image == prepared.tag
-                && e.image_id == image_id
-                && e.run == hash
-                && e.name == name
-                && !up.recreate =>
-        {
+        Some(e) if same_image(&e) && e.run == hash && e.name == name && !up.recreate => {
             if !e.running {
                 docker_ok(docker, &["start", &name])?;
                 ui::note(&format!("started `{name}`"));
@@ -180,7 +185,7 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
             }
         }
         Some(e) => {
-            let image = e.image != prepared.tag || e.image_id != image_id;
+            let image = !same_image(&e);
             let settings = e.run != hash || e.name != name;
             let what = match (image, settings) {
                 (true, true) => Some("the image and the run-time settings"),
@@ -374,11 +379,11 @@ pub(crate) fn down_command(registry: &Registry) -> anyhow::Result<()> {
 pub(crate) fn ps_command(registry: &Registry) -> anyhow::Result<()> {
     let project = Project::find(registry)?;
     let current = current_tag(registry).ok();
-    let current_id = current.as_ref().and_then(|tag| container::image_id(&docker(), tag));
+    let labels = current.as_ref().map(|tag| quarry_docker::current::labels(&docker(), tag));
     let mut out = String::from("NAME                                      STATE      CURRENT  IMAGE\n");
     for e in container::list(&docker(), Some(&project.folder)) {
         let now = match &current {
-            Some(tag) if *tag == e.image && current_id.as_deref() == Some(e.image_id.as_str()) => "yes",
+            Some(tag) if *tag == e.image && labels.as_ref() == Some(&e.render) => "yes",
             Some(_) => "no",
             None => "?",
         };

@@ -287,6 +287,17 @@ fn image_ids(docker: &str, images: &BTreeSet<String>) -> BTreeMap<String, String
 /// The predicted steps beside what the engine did, matched by stage and position; engine steps
 /// the model does not know of are kept too.
 fn compare(predicted: &[StepReport], ran: &[Ran]) -> Vec<StepRecord> {
+    // BuildKit names no stage in a one-stage file's steps (`[2/3] RUN ...`), even a named one.
+    let stages: BTreeSet<&str> = predicted.iter().map(|p| p.stage.as_str()).collect();
+    let only = (stages.len() == 1).then(|| stages.first().copied()).flatten();
+    let ran: Vec<Ran> = ran
+        .iter()
+        .map(|r| match only {
+            Some(only) if r.stage.is_empty() => Ran { stage: only.to_owned(), ..r.clone() },
+            _ => r.clone(),
+        })
+        .collect();
+    let ran = ran.as_slice();
     let mut out: Vec<StepRecord> = predicted
         .iter()
         .map(|p| {
@@ -392,7 +403,7 @@ fn describe_difference(s: &StepRecord) -> String {
 }
 
 fn shorten(text: &str) -> String {
-    let first = text.lines().next().unwrap_or_default();
+    let first = text.lines().next().unwrap_or_default().trim_end_matches('\\').trim_end();
     if first.chars().count() <= 70 {
         return first.to_owned();
     }
@@ -548,6 +559,9 @@ mod tests {
             v => panic!("{v:?}"),
         }
         assert!(matches!(Verdict::of(&same, false, true), Verdict::FirstBuild { .. }));
+        // A one-stage file's steps carry no stage name in BuildKit's progress.
+        let unnamed = compare(&p, &[ran("", 2, true), ran("", 3, false)]);
+        assert!(matches!(Verdict::of(&unnamed, true, true), Verdict::Agree { reused: 1, total: 2 }));
         assert!(matches!(Verdict::of(&same, true, false), Verdict::NoProgress));
     }
 

@@ -10,14 +10,16 @@ use std::process::Output;
 
 use common::{TestEngine, scratch, stderr, stdout, token};
 
+/// A project that copies one file per value into the image: a new value is a new copy step.
 fn write_config(project: &Path, values: &[&str]) {
-    let list: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+    let mut copies = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        std::fs::write(project.join(format!("f{i}.txt")), format!("{v}\n")).unwrap();
+        copies.push(format!("{{ path = \"f{i}.txt\", dest = \"/etc/probe/f{i}.txt\" }}"));
+    }
     std::fs::write(
         project.join("quarry.toml"),
-        format!(
-            "image = \"debian:bookworm\"\nextensions = [\"env\"]\n\n[options.env]\nvalue = [{}]\n",
-            list.join(", ")
-        ),
+        format!("image = \"debian:bookworm\"\ncopy = [{}]\n", copies.join(", ")),
     )
     .unwrap();
 }
@@ -50,7 +52,7 @@ fn builds_say_they_went_as_predicted_and_report_when_not() {
     let first = format!("A={}", token());
     write_config(&project, &[&first]);
     quarry(&engine, &project, &home, &["build", "--progress", "plain"], false);
-    // A change: a second value, so the extension's environment file changes.
+    // A change: a second file to copy.
     let second = format!("B={}", token());
     write_config(&project, &[&first, &second]);
     let out = quarry(&engine, &project, &home, &["build", "--progress", "plain"], false);
@@ -68,7 +70,11 @@ fn builds_say_they_went_as_predicted_and_report_when_not() {
     let out = quarry(&engine, &project, &home, &["build", "--progress", "plain"], true);
     let err = stderr(&out);
     assert!(err.contains("step(s) differ"), "{err}");
-    assert!(err.contains("predicted to run (QUARRY_TEST_MISPREDICT"), "{err}");
+    assert!(
+        err.contains("predicted to run (")
+            && err.contains("QUARRY_TEST_MISPREDICT: predicted to run on purpose"),
+        "{err}"
+    );
     let report = err
         .lines()
         .find_map(|l| l.split("the report `").nth(1).and_then(|r| r.split('`').next()))
@@ -78,7 +84,7 @@ fn builds_say_they_went_as_predicted_and_report_when_not() {
         text.contains("## The last build's Dockerfile") && text.contains("## This build's Dockerfile"),
         "{text}"
     );
-    assert!(text.contains(&second) && text.contains(&third), "both Dockerfiles' files are named: {text}");
+    assert!(text.contains("f1.txt") && text.contains("f2.txt"), "both Dockerfiles are there: {text}");
     assert!(text.contains("## Progress") && text.contains("CACHED"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }

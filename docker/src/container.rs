@@ -79,6 +79,9 @@ pub struct Existing {
     pub image: String,
     /// The id of the image it runs.
     pub image_id: String,
+    /// The render and base-image digests of its image (`crate::current`'s labels, which the
+    /// container carries from its image).
+    pub render: (String, String),
     /// The hash of its run settings (its label).
     pub run: String,
     /// The project folder (its label).
@@ -107,6 +110,7 @@ fn parse_inspect(json: &str) -> Option<Existing> {
         status: v["State"]["Status"].as_str().unwrap_or_default().to_owned(),
         image: label(LABEL_IMAGE),
         image_id: v["Image"].as_str().unwrap_or_default().to_owned(),
+        render: (label(crate::current::RENDER_LABEL), label(crate::current::BASES_LABEL)),
         run: label(LABEL_RUN),
         project: label(LABEL_PROJECT),
         worktree: label(LABEL_WORKTREE),

@@ -61,9 +61,7 @@ impl Inputs {
     pub fn is_built(&self, docker: &str, tag: &str) -> bool {
         let mut names = vec![tag];
         names.extend(self.bases.iter().map(String::as_str));
-        let format = format!(
-            "{{{{.Id}}}} {{{{index .Config.Labels \"{RENDER_LABEL}\"}}}} {{{{index .Config.Labels \"{BASES_LABEL}\"}}}}"
-        );
+        let format = labels_format();
         let Some(lines) = inspect(docker, &names, &format) else { return false };
         let Some((image, bases)) = lines.split_first() else { return false };
         let mut fields = image.split(' ');
@@ -71,6 +69,22 @@ impl Inputs {
         let ids: Vec<String> = bases.iter().filter_map(|l| l.split(' ').next()).map(str::to_owned).collect();
         render == Some(self.render.as_str()) && digest == Some(bases_digest(&self.bases, &ids).as_str())
     }
+}
+
+/// `docker image inspect`'s format for an image's id and its two labels (an image without labels,
+/// such as a base, gives its id alone: `index` of no labels is an error).
+fn labels_format() -> String {
+    format!(
+        "{{{{.Id}}}} {{{{with .Config.Labels}}}}{{{{index . \"{RENDER_LABEL}\"}}}} {{{{index . \"{BASES_LABEL}\"}}}}{{{{end}}}}"
+    )
+}
+
+/// The two labels of `tag` (render, bases), empty when it has none or the engine has no `tag`.
+pub fn labels(docker: &str, tag: &str) -> (String, String) {
+    let line =
+        inspect(docker, &[tag], &labels_format()).and_then(|l| l.into_iter().next()).unwrap_or_default();
+    let mut fields = line.split(' ').skip(1);
+    (fields.next().unwrap_or_default().to_owned(), fields.next().unwrap_or_default().to_owned())
 }
 
 /// One digest of the bases' names and ids, in name order.
