@@ -596,6 +596,47 @@ fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<Extensio
             })?;
         }
     }
+    // An alias has its own flag and flags for the options it leaves open (`--ros-jazzy`,
+    // `--ros-jazzy-variant`); the selection names the alias, which resolution turns into the
+    // extension with the alias's values.
+    for (ext, alias) in registry.aliases() {
+        let base = alias.name.replace('_', "-");
+        let mut add = |flag: ExtensionFlag| -> Result<(), String> {
+            if fixed.contains(&flag.long) {
+                return Err(format!(
+                    "flag `--{}` of alias `{}` collides with a built-in flag",
+                    flag.long, alias.name
+                ));
+            }
+            if let Some(prev) = claimed.get(&flag.long) {
+                return Err(format!(
+                    "flag `--{}` is claimed by extension `{prev}` and by alias `{}`",
+                    flag.long, alias.name
+                ));
+            }
+            claimed.insert(flag.long.clone(), alias.name);
+            flags.insert(flag.long.clone(), flag);
+            Ok(())
+        };
+        add(ExtensionFlag {
+            long: base.clone(),
+            extension: alias.name,
+            option: None,
+            aliases: Vec::new(),
+            multiple: false,
+            optional_value: false,
+        })?;
+        for option in ext.options.iter().filter(|o| !alias.options.iter().any(|a| a.option == o.name)) {
+            add(ExtensionFlag {
+                long: format!("{base}-{}", option.name.replace('_', "-")),
+                extension: alias.name,
+                option: Some(option.name),
+                aliases: Vec::new(),
+                multiple: option.multiple,
+                optional_value: false,
+            })?;
+        }
+    }
     Ok(flags.into_values().collect())
 }
 
@@ -625,7 +666,7 @@ fn with_flags<'a>(
                 .after_long_help("");
             for flag in flags.clone() {
                 let Some(ext) = registry.get(flag.extension) else { continue };
-                sub = sub.arg(flag_arg(ext, flag));
+                sub = sub.arg(flag_arg(registry, ext, flag));
             }
             sub
         });
@@ -633,15 +674,23 @@ fn with_flags<'a>(
     command
 }
 
-/// The clap argument of one generated flag of `ext`.
-fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
+/// The clap argument of one generated flag of `ext` (or of an alias of it).
+fn flag_arg(registry: &Registry, ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     // Grouped under their extension, and only in `--help`: `-h` stays one screen.
     let arg = Arg::new(flag.id())
         .long(flag.long.clone())
         .hide_short_help(true)
         .help_heading(format!("Extension `{}`", ext.name));
     let Some(spec) = flag.option.and_then(|option| ext.option(option)) else {
-        return arg.action(ArgAction::SetTrue).help(ext.description);
+        let help = match registry.alias(flag.extension) {
+            Some((_, alias)) => {
+                let set: Vec<String> =
+                    alias.options.iter().map(|o| format!("{} `{}`", o.option, o.value)).collect();
+                format!("`{}` with {}", ext.name, set.join(", "))
+            }
+            None => ext.description.to_owned(),
+        };
+        return arg.action(ArgAction::SetTrue).help(help);
     };
     let mut help = spec.description.to_owned();
     if spec.multiple && !help.contains("repeatable") {
@@ -656,6 +705,9 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     } else {
         arg
     };
+    // An alias's option flags (`--ros-jazzy-variant`) are accepted but not listed: the
+    // extension's own flags say the same.
+    let arg = arg.hide(registry.alias(flag.extension).is_some());
     arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
 }
 
@@ -664,7 +716,11 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
 /// there, so a mistyped name gets quarry's own "did you mean" rather than clap's list.)
 pub fn command_for_completions(registry: &Registry) -> Result<clap::Command, String> {
     use clap::builder::PossibleValuesParser;
-    let names: Vec<String> = registry.iter().map(|e| e.name.to_owned()).collect();
+    let names: Vec<String> = registry
+        .iter()
+        .map(|e| e.name.to_owned())
+        .chain(registry.aliases().map(|(_, a)| a.name.to_owned()))
+        .collect();
     let flags = extension_flags(registry)?;
     let mut command = command(registry)?;
     command = command.mut_subcommand("show", |sub| {

@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use quarry_core::{
-    AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, ContextFile, Download,
-    Extension, Extract, OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify,
+    Alias, AptRepository, Arch, ArchSource, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat,
+    ContextFile, Download, Extension, Extract, ImagesOfValue, OptionSpec, OptionValue, PinnedSha256, RunSpec,
+    Shell, Template, Verify,
 };
 
 use crate::metadata::{self, DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
@@ -120,6 +121,13 @@ fn extension(m: &Metadata, origin: &str) -> Extension {
                     name: text(&r.name),
                     key_url: text(&r.key_url),
                     source: text(&r.source),
+                    arch_sources: slice(
+                        r.arch_sources
+                            .iter()
+                            .map(|(a, l)| ArchSource { arch: arch(a), line: text(l) })
+                            .collect(),
+                    ),
+                    key_fingerprints: texts(&r.key_fingerprints),
                 })
                 .collect(),
         ),
@@ -135,6 +143,30 @@ fn extension(m: &Metadata, origin: &str) -> Extension {
         workdir: m.workdir.as_deref().map(text),
         home: m.home.as_deref().map(text),
         supported_images: texts(&m.supported_images),
+        supported_images_by: slice(
+            m.supported_images_by
+                .iter()
+                .map(|e| ImagesOfValue {
+                    option: text(&e.option),
+                    value: text(&e.value),
+                    images: texts(&e.images),
+                })
+                .collect(),
+        ),
+        aliases: slice(
+            m.aliases
+                .iter()
+                .map(|a| Alias {
+                    name: text(&a.name),
+                    options: slice(
+                        a.options
+                            .iter()
+                            .map(|(o, v)| OptionValue { option: text(o), value: text(v) })
+                            .collect(),
+                    ),
+                })
+                .collect(),
+        ),
         options: slice(
             m.options
                 .iter()
@@ -169,6 +201,7 @@ fn extension(m: &Metadata, origin: &str) -> Extension {
             args: texts(&m.run.args),
             group_add: texts(&m.run.group_add),
             xauthority: m.run.xauthority,
+            keep_container: m.run.keep_container,
         },
     }
 }

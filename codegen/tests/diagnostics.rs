@@ -49,6 +49,7 @@ fn render(diagnostics: &[Diagnostic]) -> String {
 fn fixtures_are_all_there() {
     let cases = fixtures();
     for expected in [
+        "apt_repository_rules",
         "artifact_outside_out_dir",
         "bad_apt_package",
         "bad_name",
@@ -59,6 +60,7 @@ fn fixtures_are_all_there() {
         "many_mistakes",
         "missing_template_file",
         "option_default_fails_rule",
+        "option_images_and_aliases",
         "priority_out_of_range",
         "self_dependency",
         "template_output_forbidden",
