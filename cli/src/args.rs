@@ -1069,12 +1069,6 @@ const ROCKER_FLAGS: &[(&str, &str)] = &[
     ("user-preserve-home", "`--home` mounts the home folder"),
     ("extension-blacklist", "`!NAME` in `extensions` of quarry.toml removes an extension the user file adds"),
     ("oyr-run-arg", "`--run-arg ARG`"),
-    ("group-add", "`--run-arg=--group-add=GROUP`"),
-    ("ipc", "`--run-arg=--ipc=MODE`"),
-    ("expose", "`--run-arg=--expose=PORT`"),
-    ("cpus", "`--run-arg=--cpus=N`"),
-    ("memory", "`--run-arg=--memory=SIZE`"),
-    ("detach", "`--run-arg=--detach`"),
     ("gpus", "`--nvidia-gpus all`"),
     ("isaacsim", "`--isaac-sim`"),
 ];
