@@ -13,6 +13,7 @@ pub static LINKED: &[&quarry_core::Extension] = &[
     &quarry_ext_colcon::EXTENSION,
     &quarry_ext_conda::EXTENSION,
     &quarry_ext_cpu_limits::EXTENSION,
+    &quarry_ext_cuda::EXTENSION,
     &quarry_ext_curl::EXTENSION,
     &quarry_ext_cwd::EXTENSION,
     &quarry_ext_deps_devtools::EXTENSION,
@@ -60,5 +61,6 @@ pub static LINKED: &[&quarry_core::Extension] = &[
     &quarry_ext_user::EXTENSION,
     &quarry_ext_uv::EXTENSION,
     &quarry_ext_volume::EXTENSION,
+    &quarry_ext_vulkan::EXTENSION,
     &quarry_ext_x11::EXTENSION,
 ];

@@ -345,6 +345,84 @@ fn rmw_installs_the_images_ros_middleware_and_sets_it() {
 }
 
 #[test]
+fn cuda_comes_from_nvidias_repository_for_the_images_release_with_the_key_pinned() {
+    let out = render(&request("ubuntu:22.04", &["cuda"]));
+    assert!(
+        out.contains("amd64) echo \"deb [signed-by=/etc/apt/keyrings/cuda-cuda.asc,EB693B3035CD5710E231E123A4B469963BF863CC] https://developer.download.nvidia.com/compute/cuda/repos/$(. /etc/os-release && echo $ID$VERSION_ID | tr -d .)/x86_64/ /\""),
+        "{out}"
+    );
+    assert!(out.contains("arm64) echo \"deb [signed-by="), "{out}");
+    assert!(out.contains("/sbsa/ /\" > /etc/apt/sources.list.d/cuda-cuda.list ;;"), "{out}");
+    assert!(out.contains("      cuda-toolkit-12-8\n"), "{out}");
+    assert!(out.contains("NVIDIA_REQUIRE_CUDA=cuda>=12.8"), "{out}");
+    let mirror = Selection::new("cuda")
+        .with_option("version", "12.6")
+        .with_option("mirror", "http://mirror.example.com/cuda");
+    let out = render(&Request { extensions: vec![mirror], ..request("ubuntu:24.04", &[]) });
+    assert!(out.contains("http://mirror.example.com/cuda/$(. /etc/os-release"), "{out}");
+    assert!(out.contains("      cuda-toolkit-12-6\n"), "{out}");
+    let bad = Selection::new("cuda").with_option("version", "12.x");
+    let e = quarry_core::render(reg(), &Request { extensions: vec![bad], ..request("ubuntu:24.04", &[]) })
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("invalid value \"12.x\" for option `version` of extension `cuda`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn isaac_sim_versions_follow_their_ubuntu_release() {
+    let version = |image: &str, given: Option<&str>| -> Result<String, quarry_core::Error> {
+        let mut s = Selection::new("isaac_sim");
+        if let Some(v) = given {
+            s = s.with_option("version", v);
+        }
+        let rendered = quarry_core::render(reg(), &Request { extensions: vec![s], ..request(image, &[]) })?;
+        let r = rendered.resolved.extensions.iter().find(|r| r.extension.name == "isaac_sim").unwrap();
+        assert!(
+            rendered.dockerfile.contains(&format!("\"isaacsim[all,extscache]=={}\"", r.options["version"]))
+        );
+        Ok(r.options["version"].clone())
+    };
+    // deps_rocker's 4.5.0 on 22.04 (Python 3.10), 6.x on 24.04 (Python 3.12).
+    assert_eq!(version("ubuntu:22.04", None).unwrap(), "4.5.0");
+    assert_eq!(version("ubuntu:24.04", None).unwrap(), "6.1.0");
+    assert_eq!(version("ubuntu:22.04", Some("4.2.0")).unwrap(), "4.2.0");
+    let e = version("ubuntu:22.04", Some("6.1.0")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "`isaac_sim` with version `6.1.0` needs the final image `ubuntu:24.04` or `ubuntu:noble`, but it is `ubuntu:22.04`"
+    );
+    assert!(
+        e.hint().unwrap().starts_with("on `ubuntu:22.04`, choose version `4.5.0` or `4.2.0`"),
+        "{:?}",
+        e.hint()
+    );
+    let e = version("ubuntu:24.04", Some("4.5.0")).unwrap_err();
+    assert!(e.hint().unwrap().contains("`6.2.0` or `6.1.0` or `6.0.0`"), "{:?}", e.hint());
+}
+
+#[test]
+fn vulkan_with_nvidia_has_nvidias_icd() {
+    let out = render(&request("ubuntu:24.04", &["vulkan", "nvidia"]));
+    assert!(out.contains("libvulkan1 mesa-vulkan-drivers vulkan-tools"), "{out}");
+    assert!(
+        out.contains("COPY --link quarry/nvidia/files/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json"),
+        "{out}"
+    );
+    let alone = quarry_core::render(reg(), &request("ubuntu:24.04", &["vulkan"])).unwrap();
+    assert!(!alone.dockerfile.contains("nvidia_icd.json"));
+    let icd = quarry_core::render(reg(), &request("ubuntu:24.04", &["nvidia"]))
+        .unwrap()
+        .files
+        .into_iter()
+        .find(|f| f.path == "quarry/nvidia/files/nvidia_icd.json")
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&icd.contents).unwrap();
+    assert_eq!(json["ICD"]["library_path"], "libGLX_nvidia.so.0");
+}
+
+#[test]
 fn no_syntax_directive_and_one_cache_arg_per_stage() {
     let out = render(&request("ubuntu:24.04", &FIVE));
     assert!(!out.to_lowercase().contains("# syntax"));

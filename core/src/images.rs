@@ -84,13 +84,22 @@ pub(crate) fn check(
     let needs = entry.images.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(" or ");
     let flag = format!("{}-{}", ext.flag(), option.replace('_', "-"));
     if placed(&all, image) {
-        let fits: Vec<&str> = all.iter().filter(|e| image_in(e.images, image)).map(|e| e.value).collect();
+        // The values that suit the image: a `one_of` in its order, versions newest first; the
+        // one suggested is the one an unset option would take.
+        let mut fits: Vec<&str> = all.iter().filter(|e| image_in(e.images, image)).map(|e| e.value).collect();
+        let spec = ext.option(option);
+        match spec.map(|s| s.rule) {
+            Some(Rule::OneOf(values)) => fits.sort_by_key(|v| values.iter().position(|x| x == v)),
+            _ => fits.sort_by(|a, b| version_key(b).cmp(&version_key(a)).then_with(|| b.cmp(a))),
+        }
+        let suggested =
+            spec.and_then(|s| default_for(ext, s, image).or(Some(s.default)).filter(|d| fits.contains(d)));
         let hint = match fits.as_slice() {
             [] => format!("render with `{}`, or an image built from it", entry.images[0]),
             fits => format!(
                 "on `{image}`, choose {option} {} (`{flag} {}`); or render with `{}`",
                 fits.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(" or "),
-                fits[0],
+                suggested.unwrap_or(fits[0]),
                 entry.images[0]
             ),
         };
