@@ -50,6 +50,7 @@ pub static LINKED: &[&quarry_core::Extension] = &[
     &quarry_ext_pulse::EXTENSION,
     &quarry_ext_rmw::EXTENSION,
     &quarry_ext_ros::EXTENSION,
+    &quarry_ext_ros_workspace::EXTENSION,
     &quarry_ext_shm_size::EXTENSION,
     &quarry_ext_spacenav::EXTENSION,
     &quarry_ext_spec_kit::EXTENSION,

@@ -252,6 +252,10 @@ struct BuildArgs {
     /// Target platform, e.g. `linux/arm64`.
     #[arg(long, value_name = "PLATFORM")]
     platform: Option<String>,
+    /// An SSH agent or keys for the build's steps that mount one (`docker build --ssh`):
+    /// `default` is `$SSH_AUTH_SOCK`, for `ros_workspace`'s private repositories (repeatable).
+    #[arg(long = "build-ssh", value_name = "ID[=SOCKET]")]
+    build_ssh: Vec<String>,
     /// Progress output: `auto`, `plain` or `tty`.
     #[arg(long, value_name = "TYPE")]
     progress: Option<String>,
@@ -927,6 +931,7 @@ fn build(flags: &[&ExtensionFlag], args: BuildArgs, matches: &ArgMatches) -> Bui
             platform: args.platform,
             progress: args.progress,
             shm_size: None,
+            ssh: args.build_ssh,
         },
         project: None,
     }
@@ -983,6 +988,7 @@ fn request(flags: &[&ExtensionFlag], args: &SelectArgs, matches: &ArgMatches) ->
         host: HostValues::default(),
         locked_order: None,
         image_config: None,
+        project_files: BTreeMap::new(),
     }
 }
 

@@ -260,6 +260,9 @@ pub fn configure(
             Some(ProjectLock { path: Some(path), old, request: own, user_order })
         }
     };
+    // The project's files extensions ship (a ROS workspace's package.xml files), read here so
+    // that rendering reads nothing from the host.
+    crate::project_files::collect(registry, request)?;
     Ok(Configured { layers, lock, locked, base })
 }
 

@@ -61,8 +61,8 @@ pub fn options(ext: &Extension) -> Vec<String> {
         .map(|o| {
             let text = default_text(o);
             let chars: Vec<char> = text.chars().collect();
-            let text = if chars.len() > 48 {
-                let head: String = chars[..31].iter().collect();
+            let text = if chars.len() > 44 {
+                let head: String = chars[..27].iter().collect();
                 let tail: String = chars[chars.len() - 16..].iter().collect();
                 format!("{head}…{tail}")
             } else {

@@ -276,6 +276,14 @@ env = ["@UPPER@_VERSION={{ options.version }}"]
 # keep_container = true                 # no `--rm`: the container stays after it stops
 # args = ["--shm-size=1g"]
 
+# Files of the project the build needs, and nothing else of it: every file of these names below
+# the folder an `abs_path` option names is shipped at `{{ context }}/project/`, so a step that
+# mounts that folder runs again only when they change (a ROS workspace's package.xml files).
+# [project_files]
+# folder_option = "workspace"           # an option with rule = "abs_path", from_host = "cwd"
+# names = ["package.xml"]
+# skip_folders_with = ["COLCON_IGNORE"] # folders holding one of these are skipped
+
 # Options: `--@FLAG@-<option> VALUE`. Each has a description, a rule (or `one_of`), and a default
 # (or `required = true`). Values are checked against the rule before they reach the Dockerfile.
 [options.version]

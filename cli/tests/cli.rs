@@ -2124,3 +2124,64 @@ fn rockers_built_ins_give_rockers_run_arguments() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `ros_workspace` ships the workspace's package.xml files and nothing else of it: not its
+/// sources, not colcon's build/install/log (marked COLCON_IGNORE), not hidden folders.
+#[test]
+fn ros_workspace_ships_only_the_package_xml_files() {
+    let dir = scratch("ros-workspace");
+    let ws = dir.join("ws");
+    for (rel, text) in [
+        ("src/driver/package.xml", "<package><name>driver</name></package>"),
+        ("src/driver/src/main.cpp", "int main() {}"),
+        ("src/tools/nested/package.xml", "<package><name>tools</name></package>"),
+        ("install/COLCON_IGNORE", ""),
+        ("install/share/driver/package.xml", "installed copy"),
+        (".git/package.xml", "not this"),
+    ] {
+        std::fs::create_dir_all(ws.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(ws.join(rel), text).unwrap();
+    }
+    let out = dir.join("out/Dockerfile");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let o = quarry_in(
+        &ws,
+        "/nonexistent/config",
+        &["render", "ubuntu:24.04", "--ros", "--ros-workspace", "-o", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let project = dir.join("out/quarry/ros_workspace/project");
+    let mut shipped = Vec::new();
+    let mut stack = vec![project.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                shipped.push(p.strip_prefix(&project).unwrap().display().to_string());
+            }
+        }
+    }
+    shipped.sort();
+    assert_eq!(shipped, [".quarry-project-files", "src/driver/package.xml", "src/tools/nested/package.xml"]);
+    let dockerfile = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        dockerfile.contains(
+            "--mount=type=bind,source=quarry/ros_workspace/project,target=/tmp/quarry-ros-workspace"
+        )
+    );
+    // Another folder by its option; one that is not a folder is an error naming the option.
+    let o = quarry_in(
+        &dir,
+        "/nonexistent/config",
+        &["render", "ubuntu:24.04", "--ros-workspace-path", "/nonexistent/ws"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: `ros_workspace` cannot collect its files below `/nonexistent/ws`: it is not a folder\n\
+         hint: point `--ros-workspace-path` at the project's folder\n"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -114,6 +114,15 @@ pub fn emit(m: &Metadata) -> String {
         })
         .collect();
     field(&mut s, "aliases", &slice(&aliases));
+    let project_files = m.project_files.as_ref().map(|(folder, names, skip)| {
+        format!(
+            "::quarry_core::ProjectFiles {{ folder_option: {}, names: {}, skip_folders_with: {} }}",
+            lit(folder),
+            str_slice(names),
+            str_slice(skip)
+        )
+    });
+    field(&mut s, "project_files", &option(project_files));
     let options: Vec<String> = m
         .options
         .iter()

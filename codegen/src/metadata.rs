@@ -106,6 +106,7 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     let apt_repositories = w.repositories(root, &name, &options, &option_names);
     let supported_images_by = w.images_by(root, &options);
     let aliases = w.aliases(root, &name, &options);
+    let project_files = w.project_files(root, &options);
     let builder = w.builder(root, &name, &options, &option_names);
     let setup = w.template_key(root, "", "setup", Slot::Setup, &name, &options, &option_names);
     let setup_after_copies = w.boolean(root, "", "setup_after_copies", false);
@@ -187,6 +188,7 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         supported_images,
         supported_images_by,
         aliases,
+        project_files,
         options,
         files,
         run,

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use quarry_core::{
     Alias, AptRepository, Arch, ArchSource, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat,
-    ContextFile, Download, Extension, Extract, ImagesOfValue, OptionSpec, OptionValue, PinnedSha256, RunSpec,
-    Shell, Template, Verify,
+    ContextFile, Download, Extension, Extract, ImagesOfValue, OptionSpec, OptionValue, PinnedSha256,
+    ProjectFiles, RunSpec, Shell, Template, Verify,
 };
 
 use crate::metadata::{self, DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
@@ -153,6 +153,11 @@ fn extension(m: &Metadata, origin: &str) -> Extension {
                 })
                 .collect(),
         ),
+        project_files: m.project_files.as_ref().map(|(folder, names, skip)| ProjectFiles {
+            folder_option: text(folder),
+            names: texts(names),
+            skip_folders_with: texts(skip),
+        }),
         aliases: slice(
             m.aliases
                 .iter()

@@ -161,6 +161,14 @@ pub enum Error {
         /// The fix: the values that work on the image, or the image to use.
         hint: String,
     },
+    /// A collected project file's path cannot be written into the build context.
+    #[error("extension `{extension}` collected the project file {path:?}, whose path cannot be shipped")]
+    InvalidProjectFile {
+        /// The extension.
+        extension: String,
+        /// The path.
+        path: String,
+    },
     /// A download's version has no pinned sha256: the user's choice of version, not a fault of
     /// the extension.
     #[error("template `{template}` of extension `{extension}` failed: {message}")]
@@ -208,6 +216,9 @@ impl Error {
             Self::BuilderFromMissing { .. } | Self::Template { .. } => EXTENSION_FAULT.to_owned(),
             Self::NoOwnBuilderBase { .. } => "remove `builder_base_image` from its overrides".to_owned(),
             Self::UnpinnedDownload { hint, .. } | Self::UnsupportedImage { hint, .. } => hint.clone(),
+            Self::InvalidProjectFile { .. } => {
+                "rename it to letters, digits, `.`, `_`, `-`, `+`, `@` and `/`, or leave it out".to_owned()
+            }
             Self::AliasConflict { extension, .. } => {
                 format!("give one of them: the alias, or `{extension}` with the option you want")
             }

@@ -31,13 +31,13 @@ pub use hint::{Hint, Hinted};
 pub use model::{
     ARTIFACT_ROOT, Alias, AptRepository, Arch, ArchSource, ArchUrl, Artifact, Builder, BuilderFrom,
     ChecksumFormat, ContextFile, DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension,
-    Extract, HostValue, ImagesOfValue, MAX_CACHE_PRIORITY, OptionSpec, OptionValue, PinnedSha256, RunSpec,
-    Shell, Template, Verify, XAUTHORITY_PATH,
+    Extract, HostValue, ImagesOfValue, MAX_CACHE_PRIORITY, OptionSpec, OptionValue, PROJECT_FILES_DIR,
+    PinnedSha256, ProjectFiles, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
 };
 pub use pieces::{BuildFile, CONTEXT_DIR, ENTRYPOINT_PATH, ENV_DIR, FINAL_STAGE};
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
 pub use render::{Rendered, render};
-pub use request::{EngineLevel, HostValues, ImageConfig, Override, Request, Selection};
+pub use request::{EngineLevel, HostValues, ImageConfig, Override, ProjectFile, Request, Selection};
 // The rendered pieces and the writers `render` lays them out with, for tools that lay them out
 // otherwise (the cache benchmark's naive baseline).
 pub use pieces::{BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, pieces};

@@ -77,6 +77,11 @@ pub struct Extension {
     /// Other names of the extension, each with option values it sets: `ros_jazzy` is `ros` with
     /// `distro` `jazzy`. Selecting an alias selects the extension with those values.
     pub aliases: &'static [Alias],
+    /// Files of the project the build needs, collected by the CLI from a host folder (an
+    /// option's value) and shipped in the build context at `quarry/<name>/project/`: only these
+    /// (a ROS workspace's `package.xml` files), so a step that mounts them runs again only when
+    /// they change.
+    pub project_files: Option<ProjectFiles>,
     /// Options with defaults and validation rules.
     pub options: &'static [OptionSpec],
     /// Files shipped in the build context under `quarry/<name>/`.
@@ -108,6 +113,7 @@ impl Extension {
         supported_images: &[],
         supported_images_by: &[],
         aliases: &[],
+        project_files: None,
         options: &[],
         files: &[],
         run: RunSpec::EMPTY,
@@ -142,6 +148,21 @@ pub struct OptionValue {
     /// The value.
     pub value: &'static str,
 }
+
+/// What the CLI collects from the project for an extension (`[project_files]`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProjectFiles {
+    /// The option whose value is the host folder to collect below (an `abs_path` option).
+    pub folder_option: &'static str,
+    /// The file names collected, at any depth (`package.xml`).
+    pub names: &'static [&'static str],
+    /// A folder holding a file of one of these names is skipped with all below it
+    /// (`COLCON_IGNORE`); hidden folders always are.
+    pub skip_folders_with: &'static [&'static str],
+}
+
+/// Where an extension's project files land in the build context, below `quarry/<name>/`.
+pub const PROJECT_FILES_DIR: &str = "project";
 
 /// One architecture's `deb` line of an apt repository whose path names the architecture in its
 /// own way (NVIDIA's `x86_64` and `sbsa`).
@@ -769,6 +790,33 @@ impl Extension {
                 j += 1;
             }
             i += 1;
+        }
+        if let Some(p) = &self.project_files {
+            let mut found = false;
+            let mut i = 0;
+            while i < self.options.len() {
+                if rules::str_eq(self.options[i].name, p.folder_option) {
+                    found = matches!(self.options[i].rule, Rule::AbsPath) && !self.options[i].multiple;
+                }
+                i += 1;
+            }
+            if !found {
+                panic!("`project_files.folder_option` must name a single `abs_path` option of the extension");
+            }
+            let mut i = 0;
+            while i < p.names.len() {
+                if !rules::is_file_name(p.names[i]) {
+                    panic!("`project_files.names` must be file names");
+                }
+                i += 1;
+            }
+            let mut i = 0;
+            while i < p.skip_folders_with.len() {
+                if !rules::is_file_name(p.skip_folders_with[i]) {
+                    panic!("`project_files.skip_folders_with` must be file names");
+                }
+                i += 1;
+            }
         }
         let mut i = 0;
         while i < self.supported_images_by.len() {

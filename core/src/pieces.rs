@@ -237,6 +237,32 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
                 });
             }
         }
+        // The project's files the CLI collected: the folder always exists (a fixed note in it),
+        // so a step may mount it whether or not the project has any.
+        if let Some(spec) = &ext.project_files {
+            let dir = format!("{CONTEXT_DIR}/{}/{}", ext.name, crate::model::PROJECT_FILES_DIR);
+            files.push(BuildFile {
+                path: format!("{dir}/.quarry-project-files"),
+                contents: Cow::Owned(
+                    format!("the project's files named {} (written by quarry)\n", spec.names.join(", "))
+                        .into_bytes(),
+                ),
+                executable: false,
+            });
+            for f in request.project_files.get(ext.name).map(Vec::as_slice).unwrap_or_default() {
+                if !rules::is_rel_path(&f.path) || f.path.ends_with(".quarry-project-files") {
+                    return Err(Error::InvalidProjectFile {
+                        extension: ext.name.to_owned(),
+                        path: f.path.clone(),
+                    });
+                }
+                files.push(BuildFile {
+                    path: format!("{dir}/{}", f.path),
+                    contents: Cow::Owned(f.contents.clone()),
+                    executable: false,
+                });
+            }
+        }
         let mut copied_files = Vec::new();
         for f in ext.files {
             let path = format!("{CONTEXT_DIR}/{}/{}", ext.name, f.path);

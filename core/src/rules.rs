@@ -275,6 +275,22 @@ pub const fn is_size(s: &str) -> bool {
         || (i + 2 == b.len() && unit(b[i]) && !byte(b[i]) && byte(b[i + 1]))
 }
 
+/// A plain file name: `[A-Za-z0-9._+-]`, 1 to 128 characters, not `.` or `..` (`package.xml`).
+pub const fn is_file_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 128 || str_eq(s, ".") || str_eq(s, "..") {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !(b[i].is_ascii_alphanumeric() || matches!(b[i], b'.' | b'_' | b'+' | b'-')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// See [`Rule::Decimal`].
 pub const fn is_decimal(s: &str) -> bool {
     let b = s.as_bytes();
@@ -1239,6 +1255,8 @@ mod tests {
         assert!(is_https_url("https://example.org/key.asc"));
         assert!(!is_https_url("http://example.org/key.asc"));
         assert!(is_decimal("1.5") && is_decimal("2") && !is_decimal("1.") && !is_decimal(".5"));
+        assert!(is_file_name("package.xml") && is_file_name("COLCON_IGNORE"));
+        assert!(!is_file_name("a/b") && !is_file_name("..") && !is_file_name("a b"));
         assert!(!is_decimal("1.5.2") && !is_decimal("x"));
         assert!(is_size("1gb") && is_size("512MB") && is_size("2g") && !is_size("1bb") && !is_size("1gg"));
         assert!(is_key_fingerprint("C1CF6E31E6BADE8868B172B4F42ED6FBAB17C654"));

@@ -324,6 +324,12 @@ pub static EXTENSION: Table = Table {
              other options have flags under the alias too (`--ros-jazzy-variant`), and giving a set \
              option another value is an error.",
         ),
+        key(
+            "project_files",
+            Type::Table(&PROJECT_FILES),
+            "none",
+            "files of the project the build needs, see [below](#project_files).",
+        ),
         key("options", Type::NamedTables(&OPTION), "none", "see [below](#options)."),
         key("files", Type::Tables(&FILE), "`[]`", "see [below](#files)."),
         key("run", Type::Table(&RUN), "none", "see [below](#run)."),
@@ -630,6 +636,39 @@ pub static APT_REPOSITORY: Table = Table {
     ],
 };
 
+/// `[project_files]`.
+pub static PROJECT_FILES: Table = Table {
+    path: "project_files",
+    keys: &[
+        required(
+            "folder_option",
+            Type::String,
+            "an option of this extension with `rule = \"abs_path\"` (`project-files`), usually \
+             `from_host = \"cwd\"`: the host folder the CLI collects below, at `render`, `build` and \
+             `run`.",
+        ),
+        required(
+            "names",
+            Type::Strings,
+            "file names (`[A-Za-z0-9._+-]`, `project-files`): every file of one of these names below \
+             the folder, at any depth, is shipped at `{{ context }}/project/<its path>`; nothing \
+             else of the project is. A step that mounts that folder (`RUN \
+             --mount=type=bind,source={{ context }}/project,target=...`) has them as its only input \
+             from the project, so it runs again when they change and never when another file does. \
+             The folder always exists (a fixed `.quarry-project-files` note), hidden folders are \
+             skipped, links to folders are not followed, and the walk stops with an error past \
+             200,000 entries or 64 MiB.",
+        ),
+        key(
+            "skip_folders_with",
+            Type::Strings,
+            "`[]`",
+            "file names (`project-files`): a folder holding one of them is skipped with everything \
+             below it (`COLCON_IGNORE`, which colcon writes into `build/`, `install/` and `log/`).",
+        ),
+    ],
+};
+
 /// `[[files]]`.
 pub static FILE: Table = Table {
     path: "files",
@@ -731,8 +770,18 @@ pub static RUN: Table = Table {
 };
 
 /// Every table, in documentation order.
-pub static TABLES: &[&Table] =
-    &[&EXTENSION, &BUILDER, &ARTIFACT, &DOWNLOAD, &OPTION, &APT_REPOSITORY, &FILE, &SHELL, &RUN];
+pub static TABLES: &[&Table] = &[
+    &EXTENSION,
+    &BUILDER,
+    &ARTIFACT,
+    &DOWNLOAD,
+    &OPTION,
+    &APT_REPOSITORY,
+    &PROJECT_FILES,
+    &FILE,
+    &SHELL,
+    &RUN,
+];
 
 impl Table {
     /// The key named `name`.

@@ -177,6 +177,8 @@ pub struct Metadata {
     pub supported_images_by: Vec<ImagesMeta>,
     /// Aliases.
     pub aliases: Vec<AliasMeta>,
+    /// Project files: (folder option, names, skip markers).
+    pub project_files: Option<(String, Vec<String>, Vec<String>)>,
     /// Options.
     pub options: Vec<OptionMeta>,
     /// Context files.

@@ -293,6 +293,46 @@ impl Walker<'_> {
         out
     }
 
+    /// `[project_files]`: a folder option of rule `abs_path` and plain file names.
+    pub(super) fn project_files(
+        &mut self,
+        root: &Table<'_>,
+        options: &[OptionMeta],
+    ) -> Option<(String, Vec<String>, Vec<String>)> {
+        let t = self.table(root, "", "project_files")?;
+        let prefix = "project_files";
+        let folder = self.string(t, prefix, "folder_option", false)?;
+        let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(0);
+        if let Some(o) = self.named_option(
+            options,
+            &folder,
+            at("folder_option"),
+            "project_files.folder_option",
+            "project-files",
+        ) {
+            self.check(
+                o.rule == Rule::AbsPath,
+                at("folder_option"),
+                "project_files.folder_option",
+                "project-files",
+                || format!("`{folder}` must have `rule = \"abs_path\"`: it names a folder of the host"),
+            );
+        }
+        let names = self.string_array(t, prefix, "names");
+        let skip = self.string_array(t, prefix, "skip_folders_with");
+        for (key, list) in [("names", &names), ("skip_folders_with", &skip)] {
+            for n in list {
+                self.check(rules::is_file_name(n), at(key), &join(prefix, key), "project-files", || {
+                    format!("{n:?} is not a file name: letters, digits, `.`, `_`, `+`, `-`")
+                });
+            }
+        }
+        self.check(!names.is_empty(), at("names"), "project_files.names", "project-files", || {
+            "needs at least one file name".to_owned()
+        });
+        Some((folder, names, skip))
+    }
+
     /// The single-value option `option`, or a diagnostic under `rule`.
     fn named_option<'o>(
         &mut self,
