@@ -19,6 +19,11 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     feed(OFFSET, bytes)
 }
 
+/// FNV-1a of the concatenation of `parts`, without concatenating them.
+pub fn fnv1a_of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
+    parts.into_iter().fold(OFFSET, feed)
+}
+
 /// FNV-1a over length-prefixed fields, so that no two sequences of fields give the same input
 /// (`"ab", "c"` is not `"a", "bc"`). The first field names the kind of thing hashed.
 #[derive(Debug, Clone)]
@@ -52,6 +57,11 @@ impl Hasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hash_of_parts_is_the_hash_of_their_concatenation() {
+        assert_eq!(fnv1a_of([&b"foo"[..], b"", b"bar"]), fnv1a(b"foobar"));
+    }
 
     #[test]
     fn fnv1a_matches_the_published_test_vectors() {

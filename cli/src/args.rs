@@ -61,6 +61,20 @@ enum Command {
     /// RUN, COPY and ADD step of the stages the target needs, reused or re-run with the reason,
     /// and ends with `N of M steps reused`. Warnings about cache busters go to stderr.
     Explain(ExplainArgs),
+    /// The last build's steps, each reused or re-run, with its reason.
+    ///
+    /// Every build that quarry runs is checked against explain's prediction (old: what this
+    /// project last built on this engine); `why` prints what that build did: for each RUN, COPY
+    /// and ADD step, reused or re-run, its time, and the first change in its key (which file, which
+    /// ARG, which parent), with the prediction where the engine did otherwise.
+    Why,
+    /// Draw the stage graph: builder stages, the final chain and the copies between them.
+    ///
+    /// Mermaid (`--format mermaid`, the default: GitHub and most Markdown viewers draw it), DOT
+    /// (`--format dot`, Graphviz), or SVG (`--format svg`, drawn by Graphviz's `dot`, which must
+    /// be installed). With OLD (and NEW, else the current configuration), each step is coloured by
+    /// explain's prediction for rebuilding OLD as NEW: reused, or re-run.
+    Graph(GraphArgs),
     /// List every extension: name, priority, builder base, options and description.
     List {
         /// Output format.
@@ -94,6 +108,30 @@ enum Command {
         #[arg(long)]
         reorder: bool,
     },
+    /// Start this project's dev container: built if needed, then kept running.
+    ///
+    /// One container per project folder (and so per worktree), named and labelled so that it is
+    /// found again after a restart. Run again, it reuses the container when nothing changed; when
+    /// the image or the run-time settings changed it says what and replaces the container when
+    /// told (`--replace`, or yes at the prompt), never while sessions are open in it unless
+    /// `--force`. Writes `.devcontainer/devcontainer.json` for VS Code and the devcontainer CLI.
+    Up(UpArgs),
+    /// Open a session in this project's dev container (started with `up` if needed).
+    ///
+    /// As the image's user, in its working folder, with the environment the image's entrypoint
+    /// gives (`docker exec` through quarry's entrypoint), with a terminal when there is one.
+    /// Several sessions may run at once.
+    Enter {
+        /// The command [default: bash].
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Stop this project's dev container (it keeps its state; `up` or `enter` starts it again).
+    Stop,
+    /// Remove this project's dev container. Volumes and the project's files are never touched.
+    Down,
+    /// This project's dev containers: name, state, the image they run, and whether it is current.
+    Ps,
     /// Run rocker's command line: the same options, built and run by quarry.
     ///
     /// rocker 0.4's options with deps_rocker's and off-your-rocker's, read as rocker reads them
@@ -108,7 +146,8 @@ enum Command {
     /// Run the folder's rockerc.yaml (with ~/.rockerc.yaml), as rockerc does.
     ///
     /// `--<extension>` words join its `args`, the first other word replaces its image, the rest is
-    /// the command. A link to quarry named `rockerc` is the same command.
+    /// the command. As rockerc, it keeps one container for the folder and opens a shell in it
+    /// (`quarry rockerc --help`). A link to quarry named `rockerc` is the same command.
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Rockerc {
         /// Extensions to add, the image and the command.
@@ -141,9 +180,9 @@ enum Command {
     },
     /// Convert a rocker configuration (rockerc.yaml) or a deps_rocker `*.deps.yaml` into quarry.toml.
     ///
-    /// With `deps` in the rockerc's `args`, every `*.deps.yaml` below its folder is converted
-    /// too: apt and pip packages and scripts become `apt`, `pip` and `scripts`, layer for layer
-    /// (`*_tools`, `*_base`, the plain key, `script_post`). What has no equivalent is named.
+    /// deps_rocker's `deps` (in `args`, or `deps: PATTERN`) becomes quarry.toml's `deps`, which
+    /// reads the deps files where they are, every layer; a deps file alone becomes `deps` naming
+    /// it. What `quarry build` would refuse in them is named now. What has no equivalent is named.
     Import {
         /// The rockerc file.
         file: PathBuf,
@@ -284,11 +323,64 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct UpArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Replace the container when the image or the run-time settings changed, without asking.
+    #[arg(long, short = 'y')]
+    replace: bool,
+    /// Replace it even while sessions are open in it.
+    #[arg(long)]
+    force: bool,
+    /// Make the container anew even when nothing changed (what is inside it but in mounted
+    /// folders is lost).
+    #[arg(long)]
+    recreate: bool,
+}
+
+#[derive(Debug, Args)]
 struct ExplainArgs {
     /// The previous Dockerfile or configuration.
     old: PathBuf,
     /// The new Dockerfile or configuration [default: the current project's configuration].
     new: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct GraphArgs {
+    /// The previous Dockerfile or configuration: colour each step by explain's prediction.
+    old: Option<PathBuf>,
+    /// The new Dockerfile or configuration [default: the current project's configuration].
+    new: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    format: GraphFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// The format of `quarry graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Mermaid flowchart text.
+    Mermaid,
+    /// Graphviz DOT text.
+    Dot,
+    /// SVG, drawn by Graphviz's `dot`.
+    Svg,
+}
+
+/// How explain models the two builds (`quarry explain` and `quarry graph`).
+#[derive(Debug, Args)]
+struct ModelArgs {
     /// The engine whose cache rules apply: `containerd` (Docker 23+ with the containerd image
     /// store), `classic` (Docker 23+ with the classic store: `COPY --link` is a plain COPY),
     /// `legacy` (Docker 20.10: cache-mount ids and sharing are in the key), or `auto`: the engine
@@ -304,6 +396,10 @@ struct ExplainArgs {
     /// A build argument of the old build only, over `--build-arg` (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
     old_build_arg: Vec<(String, String)>,
+    /// A build argument of the new build only, over `--build-arg` (repeatable). `NAME=` gives an
+    /// empty value, which is not the same as no value: the ARG's default (or nothing) is replaced.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+    new_build_arg: Vec<(String, String)>,
     /// A stage whose output is byte-identical when it runs again (a reproducible builder), or an
     /// image whose copied files are the ones the old build copied at that step, so copies from
     /// it stay cached (repeatable).
@@ -312,9 +408,28 @@ struct ExplainArgs {
     /// A build-context path whose content changed (repeatable); configurations find their own.
     #[arg(long, value_name = "PATH")]
     changed: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+}
+
+/// A parsed `quarry explain` (or the model of a `quarry graph`); without OLD, the old side is
+/// the new one.
+fn explain(old: Option<PathBuf>, new: Option<PathBuf>, model: ModelArgs, format: Format) -> Explain {
+    Explain {
+        old,
+        new,
+        store: match model.engine {
+            StoreArg::Auto => None,
+            StoreArg::Containerd => Some(quarry_buildkit::explain::Store::Containerd),
+            StoreArg::Classic => Some(quarry_buildkit::explain::Store::Classic),
+            StoreArg::Legacy => Some(quarry_buildkit::explain::Store::Legacy),
+        },
+        target: model.target,
+        build_args: model.build_arg,
+        old_build_args: model.old_build_arg,
+        new_build_args: model.new_build_arg,
+        same_output: model.same_output,
+        changed: model.changed,
+        format,
+    }
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -397,11 +512,24 @@ pub struct Run {
     pub strict: bool,
 }
 
+/// A parsed `quarry up`.
+#[derive(Debug, Clone)]
+pub struct Up {
+    /// The image to build and the configuration.
+    pub build: Build,
+    /// `--replace`.
+    pub replace: bool,
+    /// `--force`.
+    pub force: bool,
+    /// `--recreate`.
+    pub recreate: bool,
+}
+
 /// A parsed `quarry explain`.
 #[derive(Debug, Clone)]
 pub struct Explain {
-    /// The old Dockerfile or configuration.
-    pub old: PathBuf,
+    /// The old Dockerfile or configuration; `None`: the new one (`quarry graph` without OLD).
+    pub old: Option<PathBuf>,
     /// The new one; `None`: the current project's configuration.
     pub new: Option<PathBuf>,
     /// Engine model; `None`: the engine that answers, else the containerd store.
@@ -412,12 +540,27 @@ pub struct Explain {
     pub build_args: Vec<(String, String)>,
     /// `--old-build-arg` (the old build only, over `--build-arg`).
     pub old_build_args: Vec<(String, String)>,
+    /// `--new-build-arg` (the new build only, over `--build-arg`).
+    pub new_build_args: Vec<(String, String)>,
     /// `--same-output`.
     pub same_output: Vec<String>,
     /// `--changed`.
     pub changed: Vec<String>,
     /// `--format`.
     pub format: Format,
+}
+
+/// A parsed `quarry graph`.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// The model; its old side is the new one unless `compare`.
+    pub explain: Explain,
+    /// OLD was given: colour the steps by the prediction.
+    pub compare: bool,
+    /// `--format`.
+    pub format: GraphFormat,
+    /// `--output`.
+    pub output: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -431,12 +574,26 @@ pub enum Invocation {
     Run(Box<Run>),
     /// `quarry explain`.
     Explain(Box<Explain>),
+    /// `quarry why`.
+    Why,
+    /// `quarry graph`.
+    Graph(Box<Graph>),
     /// `quarry list`.
     List(Format),
     /// `quarry show`.
     Show(String, Format),
     /// `quarry show-config`.
     ShowConfig,
+    /// `quarry up`.
+    Up(Box<Up>),
+    /// `quarry enter [COMMAND]`.
+    Enter(Vec<String>),
+    /// `quarry stop`.
+    Stop,
+    /// `quarry down`.
+    Down,
+    /// `quarry ps`.
+    Ps,
     /// `quarry rocker ARGS...`.
     Rocker(Vec<String>),
     /// `quarry rockerc ARGS...`.
@@ -541,11 +698,18 @@ pub fn extension_flags(registry: &Registry) -> Result<Vec<ExtensionFlag>, String
 /// once by the caller).
 fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<ExtensionFlag>, String> {
     let mut flags: BTreeMap<String, ExtensionFlag> = BTreeMap::new();
-    let fixed: Vec<String> = cli
-        .get_subcommands()
-        .filter(|c| SELECTING.contains(&c.get_name()))
-        .flat_map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect::<Vec<_>>())
+    // Every built-in long flag of every command (`--format` of `list` too: one line may name
+    // both), the global ones and clap's own `--help` and `--version`.
+    let mut fixed: Vec<String> = std::iter::once(cli)
+        .chain(cli.get_subcommands())
+        .flat_map(|c| {
+            c.get_arguments()
+                .flat_map(|a| a.get_long().into_iter().chain(a.get_all_aliases().unwrap_or_default()))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
         .collect();
+    fixed.extend(["help", "version"].map(str::to_owned));
     let mut claimed: BTreeMap<String, &'static str> = BTreeMap::new();
     for ext in registry.iter() {
         let mut add = |flag: ExtensionFlag| -> Result<(), String> {
@@ -645,7 +809,7 @@ fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<Extensio
 }
 
 /// Subcommands that select extensions, and so take the registry's flags.
-const SELECTING: &[&str] = &["render", "build", "run"];
+const SELECTING: &[&str] = &["render", "build", "run", "up"];
 
 /// The full command, with the registry's flags on every subcommand that selects extensions.
 pub fn command(registry: &Registry) -> Result<clap::Command, String> {
@@ -780,7 +944,16 @@ pub fn parse(registry: &Registry, argv: Vec<OsString>) -> Result<Parsed, ArgsErr
 /// [`parse`]; `lean` false parses with the full command only (what tests compare with).
 fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Result<Parsed, ArgsError> {
     let cli = Cli::command();
-    let flags = flags_beside(registry, &cli).map_err(|e| ArgsError::Unknown(anyhow::anyhow!(e)))?;
+    let flags = flags_beside(registry, &cli).map_err(|e| {
+        ArgsError::Unknown(
+            quarry_core::Hinted::new(
+                e,
+                "rename the flag: an option's `aliases` (and every extension's flags) must differ from \
+                 quarry's own flags and from each other",
+            )
+            .into(),
+        )
+    })?;
     let named = if lean_first { named_longs(&argv) } else { BTreeSet::new() };
     let wanted: Vec<&ExtensionFlag> = flags
         .iter()
@@ -803,21 +976,15 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
     let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
     let sub = |name| matches.subcommand_matches(name).expect("the subcommand matched");
     let invocation = match cli.command {
-        Command::Explain(args) => Invocation::Explain(Box::new(Explain {
-            old: args.old,
-            new: args.new,
-            store: match args.engine {
-                StoreArg::Auto => None,
-                StoreArg::Containerd => Some(quarry_buildkit::explain::Store::Containerd),
-                StoreArg::Classic => Some(quarry_buildkit::explain::Store::Classic),
-                StoreArg::Legacy => Some(quarry_buildkit::explain::Store::Legacy),
-            },
-            target: args.target,
-            build_args: args.build_arg,
-            old_build_args: args.old_build_arg,
-            same_output: args.same_output,
-            changed: args.changed,
+        Command::Explain(args) => {
+            Invocation::Explain(Box::new(explain(Some(args.old), args.new, args.model, args.format)))
+        }
+        Command::Why => Invocation::Why,
+        Command::Graph(args) => Invocation::Graph(Box::new(Graph {
+            compare: args.old.is_some(),
+            explain: explain(args.old, args.new, args.model, Format::Text),
             format: args.format,
+            output: args.output,
         })),
         Command::List { format } => Invocation::List(format),
         Command::Show { name, format } => Invocation::Show(name, format),
@@ -845,6 +1012,16 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
             print_after_build: false,
             strict: false,
         })),
+        Command::Up(args) => Invocation::Up(Box::new(Up {
+            build: build(&present, args.build, sub("up")),
+            replace: args.replace,
+            force: args.force,
+            recreate: args.recreate,
+        })),
+        Command::Enter { command } => Invocation::Enter(command),
+        Command::Stop => Invocation::Stop,
+        Command::Down => Invocation::Down,
+        Command::Ps => Invocation::Ps,
         Command::Rocker { args } => Invocation::Rocker(args),
         Command::Rockerc { args } => Invocation::Rockerc(args),
     };
@@ -1082,6 +1259,27 @@ const ROCKER_FLAGS: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;
+
+    /// An option's `aliases` may not claim a flag quarry has: `--help`, `--version`, the global
+    /// `--quiet` and `--verbose`, `--format` of `list`, ...
+    #[test]
+    fn aliases_cannot_claim_built_in_flags() {
+        for alias in ["help", "version", "quiet", "verbose", "format", "nocache", "target"] {
+            let aliases: &'static [&'static str] = Box::leak(Box::new([alias]));
+            let mut option = quarry_core::OptionSpec::new("value", "v", "x", quarry_core::Rule::Identifier);
+            option.aliases = aliases;
+            let ext = quarry_core::Extension {
+                name: "tool",
+                crate_name: "test",
+                description: "d",
+                options: Box::leak(Box::new([option])),
+                ..quarry_core::Extension::EMPTY
+            };
+            let registry = quarry_core::Registry::from_extensions([&*Box::leak(Box::new(ext))]).unwrap();
+            let err = super::extension_flags(&registry).unwrap_err();
+            assert_eq!(err, format!("flag `--{alias}` of extension `tool` collides with a built-in flag"));
+        }
+    }
 
     #[test]
     fn fixed_command_is_consistent() {

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use quarry_core::{Hinted, Registry, Rendered};
-use quarry_docker::{build, cache_id, context, engine, remote_cache, run, xauth};
+use quarry_docker::{build, cache_id, context, current, engine, remote_cache, run, xauth};
 
 use crate::configured::{configure, render_request};
 use crate::{args, exit, host, output, ui};
@@ -33,6 +33,11 @@ pub struct PreparedBuild {
     pub run_args: Vec<String>,
     /// The remote cache: imported by `args`, exported after a successful build.
     pub remote: Option<remote_cache::RemotePlan>,
+    /// The image of this exact render is on the engine already, from the same base images
+    /// ([`current`]): a build would find every step cached, so none is run.
+    pub current: bool,
+    /// What the build is checked against once it ran ([`crate::verify`]); none for a dry run.
+    pub verify: Option<crate::verify::Plan>,
 }
 
 /// Detects the engine, renders for it, writes the context and composes the build command.
@@ -117,7 +122,7 @@ pub fn prepare_build(
         ui::note(&format!("building the project's Dockerfile as `{}`", build.request.image));
         ui::detail(&run::shell_line(&docker, args));
         let legacy = engine.as_ref().is_some_and(|e| !e.buildx);
-        let (status, tail) = build::run_streaming(&docker, args, legacy, !ui::quiet())?;
+        let build::Streamed { status, tail, .. } = build::run_streaming(&docker, args, legacy, !ui::quiet())?;
         if !status.success() {
             if ui::quiet() {
                 ui::show(quarry_docker::Message::Output(tail));
@@ -156,6 +161,28 @@ pub fn prepare_build(
         configured.write_lock_or_note(lock, &rendered);
     }
     let tag = build.tag.clone().unwrap_or_else(|| context::default_tag(&rendered));
+    let inputs = current::Inputs::of(&rendered, build.options.platform.as_deref());
+    if !dry_run && engine.is_some() && !build.options.no_cache && !build.options.pull {
+        ui::detail(&format!("{docker} image inspect {tag} (is this render built already?)"));
+        if inputs.is_built(&docker, &tag) {
+            ui::note(&format!("`{tag}` is this render's image, from the same base images: nothing to build"));
+            let args = build::build_args(&effective, &context::contexts_root(), &tag, &cache, &build.options);
+            return Ok(PreparedBuild {
+                docker,
+                engine,
+                rendered,
+                tag,
+                context: context::contexts_root(),
+                running: None,
+                args,
+                base_args,
+                run_args: configured.layers.run_args(),
+                remote: None,
+                current: true,
+                verify: None,
+            });
+        }
+    }
     let root = context::contexts_root();
     // What earlier builds kept, within bounds: the newest failed ones, nothing stale.
     let pruned = context::prune(&root);
@@ -184,7 +211,21 @@ pub fn prepare_build(
     if let Some(plan) = &remote {
         build.options.cache_from.extend(plan.imports());
     }
-    let args = build::build_args(&effective, &context, &tag, &cache, &build.options);
+    let verify = engine.as_ref().filter(|_| !dry_run).map(|e| {
+        crate::verify::Plan::new(
+            layers.project.as_ref().map(|p| p.path.as_path()),
+            build.request.engine,
+            e.containerd_store,
+            &e.version,
+            &cache.value,
+        )
+    });
+    let mut args = build::build_args(&effective, &context, &tag, &cache, &build.options);
+    if engine.is_some() {
+        let context_arg = args.pop().expect("the context is the last argument");
+        args.extend(inputs.labels(&docker));
+        args.push(context_arg);
+    }
     Ok(PreparedBuild {
         docker,
         engine,
@@ -196,6 +237,8 @@ pub fn prepare_build(
         base_args,
         run_args: layers.run_args(),
         remote,
+        current: false,
+        verify,
     })
 }
 
@@ -251,10 +294,13 @@ fn remote_cache_plan(
 
 /// Runs a prepared build ([`build::execute`]): once more after BuildKit's known snapshot flake,
 /// the remote cache exported after a success, the context removed after a success and kept
-/// after a failure.
+/// after a failure. Nothing when the image is built already ([`PreparedBuild::current`]).
 pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
+    if prepared.current {
+        return Ok(());
+    }
     let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
-    build::execute(
+    let progress = build::execute(
         &prepared.docker,
         &prepared.args,
         &prepared.context,
@@ -262,7 +308,11 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
         prepared.remote.as_ref(),
         ui::quiet(),
         &ui::show,
-    )
+    )?;
+    if let Some(plan) = &prepared.verify {
+        crate::verify::check(plan, &prepared.rendered, &prepared.tag, &prepared.docker, &progress);
+    }
+    Ok(())
 }
 
 /// `quarry build`: prepares and runs the build, prints the tag.
@@ -281,8 +331,8 @@ pub fn build_command(registry: &Registry, build: args::Build) -> anyhow::Result<
     Ok(prepared.tag)
 }
 
-/// `quarry run`: builds (the layer cache makes an unchanged image instant), then runs the
-/// container; returns the container's exit code.
+/// `quarry run`: builds unless this render's image is there already, then runs the container;
+/// returns the container's exit code.
 pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8> {
     use std::io::IsTerminal;
     // `quarry run --volume ~/ws -- ubuntu:24.04 bash`: with no image configured, the first word
@@ -299,9 +349,78 @@ pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8
     }
     let dry_run = run.build.dry_run;
     let prepared = prepare_build(registry, run.build, dry_run)?;
+    let settings = RunSettings {
+        env_files: &run.env_files,
+        run_args: &run.run_args,
+        command: run.command,
+        interactive: run.interactive.unwrap_or_else(|| std::io::stdin().is_terminal()),
+        remove: run.remove,
+    };
+    let (run_args, cookie) = compose_run(&prepared, settings, dry_run)?;
+    if dry_run {
+        let make_cookie = cookie.map(|line| format!("{line}\n")).unwrap_or_default();
+        let text = format!(
+            "{}{}{}\n{make_cookie}{}\n",
+            base_line(&prepared),
+            build_env_prefix(&prepared),
+            run::shell_line(&prepared.docker, &prepared.args),
+            run::shell_line(&prepared.docker, &run_args)
+        );
+        output::stdout(text.as_bytes())?;
+        return Ok(0);
+    }
+    if run.strict && !prepared.rendered.resolved.added.is_empty() {
+        let added: Vec<String> = prepared
+            .rendered
+            .resolved
+            .added
+            .iter()
+            .map(|a| format!("`{}` (needed by `{}`)", a.name, a.required_by))
+            .collect();
+        anyhow::bail!(Hinted::new(
+            format!("--strict-extension-selection: {} would be added", added.join(", ")),
+            "name them on the command line too",
+        ));
+    }
+    execute_build(&prepared)?;
+    if run.print_after_build {
+        output::stdout(format!("{}\n", run::shell_line(&prepared.docker, &run_args)).as_bytes())?;
+        return Ok(0);
+    }
+    ui::detail(&run::shell_line(&prepared.docker, &run_args));
+    let status = std::process::Command::new(&prepared.docker)
+        .args(&run_args)
+        .status()
+        .with_context(|| format!("cannot run `{}`", prepared.docker))?;
+    Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
+}
+
+/// What `docker run` is asked for beyond the render: the command line's run settings.
+#[derive(Debug)]
+pub(crate) struct RunSettings<'a> {
+    /// `--env-file`.
+    pub env_files: &'a [std::path::PathBuf],
+    /// `--run-arg`.
+    pub run_args: &'a [String],
+    /// The command.
+    pub command: Vec<String>,
+    /// `--interactive --tty`.
+    pub interactive: bool,
+    /// `--rm`.
+    pub remove: bool,
+}
+
+/// The `docker run` arguments of a prepared build: the configuration's and the command line's,
+/// the X authority cookie made (or, for a dry run, the line that makes it, returned), GPUs checked
+/// on the engine before anything is built.
+pub(crate) fn compose_run(
+    prepared: &PreparedBuild,
+    settings: RunSettings,
+    dry_run: bool,
+) -> anyhow::Result<(Vec<String>, Option<String>)> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let mut extra = prepared.run_args.clone();
-    for file in &run.env_files {
+    for file in settings.env_files {
         let path = cwd.join(file);
         if !path.is_file() {
             anyhow::bail!(Hinted::new(
@@ -311,7 +430,7 @@ pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8
         }
         extra.push(format!("--env-file={}", path.display()));
     }
-    extra.extend(run.run_args.iter().cloned());
+    extra.extend(settings.run_args.iter().cloned());
     // An extension asks for an X authority cookie: made now (or, for a dry run, the line that
     // makes it), for the host's `$DISPLAY`.
     let wants_cookie = prepared.rendered.resolved.extensions.iter().any(|r| r.extension.run.xauthority);
@@ -350,17 +469,18 @@ pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8
         None => true,
     };
     let options = run::RunOptions {
-        interactive: run.interactive.unwrap_or_else(|| std::io::stdin().is_terminal()),
-        remove: run.remove,
+        interactive: settings.interactive,
+        remove: settings.remove,
         gpu,
         extra,
-        command: run.command,
+        command: settings.command,
         cwd,
         host_groups: host::supplementary_groups(),
         xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
     };
     let run_args =
-        run::run_args(&prepared.rendered, &prepared.tag, &options, &|k| std::env::var(k).ok(), &ui::show)?;
+        run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &ui::show)?;
+    warn_of_a_remote_engine(&prepared.docker, &run_args);
     if !gpu && engine::wants_gpu(&run_args) {
         anyhow::bail!(Hinted::new(
             "the container asks for NVIDIA GPUs, but the engine has no NVIDIA runtime: `docker run` would fail after \
@@ -370,42 +490,7 @@ pub fn run_command(registry: &Registry, mut run: args::Run) -> anyhow::Result<u8
         ));
     }
 
-    if dry_run {
-        let make_cookie = cookie.map(|(line, _)| format!("{line}\n")).unwrap_or_default();
-        let text = format!(
-            "{}{}{}\n{make_cookie}{}\n",
-            base_line(&prepared),
-            build_env_prefix(&prepared),
-            run::shell_line(&prepared.docker, &prepared.args),
-            run::shell_line(&prepared.docker, &run_args)
-        );
-        output::stdout(text.as_bytes())?;
-        return Ok(0);
-    }
-    if run.strict && !prepared.rendered.resolved.added.is_empty() {
-        let added: Vec<String> = prepared
-            .rendered
-            .resolved
-            .added
-            .iter()
-            .map(|a| format!("`{}` (needed by `{}`)", a.name, a.required_by))
-            .collect();
-        anyhow::bail!(Hinted::new(
-            format!("--strict-extension-selection: {} would be added", added.join(", ")),
-            "name them on the command line too",
-        ));
-    }
-    execute_build(&prepared)?;
-    if run.print_after_build {
-        output::stdout(format!("{}\n", run::shell_line(&prepared.docker, &run_args)).as_bytes())?;
-        return Ok(0);
-    }
-    ui::detail(&run::shell_line(&prepared.docker, &run_args));
-    let status = std::process::Command::new(&prepared.docker)
-        .args(&run_args)
-        .status()
-        .with_context(|| format!("cannot run `{}`", prepared.docker))?;
-    Ok(status.code().map_or(exit::FAILURE, |c| u8::try_from(c).unwrap_or(exit::FAILURE)))
+    Ok((run_args, cookie.map(|(line, _)| line).filter(|l| !l.is_empty())))
 }
 
 /// The build of the project's Dockerfile base, as a line of its own, for `--dry-run`.
@@ -413,6 +498,25 @@ fn base_line(prepared: &PreparedBuild) -> String {
     match &prepared.base_args {
         Some(args) => format!("{}{}\n", build_env_prefix(prepared), run::shell_line(&prepared.docker, args)),
         None => String::new(),
+    }
+}
+
+/// A run that mounts host paths on an engine of another machine mounts that machine's paths,
+/// which quarry checked (and made, for the X cookie) here: said once, as a warning.
+fn warn_of_a_remote_engine(docker: &str, run_args: &[String]) {
+    let mounts = run_args.iter().any(|a| a == "--volume" || a == "--device" || a.starts_with("--mount"));
+    if !mounts {
+        return;
+    }
+    if let Some(address) = engine::engine_address(docker).filter(|a| engine::is_remote(a)) {
+        ui::warning_with_hint(&Hinted::new(
+            format!(
+                "the engine at {} is on another machine: the container's volumes and devices are that machine's \
+                 paths, and quarry checked them on this one",
+                ui::shown(&address)
+            ),
+            "mount only what exists on the engine's machine, or run quarry there",
+        ));
     }
 }
 

@@ -163,29 +163,52 @@ pub(crate) fn import_command(
     out: &std::path::Path,
     force: bool,
 ) -> anyhow::Result<()> {
-    let yaml = project::read_input(file)?;
+    let yaml = project::read_input(file, None)?;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    // The new quarry.toml's folder: `deps` finds the deps files below it.
+    let project = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let imported = if name.ends_with(".deps.yaml") || name == "deps.yaml" {
-        // Its scripts are relative to its folder; quarry.toml's, to the current one.
-        let dir =
-            file.parent().filter(|p| p.is_relative()).map(|p| p.display().to_string()).unwrap_or_default();
-        let deps = import_deps::DepsFile { shown: file.display().to_string(), dir, yaml };
-        project::import_deps(registry, deps)?
+        project::import_deps(registry, &deps_pattern(file, project)?, project)?
     } else {
-        // deps_rocker's `deps` reads every `*.deps.yaml` below the folder it runs in.
-        let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let mut deps = Vec::new();
-        for (shown, dir, path) in import_deps::find(folder)? {
-            deps.push(import_deps::DepsFile { shown, dir, yaml: project::read_input(&path)? });
-        }
-        project::import_rockerc_with_deps(registry, &yaml, &file.display().to_string(), &deps)?
+        project::import_rockerc_in(registry, &yaml, &file.display().to_string(), Some(project))?
     };
     project::write_new(out, &imported.toml, force)?;
     for s in &imported.skipped {
         ui::warning(&format!("not converted: {s}"));
     }
+    for w in &imported.warnings {
+        ui::warning_with_hint(w);
+    }
     ui::note(&format!("wrote `{}`", out.display()));
     Ok(())
+}
+
+/// The pattern of quarry.toml's `deps` that names the deps file `file` from `project`: its path
+/// below the project.
+fn deps_pattern(file: &std::path::Path, project: &std::path::Path) -> anyhow::Result<String> {
+    let outside = || {
+        Hinted::new(
+            format!(
+                "`{}` is not below the folder of the new quarry.toml, `{}`",
+                file.display(),
+                project.display()
+            ),
+            "write quarry.toml in the project, above the deps file (`-o`): `deps` reads the file where it is",
+        )
+    };
+    let (Ok(file_real), Ok(project_real)) = (file.canonicalize(), project.canonicalize()) else {
+        anyhow::bail!(outside());
+    };
+    let rel = file_real.strip_prefix(&project_real).map_err(|_| outside())?;
+    let rel: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+    let pattern = rel.join("/");
+    if let Err(why) = import_deps::check_pattern(&pattern) {
+        anyhow::bail!(Hinted::new(
+            format!("`{pattern}` cannot be a `deps` pattern: {why}"),
+            "rename the file"
+        ));
+    }
+    Ok(pattern)
 }
 
 pub(crate) fn completions(registry: &Registry, shell: clap_complete::Shell) -> anyhow::Result<()> {

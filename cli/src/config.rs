@@ -56,6 +56,7 @@ pub fn first_project_key(config: &Config) -> Option<(&'static str, Range<usize>)
         ("uv", config.uv.as_ref().map(Spanned::span)),
         ("copy", config.copy.first().map(Spanned::span)),
         ("scripts", config.scripts.as_ref().map(Spanned::span)),
+        ("deps", config.deps.as_ref().map(Spanned::span)),
     ];
     spans.into_iter().find_map(|(key, span)| span.map(|s| (key, s)))
 }
@@ -121,6 +122,9 @@ pub struct Config {
     pub copy: Vec<Spanned<CopyConfig>>,
     /// Scripts of the project run in the image: a list, or layers `{ tools, base, main, post }`.
     pub scripts: Option<Spanned<toml::Value>>,
+    /// deps_rocker's `*.deps.yaml` files, read where they are: `true` (deps_rocker's default
+    /// pattern), a pattern or a list of them. See `project_ext/deps.rs`.
+    pub deps: Option<Spanned<toml::Value>>,
     /// The project extensions the registry holds for this file (filled when it is loaded): a
     /// project file selects them, as `extensions` selects catalog ones.
     #[serde(skip)]
@@ -289,7 +293,7 @@ impl Loaded {
                 let message = e.message().trim().to_owned();
                 let hint = if message.starts_with("unknown field") {
                     "the keys are image, dockerfile, extensions, builder_base_image, cache_id, extension_dirs, apt, \
-                     apt_repositories, pip, uv, copy, scripts, [options.<extension>], [overrides.<extension>], [build], \
+                     apt_repositories, pip, uv, copy, scripts, deps, [options.<extension>], [overrides.<extension>], [build], \
                      [run] and [cache]; see `quarry init`"
                 } else {
                     "fix the TOML at this place"
@@ -301,8 +305,8 @@ impl Loaded {
 
     /// Reads and parses `path`.
     pub fn read(path: &Path) -> anyhow::Result<Loaded> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", path.display()))?;
+        let shown = path.display().to_string();
+        let text = quarry_codegen::files::read_text(path, None, quarry_codegen::files::TEXT_LIMIT, &shown)?;
         Ok(Loaded::parse(path, text)?)
     }
 
@@ -480,6 +484,7 @@ mod tests {
         assert!(c.builder_base_image.is_some() && c.cache_id.is_some());
         assert!(!c.extension_dirs.is_empty() && c.apt.is_some() && !c.apt_repositories.is_empty());
         assert!(c.pip.is_some() && c.uv.is_some() && !c.copy.is_empty() && c.scripts.is_some());
+        assert!(c.deps.is_some());
         assert_eq!(c.options.len(), 2);
         let o = c.overrides.values().next().unwrap();
         assert!(o.builder_base_image.is_some() && o.cache_priority.is_some());
@@ -510,6 +515,7 @@ mod tests {
             uv: _,
             copy: _,
             scripts: _,
+            deps: _,
             project_extensions: _,
         } = c;
     }

@@ -158,13 +158,16 @@ pub fn configure(
     layers.apply(request);
     // `dockerfile` of quarry.toml: its image is the final image (unless the command line names one).
     let mut base = None;
-    if !image_given && let Some(path) = layers.dockerfile() {
-        let text = std::fs::read(&path).hint_context(|| {
-            Hinted::new(
-                format!("cannot read the project's Dockerfile `{}`", path.display()),
-                "fix `dockerfile` of quarry.toml",
-            )
-        })?;
+    if !image_given && let Some((path, folder)) = layers.dockerfile() {
+        // Inside the project (no link out of it), a regular file of at most 16 MiB.
+        let shown = path.display().to_string();
+        let text =
+            quarry_codegen::files::read(&path, Some(&folder), 16 << 20, &shown).hint_context(|| {
+                Hinted::new(
+                    format!("cannot use the project's Dockerfile {}", crate::ui::shown(&shown)),
+                    "fix `dockerfile` of quarry.toml",
+                )
+            })?;
         let tag = base_tag(&text);
         ui::detail(&format!("the final image is `{tag}`, built from `{}`", path.display()));
         request.image = tag.clone();
@@ -209,6 +212,9 @@ pub fn configure(
                     ),
                     "set it in quarry.toml's `[options]` to pin it for everyone",
                 ));
+            }
+            if let Some(old) = &old {
+                old.check_values(&path, registry)?;
             }
             for e in old.iter().flat_map(|o| &o.extensions).filter(|e| registry.get(&e.name).is_none()) {
                 ui::warning_with_hint(&Hinted::new(

@@ -1,5 +1,6 @@
 //! What `quarry list` and `quarry show` print about an extension, as text and as JSON.
 
+use quarry_core::text::one_line;
 use quarry_core::{BuilderFrom, DEFAULT_BUILDER_BASE_IMAGE, Extension};
 use serde_json::{Value, json};
 
@@ -102,7 +103,7 @@ pub fn list(extensions: &[&Extension]) -> String {
             line.push_str(&option);
         }
         out.push_str(&line);
-        out.push_str(&format!("\n    {}\n", ext.description));
+        out.push_str(&format!("\n    {}\n", one_line(ext.description)));
         if !ext.aliases.is_empty() {
             let names: Vec<&str> = ext.aliases.iter().map(|a| a.name).collect();
             out.push_str(&format!("    also named: {} (`quarry show {}`)\n", names.join(", "), ext.name));
@@ -142,7 +143,9 @@ pub fn defined_in(ext: &Extension) -> String {
 
 /// The `quarry show` text.
 pub fn text(ext: &Extension) -> String {
-    let mut s = format!("{}: {}\n", ext.name, ext.description);
+    // Text of the metadata is one line each, whatever it holds: no escape sequence reaches the
+    // terminal (`one_line`).
+    let mut s = format!("{}: {}\n", ext.name, one_line(ext.description));
     s.push_str(&format!("  defined in: {}\n", defined_in(ext)));
     s.push_str(&format!("  flag: {}\n", ext.flag()));
     s.push_str(&format!("  cache priority: {}\n", ext.cache_priority));
@@ -172,7 +175,7 @@ pub fn text(ext: &Extension) -> String {
                 "    {}-{}{aliases} VALUE  {} [{}{}; {}]\n",
                 ext.flag(),
                 o.name.replace('_', "-"),
-                o.description,
+                one_line(o.description),
                 o.default_statement(),
                 if o.multiple { "; repeatable" } else { "" },
                 o.rule.expectation(),
@@ -181,7 +184,7 @@ pub fn text(ext: &Extension) -> String {
     }
     s.push_str("  adds:\n");
     for line in adds(ext) {
-        s.push_str(&format!("    {line}\n"));
+        s.push_str(&format!("    {}\n", one_line(&line)));
     }
     s
 }
@@ -226,10 +229,11 @@ fn adds(ext: &Extension) -> Vec<String> {
         }
     }
     if ext.setup.is_some() {
+        let who = if ext.setup_as_user { "as the image's user" } else { "root" };
         out.push(if ext.setup_after_copies {
-            "setup steps after the copies (re-run whenever an earlier step changes)".to_owned()
+            format!("setup steps after the copies ({who}; re-run whenever an earlier step changes)")
         } else {
-            "setup steps (root, right after its apt packages)".to_owned()
+            format!("setup steps ({who}, right after its apt packages)")
         });
     }
     for entry in ext.env {

@@ -91,6 +91,7 @@ fn hint_of(link: &(dyn std::error::Error + 'static)) -> Option<String> {
         .or_else(|| of::<quarry_docker::private_dir::PrivateDirError>(link))
         .or_else(|| of::<quarry_docker::interrupt::Interrupted>(link))
         .or_else(|| of::<crate::config::ConfigError>(link))
+        .or_else(|| of::<quarry_codegen::files::ReadError>(link))
         .flatten()
 }
 

@@ -19,64 +19,14 @@ use crate::{output, ui};
 struct Input {
     origin: String,
     text: String,
-    /// Build-context files of a rendered configuration.
-    files: Option<BTreeMap<String, Vec<u8>>>,
+    /// Build-context files of a rendered configuration: each path with the length and hash of its
+    /// contents, all that comparing two sides needs (a large file is not copied).
+    files: Option<BTreeMap<String, (usize, u64)>>,
 }
 
 /// Runs `quarry explain`.
 pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result<()> {
-    let (store, answered) = match explain.store {
-        Some(store) => (store, None),
-        None => {
-            let (store, answered) = detect_store();
-            (store, Some(answered))
-        }
-    };
-    let level = if store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
-    let old = read(registry, Some(&explain.old), level)?;
-    let new = read(registry, explain.new.as_deref(), level)?;
-
-    let mut changed = explain.changed.clone();
-    if let (Some(before), Some(after)) = (&old.files, &new.files) {
-        for (path, contents) in after {
-            if before.get(path) != Some(contents) {
-                changed.push(path.clone());
-            }
-        }
-    }
-    let mut new_args: BTreeMap<String, String> = explain.build_args.iter().cloned().collect();
-    let mut old_args = new_args.clone();
-    old_args.extend(explain.old_build_args.iter().cloned());
-    if store == Store::Legacy {
-        // What `quarry build` passes on engines without BUILDKIT_CACHE_MOUNT_NS.
-        for args in [&mut old_args, &mut new_args] {
-            args.entry("CACHE_ID".to_owned()).or_insert_with(|| "default".to_owned());
-        }
-    }
-    let mut options = Options {
-        store,
-        target: explain.target.clone(),
-        same_output: explain.same_output.iter().cloned().collect::<BTreeSet<_>>(),
-        changed_context: changed,
-        image_ids: None,
-    };
-    let old_side = Side { text: &old.text, origin: old.origin.clone(), build_args: old_args };
-    let new_side = Side { text: &new.text, origin: new.origin.clone(), build_args: new_args };
-    // BuildKit keys images on their content: ask the engine for ids, unless none answered.
-    if answered != Some(false) {
-        let mut images = BTreeSet::new();
-        for side in [&old_side, &new_side] {
-            // A file that does not parse is reported by `explain` below.
-            images.extend(explain::images(side, &options).unwrap_or_default());
-        }
-        options.image_ids = image_ids(&images);
-    }
-    let result = explain::explain(&old_side, &new_side, &options)
-        // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
-        .map_err(|e| Hinted {
-            message: printable_lines(&e.to_string()),
-            hint: e.hint().map(|h| printable_lines(&h)),
-        })?;
+    let (result, new) = explained(registry, explain)?;
     match explain.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&result).context("cannot write JSON")?;
@@ -96,6 +46,78 @@ pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result
             output::stdout(human(&result).as_bytes())
         }
     }
+}
+
+/// The new side of an explanation: where it came from and its Dockerfile.
+pub(crate) struct NewSide {
+    /// Where it came from.
+    pub origin: String,
+    /// The Dockerfile.
+    pub text: String,
+}
+
+/// explain's answer for `explain`, and its new side.
+pub(crate) fn explained(
+    registry: &'static Registry,
+    explain: &Explain,
+) -> anyhow::Result<(Explanation, NewSide)> {
+    let (store, answered) = match explain.store {
+        Some(store) => (store, None),
+        None => {
+            let (store, answered) = detect_store();
+            (store, Some(answered))
+        }
+    };
+    let level = if store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
+    let new = read(registry, explain.new.as_deref(), level)?;
+    let old = match &explain.old {
+        Some(path) => read(registry, Some(path), level)?,
+        None => Input { origin: new.origin.clone(), text: new.text.clone(), files: new.files.clone() },
+    };
+
+    let mut changed = explain.changed.clone();
+    if let (Some(before), Some(after)) = (&old.files, &new.files) {
+        for (path, contents) in after {
+            if before.get(path) != Some(contents) {
+                changed.push(path.clone());
+            }
+        }
+    }
+    let mut new_args: BTreeMap<String, String> = explain.build_args.iter().cloned().collect();
+    let mut old_args = new_args.clone();
+    old_args.extend(explain.old_build_args.iter().cloned());
+    new_args.extend(explain.new_build_args.iter().cloned());
+    if store == Store::Legacy {
+        // What `quarry build` passes on engines without BUILDKIT_CACHE_MOUNT_NS.
+        for args in [&mut old_args, &mut new_args] {
+            args.entry("CACHE_ID".to_owned()).or_insert_with(|| "default".to_owned());
+        }
+    }
+    let mut options = Options {
+        store,
+        target: explain.target.clone(),
+        same_output: explain.same_output.iter().cloned().collect::<BTreeSet<_>>(),
+        changed_context: changed,
+        ..Options::default()
+    };
+    let old_side = Side { text: &old.text, origin: old.origin.clone(), build_args: old_args };
+    let new_side = Side { text: &new.text, origin: new.origin.clone(), build_args: new_args };
+    // BuildKit keys images on their content: ask the engine for ids, unless none answered.
+    if answered != Some(false) {
+        let mut images = BTreeSet::new();
+        for side in [&old_side, &new_side] {
+            // A file that does not parse is reported by `explain` below.
+            images.extend(explain::images(side, &options).unwrap_or_default());
+        }
+        options.image_ids = image_ids(&images);
+    }
+    let result = explain::explain(&old_side, &new_side, &options)
+        // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
+        .map_err(|e| Hinted {
+            message: printable_lines(&e.to_string()),
+            hint: e.hint().map(|h| printable_lines(&h)),
+        })?;
+    Ok((result, NewSide { origin: new.origin, text: new.text }))
 }
 
 fn docker() -> String {
@@ -186,7 +208,9 @@ fn read(registry: &'static Registry, path: Option<&Path>, level: EngineLevel) ->
         request.host = crate::host::values();
         // The lock next to it holds the chain order (and pinned values) the build of this
         // configuration had: `quarry explain quarry.toml.orig` compares with the lock's order.
-        if let Some(lock) = crate::lock::Lock::read(&path.with_file_name(crate::lock::LOCK_FILE))? {
+        let lock_path = path.with_file_name(crate::lock::LOCK_FILE);
+        if let Some(lock) = crate::lock::Lock::read(&lock_path)? {
+            lock.check_values(&lock_path, registry)?;
             let names: Vec<&str> = quarry_core::resolve(registry, &request)
                 .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
                 .unwrap_or_default();
@@ -241,7 +265,23 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
         };
         anyhow::Error::new(Hinted::new(format!("cannot read `{shown}`: {e}"), hint))
     };
-    let file = std::fs::File::open(path).map_err(fail)?;
+    // A regular file only: a FIFO is refused, not waited on (quarry_codegen::files).
+    use quarry_codegen::files::ReadError;
+    let file = match quarry_codegen::files::open(path, None, MAX_DOCKERFILE, &path.display().to_string()) {
+        Ok((file, _)) => file,
+        Err(ReadError::Missing(_)) => return Err(fail(std::io::ErrorKind::NotFound.into())),
+        Err(ReadError::Io { error, .. }) => return Err(fail(error)),
+        Err(ReadError::NotAFile { kind: "a folder", .. }) => {
+            return Err(fail(std::io::ErrorKind::IsADirectory.into()));
+        }
+        Err(ReadError::TooLarge { .. }) => {
+            anyhow::bail!(Hinted::new(
+                format!("`{shown}` is larger than {} MiB: not a Dockerfile", MAX_DOCKERFILE >> 20),
+                "name the Dockerfile itself"
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut bytes = Vec::new();
     file.take(MAX_DOCKERFILE + 1).read_to_end(&mut bytes).map_err(fail)?;
     if bytes.len() as u64 > MAX_DOCKERFILE {
@@ -254,7 +294,11 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 }
 
 fn rendered_input(origin: String, rendered: &Rendered) -> Input {
-    let files = rendered.files.iter().map(|f| (f.path.clone(), f.contents.to_vec())).collect();
+    let files = rendered
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), (f.contents.len(), quarry_buildkit::hash::fnv1a(&f.contents))))
+        .collect();
     Input { origin, text: rendered.dockerfile.clone(), files: Some(files) }
 }
 

@@ -58,6 +58,25 @@ fn passwd_name(uid: &str) -> Option<String> {
     })
 }
 
+/// The home folder `/etc/passwd` gives the user `name` (`~name/...` of a volume), when it is an
+/// absolute path.
+pub fn home_of(name: &str) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() >= 6 && fields[0] == name && quarry_core::rules::is_abs_path(fields[5]))
+            .then(|| fields[5].to_owned())
+    })
+}
+
+/// The host's environment for `[run]` entries: variables, and `~name` as that user's home.
+pub fn run_env(key: &str) -> Option<String> {
+    match key.strip_prefix('~') {
+        Some(user) => home_of(user),
+        None => std::env::var(key).ok(),
+    }
+}
+
 /// The supplementary group ids of this process (`Groups:` in `/proc/self/status`) other than its
 /// primary group: what `docker run --group-add` gives the container's user for the host's
 /// devices.

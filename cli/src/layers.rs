@@ -53,8 +53,8 @@ pub struct Layers {
 
 /// The project's configuration for `cwd`: the quarry.toml in it or a parent folder, else the
 /// `rockerc.yaml` of `cwd` itself (rockerc reads only the folder it runs in), carried out as rocker
-/// would (`crate::rocker`), under the user's `~/.rockerc.yaml`. The rockerc's notes are said once
-/// here, with the way to make it a quarry.toml.
+/// would (`crate::rocker`), under the user's `~/.rockerc.yaml`. The rockerc's notes are said once,
+/// by [`Layers::load`], with the way to make it a quarry.toml.
 pub fn discover(registry: &Registry, cwd: &Path) -> anyhow::Result<Option<(Loaded, ProjectKind)>> {
     if let Some(path) = find_project(cwd) {
         return Ok(Some((Loaded::read(&path)?, ProjectKind::Toml)));
@@ -102,6 +102,9 @@ impl Layers {
     pub fn load(registry: &Registry, cwd: &Path) -> anyhow::Result<Layers> {
         let mut layers = Layers { user: Layers::load_user(registry)?, ..Layers::default() };
         if let Some((mut loaded, kind)) = discover(registry, cwd)? {
+            if kind == ProjectKind::Rockerc {
+                crate::rocker::say_rockerc_notes();
+            }
             layers.check_owner(&loaded.path)?;
             loaded.check(registry)?;
             loaded.config.project_extensions = project_extension_names(registry);
@@ -338,10 +341,12 @@ impl Layers {
 
     /// The project's Dockerfile base (`dockerfile`), as a path: the last file that sets it,
     /// relative to that file's folder.
-    pub fn dockerfile(&self) -> Option<PathBuf> {
+    /// The file's folder comes with it: the Dockerfile must be inside it.
+    pub fn dockerfile(&self) -> Option<(PathBuf, PathBuf)> {
         self.project.iter().chain(self.user.iter()).find_map(|l| {
             let d = l.config.dockerfile.as_ref()?;
-            Some(l.path.parent().unwrap_or(Path::new(".")).join(d.get_ref()))
+            let folder = l.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            Some((folder.join(d.get_ref()), folder.to_owned()))
         })
     }
 

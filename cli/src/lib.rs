@@ -12,8 +12,10 @@ mod commands;
 pub mod config;
 mod configured;
 mod describe;
+mod dev_container;
 pub mod exit;
 pub mod explain;
+mod graph;
 pub mod host;
 mod import_deps;
 pub mod layers;
@@ -26,6 +28,8 @@ pub mod rocker;
 mod rocker_commands;
 pub mod scaffold;
 pub mod ui;
+mod verify;
+mod yaml;
 
 use std::process::ExitCode;
 
@@ -111,6 +115,7 @@ pub fn run(registry: &'static Registry, mut argv: Vec<std::ffi::OsString>) -> Ex
         args::Invocation::Render(render) => render.request.host = host::values(),
         args::Invocation::Build(build) => build.request.host = host::values(),
         args::Invocation::Run(run) => run.build.request.host = host::values(),
+        args::Invocation::Up(up) => up.build.request.host = host::values(),
         _ => {}
     }
     let result = match invocation {
@@ -120,6 +125,14 @@ pub fn run(registry: &'static Registry, mut argv: Vec<std::ffi::OsString>) -> Ex
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
+        args::Invocation::Up(up) => dev_container::up_command(registry, *up),
+        args::Invocation::Enter(command) => match dev_container::enter_command(registry, command) {
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
+        args::Invocation::Stop => dev_container::stop_command(registry),
+        args::Invocation::Down => dev_container::down_command(registry),
+        args::Invocation::Ps => dev_container::ps_command(registry),
         args::Invocation::Rocker(line) => match rocker_commands::rocker_command(registry, &line) {
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
@@ -129,6 +142,13 @@ pub fn run(registry: &'static Registry, mut argv: Vec<std::ffi::OsString>) -> Ex
             Err(e) => Err(e),
         },
         args::Invocation::Explain(explain) => explain::command(registry, &explain),
+        args::Invocation::Why => verify::why_command(
+            crate::layers::Layers::load(registry, &std::env::current_dir().unwrap_or_default())
+                .ok()
+                .and_then(|l| l.project.map(|p| p.path))
+                .as_deref(),
+        ),
+        args::Invocation::Graph(graph) => graph::command(registry, &graph),
         args::Invocation::List(format) => list_command(registry, format),
         args::Invocation::Show(name, format) => show_command(registry, &name, format),
         args::Invocation::ShowConfig => show_config_command(registry),

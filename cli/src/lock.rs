@@ -20,8 +20,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+
+use crate::exit::HintContext;
 use quarry_buildkit::hash::fnv1a;
-use quarry_core::{ImageConfig, Rendered, Request, Selection};
+use quarry_codegen::files;
+use quarry_core::{Hinted, ImageConfig, Rendered, Request, Selection};
 use serde::Deserialize;
 
 /// Name of the lock file.
@@ -145,19 +148,89 @@ impl Lock {
         s
     }
 
-    /// Reads a lock file; `None` when there is none.
+    /// Reads a lock file; `None` when there is none. It is read as every file of a project is
+    /// ([`files`]: a regular file in the project's folder, at most 1 MiB), and checked as a whole:
+    /// format version 1, each extension once, the image's user a name or id
+    /// ([`quarry_core::rules::is_user_spec`]), since a lock alone (a fresh CI runner) decides
+    /// what they write.
     pub fn read(path: &Path) -> anyhow::Result<Option<Lock>> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => anyhow::bail!("cannot read `{}`: {e}", path.display()),
-        };
-        toml::from_str(&text).map(Some).map_err(|e| {
-            anyhow::Error::new(quarry_core::Hinted::new(
-                format!("`{}` is not a quarry lock file: {}", path.display(), e.message()),
-                "delete it; quarry writes a new one",
+        let shown = path.display().to_string();
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let bad = |message: String| {
+            anyhow::Error::new(Hinted::new(
+                message,
+                "fix that line, or delete the lock: quarry writes a new one",
             ))
-        })
+        };
+        let text = match files::read_text(path, Some(folder), files::TEXT_LIMIT, &shown) {
+            Ok(t) => t,
+            Err(files::ReadError::Missing(_)) => return Ok(None),
+            Err(e) => {
+                return Err(e).hint_context(|| {
+                    Hinted::new(
+                        format!("cannot read the lock file `{shown}`"),
+                        "delete it; quarry writes a new one",
+                    )
+                });
+            }
+        };
+        let lock: Lock = toml::from_str(&text)
+            .map_err(|e| bad(format!("`{shown}` is not a quarry lock file: {}", e.message())))?;
+        if lock.version != 1 {
+            return Err(bad(format!(
+                "`{shown}` has format version {}, and this quarry reads version 1",
+                lock.version
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(e) = lock.extensions.iter().find(|e| !seen.insert(e.name.as_str())) {
+            return Err(bad(format!("`{shown}` lists the extension {} twice", crate::ui::shown(&e.name))));
+        }
+        if let Some(c) = &lock.image_config
+            && !c.user.is_empty()
+            && !quarry_core::rules::is_user_spec(&c.user)
+        {
+            return Err(bad(format!(
+                "`{shown}`: `image_config.user` {} is not a user name or id",
+                crate::ui::shown(&c.user)
+            )));
+        }
+        Ok(Some(lock))
+    }
+
+    /// Checks the pinned values against the extensions of `registry` that the lock names: each
+    /// option value passes its option's rule, each builder base is an image reference. An error
+    /// names the lock, the extension and the option.
+    pub fn check_values(&self, path: &Path, registry: &quarry_core::Registry) -> anyhow::Result<()> {
+        let shown = path.display().to_string();
+        for e in &self.extensions {
+            let Some(ext) = registry.get(&e.name) else { continue };
+            for (option, value) in &e.options {
+                if let Err(err) =
+                    quarry_core::check_option_values(ext, option, std::slice::from_ref(value), false)
+                {
+                    return Err(anyhow::Error::new(err)).hint_context(|| {
+                        Hinted::new(
+                            format!("`{shown}` pins `{}.{option}` to a value this quarry refuses", e.name),
+                            "fix that line, or delete the lock: quarry writes a new one",
+                        )
+                    });
+                }
+            }
+            if let Some(base) =
+                e.builder_base_image.as_deref().filter(|b| !quarry_core::rules::is_image_ref(b))
+            {
+                anyhow::bail!(Hinted::new(
+                    format!(
+                        "`{shown}` pins the builder base of `{}` to {}, which is not an image reference",
+                        e.name,
+                        crate::ui::shown(base)
+                    ),
+                    "fix that line, or delete the lock: quarry writes a new one",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Fills `request` with the chain order, the final image's own configuration (when the image
@@ -326,7 +399,7 @@ impl UserOrder {
         });
         let stored = file
             .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|f| files::read_text(f, None, files::TEXT_LIMIT, "").ok())
             .and_then(|t| toml::from_str::<UserOrderFile>(&t).ok())
             .filter(|f| f.project == project)
             .map(|f| f.order);

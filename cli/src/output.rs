@@ -27,6 +27,9 @@ pub fn stdout(data: &[u8]) -> anyhow::Result<()> {
 ///   stays), when the link is owned by the effective user or by root. A link owned by another
 ///   user is refused: in a shared folder it may have been planted to make quarry overwrite a file
 ///   elsewhere.
+/// - run as root, the new file belongs to whoever owned the file it replaces, or, for a new
+///   file, the folder it goes into, when that is another user: root's render of a user's project
+///   does not leave a quarry.lock the user can no longer replace.
 pub fn write_atomically(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     let target = resolve_links(path)?;
     let old = match std::fs::metadata(&target) {
@@ -58,9 +61,40 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     if let Some(m) = &old {
         tmp.as_file().set_permissions(std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
     }
+    if let Some((uid, gid)) = owner_for(dir, old.as_ref())? {
+        // Through the open file: the name may have been swapped since.
+        std::os::unix::fs::fchown(tmp.as_file(), Some(uid), Some(gid))?;
+    }
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
     tmp.persist(&target).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Who a file quarry writes into `dir` (replacing `old`) should belong to, when that is not the
+/// effective user: only as root, the owner of `old`, else of `dir`, when not root.
+fn owner_for(dir: &Path, old: Option<&std::fs::Metadata>) -> std::io::Result<Option<(u32, u32)>> {
+    if crate::host::effective_uid() != Some(0) {
+        return Ok(None);
+    }
+    let (uid, gid) = match old {
+        Some(m) => (m.uid(), m.gid()),
+        None => {
+            let m = std::fs::metadata(dir)?;
+            (m.uid(), m.gid())
+        }
+    };
+    Ok((uid != 0).then_some((uid, gid)))
+}
+
+/// Gives `path` and everything under it (links themselves, not what they name) to `owner`.
+fn give_tree(path: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            give_tree(&entry?.path(), (uid, gid))?;
+        }
+    }
     Ok(())
 }
 
@@ -118,6 +152,9 @@ pub fn write_render(
         "The build context of the Dockerfile beside this folder, written by `quarry render -o`.\n\
          quarry replaces this folder on every render: keep nothing of your own in it.\n",
     )?;
+    if let Some(owner) = owner_for(dir, None)? {
+        give_tree(&fresh, owner)?;
+    }
     if old {
         // Moved into the staging folder, which is removed with it.
         std::fs::rename(&context, staging.path().join("old"))?;
@@ -191,6 +228,45 @@ mod tests {
         write_atomically(&path, b"FROM y\n").unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o640);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Run as root in a user's project, what quarry writes belongs to that user: a replaced file
+    /// keeps its owner, a new file (quarry.lock) and `render -o`'s `quarry/` folder get the
+    /// folder's. Root's render used to leave a root-owned quarry.lock the owner could not replace.
+    #[test]
+    fn as_root_a_users_files_stay_the_users() {
+        use std::os::unix::fs::MetadataExt;
+        if crate::host::effective_uid() != Some(0) {
+            eprintln!("SKIPPED: needs root");
+            return;
+        }
+        let dir = scratch("owner");
+        std::os::unix::fs::chown(&dir, Some(4242), Some(4343)).unwrap();
+        let owner = |p: &std::path::Path| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            (m.uid(), m.gid())
+        };
+        let lock = dir.join("quarry.lock");
+        write_atomically(&lock, b"new\n").unwrap();
+        assert_eq!(owner(&lock), (4242, 4343), "a new file gets the folder's owner");
+        std::os::unix::fs::chown(&lock, Some(4444), Some(4545)).unwrap();
+        write_atomically(&lock, b"again\n").unwrap();
+        assert_eq!(owner(&lock), (4444, 4545), "a replaced file keeps its owner");
+        let file = quarry_core::BuildFile {
+            path: "quarry/x/a.sh".into(),
+            contents: std::borrow::Cow::Borrowed(b"echo\n"),
+            executable: true,
+        };
+        let context = super::write_render(&dir.join("Dockerfile"), b"FROM x\n", &[file]).unwrap().unwrap();
+        for p in [dir.join("Dockerfile"), context.clone(), context.join("x"), context.join("x/a.sh")] {
+            assert_eq!(owner(&p), (4242, 4343), "{}", p.display());
+        }
+        // A root-owned folder stays root's.
+        let root_dir = scratch("owner-root");
+        write_atomically(&root_dir.join("f"), b"x").unwrap();
+        assert_eq!(owner(&root_dir.join("f")).0, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&root_dir).unwrap();
     }
 
     /// The old temporary name was `.<name>.quarry-tmp-<pid>`, opened without `O_EXCL`: a link

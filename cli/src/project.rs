@@ -5,9 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 use quarry_core::{Hinted, Registry};
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
 
-use crate::exit::HintContext;
 use crate::ui::shown;
 
 /// Writes `contents` to `path` unless it exists (then `force` is needed).
@@ -25,11 +24,6 @@ pub fn write_new(path: &Path, contents: &str, force: bool) -> anyhow::Result<()>
 /// The largest rockerc file `quarry import` reads: real ones are a few lines.
 pub const MAX_INPUT_BYTES: u64 = 1 << 20;
 
-/// The most YAML nodes a rockerc file may stand for once its aliases are expanded, and the
-/// deepest nesting it may have: a 380-byte alias bomb otherwise expands to gigabytes.
-pub const MAX_NODES: u64 = 100_000;
-const MAX_DEPTH: usize = 64;
-
 /// What `quarry import` made of a rockerc file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
@@ -37,77 +31,25 @@ pub struct Imported {
     pub toml: String,
     /// What was not converted, one line each.
     pub skipped: Vec<String>,
+    /// What the user should know about what was converted: deps files that `quarry build` would
+    /// refuse, or none where `deps` looks.
+    pub warnings: Vec<Hinted>,
 }
 
-/// Reads a rockerc file of at most [`MAX_INPUT_BYTES`] (so `/dev/zero` ends with an error).
-pub fn read_input(path: &Path) -> anyhow::Result<String> {
-    use std::io::Read;
-    let shown = shown(&path.display().to_string());
-    let file = std::fs::File::open(path)
-        .hint_context(|| Hinted::new(format!("cannot read {shown}"), "name an existing rockerc.yaml"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .hint_context(|| Hinted::new(format!("cannot read {shown}"), "name a rockerc.yaml file"))?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        anyhow::bail!(Hinted::new(
-            format!("{shown} is larger than {} KiB", MAX_INPUT_BYTES / 1024),
+/// Reads a rockerc or deps file of at most [`MAX_INPUT_BYTES`], a regular file
+/// ([`quarry_codegen::files`]: `/dev/zero` and a FIFO end with an error, not a hang); `within`, a
+/// file found under the project, must not lead out of that folder through a link.
+pub fn read_input(path: &Path, within: Option<&Path>) -> anyhow::Result<String> {
+    use quarry_codegen::files::{self, ReadError};
+    let name = path.display().to_string();
+    files::read_text(path, within, MAX_INPUT_BYTES, &name).map_err(|e| match e {
+        ReadError::TooLarge { .. } => Hinted::new(
+            format!("{} is larger than {} KiB", shown(&name), MAX_INPUT_BYTES / 1024),
             "a rockerc file is a few lines of YAML: check the file name",
-        ));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| Hinted::new(format!("{shown} is not UTF-8 text"), "a rockerc file is UTF-8 YAML").into())
-}
-
-/// Counts the nodes a YAML stream stands for with its aliases expanded, and its nesting depth.
-#[derive(Debug, Default)]
-struct Expansion {
-    /// Expanded size of each anchored node.
-    anchored: std::collections::HashMap<usize, u64>,
-    /// Open collections: their anchor and the nodes counted inside so far.
-    open: Vec<(usize, u64)>,
-    total: u64,
-    deepest: usize,
-}
-
-impl Expansion {
-    fn add(&mut self, nodes: u64) {
-        self.total = self.total.saturating_add(nodes);
-        if let Some((_, inside)) = self.open.last_mut() {
-            *inside = inside.saturating_add(nodes);
-        }
-    }
-}
-
-impl yaml_rust2::parser::EventReceiver for Expansion {
-    fn on_event(&mut self, event: yaml_rust2::Event) {
-        use yaml_rust2::Event;
-        match event {
-            Event::Scalar(_, _, anchor, _) => {
-                self.add(1);
-                if anchor > 0 {
-                    self.anchored.insert(anchor, 1);
-                }
-            }
-            Event::Alias(anchor) => {
-                let size = self.anchored.get(&anchor).copied().unwrap_or(1);
-                self.add(size);
-            }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                self.add(1);
-                self.open.push((anchor, 1));
-                self.deepest = self.deepest.max(self.open.len());
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((anchor, size)) = self.open.pop()
-                    && anchor > 0
-                {
-                    self.anchored.insert(anchor, size);
-                }
-            }
-            _ => {}
-        }
-    }
+        )
+        .into(),
+        e => anyhow::Error::new(e),
+    })
 }
 
 /// rocker and deps_rocker spellings of extensions that quarry names otherwise.
@@ -145,41 +87,30 @@ const LIST_KEYS: &[(&str, &str, &str)] = &[
 /// serializer; and the text is parsed back and must equal exactly what was converted before it
 /// is returned.
 pub fn import_rockerc(registry: &Registry, yaml: &str, origin: &str) -> anyhow::Result<Imported> {
-    import_rockerc_with_deps(registry, yaml, origin, &[])
+    import_rockerc_in(registry, yaml, origin, None)
 }
 
-/// The first document of a rockerc file's YAML, refused when its aliases stand for more than
-/// [`MAX_NODES`] values or nest deeper than 64.
+/// The first document of a rockerc file's YAML ([`crate::yaml::load`], alias bombs refused).
 pub fn load_yaml(yaml: &str, origin: &str) -> anyhow::Result<Yaml> {
     let origin = shown(origin);
-    let not_yaml = |e: &dyn std::fmt::Display| {
+    let docs = crate::yaml::load(yaml, &origin)?.map_err(|e| {
         anyhow::Error::new(Hinted::new(
             format!("{origin} is not YAML: {e}"),
             "a rockerc file is a YAML mapping",
         ))
-    };
-    let mut expansion = Expansion::default();
-    yaml_rust2::parser::Parser::new_from_str(yaml).load(&mut expansion, true).map_err(|e| not_yaml(&e))?;
-    if expansion.total > MAX_NODES || expansion.deepest > MAX_DEPTH {
-        anyhow::bail!(Hinted::new(
-            format!(
-                "{origin} stands for more than {MAX_NODES} YAML values or nests deeper than {MAX_DEPTH} once its \
-                 aliases are expanded"
-            ),
-            "a rockerc file names an image and a few extensions: remove the anchors (`&`) and aliases (`*`)",
-        ));
-    }
-    let docs = YamlLoader::load_from_str(yaml).map_err(|e| not_yaml(&e))?;
+    })?;
     Ok(docs.into_iter().next().unwrap_or(Yaml::Null))
 }
 
-/// [`import_rockerc`], with the deps_rocker files its `deps` extension would read: their
-/// packages and scripts become the project keys `apt`, `pip` and `scripts`, layer for layer.
-pub fn import_rockerc_with_deps(
+/// [`import_rockerc`] for a quarry.toml in `project`: deps_rocker's `deps` (`args: [deps]`, or
+/// `deps: PATTERN`) becomes quarry.toml's `deps`, which reads the deps files where they are, and
+/// the files it finds below `project` are read as `quarry build` will read them, so that what it
+/// would refuse is said now.
+pub fn import_rockerc_in(
     registry: &Registry,
     yaml: &str,
     origin: &str,
-    deps: &[crate::import_deps::DepsFile],
+    project: Option<&Path>,
 ) -> anyhow::Result<Imported> {
     use toml::Value;
     let doc = load_yaml(yaml, origin)?;
@@ -199,6 +130,10 @@ pub fn import_rockerc_with_deps(
         ));
     }
     let mut skipped = Vec::new();
+    // deps_rocker's `--deps [PATTERN]`: `args: [deps]`, a key `deps: PATTERN`, or both. A pattern
+    // quarry cannot take writes no `deps` at all: the default would read other files.
+    let mut deps_pattern: Option<String> = None;
+    let mut deps_refused = false;
     let mut image = None;
     let mut dockerfile = None;
     let mut names: Vec<String> = Vec::new();
@@ -267,6 +202,25 @@ pub fn import_rockerc_with_deps(
             }
             "pull" | "nocache" | "no-cache" => {}
             "persist-image" => {}
+            "deps" => match value {
+                Yaml::String(p) if crate::import_deps::check_pattern(p).is_ok() => {
+                    deps_pattern = Some(p.clone())
+                }
+                Yaml::Boolean(true) => deps_pattern = Some(crate::import_deps::DEFAULT_PATTERN.to_owned()),
+                Yaml::Boolean(false) => {}
+                Yaml::String(p) => {
+                    deps_refused = true;
+                    skipped.push(format!(
+                        "`deps`: {} is not a pattern quarry takes ({})",
+                        shown(p),
+                        crate::import_deps::check_pattern(p).err().unwrap_or_default()
+                    ));
+                }
+                _ => {
+                    deps_refused = true;
+                    skipped.push("`deps`: not a pattern".to_owned());
+                }
+            },
             other => match LIST_KEYS.iter().find(|(key, _, _)| *key == other) {
                 Some((_, ext, option)) => lists.entry((ext, option)).or_default().extend(list(value)),
                 None => match UNMAPPED.iter().find(|(key, _)| *key == other) {
@@ -290,10 +244,11 @@ pub fn import_rockerc_with_deps(
         }
     };
     let mut wants_deps = false;
+    let mut cwd_in_home = false;
     for raw in &names {
         let name = canonical(raw);
         match name.as_str() {
-            // deps_rocker's extension: its files are converted below.
+            // deps_rocker's extension: quarry.toml's `deps` reads its files.
             "deps" | "deps_dependencies" => wants_deps = true,
             "pull" => {
                 build.insert("pull".to_owned(), Value::Boolean(true));
@@ -302,6 +257,13 @@ pub fn import_rockerc_with_deps(
                 build.insert("no_cache".to_owned(), Value::Boolean(true));
             }
             "persist_image" => {}
+            // deps_rocker's `cwd`: the project folder at `~/<its name>`, where the container starts.
+            // deps_rocker's `cwd` needs its `user`, which rocker adds.
+            "cwd" if registry.get("cwd").is_some() => {
+                add("cwd", &mut extensions);
+                add("user", &mut extensions);
+                cwd_in_home = true;
+            }
             "git" => {
                 add("git", &mut extensions);
                 if registry.get(GITCONFIG).is_some() {
@@ -346,6 +308,12 @@ pub fn import_rockerc_with_deps(
             }
         }
     }
+    if cwd_in_home && extensions.iter().any(|e| e == "cwd") {
+        options.insert(
+            "cwd".to_owned(),
+            Value::Table([("in_home".to_owned(), Value::String("true".to_owned()))].into_iter().collect()),
+        );
+    }
     if let Some(n) = &container_name
         && registry.get("name").is_some()
     {
@@ -382,24 +350,57 @@ pub fn import_rockerc_with_deps(
     if !build.is_empty() {
         expected.insert("build".to_owned(), Value::Table(build));
     }
-    if wants_deps && deps.is_empty() {
-        skipped.push(
-            "`args` entry `deps`: no `*.deps.yaml` file was found under the rockerc file's folder".to_owned(),
-        );
+    let mut warnings = Vec::new();
+    let pattern = match (wants_deps && !deps_refused, deps_pattern) {
+        (_, Some(p)) => Some(p),
+        (true, None) => Some(crate::import_deps::DEFAULT_PATTERN.to_owned()),
+        (false, None) => None,
+    };
+    if let Some(pattern) = pattern {
+        let value = if pattern == crate::import_deps::DEFAULT_PATTERN {
+            Value::Boolean(true)
+        } else {
+            Value::String(pattern.clone())
+        };
+        expected.insert("deps".to_owned(), value);
+        if let Some(project) = project {
+            warnings.extend(check_deps(project, &pattern));
+        }
     }
-    if wants_deps {
-        expected.extend(crate::import_deps::convert(deps, &mut skipped));
-    }
-    write_imported(registry, &origin, image.is_none() && dockerfile.is_none(), expected, skipped)
+    write_imported(registry, &origin, image.is_none() && dockerfile.is_none(), expected, skipped, warnings)
 }
 
-/// `quarry import x.deps.yaml`: one deps_rocker file as the project keys of a new quarry.toml.
-pub fn import_deps(registry: &Registry, file: crate::import_deps::DepsFile) -> anyhow::Result<Imported> {
-    let mut skipped = Vec::new();
-    let origin = shown(&file.shown);
-    let mut expected = crate::import_deps::convert(std::slice::from_ref(&file), &mut skipped);
+/// `quarry import x.deps.yaml`: a quarry.toml in `project` whose `deps` reads the file, `pattern`
+/// (its path relative to `project`).
+pub fn import_deps(registry: &Registry, pattern: &str, project: &Path) -> anyhow::Result<Imported> {
+    let mut expected = toml::Table::new();
     expected.insert("extensions".to_owned(), toml::Value::Array(Vec::new()));
-    write_imported(registry, &origin, true, expected, skipped)
+    expected.insert("deps".to_owned(), toml::Value::String(pattern.to_owned()));
+    let warnings = check_deps(project, pattern);
+    write_imported(registry, &shown(pattern), true, expected, Vec::new(), warnings)
+}
+
+/// The deps files `pattern` finds below `project`, read as `quarry build` reads them: what it
+/// would refuse, or finding none, as warnings.
+fn check_deps(project: &Path, pattern: &str) -> Vec<Hinted> {
+    let why = |e: anyhow::Error| {
+        let hint = crate::exit::hints(&e).join("; ");
+        Hinted::new(
+            format!(
+                "`deps`: {} (`quarry build` stops there until it is fixed)",
+                e.to_string().replace('\n', " ")
+            ),
+            if hint.is_empty() { "fix the deps file".to_owned() } else { hint },
+        )
+    };
+    match crate::import_deps::find(project, &[pattern.to_owned()]) {
+        Err(e) => vec![why(e)],
+        Ok(files) if files.is_empty() => vec![Hinted::new(
+            format!("`deps`: no file below `{}` matches `{pattern}`", project.display()),
+            "deps files are read below quarry.toml's folder: write quarry.toml where the rockerc file is",
+        )],
+        Ok(files) => crate::import_deps::read(project, &files).err().map(why).into_iter().collect(),
+    }
 }
 
 /// The converted file's text, checked to hold exactly `expected`.
@@ -409,6 +410,7 @@ fn write_imported(
     no_image: bool,
     expected: toml::Table,
     skipped: Vec<String>,
+    warnings: Vec<Hinted>,
 ) -> anyhow::Result<Imported> {
     let mut toml = format!("# Converted from {origin} by `quarry import`.\n");
     if no_image {
@@ -427,7 +429,7 @@ fn write_imported(
         }
     }
     check_converted(registry, &toml, &expected)?;
-    Ok(Imported { toml, skipped })
+    Ok(Imported { toml, skipped, warnings })
 }
 
 /// Parses `toml` as a quarry configuration and checks it holds exactly `expected`: what
@@ -526,12 +528,29 @@ mod tests {
         let ok = "base: &b [x11]\nargs: *b\n";
         let imported = super::import_rockerc(registry(), ok, "ok.yaml").unwrap();
         assert!(imported.toml.contains("extensions = [\"x11\"]"), "{}", imported.toml);
+        // A deps file is read the same way: `quarry import` of it warns, as `quarry build` refuses.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.deps.yaml"), &bomb).unwrap();
+        let files = crate::import_deps::find(dir.path(), &["x.deps.yaml".to_owned()]).unwrap();
+        let err = crate::import_deps::read(dir.path(), &files).unwrap_err();
+        assert!(err.to_string().contains("more than 100000 YAML values"), "{err}");
+        let imported = super::import_deps(registry(), "x.deps.yaml", dir.path()).unwrap();
+        assert!(
+            imported.warnings.iter().any(|w| w.message.contains("more than 100000 YAML values")),
+            "{:?}",
+            imported.warnings
+        );
     }
 
     #[test]
     fn input_size_is_bounded() {
-        let err = super::read_input(std::path::Path::new("/dev/zero")).unwrap_err();
-        assert_eq!(err.to_string(), "`/dev/zero` is larger than 1024 KiB");
+        let err = super::read_input(std::path::Path::new("/dev/zero"), None).unwrap_err();
+        assert_eq!(err.to_string(), "`/dev/zero` is a device, not a regular file");
         assert!(!crate::exit::hints(&err).is_empty(), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; (super::MAX_INPUT_BYTES + 1) as usize]).unwrap();
+        let err = super::read_input(&big, None).unwrap_err();
+        assert!(err.to_string().ends_with("big.yaml` is larger than 1024 KiB"), "{err}");
     }
 }

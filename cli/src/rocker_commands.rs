@@ -45,6 +45,10 @@ fn quarry_dry_run(argv: &[String]) -> (bool, &[String]) {
 /// the rest the command).
 pub fn rockerc_command(registry: &'static Registry, argv: &[String]) -> anyhow::Result<u8> {
     let (dry_run, argv) = quarry_dry_run(argv);
+    if argv.first().is_some_and(|a| a == "--help" || a == "-h") {
+        crate::output::stdout(ROCKERC_HELP.as_bytes())?;
+        return Ok(0);
+    }
     let cwd = std::env::current_dir()?;
     let Some(mut rc) = rockerc::Rockerc::find(&cwd)? else {
         anyhow::bail!(Hinted::new(
@@ -54,11 +58,18 @@ pub fn rockerc_command(registry: &'static Registry, argv: &[String]) -> anyhow::
     };
     let mut extra_args = Vec::new();
     let mut positional = Vec::new();
+    let (mut vsc, mut force) = (false, false);
     for a in argv {
         match a.strip_prefix("--") {
             Some(flag) if positional.is_empty() && !flag.is_empty() => {
-                if ["vsc", "force", "verbose", "show-dockerfile", "create-dockerfile"].contains(&flag) {
-                    ui::note(&format!("rockerc's `--{flag}` is not used by quarry's rockerc"));
+                if flag == "vsc" {
+                    vsc = true;
+                } else if flag == "force" {
+                    force = true;
+                } else if ["verbose", "show-dockerfile", "create-dockerfile"].contains(&flag) {
+                    ui::note(&format!(
+                        "rockerc's `--{flag}` is not used by quarry's rockerc (`quarry render` shows the Dockerfile, `--verbose` the commands)"
+                    ));
                 } else {
                     extra_args.push(yaml_rust2::Yaml::String(flag.to_owned()));
                 }
@@ -88,7 +99,54 @@ pub fn rockerc_command(registry: &'static Registry, argv: &[String]) -> anyhow::
     let parsed = parse::parse(&line)?;
     let t = with_host(|host| translate::translate(&parsed, registry, host))??;
     let loaded = project(registry, &t, &cwd.join(rockerc::FILE), rc.dockerfile.as_deref())?;
-    run(registry, t, loaded, ProjectKind::Rockerc, dry_run)
+    if dry_run || t.mode == Mode::DryRun || selects_nothing(&t, &loaded) {
+        return run(registry, t, loaded, ProjectKind::Rockerc, dry_run);
+    }
+    // rockerc's persistent container: made (or found), then entered.
+    for n in &t.notes {
+        ui::note(n);
+    }
+    let command = t.command.clone();
+    let (registry, build) = build_of(registry, &t, loaded, ProjectKind::Rockerc, false)?;
+    let up = args::Up { build, replace: true, force, recreate: force };
+    crate::dev_container::rockerc_session(registry, up, command, vsc)
+}
+
+/// Whether a translation selects no extension and its project file adds none.
+fn selects_nothing(t: &Translation, loaded: &Loaded) -> bool {
+    let selects = |v: &toml::Value| v.as_str().is_some_and(|e| !e.starts_with('!'));
+    let nothing =
+        t.config.get("extensions").and_then(toml::Value::as_array).is_none_or(|e| !e.iter().any(selects));
+    nothing && crate::config::first_project_key(&loaded.config).is_none()
+}
+
+/// The build of a translation: the catalog with the project's own extensions, and the build
+/// request.
+fn build_of(
+    registry: &'static Registry,
+    t: &Translation,
+    loaded: Loaded,
+    kind: ProjectKind,
+    dry_run: bool,
+) -> anyhow::Result<(&'static Registry, args::Build)> {
+    let registry = crate::project_ext::registry_of(
+        registry,
+        &loaded,
+        loaded.path.parent().unwrap_or(Path::new(".")).to_owned(),
+    )?;
+    let build = args::Build {
+        request: Request { host: crate::host::values(), ..Request::default() },
+        engine_given: false,
+        locked: false,
+        tag: t.tag.clone(),
+        dry_run,
+        cache_id: None,
+        cache_registry: None,
+        cache_registry_insecure: false,
+        options: crate::build::BuildOptions::default(),
+        project: Some((loaded, kind)),
+    };
+    Ok((registry, build))
 }
 
 /// Runs a translation as `quarry run` runs: built (then only printed with `--mode dry-run`), with
@@ -103,30 +161,12 @@ fn run(
     for n in &t.notes {
         ui::note(n);
     }
-    let selects = |v: &toml::Value| v.as_str().is_some_and(|e| !e.starts_with('!'));
-    let nothing =
-        t.config.get("extensions").and_then(toml::Value::as_array).is_none_or(|e| !e.iter().any(selects));
-    if nothing && crate::config::first_project_key(&loaded.config).is_none() {
+    if selects_nothing(&t, &loaded) {
         return bare(&t, dry_run);
     }
-    let registry = crate::project_ext::registry_of(
-        registry,
-        &loaded,
-        loaded.path.parent().unwrap_or(Path::new(".")).to_owned(),
-    )?;
+    let (registry, build) = build_of(registry, &t, loaded, kind, dry_run)?;
     let run = args::Run {
-        build: args::Build {
-            request: Request { host: crate::host::values(), ..Request::default() },
-            engine_given: false,
-            locked: false,
-            tag: t.tag.clone(),
-            dry_run,
-            cache_id: None,
-            cache_registry: None,
-            cache_registry_insecure: false,
-            options: crate::build::BuildOptions::default(),
-            project: Some((loaded, kind)),
-        },
+        build,
         env_files: Vec::new(),
         run_args: Vec::new(),
         command: t.command.clone(),
@@ -188,6 +228,27 @@ fn bare(t: &Translation, dry_run: bool) -> anyhow::Result<u8> {
     let status = std::process::Command::new(&docker).args(&run).status()?;
     Ok(status.code().map_or(crate::exit::FAILURE, |c| u8::try_from(c).unwrap_or(crate::exit::FAILURE)))
 }
+
+/// `quarry rockerc --help`.
+const ROCKERC_HELP: &str =
+    "Usage: quarry rockerc [--dry-run] [--force] [--vsc] [--EXTENSION]... [IMAGE] [COMMAND]...
+       rockerc ...   (quarry through a link named `rockerc`)
+
+The folder's rockerc.yaml, under ~/.rockerc.yaml, as rockerc reads them: `args` are rocker's
+extensions and flags, `image` the image, `extension-blacklist` what the folder leaves out.
+`--EXTENSION` words join `args`, the first other word replaces the image, the rest is the command.
+
+As rockerc does, the folder gets one long-lived container, named after the folder (or `name`),
+with the folder at /workspaces/NAME unless the configuration mounts it: made when missing,
+started when stopped, made anew when what it was made with changed (never while sessions are
+open in it), then entered with a shell, or with COMMAND. `quarry enter`, `stop`, `down` and `ps`
+work on the same container.
+
+Options:
+      --dry-run   print the docker commands (a one-shot run) instead of building and running
+      --force     make the container anew even when nothing changed, even with sessions open
+      --vsc       attach VS Code to the container (`code` on PATH) before the shell
+";
 
 /// `quarry rocker --help`: rocker's options, as quarry reads them.
 pub fn help() -> String {

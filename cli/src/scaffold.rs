@@ -65,6 +65,21 @@ pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) ->
             "remove it, or choose another name or `--dir`"
         ));
     }
+    // The folder must be the project's: a `.quarry` (or any folder on the way) that links out of
+    // it would make quarry write elsewhere, and `extension_dirs` could not name it.
+    let existing = dir.ancestors().find(|a| a.exists()).unwrap_or(&root);
+    if let (Ok(real), Ok(real_root)) = (existing.canonicalize(), root.canonicalize())
+        && !real.starts_with(&real_root)
+    {
+        anyhow::bail!(Hinted::new(
+            format!(
+                "`{}` leads outside the project (to `{}`) through a symbolic link",
+                existing.display(),
+                real.display()
+            ),
+            "remove the link, or choose a `--dir` inside the project",
+        ));
+    }
     let toml = fill(name, &EXTENSION_TOML.replace("@CHECKED@", CHECKED_AT_RUN));
     let setup = fill(name, SETUP_TEMPLATE);
     std::fs::create_dir_all(dir.join("templates"))
@@ -93,7 +108,8 @@ pub fn project_extension(registry: &Registry, name: &str, dir: Option<&Path>) ->
 /// the top-level keys, above commented tables that a user may uncomment later), else before the
 /// first table.
 fn add_to_project(file: &Path, rel: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let shown = file.display().to_string();
+    let text = quarry_codegen::files::read_text(file, None, quarry_codegen::files::TEXT_LIMIT, &shown)?;
     let has_key = text.lines().any(|l| l.trim_start().starts_with("extension_dirs"));
     if has_key || !quarry_core::rules::is_rel_path(rel) {
         ui::note(&format!(
@@ -198,6 +214,9 @@ setup = "templates/setup.Dockerfile.j2"
 # The rare step that truly needs artifacts of the final image: placed after the copies, where it
 # runs again whenever any earlier step changes; `quarry explain` warns about it.
 # setup_after_copies = true
+# Steps of the image's user (`pip install --user`, files in its home): `setup` runs as the user that
+# another extension sets with `final_user` (after that extension), else the image's own USER.
+# setup_as_user = true
 
 # Environment of the final image, NAME=value (no white space or quotes; `$PATH` expands). Written
 # after the chain, so changing a value re-runs no step.

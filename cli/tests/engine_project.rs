@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{TestEngine, scratch, stderr, token};
+use common::{TestEngine, scratch, stderr, token, wheel};
 use quarry_docker::progress::progress_steps;
 
 fn write(dir: &Path, rel: &str, text: &str) {
@@ -126,41 +126,6 @@ fn project_extensions_build_and_a_change_reruns_only_their_own_steps() {
     let _ = engine.docker(&["rmi", &tag]);
     std::fs::remove_dir_all(home).unwrap();
     std::fs::remove_dir_all(project).unwrap();
-}
-
-/// A pure-Python wheel `<name>-<version>`, whose module prints its version: written by python3's
-/// `zipfile` with the RECORD hashes pip checks, into `<site>/files/`, and listed in the simple
-/// index `<site>/simple/<name>/` (PEP 503), which lists every version written so far.
-fn wheel(site: &Path, name: &str, version: &str) {
-    let module = name.replace('-', "_");
-    let file = format!("{module}-{version}-py3-none-any.whl");
-    let script = format!(
-        r#"
-import base64, hashlib, zipfile
-files = {{
-    "{module}/__init__.py": "VERSION = '{version}'\n",
-    "{module}-{version}.dist-info/METADATA": "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-    "{module}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: quarry-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}}
-record = []
-with zipfile.ZipFile("files/{file}", "w") as z:
-    for path, text in files.items():
-        data = text.encode()
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{{path}},sha256={{digest}},{{len(data)}}")
-        z.writestr(path, data)
-    record.append("{module}-{version}.dist-info/RECORD,,")
-    z.writestr("{module}-{version}.dist-info/RECORD", "\n".join(record) + "\n")
-"#
-    );
-    std::fs::create_dir_all(site.join("files")).unwrap();
-    let out =
-        std::process::Command::new("python3").arg("-c").arg(&script).current_dir(site).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let index = site.join("simple").join(name).join("index.html");
-    let mut links = std::fs::read_to_string(&index).unwrap_or_default();
-    links.push_str(&format!("<a href=\"/files/{file}\">{file}</a><br>\n"));
-    write(site, &format!("simple/{name}/index.html"), &links);
 }
 
 /// `pip`: the venv is made on the image's own python3 (a builder `from = "final"`), reaches the

@@ -91,9 +91,13 @@ fn every_error_names_its_fix() {
         let err = text(&o.stderr);
         assert!(err.contains(name) && err.contains("\nhint: "), "{name}: {err}");
     }
-    // /dev/zero is not read to the end.
+    // /dev/zero is not read, a FIFO not waited on.
     let o = quarry_in(&dir, &["explain", "good.Dockerfile", "/dev/zero"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("larger than 16 MiB"), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("`/dev/zero` is a device, not a regular file"), "{}", text(&o.stderr));
+    assert!(std::process::Command::new("mkfifo").arg(dir.join("fifo")).status().unwrap().success());
+    let o = quarry_in(&dir, &["explain", "good.Dockerfile", "fifo"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("is a FIFO (named pipe), not a regular file"), "{}", text(&o.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

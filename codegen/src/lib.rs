@@ -9,6 +9,7 @@
 
 mod diagnostic;
 mod emit;
+pub mod files;
 mod metadata;
 pub mod runtime;
 
@@ -20,14 +21,18 @@ pub use metadata::Metadata;
 /// Name of the metadata file in an extension crate.
 pub const METADATA_FILE: &str = "extension.toml";
 
+/// Reads a file the metadata names, relative to the crate, at most the given number of bytes.
+pub type Load<'a> = dyn Fn(&str, u64) -> Result<Vec<u8>, String> + 'a;
+
 /// What [`generate`] reads.
 pub struct Input<'a> {
     /// The metadata file's path as it should appear in diagnostics.
     pub path: &'a str,
     /// The metadata file's text.
     pub text: &'a str,
-    /// Reads a file the metadata names (a template or a context file), relative to the crate.
-    pub load: &'a dyn Fn(&str) -> Option<Vec<u8>>,
+    /// Reads a file the metadata names (a template or a context file), relative to the crate, at
+    /// most the given number of bytes; the error says why not (it ends a diagnostic).
+    pub load: &'a Load<'a>,
 }
 
 impl std::fmt::Debug for Input<'_> {
@@ -84,7 +89,8 @@ fn run(dir: &Path, display: &str) -> Result<Generated, Vec<Diagnostic>> {
     let text = std::fs::read_to_string(&path).map_err(|e| {
         vec![Diagnostic::whole_file(&shown, "missing-file", format!("cannot read the metadata file: {e}"))]
     })?;
-    let load = |rel: &str| std::fs::read(dir.join(rel)).ok();
+    let load =
+        |rel: &str, limit: u64| files::read(&dir.join(rel), Some(dir), limit, rel).map_err(|e| e.to_string());
     generate(&Input { path: &shown, text: &text, load: &load })
 }
 

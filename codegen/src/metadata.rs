@@ -24,13 +24,28 @@ pub use model::{DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
 use crate::Input;
 use crate::diagnostic::Diagnostic;
 
+/// The most TOML syntax errors reported one by one.
+const MAX_SYNTAX_ERRORS: usize = 10;
+
 /// Parses `input`, returning every diagnostic found.
 pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     let (root, errors) = DeTable::parse_recoverable(input.text);
     let mut w = Walker { input, diagnostics: Vec::new() };
-    for e in errors {
+    // An unterminated string makes every later line an error: the first few say where, and
+    // finding the line of each costs a scan of the text.
+    let shown = errors.len().min(MAX_SYNTAX_ERRORS);
+    for e in &errors[..shown] {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         w.error(offset, "", "toml-syntax", e.message().trim().to_owned());
+    }
+    if errors.len() > shown {
+        let offset = errors[shown].span().map(|s| s.start).unwrap_or(0);
+        w.error(
+            offset,
+            "",
+            "toml-syntax",
+            format!("and {} more syntax errors after this place, left out", errors.len() - shown),
+        );
     }
     if !w.diagnostics.is_empty() {
         return Err(w.finish());
@@ -114,6 +129,11 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         let at = root.get("setup_after_copies").map(|v| v.span().start).unwrap_or(0);
         w.error(at, "setup_after_copies", "setup-required", "is set but there is no `setup`".to_owned());
     }
+    let setup_as_user = w.boolean(root, "", "setup_as_user", false);
+    if setup_as_user && setup.is_none() && !root.contains_key("setup") {
+        let at = root.get("setup_as_user").map(|v| v.span().start).unwrap_or(0);
+        w.error(at, "setup_as_user", "setup-required", "is set but there is no `setup`".to_owned());
+    }
     let env = w.string_array(root, "", "env");
     if let Some(Some(list)) = root.get("env").map(|v| v.get_ref().as_array()) {
         for (entry, item) in env.iter().zip(list.iter()) {
@@ -151,6 +171,16 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     let workdir =
         w.user_path(root, "workdir", "folder", final_user.is_some(), &name, &options, &option_names);
     let home = w.user_path(root, "home", "home", final_user.is_some(), &name, &options, &option_names);
+    if setup_as_user && root.contains_key("final_user") {
+        let at = root.get("setup_as_user").map(|v| v.span().start).unwrap_or(0);
+        w.error(
+            at,
+            "setup_as_user",
+            "setup-as-user",
+            "is set on the extension that sets `final_user`: its setup makes the user, so it runs as root"
+                .to_owned(),
+        );
+    }
     let files = w.files(root);
     let run = w.run(root, &all_option_names, &list_names);
     for d in &mut w.diagnostics {
@@ -179,6 +209,7 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         builder,
         setup,
         setup_after_copies,
+        setup_as_user,
         env,
         shell_init,
         shell_interactive,

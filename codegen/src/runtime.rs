@@ -4,7 +4,7 @@
 //! The model is `'static` (registrations are statics), so the value is leaked: a process loads
 //! each project extension once, and it lives as long as the process does.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use quarry_core::{
     Alias, AptRepository, Arch, ArchSource, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat,
@@ -13,7 +13,7 @@ use quarry_core::{
 };
 
 use crate::metadata::{self, DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
-use crate::{Diagnostic, Input, METADATA_FILE};
+use crate::{Diagnostic, Input, METADATA_FILE, files};
 
 /// Reads, validates and builds the extension in `dir`. `shown` is the folder as diagnostics name
 /// it (relative to the project). `root` is the project's folder: a file the metadata names must
@@ -26,37 +26,32 @@ pub fn load(
     origin: &str,
 ) -> Result<&'static Extension, Vec<Diagnostic>> {
     let metadata_shown = format!("{shown}/{METADATA_FILE}");
-    let text = std::fs::read_to_string(dir.join(METADATA_FILE)).map_err(|e| {
-        let message = if e.kind() == std::io::ErrorKind::NotFound {
-            format!("`{shown}` has no `{METADATA_FILE}`; `quarry new-extension NAME` makes a folder with one")
-        } else {
-            format!("cannot read the metadata file: {e}")
-        };
-        vec![Diagnostic::whole_file(&metadata_shown, "missing-file", message)]
-    })?;
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-    let load = |rel: &str| read_inside(dir, &root, rel);
+    let text = files::read_text(&dir.join(METADATA_FILE), Some(root), files::TEXT_LIMIT, &metadata_shown)
+        .map_err(|e| {
+            let message = match e {
+                files::ReadError::Missing(_) => format!(
+                    "`{shown}` has no `{METADATA_FILE}`; `quarry new-extension NAME` makes a folder with one"
+                ),
+                e => format!("cannot read the metadata file: {e}"),
+            };
+            vec![Diagnostic::whole_file(&metadata_shown, "missing-file", message)]
+        })?;
+    let load = |rel: &str, limit: u64| read_inside_root(dir, root, rel, limit);
     let m = metadata::parse(&Input { path: &metadata_shown, text: &text, load: &load })?;
-    Ok(leak(extension(&m, origin)))
+    Ok(leak(extension(m, origin)))
 }
 
 /// Validates metadata given as text (with its files read through `input.load`) and builds the
 /// extension: what `quarry.toml`'s two-line keys become.
 pub fn build(input: &Input<'_>, origin: &str) -> Result<&'static Extension, Vec<Diagnostic>> {
     let m = metadata::parse(input)?;
-    Ok(leak(extension(&m, origin)))
+    Ok(leak(extension(m, origin)))
 }
 
-/// Reads `rel` under `dir` when it resolves inside `root` (see [`load`]).
-pub fn read_inside_root(dir: &Path, root: &Path, rel: &str) -> Option<Vec<u8>> {
-    let root = root.canonicalize().ok()?;
-    read_inside(dir, &root, rel)
-}
-
-/// `rel` under `dir`, when it resolves (links followed) inside `root` and is a file.
-fn read_inside(dir: &Path, root: &Path, rel: &str) -> Option<Vec<u8>> {
-    let path: PathBuf = dir.join(rel).canonicalize().ok()?;
-    (path.starts_with(root) && path.is_file()).then(|| std::fs::read(&path).ok()).flatten()
+/// Reads `rel` under `dir` when it resolves inside `root`, is a regular file and holds at most
+/// `limit` bytes ([`files::read`]); the error says why not.
+pub fn read_inside_root(dir: &Path, root: &Path, rel: &str, limit: u64) -> Result<Vec<u8>, String> {
+    files::read(&dir.join(rel), Some(root), limit, rel).map_err(|e| e.to_string())
 }
 
 fn leak<T>(value: T) -> &'static T {
@@ -89,8 +84,11 @@ fn arch(a: &str) -> Arch {
 
 /// The value `emit` writes as Rust, built directly: the two must stay field for field the same
 /// (`catalog/tests/catalog.rs` loads every catalog folder this way and compares the value with
-/// the crate's registration).
-fn extension(m: &Metadata, origin: &str) -> Extension {
+/// the crate's registration). The files' contents are moved, not copied: a large copied file is
+/// held once.
+fn extension(mut m: Metadata, origin: &str) -> Extension {
+    let contents: Vec<Vec<u8>> = m.files.iter_mut().map(|f| std::mem::take(&mut f.contents)).collect();
+    let m = &m;
     let builder = m.builder.as_ref().map(|b| Builder {
         from: match &b.from {
             FromMeta::BaseImage => BuilderFrom::BaseImage,
@@ -134,6 +132,7 @@ fn extension(m: &Metadata, origin: &str) -> Extension {
         builder,
         setup: m.setup.as_ref().map(template),
         setup_after_copies: m.setup_after_copies,
+        setup_as_user: m.setup_as_user,
         env: texts(&m.env),
         shell: Shell {
             init: inline("shell.init", &m.shell_init),
@@ -190,9 +189,10 @@ fn extension(m: &Metadata, origin: &str) -> Extension {
         files: slice(
             m.files
                 .iter()
-                .map(|f| ContextFile {
+                .zip(contents)
+                .map(|(f, contents)| ContextFile {
                     path: text(&f.path),
-                    contents: Box::leak(f.contents.clone().into_boxed_slice()),
+                    contents: Box::leak(contents.into_boxed_slice()),
                     executable: f.executable,
                     dest: f.dest.as_deref().map(text),
                 })
@@ -245,5 +245,29 @@ fn download(d: &DownloadMeta) -> Download {
         mode: text(&d.mode),
         check: d.check.as_deref().map(text),
         insecure_http_for_tests: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A copied file's bytes are moved into the extension, not copied: a 200 MB file took 400 MB.
+    #[test]
+    fn a_copied_file_is_held_once() {
+        let seen = std::cell::Cell::new(std::ptr::null::<u8>());
+        let load = |rel: &str, _limit: u64| {
+            if rel == "files/big.bin" {
+                let bytes = vec![7u8; 1 << 20];
+                seen.set(bytes.as_ptr());
+                Ok(bytes)
+            } else {
+                Err(format!("`{rel}` does not exist"))
+            }
+        };
+        let text = "name = \"big\"\ndescription = \"d\"\n[[files]]\npath = \"files/big.bin\"\ndest = \"/opt/big.bin\"\n";
+        let ext = build(&Input { path: "big/extension.toml", text, load: &load }, "test").unwrap();
+        assert_eq!(ext.files[0].contents.len(), 1 << 20);
+        assert_eq!(ext.files[0].contents.as_ptr(), seen.get(), "the bytes were copied");
     }
 }

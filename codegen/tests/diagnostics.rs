@@ -36,7 +36,8 @@ fn fixtures() -> Vec<String> {
 fn run(case: &str) -> Result<Generated, Vec<Diagnostic>> {
     let dir = fixtures_dir().join(case);
     let text = fs::read_to_string(dir.join(METADATA_FILE)).expect("fixture has an extension.toml");
-    let load = |rel: &str| fs::read(dir.join(rel)).ok();
+    let load =
+        |rel: &str, _limit: u64| fs::read(dir.join(rel)).map_err(|_| format!("`{rel}` does not exist"));
     let path = format!("fixtures/{case}/{METADATA_FILE}");
     generate(&Input { path: &path, text: &text, load: &load })
 }
@@ -59,10 +60,12 @@ fn fixtures_are_all_there() {
         "list_option_rules",
         "many_mistakes",
         "missing_template_file",
+        "one_line_text",
         "option_default_fails_rule",
         "option_images_and_aliases",
         "priority_out_of_range",
         "self_dependency",
+        "setup_as_user_makes_the_user",
         "template_output_forbidden",
         "template_syntax",
         "template_unknown_variable",
@@ -125,7 +128,7 @@ fn valid_fixture_generates_code() {
 fn generated_code_is_independent_of_the_path() {
     let dir = fixtures_dir().join("valid");
     let text = fs::read_to_string(dir.join(METADATA_FILE)).unwrap();
-    let load = |rel: &str| fs::read(dir.join(rel)).ok();
+    let load = |rel: &str, _limit: u64| fs::read(dir.join(rel)).map_err(|e| e.to_string());
     let a = generate(&Input { path: "a/extension.toml", text: &text, load: &load }).unwrap();
     let b = generate(&Input { path: "/elsewhere/b/extension.toml", text: &text, load: &load }).unwrap();
     assert_eq!(a.code, b.code);
@@ -199,4 +202,19 @@ fn write_if_changed(path: &Path, contents: &str) {
     if fs::read_to_string(path).ok().as_deref() != Some(contents) {
         fs::write(path, contents).unwrap();
     }
+}
+
+/// An unterminated string makes every later line a syntax error: the first ten are reported,
+/// then how many more, in linear time (each error's line used to cost a scan of the text: 300,000
+/// lines ran for minutes).
+#[test]
+fn an_unterminated_string_is_reported_at_once() {
+    let text = format!("name = \"x\"\ndescription = \"{}", "x\n".repeat(300_000));
+    let load = |rel: &str, _limit: u64| Err(format!("`{rel}` does not exist"));
+    let started = std::time::Instant::now();
+    let diagnostics = generate(&Input { path: "x/extension.toml", text: &text, load: &load }).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(diagnostics.len(), 11, "{}", render(&diagnostics));
+    assert!(diagnostics[10].message.starts_with("and 299"), "{}", diagnostics[10]);
+    assert!(diagnostics.iter().all(|d| d.rule == "toml-syntax"));
 }

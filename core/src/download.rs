@@ -204,12 +204,13 @@ pub(crate) fn step(r: &ResolvedExtension, d: &Download) -> Result<String, Error>
         lines.push(check);
     }
 
-    let mut s = format!(
-        "# {}: download `{}`, written by quarry from `[[builder.downloads]]` (core/src/download.rs); {}.\nRUN ",
+    let mut s = crate::stage::comment(&format!(
+        "{}: download `{}`, written by quarry from `[[builder.downloads]]` (core/src/download.rs); {}.",
         ext.name,
         d.name,
         verification(d)
-    );
+    ));
+    s.push_str("RUN ");
     let last = lines.len() - 1;
     for (i, line) in lines.iter().enumerate() {
         if i > 0 {
@@ -273,6 +274,12 @@ mod tests {
     }
 
     fn registry(download: Download) -> Registry {
+        let reg = unchecked_registry(download);
+        reg.iter().for_each(|e| e.check());
+        reg
+    }
+
+    fn unchecked_registry(download: Download) -> Registry {
         let ext = Extension {
             name: "tool",
             crate_name: "test",
@@ -290,7 +297,6 @@ mod tests {
             ]),
             ..Extension::EMPTY
         };
-        ext.check();
         Registry::from_extensions([leak(ext)]).unwrap()
     }
 
@@ -433,5 +439,17 @@ mod tests {
         let out = render_with(&registry(d), &[]).unwrap();
         assert!(out.contains("; not verified: upstream publishes no checksums.\nRUN set -eux;"), "{out}");
         assert!(!out.contains("sha256sum"), "{out}");
+    }
+
+    #[test]
+    fn a_reason_is_one_comment_line_whatever_it_holds() {
+        // Codegen and the const check refuse it (`one-line-text`); written all the same, it stays
+        // in its comment.
+        let d = Download { verify: Verify::None { reason: "none\nLABEL evil=1 \u{1b}[2J" }, ..pinned() };
+        assert!(!rules::is_one_line_text("none\nLABEL evil=1"));
+        let out = render_with(&unchecked_registry(d), &[]).unwrap();
+        assert!(out.contains("; not verified: none\\nLABEL evil=1 \\u{1b}[2J.\nRUN set -eux;"), "{out}");
+        let read = quarry_buildkit::dockerfile::parse(&out).unwrap();
+        assert!(read.stages.iter().flat_map(|s| &s.instructions).all(|i| i.keyword.to_string() != "LABEL"));
     }
 }

@@ -76,6 +76,24 @@ pub enum Error {
         /// The rejected value.
         value: String,
     },
+    /// The final image's own user (the engine's or quarry.lock's `image_config`) is not one
+    /// quarry can write into `USER`.
+    #[error("the final image's user {value:?} is not a user name or id quarry can write into `USER`")]
+    InvalidImageUser {
+        /// The rejected value.
+        value: String,
+    },
+    /// The rendered Dockerfile does not read back, as BuildKit reads it, as the instructions
+    /// quarry wrote: a value added or joined one. A fault of quarry.
+    #[error(
+        "the rendered Dockerfile does not read back as written: {written} instructions written, {read} read"
+    )]
+    Unreadable {
+        /// Instructions quarry wrote.
+        written: usize,
+        /// Instructions read back (one more than written: at least that many).
+        read: usize,
+    },
     /// A priority override is out of range.
     #[error("cache priority {value} for extension `{extension}` is out of range")]
     InvalidPriority {
@@ -204,7 +222,15 @@ impl Error {
             Self::InvalidImage { .. } => {
                 "write it like `ubuntu:24.04` or `registry.example.com/team/image:tag`".to_owned()
             }
+            Self::InvalidImageUser { .. } => {
+                "it comes from the engine or quarry.lock's `image_config`: fix that line or delete quarry.lock"
+                    .to_owned()
+            }
             Self::InvalidPriority { .. } => "use a number from 0 to 100".to_owned(),
+            Self::Unreadable { .. } => {
+                "a value reached the Dockerfile unchecked: this is a fault of quarry, report it with the command"
+                    .to_owned()
+            }
             Self::NothingSelected => {
                 "select at least one, e.g. `--curl`; `quarry list` shows them all".to_owned()
             }

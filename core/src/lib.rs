@@ -4,6 +4,7 @@
 //! Rendering does no IO, reads no clock and no environment: the same [`Request`] always gives the
 //! same bytes, whatever order extensions were listed or linked in.
 
+mod alias;
 mod download;
 mod error;
 mod fill;

@@ -52,6 +52,10 @@ pub struct Extension {
     /// The declared exception: `setup` truly needs artifacts of the final image, so it is placed
     /// after the copies, where it runs again whenever any earlier step changes.
     pub setup_after_copies: bool,
+    /// `setup` runs as the image's user instead of root: the user of the extension that sets
+    /// `final_user` (placed after that extension in the chain), else the image's own `USER`, else
+    /// root. The chain's later steps run as root again.
+    pub setup_as_user: bool,
     /// `NAME=value` environment entries of the final image (an entry may use templates),
     /// written after every RUN of the chain.
     pub env: &'static [&'static str],
@@ -105,6 +109,7 @@ impl Extension {
         builder: None,
         setup: None,
         setup_after_copies: false,
+        setup_as_user: false,
         env: &[],
         shell: Shell::EMPTY,
         final_user: None,
@@ -629,8 +634,8 @@ impl Extension {
                 "extension `name` must be snake_case: lowercase ASCII letters, digits and `_`, starting with a letter"
             );
         }
-        if self.description.is_empty() {
-            panic!("extension `description` must not be empty");
+        if !Check::OneLine.accepts(self.description) {
+            panic!("extension `description` must be one line of text (no control character)");
         }
         if self.cache_priority > MAX_CACHE_PRIORITY {
             panic!("extension `cache_priority` must be in 0..=100");
@@ -656,6 +661,14 @@ impl Extension {
         check_packages(self.apt_packages);
         if self.setup_after_copies && self.setup.is_none() {
             panic!("extension `setup_after_copies` is set but there is no `setup`");
+        }
+        if self.setup_as_user && self.setup.is_none() {
+            panic!("extension `setup_as_user` is set but there is no `setup`");
+        }
+        if self.setup_as_user && self.final_user.is_some() {
+            panic!(
+                "extension `setup_as_user` is set on the extension that sets `final_user`, whose setup makes the user"
+            );
         }
         if self.home.is_some() && self.final_user.is_none() {
             panic!("extension `home` needs `final_user`: the extension that sets the user sets its home");
@@ -729,6 +742,9 @@ impl Extension {
             let o = &self.options[i];
             if !Check::SnakeCase.accepts(o.name) {
                 panic!("option `name` must be snake_case");
+            }
+            if !Check::OneLine.accepts(o.description) {
+                panic!("option `description` must be one line of text (no control character)");
             }
             if o.required && !o.default.is_empty() {
                 panic!("a `required` option has no `default`");
@@ -935,8 +951,8 @@ const fn check_download(d: &Download, options: &[OptionSpec]) {
             }
         }
         Verify::None { reason } => {
-            if reason.is_empty() {
-                panic!("a download with `verify = \"none\"` needs a `reason`");
+            if !Check::OneLine.accepts(reason) {
+                panic!("a download with `verify = \"none\"` needs a `reason` of one line of text");
             }
         }
     }

@@ -94,6 +94,8 @@ pub struct ExtensionPieces {
     pub setup: Option<String>,
     /// Whether `setup` must follow the copies (the declared exception).
     pub setup_after_copies: bool,
+    /// Whether `setup` runs as the image's user (`USER` before it, `USER root` after it).
+    pub setup_as_user: bool,
     /// `NAME=value` entries of the final image.
     pub env: Vec<String>,
     /// The extension's shell environment, if it has one: a build-context folder holding
@@ -140,6 +142,12 @@ pub struct FinalUser {
 pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     if !rules::is_image_ref(&request.image) {
         return Err(Error::InvalidImage { what: "final image".to_owned(), value: request.image.clone() });
+    }
+    if let Some(c) = &request.image_config
+        && !c.user.is_empty()
+        && !rules::is_user_spec(&c.user)
+    {
+        return Err(Error::InvalidImageUser { value: c.user.clone() });
     }
     let resolved = resolve(registry, request)?;
 
@@ -282,6 +290,7 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
                 .collect::<Result<_, _>>()?,
             setup,
             setup_after_copies: ext.setup_after_copies,
+            setup_as_user: ext.setup_as_user,
             env,
             shell_dir,
             copied_files,

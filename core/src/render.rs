@@ -48,14 +48,40 @@ pub struct Rendered {
 /// module documentation.
 pub fn render(registry: &Registry, request: &Request) -> Result<Rendered, Error> {
     let pieces = pieces(registry, request)?;
-    let dockerfile = layout(&pieces, request);
+    let (dockerfile, written) = layout(&pieces, request);
+    read_back(&dockerfile, written)?;
     let Pieces { resolved, warnings, files, final_user, .. } = pieces;
     Ok(Rendered { dockerfile, resolved, warnings, files, final_user: final_user.map(|u| u.user) })
 }
 
-/// quarry's layout of `pieces` (see the module documentation).
-fn layout(pieces: &Pieces, request: &Request) -> String {
+/// Reads the Dockerfile back as BuildKit will ([`quarry_buildkit::dockerfile::lines`]): it must
+/// hold exactly the `written` instructions quarry wrote, none continued past the end. Every value
+/// is checked or escaped for its place before it is written; this is the backstop that no value,
+/// of a key that exists or of one added later, can add or join an instruction.
+fn read_back(dockerfile: &str, written: usize) -> Result<(), Error> {
+    use quarry_buildkit::dockerfile::lines::{Line, Reader};
+    let mut read = 0;
+    for line in Reader::new(dockerfile) {
+        match line {
+            Ok(Line::Instruction(l)) if !l.continued => read += 1,
+            Ok(Line::Comment { .. } | Line::Blank { .. }) => {}
+            _ => read = usize::MAX,
+        }
+        if read > written {
+            break;
+        }
+    }
+    if read == written {
+        return Ok(());
+    }
+    Err(Error::Unreadable { written, read: read.min(written + 1) })
+}
+
+/// quarry's layout of `pieces` (see the module documentation), and how many instructions it
+/// wrote.
+fn layout(pieces: &Pieces, request: &Request) -> (String, usize) {
     let mut out = String::new();
+    let mut written = 1;
     let names: Vec<&str> = pieces.extensions.iter().map(|e| e.name).collect();
     out.push_str("# Rendered by quarry; do not edit: change the configuration and render again.\n");
     out.push_str(&format!("# Extensions: {}\n", names.join(", ")));
@@ -77,6 +103,7 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
             stage.snippet(d);
         }
         stage.snippet(&b.body);
+        written += stage.written();
     }
 
     let link = match request.engine {
@@ -86,6 +113,8 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
     let config = request.image_config.as_ref();
     let base_user = config.and_then(ImageConfig::non_root_user);
 
+    // The user a `setup_as_user` step runs as: the image's user, as it will be.
+    let image_user = pieces.final_user.as_ref().map(|u| u.user.as_str()).or(base_user);
     let mut stage = StageWriter::new(&mut out, &pieces.image, Some(FINAL_STAGE));
     if base_user.is_some() {
         stage.comment("The image runs as a user of its own: the chain runs as root.");
@@ -101,8 +130,7 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
             stage.step(&apt_install_step(&pieces.image, &e.apt_packages, &e.apt_repositories, e.name));
         }
         if let Some(setup) = e.setup.as_ref().filter(|_| !e.setup_after_copies) {
-            stage.comment(&format!("{}: setup", e.name));
-            stage.snippet(setup);
+            setup_step(&mut stage, e, setup, image_user, "setup");
         }
     }
 
@@ -137,11 +165,13 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
     }
     for e in &pieces.extensions {
         if let Some(setup) = e.setup.as_ref().filter(|_| e.setup_after_copies) {
-            stage.comment(&format!(
-                "{}: setup that needs the copies (declared in its metadata): runs again whenever an earlier step changes",
-                e.name
-            ));
-            stage.snippet(setup);
+            setup_step(
+                &mut stage,
+                e,
+                setup,
+                image_user,
+                "setup that needs the copies (declared in its metadata): runs again whenever an earlier step changes",
+            );
         }
     }
     match (&pieces.final_user, base_user) {
@@ -176,7 +206,35 @@ fn layout(pieces: &Pieces, request: &Request) -> String {
     if let Some(c) = config.filter(|c| !c.cmd.is_empty()) {
         stage.step(&format!("CMD {}", json_array(&c.cmd)));
     }
-    out
+    written += stage.written();
+    (out, written)
+}
+
+/// An extension's setup snippet, after a comment saying what it is; with `setup_as_user`, between
+/// `USER <the image's user>` and `USER root` (nothing to switch when the image runs as root).
+fn setup_step(
+    stage: &mut StageWriter<'_>,
+    e: &crate::pieces::ExtensionPieces,
+    setup: &str,
+    image_user: Option<&str>,
+    what: &str,
+) {
+    match image_user.filter(|_| e.setup_as_user) {
+        Some(user) => {
+            stage.comment(&format!("{}: {what}, as the image's user", e.name));
+            stage.step(&format!("USER {user}"));
+            stage.snippet(setup);
+            stage.step("USER root");
+        }
+        None if e.setup_as_user => {
+            stage.comment(&format!("{}: {what}, as the image's user (root)", e.name));
+            stage.snippet(setup);
+        }
+        None => {
+            stage.comment(&format!("{}: {what}", e.name));
+            stage.snippet(setup);
+        }
+    }
 }
 
 /// A JSON array of strings, for exec-form instructions.
@@ -323,6 +381,48 @@ mod tests {
         assert!(render(&reg, &req).unwrap().dockerfile.contains("RUN echo 2.0\n"));
     }
 
+    /// A `setup_as_user` step runs between `USER <the image's user>` and `USER root`: the user an
+    /// extension sets, else the image's own; on a root image it is a plain setup step.
+    #[test]
+    fn a_setup_as_the_user_switches_to_the_images_user_and_back() {
+        let mut maker = ext("maker", &[], 10);
+        maker.final_user = Some("someone");
+        let mut mine = ext("mine", &[], 90);
+        mine.setup_as_user = true;
+        let reg = registry(vec![maker, mine, ext("other", &[], 5)]);
+        let out = render(&reg, &request(&["maker", "mine", "other"])).unwrap().dockerfile;
+        assert!(
+            out.contains(
+                "# maker: setup\nRUN echo maker\n# mine: setup, as the image's user\nUSER someone\nRUN echo mine\nUSER root\n# other: setup\nRUN echo other\n"
+            ),
+            "{out}"
+        );
+        // The image's user is set again at the end, as always.
+        assert_eq!(out.matches("\nUSER someone\n").count(), 2, "{out}");
+        let mut req = request(&["mine"]);
+        let root = render(&reg, &req).unwrap().dockerfile;
+        assert!(root.contains("# mine: setup, as the image's user (root)\nRUN echo mine\n"), "{root}");
+        assert!(!root.contains("USER "), "{root}");
+        req.image_config = Some(ImageConfig { entrypoint: vec![], cmd: vec![], user: "app".into() });
+        let own = render(&reg, &req).unwrap().dockerfile;
+        assert!(own.contains("USER app\nRUN echo mine\nUSER root\n"), "{own}");
+    }
+
+    /// The backstop: text that would add or join an instruction is found when the Dockerfile is
+    /// read back, whatever wrote it.
+    #[test]
+    fn the_dockerfile_reads_back_as_written() {
+        assert!(read_back("# c\nARG A=1\n\nFROM x\nRUN a \\\n  b\n", 3).is_ok());
+        assert!(matches!(
+            read_back("FROM x\nRUN a\nLABEL b=1\n", 2),
+            Err(Error::Unreadable { written: 2, read: 3 })
+        ));
+        assert!(read_back("FROM x\nRUN a \\\n", 2).is_err());
+        assert!(read_back("FROM x\nRUN a \\\nRUN b\n", 3).is_err());
+        let reg = registry(vec![ext("a", &[], 10)]);
+        assert!(render(&reg, &request(&["a"])).is_ok());
+    }
+
     #[test]
     fn images_are_validated() {
         let reg = registry(vec![ext("a", &[], 1)]);
@@ -366,5 +466,11 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("USER "), "root images get no USER line: {out}");
+        // Whatever the engine or a lock says, the user is one word of `USER`.
+        for bad in ["app\nLABEL x=1", "app \\", "$HOME", "a:b:c", "-x"] {
+            req.image_config = Some(ImageConfig { entrypoint: vec![], cmd: vec![], user: bad.into() });
+            let err = render(&reg, &req).unwrap_err();
+            assert!(matches!(err, Error::InvalidImageUser { .. }), "{bad:?}: {err}");
+        }
     }
 }

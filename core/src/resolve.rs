@@ -64,36 +64,14 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         None => DEFAULT_BUILDER_BASE_IMAGE.to_owned(),
     };
 
-    // An alias is its extension: the user file's preferences and overrides written under an
-    // alias apply to the extension, and a locked order names the extension.
-    let canonical = |name: &str| registry.get(name).map_or_else(|| name.to_owned(), |e| e.name.to_owned());
-    let mut option_defaults: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (name, values) in &request.option_defaults {
-        let merged = option_defaults.entry(canonical(name)).or_default();
-        for (option, value) in values {
-            merged.entry(option.clone()).or_insert_with(|| value.clone());
-        }
-    }
-    let mut overrides: BTreeMap<String, crate::request::Override> = BTreeMap::new();
-    for (name, o) in &request.overrides {
-        overrides.entry(canonical(name)).or_insert_with(|| o.clone());
-    }
-    let locked_order: Option<Vec<String>> =
-        request.locked_order.as_ref().map(|names| names.iter().map(|n| canonical(n)).collect());
+    let crate::alias::Canonical { option_defaults, overrides, locked_order } =
+        crate::alias::canonical(registry, request);
 
     // The user's selections, merged by name; list options' values are concatenated.
     let mut selected: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
     let mut lists: BTreeMap<&'static str, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     // Which alias set an option, so that another value is named as against the alias.
-    let mut preset_by: BTreeMap<(&'static str, &'static str), &'static str> = BTreeMap::new();
-    let alias_conflict =
-        |alias: &str, ext: &Extension, option: &str, preset: &str, given: &str| Error::AliasConflict {
-            alias: alias.to_owned(),
-            extension: ext.name.to_owned(),
-            option: option.to_owned(),
-            preset: preset.to_owned(),
-            given: given.to_owned(),
-        };
+    let mut preset_by = crate::alias::PresetBy::default();
     for selection in &request.extensions {
         let ext = registry.get(&selection.name).ok_or_else(|| Error::UnknownExtension {
             name: selection.name.clone(),
@@ -101,18 +79,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         })?;
         let options = selected.entry(ext.name).or_default();
         // `ros_jazzy` is `ros` with distro `jazzy`: its values join the selection's own.
-        if let Some((_, alias)) = registry.alias(&selection.name) {
-            for preset in alias.options {
-                let other = selection.options.get(preset.option).or_else(|| options.get(preset.option));
-                if let Some(given) = other
-                    && given != preset.value
-                {
-                    return Err(alias_conflict(alias.name, ext, preset.option, preset.value, given));
-                }
-                options.insert(preset.option.to_owned(), preset.value.to_owned());
-                preset_by.insert((ext.name, preset.option), alias.name);
-            }
-        }
+        preset_by.apply(registry, selection, ext, options)?;
         let ext_lists = lists.entry(ext.name).or_default();
         let given_lists = selection.lists.iter().flat_map(|(o, values)| values.iter().map(move |v| (o, v)));
         let singles_of_lists =
@@ -135,9 +102,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             if let Some(previous) = options.get(option)
                 && previous != value
             {
-                if let Some(alias) = preset_by.get(&(ext.name, option.as_str())) {
-                    return Err(alias_conflict(alias, ext, option, previous, value));
-                }
+                preset_by.check(ext, option, previous, value)?;
                 return Err(Error::ConflictingOption {
                     extension: ext.name.to_owned(),
                     option: option.clone(),
@@ -424,6 +389,20 @@ fn chain_order(
     Ok(out)
 }
 
+/// What `r` must follow in the chain: its `depends_on`, and, when its setup runs as the image's
+/// user, the resolved extension that makes that user (the one that sets `final_user`).
+fn placed_after<'a>(
+    resolved: &'a BTreeMap<&'static str, ResolvedExtension>,
+    r: &'a ResolvedExtension,
+) -> impl Iterator<Item = &'static str> + 'a {
+    let user_makers = resolved
+        .iter()
+        .filter(move |(_, u)| r.extension.setup_as_user && u.extension.final_user.is_some())
+        .map(|(&name, _)| name)
+        .filter(move |name| *name != r.extension.name && !r.extension.depends_on.contains(name));
+    r.extension.depends_on.iter().copied().chain(user_makers)
+}
+
 /// Topological order in which, among the extensions whose dependencies are all placed, the one
 /// with the smallest `key` comes next (canonical: priority descending, then name).
 fn order<K: Ord>(
@@ -433,8 +412,9 @@ fn order<K: Ord>(
     let mut pending: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut dependents: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
     for (&name, r) in resolved {
-        pending.insert(name, r.extension.depends_on.len());
-        for dep in r.extension.depends_on {
+        pending.insert(name, 0);
+        for dep in placed_after(resolved, r) {
+            *pending.get_mut(name).expect("just inserted") += 1;
             dependents.entry(dep).or_default().push(name);
         }
     }
@@ -469,11 +449,7 @@ fn find_cycle(resolved: &BTreeMap<&'static str, ResolvedExtension>, placed: &BTr
     let mut path: Vec<&str> = vec![start];
     loop {
         let current = *path.last().expect("path is never empty");
-        let next = resolved[current]
-            .extension
-            .depends_on
-            .iter()
-            .copied()
+        let next = placed_after(resolved, &resolved[current])
             .filter(|d| !placed.contains(d))
             .min()
             .expect("an unplaced extension has an unplaced dependency");
@@ -537,6 +513,28 @@ mod tests {
         );
         assert_eq!(err.to_string(), "dependency cycle: a -> c -> b -> a");
         assert_eq!(err.hint().as_deref(), Some("remove one of these `depends_on` entries"));
+    }
+
+    /// A setup that runs as the image's user follows the extension that makes the user, whatever
+    /// the priorities or the locked order say; without such an extension, nothing changes.
+    #[test]
+    fn a_setup_as_the_user_follows_the_extension_that_makes_the_user() {
+        let mut maker = ext("maker", &[], 10);
+        maker.final_user = Some("someone");
+        let mut mine = ext("mine", &[], 90);
+        mine.setup_as_user = true;
+        let reg = registry(vec![maker, mine, ext("other", &[], 50)]);
+        let names = |req: &Request| -> Vec<&'static str> {
+            resolve(&reg, req).unwrap().extensions.iter().map(|r| r.extension.name).collect()
+        };
+        assert_eq!(names(&request(&["maker", "mine", "other"])), ["other", "maker", "mine"]);
+        assert_eq!(names(&request(&["mine", "other"])), ["mine", "other"]);
+        let mut req = request(&["maker", "mine", "other"]);
+        req.locked_order = Some(vec!["mine".into(), "other".into(), "maker".into()]);
+        let resolved = resolve(&reg, &req).unwrap();
+        let order: Vec<&str> = resolved.extensions.iter().map(|r| r.extension.name).collect();
+        assert_eq!(order, ["other", "maker", "mine"]);
+        assert_eq!(resolved.notes.len(), 1, "{:?}", resolved.notes);
     }
 
     #[test]

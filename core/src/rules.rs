@@ -355,37 +355,84 @@ pub fn is_apt_source(line: &str) -> bool {
 pub const APT_SOURCE_PLACEHOLDERS: &[&str] =
     &["{{ keyring }}", "{{ arch }}", "{{ codename }}", "{{ os_release }}"];
 
-/// See [`Rule::Port`].
+/// See [`Rule::Port`]: `[ip:][host:]container[/tcp|/udp]`, each port a number from 1 to 65535,
+/// the address IPv4 digits and dots.
 pub const fn is_port(s: &str) -> bool {
     let b = s.as_bytes();
     if b.is_empty() || b.len() > 64 {
         return false;
     }
+    // The protocol, after the last `/`.
+    let mut end = b.len();
     let mut i = 0;
-    let mut digits = 0;
-    let mut parts = 1;
     while i < b.len() {
-        let c = b[i];
-        if c == b'/' {
+        if b[i] == b'/' {
             let rest = b.len() - i - 1;
             let tcp = rest == 3 && b[i + 1] == b't' && b[i + 2] == b'c' && b[i + 3] == b'p';
             let udp = rest == 3 && b[i + 1] == b'u' && b[i + 2] == b'd' && b[i + 3] == b'p';
-            return digits > 0 && (tcp || udp);
-        }
-        if c == b':' {
-            if digits == 0 && parts > 1 {
+            if !(tcp || udp) {
                 return false;
             }
+            end = i;
+            break;
+        }
+        i += 1;
+    }
+    // The `:`-separated parts, from the last: ports, then at most one address.
+    let mut parts = 0;
+    let mut stop = end;
+    let mut j = end;
+    loop {
+        let at_start = j == 0;
+        if at_start || b[j - 1] == b':' {
+            let start = j;
             parts += 1;
-            digits = 0;
-        } else if c.is_ascii_digit() {
-            digits += 1;
-        } else if c != b'.' {
+            if parts > 3 {
+                return false;
+            }
+            let ok = if parts == 3 { is_ipv4_digits(b, start, stop) } else { is_port_number(b, start, stop) };
+            if !ok {
+                return false;
+            }
+            if at_start {
+                return true;
+            }
+            stop = j - 1;
+        }
+        j -= 1;
+    }
+}
+
+/// `b[start..end]` is a port: 1 to 65535, digits only.
+const fn is_port_number(b: &[u8], start: usize, end: usize) -> bool {
+    if start >= end || end - start > 5 {
+        return false;
+    }
+    let mut value: u32 = 0;
+    let mut i = start;
+    while i < end {
+        if !b[i].is_ascii_digit() {
+            return false;
+        }
+        value = value * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    value >= 1 && value <= 65535
+}
+
+/// `b[start..end]` is digits and dots, not empty.
+const fn is_ipv4_digits(b: &[u8], start: usize, end: usize) -> bool {
+    if start >= end {
+        return false;
+    }
+    let mut i = start;
+    while i < end {
+        if !(b[i].is_ascii_digit() || b[i] == b'.') {
             return false;
         }
         i += 1;
     }
-    digits > 0 && parts <= 3
+    true
 }
 
 /// See [`Rule::Timezone`]: `/`-separated parts of `[A-Za-z0-9_+-]`, each starting with a letter or
@@ -690,6 +737,35 @@ pub const fn is_user_name(s: &str) -> bool {
     true
 }
 
+/// The user an image runs as, as `USER` takes it: `user` or `user:group`, each a name or a
+/// numeric id of 1 to 64 characters `[A-Za-z0-9_.-]`, not starting with `-`. No white space,
+/// `$`, quote or `\\`, so it is one word that nothing expands.
+pub const fn is_user_spec(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut start = 0;
+    let mut colons = 0;
+    while i <= b.len() {
+        if i == b.len() || b[i] == b':' {
+            let len = i - start;
+            if len == 0 || len > 64 || b[start] == b'-' {
+                return false;
+            }
+            if i < b.len() {
+                colons += 1;
+                if colons > 1 {
+                    return false;
+                }
+            }
+            start = i + 1;
+        } else if !(b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b'-')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// A Debian package name: `[a-z0-9][a-z0-9+.-]+`.
 pub const fn is_apt_package(s: &str) -> bool {
     let b = s.as_bytes();
@@ -778,6 +854,42 @@ const fn is_path_byte(c: u8) -> bool {
     // `@`: rockerc names worktree folders `repo@branch`; it is plain in a shell word and in
     // Dockerfile instructions alike.
     c.is_ascii_alphanumeric() || c == b'/' || c == b'.' || c == b'_' || c == b'-' || c == b'+' || c == b'@'
+}
+
+/// Text of one line, for a comment of the Dockerfile and a line of `quarry show` (a description,
+/// a download's `reason`): not empty, at most 400 bytes, and no control character (C0, DEL, C1),
+/// line or paragraph separator, bidirectional override or isolate, or byte order mark, so it can
+/// neither start a line nor reorder or hide what a terminal shows.
+pub const fn is_one_line_text(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 400 {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        // C0 controls and DEL.
+        if c < 0x20 || c == 0x7f {
+            return false;
+        }
+        // C1 controls, U+0080..=U+009F: C2 80..=9F.
+        if c == 0xc2 && i + 1 < b.len() && b[i + 1] >= 0x80 && b[i + 1] <= 0x9f {
+            return false;
+        }
+        // U+2028, U+2029, U+202A..=U+202E: E2 80 A8..=AE; U+2066..=U+2069: E2 81 A6..=A9.
+        if c == 0xe2 && i + 2 < b.len() {
+            let (c1, c2) = (b[i + 1], b[i + 2]);
+            if (c1 == 0x80 && c2 >= 0xa8 && c2 <= 0xae) || (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9) {
+                return false;
+            }
+        }
+        // U+FEFF: EF BB BF.
+        if c == 0xef && i + 2 < b.len() && b[i + 1] == 0xbb && b[i + 2] == 0xbf {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// `/` followed by `[A-Za-z0-9/._+@-]`, no `..` component, at most 255 characters.
@@ -1132,28 +1244,54 @@ const fn starts_with_at(b: &[u8], start: usize, prefix: &[u8]) -> bool {
     true
 }
 
+/// Docker's `domain`: a host, then an optional `:port` (1 to 65535). The host is dot-separated
+/// labels of letters, digits and inner `-` (no empty label: `ghcr..io` is not one), or an IPv6
+/// address in brackets (`[::1]`).
 const fn is_domain_component(b: &[u8], start: usize, end: usize) -> bool {
-    if start >= end || !b[start].is_ascii_alphanumeric() {
+    if start >= end {
         return false;
     }
-    let mut i = start;
-    let mut in_port = false;
-    let mut port_digits = 0;
-    while i < end {
-        let c = b[i];
-        if in_port {
-            if !c.is_ascii_digit() {
+    // Where the host ends: after `]` for IPv6, else at the first `:`.
+    let mut host_end = start;
+    if b[start] == b'[' {
+        let mut i = start + 1;
+        while i < end && b[i] != b']' {
+            if !(b[i].is_ascii_hexdigit() || b[i] == b':') {
                 return false;
             }
-            port_digits += 1;
-        } else if c == b':' {
-            in_port = true;
-        } else if !(c.is_ascii_alphanumeric() || c == b'.' || c == b'-') {
+            i += 1;
+        }
+        if i == end || i == start + 1 {
             return false;
         }
-        i += 1;
+        host_end = i + 1;
+    } else {
+        let mut label_start = start;
+        while host_end < end && b[host_end] != b':' {
+            let c = b[host_end];
+            if c == b'.' {
+                if !is_host_label(b, label_start, host_end) {
+                    return false;
+                }
+                label_start = host_end + 1;
+            } else if !(c.is_ascii_alphanumeric() || c == b'-') {
+                return false;
+            }
+            host_end += 1;
+        }
+        if !is_host_label(b, label_start, host_end) {
+            return false;
+        }
     }
-    !in_port || (port_digits > 0 && port_digits <= 5)
+    if host_end == end {
+        return true;
+    }
+    b[host_end] == b':' && is_port_number(b, host_end + 1, end)
+}
+
+/// One label of a host name: letters and digits, `-` only inside.
+const fn is_host_label(b: &[u8], start: usize, end: usize) -> bool {
+    start < end && b[start].is_ascii_alphanumeric() && b[end - 1].is_ascii_alphanumeric()
 }
 
 const fn is_path_component(b: &[u8], start: usize, end: usize) -> bool {
@@ -1190,6 +1328,9 @@ mod tests {
             "registry.example.com:443/a/b/c:v1.2_3",
             "debian@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "quarry-test/busybox:latest",
+            "[::1]:5000/c",
+            "[fe80::1]/a:b",
+            "127.0.0.1:5000/c",
         ] {
             assert!(is_image_ref(ok), "{ok} should be accepted");
         }
@@ -1208,6 +1349,15 @@ mod tests {
             "trailing-",
             "ubuntu:24.04 AS evil",
             "ubuntu:24.04\\",
+            // Docker's host grammar: no empty label, no `-` at a label's edge, ports 1 to 65535.
+            "ghcr..io/x",
+            ".ghcr.io/x",
+            "ghcr-.io/x",
+            "ghcr.io:99999/x",
+            "ghcr.io:/x",
+            "[::1/x",
+            "[]:5000/x",
+            "[g::1]/x",
         ] {
             assert!(!is_image_ref(bad), "{bad:?} should be rejected");
         }
@@ -1289,6 +1439,10 @@ mod tests {
         assert!(is_size("2gb") && is_size("300MB"), "rocker's and Docker's spellings");
         assert!(is_port("8080:80") && is_port("80") && is_port("127.0.0.1:8080:80") && is_port("53:53/udp"));
         assert!(!is_port("80/sctp") && !is_port("a:80") && !is_port("") && !is_port("1:2:3:4"));
+        // Ports are 1 to 65535.
+        assert!(is_port("65535:65535/tcp") && is_port("10.0.0.1:1:1"));
+        assert!(!is_port("65536:80") && !is_port("80:99999") && !is_port("0") && !is_port("8080:80.5"));
+        assert!(!is_port("1.2.3.4:80") && !is_port(":80") && !is_port("80:") && !is_port("1.2.3.4::80"));
     }
 
     #[test]

@@ -109,6 +109,8 @@ pub enum Check {
     HttpsUrl,
     /// A long flag name without `--` (`flag-name`).
     FlagName,
+    /// Text of one line, shown in `quarry show` and Dockerfile comments (`one-line-text`).
+    OneLine,
 }
 
 impl Check {
@@ -121,6 +123,7 @@ impl Check {
             Check::RelPath => rules::is_rel_path(value),
             Check::HttpsUrl => rules::is_https_url(value),
             Check::FlagName => rules::is_flag_name(value),
+            Check::OneLine => rules::is_one_line_text(value),
         }
     }
 
@@ -133,6 +136,7 @@ impl Check {
             Check::RelPath => "rel-path",
             Check::HttpsUrl => "https-url",
             Check::FlagName => "flag-name",
+            Check::OneLine => "one-line-text",
         }
     }
 
@@ -148,6 +152,9 @@ impl Check {
             Check::HttpsUrl => "an https:// URL without spaces or shell characters",
             Check::FlagName => {
                 "a flag name: lowercase letters, digits and single `-`, without the leading `--`"
+            }
+            Check::OneLine => {
+                "one line of text: at most 400 bytes, no newline, tab, escape sequence or other control character"
             }
         }
     }
@@ -180,12 +187,15 @@ pub static EXTENSION: Table = Table {
             ),
             Check::SnakeCase,
         ),
-        required(
-            "description",
-            Type::String,
-            "not empty (`required`). One line for `quarry list`, `quarry show` and `--help`; \
-             `quarry list` indents it by 4 in 100 columns, so at most 96 characters read best \
-             (the catalog's keep to that).",
+        checked(
+            required(
+                "description",
+                Type::String,
+                "not empty (`required`). One line for `quarry list`, `quarry show` and `--help` \
+                 (`one-line-text`); `quarry list` indents it by 4 in 100 columns, so at most 96 \
+                 characters read best (the catalog's keep to that).",
+            ),
+            Check::OneLine,
         ),
         checked(
             key(
@@ -243,6 +253,17 @@ pub static EXTENSION: Table = Table {
              placed after every copy, where it runs again whenever any earlier step changes; needs \
              `setup` (`setup-required`). `quarry explain` warns about such steps. No catalog \
              extension uses it.",
+        ),
+        key(
+            "setup_as_user",
+            Type::Boolean,
+            "`false`",
+            "`setup` runs as the image's user instead of root: the user of the extension that sets \
+             `final_user` (the chain puts this extension after that one), else the image's own \
+             `USER`, else root; the steps after it run as root again. Needs `setup` \
+             (`setup-required`); not on the extension that sets `final_user` (`setup-as-user`), \
+             whose setup makes the user. For steps of a user's own (`pip install --user`, files \
+             in the user's home).",
         ),
         key(
             "env",
@@ -470,11 +491,15 @@ pub static DOWNLOAD: Table = Table {
             "one way to verify",
             "not verified; needs a `reason` (`download-verify`), which `quarry show` prints.",
         ),
-        key(
-            "reason",
-            Type::String,
-            "with `verify = \"none\"`",
-            "why there is no way to verify the download.",
+        checked(
+            key(
+                "reason",
+                Type::String,
+                "with `verify = \"none\"`",
+                "why there is no way to verify the download, one line (`one-line-text`): the \
+                 step's comment and `quarry show` give it.",
+            ),
+            Check::OneLine,
         ),
         required(
             "extract",
@@ -522,7 +547,14 @@ pub static DOWNLOAD: Table = Table {
 pub static OPTION: Table = Table {
     path: "options.<option>",
     keys: &[
-        required("description", Type::String, "not empty (`required`). Shown in `--help` with the default."),
+        checked(
+            required(
+                "description",
+                Type::String,
+                "not empty (`required`). Shown in `--help` with the default (`one-line-text`).",
+            ),
+            Check::OneLine,
+        ),
         key(
             "default",
             Type::String,

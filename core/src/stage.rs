@@ -100,12 +100,21 @@ fn image_slug(image: &str) -> String {
     image.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' }).collect()
 }
 
+/// `# <text>` and its line end: the one way quarry writes a comment into a Dockerfile. Whatever
+/// `text` holds, it is one line ([`crate::text::one_line`]): a newline in a description or a
+/// reason cannot start an instruction.
+pub fn comment(text: &str) -> String {
+    format!("# {}\n", crate::text::one_line(text))
+}
+
 /// Writes one stage and tracks whether `ARG CACHE_ID` has been declared in it, so the ARG lands
 /// right before the first instruction that uses it.
 #[derive(Debug)]
 pub struct StageWriter<'a> {
     out: &'a mut String,
     cache_arg_declared: bool,
+    /// Instructions written so far, `FROM` included.
+    written: usize,
 }
 
 impl<'a> StageWriter<'a> {
@@ -119,14 +128,18 @@ impl<'a> StageWriter<'a> {
             out.push_str(name);
         }
         out.push('\n');
-        StageWriter { out, cache_arg_declared: false }
+        StageWriter { out, cache_arg_declared: false, written: 1 }
+    }
+
+    /// The instructions this writer wrote, its `FROM` included: what BuildKit must read back
+    /// from its text ([`crate::render`] checks it).
+    pub fn written(&self) -> usize {
+        self.written
     }
 
     /// A `# ` comment line.
     pub fn comment(&mut self, text: &str) {
-        self.out.push_str("# ");
-        self.out.push_str(text);
-        self.out.push('\n');
+        self.out.push_str(&comment(text));
     }
 
     /// One instruction (possibly spanning continuation lines).
@@ -134,33 +147,33 @@ impl<'a> StageWriter<'a> {
         if !self.cache_arg_declared && instruction.contains("${CACHE_ID}") {
             self.out.push_str("ARG CACHE_ID\n");
             self.cache_arg_declared = true;
+            self.written += 1;
         }
-        self.out.push_str(instruction.trim_end());
+        self.written += 1;
+        self.out.push_str(instruction.trim_end_matches(['\n', ' ', '\t']));
         self.out.push('\n');
     }
 
-    /// A rendered template: split into instructions so `ARG CACHE_ID` lands right before the
-    /// first one that uses it. Blank lines are dropped.
+    /// A rendered template, checked ([`crate::template::check_snippet`]): split into
+    /// instructions as BuildKit reads them, so `ARG CACHE_ID` lands right before the first one
+    /// that uses it. Lines are written as they were checked: blank lines between instructions are
+    /// dropped, and a line loses the `\r` of its line end and then its trailing spaces and tabs,
+    /// which changes nothing BuildKit reads.
     pub fn snippet(&mut self, snippet: &str) {
-        let mut current = String::new();
-        for line in snippet.lines() {
-            if current.is_empty() && line.trim().is_empty() {
-                continue;
+        use quarry_buildkit::dockerfile::lines::{Line, Reader};
+        let trim = |line: &str| line.trim_end_matches('\r').trim_end_matches([' ', '\t']).to_owned();
+        for line in Reader::within(snippet, '\\').flatten() {
+            match line {
+                Line::Comment { raw, .. } => {
+                    self.out.push_str(&trim(raw));
+                    self.out.push('\n');
+                }
+                Line::Instruction(logical) => {
+                    let lines: Vec<String> = logical.raw.iter().map(|l| trim(l)).collect();
+                    self.step(&lines.join("\n"));
+                }
+                Line::Directive { .. } | Line::Blank { .. } => {}
             }
-            if current.is_empty() && line.trim_start().starts_with('#') {
-                self.out.push_str(line.trim_end());
-                self.out.push('\n');
-                continue;
-            }
-            current.push_str(line.trim_end());
-            current.push('\n');
-            if !line.trim_end().ends_with('\\') {
-                self.step(&current);
-                current.clear();
-            }
-        }
-        if !current.is_empty() {
-            self.step(&current);
         }
     }
 }

@@ -58,10 +58,16 @@ pub const RUN_VARIABLES: &[&str] = &["home", "host_groups", "gpu"];
 /// - `cache_mount(id, target)`: a BuildKit cache mount whose id ends in `-${CACHE_ID}`.
 pub const FUNCTIONS: &[&str] = &["cache_mount"];
 
+/// The fuel of one render: instructions a template may run before it is stopped with an error.
+/// The catalog's largest template needs a few thousand; a loop of 10⁸ iterations used to run for
+/// seconds at every `quarry list`.
+pub const FUEL: u64 = 1_000_000;
+
 /// Creates the template environment: strict undefined, no auto-escaping, trailing newline kept,
-/// `trim_blocks` and `lstrip_blocks`.
+/// `trim_blocks` and `lstrip_blocks`, and at most [`FUEL`] instructions per render.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     let syntax = minijinja::syntax::SyntaxConfig::builder()
@@ -194,23 +200,37 @@ impl std::fmt::Display for SnippetError {
     }
 }
 
-/// Checks a rendered snippet: every instruction is allowed in its slot, no heredoc, and the
-/// snippet is not empty.
+/// Checks a rendered snippet, reading its lines as BuildKit does where quarry places it (after
+/// other instructions, `\\` the escape character): every instruction is allowed in its slot and
+/// written in capitals, none opens a heredoc, the last one does not continue into what follows,
+/// and there is one at least. Control characters other than tab are refused, but for `\r` at a
+/// line's end: the snippet is written as it was read ([`crate::StageWriter::snippet`]).
 pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), SnippetError> {
+    use quarry_buildkit::dockerfile::lines::{Line, Reader};
     let allowed = slot.allowed_instructions();
-    let mut continued = false;
-    let mut any = false;
-    for (index, line) in snippet.lines().enumerate() {
-        let trimmed = line.trim_start();
-        let is_continuation = continued;
-        continued = line.trim_end().ends_with('\\');
-        if is_continuation || trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
+    for (index, line) in snippet.split('\n').enumerate() {
+        let body = line.trim_end_matches('\r');
+        if let Some(c) = body.chars().find(|c| c.is_control() && *c != '\t') {
+            return Err(SnippetError {
+                line: index + 1,
+                text: body.trim().to_owned(),
+                message: format!(
+                    "control character U+{:04X}: a Dockerfile line holds printable text and tabs only",
+                    u32::from(c)
+                ),
+            });
         }
+    }
+    let mut any = false;
+    for line in Reader::within(snippet, '\\') {
+        let Ok(Line::Instruction(logical)) = line else { continue };
         any = true;
-        let fail =
-            |message: String| SnippetError { line: index + 1, text: trimmed.trim_end().to_owned(), message };
-        let word = trimmed.split_whitespace().next().unwrap_or_default();
+        let fail = |message: String| SnippetError {
+            line: logical.start,
+            text: logical.raw[0].trim().to_owned(),
+            message,
+        };
+        let word = logical.keyword();
         let upper = word.to_ascii_uppercase();
         if !allowed.contains(&upper.as_str()) {
             return Err(fail(format!(
@@ -221,20 +241,28 @@ pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), SnippetError> {
         if word != upper {
             return Err(fail(format!("write the instruction as `{upper}`")));
         }
-        if trimmed.contains("<<") && (upper == "RUN" || upper == "COPY") {
+        // BuildKit looks for heredocs in the joined line of RUN, COPY and ADD, wherever the `<<`.
+        if logical.text.contains("<<") && ["RUN", "COPY", "ADD"].contains(&upper.as_str()) {
             return Err(fail(
                 "heredocs need a newer Dockerfile frontend than quarry targets; \
                  use a file shipped in the build context instead"
                     .to_owned(),
             ));
         }
-    }
-    let whole = |message: &str| SnippetError { line: 0, text: String::new(), message: message.to_owned() };
-    if continued {
-        return Err(whole("the last line ends with `\\`, continuing into whatever follows"));
+        if logical.continued {
+            return Err(fail(
+                "the last instruction ends with `\\` (comment and blank lines after it do not end it), \
+                 continuing into whatever follows"
+                    .to_owned(),
+            ));
+        }
     }
     if !any {
-        return Err(whole("the template produced no instruction"));
+        return Err(SnippetError {
+            line: 0,
+            text: String::new(),
+            message: "the template produced no instruction".to_owned(),
+        });
     }
     Ok(())
 }
@@ -242,6 +270,19 @@ pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), SnippetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_cannot_run_for_long() {
+        let started = std::time::Instant::now();
+        let err = render(
+            "x/t",
+            "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+            Value::from(()),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutOfFuel);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
 
     #[test]
     fn environment_is_strict() {
@@ -265,8 +306,18 @@ mod tests {
         assert!(check_snippet(Slot::Setup, "run x\n").unwrap_err().message.contains("`RUN`"));
         assert!(check_snippet(Slot::Setup, "ENV A=1\n").unwrap_err().message.contains("allowed: RUN"));
         assert!(check_snippet(Slot::Setup, "RUN x \\\n").unwrap_err().message.contains("continuing"));
+        assert!(check_snippet(Slot::Setup, "RUN x \\\n# c\n\n").unwrap_err().message.contains("continuing"));
         assert!(check_snippet(Slot::Setup, "# only a comment\n").is_err());
         assert!(check_snippet(Slot::Setup, "RUN <<EOF\nx\nEOF\n").is_err());
+        // Lines are read as BuildKit reads them: a comment never continues, an escaped escape
+        // does not either, and a heredoc's `<<` counts on any line of its instruction.
+        let err = check_snippet(Slot::Setup, "RUN true\n# c \\\nLABEL x=1\n").unwrap_err();
+        assert_eq!((err.line, err.text.as_str()), (3, "LABEL x=1"));
+        assert_eq!(check_snippet(Slot::Setup, "RUN echo \\\\\nLABEL y=1\n").unwrap_err().line, 2);
+        let err = check_snippet(Slot::Setup, "RUN cat \\\n  <<EOF\nEOF\n").unwrap_err();
+        assert!(err.message.starts_with("heredocs"), "{err}");
+        assert!(check_snippet(Slot::Setup, "RUN a\u{b}\n").unwrap_err().message.contains("U+000B"));
+        assert!(check_snippet(Slot::Setup, "RUN a \\\r\n  && b\r\n").is_ok(), "CRLF");
     }
 
     #[test]

@@ -8,21 +8,26 @@ use quarry_buildkit::hash::fnv1a;
 use quarry_core::{Hinted, Rendered};
 
 /// `quarry/<extensions>:<hash>`: the same configuration gives the same tag on every machine.
+/// The layers of the project's deps files (`project_deps_*`) are named once, as `deps`.
 pub fn default_tag(rendered: &Rendered) -> String {
-    let mut names: Vec<&str> =
-        rendered.resolved.extensions.iter().filter(|r| r.requested).map(|r| r.extension.name).collect();
+    let mut names: Vec<&str> = rendered
+        .resolved
+        .extensions
+        .iter()
+        .filter(|r| r.requested)
+        .map(|r| if r.extension.name.starts_with("project_deps_") { "deps" } else { r.extension.name })
+        .collect();
     names.sort_unstable();
+    names.dedup();
     let mut repo = names.join("-").replace('_', "-");
     if repo.len() > 100 {
         repo.truncate(100);
         repo = repo.trim_end_matches('-').to_owned();
     }
-    let mut bytes = rendered.dockerfile.as_bytes().to_vec();
-    for f in &rendered.files {
-        bytes.extend_from_slice(f.path.as_bytes());
-        bytes.extend_from_slice(&f.contents);
-    }
-    format!("quarry/{repo}:{:016x}", fnv1a(&bytes))
+    // Hashed part by part: a large copied file is not held twice.
+    let parts = std::iter::once(rendered.dockerfile.as_bytes())
+        .chain(rendered.files.iter().flat_map(|f| [f.path.as_bytes(), f.contents.as_ref()]));
+    format!("quarry/{repo}:{:016x}", quarry_buildkit::hash::fnv1a_of(parts))
 }
 
 /// Checks a `--tag` as `docker build --tag` does: a reference without digest, i.e. an optional

@@ -69,7 +69,7 @@ impl Hint for EngineError {
 }
 
 fn host_suffix(host: &Option<String>) -> String {
-    host.as_ref().map(|h| format!(" at `{h}`")).unwrap_or_default()
+    host.as_ref().map(|h| format!(" at {}", quarry_core::text::shown(h))).unwrap_or_default()
 }
 
 /// `26.1.5` -> (26, 1); `20.10.24+dfsg1` -> (20, 10).
@@ -110,6 +110,37 @@ pub struct BuilderInfo {
     /// The first node's endpoint: a Docker context name (`default`) or an address
     /// (`unix:///var/run/docker.sock`, `tcp://host:2375`).
     pub endpoint: Option<String>,
+}
+
+/// The address of the engine `docker` talks to: DOCKER_HOST, else the endpoint of the current
+/// Docker context (`docker context inspect`).
+pub fn engine_address(docker: &str) -> Option<String> {
+    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+        return Some(host);
+    }
+    let out = Command::new(docker)
+        .args(["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|h| !h.is_empty())
+}
+
+/// Whether the engine at `address` runs on another machine: `tcp://`, `ssh://`, `http://` or
+/// `https://` to a host that is not this machine's loopback. Its containers then mount that
+/// machine's paths, not this one's.
+pub fn is_remote(address: &str) -> bool {
+    let Some((scheme, rest)) = address.split_once("://") else { return false };
+    if !["tcp", "ssh", "http", "https"].contains(&scheme) {
+        return false;
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    !(host == "localhost" || host.starts_with("127.") || host == "::1" || host.is_empty())
 }
 
 /// The Docker context the CLI uses (`docker context show`): `default` when DOCKER_HOST is set.
@@ -288,9 +319,33 @@ mod tests {
     }
 
     #[test]
+    fn remote_engines_are_told_apart() {
+        for remote in [
+            "tcp://build-host:2375",
+            "ssh://me@build-host",
+            "tcp://10.0.0.5:2376",
+            "tcp://[2001:db8::1]:2375",
+        ] {
+            assert!(is_remote(remote), "{remote}");
+        }
+        for local in [
+            "unix:///var/run/docker.sock",
+            "tcp://127.0.0.1:2375",
+            "tcp://localhost:2375",
+            "tcp://[::1]:2375",
+            "npipe:////./pipe/docker_engine",
+            "",
+        ] {
+            assert!(!is_remote(local), "{local}");
+        }
+    }
+
+    #[test]
     fn messages() {
         let e = EngineError::NotRunning(Some("unix:///x.sock".into()));
         assert_eq!(e.to_string(), "no Docker engine answers at `unix:///x.sock`");
+        let e = EngineError::NotRunning(Some("tcp://h\u{1b}[2J:2375".into()));
+        assert_eq!(e.to_string(), "no Docker engine answers at \"tcp://h\\u001B[2J:2375\"");
         assert_eq!(
             e.hint().as_deref(),
             Some("start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one")

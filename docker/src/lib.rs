@@ -1,4 +1,5 @@
 //! quarry's docker side: the engine (`engine`), the image tag and build contexts (`context`),
+//! whether a render's image is built already (`current`),
 //! `docker build` (`build`), BuildKit's progress (`progress`), cache ids (`cache_id`), the shared
 //! remote cache (`remote_cache`), `docker run` arguments (`run`), the X authority cookie (`xauth`)
 //! and Ctrl-C during a build (`interrupt`). It depends on `quarry-core` and `quarry-buildkit`
@@ -7,7 +8,9 @@
 
 pub mod build;
 pub mod cache_id;
+pub mod container;
 pub mod context;
+pub mod current;
 pub mod engine;
 pub mod interrupt;
 pub mod private_dir;

@@ -323,13 +323,27 @@ pub fn user_home(rendered: &Rendered) -> Result<String, RunError> {
     }
 }
 
-/// Expands a leading `~` and every `$VAR` / `${VAR}` from the host environment.
+/// Expands a leading `~` (`$HOME`) or `~name` (that user's home, which `env` gives for the key
+/// `~name`; left as it is when there is no such user, as a shell does) up to the first `/` or
+/// `:`, and every `$VAR` / `${VAR}` from the host environment.
 pub fn expand(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = spec;
     if let Some(after) = rest.strip_prefix('~') {
-        out.push_str(&env("HOME").ok_or_else(|| "HOME".to_owned())?);
-        rest = after;
+        let end = after.find(['/', ':']).unwrap_or(after.len());
+        let user = &after[..end];
+        if user.is_empty() {
+            out.push_str(&env("HOME").ok_or_else(|| "HOME".to_owned())?);
+        } else {
+            match env(&format!("~{user}")) {
+                Some(home) => out.push_str(&home),
+                None => {
+                    out.push('~');
+                    out.push_str(user);
+                }
+            }
+        }
+        rest = &after[end..];
     }
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
@@ -355,19 +369,23 @@ pub fn expand(spec: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
 }
 
 /// `args` as one shell-quoted line, for `--dry-run`.
+/// The program (`QUARRY_DOCKER`, whatever it holds) is quoted as the arguments are.
 pub fn shell_line(program: &str, args: &[String]) -> String {
-    let mut line = program.to_owned();
+    let mut line = shell_word(program);
     for a in args {
         line.push(' ');
-        if !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&c)) {
-            line.push_str(a);
-        } else {
-            line.push('\'');
-            line.push_str(&a.replace('\'', "'\\''"));
-            line.push('\'');
-        }
+        line.push_str(&shell_word(a));
     }
     line
+}
+
+/// One word for a POSIX shell: as it is when it is plain, else single-quoted.
+pub fn shell_word(a: &str) -> String {
+    if !a.is_empty() && a.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_./:=,@+%".contains(&c)) {
+        a.to_owned()
+    } else {
+        format!("'{}'", a.replace('\'', "'\\''"))
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +396,7 @@ mod tests {
         match k {
             "HOME" => Some("/home/me".into()),
             "DISPLAY" => Some(":0".into()),
+            "~alice" => Some("/home/alice".into()),
             _ => None,
         }
     }
@@ -388,6 +407,11 @@ mod tests {
         assert_eq!(expand("${HOME}/x:$HOME/y", &env).unwrap(), "/home/me/x:/home/me/y");
         assert_eq!(expand("/tmp/.X11-unix:/tmp/.X11-unix", &env).unwrap(), "/tmp/.X11-unix:/tmp/.X11-unix");
         assert_eq!(expand("$NOPE/x", &env).unwrap_err(), "NOPE");
+        // `~name` is that user's home, not `$HOME/name`.
+        assert_eq!(expand("~alice/data:/data", &env).unwrap(), "/home/alice/data:/data");
+        assert_eq!(expand("~alice:/data", &env).unwrap(), "/home/alice:/data");
+        assert_eq!(expand("~nobody-here/x:/x", &env).unwrap(), "~nobody-here/x:/x");
+        assert_eq!(expand("~:/h", &env).unwrap(), "/home/me:/h");
     }
 
     #[test]
@@ -406,5 +430,6 @@ mod tests {
     fn quoting() {
         let args: Vec<String> = ["run", "--env", "A=b c", "it's"].iter().map(|s| (*s).to_owned()).collect();
         assert_eq!(shell_line("docker", &args), "docker run --env 'A=b c' 'it'\\''s'");
+        assert_eq!(shell_line("/opt/my docker;id", &args[..1]), "'/opt/my docker;id' run");
     }
 }

@@ -40,7 +40,7 @@ pub fn cookie_path(display: &str) -> Result<PathBuf, PrivateDirError> {
 
 /// The shell line that makes the cookie, for `--dry-run`.
 pub fn shell_line(display: &str, file: &Path) -> String {
-    let quote = |s: &str| crate::run::shell_line("", &[s.to_owned()]).trim_start().to_owned();
+    let quote = crate::run::shell_word;
     format!(
         "xauth nlist {} | sed -e 's/^..../ffff/' | xauth -f {} nmerge -",
         quote(display),

@@ -42,7 +42,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
 }
 
 /// The release `quarry` binary, built (or found up to date) by cargo.
-fn release_binary() -> anyhow::Result<PathBuf> {
+pub(crate) fn release_binary() -> anyhow::Result<PathBuf> {
     let root = crate::workspace();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("bench: cargo build --release -p quarry-cli --bin quarry");

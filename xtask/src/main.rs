@@ -21,6 +21,9 @@
 //! - `bench render [--runs N] [--quarry PATH]`: the wall time of a whole `quarry` process
 //!   (`--version`, and a render of five extensions) next to one that does nothing, on the release
 //!   binary it builds (or PATH).
+//! - `bench run [--engine KIND] [--runs N] [--quarry PATH]`: a warm `quarry run` against `docker
+//!   run` of the same image, and `quarry enter` against `docker exec`, side by side on a private
+//!   engine (the release binary it builds, or PATH).
 //! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
 //!   engine tests need (see `xtask/engine/`) when they are not running, and stops what it started.
 
@@ -28,7 +31,9 @@ mod bench;
 mod bench_explain;
 mod bench_remote;
 mod bench_render;
+mod bench_run;
 mod codegen;
+mod devcontainer_cli;
 mod engine;
 mod rocker_venv;
 mod scaffold;
@@ -62,6 +67,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "test" => test(rest),
         "bench" if rest.first().is_some_and(|w| w == "explain") => bench_explain::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "render") => bench_render::run(&rest[1..]),
+        "bench" if rest.first().is_some_and(|w| w == "run") => bench_run::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "remote-sim") => bench_remote::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "cache") && rest.iter().any(|a| a == "--remote") => {
             bench_remote_cache(&rest[1..])
@@ -69,7 +75,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench remote-sim [OPTIONS]>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench run [--engine KIND] [--runs N] | bench remote-sim [OPTIONS]>"
             );
             Ok(())
         }
@@ -124,6 +130,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
     codegen::check(&workspace())?;
     let engines = engine::Engines::bring_up()?;
     let rocker = rocker_venv::python();
+    let devcontainer = devcontainer_cli::program();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let selection: Vec<String> = if args.is_empty() {
         vec!["--workspace".to_owned(), "--all-targets".to_owned()]
@@ -135,6 +142,7 @@ fn test(args: &[String]) -> anyhow::Result<()> {
         .args(&selection)
         .envs(engines.test_env())
         .envs(rocker.iter().map(|p| ("QUARRY_TEST_ROCKER_PYTHON", p.as_os_str())))
+        .envs(devcontainer.iter().map(|p| ("QUARRY_TEST_DEVCONTAINER", p.as_os_str())))
         .current_dir(workspace())
         .status()
         .context("cannot run cargo test");

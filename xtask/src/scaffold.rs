@@ -398,6 +398,7 @@ mod tests {
             "# supported_images = ",
             "setup = \"templates/setup.Dockerfile.j2\"",
             "# setup_after_copies = true",
+            "# setup_as_user = true",
             "env = [\"DEMO_TOOL_VERSION={{ options.version }}\"]",
             "# final_user = ",
             "# workdir = ",

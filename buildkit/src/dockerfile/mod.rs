@@ -9,6 +9,7 @@
 //! shell-like and JSON words of an instruction), and `expand` does ARG and ENV substitution.
 
 mod expand;
+pub mod lines;
 mod parse;
 mod syntax;
 mod words;

@@ -15,7 +15,7 @@ use crate::config::{self, ConfigError, ORIGIN};
 const LAYERS: &[&str] = &["tools", "base", "main", "post"];
 
 /// Where the generated templates of the two-line keys are named (never a file of the project).
-const GENERATED: &str = "quarry-generated";
+pub(super) const GENERATED: &str = "quarry-generated";
 
 /// What installs the Python packages of `pip` or `uv`: the text of its steps.
 struct Installer {
@@ -355,7 +355,7 @@ impl Project<'_> {
                     )
                     .into());
             }
-            let shebang = has_shebang(&full);
+            let shebang = has_shebang(&full, &self.root, s.get_ref())?;
             toml.push_str(&format!("[[files]]\npath = {}\nexecutable = {shebang}\n", quoted(s.get_ref())));
             let file = s.get_ref().rsplit('/').next().unwrap_or_default();
             let target = format!("/tmp/quarry-scripts/{file}");
@@ -371,7 +371,7 @@ impl Project<'_> {
 
     /// Validates the written metadata with the catalog's walker; files it names come from
     /// `generated` or, inside the project, from the project.
-    fn build(
+    pub(super) fn build(
         &self,
         name: &str,
         key: &str,
@@ -379,10 +379,10 @@ impl Project<'_> {
         generated: &BTreeMap<String, Vec<u8>>,
     ) -> anyhow::Result<&'static Extension> {
         let root = self.root.clone();
-        let load = move |rel: &str| match generated.get(rel) {
-            Some(bytes) => Some(bytes.clone()),
-            None if rel.starts_with(GENERATED) => None,
-            None => quarry_codegen::runtime::read_inside_root(&root, &root, rel),
+        let load = move |rel: &str, limit: u64| match generated.get(rel) {
+            Some(bytes) => Ok(bytes.clone()),
+            None if rel.starts_with(GENERATED) => Err(format!("`{rel}` was not generated")),
+            None => quarry_codegen::runtime::read_inside_root(&root, &root, rel, limit),
         };
         let shown = format!("{} (`{key}`)", self.loaded.path.display());
         quarry_codegen::runtime::build(
@@ -415,16 +415,21 @@ fn priority(layer: &str, unit: u8) -> u8 {
     tier + unit
 }
 
-/// Whether the file starts with `#!`: it names its own interpreter.
-fn has_shebang(path: &Path) -> bool {
+/// Whether the file starts with `#!`: it names its own interpreter. Opened as every file of the
+/// project is ([`quarry_codegen::files`]): a FIFO is refused, not waited on.
+fn has_shebang(path: &Path, root: &Path, shown: &str) -> anyhow::Result<bool> {
     use std::io::Read;
+    let (mut file, _) =
+        quarry_codegen::files::open(path, Some(root), quarry_codegen::files::COPY_LIMIT, shown)?;
     let mut start = [0u8; 2];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut start)).is_ok() && &start == b"#!"
+    Ok(file.read_exact(&mut start).is_ok() && &start == b"#!")
 }
 
+/// A TOML string holding `s` exactly, whatever it holds: written by the TOML serializer, so a
+/// quote or a newline of a value (an `apt_repositories` entry is checked only by the metadata's
+/// own rules, after this) stays inside its string and cannot add a key.
 fn quoted(s: &str) -> String {
-    // Values reaching here passed their rules (no quotes or `\`); the TOML basic string is exact.
-    format!("\"{s}\"")
+    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn list<'a>(items: impl Iterator<Item = &'a str>) -> String {

@@ -17,6 +17,7 @@ use toml::Spanned;
 
 use crate::config::{self, ConfigError, Loaded, ORIGIN, first_project_key};
 
+mod deps;
 mod keys;
 
 /// The catalog plus the extensions of the project file found above `cwd`. Without a project
@@ -94,6 +95,7 @@ pub(crate) fn registry_of(
         extensions.push(project.folder(dir)?);
     }
     extensions.extend(project.two_line_keys()?);
+    extensions.extend(project.deps()?);
     let mut all: Vec<&'static Extension> = catalog.iter().collect();
     for ext in &extensions {
         if let Some(other) = all.iter().find(|e| e.name == ext.name) {

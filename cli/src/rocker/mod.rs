@@ -66,7 +66,9 @@ pub(crate) fn project(
     Ok(loaded)
 }
 
-static ROCKERC_NOTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// What reading the folder's rockerc files found to say, kept until a command uses the project
+/// ([`say_rockerc_notes`]): `quarry list` or `quarry import` in such a folder says nothing of it.
+static ROCKERC_NOTES: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
 
 /// A folder's rockerc files as a project configuration (`crate::layers::discover`).
 pub fn rockerc_project(
@@ -78,18 +80,29 @@ pub fn rockerc_project(
     let parsed = if argv.iter().any(|a| a == "--") { parse::parse(&argv)? } else { parse_lenient(&argv)? };
     let t = with_host(|host| translate::translate(&parsed, registry, host))??;
     notes.extend(t.notes.iter().cloned());
-    if !ROCKERC_NOTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        let files: Vec<String> = rockerc.files.iter().map(|f| format!("`{}`", f.display())).collect();
-        ui::note(&format!(
+    let files: Vec<String> = rockerc.files.iter().map(|f| format!("`{}`", f.display())).collect();
+    notes.insert(
+        0,
+        format!(
             "no quarry.toml here: using {} as rockerc would (`quarry import {}` makes it a quarry.toml)",
             files.join(" under "),
             rockerc::FILE
-        ));
-        for n in &notes {
-            ui::note(n);
+        ),
+    );
+    let mut pending = ROCKERC_NOTES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    pending.get_or_insert(notes);
+    drop(pending);
+    project(registry, &t, &cwd.join(rockerc::FILE), rockerc.dockerfile.as_deref())
+}
+
+/// Says, once, what reading the folder's rockerc files found ([`rockerc_project`]).
+pub fn say_rockerc_notes() {
+    let mut pending = ROCKERC_NOTES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(notes) = pending.as_mut() {
+        for n in notes.drain(..) {
+            ui::note(&n);
         }
     }
-    project(registry, &t, &cwd.join(rockerc::FILE), rockerc.dockerfile.as_deref())
 }
 
 /// `argv` read with no image required (rockerc's files may leave the image to the command line).

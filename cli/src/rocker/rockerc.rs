@@ -35,8 +35,10 @@ impl Rockerc {
         let global = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rockerc.yaml"));
         let mut files = Vec::new();
         let mut docs = Vec::new();
-        for path in global.into_iter().filter(|g| g.is_file()).chain([project]) {
-            let text = crate::project::read_input(&path)?;
+        let global = global.filter(|g| g.is_file()).map(|g| (g, None));
+        // The folder's file must not lead out of the folder through a link.
+        for (path, within) in global.into_iter().chain([(project, Some(folder))]) {
+            let text = crate::project::read_input(&path, within)?;
             docs.push(crate::project::load_yaml(&text, &path.display().to_string())?);
             files.push(path);
         }

@@ -1,6 +1,7 @@
-//! The engine-test harness shared by `engine.rs` and `engine_catalog.rs`: the engines `cargo
-//! xtask test` starts (`QUARRY_TEST_ENGINE_{MODERN,LEGACY}`), skipped loudly without them and a
-//! failure under `CI=true`.
+//! The engine-test harness shared by `engine.rs`, `engine_catalog.rs` and the other engine
+//! tests: the engines `cargo xtask test` starts (`QUARRY_TEST_ENGINE_{MODERN,LEGACY}`), skipped
+//! loudly without them and a failure under `CI=true`; a folder served over HTTP, and wheels for a
+//! local PEP 503 index in it.
 // Each test crate uses part of the harness.
 #![allow(dead_code)]
 
@@ -238,4 +239,41 @@ pub fn scratch(name: &str) -> PathBuf {
 pub fn token() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     format!("t{nanos}")
+}
+
+/// A pure-Python wheel `<name>-<version>`, whose module prints its version: written by python3's
+/// `zipfile` with the RECORD hashes pip checks, into `<site>/files/`, and listed in the simple
+/// index `<site>/simple/<name>/` (PEP 503), which lists every version written so far.
+pub fn wheel(site: &Path, name: &str, version: &str) {
+    let module = name.replace('-', "_");
+    let file = format!("{module}-{version}-py3-none-any.whl");
+    let script = format!(
+        r#"
+import base64, hashlib, zipfile
+files = {{
+    "{module}/__init__.py": "VERSION = '{version}'\n",
+    "{module}-{version}.dist-info/METADATA": "Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    "{module}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: quarry-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}}
+record = []
+with zipfile.ZipFile("files/{file}", "w") as z:
+    for path, text in files.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{{path}},sha256={{digest}},{{len(data)}}")
+        z.writestr(path, data)
+    record.append("{module}-{version}.dist-info/RECORD,,")
+    z.writestr("{module}-{version}.dist-info/RECORD", "\n".join(record) + "\n")
+"#
+    );
+    std::fs::create_dir_all(site.join("files")).unwrap();
+    let out =
+        std::process::Command::new("python3").arg("-c").arg(&script).current_dir(site).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let index = site.join("simple").join(name).join("index.html");
+    let mut links = std::fs::read_to_string(&index).unwrap_or_default();
+    links.push_str(&format!("<a href=\"/files/{file}\">{file}</a><br>\n"));
+    let index_dir = site.join("simple").join(name);
+    std::fs::create_dir_all(&index_dir).unwrap();
+    std::fs::write(index_dir.join("index.html"), links).unwrap();
 }

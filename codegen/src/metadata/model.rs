@@ -159,6 +159,8 @@ pub struct Metadata {
     pub setup: Option<TemplateFile>,
     /// Setup placed after the copies (the declared exception).
     pub setup_after_copies: bool,
+    /// Setup run as the image's user.
+    pub setup_as_user: bool,
     /// `NAME=value` entries.
     pub env: Vec<String>,
     /// Shell initialisation for every command.

@@ -274,13 +274,13 @@ impl Walker<'_> {
             if !rules::is_rel_path(&path) {
                 continue;
             }
-            match (self.input.load)(&path) {
-                Some(contents) => out.push(FileMeta { path, contents, executable, dest }),
-                None => self.error(
+            match (self.input.load)(&path, crate::files::COPY_LIMIT) {
+                Ok(contents) => out.push(FileMeta { path, contents, executable, dest }),
+                Err(why) => self.error(
                     at,
                     "files.path",
                     "missing-file",
-                    format!("file `{path}` does not exist or leaves the extension's folder (paths are relative to it; links may not lead outside the project)"),
+                    format!("file {why} (paths are relative to the extension's folder; links may not lead outside the project)"),
                 ),
             }
         }

@@ -78,14 +78,17 @@ impl Walker<'_> {
             );
             return None;
         }
-        let Some(bytes) = (self.input.load)(&file) else {
-            self.error(
-                at,
-                &key_path,
-                "missing-file",
-                format!("template file `{file}` does not exist or leaves the extension's folder (paths are relative to it; links may not lead outside the project)"),
-            );
-            return None;
+        let bytes = match (self.input.load)(&file, crate::files::TEXT_LIMIT) {
+            Ok(bytes) => bytes,
+            Err(why) => {
+                self.error(
+                    at,
+                    &key_path,
+                    "missing-file",
+                    format!("template file {why} (paths are relative to the extension's folder; links may not lead outside the project)"),
+                );
+                return None;
+            }
         };
         let Ok(source) = String::from_utf8(bytes) else {
             self.error(at, &key_path, "missing-file", format!("template file `{file}` is not UTF-8"));

@@ -53,7 +53,7 @@ impl Hint for ProbeError {
 pub fn exists(docker: &str, cache: &RemoteCache, tag_ref: &str) -> Result<bool, ProbeError> {
     if cache.insecure || cache.repo.is_loopback() {
         let tag = tag_ref.rsplit_once(':').map(|(_, t)| t).unwrap_or_default();
-        match http_head(&cache.repo, tag) {
+        match http_head(&cache.repo, tag, PROBE_DEADLINE) {
             Ok(200) => return Ok(true),
             Ok(404) => return Ok(false),
             // 401: the registry wants credentials: ask through Docker, which has them.
@@ -102,18 +102,29 @@ pub fn classify(host: &str, stderr: &str) -> ProbeError {
     ProbeError::Other { host: host.to_owned(), detail: first }
 }
 
-fn http_head(repo: &CacheRepo, tag: &str) -> Result<u16, ProbeError> {
+/// The longest the plain-http probe of one reference takes, connection, request and answer
+/// together: a server that answers a byte at a time cannot hold a build longer.
+const PROBE_DEADLINE: Duration = Duration::from_secs(15);
+
+fn http_head(repo: &CacheRepo, tag: &str, within: Duration) -> Result<u16, ProbeError> {
     let unreachable = |detail: String| ProbeError::Unreachable { host: repo.host.clone(), detail };
+    let deadline = std::time::Instant::now() + within;
+    // What is left of the deadline, for the next step; an error once it has passed.
+    let left = || {
+        deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| unreachable(format!("no answer within {} s", within.as_secs_f32())))
+    };
     let authority = if repo.host.contains(':') { repo.host.clone() } else { format!("{}:80", repo.host) };
     let addr = authority
         .to_socket_addrs()
         .map_err(|e| unreachable(e.to_string()))?
         .next()
         .ok_or_else(|| unreachable("the name has no address".to_owned()))?;
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| unreachable(e.to_string()))?;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+    let mut stream = TcpStream::connect_timeout(&addr, left()?.min(Duration::from_secs(5)))
+        .map_err(|e| unreachable(e.to_string()))?;
+    let _ = stream.set_write_timeout(Some(left()?));
     let request = format!(
         "HEAD /v2/{}/manifests/{tag} HTTP/1.1\r\nHost: {}\r\nUser-Agent: quarry\r\nAccept: \
          application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
@@ -125,6 +136,7 @@ fn http_head(repo: &CacheRepo, tag: &str) -> Result<u16, ProbeError> {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     while !head.windows(2).any(|w| w == b"\r\n") {
+        let _ = stream.set_read_timeout(Some(left()?));
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
@@ -190,6 +202,28 @@ mod tests {
             e.to_string().starts_with(&format!("cannot reach the cache registry `127.0.0.1:{port}`")),
             "{e}"
         );
+    }
+
+    /// A server that answers a byte at a time used to hold the probe for as long as it liked
+    /// (each read had its own timeout): the probe as a whole has a deadline.
+    #[test]
+    fn a_slow_registry_cannot_hold_the_probe() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            for _ in 0..40 {
+                if s.write_all(b"H").is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        let repo = CacheRepo::parse(&format!("127.0.0.1:{port}/c")).unwrap();
+        let started = std::time::Instant::now();
+        let e = http_head(&repo, "t", Duration::from_secs(2)).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+        assert!(e.to_string().contains("no answer within 2 s"), "{e}");
     }
 
     #[test]

@@ -124,7 +124,12 @@ impl BenchEngine {
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new("docker");
+        self.program("docker")
+    }
+
+    /// `program` with this engine's DOCKER_HOST and DOCKER_CONFIG (`docker`, or `quarry`).
+    pub fn program(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
         c.env("DOCKER_HOST", &self.host).env("DOCKER_CONFIG", &self.config).env("DOCKER_BUILDKIT", "1");
         c
     }

@@ -26,12 +26,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 pub use layout::Layout;
-use measure::{BenchEngine, IMAGE_REPO};
+use measure::IMAGE_REPO;
 use report::Row;
 pub use scenario::{Id, Scenario};
 // For `bench_remote` (the remote-cache simulation): the benchmark's configuration and extensions.
 pub(crate) use extensions::{ADDED, BUMPED, REMOVED, registry as bench_registry};
-pub(crate) use measure::{run_build, vertices as build_vertices};
+pub(crate) use measure::{BenchEngine, run_build, vertices as build_vertices};
 pub(crate) use scenario::{Config as ScenarioConfig, IMAGE, NEW_IMAGE};
 
 const USAGE: &str = "usage: cargo xtask bench cache [--scenario A,B,C,D,E] [--layout quarry,quarry-nolock,naive] \
