@@ -291,6 +291,10 @@ struct BuildArgs {
     /// Target platform, e.g. `linux/arm64`.
     #[arg(long, value_name = "PLATFORM")]
     platform: Option<String>,
+    /// An SSH agent or keys for the build's steps that mount one (`docker build --ssh`):
+    /// `default` is `$SSH_AUTH_SOCK`, for `ros_workspace`'s private repositories (repeatable).
+    #[arg(long = "build-ssh", value_name = "ID[=SOCKET]")]
+    build_ssh: Vec<String>,
     /// Progress output: `auto`, `plain` or `tty`.
     #[arg(long, value_name = "TYPE")]
     progress: Option<String>,
@@ -760,6 +764,47 @@ fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<Extensio
             })?;
         }
     }
+    // An alias has its own flag and flags for the options it leaves open (`--ros-jazzy`,
+    // `--ros-jazzy-variant`); the selection names the alias, which resolution turns into the
+    // extension with the alias's values.
+    for (ext, alias) in registry.aliases() {
+        let base = alias.name.replace('_', "-");
+        let mut add = |flag: ExtensionFlag| -> Result<(), String> {
+            if fixed.contains(&flag.long) {
+                return Err(format!(
+                    "flag `--{}` of alias `{}` collides with a built-in flag",
+                    flag.long, alias.name
+                ));
+            }
+            if let Some(prev) = claimed.get(&flag.long) {
+                return Err(format!(
+                    "flag `--{}` is claimed by extension `{prev}` and by alias `{}`",
+                    flag.long, alias.name
+                ));
+            }
+            claimed.insert(flag.long.clone(), alias.name);
+            flags.insert(flag.long.clone(), flag);
+            Ok(())
+        };
+        add(ExtensionFlag {
+            long: base.clone(),
+            extension: alias.name,
+            option: None,
+            aliases: Vec::new(),
+            multiple: false,
+            optional_value: false,
+        })?;
+        for option in ext.options.iter().filter(|o| !alias.options.iter().any(|a| a.option == o.name)) {
+            add(ExtensionFlag {
+                long: format!("{base}-{}", option.name.replace('_', "-")),
+                extension: alias.name,
+                option: Some(option.name),
+                aliases: Vec::new(),
+                multiple: option.multiple,
+                optional_value: false,
+            })?;
+        }
+    }
     Ok(flags.into_values().collect())
 }
 
@@ -789,7 +834,7 @@ fn with_flags<'a>(
                 .after_long_help("");
             for flag in flags.clone() {
                 let Some(ext) = registry.get(flag.extension) else { continue };
-                sub = sub.arg(flag_arg(ext, flag));
+                sub = sub.arg(flag_arg(registry, ext, flag));
             }
             sub
         });
@@ -797,15 +842,23 @@ fn with_flags<'a>(
     command
 }
 
-/// The clap argument of one generated flag of `ext`.
-fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
+/// The clap argument of one generated flag of `ext` (or of an alias of it).
+fn flag_arg(registry: &Registry, ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     // Grouped under their extension, and only in `--help`: `-h` stays one screen.
     let arg = Arg::new(flag.id())
         .long(flag.long.clone())
         .hide_short_help(true)
         .help_heading(format!("Extension `{}`", ext.name));
     let Some(spec) = flag.option.and_then(|option| ext.option(option)) else {
-        return arg.action(ArgAction::SetTrue).help(ext.description);
+        let help = match registry.alias(flag.extension) {
+            Some((_, alias)) => {
+                let set: Vec<String> =
+                    alias.options.iter().map(|o| format!("{} `{}`", o.option, o.value)).collect();
+                format!("`{}` with {}", ext.name, set.join(", "))
+            }
+            None => ext.description.to_owned(),
+        };
+        return arg.action(ArgAction::SetTrue).help(help);
     };
     let mut help = spec.description.to_owned();
     if spec.multiple && !help.contains("repeatable") {
@@ -820,6 +873,9 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     } else {
         arg
     };
+    // An alias's option flags (`--ros-jazzy-variant`) are accepted but not listed: the
+    // extension's own flags say the same.
+    let arg = arg.hide(registry.alias(flag.extension).is_some());
     arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
 }
 
@@ -828,7 +884,11 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
 /// there, so a mistyped name gets quarry's own "did you mean" rather than clap's list.)
 pub fn command_for_completions(registry: &Registry) -> Result<clap::Command, String> {
     use clap::builder::PossibleValuesParser;
-    let names: Vec<String> = registry.iter().map(|e| e.name.to_owned()).collect();
+    let names: Vec<String> = registry
+        .iter()
+        .map(|e| e.name.to_owned())
+        .chain(registry.aliases().map(|(_, a)| a.name.to_owned()))
+        .collect();
     let flags = extension_flags(registry)?;
     let mut command = command(registry)?;
     command = command.mut_subcommand("show", |sub| {
@@ -1048,6 +1108,7 @@ fn build(flags: &[&ExtensionFlag], args: BuildArgs, matches: &ArgMatches) -> Bui
             platform: args.platform,
             progress: args.progress,
             shm_size: None,
+            ssh: args.build_ssh,
         },
         project: None,
     }
@@ -1104,6 +1165,7 @@ fn request(flags: &[&ExtensionFlag], args: &SelectArgs, matches: &ArgMatches) ->
         host: HostValues::default(),
         locked_order: None,
         image_config: None,
+        project_files: BTreeMap::new(),
     }
 }
 
@@ -1190,12 +1252,6 @@ const ROCKER_FLAGS: &[(&str, &str)] = &[
     ("user-preserve-home", "`--home` mounts the home folder"),
     ("extension-blacklist", "`!NAME` in `extensions` of quarry.toml removes an extension the user file adds"),
     ("oyr-run-arg", "`--run-arg ARG`"),
-    ("group-add", "`--run-arg=--group-add=GROUP`"),
-    ("ipc", "`--run-arg=--ipc=MODE`"),
-    ("expose", "`--run-arg=--expose=PORT`"),
-    ("cpus", "`--run-arg=--cpus=N`"),
-    ("memory", "`--run-arg=--memory=SIZE`"),
-    ("detach", "`--run-arg=--detach`"),
     ("gpus", "`--nvidia-gpus all`"),
     ("isaacsim", "`--isaac-sim`"),
 ];

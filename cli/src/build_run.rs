@@ -150,6 +150,12 @@ pub fn prepare_build(
     }
     let layers = &configured.layers;
     let rendered = render_request(registry, &build.request)?;
+    if build.options.ssh.is_empty() && rendered.dockerfile.contains("--mount=type=ssh") {
+        ui::note(
+            "a build step can use an SSH agent (private repositories): `--build-ssh default` forwards yours \
+             ($SSH_AUTH_SOCK); without it the step runs without one",
+        );
+    }
     let lock = configured.check_lock(registry, &build.request, false)?;
     if !dry_run {
         configured.write_lock_or_note(lock, &rendered);

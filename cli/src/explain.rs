@@ -214,7 +214,7 @@ fn read(registry: &'static Registry, path: Option<&Path>, level: EngineLevel) ->
             let names: Vec<&str> = quarry_core::resolve(registry, &request)
                 .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
                 .unwrap_or_default();
-            lock.seed(&mut request, &names);
+            lock.seed(&mut request, &names, registry);
         }
         let rendered = quarry_core::render(registry, &request)
             .with_context(|| format!("cannot render `{}`", path.display()))?;

@@ -23,6 +23,7 @@ pub mod lock;
 pub mod output;
 pub mod project;
 mod project_ext;
+mod project_files;
 pub mod rocker;
 mod rocker_commands;
 pub mod scaffold;

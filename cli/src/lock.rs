@@ -237,7 +237,7 @@ impl Lock {
     /// is the locked one and the engine was not asked), and the locked option values and builder
     /// bases of the extensions it selects (or that `names` adds as dependencies), where the
     /// command line and the configuration set none.
-    pub fn seed(&self, request: &mut Request, names: &[&str]) {
+    pub fn seed(&self, request: &mut Request, names: &[&str], registry: &quarry_core::Registry) {
         request.locked_order = Some(self.extensions.iter().map(|e| e.name.clone()).collect());
         if request.image_config.is_none()
             && self.image == request.image
@@ -249,8 +249,12 @@ impl Lock {
                 user: c.user.clone(),
             });
         }
+        // A selection may name the extension by an alias (`ros_jazzy` for `ros`).
+        let extension_of =
+            |name: &str| registry.get(name).map_or_else(|| name.to_owned(), |x| x.name.to_owned());
+        let same_image = self.image == request.image;
         for e in &self.extensions {
-            let selected = request.extensions.iter().any(|s| s.name == e.name);
+            let selected = request.extensions.iter().any(|s| extension_of(&s.name) == e.name);
             // A dependency is selected only when there is something to pin, so the "added" notes
             // stay true for the rest.
             let pins = !e.options.is_empty() || e.builder_base_image.is_some();
@@ -260,11 +264,25 @@ impl Lock {
             if !selected {
                 request.extensions.push(Selection::new(e.name.clone()));
             }
-            let selection = request.extensions.iter_mut().find(|s| s.name == e.name).expect("just ensured");
+            let selection = request
+                .extensions
+                .iter_mut()
+                .find(|s| extension_of(&s.name) == e.name)
+                .expect("just ensured");
+            let alias = registry.alias(&selection.name).map(|(_, a)| a);
+            let ext = registry.get(&e.name);
             // The user file's preferences come before the lock.
             let preferred = request.option_defaults.get(&e.name);
             for (k, v) in &e.options {
                 if preferred.is_some_and(|p| p.contains_key(k)) {
+                    continue;
+                }
+                // An alias sets its options itself; an option that follows the final image
+                // (`supported_images_by`) is pinned only for the image the lock was made with.
+                if alias.is_some_and(|a| a.options.iter().any(|o| o.option == k)) {
+                    continue;
+                }
+                if !same_image && ext.is_some_and(|x| x.supported_images_by.iter().any(|i| i.option == k)) {
                     continue;
                 }
                 selection.options.entry(k.clone()).or_insert_with(|| v.clone());

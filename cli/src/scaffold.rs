@@ -183,14 +183,23 @@ cache_priority = 50
 apt_packages = ["ca-certificates"]
 
 # Third-party apt repositories, added to this extension's apt layer before its packages. `source`
-# is a `deb` line with `signed-by={{ keyring }}`; `{{ arch }}` and `{{ codename }}` are optional.
+# is a `deb` line with `signed-by={{ keyring }}`; `{{ arch }}`, `{{ codename }}` and
+# `{{ os_release }}` are optional (or `source.amd64`, `source.arm64`: one line each). Pin the key:
+# apt then accepts only its signatures. URLs and fingerprints may use options (a mirror).
 # [[apt_repositories]]
 # name = "example"
 # key_url = "https://example.org/apt/key.asc"
+# key_fingerprints = ["0123456789ABCDEF0123456789ABCDEF01234567"]
 # source = "deb [arch={{ arch }} signed-by={{ keyring }}] https://example.org/apt {{ codename }} main"
 
 # Final images the steps work on; another image renders with a warning. Empty: any image.
 # supported_images = ["ubuntu:24.04"]
+# The final images each value of an option works on: a value on an official image of another
+# release is an error before the build; unset, the option takes the newest value that suits it.
+# supported_images_by.version."1.0.0" = ["ubuntu:22.04", "ubuntu:jammy"]
+
+# Other names of the extension, each with the option values it stands for (`--@FLAG@-v1`).
+# aliases.@NAME@_v1 = { version = "1.0.0" }
 
 # The final stage is a RUN chain (every extension's apt layer and its `setup`, in the order the
 # project's quarry.lock keeps), then every copy (`COPY --link`), then environment, user and
@@ -283,7 +292,16 @@ env = ["@UPPER@_VERSION={{ options.version }}"]
 # devices = ["/dev/dri"]
 # group_add = ["video"]                 # comma-separated groups, each a `--group-add`
 # xauthority = true                     # an X authority cookie for $DISPLAY, as XAUTHORITY
+# keep_container = true                 # no `--rm`: the container stays after it stops
 # args = ["--shm-size=1g"]
+
+# Files of the project the build needs, and nothing else of it: every file of these names below
+# the folder an `abs_path` option names is shipped at `{{ context }}/project/`, so a step that
+# mounts that folder runs again only when they change (a ROS workspace's package.xml files).
+# [project_files]
+# folder_option = "workspace"           # an option with rule = "abs_path", from_host = "cwd"
+# names = ["package.xml"]
+# skip_folders_with = ["COLCON_IGNORE"] # folders holding one of these are skipped
 
 # Options: `--@FLAG@-<option> VALUE`. Each has a description, a rule (or `one_of`), and a default
 # (or `required = true`). Values are checked against the rule before they reach the Dockerfile.

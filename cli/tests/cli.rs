@@ -99,7 +99,7 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         ),
         (
             &["--ros-jazzy-variant", "desk"],
-            "error: invalid value \"desk\" for option `variant` of extension `ros_jazzy`",
+            "error: invalid value \"desk\" for option `variant` of extension `ros`",
             "hint: expected one of `ros-core`, `ros-base`, `desktop`, `desktop-full`",
         ),
         (
@@ -852,7 +852,11 @@ fn show_and_list_as_text_and_json() {
     let mut sorted = names.clone();
     sorted.sort_unstable();
     assert_eq!(names, sorted);
-    assert!(names.contains(&"ros_jazzy") && names.len() >= 30);
+    assert!(names.contains(&"ros") && names.len() >= 30);
+    assert!(
+        all.iter()
+            .any(|e| e["aliases"].as_array().is_some_and(|a| a.iter().any(|a| a["name"] == "ros_jazzy")))
+    );
     let o = quarry(&["show", "ros-jazy"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("hint: did you mean `ros_jazzy`?"));
@@ -1558,8 +1562,8 @@ fn run_values_repeat_and_rockers_spellings_work() {
     let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--nocach", "--dry-run"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("hint: did you mean `--nocache`?"), "{}", stderr(&o));
-    let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--ipc", "host"]);
-    assert!(stderr(&o).contains("hint: in quarry: `--run-arg=--ipc=MODE`"), "{}", stderr(&o));
+    let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--user-override-name", "dev"]);
+    assert!(stderr(&o).contains("hint: in quarry: `--user-name NAME`"), "{}", stderr(&o));
     let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--persist-image"]);
     assert!(stderr(&o).contains("quarry always keeps the image"), "{}", stderr(&o));
     let o = rq(
@@ -2099,5 +2103,186 @@ fn run_options_never_swallow_the_image() {
         stderr(&o)
             .contains("hint: `-e` selects an extension by name in quarry: set a variable with `--env A=1`")
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// deps_rocker's names keep working everywhere a name is written: flags (with the options the
+/// alias leaves open), `-e`, quarry.toml's `extensions` and `[options.<alias>]`; a distribution on
+/// the wrong Ubuntu release stops before anything is built, naming what works there.
+#[test]
+fn ros_aliases_work_as_names_and_the_wrong_release_is_an_error() {
+    let o = quarry(&["render", "ubuntu:22.04", "--ros-humble", "--ros-humble-variant", "desktop"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("ros-dev-tools ros-humble-desktop\n"), "{out}");
+    let o = quarry(&["render", "ubuntu:22.04", "-e", "ros-humble"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ENV ROS_DISTRO=humble"));
+    // Unset, the image chooses the distribution.
+    let o = quarry(&["render", "ubuntu:22.04", "--ros"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ENV ROS_DISTRO=humble"));
+
+    let o = quarry(&["render", "ubuntu:22.04", "--ros-jazzy"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: `ros` with distro `jazzy` needs the final image `ubuntu:24.04` or `ubuntu:noble`, but it is \
+         `ubuntu:22.04`\nhint: on `ubuntu:22.04`, choose distro `humble` (`--ros-distro humble`); or render with \
+         `ubuntu:24.04`\n"
+    );
+    let o = quarry(&["render", "ubuntu:24.04", "--ros-jazzy", "--ros-distro", "humble"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with(
+        "error: `ros_jazzy` is `ros` with distro `jazzy`, but distro `humble` is given too\nhint:"
+    ));
+
+    let dir = scratch("ros-alias-project");
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"ubuntu:22.04\"\nextensions = [\"ros_humble\"]\n[options.ros_humble]\nvariant = \"ros-core\"\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ros-dev-tools ros-humble-ros-core\n"));
+    let lock = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
+    assert!(lock.contains("name = \"ros\"") && lock.contains("distro = \"humble\""), "{lock}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// rocker's remaining built-ins are extensions with rocker's flags: each gives the `docker run`
+/// argument rocker gives (rocker's constraint_extensions.py, extensions.py), and `--nocleanup`
+/// leaves out `--rm` (rocker's core.py). rocker_differential.rs compares them with rocker itself.
+#[test]
+fn rockers_built_ins_give_rockers_run_arguments() {
+    let dir = scratch("rocker-built-ins");
+    let args = [
+        "run",
+        "ubuntu:24.04",
+        "--dry-run",
+        "--cpus",
+        "1.5",
+        "--memory",
+        "2gb",
+        "--detach",
+        "--expose",
+        "8080",
+        "--expose",
+        "9090/udp",
+        "--group-add",
+        "dialout",
+        "--group-add",
+        "20",
+        "--ipc",
+        "host",
+    ];
+    let o = rq(&dir, "/nonexistent/config", &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = docker_run_line(&o);
+    for arg in [
+        " --rm ",
+        " --cpus=1.5 ",
+        " --memory=2gb ",
+        " --detach ",
+        " --expose=8080 ",
+        " --expose=9090/udp ",
+        " --group-add dialout ",
+        " --group-add 20 ",
+        " --ipc=host ",
+    ] {
+        assert!(line.contains(arg), "{arg:?} in {line}");
+    }
+    let mut kept = args.to_vec();
+    kept.push("--nocleanup");
+    let o = rq(&dir, "/nonexistent/config", &kept);
+    assert!(!docker_run_line(&o).contains("--rm"), "{}", docker_run_line(&o));
+    // rocker's checks: a number of CPUs, a size.
+    let o = rq(&dir, "/nonexistent/config", &["run", "ubuntu:24.04", "--dry-run", "--cpus", "two"]);
+    assert!(
+        stderr(&o).contains("invalid value \"two\" for option `cpus` of extension `cpu_limits`"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `ros_workspace` ships the workspace's package.xml files and nothing else of it: not its
+/// sources, not colcon's build/install/log (marked COLCON_IGNORE), not hidden folders.
+#[test]
+fn ros_workspace_ships_only_the_package_xml_files() {
+    let dir = scratch("ros-workspace");
+    let ws = dir.join("ws");
+    for (rel, text) in [
+        ("src/driver/package.xml", "<package><name>driver</name></package>"),
+        ("src/driver/src/main.cpp", "int main() {}"),
+        ("src/tools/nested/package.xml", "<package><name>tools</name></package>"),
+        ("install/COLCON_IGNORE", ""),
+        ("install/share/driver/package.xml", "installed copy"),
+        (".git/package.xml", "not this"),
+    ] {
+        std::fs::create_dir_all(ws.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(ws.join(rel), text).unwrap();
+    }
+    let out = dir.join("out/Dockerfile");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let o = quarry_in(
+        &ws,
+        "/nonexistent/config",
+        &["render", "ubuntu:24.04", "--ros", "--ros-workspace", "-o", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let project = dir.join("out/quarry/ros_workspace/project");
+    let mut shipped = Vec::new();
+    let mut stack = vec![project.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                shipped.push(p.strip_prefix(&project).unwrap().display().to_string());
+            }
+        }
+    }
+    shipped.sort();
+    assert_eq!(shipped, [".quarry-project-files", "src/driver/package.xml", "src/tools/nested/package.xml"]);
+    let dockerfile = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        dockerfile.contains(
+            "--mount=type=bind,source=quarry/ros_workspace/project,target=/tmp/quarry-ros-workspace"
+        )
+    );
+    // Another folder by its option; one that is not a folder is an error naming the option.
+    let o = quarry_in(
+        &dir,
+        "/nonexistent/config",
+        &["render", "ubuntu:24.04", "--ros-workspace-path", "/nonexistent/ws"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: `ros_workspace` cannot collect its files below `/nonexistent/ws`: it is not a folder\n\
+         hint: point `--ros-workspace-path` at the project's folder\n"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// quarry.lock pins what the configuration leaves to defaults, but not against an alias (which
+/// sets its own values), nor an option that follows the final image once the image changed: a
+/// project moved from ubuntu:24.04 to 22.04 gets Humble, not the locked Jazzy.
+#[test]
+fn the_lock_pins_neither_an_aliass_values_nor_an_image_chosen_one_for_another_image() {
+    let dir = scratch("ros-lock");
+    let toml = |image: &str, ext: &str| format!("image = \"{image}\"\nextensions = [\"{ext}\"]\n");
+    std::fs::write(dir.join("quarry.toml"), toml("ubuntu:24.04", "ros")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ENV ROS_DISTRO=jazzy"), "{}", stderr(&o));
+    std::fs::write(dir.join("quarry.toml"), toml("ubuntu:22.04", "ros")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ENV ROS_DISTRO=humble"));
+    std::fs::write(dir.join("quarry.toml"), toml("ubuntu:24.04", "ros_kilted")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ENV ROS_DISTRO=kilted"));
     std::fs::remove_dir_all(dir).unwrap();
 }

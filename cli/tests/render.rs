@@ -49,6 +49,7 @@ fn sample(rule: quarry_core::Rule) -> &'static str {
         quarry_core::Rule::Port => "8080:80",
         quarry_core::Rule::Uint => "1",
         quarry_core::Rule::Size => "1g",
+        quarry_core::Rule::Decimal => "1.5",
         quarry_core::Rule::AbsPath => "/data",
         _ => "sample",
     }
@@ -168,7 +169,9 @@ fn changing_the_final_image_changes_no_builder_line() {
     let base = render(&request("ubuntu:24.04", &FIVE));
     assert!(builder_part(&base).contains("AS palanteer_builder"));
     for image in ["debian:trixie", "ubuntu:22.04", "registry.example.com/team/dev:1"] {
-        let other = render(&request(image, &FIVE));
+        // ROS Jazzy is for Ubuntu 24.04 only (an error elsewhere); it has no builder.
+        let names: Vec<&str> = FIVE.iter().copied().filter(|n| *n != "ros_jazzy").collect();
+        let other = render(&request(image, &names));
         assert_eq!(builder_part(&other), builder_part(&base), "final image {image}");
         assert_ne!(other, base);
     }
@@ -198,17 +201,225 @@ fn builder_base_overrides() {
     assert!(npm_env < cargo_env);
 }
 
+/// The ROS 2 distributions in support, each on the Ubuntu releases its packages exist for (REP
+/// 2000), as `extension.toml` keeps them: every spelling of each release renders without a
+/// warning, by `--ros-distro`, by the alias and, unset, by the image alone.
+const ROS_RELEASES: &[(&str, &[&str])] = &[
+    ("humble", &["ubuntu:22.04", "ubuntu:jammy", "docker.io/library/ubuntu:jammy-20240911"]),
+    ("jazzy", &["ubuntu:24.04", "ubuntu:noble"]),
+    ("kilted", &["ubuntu:24.04", "ubuntu:noble"]),
+    ("rolling", &["ubuntu:24.04", "ubuntu:noble"]),
+];
+
 #[test]
-fn ros_on_another_image_is_flagged() {
-    let rendered = quarry_core::render(reg(), &request("debian:bookworm", &["ros_jazzy"])).unwrap();
-    assert_eq!(rendered.warnings.len(), 1);
-    assert!(
-        rendered.warnings[0]
-            .message
-            .starts_with("extension `ros_jazzy` needs one of the final images `ubuntu:24.04`")
+fn each_ros_distribution_renders_on_each_of_its_ubuntu_releases() {
+    for (distro, images) in ROS_RELEASES {
+        for image in *images {
+            let by_option = Request {
+                extensions: vec![Selection::new("ros").with_option("distro", *distro)],
+                ..request(image, &[])
+            };
+            let by_alias = request(image, &[&format!("ros_{distro}")]);
+            for req in [by_option, by_alias] {
+                let rendered =
+                    quarry_core::render(reg(), &req).unwrap_or_else(|e| panic!("{distro} on {image}: {e}"));
+                assert!(rendered.warnings.is_empty(), "{distro} on {image}: {:?}", rendered.warnings);
+                let out = &rendered.dockerfile;
+                assert!(out.contains(&format!("ros-dev-tools ros-{distro}-ros-base\n")), "{out}");
+                assert!(out.contains(&format!("ENV ROS_DISTRO={distro}")), "{out}");
+            }
+        }
+        insta::assert_snapshot!(
+            format!("ros_{distro}"),
+            render(&request(images[0], &[&format!("ros_{distro}")]))
+        );
+    }
+    // Unset, the distribution is the image's: Humble on 22.04, the default Jazzy on 24.04.
+    for (image, distro) in [("ubuntu:22.04", "humble"), ("ubuntu:jammy", "humble"), ("ubuntu:24.04", "jazzy")]
+    {
+        let rendered = quarry_core::render(reg(), &request(image, &["ros"])).unwrap();
+        assert!(rendered.dockerfile.contains(&format!("ENV ROS_DISTRO={distro}")), "{image}");
+        let ros = rendered.resolved.extensions.iter().find(|r| r.extension.name == "ros").unwrap();
+        assert_eq!(ros.options["distro"], distro, "{image}");
+    }
+}
+
+#[test]
+fn a_ros_distribution_on_the_wrong_release_is_an_error_naming_what_works() {
+    let err = |image: &str, names: &[&str]| {
+        quarry_core::render(reg(), &request(image, names))
+            .err()
+            .unwrap_or_else(|| panic!("{names:?} on {image} renders"))
+    };
+    let e = err("ubuntu:22.04", &["ros_jazzy"]);
+    assert_eq!(
+        e.to_string(),
+        "`ros` with distro `jazzy` needs the final image `ubuntu:24.04` or `ubuntu:noble`, but it is `ubuntu:22.04`"
     );
-    let ok = quarry_core::render(reg(), &request("docker.io/library/ubuntu:noble", &["ros_jazzy"])).unwrap();
-    assert!(ok.warnings.is_empty());
+    assert_eq!(
+        e.hint().as_deref(),
+        Some(
+            "on `ubuntu:22.04`, choose distro `humble` (`--ros-distro humble`); or render with `ubuntu:24.04`"
+        )
+    );
+    let e = err("ubuntu:noble", &["ros_humble"]);
+    assert!(e.to_string().contains("needs the final image `ubuntu:22.04` or `ubuntu:jammy`"), "{e}");
+    assert_eq!(
+        e.hint().as_deref(),
+        Some(
+            "on `ubuntu:noble`, choose distro `jazzy` or `kilted` or `rolling` (`--ros-distro jazzy`); or render with `ubuntu:22.04`"
+        )
+    );
+    // Another distribution of Linux: no distribution works there.
+    let e = err("debian:bookworm", &["ros"]);
+    assert!(e.to_string().starts_with("`ros` with distro `jazzy` needs the final image"), "{e}");
+    assert_eq!(e.hint().as_deref(), Some("render with `ubuntu:24.04`, or an image built from it"));
+    // An image quarry cannot place renders, with a warning: it may be built from the right one.
+    let rendered =
+        quarry_core::render(reg(), &request("registry.example.com/robot/base:3", &["ros_humble"])).unwrap();
+    assert_eq!(rendered.warnings.len(), 1, "{:?}", rendered.warnings);
+    assert!(rendered.warnings[0].message.contains("cannot tell which release"), "{:?}", rendered.warnings);
+    // The alias and a contradicting option.
+    let mut req = request("ubuntu:24.04", &["ros_jazzy"]);
+    req.extensions[0].options.insert("distro".into(), "humble".into());
+    let e = quarry_core::render(reg(), &req).unwrap_err();
+    assert_eq!(e.to_string(), "`ros_jazzy` is `ros` with distro `jazzy`, but distro `humble` is given too");
+}
+
+#[test]
+fn the_ros_key_is_pinned_and_a_mirror_is_an_option() {
+    let out = render(&request("ubuntu:24.04", &["ros"]));
+    assert!(
+        out.contains(
+            "curl -fsSL https://raw.githubusercontent.com/ros/rosdistro/master/ros.key -o /etc/apt/keyrings/ros-ros2.asc"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "signed-by=/etc/apt/keyrings/ros-ros2.asc,C1CF6E31E6BADE8868B172B4F42ED6FBAB17C654] \
+             http://packages.ros.org/ros2/ubuntu $(. /etc/os-release && echo $VERSION_CODENAME) main"
+        ),
+        "{out}"
+    );
+    let mirror = Selection::new("ros")
+        .with_option("mirror", "http://apt.example.com/ros2/ubuntu")
+        .with_option("key_url", "http://apt.example.com/keys/ros.asc")
+        .with_option("key_fingerprint", "0123456789abcdef0123456789abcdef01234567");
+    let out = render(&Request { extensions: vec![mirror], ..request("ubuntu:24.04", &[]) });
+    assert!(out.contains("curl -fsSL http://apt.example.com/keys/ros.asc -o"), "{out}");
+    assert!(
+        out.contains(
+            "signed-by=/etc/apt/keyrings/ros-ros2.asc,0123456789ABCDEF0123456789ABCDEF01234567] http://apt.example.com/ros2/ubuntu "
+        ),
+        "{out}"
+    );
+    let bad = Selection::new("ros").with_option("mirror", "http://x/$(id)");
+    let e = quarry_core::render(reg(), &Request { extensions: vec![bad], ..request("ubuntu:24.04", &[]) })
+        .unwrap_err();
+    assert!(e.to_string().starts_with("invalid value \"http://x/$(id)\" for option `mirror`"), "{e}");
+}
+
+#[test]
+fn rmw_installs_the_images_ros_middleware_and_sets_it() {
+    for (implementation, package) in
+        [("cyclonedds", "rmw-cyclonedds-cpp"), ("fastrtps", "rmw-fastrtps-cpp"), ("zenoh", "rmw-zenoh-cpp")]
+    {
+        let req = Request {
+            extensions: vec![
+                Selection::new("ros"),
+                Selection::new("rmw").with_option("implementation", implementation),
+            ],
+            ..request("ubuntu:24.04", &[])
+        };
+        let out = render(&req);
+        assert!(out.contains(&format!("\"ros-$distro-{package}\"")), "{out}");
+        assert!(out.contains(&format!("ENV RMW_IMPLEMENTATION=rmw_{implementation}_cpp")), "{out}");
+        // After ROS's own apt layer in the chain.
+        assert!(out.find("# ros: apt packages").unwrap() < out.find("# rmw: setup").unwrap(), "{out}");
+    }
+    // On a ROS image, without quarry's `ros`: the image's ROS_DISTRO names the packages.
+    let out = render(&request("osrf/ros:humble-desktop", &["rmw"]));
+    assert!(out.contains("distro=\"${ROS_DISTRO:-}\""), "{out}");
+    assert!(!out.contains("# ros:"), "{out}");
+}
+
+#[test]
+fn cuda_comes_from_nvidias_repository_for_the_images_release_with_the_key_pinned() {
+    let out = render(&request("ubuntu:22.04", &["cuda"]));
+    assert!(
+        out.contains("amd64) echo \"deb [signed-by=/etc/apt/keyrings/cuda-cuda.asc,EB693B3035CD5710E231E123A4B469963BF863CC] https://developer.download.nvidia.com/compute/cuda/repos/$(. /etc/os-release && echo $ID$VERSION_ID | tr -d .)/x86_64/ /\""),
+        "{out}"
+    );
+    assert!(out.contains("arm64) echo \"deb [signed-by="), "{out}");
+    assert!(out.contains("/sbsa/ /\" > /etc/apt/sources.list.d/cuda-cuda.list ;;"), "{out}");
+    assert!(out.contains("      cuda-toolkit-12-8\n"), "{out}");
+    assert!(out.contains("NVIDIA_REQUIRE_CUDA=cuda>=12.8"), "{out}");
+    let mirror = Selection::new("cuda")
+        .with_option("version", "12.6")
+        .with_option("mirror", "http://mirror.example.com/cuda");
+    let out = render(&Request { extensions: vec![mirror], ..request("ubuntu:24.04", &[]) });
+    assert!(out.contains("http://mirror.example.com/cuda/$(. /etc/os-release"), "{out}");
+    assert!(out.contains("      cuda-toolkit-12-6\n"), "{out}");
+    let bad = Selection::new("cuda").with_option("version", "12.x");
+    let e = quarry_core::render(reg(), &Request { extensions: vec![bad], ..request("ubuntu:24.04", &[]) })
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("invalid value \"12.x\" for option `version` of extension `cuda`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn isaac_sim_versions_follow_their_ubuntu_release() {
+    let version = |image: &str, given: Option<&str>| -> Result<String, quarry_core::Error> {
+        let mut s = Selection::new("isaac_sim");
+        if let Some(v) = given {
+            s = s.with_option("version", v);
+        }
+        let rendered = quarry_core::render(reg(), &Request { extensions: vec![s], ..request(image, &[]) })?;
+        let r = rendered.resolved.extensions.iter().find(|r| r.extension.name == "isaac_sim").unwrap();
+        assert!(
+            rendered.dockerfile.contains(&format!("\"isaacsim[all,extscache]=={}\"", r.options["version"]))
+        );
+        Ok(r.options["version"].clone())
+    };
+    // deps_rocker's 4.5.0 on 22.04 (Python 3.10), 6.x on 24.04 (Python 3.12).
+    assert_eq!(version("ubuntu:22.04", None).unwrap(), "4.5.0");
+    assert_eq!(version("ubuntu:24.04", None).unwrap(), "6.1.0");
+    assert_eq!(version("ubuntu:22.04", Some("4.2.0")).unwrap(), "4.2.0");
+    let e = version("ubuntu:22.04", Some("6.1.0")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "`isaac_sim` with version `6.1.0` needs the final image `ubuntu:24.04` or `ubuntu:noble`, but it is `ubuntu:22.04`"
+    );
+    assert!(
+        e.hint().unwrap().starts_with("on `ubuntu:22.04`, choose version `4.5.0` or `4.2.0`"),
+        "{:?}",
+        e.hint()
+    );
+    let e = version("ubuntu:24.04", Some("4.5.0")).unwrap_err();
+    assert!(e.hint().unwrap().contains("`6.2.0` or `6.1.0` or `6.0.0`"), "{:?}", e.hint());
+}
+
+#[test]
+fn vulkan_with_nvidia_has_nvidias_icd() {
+    let out = render(&request("ubuntu:24.04", &["vulkan", "nvidia"]));
+    assert!(out.contains("libvulkan1 mesa-vulkan-drivers vulkan-tools"), "{out}");
+    assert!(
+        out.contains("COPY --link quarry/nvidia/files/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json"),
+        "{out}"
+    );
+    let alone = quarry_core::render(reg(), &request("ubuntu:24.04", &["vulkan"])).unwrap();
+    assert!(!alone.dockerfile.contains("nvidia_icd.json"));
+    let icd = quarry_core::render(reg(), &request("ubuntu:24.04", &["nvidia"]))
+        .unwrap()
+        .files
+        .into_iter()
+        .find(|f| f.path == "quarry/nvidia/files/nvidia_icd.json")
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&icd.contents).unwrap();
+    assert_eq!(json["ICD"]["library_path"], "libGLX_nvidia.so.0");
 }
 
 #[test]
@@ -367,11 +578,7 @@ fn the_users_sudo_is_an_option() {
 #[test]
 fn ros_start_up_sources_setup_and_updates_rosdep_once() {
     let rendered = quarry_core::render(reg(), &request("ubuntu:24.04", &["ros_jazzy"])).unwrap();
-    let env = rendered
-        .files
-        .iter()
-        .find(|f| f.path == "quarry/_env.d/ros_jazzy/ros_jazzy.sh")
-        .expect("ros env file");
+    let env = rendered.files.iter().find(|f| f.path == "quarry/_env.d/ros/ros.sh").expect("ros env file");
     let text = String::from_utf8_lossy(&env.contents);
     assert!(text.contains("source /opt/ros/jazzy/setup.bash\n"), "{text}");
     assert!(text.contains("mkdir \"$quarry_ros_home/rosdep-update.started\""), "{text}");
@@ -494,7 +701,7 @@ fn nvidia_sets_the_toolkits_environment() {
 #[test]
 fn ros_start_up_runs_rosdep_update_once_and_quietly() {
     let rendered = quarry_core::render(reg(), &request("ubuntu:24.04", &["ros_jazzy"])).unwrap();
-    let env = rendered.files.iter().find(|f| f.path == "quarry/_env.d/ros_jazzy/ros_jazzy.sh").unwrap();
+    let env = rendered.files.iter().find(|f| f.path == "quarry/_env.d/ros/ros.sh").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("ros_jazzy.sh");
     // Without ROS installed here, `source /opt/ros/...` fails: the stand-in skips that line.

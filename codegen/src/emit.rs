@@ -25,11 +25,18 @@ pub fn emit(m: &Metadata) -> String {
         .apt_repositories
         .iter()
         .map(|r| {
+            let lines: Vec<String> = r
+                .arch_sources
+                .iter()
+                .map(|(a, l)| format!("::quarry_core::ArchSource {{ arch: {}, line: {} }}", arch(a), lit(l)))
+                .collect();
             format!(
-                "::quarry_core::AptRepository {{ name: {}, key_url: {}, source: {} }}",
+                "::quarry_core::AptRepository {{ name: {}, key_url: {}, source: {}, arch_sources: {}, key_fingerprints: {} }}",
                 lit(&r.name),
                 lit(&r.key_url),
-                lit(&r.source)
+                lit(&r.source),
+                slice(&lines),
+                str_slice(&r.key_fingerprints)
             )
         })
         .collect();
@@ -80,6 +87,43 @@ pub fn emit(m: &Metadata) -> String {
     field(&mut s, "workdir", &option(m.workdir.as_deref().map(lit)));
     field(&mut s, "home", &option(m.home.as_deref().map(lit)));
     field(&mut s, "supported_images", &str_slice(&m.supported_images));
+    let by: Vec<String> = m
+        .supported_images_by
+        .iter()
+        .map(|e| {
+            format!(
+                "::quarry_core::ImagesOfValue {{ option: {}, value: {}, images: {} }}",
+                lit(&e.option),
+                lit(&e.value),
+                str_slice(&e.images)
+            )
+        })
+        .collect();
+    field(&mut s, "supported_images_by", &slice(&by));
+    let aliases: Vec<String> = m
+        .aliases
+        .iter()
+        .map(|a| {
+            let options: Vec<String> = a
+                .options
+                .iter()
+                .map(|(o, v)| {
+                    format!("::quarry_core::OptionValue {{ option: {}, value: {} }}", lit(o), lit(v))
+                })
+                .collect();
+            format!("::quarry_core::Alias {{ name: {}, options: {} }}", lit(&a.name), slice(&options))
+        })
+        .collect();
+    field(&mut s, "aliases", &slice(&aliases));
+    let project_files = m.project_files.as_ref().map(|(folder, names, skip)| {
+        format!(
+            "::quarry_core::ProjectFiles {{ folder_option: {}, names: {}, skip_folders_with: {} }}",
+            lit(folder),
+            str_slice(names),
+            str_slice(skip)
+        )
+    });
+    field(&mut s, "project_files", &option(project_files));
     let options: Vec<String> = m
         .options
         .iter()
@@ -116,14 +160,15 @@ pub fn emit(m: &Metadata) -> String {
         &mut s,
         "run",
         &format!(
-            "::quarry_core::RunSpec {{ env: {}, volumes: {}, optional_volumes: {}, devices: {}, args: {}, group_add: {}, xauthority: {} }}",
+            "::quarry_core::RunSpec {{ env: {}, volumes: {}, optional_volumes: {}, devices: {}, args: {}, group_add: {}, xauthority: {}, keep_container: {} }}",
             str_slice(&m.run.env),
             str_slice(&m.run.volumes),
             str_slice(&m.run.optional_volumes),
             str_slice(&m.run.devices),
             str_slice(&m.run.args),
             str_slice(&m.run.group_add),
-            m.run.xauthority
+            m.run.xauthority,
+            m.run.keep_container
         ),
     );
     s.push_str("    };\n}\n");

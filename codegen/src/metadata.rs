@@ -118,7 +118,10 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
     let list_names: Vec<&str> = options.iter().filter(|o| o.multiple).map(|o| o.name.as_str()).collect();
     let apt_packages = w.packages(root, "", "apt_packages", &name, &options);
 
-    let apt_repositories = w.repositories(root);
+    let apt_repositories = w.repositories(root, &name, &options, &option_names);
+    let supported_images_by = w.images_by(root, &options);
+    let aliases = w.aliases(root, &name, &options);
+    let project_files = w.project_files(root, &options);
     let builder = w.builder(root, &name, &options, &option_names);
     let setup = w.template_key(root, "", "setup", Slot::Setup, &name, &options, &option_names);
     let setup_after_copies = w.boolean(root, "", "setup_after_copies", false);
@@ -214,6 +217,9 @@ pub fn parse(input: &Input<'_>) -> Result<Metadata, Vec<Diagnostic>> {
         workdir,
         home,
         supported_images,
+        supported_images_by,
+        aliases,
+        project_files,
         options,
         files,
         run,

@@ -7,8 +7,9 @@
 use std::path::Path;
 
 use quarry_core::{
-    AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, ContextFile, Download,
-    Extension, Extract, OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify,
+    Alias, AptRepository, Arch, ArchSource, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat,
+    ContextFile, Download, Extension, Extract, ImagesOfValue, OptionSpec, OptionValue, PinnedSha256,
+    ProjectFiles, RunSpec, Shell, Template, Verify,
 };
 
 use crate::metadata::{self, DownloadMeta, FromMeta, Metadata, TemplateFile, VerifyMeta};
@@ -118,6 +119,13 @@ fn extension(mut m: Metadata, origin: &str) -> Extension {
                     name: text(&r.name),
                     key_url: text(&r.key_url),
                     source: text(&r.source),
+                    arch_sources: slice(
+                        r.arch_sources
+                            .iter()
+                            .map(|(a, l)| ArchSource { arch: arch(a), line: text(l) })
+                            .collect(),
+                    ),
+                    key_fingerprints: texts(&r.key_fingerprints),
                 })
                 .collect(),
         ),
@@ -134,6 +142,35 @@ fn extension(mut m: Metadata, origin: &str) -> Extension {
         workdir: m.workdir.as_deref().map(text),
         home: m.home.as_deref().map(text),
         supported_images: texts(&m.supported_images),
+        supported_images_by: slice(
+            m.supported_images_by
+                .iter()
+                .map(|e| ImagesOfValue {
+                    option: text(&e.option),
+                    value: text(&e.value),
+                    images: texts(&e.images),
+                })
+                .collect(),
+        ),
+        project_files: m.project_files.as_ref().map(|(folder, names, skip)| ProjectFiles {
+            folder_option: text(folder),
+            names: texts(names),
+            skip_folders_with: texts(skip),
+        }),
+        aliases: slice(
+            m.aliases
+                .iter()
+                .map(|a| Alias {
+                    name: text(&a.name),
+                    options: slice(
+                        a.options
+                            .iter()
+                            .map(|(o, v)| OptionValue { option: text(o), value: text(v) })
+                            .collect(),
+                    ),
+                })
+                .collect(),
+        ),
         options: slice(
             m.options
                 .iter()
@@ -169,6 +206,7 @@ fn extension(mut m: Metadata, origin: &str) -> Extension {
             args: texts(&m.run.args),
             group_add: texts(&m.run.group_add),
             xauthority: m.run.xauthority,
+            keep_container: m.run.keep_container,
         },
     }
 }

@@ -24,6 +24,19 @@ pub(crate) fn render_template(
     Ok(rendered)
 }
 
+/// `source`, a value of the metadata that is not a `'static` template (a repository line with
+/// its own placeholders kept), filled with `r`'s options.
+pub(crate) fn render_text(r: &ResolvedExtension, file: &str, source: &str) -> Result<String, Error> {
+    let ext = r.extension;
+    let ctx =
+        template::context(ext.name, ext.options.iter().map(|o| (o.name, r.options[o.name].as_str(), o.rule)));
+    template::render(&format!("{}/{file}", ext.name), source, ctx).map_err(|e| Error::Template {
+        extension: ext.name.to_owned(),
+        template: format!("{}/{file}", ext.name),
+        message: e.to_string(),
+    })
+}
+
 pub(crate) fn template_error(ext: &Extension, template: &Template, message: String) -> Error {
     Error::Template {
         extension: ext.name.to_owned(),

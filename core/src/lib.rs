@@ -4,11 +4,13 @@
 //! Rendering does no IO, reads no clock and no environment: the same [`Request`] always gives the
 //! same bytes, whatever order extensions were listed or linked in.
 
+mod alias;
 mod download;
 mod error;
 mod fill;
 pub mod glibc;
 mod hint;
+mod images;
 mod model;
 mod pieces;
 mod registry;
@@ -28,20 +30,21 @@ pub mod text;
 pub use error::Error;
 pub use hint::{Hint, Hinted};
 pub use model::{
-    ARTIFACT_ROOT, AptRepository, Arch, ArchUrl, Artifact, Builder, BuilderFrom, ChecksumFormat, ContextFile,
-    DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension, Extract, HostValue,
-    MAX_CACHE_PRIORITY, OptionSpec, PinnedSha256, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
+    ARTIFACT_ROOT, Alias, AptRepository, Arch, ArchSource, ArchUrl, Artifact, Builder, BuilderFrom,
+    ChecksumFormat, ContextFile, DEFAULT_BUILDER_BASE_IMAGE, DEFAULT_CACHE_PRIORITY, Download, Extension,
+    Extract, HostValue, ImagesOfValue, MAX_CACHE_PRIORITY, OptionSpec, OptionValue, PROJECT_FILES_DIR,
+    PinnedSha256, ProjectFiles, RunSpec, Shell, Template, Verify, XAUTHORITY_PATH,
 };
 pub use pieces::{BuildFile, CONTEXT_DIR, ENTRYPOINT_PATH, ENV_DIR, FINAL_STAGE};
 pub use registry::{DuplicateExtension, Registration, Registry, registry};
 pub use render::{Rendered, render};
-pub use request::{EngineLevel, HostValues, ImageConfig, Override, Request, Selection};
+pub use request::{EngineLevel, HostValues, ImageConfig, Override, ProjectFile, Request, Selection};
 // The rendered pieces and the writers `render` lays them out with, for tools that lay them out
 // otherwise (the cache benchmark's naive baseline).
 pub use pieces::{BuilderPieces, ExtensionPieces, FINAL_PRELUDE, FinalUser, Pieces, pieces};
 pub use resolve::{AddedDependency, Resolved, ResolvedExtension, check_option_values, resolve};
 pub use rules::Rule;
-pub use stage::{APT_PRELUDE, StageWriter, apt_install_step};
+pub use stage::{APT_PRELUDE, AptSource, StageWriter, apt_install_step};
 pub use suggest::closest as suggest_closest;
 
 #[doc(hidden)]

@@ -64,15 +64,22 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         None => DEFAULT_BUILDER_BASE_IMAGE.to_owned(),
     };
 
+    let crate::alias::Canonical { option_defaults, overrides, locked_order } =
+        crate::alias::canonical(registry, request);
+
     // The user's selections, merged by name; list options' values are concatenated.
     let mut selected: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
     let mut lists: BTreeMap<&'static str, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    // Which alias set an option, so that another value is named as against the alias.
+    let mut preset_by = crate::alias::PresetBy::default();
     for selection in &request.extensions {
         let ext = registry.get(&selection.name).ok_or_else(|| Error::UnknownExtension {
             name: selection.name.clone(),
             suggestion: registry.suggest(&selection.name).map(str::to_owned),
         })?;
         let options = selected.entry(ext.name).or_default();
+        // `ros_jazzy` is `ros` with distro `jazzy`: its values join the selection's own.
+        preset_by.apply(registry, selection, ext, options)?;
         let ext_lists = lists.entry(ext.name).or_default();
         let given_lists = selection.lists.iter().flat_map(|(o, values)| values.iter().map(move |v| (o, v)));
         let singles_of_lists =
@@ -95,6 +102,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             if let Some(previous) = options.get(option)
                 && previous != value
             {
+                preset_by.check(ext, option, previous, value)?;
                 return Err(Error::ConflictingOption {
                     extension: ext.name.to_owned(),
                     option: option.clone(),
@@ -117,7 +125,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                 && ext.options.iter().any(|o| o.from_host == Some(crate::HostValue::User));
             let named = ext.options.iter().filter(|o| o.from_host.is_some()).any(|o| {
                 given.contains_key(o.name)
-                    || request.option_defaults.get(*name).is_some_and(|d| d.contains_key(o.name))
+                    || option_defaults.get(*name).is_some_and(|d| d.contains_key(o.name))
             });
             if !mirrors || named {
                 return true;
@@ -161,7 +169,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     // file's line where that is a mistake.
     let mut resolved: BTreeMap<&'static str, ResolvedExtension> = BTreeMap::new();
     for (&name, &ext) in &all {
-        let overrides = request.overrides.get(name);
+        let overrides = overrides.get(name);
         let priority = match overrides.and_then(|o| o.cache_priority) {
             Some(p) if p > u32::from(MAX_CACHE_PRIORITY) => {
                 return Err(Error::InvalidPriority { extension: name.to_owned(), value: p });
@@ -223,7 +231,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             .filter(|s| {
                 !s.multiple
                     && given.is_none_or(|g| !g.contains_key(s.name))
-                    && request.option_defaults.get(name).is_none_or(|d| !d.contains_key(s.name))
+                    && option_defaults.get(name).is_none_or(|d| !d.contains_key(s.name))
             })
             .filter_map(|s| {
                 let value = request.host.get(s.from_host?)?;
@@ -245,7 +253,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
             }
-            if let Some(value) = request.option_defaults.get(name).and_then(|d| d.get(spec.name)) {
+            if let Some(value) = option_defaults.get(name).and_then(|d| d.get(spec.name)) {
                 check_option(ext, spec.name, value)?;
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
@@ -258,7 +266,10 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                     flag: format!("{}-{}", ext.flag(), spec.name.replace('_', "-")),
                 });
             }
-            options.insert(spec.name.to_owned(), host.unwrap_or(spec.default).to_owned());
+            // An option whose values suit different images follows the final image
+            // (`supported_images_by`): `ros` on `ubuntu:22.04` is Humble.
+            let by_image = crate::images::default_for(ext, spec, &request.image);
+            options.insert(spec.name.to_owned(), host.or(by_image).unwrap_or(spec.default).to_owned());
         }
         resolved.insert(
             name,
@@ -274,7 +285,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     }
 
     let canonical = order(&resolved, |name| (Reverse(resolved[name].priority), name))?;
-    let order = match request.locked_order.as_deref() {
+    let order = match locked_order.as_deref() {
         None | Some([]) => canonical,
         Some(locked) => chain_order(&resolved, locked, &canonical, &mut notes)?,
     };

@@ -2,20 +2,30 @@
 //! use, and the apt layer with its cache mounts and repositories. `render` lays quarry's
 //! Dockerfile out with these; other layouts (the cache benchmark's baselines) use them too.
 
-use crate::model::AptRepository;
+use crate::model::Arch;
 use crate::template;
 
 /// Makes the image's own apt cache keep what it downloads, so the cache mounts pay off.
 pub const APT_PRELUDE: &str = "RUN rm -f /etc/apt/apt.conf.d/docker-clean \\\n \
     && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
+
+/// An apt repository as its apt layer writes it: `[[apt_repositories]]` with the options filled
+/// in and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptSource {
+    /// snake_case name, for the keyring and list file names.
+    pub name: String,
+    /// The signing key's URL.
+    pub key_url: String,
+    /// The `deb` line for every architecture (`None`), or one per architecture.
+    pub lines: Vec<(Option<Arch>, String)>,
+    /// The fingerprints apt accepts signatures of; empty: the key as it arrives.
+    pub fingerprints: Vec<String>,
+}
+
 /// One apt layer on `image`: repositories (if any), then the sorted, de-duplicated packages, with
 /// the cache mounts of `image`. `owner` names the keyring and list files of repositories.
-pub fn apt_install_step(
-    image: &str,
-    packages: &[String],
-    repositories: &[AptRepository],
-    owner: &str,
-) -> String {
+pub fn apt_install_step(image: &str, packages: &[String], repositories: &[AptSource], owner: &str) -> String {
     let slug = image_slug(image);
     let mut packages: Vec<&str> = packages.iter().map(String::as_str).collect();
     packages.sort_unstable();
@@ -30,12 +40,33 @@ pub fn apt_install_step(
         s.push_str(" \\\n && install -d -m 0755 /etc/apt/keyrings");
         for repo in repositories {
             let keyring = keyring_path(owner, repo);
+            // apt accepts only signatures of the pinned keys, whatever else the file holds.
+            let signed_by = std::iter::once(keyring.clone())
+                .chain(repo.fingerprints.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(",");
+            let list = format!("/etc/apt/sources.list.d/{owner}-{}.list", repo.name);
             s.push_str(&format!(" \\\n && curl -fsSL {} -o {keyring}", repo.key_url));
-            s.push_str(&format!(
-                " \\\n && echo \"{}\" > /etc/apt/sources.list.d/{owner}-{}.list",
-                apt_source_line(repo, &keyring),
-                repo.name
-            ));
+            match repo.lines.as_slice() {
+                [(None, line)] => {
+                    s.push_str(&format!(" \\\n && echo \"{}\" > {list}", apt_source_line(line, &signed_by)))
+                }
+                lines => {
+                    s.push_str(" \\\n && case \"$(dpkg --print-architecture)\" in");
+                    for (arch, line) in lines {
+                        let arch = arch.map_or("*", Arch::key);
+                        s.push_str(&format!(
+                            " \\\n      {arch}) echo \"{}\" > {list} ;;",
+                            apt_source_line(line, &signed_by)
+                        ));
+                    }
+                    s.push_str(&format!(
+                        " \\\n      *) echo \"{owner}: the apt repository {} has no line for $(dpkg --print-architecture)\" >&2; exit 1 ;;",
+                        repo.name
+                    ));
+                    s.push_str(" \\\n    esac");
+                }
+            }
         }
         s.push_str(" \\\n && apt-get update");
     }
@@ -49,18 +80,19 @@ pub fn apt_install_step(
 }
 
 /// Where a repository's key is stored: `.gpg` for binary keys, `.asc` for armored ones.
-fn keyring_path(owner: &str, repo: &AptRepository) -> String {
+fn keyring_path(owner: &str, repo: &AptSource) -> String {
     let ext = if repo.key_url.ends_with(".gpg") { "gpg" } else { "asc" };
     format!("/etc/apt/keyrings/{owner}-{}.{ext}", repo.name)
 }
 
-/// The `deb` line, with the keyring, architecture and codename filled in. The architecture and
-/// codename are shell expansions evaluated in the image, so the same line serves every release.
-pub fn apt_source_line(repo: &AptRepository, keyring: &str) -> String {
-    repo.source
-        .replace("{{ keyring }}", keyring)
+/// The `deb` line, with `signed-by`'s value (the keyring and the pinned fingerprints), the
+/// architecture, codename and release filled in. The last three are shell expansions evaluated
+/// in the image, so the same line serves every release.
+pub fn apt_source_line(line: &str, signed_by: &str) -> String {
+    line.replace("{{ keyring }}", signed_by)
         .replace("{{ arch }}", "$(dpkg --print-architecture)")
         .replace("{{ codename }}", "$(. /etc/os-release && echo $VERSION_CODENAME)")
+        .replace("{{ os_release }}", "$(. /etc/os-release && echo $ID$VERSION_ID | tr -d .)")
 }
 
 /// `ubuntu:22.04` -> `ubuntu-22.04`: the image in a cache-mount id.

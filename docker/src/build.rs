@@ -45,6 +45,9 @@ pub struct BuildOptions {
     pub progress: Option<String>,
     /// `--shm-size` of the build's RUN steps (rocker's `--shm-size-build`).
     pub shm_size: Option<String>,
+    /// `--ssh ID[=SOCKET]`: an SSH agent or keys for the RUN steps that mount one
+    /// (`--mount=type=ssh`), such as `default` for `$SSH_AUTH_SOCK`.
+    pub ssh: Vec<String>,
 }
 
 /// The `docker` arguments that build `context` into `tag`.
@@ -93,6 +96,9 @@ pub fn build_args(
     }
     if let Some(s) = &opts.shm_size {
         args.extend(["--shm-size".into(), s.clone()]);
+    }
+    for s in &opts.ssh {
+        args.extend(["--ssh".into(), s.clone()]);
     }
     args.push(context.display().to_string());
     args
@@ -420,6 +426,7 @@ mod tests {
             platform: Some("linux/amd64".into()),
             progress: Some("plain".into()),
             shm_size: None,
+            ssh: vec!["default".into()],
         };
         let args =
             build_args(&engine("26.1.5", true), Path::new("/ctx"), "t:1", &id("default"), &opts).join(" ");
@@ -427,7 +434,7 @@ mod tests {
             args,
             "buildx build --load --builder b --cache-from type=local,src=/c --cache-to type=local,dest=/c \
              --tag t:1 --progress plain --no-cache --pull --add-host deb.debian.org:1.2.3.4 --network host \
-             --platform linux/amd64 /ctx"
+             --platform linux/amd64 --ssh default /ctx"
         );
         assert_eq!(unsupported_without_buildx(&opts), ["--builder", "--cache-from", "--cache-to"]);
     }

@@ -74,8 +74,32 @@ pub struct RepositoryMeta {
     pub name: String,
     /// Key URL.
     pub key_url: String,
-    /// Source line template.
+    /// Source line template (empty with `arch_sources`).
     pub source: String,
+    /// (architecture, line), in `Arch::ALL` order.
+    pub arch_sources: Vec<(String, String)>,
+    /// Pinned key fingerprints.
+    pub key_fingerprints: Vec<String>,
+}
+
+/// The images of one value of an option (`supported_images_by`).
+#[derive(Debug, Clone)]
+pub struct ImagesMeta {
+    /// The option.
+    pub option: String,
+    /// Its value.
+    pub value: String,
+    /// The images.
+    pub images: Vec<String>,
+}
+
+/// An alias and the option values it sets.
+#[derive(Debug, Clone)]
+pub struct AliasMeta {
+    /// The alias.
+    pub name: String,
+    /// (option, value), sorted by option.
+    pub options: Vec<(String, String)>,
 }
 
 /// A context file with its contents.
@@ -108,6 +132,8 @@ pub struct RunMeta {
     pub group_add: Vec<String>,
     /// Pass an X authority cookie.
     pub xauthority: bool,
+    /// Leave out `--rm`.
+    pub keep_container: bool,
 }
 
 /// Validated metadata of one extension.
@@ -149,6 +175,12 @@ pub struct Metadata {
     pub home: Option<String>,
     /// Supported final images.
     pub supported_images: Vec<String>,
+    /// Final images per option value.
+    pub supported_images_by: Vec<ImagesMeta>,
+    /// Aliases.
+    pub aliases: Vec<AliasMeta>,
+    /// Project files: (folder option, names, skip markers).
+    pub project_files: Option<(String, Vec<String>, Vec<String>)>,
     /// Options.
     pub options: Vec<OptionMeta>,
     /// Context files.
@@ -175,7 +207,6 @@ impl Metadata {
 /// The `[run]` keys whose entries are templates.
 pub(super) const RUN_LIST_KEYS: &[&str] =
     &["env", "volumes", "optional_volumes", "devices", "args", "group_add"];
-pub(super) const SOURCE_PLACEHOLDERS: &[&str] = &["{{ keyring }}", "{{ arch }}", "{{ codename }}"];
 
 pub(crate) type Table<'i> = DeTable<'i>;
 pub(crate) type Value<'i> = Spanned<DeValue<'i>>;

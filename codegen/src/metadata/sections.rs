@@ -6,33 +6,152 @@ use quarry_core::template::{self, Slot};
 use toml::de::DeValue;
 
 use super::model::*;
-use super::templates::{find_in_expressions, unknown_variable_message};
+use super::templates::{find_in_expressions, render_with_defaults, unknown_variable_message};
 
 impl Walker<'_> {
-    pub(super) fn repositories(&mut self, root: &Table<'_>) -> Vec<RepositoryMeta> {
+    pub(super) fn repositories(
+        &mut self,
+        root: &Table<'_>,
+        name: &str,
+        options: &[OptionMeta],
+        option_names: &[&str],
+    ) -> Vec<RepositoryMeta> {
         let mut out = Vec::new();
         for (t, span) in self.tables(root, "", "apt_repositories") {
             let prefix = "apt_repositories";
-            let name = self.string(t, prefix, "name", false);
+            let repo_name = self.string(t, prefix, "name", false);
             let key_url = self.string(t, prefix, "key_url", false);
-            let source = self.string(t, prefix, "source", false);
-            // A missing key is reported by the schema's walk.
-            let (Some(name), Some(key_url), Some(source)) = (name, key_url, source) else { continue };
+            let key_fingerprints = self.string_array(t, prefix, "key_fingerprints");
             let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
-            let mut rest = source.clone();
-            for p in SOURCE_PLACEHOLDERS {
-                rest = rest.replace(p, "");
+            // `source`: one line, or a table of lines by architecture.
+            let mut source = String::new();
+            let mut arch_sources = Vec::new();
+            match t.get("source").map(|v| v.get_ref()) {
+                None => {}
+                Some(DeValue::String(line)) => source = line.to_string(),
+                Some(DeValue::Table(lines)) => {
+                    for (arch, line) in lines.iter() {
+                        let arch: &str = arch.get_ref();
+                        if !quarry_core::Arch::ALL.iter().any(|a| a.key() == arch) {
+                            self.error(
+                                at("source"),
+                                "apt_repositories.source",
+                                "download-arch",
+                                format!("unknown architecture `{arch}`: use `amd64` or `arm64`"),
+                            );
+                            continue;
+                        }
+                        match line.get_ref() {
+                            DeValue::String(l) => arch_sources.push((arch.to_owned(), l.to_string())),
+                            other => self.type_error(line, "apt_repositories.source", "a string", other),
+                        }
+                    }
+                    arch_sources
+                        .sort_by_key(|(a, _)| quarry_core::Arch::ALL.iter().position(|x| x.key() == a));
+                    if arch_sources.is_empty() {
+                        self.error(
+                            at("source"),
+                            "apt_repositories.source",
+                            "apt-source",
+                            "needs a line for at least one architecture".to_owned(),
+                        );
+                    }
+                }
+                Some(other) => {
+                    let v = t.get("source").expect("matched above");
+                    self.type_error(
+                        v,
+                        "apt_repositories.source",
+                        "a string or a table of lines by architecture",
+                        other,
+                    );
+                }
             }
-            let clean = rest.bytes().all(|c| c.is_ascii_alphanumeric() || b" /:.-_[]=,+~".contains(&c));
-            self.check(source.starts_with("deb ") && clean && source.contains("{{ keyring }}"), at("source"), "apt_repositories.source", "apt-source", || {
-                format!(
-                    "{source:?} must be a `deb ` line using `signed-by={{{{ keyring }}}}`, with only {} as placeholders and no quotes, `$`, `\\` or newlines",
-                    SOURCE_PLACEHOLDERS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-                )
-            });
-            out.push(RepositoryMeta { name, key_url, source });
+            // A missing key is reported by the schema's walk.
+            let (Some(repo_name), Some(key_url)) = (repo_name, key_url) else { continue };
+            if source.is_empty() && arch_sources.is_empty() {
+                continue;
+            }
+            let pinned = !key_fingerprints.is_empty();
+            for f in &key_fingerprints {
+                if let Some(value) = self.repository_value(
+                    f,
+                    at("key_fingerprints"),
+                    "apt_repositories.key_fingerprints",
+                    name,
+                    options,
+                    option_names,
+                ) {
+                    self.check(
+                        rules::is_key_fingerprint(&value),
+                        at("key_fingerprints"),
+                        "apt_repositories.key_fingerprints",
+                        "key-fingerprint",
+                        || format!("{value:?} is not a key fingerprint: 40 or 64 hex digits, without spaces"),
+                    );
+                }
+            }
+            if let Some(url) = self.repository_value(
+                &key_url,
+                at("key_url"),
+                "apt_repositories.key_url",
+                name,
+                options,
+                option_names,
+            ) {
+                self.check(rules::is_https_url(&url) || (pinned && rules::is_http_url(&url)), at("key_url"), "apt_repositories.key_url", "https-url", || {
+                    format!("{url:?} is not an https:// URL without spaces or shell characters (http:// only with `key_fingerprints`)")
+                });
+            }
+            let lines: Vec<String> = if source.is_empty() {
+                arch_sources.iter().map(|(_, l)| l.clone()).collect()
+            } else {
+                vec![source.clone()]
+            };
+            for line in &lines {
+                if let Some(rendered) = self.repository_value(
+                    line,
+                    at("source"),
+                    "apt_repositories.source",
+                    name,
+                    options,
+                    option_names,
+                ) {
+                    self.check(rules::is_apt_source(&rendered), at("source"), "apt_repositories.source", "apt-source", || {
+                        format!(
+                            "{line:?} must be a `deb ` line using `signed-by={{{{ keyring }}}}`, with only {} and options as placeholders and no quotes, `$`, `\\` or newlines",
+                            rules::APT_SOURCE_PLACEHOLDERS.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                        )
+                    });
+                }
+            }
+            out.push(RepositoryMeta { name: repo_name, key_url, source, arch_sources, key_fingerprints });
         }
         out
+    }
+
+    /// A repository's value, options filled in with their defaults (a line keeps its own
+    /// placeholders); `None` when it uses unknown variables (reported) or cannot be rendered.
+    fn repository_value(
+        &mut self,
+        text: &str,
+        at: usize,
+        key: &str,
+        name: &str,
+        options: &[OptionMeta],
+        option_names: &[&str],
+    ) -> Option<String> {
+        if !text.contains("{{") {
+            return Some(text.to_owned());
+        }
+        let mut escaped = text.to_owned();
+        for p in rules::APT_SOURCE_PLACEHOLDERS {
+            escaped = escaped.replace(p, &format!("{{% raw %}}{p}{{% endraw %}}"));
+        }
+        if !self.template_value(&escaped, at, key, option_names) {
+            return None;
+        }
+        render_with_defaults(name, &escaped, options)
     }
 
     pub(super) fn builder(
@@ -179,6 +298,7 @@ impl Walker<'_> {
             args: self.string_array(t, "run", "args"),
             group_add: self.string_array(t, "run", "group_add"),
             xauthority: self.boolean(t, "run", "xauthority", false),
+            keep_container: self.boolean(t, "run", "keep_container", false),
         };
         for key in RUN_LIST_KEYS {
             let values = match *key {
