@@ -462,22 +462,24 @@ pub(crate) fn compose_run(
             },
         },
     };
-    // GPUs: asked of the engine before the build, so a host without them fails (or, for GPUs
-    // only when present, goes on without them) before anything is built.
-    let gpu = match &prepared.engine {
-        Some(_) => engine::has_nvidia_runtime(&prepared.docker),
-        None => true,
-    };
-    let options = run::RunOptions {
+    let mut options = run::RunOptions {
         interactive: settings.interactive,
         remove: settings.remove,
-        gpu,
+        gpu: true,
         extra,
         command: settings.command,
         cwd,
         host_groups: host::supplementary_groups(),
         xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
     };
+    // GPUs: asked of the engine, when the container would ask for them, before the build, so a
+    // host without them fails (or, for GPUs only when present, goes on without them) before
+    // anything is built.
+    let quiet = |_: quarry_docker::Message| {};
+    let asks = run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &quiet)
+        .is_ok_and(|args| engine::wants_gpu(&args));
+    let gpu = !asks || prepared.engine.is_none() || engine::has_nvidia_runtime(&prepared.docker);
+    options.gpu = gpu;
     let run_args =
         run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &ui::show)?;
     warn_of_a_remote_engine(&prepared.docker, &run_args);

@@ -119,12 +119,8 @@ fn parse_inspect(json: &str) -> Option<Existing> {
 
 /// The id of the image `tag`, when the engine has it.
 pub fn image_id(docker: &str, tag: &str) -> Option<String> {
-    let out = Command::new(docker)
-        .args(["image", "inspect", "--format", "{{.Id}}", "--", tag])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|id| !id.is_empty())
+    let v = crate::engine::inspect_image(docker, tag)?;
+    v["Id"].as_str().map(str::to_owned).filter(|id| !id.is_empty())
 }
 
 /// Whether `args` (`docker run`'s) mount `folder` or a folder above it.

@@ -140,6 +140,10 @@ fn http_head(repo: &CacheRepo, tag: &str, within: Duration) -> Result<u16, Probe
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
+            // A read that ran into the deadline (Linux says EAGAIN for a timed-out read).
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return Err(unreachable(format!("no answer within {} s", within.as_secs_f32())));
+            }
             Err(e) => return Err(unreachable(e.to_string())),
         }
         if head.len() > 8192 {
