@@ -21,8 +21,7 @@ use crate::{args, output, ui};
 struct Project {
     /// The folder of quarry.toml or rockerc.yaml, else the current folder (canonical).
     folder: PathBuf,
-    /// git's top level of the folder, else the folder.
-    worktree: PathBuf,
+
     /// The project is a rockerc.yaml: rockerc's container name and workspace.
     rockerc: bool,
 }
@@ -37,16 +36,20 @@ impl Project {
             None => (cwd, false),
         };
         let folder = folder.canonicalize().unwrap_or(folder);
-        let worktree = std::process::Command::new("git")
+        Ok(Project { folder, rockerc })
+    }
+
+    /// git's top level of the folder, else the folder.
+    fn worktree(&self) -> PathBuf {
+        std::process::Command::new("git")
             .arg("-C")
-            .arg(&folder)
+            .arg(&self.folder)
             .args(["rev-parse", "--show-toplevel"])
             .output()
             .ok()
             .filter(|o| o.status.success())
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-            .unwrap_or_else(|| folder.clone());
-        Ok(Project { folder, worktree, rockerc })
+            .unwrap_or_else(|| self.folder.clone())
     }
 
     /// The container's name when the configuration names none: rockerc's (the folder's name,
@@ -148,7 +151,10 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
         ("--detach".to_owned(), None),
         ("--name".to_owned(), Some(name.clone())),
         ("--label".to_owned(), Some(format!("{}={}", container::LABEL_PROJECT, project.folder.display()))),
-        ("--label".to_owned(), Some(format!("{}={}", container::LABEL_WORKTREE, project.worktree.display()))),
+        (
+            "--label".to_owned(),
+            Some(format!("{}={}", container::LABEL_WORKTREE, project.worktree().display())),
+        ),
         ("--label".to_owned(), Some(format!("{}={}", container::LABEL_IMAGE, prepared.tag))),
         ("--label".to_owned(), Some(format!("{}={hash}", container::LABEL_RUN))),
     ];

@@ -90,10 +90,23 @@ fn current_context() -> Option<String> {
 
 /// A path segment with what is not plain in a URL escaped (image references are mostly plain:
 /// `/` and `:` stay, as the engine's router takes them).
-fn escape(name: &str) -> String {
+pub fn escape(name: &str) -> String {
     let mut out = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"/:._-@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A query value with everything but unreserved characters escaped.
+pub fn escape_query(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"._-~".contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

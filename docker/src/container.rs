@@ -92,6 +92,11 @@ pub struct Existing {
 
 /// The container named `name`, when the engine has one.
 pub fn find(docker: &str, name: &str) -> Option<Existing> {
+    if let Some(api) = crate::api::Api::for_program(docker)
+        && let Some((status, body)) = api.get(&format!("/containers/{}/json", crate::api::escape(name)))
+    {
+        return (status == 200).then(|| parse_inspect(&String::from_utf8_lossy(&body))).flatten();
+    }
     let out = Command::new(docker)
         .args(["container", "inspect", "--format", "{{json .}}", "--", name])
         .output()
@@ -138,6 +143,21 @@ pub fn mounts(args: &[String], folder: &Path) -> bool {
 
 /// Every container quarry made for `project` (a folder), or for every project.
 pub fn list(docker: &str, project: Option<&Path>) -> Vec<Existing> {
+    let filter = match project {
+        Some(p) => format!("{LABEL_PROJECT}={}", p.display()),
+        None => LABEL_PROJECT.to_owned(),
+    };
+    if let Some(api) = crate::api::Api::for_program(docker) {
+        let filters = serde_json::json!({ "label": [filter] }).to_string();
+        let path = format!("/containers/json?all=1&filters={}", crate::api::escape_query(&filters));
+        if let Some(listed) = api.json(&path) {
+            let ids: Vec<&str> =
+                listed.as_array().into_iter().flatten().filter_map(|c| c["Id"].as_str()).collect();
+            let mut found: Vec<Existing> = ids.iter().filter_map(|id| find(docker, id)).collect();
+            found.sort_by(|a, b| a.name.cmp(&b.name));
+            return found;
+        }
+    }
     let mut command = Command::new(docker);
     command.args(["ps", "--all", "--quiet", "--no-trunc", "--filter"]);
     match project {
