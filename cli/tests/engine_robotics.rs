@@ -2,24 +2,29 @@
 //! local ones, as a company's mirrors are: the test makes a signing key with gpg, small `.deb`
 //! packages with dpkg-deb (`ros-humble-ros-base` with a `ros2` that prints what it sees,
 //! `ros-dev-tools` bringing Debian's rosdep, an RMW package, `cuda-toolkit-12-8` with an `nvcc`),
-//! a signed `InRelease` for each, a rosdistro index and rosdep rules, and serves them over HTTP;
-//! quarry.toml points `ros`, `cuda` and `ros_workspace` at them through their mirror options.
+//! their `Packages` indexes, a signed `InRelease` for each, a rosdistro index and rosdep rules,
+//! and serves them over HTTP; quarry.toml points `ros`, `cuda` and `ros_workspace` at them
+//! through their mirror options. gpg is `QUARRY_TEST_GPG` (bookworm's, which `cargo xtask test`
+//! unpacks into the engines' folder: `xtask/engine/tools.sh`), else the machine's; dpkg-deb,
+//! coreutils and python3 (the HTTP server) are the machine's.
 //! The base image is `debian:bookworm` under a name of the test's own (a company's base image):
 //! there is no Ubuntu image here, and a name quarry cannot place gets a warning, not an error.
 //!
 //! It checks the environment in the four ways a user meets it (`docker run IMAGE ros2`, `bash -l`,
-//! `bash -i`, and an exec session through quarry's entrypoint), rosdep's first update per user,
-//! that the pinned key is enforced (another fingerprint fails the build), and ros_workspace's
-//! cache key: a source file edited re-runs nothing, a package.xml edited re-runs the rosdep step
-//! alone.
+//! `bash -i`, and an exec session through quarry's entrypoint), rosdep's first update per user
+//! (started by the user's first session; without a network it fails, and the next session tries
+//! again), that the pinned key is enforced (another fingerprint fails the build), and
+//! ros_workspace's cache key: a source file edited re-runs nothing, a package.xml edited re-runs
+//! the rosdep step alone.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use common::{TestEngine, scratch, stderr, stdout, token};
-use quarry_docker::progress::progress_steps;
+use quarry_docker::progress::{Step, progress_steps};
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let path = dir.join(rel);
@@ -38,18 +43,38 @@ fn sh(dir: &Path, script: &str, env: &[(&str, &Path)]) -> String {
     stdout(&out)
 }
 
-/// A signing key made in `home` (a GNUPGHOME of the test's own): its fingerprint.
+/// The gpg the test runs: `cargo xtask test`'s own, else the machine's.
+fn gpg() -> PathBuf {
+    std::env::var_os("QUARRY_TEST_GPG").map_or_else(|| PathBuf::from("gpg"), PathBuf::from)
+}
+
+/// GnuPG homes, removed when dropped (also when the test fails): each one's gpg-agent ends
+/// when its socket goes.
+struct GnupgHomes(Vec<PathBuf>);
+
+impl Drop for GnupgHomes {
+    fn drop(&mut self) {
+        for home in &self.0 {
+            let _ = std::fs::remove_dir_all(home);
+        }
+    }
+}
+
+/// A signing key without a passphrase made in `home` (a GNUPGHOME of the test's own): its
+/// fingerprint.
 fn make_key(home: &Path, name: &str) -> String {
-    std::fs::create_dir_all(home).unwrap();
-    let env = [("GNUPGHOME", home)];
-    sh(
+    write(
         home,
+        "key.params",
         &format!(
-            "chmod 700 .; gpg --batch --passphrase '' --quick-gen-key '{name} <{name}@example.invalid>' rsa2048 sign never"
+            "%no-protection\nKey-Type: rsa\nKey-Length: 2048\nKey-Usage: sign\nName-Real: {name}\n\
+             Name-Email: {name}@example.invalid\nExpire-Date: 0\n%commit\n"
         ),
-        &env,
     );
-    let listing = sh(home, "gpg --batch --with-colons --list-keys", &env);
+    let gpg = gpg();
+    let env = [("GNUPGHOME", home), ("GPG", gpg.as_path())];
+    sh(home, "chmod 700 .; \"$GPG\" --batch --gen-key key.params 2>&1", &env);
+    let listing = sh(home, "\"$GPG\" --batch --with-colons --list-keys", &env);
     listing
         .lines()
         .find(|l| l.starts_with("fpr:"))
@@ -59,18 +84,25 @@ fn make_key(home: &Path, name: &str) -> String {
 }
 
 /// A package `name` (architecture all) holding `files` (path in the image, contents, mode) and
-/// `links` (path, target).
-fn deb(pool: &Path, name: &str, depends: &str, files: &[(&str, &str, u32)], links: &[(&str, &str)]) {
+/// `links` (path, target), built into the folder `pool` of the repository `repo`: its entry of
+/// the repository's `Packages` index (what dpkg-scanpackages writes).
+fn deb(
+    repo: &Path,
+    pool: &str,
+    name: &str,
+    depends: &str,
+    files: &[(&str, &str, u32)],
+    links: &[(&str, &str)],
+) -> String {
     use std::os::unix::fs::PermissionsExt;
-    let root = pool.join(format!("{name}.tree"));
+    let pool_dir = repo.join(pool);
+    let root = pool_dir.join(format!("{name}.tree"));
     let depends = if depends.is_empty() { String::new() } else { format!("Depends: {depends}\n") };
-    write(
-        &root,
-        "DEBIAN/control",
-        &format!(
-            "Package: {name}\nVersion: 1.0.0\nArchitecture: all\nMaintainer: quarry test <t@example.invalid>\n{depends}Description: a stand-in for the test\n"
-        ),
+    let control = format!(
+        "Package: {name}\nVersion: 1.0.0\nArchitecture: all\nMaintainer: quarry test <t@example.invalid>\n{depends}"
     );
+    let description = "Description: a stand-in for the test\n";
+    write(&root, "DEBIAN/control", &format!("{control}{description}"));
     for (path, text, mode) in files {
         let p = root.join(path.trim_start_matches('/'));
         write(&root, path.trim_start_matches('/'), text);
@@ -81,13 +113,17 @@ fn deb(pool: &Path, name: &str, depends: &str, files: &[(&str, &str, u32)], link
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(target, p).unwrap();
     }
+    let file = format!("{pool}/{name}_1.0.0_all.deb");
     sh(
-        pool,
+        repo,
         &format!(
-            "dpkg-deb --root-owner-group --build {name}.tree {name}_1.0.0_all.deb >/dev/null && rm -rf {name}.tree"
+            "dpkg-deb --root-owner-group --build {pool}/{name}.tree {file} >/dev/null && rm -rf {pool}/{name}.tree"
         ),
         &[],
     );
+    let size = std::fs::metadata(repo.join(&file)).unwrap().len();
+    let sum = sh(repo, &format!("sha256sum {file} | cut -d' ' -f1"), &[]);
+    format!("{control}Filename: {file}\nSize: {size}\nSHA256: {}\n{description}\n", sum.trim())
 }
 
 /// `Release` for the index files of `dir` (paths relative to it), signed as `InRelease` with the
@@ -100,36 +136,40 @@ fn sign_release(dir: &Path, fields: &str, files: &[&str], gnupg: &Path) {
         release.push_str(&format!(" {} {size} {f}\n", sum.trim()));
     }
     std::fs::write(dir.join("Release"), release).unwrap();
-    sh(dir, "gpg --batch --yes --clearsign -o InRelease Release", &[("GNUPGHOME", gnupg)]);
+    let gpg = gpg();
+    sh(
+        dir,
+        "\"$GPG\" --batch --yes --clearsign -o InRelease Release",
+        &[("GNUPGHOME", gnupg), ("GPG", gpg.as_path())],
+    );
 }
 
 /// The simulated repositories under `site`, signed with the key of `gnupg`.
 fn repositories(site: &Path, gnupg: &Path) {
-    let env = [("GNUPGHOME", gnupg)];
-    sh(site, "mkdir -p keys && gpg --batch --armor --export > keys/test.asc", &env);
+    let gpg = gpg();
+    let env = [("GNUPGHOME", gnupg), ("GPG", gpg.as_path())];
+    std::fs::create_dir_all(site).unwrap();
+    sh(site, "mkdir -p keys && \"$GPG\" --batch --armor --export > keys/test.asc", &env);
 
     // ROS 2: `dists/bookworm/main` (the codename is the image's), packages in `pool/`.
     let ros = site.join("ros2");
-    let pool = ros.join("pool");
-    std::fs::create_dir_all(&pool).unwrap();
     let ros2 = "#!/bin/sh\necho \"ros2 $* distro=${ROS_DISTRO:-} rmw=${RMW_IMPLEMENTATION:-} setup=${QUARRY_TEST_ROS_SETUP:-}\"\n";
     let setup = "export ROS_DISTRO=humble\nexport QUARRY_TEST_ROS_SETUP=sourced\ncase \":$PATH:\" in *:/opt/ros/humble/bin:*) ;; *) PATH=\"/opt/ros/humble/bin:$PATH\" ;; esac\nexport PATH\n";
     let files = [("/opt/ros/humble/setup.bash", setup, 0o644), ("/opt/ros/humble/bin/ros2", ros2, 0o755)];
-    deb(&pool, "ros-humble-ros-base", "", &files, &[]);
+    let mut index = deb(&ros, "pool", "ros-humble-ros-base", "", &files, &[]);
     // Debian's own rosdep: ros_workspace's step runs the real one.
-    deb(
-        &pool,
+    index += &deb(
+        &ros,
+        "pool",
         "ros-dev-tools",
         "python3-rosdep2",
         &[("/usr/share/doc/ros-dev-tools/README", "test\n", 0o644)],
         &[],
     );
     let rmw = [("/opt/ros/humble/lib/librmw_cyclonedds_cpp.so", "stand-in\n", 0o644)];
-    deb(&pool, "ros-humble-rmw-cyclonedds-cpp", "", &rmw, &[]);
+    index += &deb(&ros, "pool", "ros-humble-rmw-cyclonedds-cpp", "", &rmw, &[]);
     for arch in ["amd64", "arm64"] {
-        let dir = format!("dists/bookworm/main/binary-{arch}");
-        std::fs::create_dir_all(ros.join(&dir)).unwrap();
-        sh(&ros, &format!("dpkg-scanpackages pool /dev/null 2>/dev/null > {dir}/Packages"), &[]);
+        write(&ros, &format!("dists/bookworm/main/binary-{arch}/Packages"), &index);
     }
     let dists = ros.join("dists/bookworm");
     sign_release(
@@ -142,14 +182,13 @@ fn repositories(site: &Path, gnupg: &Path) {
     // CUDA: NVIDIA's flat layout, `<release>/<arch>/` (`debian12` for bookworm).
     for arch in ["x86_64", "sbsa"] {
         let flat = site.join(format!("cuda/debian12/{arch}"));
-        std::fs::create_dir_all(&flat).unwrap();
         let nvcc = [(
             "/usr/local/cuda-12.8/bin/nvcc",
             "#!/bin/sh\necho 'Cuda compilation tools, release 12.8 (stand-in)'\n",
             0o755,
         )];
-        deb(&flat, "cuda-toolkit-12-8", "", &nvcc, &[("/usr/local/cuda", "cuda-12.8")]);
-        sh(&flat, "dpkg-scanpackages . /dev/null 2>/dev/null > Packages", &[]);
+        let index = deb(&flat, ".", "cuda-toolkit-12-8", "", &nvcc, &[("/usr/local/cuda", "cuda-12.8")]);
+        write(&flat, "Packages", &index);
         sign_release(&flat, "Origin: quarry-test\nLabel: quarry-test cuda\n", &["Packages"], gnupg);
     }
 
@@ -182,9 +221,8 @@ fn package_xml(deps: &[&str], run: &str) -> String {
     )
 }
 
-/// `quarry build` in `project`: the steps that ran (not taken from the cache), or the output of a
-/// failed build.
-fn build(engine: &TestEngine, project: &Path, home: &Path, tag: &str) -> Result<Vec<String>, String> {
+/// `quarry build` in `project`: its RUN, COPY and ADD steps, or the output of a failed build.
+fn build(engine: &TestEngine, project: &Path, home: &Path, tag: &str) -> Result<Vec<Step>, String> {
     let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
     c.current_dir(project)
         .env("XDG_CACHE_HOME", home)
@@ -202,11 +240,26 @@ fn build(engine: &TestEngine, project: &Path, home: &Path, tag: &str) -> Result<
     if !out.status.success() {
         return Err(err);
     }
-    Ok(progress_steps(&err).into_iter().filter(|s| !s.cached).map(|s| s.name).collect())
+    Ok(progress_steps(&err))
 }
 
-fn runs(steps: &[String]) -> Vec<&String> {
-    steps.iter().filter(|s| s.contains(" RUN ")).collect()
+/// `script`'s output in the container `name` once `done` holds of it (within a minute).
+fn until(engine: &TestEngine, name: &str, script: &str, done: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let o = engine.docker(&["exec", name, "sh", "-c", script]);
+        let text = format!("{}{}", stdout(&o), stderr(&o));
+        if done(&text) {
+            return text;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "after a minute:\n{text}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The RUN steps that ran (not taken from the cache).
+fn runs(steps: &[Step]) -> Vec<&str> {
+    steps.iter().filter(|s| !s.cached && s.name.contains(" RUN ")).map(|s| s.name.as_str()).collect()
 }
 
 #[test]
@@ -215,14 +268,18 @@ fn ros_rmw_cuda_and_a_workspace_from_simulated_repositories() {
     let run = token();
     let dir = scratch("robotics");
     let (site, gnupg, other) = (dir.join("site"), dir.join("gnupg"), dir.join("gnupg-other"));
+    let homes = GnupgHomes(vec![gnupg.clone(), other.clone()]);
     let fingerprint = make_key(&gnupg, "quarry-test-repo");
     let unrelated = make_key(&other, "quarry-test-other");
     repositories(&site, &gnupg);
+    // The keys are made and used: their agents may go.
+    drop(homes);
     let server = engine.serve(&site);
     let url = &server.url;
 
-    let base = format!("quarry-test/robot-base:{run}");
-    let tagged = engine.docker(&["tag", "debian:bookworm", &base]);
+    // One name in every run: apt's cache mounts are named after the image, and stay warm.
+    let base = "quarry-test/robot-base:bookworm";
+    let tagged = engine.docker(&["tag", "debian:bookworm", base]);
     assert!(tagged.status.success(), "{}", stderr(&tagged));
 
     let project = dir.join("project");
@@ -259,24 +316,30 @@ fn ros_rmw_cuda_and_a_workspace_from_simulated_repositories() {
             stderr(&o)
         );
     }
+    // Without a network: the per-user rosdep update below reads GitHub (the `ros` extension's
+    // sources list), and must fail the same way on every machine.
     let name = format!("quarry-test-robotics-{run}");
-    let started = engine.docker(&["run", "-d", "--name", &name, &tag, "sleep", "300"]);
+    let started = engine.docker(&["run", "-d", "--network", "none", "--name", &name, &tag, "sleep", "300"]);
     assert!(started.status.success(), "{}", stderr(&started));
     let o = engine.docker(&["exec", &name, "/usr/local/bin/quarry-entrypoint", "ros2", "node", "list"]);
     assert_eq!(stdout(&o), format!("ros2 node list {want}\n"), "{}", stderr(&o));
     let o = engine.docker(&["exec", &name, "bash", "-lc", "ros2 run"]);
     assert!(stdout(&o).contains(&format!("ros2 run {want}\n")), "{}", stderr(&o));
-    // The image runs as its user, whose first session started rosdep's update (its log is
-    // written; the update itself needs GitHub, which this engine does not reach).
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    let o = engine.docker(&[
-        "exec",
-        &name,
-        "sh",
-        "-c",
-        "id -un; test -f \"$HOME/.ros/rosdep-update.log\" && echo log",
-    ]);
-    assert_eq!(stdout(&o), "robot\nlog\n", "{}", stderr(&o));
+    // The image runs as its user, whose first session (the container's command, through the
+    // entrypoint) started rosdep's update in the background, logged in the user's ~/.ros; the
+    // update failed (no network), which removes its marker so that the next session tries
+    // again; and the next one does.
+    let update =
+        "id -un; cd \"$HOME/.ros\" && ls -d rosdep-update.started 2>/dev/null; cat rosdep-update.log";
+    let failed =
+        until(&engine, &name, update, |o| !o.contains("rosdep-update.started") && o.contains("ERROR"));
+    assert!(failed.starts_with("robot\n"), "{failed}");
+    assert!(failed.contains("raw.githubusercontent.com"), "{failed}");
+    let o = engine.docker(&["exec", &name, "sh", "-c", "rm \"$HOME/.ros/rosdep-update.log\""]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = engine.docker(&["exec", &name, "bash", "-lc", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    until(&engine, &name, update, |o| !o.contains("rosdep-update.started") && o.contains("ERROR"));
     let _ = engine.docker(&["rm", "-f", &name]);
     // CUDA's toolkit from its repository, on PATH; the workspace's dependency from rosdep.
     let o = engine.docker(&[
@@ -294,16 +357,22 @@ fn ros_rmw_cuda_and_a_workspace_from_simulated_repositories() {
         stderr(&o)
     );
 
-    // A source file changes: nothing runs again (it never reaches the build).
+    // A source file changes: nothing runs again, as it never reaches the build. The render is
+    // the same, so quarry finds its image built already; under another tag BuildKit builds it,
+    // and takes every step from the cache, the rosdep step too.
     write(&project, "src/driver/src/main.cpp", "int main() { return 1; }\n");
-    let source = build(&engine, &project, &home, &tag).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("source edited: ran {source:#?}");
+    let same = build(&engine, &project, &home, &tag).unwrap_or_else(|e| panic!("{e}"));
+    assert!(runs(&same).is_empty(), "{same:#?}");
+    let source_tag = format!("quarry-test/robotics-source:{run}");
+    let source = build(&engine, &project, &home, &source_tag).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("source edited: ran {:#?}", runs(&source));
     assert!(runs(&source).is_empty(), "{source:#?}");
+    assert!(source.iter().any(|s| s.cached && s.name.contains("ros_workspace/project")), "{source:#?}");
 
     // A package.xml changes: the rosdep step runs again, and no other RUN.
     write(&project, "src/driver/package.xml", &package_xml(&["quarry_test_tree", "quarry_test_jq"], &run));
     let xml = build(&engine, &project, &home, &tag).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("package.xml edited: ran {xml:#?}");
+    eprintln!("package.xml edited: ran {:#?}", runs(&xml));
     let ran = runs(&xml);
     assert_eq!(ran.len(), 1, "{xml:#?}");
     assert!(ran[0].contains("ros_workspace/project"), "{ran:#?}");
@@ -322,10 +391,20 @@ fn ros_rmw_cuda_and_a_workspace_from_simulated_repositories() {
     );
     let failed = build(&engine, &pinned, &home, &format!("quarry-test/robotics-pinned:{run}"))
         .expect_err("a repository signed by another key than the pinned one must fail");
-    assert!(["NO_PUBKEY", "not signed", "signatures"].iter().any(|w| failed.contains(w)), "{failed}");
+    // apt's verdict on that repository: `GPG error: URL/ros2 bookworm InRelease: The following
+    // signatures couldn't be verified ...`, `The repository 'URL/ros2 bookworm InRelease' is not
+    // signed.`
+    let repo = format!("{url}/ros2 bookworm InRelease");
+    assert!(
+        failed.lines().any(|l| l.contains(&repo)
+            && ["NO_PUBKEY", "is not signed", "signatures couldn't be verified"]
+                .iter()
+                .any(|w| l.contains(w))),
+        "{failed}"
+    );
 
     drop(server);
-    for t in [&tag, &base] {
+    for t in [tag.as_str(), source_tag.as_str(), base] {
         let _ = engine.docker(&["rmi", t]);
     }
     std::fs::remove_dir_all(dir).unwrap();

@@ -695,11 +695,11 @@ fn nvidia_sets_the_toolkits_environment() {
     assert!(!args.iter().any(|a| a.starts_with("--runtime")), "{args:?}");
 }
 
-/// ROS's start-up, sourced by bash as quarry's entrypoint does, with a stand-in `rosdep`: it
-/// prints nothing, starts one `rosdep update` in the background, and a second shell (or one
-/// after the database exists) starts none.
-#[test]
-fn ros_start_up_runs_rosdep_update_once_and_quietly() {
+/// ROS's start-up (`ros.sh` of `ros_jazzy`) in a home of its own, sourced by bash as quarry's
+/// entrypoint does, with `rosdep` a stand-in script of `rosdep_body`: the home, and a shell that
+/// sources it and prints `done`.
+fn ros_start_up(rosdep_body: &str) -> (tempfile::TempDir, impl Fn() -> std::process::Output + use<>) {
+    use std::os::unix::fs::PermissionsExt;
     let rendered = quarry_core::render(reg(), &request("ubuntu:24.04", &["ros_jazzy"])).unwrap();
     let env = rendered.files.iter().find(|f| f.path == "quarry/_env.d/ros/ros.sh").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -710,24 +710,42 @@ fn ros_start_up_runs_rosdep_update_once_and_quietly() {
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     let rosdep = bin.join("rosdep");
-    std::fs::write(
-        &rosdep,
-        "#!/bin/sh\necho \"rosdep $*\" >> \"$HOME/calls\"\nmkdir -p \"$HOME/.ros/rosdep/sources.cache\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(&rosdep, format!("#!/bin/sh\necho \"rosdep $*\" >> \"$HOME/calls\"\n{rosdep_body}"))
+        .unwrap();
     std::fs::set_permissions(&rosdep, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    let shell = || {
+    let home = dir.path().to_path_buf();
+    let shell = move || {
         std::process::Command::new("bash")
             .arg("-c")
             .arg(format!(". {}; echo done", script.display()))
-            .env("HOME", dir.path())
+            .env("HOME", &home)
             .env("PATH", &path)
             .env_remove("ROS_HOME")
             .output()
             .unwrap()
     };
+    (dir, shell)
+}
+
+/// Waits until `path` exists (within 5 s), and a little more for the process writing it.
+fn settled(path: &std::path::Path) {
+    for _ in 0..100 {
+        if path.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+}
+
+/// ROS's start-up with a stand-in `rosdep` that makes the database as an update does (the cache
+/// index last): it prints nothing, starts one `rosdep update` in the background, and a second
+/// shell (or one after the database exists) starts none.
+#[test]
+fn ros_start_up_runs_rosdep_update_once_and_quietly() {
+    let c = "$HOME/.ros/rosdep/sources.cache";
+    let (dir, shell) = ros_start_up(&format!("mkdir -p \"{c}\" && : > \"{c}/index\"\n"));
     let first = shell();
     assert_eq!(String::from_utf8_lossy(&first.stdout), "done\n");
     assert_eq!(String::from_utf8_lossy(&first.stderr), "");
@@ -735,17 +753,33 @@ fn ros_start_up_runs_rosdep_update_once_and_quietly() {
     let second = shell();
     assert_eq!(String::from_utf8_lossy(&second.stdout), "done\n");
     let calls = dir.path().join("calls");
-    for _ in 0..100 {
-        if calls.exists() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    settled(&calls);
     assert_eq!(shell().status.code(), Some(0));
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(std::fs::read_to_string(&calls).unwrap(), "rosdep update --rosdistro jazzy\n");
     assert!(dir.path().join(".ros/rosdep-update.started").is_dir());
+}
+
+/// A failed update leaves what rosdep's does without a network (the cache folder with the
+/// sources it could read, no index): the next shell starts the update again.
+#[test]
+fn ros_start_up_tries_a_failed_rosdep_update_again() {
+    let (dir, shell) = ros_start_up("mkdir -p \"$HOME/.ros/rosdep/sources.cache\"\nexit 1\n");
+    let calls = dir.path().join("calls");
+    assert_eq!(String::from_utf8_lossy(&shell().stdout), "done\n");
+    settled(&calls);
+    assert!(!dir.path().join(".ros/rosdep-update.started").exists());
+    assert_eq!(String::from_utf8_lossy(&shell().stdout), "done\n");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&calls).unwrap().lines().count() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        "rosdep update --rosdistro jazzy\nrosdep update --rosdistro jazzy\n"
+    );
 }
 
 /// Every extension's `ENV` reaches a shell that did not inherit it: its `<name>.env`, sourced by

@@ -8,7 +8,8 @@
 //! Docker 26 engines with the containerd store and their own data roots, standing in for two CI
 //! runners in the remote-cache test, which also reads `QUARRY_TEST_REGISTRY` (a loopback
 //! registry, `xtask/engine/registry.sh`), `QUARRY_TEST_REGISTRY_RO` (one that refuses pushes) and
-//! `QUARRY_TEST_REGISTRY_DIR` (the first one's storage).
+//! `QUARRY_TEST_REGISTRY_DIR` (the first one's storage). With any engine, `QUARRY_TEST_GPG` is
+//! a gpg the robotics test signs its apt repositories with (`tools.sh`: bookworm's, unpacked).
 //!
 //! Everything the scripts download, unpack and keep is in one folder, `QUARRY_ENGINE_CACHE`
 //! (default `/var/cache/quarry-engine`); nothing is installed into the system.
@@ -124,6 +125,25 @@ impl Engines {
             match service {
                 Service::Engine(kind) => self.engine(name, kind, images, signals)?,
                 Service::Registry(registry) => self.registry(name, registry, signals)?,
+            }
+        }
+        if wanted.iter().any(|(_, s)| matches!(s, Service::Engine(_))) {
+            self.tools(signals)?;
+        }
+        Ok(())
+    }
+
+    /// The programs engine tests run on this machine that a fresh one may lack (`tools.sh`:
+    /// bookworm's gpg, unpacked into the folder), as `QUARRY_TEST_<NAME>`.
+    fn tools(&mut self, signals: &Signals) -> anyhow::Result<()> {
+        if std::env::var_os("QUARRY_TEST_GPG").is_some() {
+            return Ok(());
+        }
+        let made = script_with("tools.sh", &[], false, Some(signals))
+            .context("cannot provide the engine tests' tools")?;
+        for (key, value) in made {
+            if key == "GPG" {
+                self.env.insert("QUARRY_TEST_GPG".to_owned(), value);
             }
         }
         Ok(())
