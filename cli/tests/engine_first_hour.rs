@@ -70,6 +70,7 @@ fn readme_lines(engine: &TestEngine, kind: &str, render_flags: &[&str]) {
     let run = ok(engine.docker(&["run", "--rm", &tag, "git", "--version"]), "git in the image");
     assert!(stdout(&run).starts_with("git version "), "{}", stdout(&run));
     // A Dockerfile in a folder of its own, built from elsewhere.
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
     let mut render = vec!["render", "debian:bookworm", "--git", "-o", "sub/Dockerfile"];
     render.extend_from_slice(render_flags);
     ok(quarry(engine, &dir, &home, &render).output().unwrap(), "quarry render -o sub/Dockerfile");

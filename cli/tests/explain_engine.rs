@@ -648,11 +648,16 @@ fn predictions_match_the_engine_for_quarry_configurations() {
         for (file, text) in [("old.toml", &old), ("new.toml", &new)] {
             write(&dir, file, text);
             write(&dir, "quarry.toml", text);
+            // A tag of this run: an image of the same render from an earlier run would be taken
+            // as built, and the pruned cache left empty.
+            let tag = format!("quarry-test/explain-{name}-{}:{t}", &file[..3]);
             let mut cmd = engine.command(env!("CARGO_BIN_EXE_quarry"));
             cmd.current_dir(&dir).env("XDG_CACHE_HOME", dir.join("cache")).args([
                 "build",
                 "--progress",
                 "rawjson",
+                "--tag",
+                &tag,
             ]);
             if let Some(h) = &engine.add_host {
                 cmd.args(["--add-host", h]);
