@@ -530,3 +530,31 @@ fn final_stage_comments_name_their_owners() {
     let owners: Vec<Option<&str>> = e.steps.iter().map(|s| s.extension.as_deref()).collect();
     assert_eq!(owners, [Some("quarry"), Some("ros"), Some("quarry"), Some("ros"), Some("ros")]);
 }
+
+/// A tag that moved between the builds: the old build keyed on the id it had then.
+#[test]
+fn a_moved_tag_is_told_by_the_old_builds_own_ids() {
+    let df = "FROM img\nRUN work\n";
+    let img = "docker.io/library/img:latest".to_owned();
+    let now: BTreeMap<String, String> = [(img.clone(), "sha256:new".to_owned())].into();
+    let then: BTreeMap<String, String> = [(img, "sha256:old".to_owned())].into();
+    let same = run_with(df, &[], df, &[], Options { image_ids: Some(now.clone()), ..Options::default() });
+    assert_eq!(summary(&same), [(2, true, Reason::Unchanged)]);
+    let moved = Options { image_ids: Some(now), old_image_ids: Some(then), ..Options::default() };
+    let e = run_with(df, &[], df, &[], moved);
+    assert!(!e.steps[0].reused, "{:?}", e.steps);
+}
+
+/// Layers an earlier build left count as cached: going back to a version built two builds ago
+/// reuses it, and says why.
+#[test]
+fn keys_of_earlier_builds_are_reused() {
+    let v1 = "FROM img\nRUN install 1\n";
+    let v2 = "FROM img\nRUN install 2\n";
+    let first = run(v2, v1, Store::Containerd);
+    assert!(!first.steps[0].reused);
+    let earlier = first.keys.iter().cloned().collect();
+    let back = run_with(v2, &[], v1, &[], Options { cached_keys: earlier, ..Options::default() });
+    assert_eq!(summary(&back), [(2, true, Reason::Unchanged)]);
+    assert_eq!(back.steps[0].detail, "an earlier build left the same layer in the cache");
+}

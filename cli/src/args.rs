@@ -61,6 +61,20 @@ enum Command {
     /// RUN, COPY and ADD step of the stages the target needs, reused or re-run with the reason,
     /// and ends with `N of M steps reused`. Warnings about cache busters go to stderr.
     Explain(ExplainArgs),
+    /// The last build's steps, each reused or re-run, with its reason.
+    ///
+    /// Every build that quarry runs is checked against explain's prediction (old: what this
+    /// project last built on this engine); `why` prints what that build did: for each RUN, COPY
+    /// and ADD step, reused or re-run, its time, and the first change in its key (which file, which
+    /// ARG, which parent), with the prediction where the engine did otherwise.
+    Why,
+    /// Draw the stage graph: builder stages, the final chain and the copies between them.
+    ///
+    /// Mermaid (`--format mermaid`, the default: GitHub and most Markdown viewers draw it), DOT
+    /// (`--format dot`, Graphviz), or SVG (`--format svg`, drawn by Graphviz's `dot`, which must
+    /// be installed). With OLD (and NEW, else the current configuration), each step is coloured by
+    /// explain's prediction for rebuilding OLD as NEW: reused, or re-run.
+    Graph(GraphArgs),
     /// List every extension: name, priority, builder base, options and description.
     List {
         /// Output format.
@@ -277,6 +291,10 @@ struct BuildArgs {
     /// Target platform, e.g. `linux/arm64`.
     #[arg(long, value_name = "PLATFORM")]
     platform: Option<String>,
+    /// An SSH agent or keys for the build's steps that mount one (`docker build --ssh`):
+    /// `default` is `$SSH_AUTH_SOCK`, for `ros_workspace`'s private repositories (repeatable).
+    #[arg(long = "build-ssh", value_name = "ID[=SOCKET]")]
+    build_ssh: Vec<String>,
     /// Progress output: `auto`, `plain` or `tty`.
     #[arg(long, value_name = "TYPE")]
     progress: Option<String>,
@@ -326,6 +344,43 @@ struct ExplainArgs {
     old: PathBuf,
     /// The new Dockerfile or configuration [default: the current project's configuration].
     new: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct GraphArgs {
+    /// The previous Dockerfile or configuration: colour each step by explain's prediction.
+    old: Option<PathBuf>,
+    /// The new Dockerfile or configuration [default: the current project's configuration].
+    new: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    format: GraphFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+/// The format of `quarry graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Mermaid flowchart text.
+    Mermaid,
+    /// Graphviz DOT text.
+    Dot,
+    /// SVG, drawn by Graphviz's `dot`.
+    Svg,
+}
+
+/// How explain models the two builds (`quarry explain` and `quarry graph`).
+#[derive(Debug, Args)]
+struct ModelArgs {
     /// The engine whose cache rules apply: `containerd` (Docker 23+ with the containerd image
     /// store), `classic` (Docker 23+ with the classic store: `COPY --link` is a plain COPY),
     /// `legacy` (Docker 20.10: cache-mount ids and sharing are in the key), or `auto`: the engine
@@ -341,6 +396,10 @@ struct ExplainArgs {
     /// A build argument of the old build only, over `--build-arg` (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
     old_build_arg: Vec<(String, String)>,
+    /// A build argument of the new build only, over `--build-arg` (repeatable). `NAME=` gives an
+    /// empty value, which is not the same as no value: the ARG's default (or nothing) is replaced.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = name_value)]
+    new_build_arg: Vec<(String, String)>,
     /// A stage whose output is byte-identical when it runs again (a reproducible builder), or an
     /// image whose copied files are the ones the old build copied at that step, so copies from
     /// it stay cached (repeatable).
@@ -349,9 +408,28 @@ struct ExplainArgs {
     /// A build-context path whose content changed (repeatable); configurations find their own.
     #[arg(long, value_name = "PATH")]
     changed: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+}
+
+/// A parsed `quarry explain` (or the model of a `quarry graph`); without OLD, the old side is
+/// the new one.
+fn explain(old: Option<PathBuf>, new: Option<PathBuf>, model: ModelArgs, format: Format) -> Explain {
+    Explain {
+        old,
+        new,
+        store: match model.engine {
+            StoreArg::Auto => None,
+            StoreArg::Containerd => Some(quarry_buildkit::explain::Store::Containerd),
+            StoreArg::Classic => Some(quarry_buildkit::explain::Store::Classic),
+            StoreArg::Legacy => Some(quarry_buildkit::explain::Store::Legacy),
+        },
+        target: model.target,
+        build_args: model.build_arg,
+        old_build_args: model.old_build_arg,
+        new_build_args: model.new_build_arg,
+        same_output: model.same_output,
+        changed: model.changed,
+        format,
+    }
 }
 
 fn name_value(text: &str) -> Result<(String, String), String> {
@@ -450,8 +528,8 @@ pub struct Up {
 /// A parsed `quarry explain`.
 #[derive(Debug, Clone)]
 pub struct Explain {
-    /// The old Dockerfile or configuration.
-    pub old: PathBuf,
+    /// The old Dockerfile or configuration; `None`: the new one (`quarry graph` without OLD).
+    pub old: Option<PathBuf>,
     /// The new one; `None`: the current project's configuration.
     pub new: Option<PathBuf>,
     /// Engine model; `None`: the engine that answers, else the containerd store.
@@ -462,12 +540,27 @@ pub struct Explain {
     pub build_args: Vec<(String, String)>,
     /// `--old-build-arg` (the old build only, over `--build-arg`).
     pub old_build_args: Vec<(String, String)>,
+    /// `--new-build-arg` (the new build only, over `--build-arg`).
+    pub new_build_args: Vec<(String, String)>,
     /// `--same-output`.
     pub same_output: Vec<String>,
     /// `--changed`.
     pub changed: Vec<String>,
     /// `--format`.
     pub format: Format,
+}
+
+/// A parsed `quarry graph`.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// The model; its old side is the new one unless `compare`.
+    pub explain: Explain,
+    /// OLD was given: colour the steps by the prediction.
+    pub compare: bool,
+    /// `--format`.
+    pub format: GraphFormat,
+    /// `--output`.
+    pub output: Option<PathBuf>,
 }
 
 /// What the command line asks for.
@@ -481,6 +574,10 @@ pub enum Invocation {
     Run(Box<Run>),
     /// `quarry explain`.
     Explain(Box<Explain>),
+    /// `quarry why`.
+    Why,
+    /// `quarry graph`.
+    Graph(Box<Graph>),
     /// `quarry list`.
     List(Format),
     /// `quarry show`.
@@ -667,6 +764,47 @@ fn flags_beside(registry: &Registry, cli: &clap::Command) -> Result<Vec<Extensio
             })?;
         }
     }
+    // An alias has its own flag and flags for the options it leaves open (`--ros-jazzy`,
+    // `--ros-jazzy-variant`); the selection names the alias, which resolution turns into the
+    // extension with the alias's values.
+    for (ext, alias) in registry.aliases() {
+        let base = alias.name.replace('_', "-");
+        let mut add = |flag: ExtensionFlag| -> Result<(), String> {
+            if fixed.contains(&flag.long) {
+                return Err(format!(
+                    "flag `--{}` of alias `{}` collides with a built-in flag",
+                    flag.long, alias.name
+                ));
+            }
+            if let Some(prev) = claimed.get(&flag.long) {
+                return Err(format!(
+                    "flag `--{}` is claimed by extension `{prev}` and by alias `{}`",
+                    flag.long, alias.name
+                ));
+            }
+            claimed.insert(flag.long.clone(), alias.name);
+            flags.insert(flag.long.clone(), flag);
+            Ok(())
+        };
+        add(ExtensionFlag {
+            long: base.clone(),
+            extension: alias.name,
+            option: None,
+            aliases: Vec::new(),
+            multiple: false,
+            optional_value: false,
+        })?;
+        for option in ext.options.iter().filter(|o| !alias.options.iter().any(|a| a.option == o.name)) {
+            add(ExtensionFlag {
+                long: format!("{base}-{}", option.name.replace('_', "-")),
+                extension: alias.name,
+                option: Some(option.name),
+                aliases: Vec::new(),
+                multiple: option.multiple,
+                optional_value: false,
+            })?;
+        }
+    }
     Ok(flags.into_values().collect())
 }
 
@@ -696,7 +834,7 @@ fn with_flags<'a>(
                 .after_long_help("");
             for flag in flags.clone() {
                 let Some(ext) = registry.get(flag.extension) else { continue };
-                sub = sub.arg(flag_arg(ext, flag));
+                sub = sub.arg(flag_arg(registry, ext, flag));
             }
             sub
         });
@@ -704,15 +842,23 @@ fn with_flags<'a>(
     command
 }
 
-/// The clap argument of one generated flag of `ext`.
-fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
+/// The clap argument of one generated flag of `ext` (or of an alias of it).
+fn flag_arg(registry: &Registry, ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     // Grouped under their extension, and only in `--help`: `-h` stays one screen.
     let arg = Arg::new(flag.id())
         .long(flag.long.clone())
         .hide_short_help(true)
         .help_heading(format!("Extension `{}`", ext.name));
     let Some(spec) = flag.option.and_then(|option| ext.option(option)) else {
-        return arg.action(ArgAction::SetTrue).help(ext.description);
+        let help = match registry.alias(flag.extension) {
+            Some((_, alias)) => {
+                let set: Vec<String> =
+                    alias.options.iter().map(|o| format!("{} `{}`", o.option, o.value)).collect();
+                format!("`{}` with {}", ext.name, set.join(", "))
+            }
+            None => ext.description.to_owned(),
+        };
+        return arg.action(ArgAction::SetTrue).help(help);
     };
     let mut help = spec.description.to_owned();
     if spec.multiple && !help.contains("repeatable") {
@@ -727,6 +873,9 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
     } else {
         arg
     };
+    // An alias's option flags (`--ros-jazzy-variant`) are accepted but not listed: the
+    // extension's own flags say the same.
+    let arg = arg.hide(registry.alias(flag.extension).is_some());
     arg.value_name("VALUE").visible_aliases(flag.aliases.clone()).help(help)
 }
 
@@ -735,7 +884,11 @@ fn flag_arg(ext: &quarry_core::Extension, flag: &ExtensionFlag) -> Arg {
 /// there, so a mistyped name gets quarry's own "did you mean" rather than clap's list.)
 pub fn command_for_completions(registry: &Registry) -> Result<clap::Command, String> {
     use clap::builder::PossibleValuesParser;
-    let names: Vec<String> = registry.iter().map(|e| e.name.to_owned()).collect();
+    let names: Vec<String> = registry
+        .iter()
+        .map(|e| e.name.to_owned())
+        .chain(registry.aliases().map(|(_, a)| a.name.to_owned()))
+        .collect();
     let flags = extension_flags(registry)?;
     let mut command = command(registry)?;
     command = command.mut_subcommand("show", |sub| {
@@ -823,21 +976,15 @@ fn parse_with(registry: &Registry, argv: Vec<OsString>, lean_first: bool) -> Res
     let cli = Cli::from_arg_matches(&matches).map_err(ArgsError::Clap)?;
     let sub = |name| matches.subcommand_matches(name).expect("the subcommand matched");
     let invocation = match cli.command {
-        Command::Explain(args) => Invocation::Explain(Box::new(Explain {
-            old: args.old,
-            new: args.new,
-            store: match args.engine {
-                StoreArg::Auto => None,
-                StoreArg::Containerd => Some(quarry_buildkit::explain::Store::Containerd),
-                StoreArg::Classic => Some(quarry_buildkit::explain::Store::Classic),
-                StoreArg::Legacy => Some(quarry_buildkit::explain::Store::Legacy),
-            },
-            target: args.target,
-            build_args: args.build_arg,
-            old_build_args: args.old_build_arg,
-            same_output: args.same_output,
-            changed: args.changed,
+        Command::Explain(args) => {
+            Invocation::Explain(Box::new(explain(Some(args.old), args.new, args.model, args.format)))
+        }
+        Command::Why => Invocation::Why,
+        Command::Graph(args) => Invocation::Graph(Box::new(Graph {
+            compare: args.old.is_some(),
+            explain: explain(args.old, args.new, args.model, Format::Text),
             format: args.format,
+            output: args.output,
         })),
         Command::List { format } => Invocation::List(format),
         Command::Show { name, format } => Invocation::Show(name, format),
@@ -961,6 +1108,7 @@ fn build(flags: &[&ExtensionFlag], args: BuildArgs, matches: &ArgMatches) -> Bui
             platform: args.platform,
             progress: args.progress,
             shm_size: None,
+            ssh: args.build_ssh,
         },
         project: None,
     }
@@ -1018,6 +1166,7 @@ fn request(flags: &[&ExtensionFlag], args: &SelectArgs, matches: &ArgMatches) ->
         host: HostValues::default(),
         locked_order: None,
         image_config: None,
+        project_files: BTreeMap::new(),
     }
 }
 
@@ -1104,12 +1253,6 @@ const ROCKER_FLAGS: &[(&str, &str)] = &[
     ("user-preserve-home", "`--home` mounts the home folder"),
     ("extension-blacklist", "`!NAME` in `extensions` of quarry.toml removes an extension the user file adds"),
     ("oyr-run-arg", "`--run-arg ARG`"),
-    ("group-add", "`--run-arg=--group-add=GROUP`"),
-    ("ipc", "`--run-arg=--ipc=MODE`"),
-    ("expose", "`--run-arg=--expose=PORT`"),
-    ("cpus", "`--run-arg=--cpus=N`"),
-    ("memory", "`--run-arg=--memory=SIZE`"),
-    ("detach", "`--run-arg=--detach`"),
     ("gpus", "`--nvidia-gpus all`"),
     ("isaacsim", "`--isaac-sim`"),
 ];

@@ -36,6 +36,8 @@ pub struct PreparedBuild {
     /// The image of this exact render is on the engine already, from the same base images
     /// ([`current`]): a build would find every step cached, so none is run.
     pub current: bool,
+    /// What the build is checked against once it ran ([`crate::verify`]); none for a dry run.
+    pub verify: Option<crate::verify::Plan>,
 }
 
 /// Detects the engine, renders for it, writes the context and composes the build command.
@@ -120,7 +122,7 @@ pub fn prepare_build(
         ui::note(&format!("building the project's Dockerfile as `{}`", build.request.image));
         ui::detail(&run::shell_line(&docker, args));
         let legacy = engine.as_ref().is_some_and(|e| !e.buildx);
-        let (status, tail) = build::run_streaming(&docker, args, legacy, !ui::quiet())?;
+        let build::Streamed { status, tail, .. } = build::run_streaming(&docker, args, legacy, !ui::quiet())?;
         if !status.success() {
             if ui::quiet() {
                 ui::show(quarry_docker::Message::Output(tail));
@@ -148,6 +150,12 @@ pub fn prepare_build(
     }
     let layers = &configured.layers;
     let rendered = render_request(registry, &build.request)?;
+    if build.options.ssh.is_empty() && rendered.dockerfile.contains("--mount=type=ssh") {
+        ui::note(
+            "a build step can use an SSH agent (private repositories): `--build-ssh default` forwards yours \
+             ($SSH_AUTH_SOCK); without it the step runs without one",
+        );
+    }
     let lock = configured.check_lock(registry, &build.request, false)?;
     if !dry_run {
         configured.write_lock_or_note(lock, &rendered);
@@ -171,6 +179,7 @@ pub fn prepare_build(
                 run_args: configured.layers.run_args(),
                 remote: None,
                 current: true,
+                verify: None,
             });
         }
     }
@@ -202,6 +211,15 @@ pub fn prepare_build(
     if let Some(plan) = &remote {
         build.options.cache_from.extend(plan.imports());
     }
+    let verify = engine.as_ref().filter(|_| !dry_run).map(|e| {
+        crate::verify::Plan::new(
+            layers.project.as_ref().map(|p| p.path.as_path()),
+            build.request.engine,
+            e.containerd_store,
+            &e.version,
+            &cache.value,
+        )
+    });
     let mut args = build::build_args(&effective, &context, &tag, &cache, &build.options);
     if engine.is_some() {
         let context_arg = args.pop().expect("the context is the last argument");
@@ -220,6 +238,7 @@ pub fn prepare_build(
         run_args: layers.run_args(),
         remote,
         current: false,
+        verify,
     })
 }
 
@@ -281,7 +300,7 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
         return Ok(());
     }
     let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
-    build::execute(
+    let progress = build::execute(
         &prepared.docker,
         &prepared.args,
         &prepared.context,
@@ -289,7 +308,11 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
         prepared.remote.as_ref(),
         ui::quiet(),
         &ui::show,
-    )
+    )?;
+    if let Some(plan) = &prepared.verify {
+        crate::verify::check(plan, &prepared.rendered, &prepared.tag, &prepared.docker, &progress);
+    }
+    Ok(())
 }
 
 /// `quarry build`: prepares and runs the build, prints the tag.
@@ -439,22 +462,24 @@ pub(crate) fn compose_run(
             },
         },
     };
-    // GPUs: asked of the engine before the build, so a host without them fails (or, for GPUs
-    // only when present, goes on without them) before anything is built.
-    let gpu = match &prepared.engine {
-        Some(_) => engine::has_nvidia_runtime(&prepared.docker),
-        None => true,
-    };
-    let options = run::RunOptions {
+    let mut options = run::RunOptions {
         interactive: settings.interactive,
         remove: settings.remove,
-        gpu,
+        gpu: true,
         extra,
         command: settings.command,
         cwd,
         host_groups: host::supplementary_groups(),
         xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
     };
+    // GPUs: asked of the engine, when the container would ask for them, before the build, so a
+    // host without them fails (or, for GPUs only when present, goes on without them) before
+    // anything is built.
+    let quiet = |_: quarry_docker::Message| {};
+    let asks = run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &quiet)
+        .is_ok_and(|args| engine::wants_gpu(&args));
+    let gpu = !asks || prepared.engine.is_none() || engine::has_nvidia_runtime(&prepared.docker);
+    options.gpu = gpu;
     let run_args =
         run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &ui::show)?;
     warn_of_a_remote_engine(&prepared.docker, &run_args);

@@ -225,6 +225,9 @@ pub struct BuildConfig {
     pub no_cache: Option<bool>,
     /// `--shm-size` of RUN steps (rocker's `--shm-size-build`).
     pub shm_size: Option<String>,
+    /// `--build-ssh`: SSH agents or keys for steps that mount one (`default`).
+    #[serde(default)]
+    pub ssh: Vec<String>,
 }
 
 /// `[cache]`: the shared remote cache (`docs/remote-cache.md`).

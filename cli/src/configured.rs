@@ -256,13 +256,16 @@ pub fn configure(
             let user_order = lock::UserOrder::of_project(&project.path);
             if let Some(old) = &old {
                 let own_names = quarry_core::selected_names(registry, &own).unwrap_or_default();
-                old.seed(&mut own, &own_names);
-                old.seed(request, &names);
+                old.seed(&mut own, &own_names, registry);
+                old.seed(request, &names, registry);
             }
             request.locked_order = user_order.merged(request.locked_order.take());
             Some(ProjectLock { path: Some(path), old, request: own, user_order })
         }
     };
+    // The project's files extensions ship (a ROS workspace's package.xml files), read here so
+    // that rendering reads nothing from the host.
+    crate::project_files::collect(registry, request)?;
     Ok(Configured { layers, lock, locked, base })
 }
 

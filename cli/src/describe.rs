@@ -52,12 +52,27 @@ fn rendered(ext: &Extension, text: &str) -> String {
         .unwrap_or_else(|_| text.to_owned())
 }
 
-/// `name=default` of each option, or `-`.
+/// `name=default` of each option, or `-`. A default too long for a line of the list (a key's
+/// URL) is shortened in its middle: `quarry show` gives it whole.
 pub fn options(ext: &Extension) -> Vec<String> {
     if ext.options.is_empty() {
         return vec!["-".to_owned()];
     }
-    ext.options.iter().map(|o| format!("{}={}", o.name, default_text(o))).collect()
+    ext.options
+        .iter()
+        .map(|o| {
+            let text = default_text(o);
+            let chars: Vec<char> = text.chars().collect();
+            let text = if chars.len() > 44 {
+                let head: String = chars[..27].iter().collect();
+                let tail: String = chars[chars.len() - 16..].iter().collect();
+                format!("{head}…{tail}")
+            } else {
+                text
+            };
+            format!("{}={text}", o.name)
+        })
+        .collect()
 }
 
 /// The width `quarry list` keeps to: options wrap at it, and a catalog description fits a line.
@@ -90,8 +105,32 @@ pub fn list(extensions: &[&Extension]) -> String {
         }
         out.push_str(&line);
         out.push_str(&format!("\n    {}\n", one_line(ext.description)));
+        if !ext.aliases.is_empty() {
+            let names: Vec<&str> = ext.aliases.iter().map(|a| a.name).collect();
+            out.push_str(&format!("    also named: {} (`quarry show {}`)\n", names.join(", "), ext.name));
+        }
     }
     out
+}
+
+/// `ros_jazzy (distro=jazzy)`: each alias of `ext` with the values it sets.
+pub fn aliases(ext: &Extension) -> Vec<String> {
+    ext.aliases
+        .iter()
+        .map(|a| {
+            let set: Vec<String> = a.options.iter().map(|o| format!("{}={}", o.option, o.value)).collect();
+            format!("{} ({})", a.name, set.join(" "))
+        })
+        .collect()
+}
+
+/// `humble: ubuntu:22.04, ubuntu:jammy`: the images of each value of `option`.
+fn images_by(ext: &Extension, option: &str) -> Vec<String> {
+    ext.supported_images_by
+        .iter()
+        .filter(|e| e.option == option)
+        .map(|e| format!("{}: {}", e.value, e.images.join(", ")))
+        .collect()
 }
 
 /// Where the extension comes from: its crate, or the project (a folder of it, or a key of
@@ -117,6 +156,17 @@ pub fn text(ext: &Extension) -> String {
     s.push_str(&format!("  builder base: {}\n", builder_base(ext)));
     if !ext.supported_images.is_empty() {
         s.push_str(&format!("  final images: {}\n", ext.supported_images.join(", ")));
+    }
+    if !ext.aliases.is_empty() {
+        s.push_str(&format!("  also named: {}\n", aliases(ext).join(", ")));
+    }
+    let mut by: Vec<&str> = ext.supported_images_by.iter().map(|e| e.option).collect();
+    by.dedup();
+    for option in by {
+        s.push_str(&format!(
+            "  final images by {option} (unset, it follows the image): {}\n",
+            images_by(ext, option).join("; ")
+        ));
     }
     if !ext.options.is_empty() {
         s.push_str("  options:\n");
@@ -144,7 +194,18 @@ pub fn text(ext: &Extension) -> String {
 fn adds(ext: &Extension) -> Vec<String> {
     let mut out = Vec::new();
     if !ext.apt_repositories.is_empty() {
-        let names: Vec<&str> = ext.apt_repositories.iter().map(|r| r.name).collect();
+        let names: Vec<String> = ext
+            .apt_repositories
+            .iter()
+            .map(|r| {
+                let key = if r.key_fingerprints.is_empty() {
+                    "its key as it arrives"
+                } else {
+                    "key pinned by fingerprint"
+                };
+                format!("{} ({key})", r.name)
+            })
+            .collect();
         out.push(format!("apt repositories: {}", names.join(", ")));
     }
     if !ext.apt_packages.is_empty() {
@@ -180,16 +241,19 @@ fn adds(ext: &Extension) -> Vec<String> {
         out.push(format!("ENV {}", rendered(ext, entry)));
     }
     if let Some(init) = &ext.shell.init {
-        out.push(format!("shell start-up: {}", shell_summary(init.source)));
+        out.push(format!("shell start-up: {}", shell_summary(&rendered(ext, init.source))));
     }
     if let Some(interactive) = &ext.shell.interactive {
-        out.push(format!("interactive bash: {}", shell_summary(interactive.source)));
+        out.push(format!("interactive bash: {}", shell_summary(&rendered(ext, interactive.source))));
     }
     if let Some(u) = ext.final_user {
         out.push(format!("the image's user ({})", rendered(ext, u)));
     }
     if let Some(dir) = ext.workdir {
         out.push(format!("working folder {}", rendered(ext, dir)));
+    }
+    if ext.run.keep_container {
+        out.push("docker run without --rm: the container stays after it stops".to_owned());
     }
     for (kind, list) in [
         ("env", ext.run.env),
@@ -258,6 +322,13 @@ pub fn json(ext: &Extension) -> Value {
         "apt_packages": ext.apt_packages,
         "apt_repositories": ext.apt_repositories.iter().map(|r| r.name).collect::<Vec<_>>(),
         "supported_images": ext.supported_images,
+        "supported_images_by": ext.supported_images_by.iter().map(|e| json!({
+            "option": e.option, "value": e.value, "images": e.images,
+        })).collect::<Vec<_>>(),
+        "aliases": ext.aliases.iter().map(|a| json!({
+            "name": a.name,
+            "options": a.options.iter().map(|o| (o.option.to_owned(), Value::from(o.value))).collect::<serde_json::Map<_, _>>(),
+        })).collect::<Vec<_>>(),
         "env": ext.env,
         "shell": {
             "init": ext.shell.init.map(|t| t.source),
@@ -280,6 +351,7 @@ pub fn json(ext: &Extension) -> Value {
             "volumes": ext.run.volumes,
             "devices": ext.run.devices,
             "args": ext.run.args,
+            "keep_container": ext.run.keep_container,
         },
     })
 }

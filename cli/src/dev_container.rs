@@ -21,8 +21,7 @@ use crate::{args, output, ui};
 struct Project {
     /// The folder of quarry.toml or rockerc.yaml, else the current folder (canonical).
     folder: PathBuf,
-    /// git's top level of the folder, else the folder.
-    worktree: PathBuf,
+
     /// The project is a rockerc.yaml: rockerc's container name and workspace.
     rockerc: bool,
 }
@@ -37,16 +36,20 @@ impl Project {
             None => (cwd, false),
         };
         let folder = folder.canonicalize().unwrap_or(folder);
-        let worktree = std::process::Command::new("git")
+        Ok(Project { folder, rockerc })
+    }
+
+    /// git's top level of the folder, else the folder.
+    fn worktree(&self) -> PathBuf {
+        std::process::Command::new("git")
             .arg("-C")
-            .arg(&folder)
+            .arg(&self.folder)
             .args(["rev-parse", "--show-toplevel"])
             .output()
             .ok()
             .filter(|o| o.status.success())
             .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-            .unwrap_or_else(|| folder.clone());
-        Ok(Project { folder, worktree, rockerc })
+            .unwrap_or_else(|| self.folder.clone())
     }
 
     /// The container's name when the configuration names none: rockerc's (the folder's name,
@@ -148,7 +151,10 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
         ("--detach".to_owned(), None),
         ("--name".to_owned(), Some(name.clone())),
         ("--label".to_owned(), Some(format!("{}={}", container::LABEL_PROJECT, project.folder.display()))),
-        ("--label".to_owned(), Some(format!("{}={}", container::LABEL_WORKTREE, project.worktree.display()))),
+        (
+            "--label".to_owned(),
+            Some(format!("{}={}", container::LABEL_WORKTREE, project.worktree().display())),
+        ),
         ("--label".to_owned(), Some(format!("{}={}", container::LABEL_IMAGE, prepared.tag))),
         ("--label".to_owned(), Some(format!("{}={hash}", container::LABEL_RUN))),
     ];
@@ -162,16 +168,21 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
         }
     }
     let docker = &prepared.docker;
-    // The tag names the render; the id also changes when a base image does.
+    // The tag names the render; its labels also say the base images it was built from. (Its id
+    // changes with every build on the containerd store, whose attestations carry the build's
+    // time: images without quarry's labels are compared by id.)
     let image_id = container::image_id(docker, &prepared.tag).unwrap_or_default();
+    let labels = quarry_docker::current::labels(docker, &prepared.tag);
+    let same_image = |e: &container::Existing| {
+        e.image == prepared.tag
+            && if labels.0.is_empty() || labels.1.is_empty() {
+                e.image_id == image_id
+            } else {
+                e.render == labels
+            }
+    };
     match project.existing(docker) {
-        Some(e)
-            if e.image == prepared.tag
-                && e.image_id == image_id
-                && e.run == hash
-                && e.name == name
-                && !up.recreate =>
-        {
+        Some(e) if same_image(&e) && e.run == hash && e.name == name && !up.recreate => {
             if !e.running {
                 docker_ok(docker, &["start", &name])?;
                 ui::note(&format!("started `{name}`"));
@@ -180,7 +191,7 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
             }
         }
         Some(e) => {
-            let image = e.image != prepared.tag || e.image_id != image_id;
+            let image = !same_image(&e);
             let settings = e.run != hash || e.name != name;
             let what = match (image, settings) {
                 (true, true) => Some("the image and the run-time settings"),
@@ -374,11 +385,11 @@ pub(crate) fn down_command(registry: &Registry) -> anyhow::Result<()> {
 pub(crate) fn ps_command(registry: &Registry) -> anyhow::Result<()> {
     let project = Project::find(registry)?;
     let current = current_tag(registry).ok();
-    let current_id = current.as_ref().and_then(|tag| container::image_id(&docker(), tag));
+    let labels = current.as_ref().map(|tag| quarry_docker::current::labels(&docker(), tag));
     let mut out = String::from("NAME                                      STATE      CURRENT  IMAGE\n");
     for e in container::list(&docker(), Some(&project.folder)) {
         let now = match &current {
-            Some(tag) if *tag == e.image && current_id.as_deref() == Some(e.image_id.as_str()) => "yes",
+            Some(tag) if *tag == e.image && labels.as_ref() == Some(&e.render) => "yes",
             Some(_) => "no",
             None => "?",
         };

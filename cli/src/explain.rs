@@ -26,58 +26,7 @@ struct Input {
 
 /// Runs `quarry explain`.
 pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result<()> {
-    let (store, answered) = match explain.store {
-        Some(store) => (store, None),
-        None => {
-            let (store, answered) = detect_store();
-            (store, Some(answered))
-        }
-    };
-    let level = if store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
-    let old = read(registry, Some(&explain.old), level)?;
-    let new = read(registry, explain.new.as_deref(), level)?;
-
-    let mut changed = explain.changed.clone();
-    if let (Some(before), Some(after)) = (&old.files, &new.files) {
-        for (path, contents) in after {
-            if before.get(path) != Some(contents) {
-                changed.push(path.clone());
-            }
-        }
-    }
-    let mut new_args: BTreeMap<String, String> = explain.build_args.iter().cloned().collect();
-    let mut old_args = new_args.clone();
-    old_args.extend(explain.old_build_args.iter().cloned());
-    if store == Store::Legacy {
-        // What `quarry build` passes on engines without BUILDKIT_CACHE_MOUNT_NS.
-        for args in [&mut old_args, &mut new_args] {
-            args.entry("CACHE_ID".to_owned()).or_insert_with(|| "default".to_owned());
-        }
-    }
-    let mut options = Options {
-        store,
-        target: explain.target.clone(),
-        same_output: explain.same_output.iter().cloned().collect::<BTreeSet<_>>(),
-        changed_context: changed,
-        image_ids: None,
-    };
-    let old_side = Side { text: &old.text, origin: old.origin.clone(), build_args: old_args };
-    let new_side = Side { text: &new.text, origin: new.origin.clone(), build_args: new_args };
-    // BuildKit keys images on their content: ask the engine for ids, unless none answered.
-    if answered != Some(false) {
-        let mut images = BTreeSet::new();
-        for side in [&old_side, &new_side] {
-            // A file that does not parse is reported by `explain` below.
-            images.extend(explain::images(side, &options).unwrap_or_default());
-        }
-        options.image_ids = image_ids(&images);
-    }
-    let result = explain::explain(&old_side, &new_side, &options)
-        // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
-        .map_err(|e| Hinted {
-            message: printable_lines(&e.to_string()),
-            hint: e.hint().map(|h| printable_lines(&h)),
-        })?;
+    let (result, new) = explained(registry, explain)?;
     match explain.format {
         Format::Json => {
             let mut text = serde_json::to_string_pretty(&result).context("cannot write JSON")?;
@@ -97,6 +46,78 @@ pub fn command(registry: &'static Registry, explain: &Explain) -> anyhow::Result
             output::stdout(human(&result).as_bytes())
         }
     }
+}
+
+/// The new side of an explanation: where it came from and its Dockerfile.
+pub(crate) struct NewSide {
+    /// Where it came from.
+    pub origin: String,
+    /// The Dockerfile.
+    pub text: String,
+}
+
+/// explain's answer for `explain`, and its new side.
+pub(crate) fn explained(
+    registry: &'static Registry,
+    explain: &Explain,
+) -> anyhow::Result<(Explanation, NewSide)> {
+    let (store, answered) = match explain.store {
+        Some(store) => (store, None),
+        None => {
+            let (store, answered) = detect_store();
+            (store, Some(answered))
+        }
+    };
+    let level = if store == Store::Legacy { EngineLevel::Legacy } else { EngineLevel::Modern };
+    let new = read(registry, explain.new.as_deref(), level)?;
+    let old = match &explain.old {
+        Some(path) => read(registry, Some(path), level)?,
+        None => Input { origin: new.origin.clone(), text: new.text.clone(), files: new.files.clone() },
+    };
+
+    let mut changed = explain.changed.clone();
+    if let (Some(before), Some(after)) = (&old.files, &new.files) {
+        for (path, contents) in after {
+            if before.get(path) != Some(contents) {
+                changed.push(path.clone());
+            }
+        }
+    }
+    let mut new_args: BTreeMap<String, String> = explain.build_args.iter().cloned().collect();
+    let mut old_args = new_args.clone();
+    old_args.extend(explain.old_build_args.iter().cloned());
+    new_args.extend(explain.new_build_args.iter().cloned());
+    if store == Store::Legacy {
+        // What `quarry build` passes on engines without BUILDKIT_CACHE_MOUNT_NS.
+        for args in [&mut old_args, &mut new_args] {
+            args.entry("CACHE_ID".to_owned()).or_insert_with(|| "default".to_owned());
+        }
+    }
+    let mut options = Options {
+        store,
+        target: explain.target.clone(),
+        same_output: explain.same_output.iter().cloned().collect::<BTreeSet<_>>(),
+        changed_context: changed,
+        ..Options::default()
+    };
+    let old_side = Side { text: &old.text, origin: old.origin.clone(), build_args: old_args };
+    let new_side = Side { text: &new.text, origin: new.origin.clone(), build_args: new_args };
+    // BuildKit keys images on their content: ask the engine for ids, unless none answered.
+    if answered != Some(false) {
+        let mut images = BTreeSet::new();
+        for side in [&old_side, &new_side] {
+            // A file that does not parse is reported by `explain` below.
+            images.extend(explain::images(side, &options).unwrap_or_default());
+        }
+        options.image_ids = image_ids(&images);
+    }
+    let result = explain::explain(&old_side, &new_side, &options)
+        // The message quotes the Dockerfile: no terminal escapes from it reach the screen.
+        .map_err(|e| Hinted {
+            message: printable_lines(&e.to_string()),
+            hint: e.hint().map(|h| printable_lines(&h)),
+        })?;
+    Ok((result, NewSide { origin: new.origin, text: new.text }))
 }
 
 fn docker() -> String {
@@ -193,7 +214,7 @@ fn read(registry: &'static Registry, path: Option<&Path>, level: EngineLevel) ->
             let names: Vec<&str> = quarry_core::resolve(registry, &request)
                 .map(|r| r.extensions.iter().map(|e| e.extension.name).collect())
                 .unwrap_or_default();
-            lock.seed(&mut request, &names);
+            lock.seed(&mut request, &names, registry);
         }
         let rendered = quarry_core::render(registry, &request)
             .with_context(|| format!("cannot render `{}`", path.display()))?;

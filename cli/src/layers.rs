@@ -285,9 +285,12 @@ impl Layers {
         let mut b = quarry_docker::build::BuildOptions::default();
         self.apply_build(&mut b);
         let mut build = toml::Table::new();
-        for (key, list) in
-            [("add_host", &b.add_host), ("cache_from", &b.cache_from), ("cache_to", &b.cache_to)]
-        {
+        for (key, list) in [
+            ("add_host", &b.add_host),
+            ("cache_from", &b.cache_from),
+            ("cache_to", &b.cache_to),
+            ("ssh", &b.ssh),
+        ] {
             if !list.is_empty() {
                 build.insert(key.into(), strings(list));
             }
@@ -470,6 +473,7 @@ impl Layers {
             union(&mut options.add_host, &b.add_host);
             union(&mut options.cache_from, &b.cache_from);
             union(&mut options.cache_to, &b.cache_to);
+            union(&mut options.ssh, &b.ssh);
         }
         let fill = |slot: &mut Option<String>, get: &dyn Fn(&BuildConfig) -> Option<String>| {
             if slot.is_none() {

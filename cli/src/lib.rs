@@ -15,6 +15,7 @@ mod describe;
 mod dev_container;
 pub mod exit;
 pub mod explain;
+mod graph;
 pub mod host;
 mod import_deps;
 pub mod layers;
@@ -22,10 +23,12 @@ pub mod lock;
 pub mod output;
 pub mod project;
 mod project_ext;
+mod project_files;
 pub mod rocker;
 mod rocker_commands;
 pub mod scaffold;
 pub mod ui;
+mod verify;
 mod yaml;
 
 use std::process::ExitCode;
@@ -138,6 +141,13 @@ pub fn run(registry: &'static Registry, mut argv: Vec<std::ffi::OsString>) -> Ex
             Err(e) => Err(e),
         },
         args::Invocation::Explain(explain) => explain::command(registry, &explain),
+        args::Invocation::Why => verify::why_command(
+            crate::layers::Layers::load(registry, &std::env::current_dir().unwrap_or_default())
+                .ok()
+                .and_then(|l| l.project.map(|p| p.path))
+                .as_deref(),
+        ),
+        args::Invocation::Graph(graph) => graph::command(registry, &graph),
         args::Invocation::List(format) => list_command(registry, format),
         args::Invocation::Show(name, format) => show_command(registry, &name, format),
         args::Invocation::ShowConfig => show_config_command(registry),

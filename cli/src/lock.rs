@@ -237,7 +237,7 @@ impl Lock {
     /// is the locked one and the engine was not asked), and the locked option values (as
     /// `pinned`, which resolution puts under the user's values and preferences) and builder bases
     /// of the extensions it selects (or that `names` adds as dependencies).
-    pub fn seed(&self, request: &mut Request, names: &[&str]) {
+    pub fn seed(&self, request: &mut Request, names: &[&str], registry: &quarry_core::Registry) {
         request.locked_order = Some(self.extensions.iter().map(|e| e.name.clone()).collect());
         if request.image_config.is_none()
             && self.image == request.image
@@ -249,8 +249,12 @@ impl Lock {
                 user: c.user.clone(),
             });
         }
+        // A selection may name the extension by an alias (`ros_jazzy` for `ros`).
+        let extension_of =
+            |name: &str| registry.get(name).map_or_else(|| name.to_owned(), |x| x.name.to_owned());
+        let same_image = self.image == request.image;
         for e in &self.extensions {
-            let selected = request.extensions.iter().any(|s| s.name == e.name);
+            let selected = request.extensions.iter().any(|s| extension_of(&s.name) == e.name);
             // A dependency is selected only when there is something to pin, so the "added" notes
             // stay true for the rest.
             let pins = !e.options.is_empty() || e.builder_base_image.is_some();
@@ -260,9 +264,21 @@ impl Lock {
             if !selected {
                 request.extensions.push(Selection::new(e.name.clone()));
             }
-            // Under the user's values and preferences: resolution chooses.
-            if !e.options.is_empty() {
-                request.pinned.insert(e.name.clone(), e.options.clone());
+            // Under the user's values and preferences: resolution chooses (an alias's values,
+            // `ros_humble`'s distro, are the selection's own, so they win over a pin). An option
+            // that follows the final image (`supported_images_by`) is pinned only for the image
+            // the lock was made with.
+            let ext = registry.get(&e.name);
+            let follows_image =
+                |k: &str| ext.is_some_and(|x| x.supported_images_by.iter().any(|i| i.option == k));
+            let pins: BTreeMap<String, String> = e
+                .options
+                .iter()
+                .filter(|(k, _)| same_image || !follows_image(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !pins.is_empty() {
+                request.pinned.insert(e.name.clone(), pins);
             }
             if let Some(base) = &e.builder_base_image
                 && request.builder_base_image.is_none()

@@ -170,7 +170,7 @@ fn run(
         env_files: Vec::new(),
         run_args: Vec::new(),
         command: t.command.clone(),
-        remove: t.remove,
+        remove: true,
         interactive: match t.mode {
             Mode::Auto => None,
             Mode::Interactive => Some(true),
@@ -190,10 +190,8 @@ fn bare(t: &Translation, dry_run: bool) -> anyhow::Result<u8> {
     let Some(image) = t.config.get("image").and_then(toml::Value::as_str) else {
         anyhow::bail!(Hinted::new("no image given", "name the image after the options"));
     };
-    let mut run: Vec<String> = vec!["run".into()];
-    if t.remove {
-        run.push("--rm".into());
-    }
+    // `--nocleanup` selects an extension, so a line that selects none runs with `--rm`.
+    let mut run: Vec<String> = vec!["run".into(), "--rm".into()];
     let interactive = match t.mode {
         Mode::Auto => std::io::stdin().is_terminal(),
         Mode::Interactive => true,

@@ -76,7 +76,7 @@ fn bad_input_is_a_clear_error_and_writes_nothing() {
         ),
         (
             &["--ros-jazzy-variant", "desk"],
-            "error: invalid value \"desk\" for option `variant` of extension `ros_jazzy`",
+            "error: invalid value \"desk\" for option `variant` of extension `ros`",
             "hint: expected one of `ros-core`, `ros-base`, `desktop`, `desktop-full`",
         ),
         (
@@ -214,7 +214,11 @@ fn show_and_list_as_text_and_json() {
     let mut sorted = names.clone();
     sorted.sort_unstable();
     assert_eq!(names, sorted);
-    assert!(names.contains(&"ros_jazzy") && names.len() >= 30);
+    assert!(names.contains(&"ros") && names.len() >= 30);
+    assert!(
+        all.iter()
+            .any(|e| e["aliases"].as_array().is_some_and(|a| a.iter().any(|a| a["name"] == "ros_jazzy")))
+    );
     let o = quarry(&["show", "ros-jazy"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("hint: did you mean `ros_jazzy`?"));
@@ -411,5 +415,109 @@ fn help_man_completions_and_explain_by_content() {
     let o = quarry_in(&dir, "/nonexistent/config", &["explain", "quarry.toml.orig"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8(o.stdout).unwrap().contains("steps reused"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// deps_rocker's names keep working everywhere a name is written: flags (with the options the
+/// alias leaves open), `-e`, quarry.toml's `extensions` and `[options.<alias>]`; a distribution on
+/// the wrong Ubuntu release stops before anything is built, naming what works there.
+#[test]
+fn ros_aliases_work_as_names_and_the_wrong_release_is_an_error() {
+    let o = quarry(&["render", "ubuntu:22.04", "--ros-humble", "--ros-humble-variant", "desktop"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("ros-dev-tools ros-humble-desktop\n"), "{out}");
+    let o = quarry(&["render", "ubuntu:22.04", "-e", "ros-humble"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ENV ROS_DISTRO=humble"));
+    // Unset, the image chooses the distribution.
+    let o = quarry(&["render", "ubuntu:22.04", "--ros"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ENV ROS_DISTRO=humble"));
+
+    let o = quarry(&["render", "ubuntu:22.04", "--ros-jazzy"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: `ros` with distro `jazzy` needs the final image `ubuntu:24.04` or `ubuntu:noble`, but it is \
+         `ubuntu:22.04`\nhint: on `ubuntu:22.04`, choose distro `humble` (`--ros-distro humble`); or render with \
+         `ubuntu:24.04`\n"
+    );
+    let o = quarry(&["render", "ubuntu:24.04", "--ros-jazzy", "--ros-distro", "humble"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).starts_with(
+        "error: `ros_jazzy` is `ros` with distro `jazzy`, but distro `humble` is given too\nhint:"
+    ));
+
+    let dir = scratch("ros-alias-project");
+    std::fs::write(
+        dir.join("quarry.toml"),
+        "image = \"ubuntu:22.04\"\nextensions = [\"ros_humble\"]\n[options.ros_humble]\nvariant = \"ros-core\"\n",
+    )
+    .unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ros-dev-tools ros-humble-ros-core\n"));
+    let lock = std::fs::read_to_string(dir.join("quarry.lock")).unwrap();
+    assert!(lock.contains("name = \"ros\"") && lock.contains("distro = \"humble\""), "{lock}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `ros_workspace` ships the workspace's package.xml files and nothing else of it: not its
+/// sources, not colcon's build/install/log (marked COLCON_IGNORE), not hidden folders.
+#[test]
+fn ros_workspace_ships_only_the_package_xml_files() {
+    let dir = scratch("ros-workspace");
+    let ws = dir.join("ws");
+    for (rel, text) in [
+        ("src/driver/package.xml", "<package><name>driver</name></package>"),
+        ("src/driver/src/main.cpp", "int main() {}"),
+        ("src/tools/nested/package.xml", "<package><name>tools</name></package>"),
+        ("install/COLCON_IGNORE", ""),
+        ("install/share/driver/package.xml", "installed copy"),
+        (".git/package.xml", "not this"),
+    ] {
+        std::fs::create_dir_all(ws.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(ws.join(rel), text).unwrap();
+    }
+    let out = dir.join("out/Dockerfile");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    let o = quarry_in(
+        &ws,
+        "/nonexistent/config",
+        &["render", "ubuntu:24.04", "--ros", "--ros-workspace", "-o", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let project = dir.join("out/quarry/ros_workspace/project");
+    let mut shipped = Vec::new();
+    let mut stack = vec![project.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                shipped.push(p.strip_prefix(&project).unwrap().display().to_string());
+            }
+        }
+    }
+    shipped.sort();
+    assert_eq!(shipped, [".quarry-project-files", "src/driver/package.xml", "src/tools/nested/package.xml"]);
+    let dockerfile = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        dockerfile.contains(
+            "--mount=type=bind,source=quarry/ros_workspace/project,target=/tmp/quarry-ros-workspace"
+        )
+    );
+    // Another folder by its option; one that is not a folder is an error naming the option.
+    let o = quarry_in(
+        &dir,
+        "/nonexistent/config",
+        &["render", "ubuntu:24.04", "--ros-workspace-path", "/nonexistent/ws"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: `ros_workspace` cannot collect its files below `/nonexistent/ws`: it is not a folder\n\
+         hint: point `--ros-workspace-path` at the project's folder\n"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -259,3 +259,24 @@ fn the_user_file_never_changes_the_projects_lock() {
     render(&["--locked"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// quarry.lock pins what the configuration leaves to defaults, but not against an alias (which
+/// sets its own values), nor an option that follows the final image once the image changed: a
+/// project moved from ubuntu:24.04 to 22.04 gets Humble, not the locked Jazzy.
+#[test]
+fn the_lock_pins_neither_an_aliass_values_nor_an_image_chosen_one_for_another_image() {
+    let dir = scratch("ros-lock");
+    let toml = |image: &str, ext: &str| format!("image = \"{image}\"\nextensions = [\"{ext}\"]\n");
+    std::fs::write(dir.join("quarry.toml"), toml("ubuntu:24.04", "ros")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ENV ROS_DISTRO=jazzy"), "{}", stderr(&o));
+    std::fs::write(dir.join("quarry.toml"), toml("ubuntu:22.04", "ros")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ENV ROS_DISTRO=humble"));
+    std::fs::write(dir.join("quarry.toml"), toml("ubuntu:24.04", "ros_kilted")).unwrap();
+    let o = quarry_in(&dir, "/nonexistent/config", &["render"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("ENV ROS_DISTRO=kilted"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

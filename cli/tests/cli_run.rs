@@ -288,8 +288,8 @@ fn run_values_repeat_and_rockers_spellings_work() {
     let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--nocach", "--dry-run"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("hint: did you mean `--nocache`?"), "{}", stderr(&o));
-    let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--ipc", "host"]);
-    assert!(stderr(&o).contains("hint: in quarry: `--run-arg=--ipc=MODE`"), "{}", stderr(&o));
+    let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--user-override-name", "dev"]);
+    assert!(stderr(&o).contains("hint: in quarry: `--user-name NAME`"), "{}", stderr(&o));
     let o = rq(&dir, "/nonexistent/config", &["run", "debian:bookworm", "--persist-image"]);
     assert!(stderr(&o).contains("quarry always keeps the image"), "{}", stderr(&o));
     let o = rq(
@@ -404,6 +404,62 @@ fn run_options_never_swallow_the_image() {
     assert!(
         stderr(&o)
             .contains("hint: `-e` selects an extension by name in quarry: set a variable with `--env A=1`")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// rocker's remaining built-ins are extensions with rocker's flags: each gives the `docker run`
+/// argument rocker gives (rocker's constraint_extensions.py, extensions.py), and `--nocleanup`
+/// leaves out `--rm` (rocker's core.py). rocker_differential.rs compares them with rocker itself.
+#[test]
+fn rockers_built_ins_give_rockers_run_arguments() {
+    let dir = scratch("rocker-built-ins");
+    let args = [
+        "run",
+        "ubuntu:24.04",
+        "--dry-run",
+        "--cpus",
+        "1.5",
+        "--memory",
+        "2gb",
+        "--detach",
+        "--expose",
+        "8080",
+        "--expose",
+        "9090/udp",
+        "--group-add",
+        "dialout",
+        "--group-add",
+        "20",
+        "--ipc",
+        "host",
+    ];
+    let o = rq(&dir, "/nonexistent/config", &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = docker_run_line(&o);
+    for arg in [
+        " --rm ",
+        " --cpus=1.5 ",
+        " --memory=2gb ",
+        " --detach ",
+        " --expose=8080 ",
+        " --expose=9090/udp ",
+        " --group-add dialout ",
+        " --group-add 20 ",
+        " --ipc=host ",
+    ] {
+        assert!(line.contains(arg), "{arg:?} in {line}");
+    }
+    let mut kept = args.to_vec();
+    kept.push("--nocleanup");
+    let o = rq(&dir, "/nonexistent/config", &kept);
+    assert!(!docker_run_line(&o).contains("--rm"), "{}", docker_run_line(&o));
+    // rocker's checks: a number of CPUs, a size.
+    let o = rq(&dir, "/nonexistent/config", &["run", "ubuntu:24.04", "--dry-run", "--cpus", "two"]);
+    assert!(
+        stderr(&o).contains("invalid value \"two\" for option `cpus` of extension `cpu_limits`"),
+        "{}",
+        stderr(&o)
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

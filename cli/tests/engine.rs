@@ -81,7 +81,12 @@ fn apt_extensions_build_and_run() {
     let engine = TestEngine::get("MODERN");
     let home = scratch("apt");
     let tag = format!("quarry-test/apt:{}", token());
-    let out = engine.quarry(&home, &["build", "debian:bookworm", "--curl", "--git", "--user", "--tag", &tag]);
+    // A user named on the command line: as root, `--user` alone keeps root, as rocker does.
+    let user = ["--user", "--user-name", "quarry", "--user-uid", "1000"];
+    let mut build = vec!["build", "debian:bookworm", "--curl", "--git"];
+    build.extend(user);
+    build.extend(["--tag", &tag]);
+    let out = engine.quarry(&home, &build);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{tag}\n"));
     let run = engine.quarry(
@@ -92,6 +97,10 @@ fn apt_extensions_build_and_run() {
             "--curl",
             "--git",
             "--user",
+            "--user-name",
+            "quarry",
+            "--user-uid",
+            "1000",
             "--tag",
             &tag,
             "--",
@@ -109,7 +118,23 @@ fn apt_extensions_build_and_run() {
     // The container's exit code is quarry's.
     let code = engine.quarry(
         &home,
-        &["run", "debian:bookworm", "--curl", "--git", "--user", "--tag", &tag, "--", "sh", "-c", "exit 7"],
+        &[
+            "run",
+            "debian:bookworm",
+            "--curl",
+            "--git",
+            "--user",
+            "--user-name",
+            "quarry",
+            "--user-uid",
+            "1000",
+            "--tag",
+            &tag,
+            "--",
+            "sh",
+            "-c",
+            "exit 7",
+        ],
     );
     assert_eq!(code.status.code(), Some(7), "{}", stderr(&code));
     let _ = engine.docker(&["rmi", &tag]);
@@ -128,6 +153,10 @@ fn another_cache_id_reuses_every_layer() {
         &["build", "debian:bookworm", "--git", "--user", "--progress", "plain", "--cache-id", "py310"],
     );
     assert!(first.status.success(), "{}", stderr(&first));
+    // The image itself goes, so the second build runs (an image already built for this render
+    // is not built again) and must find every step in the cache.
+    let removed = engine.docker(&["rmi", stdout(&first).trim()]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
     let second = engine.quarry(
         &home,
         &["build", "debian:bookworm", "--git", "--user", "--progress", "plain", "--cache-id", "py313"],

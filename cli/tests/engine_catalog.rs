@@ -85,7 +85,8 @@ fn commands_run_without_a_shell_and_in_interactive_bash() {
     let tag = format!("quarry-test/commands:{}", common::token());
     let mut args = vec!["build", "debian:bookworm"];
     args.extend(DEBIAN_BUILDABLE);
-    args.extend(["--user", "--tag", &tag]);
+    // A user named on the command line: as root, `--user` alone keeps root, as rocker does.
+    args.extend(["--user", "--user-name", "quarry", "--user-uid", "1000", "--tag", &tag]);
     let out = engine.quarry(&home, &args);
     assert!(out.status.success(), "{}", stderr(&out));
     let commands: [(&[&str], &str); 8] = [

@@ -23,11 +23,14 @@ fn project(name: &str, value: &str) -> (PathBuf, PathBuf) {
     (project, dir.join("home"))
 }
 
+/// The image copies a file holding `value` (a change of it is a change of the image) and the
+/// container gets `PROBE=value` (a change of the run-time settings).
 fn write_config(project: &Path, value: &str) {
+    std::fs::write(project.join("probe.txt"), format!("{value}\n")).unwrap();
     std::fs::write(
         project.join("quarry.toml"),
         format!(
-            "image = \"debian:bookworm\"\nextensions = [\"env\"]\n\n[options.env]\nvalue = [\"PROBE={value}\"]\n"
+            "image = \"debian:bookworm\"\nextensions = [\"env\"]\ncopy = [{{ path = \"probe.txt\", dest = \"/etc/probe.txt\" }}]\n\n[options.env]\nvalue = [\"PROBE={value}\"]\n"
         ),
     )
     .unwrap();
@@ -98,7 +101,7 @@ fn up_reuses_replaces_on_change_and_down_keeps_the_files() {
     write_config(&project, &second);
     let refused = quarry(&engine, &project, &home, &["up"]).output().unwrap();
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("the image changed since"), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("the image and the run-time settings"), "{}", stderr(&refused));
     assert_eq!(container_id(&engine, &name), id);
     // Not while a session is open, even with --replace.
     let mut session = quarry(&engine, &project, &home, &["enter", "sleep", "5"]).spawn().unwrap();
@@ -111,8 +114,8 @@ fn up_reuses_replaces_on_change_and_down_keeps_the_files() {
     wait_for_sessions(&engine, &name, 0);
     let replaced = ok(&engine, &project, &home, &["up", "--replace"]);
     assert_ne!(container_id(&engine, &name), id, "{}", stderr(&replaced));
-    let env = ok(&engine, &project, &home, &["enter", "printenv", "PROBE"]);
-    assert_eq!(stdout(&env).trim(), second);
+    let env = ok(&engine, &project, &home, &["enter", "sh", "-c", "printenv PROBE; cat /etc/probe.txt"]);
+    assert_eq!(stdout(&env), format!("{second}\n{second}\n"));
     ok(&engine, &project, &home, &["down"]);
     assert!(!engine.docker(&["container", "inspect", &name]).status.success());
     assert_eq!(std::fs::read_to_string(project.join("written-inside.txt")).unwrap(), "kept\n");
@@ -215,8 +218,11 @@ fn a_warm_run_skips_the_build_and_a_changed_base_does_not() {
         project.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::write(project.join("quarry.toml"), format!("image = \"{base}\"\nextensions = [\"env\"]\n"))
-        .unwrap();
+    std::fs::write(
+        project.join("quarry.toml"),
+        format!("image = \"{base}\"\nextensions = [\"env\"]\n\n[options.env]\nvalue = [\"A=1\"]\n"),
+    )
+    .unwrap();
     ok(&engine, &project, &home, &["build"]);
     let warm = ok(&engine, &project, &home, &["run", "--", "true"]);
     assert!(stderr(&warm).contains("nothing to build"), "{}", stderr(&warm));
@@ -248,7 +254,8 @@ fn the_devcontainer_cli_opens_the_project() {
     assert!(config.starts_with("// Written by quarry"), "{config}");
     let devcontainer = |args: &[&str]| {
         let mut c = engine.command(cli.to_str().unwrap());
-        c.args(args).arg("--workspace-folder").arg(&project).stdin(Stdio::null());
+        // The folder before the command: what follows `exec`'s command is the command's.
+        c.arg(args[0]).arg("--workspace-folder").arg(&project).args(&args[1..]).stdin(Stdio::null());
         let out = c.output().unwrap();
         let log = format!("devcontainer {}:\n{}\n{}", args.join(" "), stdout(&out), stderr(&out));
         assert!(out.status.success(), "{log}");

@@ -4,289 +4,14 @@
 //! Each pair's Dockerfiles carry a fresh token in every stage, so nothing comes from earlier runs.
 
 mod common;
+mod explain_pairs;
 
 use std::{collections::BTreeMap, path::Path};
 
 use common::{TestEngine, scratch, stderr, stdout, token};
+use explain_pairs::{BB, Pair, empty_arg_pairs, pairs};
 use quarry_docker::progress::{StepVertex, merge_attempts, parse_rawjson, steps};
 use serde_json::Value;
-
-struct Pair {
-    name: &'static str,
-    old: &'static str,
-    new: &'static str,
-    old_args: &'static [&'static str],
-    new_args: &'static [&'static str],
-    /// Extra `quarry explain` arguments.
-    explain: &'static [&'static str],
-    /// Files of the build context.
-    files: &'static [(&'static str, &'static str)],
-    /// (reused, total) the prediction must give, as a check on the pair itself.
-    expect: (usize, usize),
-    /// Reused counting linked copies whose merges run, where that differs from `expect.0`.
-    linked: Option<usize>,
-    /// Images made on the engine first: (tag, `tag:SOURCE` for `docker tag`, or a Dockerfile).
-    images: &'static [(&'static str, &'static str)],
-}
-
-const BB: &str = "quarry-test/busybox:latest";
-
-fn pairs() -> Vec<Pair> {
-    vec![
-        Pair {
-            name: "a-declared-arg",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nARG UNUSED=1\nCOPY f /f\nRUN cat /f\nRUN echo more\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nARG UNUSED=1\nCOPY f /f\nRUN cat /f\nRUN echo more\n",
-            old_args: &[],
-            new_args: &["UNUSED=2"],
-            explain: &["--build-arg", "UNUSED=2", "--old-build-arg", "UNUSED=1"],
-            files: &[("f", "file\n")],
-            expect: (2, 4),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "a-global-arg",
-            old: "ARG G=1\nFROM @BB@\nRUN echo @T@ > /t\nRUN echo two\n",
-            new: "ARG G=1\nFROM @BB@\nRUN echo @T@ > /t\nRUN echo two\n",
-            old_args: &[],
-            new_args: &["G=2"],
-            explain: &["--build-arg", "G=2", "--old-build-arg", "G=1"],
-            files: &[],
-            expect: (2, 2),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "a-arg-inherited",
-            old: "FROM @BB@ AS base\nRUN echo @T@ base > /t\nARG LATE=1\nFROM base\nRUN echo child\n",
-            new: "FROM @BB@ AS base\nRUN echo @T@ base > /t\nARG LATE=1\nFROM base\nRUN echo child\n",
-            old_args: &[],
-            new_args: &["LATE=2"],
-            explain: &["--build-arg", "LATE=2", "--old-build-arg", "LATE=1"],
-            files: &[],
-            expect: (1, 2),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "b-literal-mount-id",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nRUN --mount=type=cache,id=one-@T@,target=/c,sharing=locked ls /c\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nRUN --mount=type=cache,id=two-@T@,target=/c,sharing=private ls /c\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (2, 2),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "b-mount-without-id-gets-sharing",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nRUN --mount=type=cache,target=/c ls /c\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nRUN --mount=type=cache,target=/c,sharing=locked ls /c\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (1, 2),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "c-env-value-and-order",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nENV A=1\nENV B=2\nCOPY f /f\nRUN echo $A $B\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nENV B=2\nENV A=1\nCOPY f /f\nRUN echo $A $B\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[("f", "file\n")],
-            expect: (2, 3),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "c-metadata-only",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nRUN echo work\n",
-            new: "FROM @BB@\nLABEL x=y\nEXPOSE 80\nRUN echo @T@ > /t\nRUN echo work\nENV LATE=1\nCMD [\"sh\"]\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (2, 2),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "d-copied-stage-writes-other-bytes",
-            old: "FROM @BB@ AS s\nARG V=1\nRUN echo @T@ $V > /out\nFROM @BB@\nRUN echo @T@ final > /t\nCOPY --from=s /out /out\nRUN cat /out\n",
-            new: "FROM @BB@ AS s\nARG V=1\nRUN echo @T@ $V > /out\nFROM @BB@\nRUN echo @T@ final > /t\nCOPY --from=s /out /out\nRUN cat /out\n",
-            old_args: &[],
-            new_args: &["V=2"],
-            explain: &["--build-arg", "V=2", "--old-build-arg", "V=1"],
-            files: &[],
-            expect: (1, 4),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "d-reproducible-stage",
-            old: "FROM @BB@ AS s\nARG UNUSED=1\nRUN echo @T@ > /out\nFROM @BB@\nRUN echo @T@ final > /t\nCOPY --from=s /out /out\nRUN cat /out\n",
-            new: "FROM @BB@ AS s\nARG UNUSED=1\nRUN echo @T@ > /out\nFROM @BB@\nRUN echo @T@ final > /t\nCOPY --from=s /out /out\nRUN cat /out\n",
-            old_args: &[],
-            new_args: &["UNUSED=2"],
-            explain: &["--build-arg", "UNUSED=2", "--old-build-arg", "UNUSED=1", "--same-output", "s"],
-            files: &[],
-            expect: (3, 4),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "e-linked-copy-after-a-change",
-            old: "FROM @BB@ AS s\nRUN echo @T@ > /out\nFROM @BB@\nRUN echo @T@ one > /t\nCOPY --link --from=s /out /out\nRUN cat /out\n",
-            new: "FROM @BB@ AS s\nRUN echo @T@ > /out\nFROM @BB@\nRUN echo @T@ two > /t\nCOPY --link --from=s /out /out\nRUN cat /out\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (1, 4),
-            linked: Some(2),
-            images: &[],
-        },
-        Pair {
-            name: "e-builder-on-another-base",
-            old: "FROM @BB@ AS s\nRUN echo @T@ > /out\nFROM @BB@\nRUN echo @T@ final > /t\nCOPY --link --from=s /out /out\n",
-            new: "FROM debian:bookworm AS s\nRUN echo @T@ > /out\nFROM @BB@\nRUN echo @T@ final > /t\nCOPY --link --from=s /out /out\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &["--same-output", "s"],
-            files: &[],
-            expect: (2, 3),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "f-unused-stage",
-            old: "FROM @BB@ AS unused\nRUN echo @T@ old\nFROM @BB@ AS t\nRUN echo @T@ t > /t\nFROM @BB@ AS later\nRUN echo @T@ x\n",
-            new: "FROM @BB@ AS unused\nRUN echo @T@ new\nFROM @BB@ AS t\nRUN echo @T@ t > /t\nFROM @BB@ AS later\nRUN echo @T@ y\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &["--target", "t"],
-            files: &[],
-            expect: (1, 1),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "h-swapped-runs",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nRUN echo a\nRUN echo b\nRUN echo c\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nRUN echo b\nRUN echo a\nRUN echo c\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (1, 4),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "heredoc-body",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nRUN <<EOF\necho one\nEOF\nCOPY <<EOF /etc/greeting\nhello\nEOF\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nRUN <<EOF\necho two\nEOF\nCOPY <<EOF /etc/greeting\nhello\nEOF\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (1, 3),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "context-file-changed",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nCOPY a /a\nCOPY b /b\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nCOPY a /a\nCOPY b /b\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &["--changed", "b"],
-            files: &[("a", "same\n"), ("b", "@T@\n")],
-            expect: (2, 3),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "workdir-and-external-image",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nWORKDIR /w\nCOPY --from=@BB@ /bin/busybox /bb\nRUN ls\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nWORKDIR /v\nCOPY --from=@BB@ /bin/busybox /bb\nRUN ls\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (1, 3),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "shell-and-exec-form",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nRUN echo x > /x\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nRUN [\"/bin/sh\", \"-c\", \"echo x > /x\"]\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (2, 2),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "g-identical-stages-one-vertex",
-            old: "FROM @BB@ AS x\nRUN echo @T@ > /a\nFROM @BB@ AS y\nCOPY --from=x /a /a\n",
-            new: "FROM @BB@ AS x\nRUN echo @T@ > /a\nFROM @BB@ AS z\nRUN echo @T@ > /a\nFROM @BB@ AS y\nCOPY --from=z /a /a\nCOPY --from=x /a /b\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (2, 3),
-            linked: None,
-            images: &[],
-        },
-        Pair {
-            name: "from-two-tags-of-one-image",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nRUN echo two\n",
-            new: "FROM quarry-test/bb-alias:@T@\nRUN echo @T@ > /t\nRUN echo two\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (2, 2),
-            linked: None,
-            images: &[("quarry-test/bb-alias:@T@", "tag:@BB@")],
-        },
-        Pair {
-            name: "copy-from-an-image-same-bytes",
-            old: "FROM @BB@\nRUN echo @T@ > /t\nCOPY --from=@BB@ /bin/busybox /bb\nRUN ls /bb\n",
-            new: "FROM @BB@\nRUN echo @T@ > /t\nCOPY --from=quarry-test/bb-extra:@T@ /bin/busybox /bb\nRUN ls /bb\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &["--same-output", "quarry-test/bb-extra:@T@"],
-            files: &[],
-            expect: (3, 3),
-            linked: None,
-            images: &[("quarry-test/bb-extra:@T@", "FROM @BB@\nRUN echo @T@ > /extra\n")],
-        },
-        Pair {
-            name: "linked-copies-merged-after-a-change",
-            old: "FROM @BB@ AS s\nRUN echo @T@ > /out\nFROM @BB@\nRUN echo @T@ one > /t\nCOPY --link --from=s /out /out\nCOPY --link --from=s /out /out2\n",
-            new: "FROM @BB@ AS s\nRUN echo @T@ > /out\nFROM @BB@\nRUN echo @T@ two > /t\nCOPY --link --from=s /out /out\nCOPY --link --from=s /out /out2\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
-            expect: (1, 4),
-            linked: Some(3),
-            images: &[],
-        },
-    ]
-}
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
@@ -467,8 +192,9 @@ fn check_pairs(engine: &TestEngine, kind_args: &[&str], pairs: &[Pair]) {
 #[ignore = "needs the Docker engines `cargo xtask test` starts"]
 fn predictions_match_the_containerd_engine() {
     let engine = TestEngine::get("MODERN");
-    let pairs = pairs();
+    let mut pairs = pairs();
     assert!(pairs.len() >= 12);
+    pairs.extend(empty_arg_pairs());
     check_pairs(&engine, &["--engine", "containerd"], &pairs);
 }
 
@@ -515,6 +241,8 @@ fn predictions_match_the_legacy_engine() {
             images: &[],
         },
     ];
+    let mut pairs = pairs;
+    pairs.extend(empty_arg_pairs());
     check_pairs(&engine, &["--engine", "legacy"], &pairs);
 }
 
@@ -553,11 +281,16 @@ fn predictions_match_the_engine_for_quarry_configurations() {
         for (file, text) in [("old.toml", &old), ("new.toml", &new)] {
             write(&dir, file, text);
             write(&dir, "quarry.toml", text);
+            // A tag of this run: an image of the same render from an earlier run would be taken
+            // as built, and the pruned cache left empty.
+            let tag = format!("quarry-test/explain-{name}-{}:{t}", &file[..3]);
             let mut cmd = engine.command(env!("CARGO_BIN_EXE_quarry"));
             cmd.current_dir(&dir).env("XDG_CACHE_HOME", dir.join("cache")).args([
                 "build",
                 "--progress",
                 "rawjson",
+                "--tag",
+                &tag,
             ]);
             if let Some(h) = &engine.add_host {
                 cmd.args(["--add-host", h]);

@@ -219,3 +219,44 @@ fn reordering_the_list_changes_nothing() {
     assert_eq!(old.dockerfile, new.dockerfile);
     assert_eq!(old.files, new.files);
 }
+
+/// `ros_workspace`'s cache key is the workspace's package.xml files: a source file never reaches
+/// the build, so editing one changes nothing; editing a package.xml re-runs the rosdep step
+/// alone (it is last in the chain), through its bind mount of the collected files.
+#[test]
+fn a_ros_workspace_reruns_only_rosdep_and_only_for_a_package_xml() {
+    let with = |xml: &str| {
+        let mut req = request(&["ros", "ros_workspace"], &[], None);
+        req.extensions[1].options.insert("path".into(), "/ws".into());
+        req.project_files.insert(
+            "ros_workspace".into(),
+            vec![
+                quarry_core::ProjectFile {
+                    path: "src/a/package.xml".into(),
+                    contents: xml.as_bytes().to_vec(),
+                },
+                quarry_core::ProjectFile {
+                    path: "src/b/package.xml".into(),
+                    contents: b"<package/>".to_vec(),
+                },
+            ],
+        );
+        req
+    };
+    let old = render(&with("<package><depend>eigen</depend></package>"));
+    assert!(old.files.iter().any(|f| f.path == "quarry/ros_workspace/project/src/a/package.xml"));
+    assert!(old.dockerfile.contains(
+        "RUN --mount=type=bind,source=quarry/ros_workspace/project,target=/tmp/quarry-ros-workspace \\\n    --mount=type=ssh"
+    ));
+    // A source file is not part of the request at all: the same render, nothing runs.
+    let same = render(&with("<package><depend>eigen</depend></package>"));
+    assert_eq!(same.dockerfile, old.dockerfile);
+    assert!(explain(&old, &same).steps.iter().all(|s| !ran(s)));
+    // A package.xml changes: the rosdep step, and nothing else.
+    let new = render(&with("<package><depend>eigen</depend><depend>fmt</depend></package>"));
+    let e = explain(&old, &new);
+    let rerun: Vec<&StepReport> = e.steps.iter().filter(|s| ran(s)).collect();
+    assert_eq!(rerun.len(), 1, "{rerun:#?}");
+    assert_eq!(rerun[0].extension.as_deref(), Some("ros_workspace"), "{rerun:#?}");
+    assert!(rerun[0].text.contains("source=quarry/ros_workspace/project"), "{:?}", rerun[0].text);
+}

@@ -100,7 +100,10 @@ pub fn parse(input: &Input<'_>, origin: &str) -> Result<Extension, Vec<Diagnosti
     let list_names: Vec<&str> = options.iter().filter(|o| o.multiple).map(|o| o.name).collect();
     let apt_packages = w.packages(root, "", "apt_packages", &name, &options);
 
-    let apt_repositories = w.repositories(root);
+    let apt_repositories = w.repositories(root, &name, &options, &option_names);
+    let supported_images_by = w.images_by(root, &options);
+    let aliases = w.aliases(root, &name, &options);
+    let project_files = w.project_files(root, &options);
     let builder = w.builder(root, &name, &options, &option_names);
     let setup = w.template_key(root, "", "setup", Slot::Setup, &name, &options, &option_names);
     let setup_after_copies = w.boolean(root, "", "setup_after_copies", false);
@@ -197,6 +200,9 @@ pub fn parse(input: &Input<'_>, origin: &str) -> Result<Extension, Vec<Diagnosti
         final_user: final_user.as_deref().map(text),
         workdir: workdir.as_deref().map(text),
         home: home.as_deref().map(text),
+        supported_images_by: slice(supported_images_by),
+        aliases: slice(aliases),
+        project_files,
         options: slice(options),
         files: slice(files),
         run,

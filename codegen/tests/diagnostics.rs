@@ -50,6 +50,7 @@ fn render(diagnostics: &[Diagnostic]) -> String {
 fn fixtures_are_all_there() {
     let cases = fixtures();
     for expected in [
+        "apt_repository_rules",
         "artifact_outside_out_dir",
         "bad_apt_package",
         "bad_name",
@@ -61,6 +62,7 @@ fn fixtures_are_all_there() {
         "missing_template_file",
         "one_line_text",
         "option_default_fails_rule",
+        "option_images_and_aliases",
         "priority_out_of_range",
         "self_dependency",
         "setup_as_user_makes_the_user",

@@ -145,6 +145,40 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An alias sets an option the selection gives another value.
+    #[error("`{alias}` is `{extension}` with {option} `{preset}`, but {option} `{given}` is given too")]
+    AliasConflict {
+        /// The alias.
+        alias: String,
+        /// Its extension.
+        extension: String,
+        /// The option.
+        option: String,
+        /// The alias's value.
+        preset: String,
+        /// The other value.
+        given: String,
+    },
+    /// An option's value does not work on the final image, which is known to be another release.
+    #[error("{what} needs the final image {needs}, but it is `{image}`")]
+    UnsupportedImage {
+        /// The extension and the option's value, in words (`` `ros` with distro `jazzy` ``).
+        what: String,
+        /// The images the value works on, in words (`ubuntu:22.04` or `ubuntu:jammy`).
+        needs: String,
+        /// The final image.
+        image: String,
+        /// The fix: the values that work on the image, or the image to use.
+        hint: String,
+    },
+    /// A collected project file's path cannot be written into the build context.
+    #[error("extension `{extension}` collected the project file {path:?}, whose path cannot be shipped")]
+    InvalidProjectFile {
+        /// The extension.
+        extension: String,
+        /// The path.
+        path: String,
+    },
     /// A download's version has no pinned sha256: the user's choice of version, not a fault of
     /// the extension.
     #[error("template `{template}` of extension `{extension}` failed: {message}")]
@@ -198,7 +232,13 @@ impl Error {
             Self::TwoFinalUsers { .. } => "select only one of them".to_owned(),
             Self::BuilderFromMissing { .. } | Self::Template { .. } => EXTENSION_FAULT.to_owned(),
             Self::NoOwnBuilderBase { .. } => "remove `builder_base_image` from its overrides".to_owned(),
-            Self::UnpinnedDownload { hint, .. } => hint.clone(),
+            Self::UnpinnedDownload { hint, .. } | Self::UnsupportedImage { hint, .. } => hint.clone(),
+            Self::InvalidProjectFile { .. } => {
+                "rename it to letters, digits, `.`, `_`, `-`, `+`, `@` and `/`, or leave it out".to_owned()
+            }
+            Self::AliasConflict { extension, .. } => {
+                format!("give one of them: the alias, or `{extension}` with the option you want")
+            }
         })
     }
 }

@@ -144,6 +144,19 @@ model! {
         pub home: Option<&'static str>,
         /// Final images this extension supports (`ubuntu:24.04`, `ubuntu:noble`); empty means any.
         pub supported_images: &'static [&'static str],
+        /// Final images per value of an option (`distro` `humble`: `ubuntu:22.04`): a value on an
+        /// official image of another release (or one the table lists for another value) is an
+        /// error, and an option the user leaves unset whose default does not suit the image takes
+        /// the newest value that does.
+        pub supported_images_by: &'static [ImagesOfValue],
+        /// Other names of the extension, each with option values it sets: `ros_jazzy` is `ros` with
+        /// `distro` `jazzy`. Selecting an alias selects the extension with those values.
+        pub aliases: &'static [Alias],
+        /// Files of the project the build needs, collected by the CLI from a host folder (an
+        /// option's value) and shipped in the build context at `quarry/<name>/project/`: only these
+        /// (a ROS workspace's `package.xml` files), so a step that mounts them runs again only when
+        /// they change.
+        pub project_files: Option<ProjectFiles>,
         /// Options with defaults and validation rules.
         pub options: &'static [OptionSpec],
         /// Files shipped in the build context under `quarry/<name>/`.
@@ -175,10 +188,77 @@ impl Extension {
         workdir: None,
         home: None,
         supported_images: &[],
+        supported_images_by: &[],
+        aliases: &[],
+        project_files: None,
         options: &[],
         files: &[],
         run: RunSpec::EMPTY,
     };
+}
+
+model! {
+    /// The final images one value of an option works on (`supported_images_by`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct ImagesOfValue {
+        /// The option.
+        pub option: &'static str,
+        /// One of its values.
+        pub value: &'static str,
+        /// The images it works on (`ubuntu:22.04`, `ubuntu:jammy`).
+        pub images: &'static [&'static str],
+    }
+}
+
+model! {
+    /// Another name of an extension, with the option values it stands for.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Alias {
+        /// snake_case name, unique among extensions and aliases; its flag is `--` + name with `-`.
+        pub name: &'static str,
+        /// The options it sets.
+        pub options: &'static [OptionValue],
+    }
+}
+
+model! {
+    /// An option and a value of it.
+    #[derive(Debug, Clone, Copy)]
+    pub struct OptionValue {
+        /// The option.
+        pub option: &'static str,
+        /// The value.
+        pub value: &'static str,
+    }
+}
+
+model! {
+    /// What the CLI collects from the project for an extension (`[project_files]`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct ProjectFiles {
+        /// The option whose value is the host folder to collect below (an `abs_path` option).
+        pub folder_option: &'static str,
+        /// The file names collected, at any depth (`package.xml`).
+        pub names: &'static [&'static str],
+        /// A folder holding a file of one of these names is skipped with all below it
+        /// (`COLCON_IGNORE`); hidden folders always are.
+        pub skip_folders_with: &'static [&'static str],
+    }
+}
+
+/// Where an extension's project files land in the build context, below `quarry/<name>/`.
+pub const PROJECT_FILES_DIR: &str = "project";
+
+model! {
+    /// One architecture's `deb` line of an apt repository whose path names the architecture in its
+    /// own way (NVIDIA's `x86_64` and `sbsa`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct ArchSource {
+        /// The architecture, as `dpkg --print-architecture` names it.
+        pub arch: Arch,
+        /// The `deb` line, as [`AptRepository::source`].
+        pub line: &'static str,
+    }
 }
 
 model! {
@@ -444,11 +524,19 @@ model! {
     pub struct AptRepository {
         /// snake_case name, used for the keyring and list file names.
         pub name: &'static str,
-        /// `https://` URL of the signing key (ASCII-armored or binary).
+        /// URL of the signing key (ASCII-armored or binary): `https://`, or `http://` when
+        /// `key_fingerprints` pins it; may use `{{ options.<name> }}` (a mirror's key).
         pub key_url: &'static str,
-        /// The `deb` line, a template over `keyring`, `arch` and `codename`
-        /// ([`crate::template::APT_SOURCE_VARIABLES`]), filled in by the apt layer.
+        /// The `deb` line, a template over `keyring`, `arch`, `codename` and `os_release`
+        /// ([`crate::template::APT_SOURCE_VARIABLES`], filled in by the apt layer) and the
+        /// extension's `options` (a mirror). Empty when `arch_sources` has the lines.
         pub source: &'static str,
+        /// One `deb` line per architecture, instead of `source`.
+        pub arch_sources: &'static [ArchSource],
+        /// The fingerprints of the keys whose signatures apt accepts for the repository (written
+        /// into `signed-by`, so apt itself refuses any other key the downloaded file holds); each may
+        /// use `{{ options.<name> }}`. Empty: the downloaded key is trusted as it arrives.
+        pub key_fingerprints: &'static [&'static str],
     }
 }
 
@@ -491,6 +579,8 @@ model! {
         /// host's `$DISPLAY` (its host part wildcarded, so it matches inside the container), mounts it
         /// read-only at [`XAUTHORITY_PATH`] and sets `XAUTHORITY` to it.
         pub xauthority: bool,
+        /// Keep the container after it stops: `quarry run` leaves out `--rm` (rocker's `--nocleanup`).
+        pub keep_container: bool,
     }
 }
 
@@ -507,6 +597,7 @@ impl RunSpec {
         args: &[],
         group_add: &[],
         xauthority: false,
+        keep_container: false,
     };
 
     /// Whether the extension asks for nothing at run time.
@@ -518,6 +609,7 @@ impl RunSpec {
             && self.args.is_empty()
             && self.group_add.is_empty()
             && !self.xauthority
+            && !self.keep_container
     }
 }
 
@@ -791,8 +883,76 @@ impl Extension {
             if !Check::SnakeCase.accepts(r.name) {
                 panic!("apt repository `name` must be snake_case");
             }
-            if !Check::HttpsUrl.accepts(r.key_url) {
-                panic!("apt repository `key_url` must be an https:// URL");
+            let pinned = !r.key_fingerprints.is_empty();
+            let https = Check::HttpsUrl.accepts(r.key_url);
+            if !(https || rules::is_templated(r.key_url) || (pinned && rules::is_http_url(r.key_url))) {
+                panic!(
+                    "apt repository `key_url` must be an https:// URL (or http:// with `key_fingerprints`)"
+                );
+            }
+            let mut j = 0;
+            while j < r.key_fingerprints.len() {
+                let f = r.key_fingerprints[j];
+                if !rules::is_key_fingerprint(f) && !rules::is_templated(f) {
+                    panic!("apt repository `key_fingerprints` must be 40 or 64 hex digits");
+                }
+                j += 1;
+            }
+            if r.source.is_empty() == r.arch_sources.is_empty() {
+                panic!("apt repository needs `source` or one line per architecture, not both");
+            }
+            i += 1;
+        }
+        let mut i = 0;
+        while i < self.aliases.len() {
+            let a = &self.aliases[i];
+            if !Check::SnakeCase.accepts(a.name) || rules::str_eq(a.name, self.name) {
+                panic!("alias names must be snake_case and differ from the extension's name");
+            }
+            let mut j = 0;
+            while j < a.options.len() {
+                check_option_value(self.options, a.options[j].option, a.options[j].value);
+                j += 1;
+            }
+            i += 1;
+        }
+        if let Some(p) = &self.project_files {
+            let mut found = false;
+            let mut i = 0;
+            while i < self.options.len() {
+                if rules::str_eq(self.options[i].name, p.folder_option) {
+                    found = matches!(self.options[i].rule, Rule::AbsPath) && !self.options[i].multiple;
+                }
+                i += 1;
+            }
+            if !found {
+                panic!("`project_files.folder_option` must name a single `abs_path` option of the extension");
+            }
+            let mut i = 0;
+            while i < p.names.len() {
+                if !rules::is_file_name(p.names[i]) {
+                    panic!("`project_files.names` must be file names");
+                }
+                i += 1;
+            }
+            let mut i = 0;
+            while i < p.skip_folders_with.len() {
+                if !rules::is_file_name(p.skip_folders_with[i]) {
+                    panic!("`project_files.skip_folders_with` must be file names");
+                }
+                i += 1;
+            }
+        }
+        let mut i = 0;
+        while i < self.supported_images_by.len() {
+            let e = &self.supported_images_by[i];
+            check_option_value(self.options, e.option, e.value);
+            let mut j = 0;
+            while j < e.images.len() {
+                if !Check::Image.accepts(e.images[j]) {
+                    panic!("`supported_images_by` images must be image references");
+                }
+                j += 1;
             }
             i += 1;
         }
@@ -819,6 +979,24 @@ const fn check_packages(packages: &[&str]) {
         }
         i += 1;
     }
+}
+
+/// `value` is a value of the single-value option `option`.
+const fn check_option_value(options: &[OptionSpec], option: &str, value: &str) {
+    let mut i = 0;
+    while i < options.len() {
+        if rules::str_eq(options[i].name, option) {
+            if options[i].multiple {
+                panic!("an alias or `supported_images_by` names a list option");
+            }
+            if !options[i].rule.accepts(value) {
+                panic!("an alias or `supported_images_by` gives a value the option's rule refuses");
+            }
+            return;
+        }
+        i += 1;
+    }
+    panic!("an alias or `supported_images_by` names an option the extension does not have");
 }
 
 const fn has_option(options: &[OptionSpec], name: &str) -> bool {

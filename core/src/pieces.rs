@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use quarry_buildkit::image::Reference;
 
 use crate::error::Error;
-use crate::fill::{render_template, template_error};
+use crate::fill::{render_template, render_value_keeping, template_error};
 use crate::hint::Hinted;
 use crate::model::{AptRepository, Artifact, BuilderFrom, CONTEXT_DIR, Extension, Template};
 use crate::registry::Registry;
@@ -16,8 +16,8 @@ use crate::request::Request;
 use crate::resolve::{Resolved, ResolvedExtension, resolve};
 use crate::rules;
 use crate::shell;
-use crate::stage::apt_source_line;
-use crate::template::Slot;
+use crate::stage::AptSource;
+use crate::template::{self, Slot};
 
 /// Name of the final stage.
 pub const FINAL_STAGE: &str = "quarry_final";
@@ -85,8 +85,8 @@ pub struct ExtensionPieces {
     pub builder: Option<BuilderPieces>,
     /// Packages for the final image, templates filled in (unsorted, as declared).
     pub apt_packages: Vec<String>,
-    /// Third-party repositories its final-image packages come from.
-    pub apt_repositories: &'static [AptRepository],
+    /// Third-party repositories its final-image packages come from, options filled in.
+    pub apt_repositories: Vec<AptSource>,
     /// Final-stage RUN steps (a rendered snippet).
     pub setup: Option<String>,
     /// Whether `setup` must follow the copies (the declared exception).
@@ -191,6 +191,16 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     warnings.extend(
         resolved.extensions.iter().filter_map(|r| unsupported_image_warning(r.extension, &request.image)),
     );
+    // An option whose values suit different images: a value the image is known not to suit is
+    // an error before anything is built.
+    for r in &resolved.extensions {
+        let mut options: Vec<&str> = r.extension.supported_images_by.iter().map(|e| e.option).collect();
+        options.dedup();
+        for option in options {
+            let value = r.options[option].as_str();
+            warnings.extend(crate::images::check(r.extension, option, value, &request.image)?);
+        }
+    }
     warnings.extend(
         builders
             .iter()
@@ -202,12 +212,6 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
     for r in &resolved.extensions {
         let ext = r.extension;
         let apt_packages = render_packages(r, ext.apt_packages)?;
-        for repo in ext.apt_repositories {
-            if let Err(e) = apt_source_line(repo, "") {
-                let template = Template { file: "apt_repositories.source", source: repo.source };
-                return Err(template_error(ext, &template, e.to_string()));
-            }
-        }
         let setup = ext.setup.as_ref().map(|t| render_template(r, t, Slot::Setup)).transpose()?;
         let env = ext
             .env
@@ -238,6 +242,32 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
                 });
             }
         }
+        // The project's files the CLI collected: the folder always exists (a fixed note in it),
+        // so a step may mount it whether or not the project has any.
+        if let Some(spec) = &ext.project_files {
+            let dir = format!("{CONTEXT_DIR}/{}/{}", ext.name, crate::model::PROJECT_FILES_DIR);
+            files.push(BuildFile {
+                path: format!("{dir}/.quarry-project-files"),
+                contents: Cow::Owned(
+                    format!("the project's files named {} (written by quarry)\n", spec.names.join(", "))
+                        .into_bytes(),
+                ),
+                executable: false,
+            });
+            for f in request.project_files.get(ext.name).map(Vec::as_slice).unwrap_or_default() {
+                if !rules::is_rel_path(&f.path) || f.path.ends_with(".quarry-project-files") {
+                    return Err(Error::InvalidProjectFile {
+                        extension: ext.name.to_owned(),
+                        path: f.path.clone(),
+                    });
+                }
+                files.push(BuildFile {
+                    path: format!("{dir}/{}", f.path),
+                    contents: Cow::Owned(f.contents.clone()),
+                    executable: false,
+                });
+            }
+        }
         let mut copied_files = Vec::new();
         for f in ext.files {
             let path = format!("{CONTEXT_DIR}/{}/{}", ext.name, f.path);
@@ -250,7 +280,11 @@ pub fn pieces(registry: &Registry, request: &Request) -> Result<Pieces, Error> {
             name: ext.name,
             builder: builders.remove(ext.name),
             apt_packages,
-            apt_repositories: ext.apt_repositories,
+            apt_repositories: ext
+                .apt_repositories
+                .iter()
+                .map(|repo| render_repository(r, repo))
+                .collect::<Result<_, _>>()?,
             setup,
             setup_after_copies: ext.setup_after_copies,
             setup_as_user: ext.setup_as_user,
@@ -333,6 +367,57 @@ fn render_packages(r: &ResolvedExtension, packages: &'static [&'static str]) -> 
             }
         })
         .collect()
+}
+
+/// A repository with its options filled in, each part checked again as it will be written; a
+/// line keeps its own variables for the apt layer ([`crate::stage::apt_source_line`]).
+fn render_repository(r: &ResolvedExtension, repo: &AptRepository) -> Result<AptSource, Error> {
+    let ext = r.extension;
+    let fill = |file: &'static str, source: &'static str, kept: &[&str]| -> Result<String, Error> {
+        Ok(render_value_keeping(r, &Template { file, source }, kept)?.trim().to_owned())
+    };
+    let fail = |what: &str, value: &str, expected: &str| {
+        template_error(
+            ext,
+            &Template { file: "apt_repositories", source: "" },
+            format!("repository `{}`: {what} rendered to {value:?}, which is not {expected}", repo.name),
+        )
+    };
+    let mut fingerprints = Vec::new();
+    for f in repo.key_fingerprints {
+        let value = fill("apt_repositories.key_fingerprints", f, &[])?;
+        if !rules::is_key_fingerprint(&value) {
+            return Err(fail("a key fingerprint", &value, "40 or 64 hex digits"));
+        }
+        fingerprints.push(value.to_ascii_uppercase());
+    }
+    let key_url = fill("apt_repositories.key_url", repo.key_url, &[])?;
+    let pinned = !fingerprints.is_empty();
+    if !(rules::is_https_url(&key_url) || (pinned && rules::is_http_url(&key_url))) {
+        return Err(fail(
+            "`key_url`",
+            &key_url,
+            "an https:// URL (http:// only for a key pinned by fingerprint)",
+        ));
+    }
+    let mut lines = Vec::new();
+    let kept = template::APT_SOURCE_VARIABLES;
+    if repo.arch_sources.is_empty() {
+        lines.push((None, fill("apt_repositories.source", repo.source, kept)?));
+    }
+    for a in repo.arch_sources {
+        lines.push((Some(a.arch), fill("apt_repositories.source", a.line, kept)?));
+    }
+    for (_, line) in &lines {
+        if !template::is_apt_source(line) {
+            return Err(fail(
+                "a `deb` line",
+                line,
+                "a `deb` line with `signed-by={{ keyring }}` and no shell characters",
+            ));
+        }
+    }
+    Ok(AptSource { name: repo.name.to_owned(), key_url, lines, fingerprints })
 }
 
 fn unsupported_image_warning(ext: &Extension, image: &str) -> Option<Hinted> {

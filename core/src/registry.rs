@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use crate::model::Extension;
+use crate::model::{Alias, Extension};
 
 /// What [`crate::register!`] submits to `inventory`.
 #[derive(Debug)]
@@ -45,10 +45,11 @@ macro_rules! register {
     };
 }
 
-/// All registered extensions, sorted by name.
+/// All registered extensions, sorted by name, and their aliases.
 #[derive(Debug)]
 pub struct Registry {
     extensions: BTreeMap<&'static str, &'static Extension>,
+    aliases: BTreeMap<&'static str, (&'static Extension, &'static Alias)>,
 }
 
 /// Two crates registered the same extension name.
@@ -75,22 +76,48 @@ impl Registry {
         list: impl IntoIterator<Item = &'static Extension>,
     ) -> Result<Registry, DuplicateExtension> {
         let mut extensions: BTreeMap<&'static str, &'static Extension> = BTreeMap::new();
+        let duplicate = |name, a: &Extension, b: &Extension| {
+            let (first, second) = if a.crate_name <= b.crate_name {
+                (a.crate_name, b.crate_name)
+            } else {
+                (b.crate_name, a.crate_name)
+            };
+            DuplicateExtension { name, first, second }
+        };
         for ext in list {
             if let Some(prev) = extensions.insert(ext.name, ext) {
-                let (first, second) = if prev.crate_name <= ext.crate_name {
-                    (prev.crate_name, ext.crate_name)
-                } else {
-                    (ext.crate_name, prev.crate_name)
-                };
-                return Err(DuplicateExtension { name: ext.name, first, second });
+                return Err(duplicate(ext.name, prev, ext));
             }
         }
-        Ok(Registry { extensions })
+        // Aliases share the names' space: an alias is selected, flagged and shown as a name.
+        let mut aliases: BTreeMap<&'static str, (&'static Extension, &'static Alias)> = BTreeMap::new();
+        for &ext in extensions.values() {
+            for alias in ext.aliases {
+                if let Some(other) = extensions.get(alias.name) {
+                    return Err(duplicate(alias.name, other, ext));
+                }
+                if let Some((prev, _)) = aliases.insert(alias.name, (ext, alias)) {
+                    return Err(duplicate(alias.name, prev, ext));
+                }
+            }
+        }
+        Ok(Registry { extensions, aliases })
     }
 
-    /// Looks an extension up by name.
+    /// Looks an extension up by name, or by an alias of it (whose option values
+    /// [`Registry::alias`] gives).
     pub fn get(&self, name: &str) -> Option<&'static Extension> {
-        self.extensions.get(name).copied()
+        self.extensions.get(name).copied().or_else(|| self.aliases.get(name).map(|(ext, _)| *ext))
+    }
+
+    /// The alias `name` and the extension it names, when `name` is an alias.
+    pub fn alias(&self, name: &str) -> Option<(&'static Extension, &'static Alias)> {
+        self.aliases.get(name).copied()
+    }
+
+    /// Every alias, sorted by name, with its extension.
+    pub fn aliases(&self) -> impl Iterator<Item = (&'static Extension, &'static Alias)> + '_ {
+        self.aliases.values().copied()
     }
 
     /// Every extension, sorted by name.
@@ -113,9 +140,10 @@ impl Registry {
         self.extensions.is_empty()
     }
 
-    /// The registered name closest to `name`, if one is close enough to be a likely typo.
+    /// The registered name or alias closest to `name`, if one is close enough to be a likely
+    /// typo.
     pub fn suggest(&self, name: &str) -> Option<&'static str> {
-        crate::suggest::closest(name, self.names())
+        crate::suggest::closest(name, self.names().chain(self.aliases.keys().copied()))
     }
 }
 

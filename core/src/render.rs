@@ -131,7 +131,7 @@ fn layout(pieces: &Pieces, request: &Request) -> (String, usize) {
     for e in &pieces.extensions {
         if !e.apt_packages.is_empty() || !e.apt_repositories.is_empty() {
             stage.comment(&format!("{}: apt packages", e.name));
-            stage.step(&apt_install_step(&pieces.image, &e.apt_packages, e.apt_repositories, e.name));
+            stage.step(&apt_install_step(&pieces.image, &e.apt_packages, &e.apt_repositories, e.name));
         }
         if let Some(setup) = e.setup.as_ref().filter(|_| !e.setup_after_copies) {
             setup_step(&mut stage, e, setup, image_user, "setup");

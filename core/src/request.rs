@@ -87,6 +87,18 @@ pub struct Request {
     /// What the final image itself sets, when known (read from the engine): quarry's entrypoint
     /// composes with it instead of replacing it.
     pub image_config: Option<ImageConfig>,
+    /// The project's files of each extension that declares `project_files`, by extension name,
+    /// as the CLI read them (rendering reads nothing from the host).
+    pub project_files: BTreeMap<String, Vec<ProjectFile>>,
+}
+
+/// One file of the project, shipped in the build context.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectFile {
+    /// Its path below the collected folder, `/`-separated, relative, without `..`.
+    pub path: String,
+    /// Its contents.
+    pub contents: Vec<u8>,
 }
 
 /// The final image's own `ENTRYPOINT`, `CMD` and `USER`.

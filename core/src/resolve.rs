@@ -56,15 +56,22 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
         None => DEFAULT_BUILDER_BASE_IMAGE.to_owned(),
     };
 
+    let crate::alias::Canonical { option_defaults, pinned, overrides, locked_order } =
+        crate::alias::canonical(registry, request);
+
     // The user's selections, merged by name; list options' values are concatenated.
     let mut selected: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
     let mut lists: BTreeMap<&'static str, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    // Which alias set an option, so that another value is named as against the alias.
+    let mut preset_by = crate::alias::PresetBy::default();
     for selection in &request.extensions {
         let ext = registry.get(&selection.name).ok_or_else(|| Error::UnknownExtension {
             name: selection.name.clone(),
             suggestion: registry.suggest(&selection.name).map(str::to_owned),
         })?;
         let options = selected.entry(ext.name).or_default();
+        // `ros_jazzy` is `ros` with distro `jazzy`: its values join the selection's own.
+        preset_by.apply(registry, selection, ext, options)?;
         let ext_lists = lists.entry(ext.name).or_default();
         let given_lists = selection.lists.iter().flat_map(|(o, values)| values.iter().map(move |v| (o, v)));
         let singles_of_lists =
@@ -87,6 +94,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             if let Some(previous) = options.get(option)
                 && previous != value
             {
+                preset_by.check(ext, option, previous, value)?;
                 return Err(Error::ConflictingOption {
                     extension: ext.name.to_owned(),
                     option: option.clone(),
@@ -105,7 +113,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     if request.host.root {
         selected.retain(|name, given| {
             let Some(ext) = registry.get(name) else { return true };
-            if !left_out_as_root(ext, |o| given.contains_key(o), request) {
+            if !left_out_as_root(ext, |o| given.contains_key(o), &option_defaults) {
                 return true;
             }
             notes.push(Hinted::new(
@@ -125,7 +133,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     // file's line where that is a mistake.
     let mut resolved: BTreeMap<&'static str, ResolvedExtension> = BTreeMap::new();
     for (&name, &ext) in &all {
-        let overrides = request.overrides.get(name);
+        let overrides = overrides.get(name);
         let priority = overrides.and_then(|o| o.cache_priority).unwrap_or(ext.cache_priority);
         let override_base = overrides.and_then(|o| o.builder_base_image.as_deref());
         let builder_base_image = match ext.builder.map(|b| b.from) {
@@ -181,7 +189,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
             .filter(|s| {
                 !s.multiple
                     && given.is_none_or(|g| !g.contains_key(s.name))
-                    && request.option_defaults.get(name).is_none_or(|d| !d.contains_key(s.name))
+                    && option_defaults.get(name).is_none_or(|d| !d.contains_key(s.name))
             })
             .filter_map(|s| {
                 let value = request.host.get(s.from_host?)?;
@@ -206,8 +214,8 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                 options.insert(spec.name.to_owned(), value.clone());
                 continue;
             }
-            let preferred = request.option_defaults.get(name).and_then(|d| d.get(spec.name));
-            let pinned = request.pinned.get(name).and_then(|d| d.get(spec.name));
+            let preferred = option_defaults.get(name).and_then(|d| d.get(spec.name));
+            let pinned = pinned.get(name).and_then(|d| d.get(spec.name));
             if let Some(value) = preferred.or(pinned) {
                 check_option(ext, spec.name, value)?;
                 options.insert(spec.name.to_owned(), value.clone());
@@ -221,7 +229,10 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
                     flag: format!("{}-{}", ext.flag(), spec.name.replace('_', "-")),
                 });
             }
-            options.insert(spec.name.to_owned(), host.unwrap_or(spec.default).to_owned());
+            // An option whose values suit different images follows the final image
+            // (`supported_images_by`): `ros` on `ubuntu:22.04` is Humble.
+            let by_image = crate::images::default_for(ext, spec, &request.image);
+            options.insert(spec.name.to_owned(), host.or(by_image).unwrap_or(spec.default).to_owned());
         }
         resolved.insert(
             name,
@@ -237,7 +248,7 @@ pub fn resolve(registry: &Registry, request: &Request) -> Result<Resolved, Error
     }
 
     let canonical = order(&resolved, |name| (Reverse(resolved[name].priority), name))?;
-    let order = match request.locked_order.as_deref() {
+    let order = match locked_order.as_deref() {
         None | Some([]) => canonical,
         Some(locked) => chain_order(&resolved, locked, &canonical, &mut notes)?,
     };

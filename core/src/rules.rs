@@ -44,6 +44,13 @@ pub enum Rule {
     /// A rustup toolchain name, `<channel>[-<date>][-<host>]`: `stable`, `1.95.0`,
     /// `nightly-2026-01-01`, `1.95.0-x86_64-unknown-linux-gnu`.
     RustToolchain,
+    /// A decimal number: digits, optionally a `.` and more digits (`1.5`, `2`).
+    Decimal,
+    /// An `http://` or `https://` URL without white space, quotes or shell characters (a
+    /// repository mirror: apt checks what it serves against the pinned key).
+    Url,
+    /// An OpenPGP key fingerprint: 40 (v4) or 64 (v6) hex digits, without spaces.
+    KeyFingerprint,
     /// One of a fixed set of values.
     OneOf(&'static [&'static str]),
 }
@@ -83,6 +90,9 @@ impl Rule {
         Rule::Timezone,
         Rule::Locale,
         Rule::RustToolchain,
+        Rule::Decimal,
+        Rule::Url,
+        Rule::KeyFingerprint,
     ];
 
     /// The rule written `key` in metadata.
@@ -108,6 +118,9 @@ impl Rule {
             Rule::Timezone => is_timezone(value),
             Rule::Locale => is_locale(value),
             Rule::RustToolchain => is_rust_toolchain(value),
+            Rule::Decimal => is_decimal(value),
+            Rule::Url => is_https_url(value) || is_http_url(value),
+            Rule::KeyFingerprint => is_key_fingerprint(value),
             Rule::OneOf(values) => {
                 let mut i = 0;
                 while i < values.len() {
@@ -139,6 +152,9 @@ impl Rule {
             Rule::Timezone => "timezone",
             Rule::Locale => "locale",
             Rule::RustToolchain => "rust_toolchain",
+            Rule::Decimal => "decimal",
+            Rule::Url => "url",
+            Rule::KeyFingerprint => "key_fingerprint",
             Rule::OneOf(_) => "one_of",
         }
     }
@@ -170,7 +186,7 @@ impl Rule {
                 "one `docker run` argument: printable ASCII without spaces, `\"`, `'`, `` ` `` or `\\`, at most 1024 characters (`/data:/data:ro`, `NAME=value`, `Europe/Paris`)"
             }
             Rule::Size => {
-                "digits, optionally followed by one of `b k m g` (either case): `2g`, `512m`, `1024`"
+                "digits, optionally followed by one of `b k m g` (either case), or `kb mb gb` as Docker and rocker take them: `2g`, `512m`, `1gb`, `1024`"
             }
             Rule::Port => "`[ip:][host:]container[/tcp\\|/udp]`: `8080:80`, `127.0.0.1:8080:80`, `53:53/udp`",
             Rule::Timezone => {
@@ -181,6 +197,13 @@ impl Rule {
             }
             Rule::RustToolchain => {
                 "a rustup toolchain name as rustup documents it, `<channel>[-<date>][-<host>]`: channel `stable`, `beta`, `nightly`, `MAJOR.MINOR` or `MAJOR.MINOR.PATCH` (optionally `-beta` or `-beta.N`), date `YYYY-MM-DD`, host a target triple of 3 or 4 parts: `1.95.0`, `1.95`, `nightly-2026-01-01`, `stable-x86_64-unknown-linux-gnu`; not `latest` or `none`"
+            }
+            Rule::Decimal => "digits, optionally a `.` and more digits, at most 16 characters: `1.5`, `2`",
+            Rule::Url => {
+                "`http://` or `https://` followed by `[A-Za-z0-9/._~:%+=@-]`, at most 2048 characters (a mirror: apt verifies what it serves)"
+            }
+            Rule::KeyFingerprint => {
+                "an OpenPGP key fingerprint: 40 or 64 hex digits without spaces (`C1CF6E31E6BADE8868B172B4F42ED6FBAB17C654`)"
             }
             Rule::OneOf(_) => "exactly one of the listed values",
         }
@@ -215,6 +238,9 @@ impl Rule {
                                     `1.95` or `1.95.0`, optionally with a date and a host triple \
                                     (`nightly-2026-01-01`, `1.95.0-x86_64-unknown-linux-gnu`)"
                 .to_owned(),
+            Rule::Decimal => "a decimal number such as `1.5` or `2`".to_owned(),
+            Rule::Url => "an http:// or https:// URL without spaces, quotes or shell characters".to_owned(),
+            Rule::KeyFingerprint => "a key fingerprint: 40 or 64 hex digits without spaces".to_owned(),
             Rule::OneOf(values) => {
                 let list: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
                 format!("one of {}", list.join(", "))
@@ -253,8 +279,77 @@ pub const fn is_size(s: &str) -> bool {
     if i == 0 {
         return false;
     }
+    const fn unit(c: u8) -> bool {
+        matches!(c, b'b' | b'k' | b'm' | b'g' | b'B' | b'K' | b'M' | b'G')
+    }
+    // Docker's and rocker's `kb`, `mb`, `gb`.
+    const fn byte(c: u8) -> bool {
+        matches!(c, b'b' | b'B')
+    }
     i == b.len()
-        || (i + 1 == b.len() && matches!(b[i], b'b' | b'k' | b'm' | b'g' | b'B' | b'K' | b'M' | b'G'))
+        || (i + 1 == b.len() && unit(b[i]))
+        || (i + 2 == b.len() && unit(b[i]) && !byte(b[i]) && byte(b[i + 1]))
+}
+
+/// A plain file name: `[A-Za-z0-9._+-]`, 1 to 128 characters, not `.` or `..` (`package.xml`).
+pub const fn is_file_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 128 || str_eq(s, ".") || str_eq(s, "..") {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !(b[i].is_ascii_alphanumeric() || matches!(b[i], b'.' | b'_' | b'+' | b'-')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// See [`Rule::Decimal`].
+pub const fn is_decimal(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 16 {
+        return false;
+    }
+    let mut i = 0;
+    let mut digits = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+        digits += 1;
+    }
+    if digits == 0 {
+        return false;
+    }
+    if i == b.len() {
+        return true;
+    }
+    if b[i] != b'.' {
+        return false;
+    }
+    i += 1;
+    let start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i == b.len() && i > start
+}
+
+/// See [`Rule::KeyFingerprint`].
+pub const fn is_key_fingerprint(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 40 && b.len() != 64 {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_hexdigit() {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// See [`Rule::Port`]: `[ip:][host:]container[/tcp|/udp]`, each port a number from 1 to 65535,
@@ -686,7 +781,8 @@ pub const fn is_apt_package(s: &str) -> bool {
 }
 
 /// A package name with `{{ options.<name> }}` placeholders, checked for its shape only (the
-/// rendered name is checked when rendering): package characters, spaces, `{`, `}`, `_`.
+/// rendered name is checked when rendering): package characters, spaces, `{`, `}`, `_`, and
+/// inside the braces a filter's `|`, `(`, `)`, `'` and `,` (`{{ options.version | replace('.', '-') }}`).
 pub const fn is_templated_apt_package(s: &str) -> bool {
     let b = s.as_bytes();
     if b.is_empty() || b.len() > 128 {
@@ -694,12 +790,17 @@ pub const fn is_templated_apt_package(s: &str) -> bool {
     }
     let mut i = 0;
     let mut braces = 0;
+    let mut depth: i32 = 0;
     while i < b.len() {
         let c = b[i];
         if c == b'{' {
             braces += 1;
+            depth += 1;
+        } else if c == b'}' {
+            depth -= 1;
         }
-        if !(is_lower_alnum(c) || matches!(c, b'+' | b'.' | b'-' | b'{' | b'}' | b' ' | b'_')) {
+        let filter = depth > 0 && matches!(c, b'|' | b'(' | b')' | b'\'' | b',');
+        if !(filter || is_lower_alnum(c) || matches!(c, b'+' | b'.' | b'-' | b'{' | b'}' | b' ' | b'_')) {
             return false;
         }
         i += 1;
@@ -1366,6 +1467,17 @@ mod tests {
         assert!(is_user_name("dev-user") && !is_user_name("Dev"));
         assert!(is_https_url("https://example.org/key.asc"));
         assert!(!is_https_url("http://example.org/key.asc"));
+        assert!(is_decimal("1.5") && is_decimal("2") && !is_decimal("1.") && !is_decimal(".5"));
+        assert!(is_file_name("package.xml") && is_file_name("COLCON_IGNORE"));
+        assert!(!is_file_name("a/b") && !is_file_name("..") && !is_file_name("a b"));
+        assert!(!is_decimal("1.5.2") && !is_decimal("x"));
+        assert!(is_size("1gb") && is_size("512MB") && is_size("2g") && !is_size("1bb") && !is_size("1gg"));
+        assert!(is_key_fingerprint("C1CF6E31E6BADE8868B172B4F42ED6FBAB17C654"));
+        assert!(!is_key_fingerprint("C1CF 6E31") && !is_key_fingerprint("F42ED6FBAB17C654"));
+        assert!(Rule::Url.accepts("http://mirror.example.org/ros2/ubuntu"));
+        assert!(!Rule::Url.accepts("ftp://x") && !Rule::Url.accepts("http://a b"));
+        assert!(is_templated_apt_package("cuda-toolkit-{{ options.version | replace('.', '-') }}"));
+        assert!(!is_templated_apt_package("cuda-toolkit-(x)"));
         assert!(!is_https_url("https://example.org/key.asc; rm -rf /"));
     }
 
@@ -1382,7 +1494,8 @@ mod tests {
         assert!(is_arg("/data:/data:ro") && is_arg("NAME=value") && is_arg("$HOME/x:/x"));
         assert!(!is_arg("a b") && !is_arg("") && !is_arg("a\nb") && !is_arg("a'b"));
         assert!(is_size("2g") && is_size("512m") && is_size("1024"));
-        assert!(!is_size("g") && !is_size("2gb") && !is_size("-1"));
+        assert!(!is_size("g") && !is_size("2gg") && !is_size("2bb") && !is_size("-1"));
+        assert!(is_size("2gb") && is_size("300MB"), "rocker's and Docker's spellings");
         assert!(is_port("8080:80") && is_port("80") && is_port("127.0.0.1:8080:80") && is_port("53:53/udp"));
         assert!(!is_port("80/sctp") && !is_port("a:80") && !is_port("") && !is_port("1:2:3:4"));
         // Ports are 1 to 65535.

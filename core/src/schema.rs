@@ -262,6 +262,39 @@ pub static EXTENSION: Table = Table {
             ),
             Check::Image,
         ),
+        key(
+            "supported_images_by",
+            Type::Custom("table: option to value to images"),
+            "none",
+            "the final images each value of an option works on: `[supported_images_by.distro]` \
+             `humble = [\"ubuntu:22.04\", \"ubuntu:jammy\"]`; the option must be a single-value one of \
+             this extension and each value pass its rule (`option-images`), each image an image \
+             reference (`image-reference`). A value on an official Ubuntu or Debian image of another \
+             release, or on an image another value lists, is an error before the build whose hint \
+             names the values that work there; on an image quarry cannot place, a warning. An option \
+             the user leaves unset, whose default does not suit the final image, takes the newest \
+             value that does: the last in the order of its `one_of`, else the highest version \
+             (`ros` on `ubuntu:22.04` is `humble`).",
+        ),
+        key(
+            "aliases",
+            Type::Custom("table: alias name to a table of option values"),
+            "none",
+            "other names of the extension, each with the option values it stands for: \
+             `ros_jazzy = { distro = \"jazzy\" }`. An alias is snake_case (`snake-case-name`), \
+             not the extension's own name nor another extension's or alias (an error of the \
+             binary); its options are single-value options of this extension and its values pass \
+             their rules (`alias-option`). `--ros-jazzy`, `extensions = [\"ros_jazzy\"]`, \
+             `[options.ros_jazzy]` and `-e ros_jazzy` select the extension with those values; the \
+             other options have flags under the alias too (`--ros-jazzy-variant`), and giving a set \
+             option another value is an error.",
+        ),
+        key(
+            "project_files",
+            Type::Table(&PROJECT_FILES),
+            "none",
+            "files of the project the build needs, see [below](#project_files).",
+        ),
         key("options", Type::NamedTables(&OPTION), "none", "see [below](#options)."),
         key("files", Type::Tables(&FILE), "`[]`", "see [below](#files)."),
         key("run", Type::Table(&RUN), "none", "see [below](#run)."),
@@ -548,22 +581,67 @@ pub static APT_REPOSITORY: Table = Table {
             ),
             Check::SnakeCase,
         ),
-        checked(
-            required(
-                "key_url",
-                Type::String,
-                "`https://` followed by `[A-Za-z0-9/._~:%+=@-]`, at most 2048 characters \
-                 (`https-url`).",
-            ),
-            Check::HttpsUrl,
+        required(
+            "key_url",
+            Type::String,
+            "`https://` followed by `[A-Za-z0-9/._~:%+=@-]`, at most 2048 characters \
+             (`https-url`); `http://` too when `key_fingerprints` pins the key. It may use \
+             `{{ options.<name> }}` (a mirror's key), checked again after rendering.",
         ),
         required(
             "source",
+            Type::Custom("string, or a table: architecture to line"),
+            "a line starting with `deb `, containing `{{ keyring }}` (in `signed-by=`), with \
+             `{{ arch }}`, `{{ codename }}` and `{{ os_release }}` (`ubuntu2404`, `debian12`: the \
+             image's `ID` and `VERSION_ID` without dots) as the only other placeholders besides \
+             `{{ options.<name> }}`, and otherwise only `[A-Za-z0-9 /:._~\\[\\]=,+-]` \
+             (`apt-source`), checked again after rendering. They are read in the image, so one line \
+             serves every release. A table gives one line per architecture, keys `amd64`, `arm64` \
+             (`download-arch`), for repositories that name architectures their own way \
+             (`x86_64`, `sbsa`); another architecture fails the step.",
+        ),
+        key(
+            "key_fingerprints",
+            Type::Strings,
+            "`[]`: the key is trusted as it arrives",
+            "the fingerprints (40 or 64 hex digits, `key-fingerprint`; each may use \
+             `{{ options.<name> }}`) of the keys apt accepts for this repository: written into \
+             `signed-by=`, so apt refuses a `Release` signed by any other key the downloaded file \
+             holds. Every catalog repository pins its key; a mirror that signs with its own key \
+             needs an option for it.",
+        ),
+    ],
+};
+
+/// `[project_files]`.
+pub static PROJECT_FILES: Table = Table {
+    path: "project_files",
+    keys: &[
+        required(
+            "folder_option",
             Type::String,
-            "a line starting with `deb `, containing `{{ keyring }}`, with `{{ arch }}` and \
-             `{{ codename }}` as the only other placeholders, and otherwise only \
-             `[A-Za-z0-9 /:._~\\[\\]=,+-]` (`apt-source`). The architecture and codename are read in \
-             the image, so one line serves every release.",
+            "an option of this extension with `rule = \"abs_path\"` (`project-files`), usually \
+             `from_host = \"cwd\"`: the host folder the CLI collects below, at `render`, `build` and \
+             `run`.",
+        ),
+        required(
+            "names",
+            Type::Strings,
+            "file names (`[A-Za-z0-9._+-]`, `project-files`): every file of one of these names below \
+             the folder, at any depth, is shipped at `{{ context }}/project/<its path>`; nothing \
+             else of the project is. A step that mounts that folder (`RUN \
+             --mount=type=bind,source={{ context }}/project,target=...`) has them as its only input \
+             from the project, so it runs again when they change and never when another file does. \
+             The folder always exists (a fixed `.quarry-project-files` note), hidden folders are \
+             skipped, links to folders are not followed, and the walk stops with an error past \
+             200,000 entries or 64 MiB.",
+        ),
+        key(
+            "skip_folders_with",
+            Type::Strings,
+            "`[]`",
+            "file names (`project-files`): a folder holding one of them is skipped with everything \
+             below it (`COLCON_IGNORE`, which colcon writes into `build/`, `install/` and `log/`).",
         ),
     ],
 };
@@ -658,12 +736,29 @@ pub static RUN: Table = Table {
              `XAUTHORITY`; without `xauth` or `DISPLAY` it warns and runs without. `--dry-run` \
              prints the line that makes it.",
         ),
+        key(
+            "keep_container",
+            Type::Boolean,
+            "`false`",
+            "`quarry run` leaves out `--rm`: the container stays after it stops, for `docker start` \
+             or `docker logs` (rocker's `--nocleanup`).",
+        ),
     ],
 };
 
 /// Every table, in documentation order.
-pub static TABLES: &[&Table] =
-    &[&EXTENSION, &BUILDER, &ARTIFACT, &DOWNLOAD, &OPTION, &APT_REPOSITORY, &FILE, &SHELL, &RUN];
+pub static TABLES: &[&Table] = &[
+    &EXTENSION,
+    &BUILDER,
+    &ARTIFACT,
+    &DOWNLOAD,
+    &OPTION,
+    &APT_REPOSITORY,
+    &PROJECT_FILES,
+    &FILE,
+    &SHELL,
+    &RUN,
+];
 
 impl Table {
     /// The key named `name`.

@@ -33,10 +33,17 @@ pub fn selected_names(registry: &Registry, request: &Request) -> Result<Vec<&'st
         let names = given.entry(ext.name).or_default();
         names.extend(selection.options.keys().map(String::as_str));
         names.extend(selection.lists.keys().map(String::as_str));
+        // An alias (`ros_jazzy`) gives the options it sets.
+        if let Some((_, alias)) = registry.alias(&selection.name) {
+            names.extend(alias.options.iter().map(|o| o.option));
+        }
     }
     if request.host.root {
+        let option_defaults = crate::alias::canonical(registry, request).option_defaults;
         given.retain(|name, given| {
-            registry.get(name).is_none_or(|ext| !left_out_as_root(ext, |o| given.contains(o), request))
+            registry
+                .get(name)
+                .is_none_or(|ext| !left_out_as_root(ext, |o| given.contains(o), &option_defaults))
         });
     }
     Ok(closure(registry, given.keys().copied())?.0.into_keys().collect())
@@ -44,13 +51,19 @@ pub fn selected_names(registry: &Registry, request: &Request) -> Result<Vec<&'st
 
 /// Whether running as root leaves `ext` out: it makes the image's user from the host's
 /// (`final_user` from a `from_host = "user"` option), and no host-valued option of it is given
-/// (`given`) or preferred in the user file.
-pub(crate) fn left_out_as_root(ext: &Extension, given: impl Fn(&str) -> bool, request: &Request) -> bool {
+/// (`given`) or preferred in the user file (`option_defaults`, by extension).
+pub(crate) fn left_out_as_root(
+    ext: &Extension,
+    given: impl Fn(&str) -> bool,
+    option_defaults: &BTreeMap<String, BTreeMap<String, String>>,
+) -> bool {
     let mirrors = ext.final_user.is_some()
         && ext.options.iter().any(|o| o.from_host == Some(crate::model::HostValue::User));
-    let named = ext.options.iter().filter(|o| o.from_host.is_some()).any(|o| {
-        given(o.name) || request.option_defaults.get(ext.name).is_some_and(|d| d.contains_key(o.name))
-    });
+    let named = ext
+        .options
+        .iter()
+        .filter(|o| o.from_host.is_some())
+        .any(|o| given(o.name) || option_defaults.get(ext.name).is_some_and(|d| d.contains_key(o.name)));
     mirrors && !named
 }
 

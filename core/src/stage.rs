@@ -2,21 +2,32 @@
 //! use, and the apt layer with its cache mounts and repositories. `render` lays quarry's
 //! Dockerfile out with these; other layouts (the cache benchmark's baselines) use them too.
 
-use crate::model::AptRepository;
+use crate::model::Arch;
 use crate::template;
 
 /// Makes the image's own apt cache keep what it downloads, so the cache mounts pay off.
 pub const APT_PRELUDE: &str = "RUN rm -f /etc/apt/apt.conf.d/docker-clean \\\n \
     && echo 'Binary::apt::APT::Keep-Downloaded-Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache";
+
+/// An apt repository as its apt layer writes it: `[[apt_repositories]]` with the options filled
+/// in and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptSource {
+    /// snake_case name, for the keyring and list file names.
+    pub name: String,
+    /// The signing key's URL.
+    pub key_url: String,
+    /// The `deb` line for every architecture (`None`), or one per architecture: each a template
+    /// over [`template::APT_SOURCE_VARIABLES`] alone ([`apt_source_line`] fills them in).
+    pub lines: Vec<(Option<Arch>, String)>,
+    /// The fingerprints apt accepts signatures of; empty: the key as it arrives.
+    pub fingerprints: Vec<String>,
+}
+
 /// One apt layer on `image`: repositories (if any), then the sorted, de-duplicated packages, with
 /// the cache mounts of `image`. `owner` names the keyring and list files of repositories, whose
 /// source lines must render ([`apt_source_line`]; `pieces` checks them, and panics here else).
-pub fn apt_install_step(
-    image: &str,
-    packages: &[String],
-    repositories: &[AptRepository],
-    owner: &str,
-) -> String {
+pub fn apt_install_step(image: &str, packages: &[String], repositories: &[AptSource], owner: &str) -> String {
     let slug = image_slug(image);
     let mut packages: Vec<&str> = packages.iter().map(String::as_str).collect();
     packages.sort_unstable();
@@ -31,15 +42,34 @@ pub fn apt_install_step(
         s.push_str(" \\\n && install -d -m 0755 /etc/apt/keyrings");
         for repo in repositories {
             let keyring = keyring_path(owner, repo);
+            // apt accepts only signatures of the pinned keys, whatever else the file holds.
+            let signed_by = std::iter::once(keyring.clone())
+                .chain(repo.fingerprints.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(",");
+            let list = format!("/etc/apt/sources.list.d/{owner}-{}.list", repo.name);
             s.push_str(&format!(" \\\n && curl -fsSL {} -o {keyring}", repo.key_url));
             // Checked when the pieces were made (`pieces`), and by codegen.
-            let line = apt_source_line(repo, &keyring).unwrap_or_else(|e| {
-                panic!("apt repository `{}`: its source line does not render: {e}", repo.name)
-            });
-            s.push_str(&format!(
-                " \\\n && echo \"{line}\" > /etc/apt/sources.list.d/{owner}-{}.list",
-                repo.name
-            ));
+            let line = |line: &str| {
+                apt_source_line(line, &signed_by).unwrap_or_else(|e| {
+                    panic!("apt repository `{}`: its source line does not render: {e}", repo.name)
+                })
+            };
+            match repo.lines.as_slice() {
+                [(None, l)] => s.push_str(&format!(" \\\n && echo \"{}\" > {list}", line(l))),
+                lines => {
+                    s.push_str(" \\\n && case \"$(dpkg --print-architecture)\" in");
+                    for (arch, l) in lines {
+                        let arch = arch.map_or("*", Arch::key);
+                        s.push_str(&format!(" \\\n      {arch}) echo \"{}\" > {list} ;;", line(l)));
+                    }
+                    s.push_str(&format!(
+                        " \\\n      *) echo \"{owner}: the apt repository {} has no line for $(dpkg --print-architecture)\" >&2; exit 1 ;;",
+                        repo.name
+                    ));
+                    s.push_str(" \\\n    esac");
+                }
+            }
         }
         s.push_str(" \\\n && apt-get update");
     }
@@ -53,21 +83,23 @@ pub fn apt_install_step(
 }
 
 /// Where a repository's key is stored: `.gpg` for binary keys, `.asc` for armored ones.
-fn keyring_path(owner: &str, repo: &AptRepository) -> String {
+fn keyring_path(owner: &str, repo: &AptSource) -> String {
     let ext = if repo.key_url.ends_with(".gpg") { "gpg" } else { "asc" };
     format!("/etc/apt/keyrings/{owner}-{}.{ext}", repo.name)
 }
 
-/// The `deb` line, a template over [`template::APT_SOURCE_VARIABLES`]: the keyring, and the
-/// architecture and codename as shell expansions evaluated in the image, so the same line serves
-/// every release.
-pub fn apt_source_line(repo: &AptRepository, keyring: &str) -> Result<String, minijinja::Error> {
+/// The `deb` line, a template over [`template::APT_SOURCE_VARIABLES`] (the extension's options
+/// already filled in, `pieces`): `keyring` is `signed-by`'s value (the keyring and the pinned
+/// fingerprints), and the architecture, codename and release are shell expansions evaluated in
+/// the image, so the same line serves every release.
+pub fn apt_source_line(line: &str, signed_by: &str) -> Result<String, minijinja::Error> {
     let ctx = minijinja::context! {
-        keyring => keyring,
+        keyring => signed_by,
         arch => "$(dpkg --print-architecture)",
         codename => "$(. /etc/os-release && echo $VERSION_CODENAME)",
+        os_release => "$(. /etc/os-release && echo $ID$VERSION_ID | tr -d .)",
     };
-    template::render(&format!("{}/source", repo.name), repo.source, ctx)
+    template::render("apt_repositories/source", line, ctx)
 }
 
 /// `ubuntu:22.04` -> `ubuntu-22.04`: the image in a cache-mount id.

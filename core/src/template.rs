@@ -59,10 +59,25 @@ pub const DEP_VARIABLES: &[&str] = &["out"];
 ///   runtime), for GPUs only when present.
 pub const RUN_VARIABLES: &[&str] = &["home", "host_groups", "gpu"];
 
-/// The variables of an apt repository's `source` line, filled in by the apt layer
-/// (`stage::apt_source_line`): `keyring`, the path of the repository's key, and `arch` and
-/// `codename`, shell expansions evaluated in the image, so one line serves every release.
-pub const APT_SOURCE_VARIABLES: &[&str] = &["keyring", "arch", "codename"];
+/// The variables of an apt repository's `source` line besides the options, filled in by the apt
+/// layer (`stage::apt_source_line`): `keyring`, the path of the repository's key (with the pinned
+/// fingerprints), and the image's architecture (`dpkg --print-architecture`), codename (`noble`)
+/// and release (`os_release`, `ubuntu2404`: its `ID` and `VERSION_ID` without dots, as NVIDIA
+/// names its repositories), shell expansions evaluated in the image, so one line serves every
+/// release.
+pub const APT_SOURCE_VARIABLES: &[&str] = &["keyring", "arch", "codename", "os_release"];
+
+/// Whether `line`, a `source` line with its options filled in, is one the apt layer may write:
+/// a template over [`APT_SOURCE_VARIABLES`] alone that uses `keyring` (in `signed-by=`) and,
+/// each variable standing for its name, is a `deb ` line of `[A-Za-z0-9 /:._~\[\]=,+-]` only.
+pub fn is_apt_source(line: &str) -> bool {
+    let known = variables(line)
+        .is_ok_and(|v| v.contains("keyring") && v.iter().all(|n| APT_SOURCE_VARIABLES.contains(&n.as_str())));
+    let rendered = render_with_names(line, APT_SOURCE_VARIABLES).unwrap_or_default();
+    known
+        && rendered.starts_with("deb ")
+        && rendered.bytes().all(|c| c.is_ascii_alphanumeric() || b" /:.-_[]=,+~".contains(&c))
+}
 
 /// Functions every template may call.
 ///
@@ -203,6 +218,14 @@ pub fn context<'a>(
     }
 }
 
+/// `base` with each variable of `kept` standing for itself as it is written (`{{ keyring }}`):
+/// the context that fills in a value's options and leaves these variables for a later step to
+/// fill (an apt source line's, [`APT_SOURCE_VARIABLES`]).
+pub fn keeping(base: Value, kept: &[&str]) -> Value {
+    let kept = Value::from_pairs(kept.iter().map(|v| (*v, format!("{{{{ {v} }}}}"))));
+    minijinja::context! { ..kept, ..base }
+}
+
 /// The context of `[run]` entries: [`context`] and the [`RUN_VARIABLES`].
 pub fn run_context(base: Value, home: &str, host_groups: &str, gpu: bool) -> Value {
     minijinja::context! { home => home, host_groups => host_groups, gpu => gpu, ..base }
@@ -317,7 +340,7 @@ pub fn check_snippet(slot: Slot, snippet: &str) -> Result<(), SnippetError> {
 mod tests {
     use super::*;
 
-    /// An apt source line is a template over its three variables.
+    /// An apt source line is a template over its variables.
     #[test]
     fn an_apt_source_line_renders_its_variables() {
         let s = "deb [arch={{ arch }} signed-by={{ keyring }}] https://example.org {{ codename }} main";
@@ -329,6 +352,12 @@ mod tests {
             render_with_names(s, APT_SOURCE_VARIABLES).unwrap(),
             "deb [arch=arch signed-by=keyring] https://example.org codename main"
         );
+        assert!(is_apt_source(s));
+        assert!(is_apt_source("deb [signed-by={{ keyring }}] http://a/b {{ codename }} main"));
+        assert!(is_apt_source("deb [signed-by={{ keyring }}] https://a/{{ os_release }}/x86_64 /"));
+        assert!(!is_apt_source("deb [signed-by={{ keyring }}] http://a/$(id) main"));
+        assert!(!is_apt_source("deb http://a/b main"));
+        assert!(!is_apt_source("deb [signed-by={{ keyring }}] {{ options.mirror }} main"));
     }
 
     /// An extension knows the path of an extension it depends on, and no other's.

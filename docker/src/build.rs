@@ -45,6 +45,9 @@ pub struct BuildOptions {
     pub progress: Option<String>,
     /// `--shm-size` of the build's RUN steps (rocker's `--shm-size-build`).
     pub shm_size: Option<String>,
+    /// `--ssh ID[=SOCKET]`: an SSH agent or keys for the RUN steps that mount one
+    /// (`--mount=type=ssh`), such as `default` for `$SSH_AUTH_SOCK`.
+    pub ssh: Vec<String>,
 }
 
 /// The `docker` arguments that build `context` into `tag`.
@@ -93,6 +96,9 @@ pub fn build_args(
     }
     if let Some(s) = &opts.shm_size {
         args.extend(["--shm-size".into(), s.clone()]);
+    }
+    for s in &opts.ssh {
+        args.extend(["--ssh".into(), s.clone()]);
     }
     args.push(context.display().to_string());
     args
@@ -233,11 +239,14 @@ pub fn execute(
     remote: Option<&RemotePlan>,
     quiet: bool,
     say: Say,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let mut attempt = 1;
+    let mut progress = String::new();
     let (status, tail) = loop {
         say(Message::Detail(crate::run::shell_line(docker, args)));
-        let (status, tail) = run_streaming(docker, args, legacy_buildkit, !quiet)?;
+        let streamed = run_streaming(docker, args, legacy_buildkit, !quiet)?;
+        progress.push_str(&streamed.progress);
+        let (status, tail) = (streamed.status, streamed.tail);
         let stopped = interrupt::happened() || interrupted(&status);
         if status.success() || !retry_after_failure(attempt, stopped, &tail) {
             break (status, tail);
@@ -254,7 +263,7 @@ pub fn execute(
                 format!("cannot remove the build context `{}`: {e}", context.display()).into(),
             ));
         }
-        return Ok(());
+        return Ok(progress);
     }
     if interrupt::happened() || interrupted(&status) {
         return Err(Interrupted { context: context.to_path_buf() }.into());
@@ -289,15 +298,28 @@ fn interrupted(status: &std::process::ExitStatus) -> bool {
     status.signal() == Some(2) || status.code() == Some(130)
 }
 
+/// What [`run_streaming`] saw.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The command's exit status.
+    pub status: std::process::ExitStatus,
+    /// The last lines of its output, to read the failing step from.
+    pub tail: String,
+    /// The progress lines that say what each step did ([`crate::progress::ran_steps`] reads
+    /// them): plain progress's step, `CACHED`, `DONE` and `ERROR` lines and attempt banners, or
+    /// rawjson's objects; a step's own output is left out.
+    pub progress: String,
+}
+
 /// Runs `docker args` (with `DOCKER_BUILDKIT=1` when `legacy_buildkit`), passing its stderr
-/// through when `echo`, and keeping the last lines to read the failing step from; Ctrl-C reaches
-/// the child ([`interrupt`]).
+/// through when `echo`, and keeping the last lines to read the failing step from and the progress
+/// lines; Ctrl-C reaches the child ([`interrupt`]).
 pub fn run_streaming(
     docker: &str,
     args: &[String],
     legacy_buildkit: bool,
     echo: bool,
-) -> anyhow::Result<(std::process::ExitStatus, String)> {
+) -> anyhow::Result<Streamed> {
     use std::io::BufRead;
     let mut command = std::process::Command::new(docker);
     command.args(args).stdout(std::process::Stdio::inherit()).stderr(std::process::Stdio::piped());
@@ -308,12 +330,17 @@ pub fn run_streaming(
     let mut child = command.spawn().with_context(|| format!("cannot run `{docker}`"))?;
     interrupt::watch(child.id());
     let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut progress = String::new();
     if let Some(stderr) = child.stderr.take() {
         let mut err = std::io::stderr();
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             if echo {
                 let _ = writeln!(err, "{line}");
+            }
+            if is_progress(&line) {
+                progress.push_str(&line);
+                progress.push('\n');
             }
             tail.push_back(line);
             if tail.len() > 400 {
@@ -323,7 +350,21 @@ pub fn run_streaming(
     }
     let status = child.wait()?;
     interrupt::watch(0);
-    Ok((status, tail.into_iter().collect::<Vec<_>>().join("\n")))
+    Ok(Streamed { status, tail: tail.into_iter().collect::<Vec<_>>().join("\n"), progress })
+}
+
+/// Whether a line of a build's output says what a step did (see [`Streamed::progress`]).
+fn is_progress(line: &str) -> bool {
+    if line.starts_with('{') {
+        return line.contains("\"vertexes\"");
+    }
+    let Some((num, body)) = line.strip_prefix('#').and_then(|l| l.split_once(' ')) else { return false };
+    num.parse::<u32>().is_ok()
+        && (body.starts_with('[')
+            || body.starts_with("CACHED")
+            || body.starts_with("DONE ")
+            || body.starts_with("ERROR")
+            || body.starts_with("building with"))
 }
 
 #[cfg(test)]
@@ -385,6 +426,7 @@ mod tests {
             platform: Some("linux/amd64".into()),
             progress: Some("plain".into()),
             shm_size: None,
+            ssh: vec!["default".into()],
         };
         let args =
             build_args(&engine("26.1.5", true), Path::new("/ctx"), "t:1", &id("default"), &opts).join(" ");
@@ -392,7 +434,7 @@ mod tests {
             args,
             "buildx build --load --builder b --cache-from type=local,src=/c --cache-to type=local,dest=/c \
              --tag t:1 --progress plain --no-cache --pull --add-host deb.debian.org:1.2.3.4 --network host \
-             --platform linux/amd64 /ctx"
+             --platform linux/amd64 --ssh default /ctx"
         );
         assert_eq!(unsupported_without_buildx(&opts), ["--builder", "--cache-from", "--cache-to"]);
     }

@@ -79,6 +79,9 @@ pub struct Existing {
     pub image: String,
     /// The id of the image it runs.
     pub image_id: String,
+    /// The render and base-image digests of its image (`crate::current`'s labels, which the
+    /// container carries from its image).
+    pub render: (String, String),
     /// The hash of its run settings (its label).
     pub run: String,
     /// The project folder (its label).
@@ -89,6 +92,11 @@ pub struct Existing {
 
 /// The container named `name`, when the engine has one.
 pub fn find(docker: &str, name: &str) -> Option<Existing> {
+    if let Some(api) = crate::api::Api::for_program(docker)
+        && let Some((status, body)) = api.get(&format!("/containers/{}/json", crate::api::escape(name)))
+    {
+        return (status == 200).then(|| parse_inspect(&String::from_utf8_lossy(&body))).flatten();
+    }
     let out = Command::new(docker)
         .args(["container", "inspect", "--format", "{{json .}}", "--", name])
         .output()
@@ -107,6 +115,7 @@ fn parse_inspect(json: &str) -> Option<Existing> {
         status: v["State"]["Status"].as_str().unwrap_or_default().to_owned(),
         image: label(LABEL_IMAGE),
         image_id: v["Image"].as_str().unwrap_or_default().to_owned(),
+        render: (label(crate::current::RENDER_LABEL), label(crate::current::BASES_LABEL)),
         run: label(LABEL_RUN),
         project: label(LABEL_PROJECT),
         worktree: label(LABEL_WORKTREE),
@@ -115,12 +124,8 @@ fn parse_inspect(json: &str) -> Option<Existing> {
 
 /// The id of the image `tag`, when the engine has it.
 pub fn image_id(docker: &str, tag: &str) -> Option<String> {
-    let out = Command::new(docker)
-        .args(["image", "inspect", "--format", "{{.Id}}", "--", tag])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()).filter(|id| !id.is_empty())
+    let v = crate::engine::inspect_image(docker, tag)?;
+    v["Id"].as_str().map(str::to_owned).filter(|id| !id.is_empty())
 }
 
 /// Whether `args` (`docker run`'s) mount `folder` or a folder above it.
@@ -138,6 +143,21 @@ pub fn mounts(args: &[String], folder: &Path) -> bool {
 
 /// Every container quarry made for `project` (a folder), or for every project.
 pub fn list(docker: &str, project: Option<&Path>) -> Vec<Existing> {
+    let filter = match project {
+        Some(p) => format!("{LABEL_PROJECT}={}", p.display()),
+        None => LABEL_PROJECT.to_owned(),
+    };
+    if let Some(api) = crate::api::Api::for_program(docker) {
+        let filters = serde_json::json!({ "label": [filter] }).to_string();
+        let path = format!("/containers/json?all=1&filters={}", crate::api::escape_query(&filters));
+        if let Some(listed) = api.json(&path) {
+            let ids: Vec<&str> =
+                listed.as_array().into_iter().flatten().filter_map(|c| c["Id"].as_str()).collect();
+            let mut found: Vec<Existing> = ids.iter().filter_map(|id| find(docker, id)).collect();
+            found.sort_by(|a, b| a.name.cmp(&b.name));
+            return found;
+        }
+    }
     let mut command = Command::new(docker);
     command.args(["ps", "--all", "--quiet", "--no-trunc", "--filter"]);
     match project {

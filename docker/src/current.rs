@@ -3,7 +3,8 @@
 //! ids of the images its stages start from, and an image whose labels equal this render's and
 //! the engine's current base ids is the one a fully cached build would give again.
 //!
-//! A warm `quarry run` then costs one `docker image inspect` instead of a `docker buildx build`.
+//! A warm `quarry run` then costs a few image inspections (through the engine's API where it is a
+//! local socket) instead of a `docker buildx build`.
 
 use std::collections::BTreeSet;
 
@@ -49,28 +50,35 @@ impl Inputs {
     /// bases label only when every base is there (else the next build checks again).
     pub fn labels(&self, docker: &str) -> Vec<String> {
         let mut out = vec!["--label".to_owned(), format!("{RENDER_LABEL}={}", self.render)];
-        let names: Vec<&str> = self.bases.iter().map(String::as_str).collect();
-        if let Some(ids) = inspect(docker, &names, "{{.Id}}") {
+        let ids: Option<Vec<String>> =
+            self.bases.iter().map(|b| image_labels(docker, b).map(|(id, _, _)| id)).collect();
+        if let Some(ids) = ids {
             out.extend(["--label".to_owned(), format!("{BASES_LABEL}={}", bases_digest(&self.bases, &ids))]);
         }
         out
     }
 
-    /// Whether `tag` is the image of these inputs: one `docker image inspect` of the tag and the
-    /// bases. Any doubt (an image missing, an engine error, a label absent) is `false`.
+    /// Whether `tag` is the image of these inputs: its labels against the bases' ids now. Any
+    /// doubt (an image missing, an engine error, a label absent) is `false`.
     pub fn is_built(&self, docker: &str, tag: &str) -> bool {
-        let mut names = vec![tag];
-        names.extend(self.bases.iter().map(String::as_str));
-        let format = format!(
-            "{{{{.Id}}}} {{{{index .Config.Labels \"{RENDER_LABEL}\"}}}} {{{{index .Config.Labels \"{BASES_LABEL}\"}}}}"
-        );
-        let Some(lines) = inspect(docker, &names, &format) else { return false };
-        let Some((image, bases)) = lines.split_first() else { return false };
-        let mut fields = image.split(' ');
-        let (_, render, digest) = (fields.next(), fields.next(), fields.next());
-        let ids: Vec<String> = bases.iter().filter_map(|l| l.split(' ').next()).map(str::to_owned).collect();
-        render == Some(self.render.as_str()) && digest == Some(bases_digest(&self.bases, &ids).as_str())
+        let Some((_, render, digest)) = image_labels(docker, tag) else { return false };
+        let ids: Option<Vec<String>> =
+            self.bases.iter().map(|b| image_labels(docker, b).map(|(id, _, _)| id)).collect();
+        let Some(ids) = ids else { return false };
+        render == self.render && digest == bases_digest(&self.bases, &ids)
     }
+}
+
+/// An image's id and its render and bases labels (empty when it has none), when the engine has it.
+fn image_labels(docker: &str, image: &str) -> Option<(String, String, String)> {
+    let v = crate::engine::inspect_image(docker, image)?;
+    let label = |k: &str| v["Config"]["Labels"][k].as_str().unwrap_or_default().to_owned();
+    Some((v["Id"].as_str()?.to_owned(), label(RENDER_LABEL), label(BASES_LABEL)))
+}
+
+/// The two labels of `tag` (render, bases), empty when it has none or the engine has no `tag`.
+pub fn labels(docker: &str, tag: &str) -> (String, String) {
+    image_labels(docker, tag).map(|(_, render, bases)| (render, bases)).unwrap_or_default()
 }
 
 /// One digest of the bases' names and ids, in name order.
@@ -83,23 +91,6 @@ fn bases_digest(names: &BTreeSet<String>, ids: &[String]) -> String {
         bytes.push(b'\n');
     }
     format!("{:016x}", fnv1a(&bytes))
-}
-
-/// `docker image inspect --format FORMAT NAMES...`: one line per name, in order; `None` when any
-/// is missing or the engine does not answer.
-fn inspect(docker: &str, names: &[&str], format: &str) -> Option<Vec<String>> {
-    if names.is_empty() {
-        return Some(Vec::new());
-    }
-    let out = std::process::Command::new(docker)
-        .args(["image", "inspect", "--format", format])
-        .args(names)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    let lines: Vec<String> = text.lines().map(|l| l.trim_end().to_owned()).collect();
-    (out.status.success() && lines.len() == names.len()).then_some(lines)
 }
 
 #[cfg(test)]

@@ -80,8 +80,25 @@ pub fn parse_version(version: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// Reads the engine's capabilities through the `docker` CLI.
+/// Reads the engine's capabilities: through its API when it is a local socket
+/// ([`crate::api`]), else through the `docker` CLI.
 pub fn detect(docker: &str) -> Result<Engine, EngineError> {
+    if let Some(api) = crate::api::Api::for_program(docker)
+        && let Some(version) = api.json("/version")
+    {
+        let version = version["Version"].as_str().unwrap_or_default().to_owned();
+        let major_minor =
+            parse_version(&version).ok_or_else(|| EngineError::UnknownVersion(version.clone()))?;
+        if major_minor < MIN_VERSION {
+            return Err(EngineError::TooOld(version));
+        }
+        let info = api.json("/info").unwrap_or_default();
+        let containerd_store = info["DriverStatus"].to_string().contains("io.containerd.snapshotter");
+        // A client plugin: found where the CLI looks for it, else asked of the CLI.
+        let buildx = crate::api::has_cli_plugin("buildx")
+            || Command::new(docker).args(["buildx", "version"]).output().is_ok_and(|o| o.status.success());
+        return Ok(Engine { version, major_minor, buildx, containerd_store });
+    }
     let out = Command::new(docker)
         .args(["version", "--format", "{{.Server.Version}}"])
         .output()
@@ -198,12 +215,23 @@ fn parse_builder(text: &str) -> BuilderInfo {
 /// The image's own ENTRYPOINT, CMD and USER, when the engine has the image; `None` otherwise
 /// (not pulled yet, or no answer).
 pub fn image_config(docker: &str, image: &str) -> Option<quarry_core::ImageConfig> {
+    parse_image_config(&inspect_image(docker, image)?["Config"].to_string())
+}
+
+/// What `docker image inspect NAME` says of one image (its id, config, labels), when the engine
+/// has it: through the API when it is a local socket, else through the CLI.
+pub fn inspect_image(docker: &str, image: &str) -> Option<serde_json::Value> {
+    if let Some(api) = crate::api::Api::for_program(docker)
+        && let Some(found) = api.image(image)
+    {
+        return found;
+    }
     let out = Command::new(docker)
-        .args(["image", "inspect", "--format", "{{json .Config}}", "--", image])
+        .args(["image", "inspect", "--format", "{{json .}}", "--", image])
         .output()
         .ok()
         .filter(|o| o.status.success())?;
-    parse_image_config(&String::from_utf8_lossy(&out.stdout))
+    serde_json::from_slice(&out.stdout).ok()
 }
 
 /// `docker image inspect`'s `.Config` as JSON: `Entrypoint` and `Cmd` are arrays or null.
@@ -225,6 +253,11 @@ fn parse_image_config(json: &str) -> Option<quarry_core::ImageConfig> {
 /// Whether the engine runs NVIDIA GPUs: it knows the NVIDIA Container Toolkit's `nvidia` runtime
 /// (`docker info`'s runtimes), which `--gpus` and `--runtime=nvidia` need.
 pub fn has_nvidia_runtime(docker: &str) -> bool {
+    if let Some(api) = crate::api::Api::for_program(docker)
+        && let Some(info) = api.json("/info")
+    {
+        return runtimes_have_nvidia(&info["Runtimes"].to_string());
+    }
     Command::new(docker)
         .args(["info", "--format", "{{json .Runtimes}}"])
         .output()

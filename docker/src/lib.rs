@@ -1,4 +1,5 @@
-//! quarry's docker side: the engine (`engine`), the image tag and build contexts (`context`),
+//! quarry's docker side: the engine (`engine`, asked through its API where it is a local socket:
+//! `api`), the image tag and build contexts (`context`),
 //! whether a render's image is built already (`current`),
 //! `docker build` (`build`), BuildKit's progress (`progress`), cache ids (`cache_id`), the shared
 //! remote cache (`remote_cache`), `docker run` arguments (`run`), the X authority cookie (`xauth`)
@@ -6,6 +7,7 @@
 //! alone: what it has to say while it works it hands to its caller as [`Message`]s, which the CLI
 //! prints.
 
+pub mod api;
 pub mod build;
 pub mod cache_id;
 pub mod container;

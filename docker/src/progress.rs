@@ -1,4 +1,6 @@
-//! Reads BuildKit's `--progress=rawjson` stream: which steps ran and which came from the cache.
+//! Reads BuildKit's progress: which steps ran, which came from the cache, and how long they took.
+//! The `--progress=rawjson` stream is read vertex by vertex; plain progress (what `quarry build`
+//! shows) step by step ([`ran_steps`] reads either).
 //!
 //! Plain progress hides the vertices of `COPY --link` on the containerd image store (the copy and
 //! its `LINK` merge print as one `DONE` group), so measurements read the raw vertex stream.
@@ -251,6 +253,141 @@ fn attempt_steps(lines: &[&str]) -> Vec<Step> {
         .collect()
 }
 
+/// A counted Dockerfile step (RUN, COPY, ADD) of a build, as the engine counts it: cached only if
+/// no attempt executed it and, for a linked copy, its merge was cached too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ran {
+    /// Stage name as BuildKit prints it.
+    pub stage: String,
+    /// 1-based position in the stage (FROM is 1).
+    pub index: u32,
+    /// The instruction as displayed.
+    pub instruction: String,
+    /// Taken from the cache.
+    pub cached: bool,
+    /// Seconds it took to run, when the progress says (`DONE 1.2s`, or rawjson's times).
+    pub seconds: Option<f64>,
+}
+
+/// The counted steps of a build's progress, plain or rawjson (the lines of every attempt, in
+/// order), in the order the engine showed them.
+pub fn ran_steps(progress: &str) -> Vec<Ran> {
+    if progress.lines().any(|l| l.trim_start().starts_with("{\"vertexes\"")) {
+        return rawjson_steps(progress);
+    }
+    let attempts = split_attempts(progress);
+    let Some((last, earlier)) = attempts.split_last() else { return Vec::new() };
+    let executed: std::collections::BTreeSet<String> = earlier
+        .iter()
+        .flat_map(|attempt| plain_vertices(attempt))
+        .filter(|(_, v)| !v.cached && v.completed.is_some())
+        .map(|(_, v)| v.name)
+        .collect();
+    plain_vertices(last)
+        .into_iter()
+        .filter_map(|(seconds, v)| {
+            let s = step(&v)?;
+            s.is_counted().then(|| Ran {
+                cached: s.cached && !executed.contains(&v.name),
+                stage: s.stage,
+                index: s.index,
+                instruction: s.instruction,
+                seconds,
+            })
+        })
+        .collect()
+}
+
+/// The vertices of one attempt's plain progress, with the seconds of each that ran.
+fn plain_vertices(lines: &[&str]) -> Vec<(Option<f64>, Vertex)> {
+    let mut out: Vec<(u32, Option<f64>, Vertex)> = Vec::new();
+    for line in lines {
+        let Some(rest) = line.strip_prefix('#') else { continue };
+        let Some((num, body)) = rest.split_once(' ') else { continue };
+        let Ok(num) = num.parse::<u32>() else { continue };
+        let body = body.trim_end();
+        let at = match out.iter().position(|(n, _, _)| *n == num) {
+            Some(at) => at,
+            None if body.starts_with('[') => {
+                out.push((
+                    num,
+                    None,
+                    Vertex { digest: format!("#{num}"), name: body.to_owned(), ..Vertex::default() },
+                ));
+                continue;
+            }
+            None => continue,
+        };
+        let (_, seconds, v) = &mut out[at];
+        if body == "CACHED" {
+            v.cached = true;
+        } else if let Some(time) = body.strip_prefix("DONE ") {
+            *seconds = time.strip_suffix('s').and_then(|t| t.parse().ok());
+            v.completed = Some(time.to_owned());
+        } else if let Some(error) = body.strip_prefix("ERROR") {
+            v.error = Some(error.trim_start_matches(':').trim().to_owned());
+            v.completed = Some(String::new());
+        }
+    }
+    out.into_iter().map(|(_, seconds, v)| (seconds, v)).collect()
+}
+
+/// [`ran_steps`] of a rawjson stream: a linked copy is reused only when its merge is too.
+fn rawjson_steps(stream: &str) -> Vec<Ran> {
+    let vertices = parse_rawjson(stream);
+    let all = steps(&vertices);
+    let seconds: std::collections::HashMap<&str, f64> = vertices
+        .iter()
+        .filter_map(|v| {
+            let (a, b) = (v.started.as_deref()?, v.completed.as_deref()?);
+            Some((v.digest.as_str(), (timestamp(b)? - timestamp(a)?).max(0.0)))
+        })
+        .collect();
+    all.iter()
+        .filter(|s| s.is_counted())
+        .map(|s| {
+            let merge = all.iter().find(|m| m.link_merge && m.stage == s.stage && m.index == s.index);
+            Ran {
+                stage: s.stage.clone(),
+                index: s.index,
+                instruction: s.instruction.clone(),
+                cached: s.cached && merge.is_none_or(|m| m.cached),
+                seconds: (!s.cached).then(|| seconds.get(s.digest.as_str()).copied()).flatten(),
+            }
+        })
+        .collect()
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2026-01-01T00:00:01.5Z`, or with an offset).
+fn timestamp(text: &str) -> Option<f64> {
+    let (date, time) = text.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (clock, offset) = match time.find(['Z', '+', '-']) {
+        Some(at) => time.split_at(at),
+        None => (time, ""),
+    };
+    let mut c = clock.split(':');
+    let (h, min, sec) =
+        (c.next()?.parse::<f64>().ok()?, c.next()?.parse::<f64>().ok()?, c.next()?.parse::<f64>().ok()?);
+    let shift = match offset.as_bytes().first() {
+        Some(b'+' | b'-') => {
+            let (oh, om) = offset[1..].split_once(':')?;
+            let minutes = oh.parse::<f64>().ok()? * 60.0 + om.parse::<f64>().ok()?;
+            if offset.starts_with('+') { -minutes * 60.0 } else { minutes * 60.0 }
+        }
+        _ => 0.0,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + sec + shift)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +482,37 @@ WARNING: something the CLI printed
             [("t", 3, false, true, true), ("t", 3, true, false, false), ("s", 2, false, false, true)]
         );
         assert_eq!(steps[2].keyword(), "RUN");
+    }
+
+    #[test]
+    fn ran_steps_read_plain_progress_with_times_and_retries() {
+        let first = "#0 building with \"default\" instance using docker driver\n#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s\n#5 [quarry_final 2/4] RUN a\n#5 CACHED\n#6 [quarry_final 3/4] RUN b\n#6 0.1 output\n#6 DONE 1.5s\n#7 exporting to image\n#7 ERROR: failed to extract layer: snapshot does not exist";
+        let second = "#0 building with \"default\" instance using docker driver\n#1 [internal] load build definition from Dockerfile\n#1 DONE 0.0s\n#5 [quarry_final 2/4] RUN a\n#5 CACHED\n#6 [quarry_final 3/4] RUN b\n#6 CACHED\n#8 [quarry_final 4/4] COPY --link --from=x /a /a\n#8 DONE 0.2s\n#7 exporting to image\n#7 DONE 0.1s";
+        let summary = |text: &str| -> Vec<(String, u32, bool, Option<f64>)> {
+            ran_steps(text).into_iter().map(|r| (r.stage, r.index, r.cached, r.seconds)).collect()
+        };
+        assert_eq!(
+            summary(second),
+            [
+                ("quarry_final".to_owned(), 2, true, None),
+                ("quarry_final".to_owned(), 3, true, None),
+                ("quarry_final".to_owned(), 4, false, Some(0.2))
+            ]
+        );
+        let both = format!("{first}\n{second}");
+        assert!(!summary(&both)[1].2, "b ran in the first attempt");
+    }
+
+    #[test]
+    fn ran_steps_read_rawjson_with_link_merges_and_times() {
+        let stream = r#"{"vertexes":[{"digest":"sha256:a","name":"[t 2/3] RUN x","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:02.5Z"},
+{"digest":"sha256:c","name":"[t 3/3] COPY --link --from=s /a /a","cached":true},
+{"digest":"sha256:d","name":"[t 3/3] LINK COPY --link --from=s /a /a","started":"2026-01-01T00:00:03Z","completed":"2026-01-01T00:00:03.1Z"}]}"#;
+        let ran = ran_steps(stream);
+        let summary: Vec<(u32, bool)> = ran.iter().map(|r| (r.index, r.cached)).collect();
+        assert_eq!(summary, [(2, false), (3, false)], "the copy's merge ran");
+        assert_eq!(ran[0].seconds, Some(2.5));
+        assert_eq!(timestamp("2026-01-01T01:00:00+01:00"), timestamp("2026-01-01T00:00:00Z"));
+        assert_eq!(timestamp("1970-01-02T00:00:00Z"), Some(86_400.0));
     }
 }

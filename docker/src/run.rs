@@ -78,7 +78,9 @@ pub fn run_args(
     say: Say,
 ) -> Result<Vec<String>, RunError> {
     let mut args: Vec<String> = vec!["run".into()];
-    if options.remove {
+    // An extension that keeps the container (rocker's `--nocleanup`) leaves out `--rm`.
+    let keep = rendered.resolved.extensions.iter().any(|r| r.extension.run.keep_container);
+    if options.remove && !keep {
         args.push("--rm".into());
     }
     if options.interactive {

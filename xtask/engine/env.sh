@@ -12,10 +12,41 @@
 # store), 20.10 (Debian bookworm's docker.io), optionally followed by -NAME (1-5 of a-z0-9)
 # for another private engine of that kind, e.g. 26c-m.
 #
-# This file only defines functions and two defaults; it does not change shell options.
+# Everything the engines download, unpack and keep lives in ONE folder,
+# $QUARRY_ENGINE_CACHE (default /var/cache/quarry-engine): packages, root file systems,
+# data roots, configs, logs, registry storage. Only sockets, pidfiles and the engines'
+# --exec-root live in a runtime folder, $QE_RUN (/run/quarry-engine for the default folder,
+# /run/quarry-engine-<checksum of the folder's path> for another one), which stop.sh empties
+# and removes. Nothing is installed into the system: `rm -rf $QUARRY_ENGINE_CACHE` after
+# `stop.sh all` removes everything.
+#
+# This file only defines functions and variables; it does not change shell options.
 
-QUARRY_ENGINE_CACHE=${QUARRY_ENGINE_CACHE:-/var/cache/quarry-engine}
-QUARRY_ENGINE_STATE=${QUARRY_ENGINE_STATE:-/var/lib/quarry-engine}
+# quarry_engine_paths: (re)compute the folders from $QUARRY_ENGINE_CACHE.
+quarry_engine_paths() {
+    QUARRY_ENGINE_CACHE=${QUARRY_ENGINE_CACHE:-/var/cache/quarry-engine}
+    QUARRY_ENGINE_CACHE=${QUARRY_ENGINE_CACHE%/}
+    case "$QUARRY_ENGINE_CACHE" in
+        /?*) ;;
+        *)
+            echo "quarry-engine: QUARRY_ENGINE_CACHE must be an absolute path, not '$QUARRY_ENGINE_CACHE'" >&2
+            return 2
+            ;;
+    esac
+    if [ "$QUARRY_ENGINE_CACHE" = /var/cache/quarry-engine ]; then
+        QE_RUN=/run/quarry-engine
+    else
+        QE_RUN=/run/quarry-engine-$(printf '%s' "$QUARRY_ENGINE_CACHE" | cksum | cut -d' ' -f1)
+    fi
+    # Debian bookworm's packages (docker.io 20.10, containerd, runc, tini, iptables, nftables,
+    # busybox-static, debootstrap, docker-registry, jq and the libraries of theirs this
+    # machine lacks) and trixie's Docker 26 set, each downloaded and unpacked into a root.
+    QE_BOOKWORM=$QUARRY_ENGINE_CACHE/pkg/bookworm
+    QE_TRIXIE=$QUARRY_ENGINE_CACHE/pkg/trixie
+    # Marks the bridges of this folder's engines (`ip link` alias).
+    QE_OWNER="quarry-engine $QUARRY_ENGINE_CACHE"
+    export QUARRY_ENGINE_CACHE QE_RUN QE_BOOKWORM QE_TRIXIE QE_OWNER
+}
 
 quarry_engine_vars() {
     local kind=${1:-} base inst=""
@@ -32,7 +63,8 @@ quarry_engine_vars() {
             "optionally with an instance name: 26c-m)" >&2
         return 2
     fi
-    QE_DIR=$QUARRY_ENGINE_STATE/$1
+    quarry_engine_paths || return
+    QE_DIR=$QUARRY_ENGINE_CACHE/engines/$1
     if [ -n "$inst" ]; then
         # Another private engine of the same kind (e.g. for measurements that prune the
         # build cache): own socket, folders and bridge. start.sh picks a free subnet
@@ -42,29 +74,30 @@ quarry_engine_vars() {
     fi
     QE_BASE=$base
     QE_KIND=$1
-    QE_SOCK=/var/run/quarry-docker-$1.sock
+    QE_SOCK=$QE_RUN/$1.sock
     QE_HOST=unix://$QE_SOCK
-    QE_PIDFILE=/var/run/quarry-docker-$1.pid
-    QE_EXEC_ROOT=/var/run/quarry-docker-$1
+    QE_PIDFILE=$QE_RUN/$1.pid
+    QE_EXEC_ROOT=$QE_RUN/$1
     QE_DATA_ROOT=$QE_DIR/data
     QE_CONFIG=$QE_DIR/docker-config        # DOCKER_CONFIG (holds cli-plugins/docker-buildx)
     QE_DAEMON_JSON=$QE_DIR/daemon.json
     QE_LOG=$QE_DIR/dockerd.log
+    # Its containers' cgroups (the default, /docker, would be shared with a system Docker).
+    QE_CGROUP=/${QE_RUN##*/}/$1
     QE_BRIDGE=qbr$QE_TAG
     QE_GATEWAY=172.31.$QE_NET.1
     QE_SUBNET=172.31.$QE_NET.0/24
-    # Docker 26.1.5 (Debian trixie packages) lives unpacked here, shared by 26 and 26c.
-    QE_D26=$QUARRY_ENGINE_CACHE/docker26
     # Client: the engine's own client for 20.10 (a 28.x client needs buildx for BuildKit,
-    # see README.md); for 26/26c any `docker` on PATH (the machines have 28.x).
+    # see README.md); for 26/26c any `docker` on PATH (the machines have 28.x), else
+    # trixie's.
     if [ "$base" = 20.10 ]; then
-        QE_DOCKER=/usr/bin/docker
+        QE_DOCKER=$QE_BOOKWORM/root/usr/bin/docker
     else
         QE_DOCKER=$(command -v docker || true)
-        [ -n "$QE_DOCKER" ] || QE_DOCKER=$QE_D26/root/usr/bin/docker
+        [ -n "$QE_DOCKER" ] || QE_DOCKER=$QE_TRIXIE/root/usr/bin/docker
     fi
     export QE_KIND QE_SOCK QE_HOST QE_PIDFILE QE_EXEC_ROOT QE_DIR QE_DATA_ROOT QE_CONFIG \
-        QE_DAEMON_JSON QE_LOG QE_BRIDGE QE_GATEWAY QE_SUBNET QE_D26 QE_DOCKER QE_TAG QE_NET QE_BASE
+        QE_DAEMON_JSON QE_LOG QE_CGROUP QE_BRIDGE QE_GATEWAY QE_SUBNET QE_DOCKER QE_TAG QE_NET QE_BASE
 }
 
 quarry_engine_env() {
@@ -96,3 +129,5 @@ quarry_engine_mirror() {
     QE_ADD_HOST=$QE_MIRROR_HOST:$QE_MIRROR_IP
     export QE_MIRROR QE_MIRROR_HOST QE_MIRROR_IP QE_ADD_HOST
 }
+
+quarry_engine_paths || true

@@ -6,9 +6,11 @@
 #   quarry-test/busybox:latest   FROM scratch + the busybox-static binary (a second)
 #   debian:bookworm              debootstrap --variant=minbase, then docker import
 #   debian:trixie                same
+# busybox-static and debootstrap are bookworm's, unpacked into $QUARRY_ENGINE_CACHE/pkg/ (see
+# lib.sh); nothing is installed.
 #
 # The Debian root file systems are cached as tarballs in
-# /var/cache/quarry-engine/rootfs/debian-SUITE-minbase.tar, so a new engine (or a pruned
+# $QUARRY_ENGINE_CACHE/rootfs/debian-SUITE-minbase.tar, so a new engine (or a pruned
 # one) re-imports them in seconds. Like the official debian images they carry
 # /etc/apt/apt.conf.d/docker-clean and an empty /var/lib/apt/lists, and default to
 # CMD ["/bin/bash"] with the usual PATH.
@@ -32,10 +34,10 @@ have_image() { qe_docker image inspect "$1" >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- busybox
 if ! have_image quarry-test/busybox:latest; then
-    qe_apt_install busybox-static
+    qe_fetch_bookworm
     ctx=$(mktemp -d)
     trap 'rm -rf "$ctx"' EXIT
-    cp /bin/busybox "$ctx/busybox"
+    cp "$QE_BOOKWORM/root/bin/busybox" "$ctx/busybox"
     cat >"$ctx/Dockerfile" <<'EOF'
 FROM scratch
 COPY busybox /bin/busybox
@@ -58,12 +60,17 @@ rootfs_tarball() { # SUITE -> path of the cached tarball (made if missing)
         printf '%s\n' "$tar"
         return 0
     fi
-    qe_apt_install debootstrap
+    qe_fetch_bookworm
     mkdir -p "$dir"
     local root=$dir/$suite.tmp
-    rm -rf "$root"
+    # A debootstrap that was killed may have left /proc and /sys mounted in its target.
+    qe_umount_under "$root"
+    rm -rf --one-file-system "$root"
+    trap 'qe_umount_under "'"$root"'"' EXIT
     qe_log "debootstrap --variant=minbase $suite from $QE_MIRROR (~25 s)"
-    if ! debootstrap --variant=minbase "$suite" "$root" "$QE_MIRROR" >"$root.log" 2>&1; then
+    if ! DEBOOTSTRAP_DIR=$QE_BOOKWORM/root/usr/share/debootstrap \
+        "$QE_BOOKWORM/root/usr/sbin/debootstrap" --variant=minbase "$suite" "$root" "$QE_MIRROR" \
+        >"$root.log" 2>&1; then
         tail -n 30 "$root.log" >&2
         tail -n 20 "$root/debootstrap/debootstrap.log" >&2 2>/dev/null || true
         qe_die "debootstrap $suite failed (log: $root.log)"
@@ -83,9 +90,11 @@ EOF
     rm -f "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
     : >"$root/etc/resolv.conf"
     printf 'quarry\n' >"$root/etc/hostname"
+    qe_umount_under "$root"
     tar --numeric-owner -C "$root" -cf "$tar.tmp" .
     mv "$tar.tmp" "$tar"
-    rm -rf "$root"
+    rm -rf --one-file-system "$root"
+    trap - EXIT
     printf '%s\n' "$tar"
 }
 

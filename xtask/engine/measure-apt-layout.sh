@@ -142,7 +142,11 @@ if [ "$KIND" != "$QE_BASE" ] && [ -z "${QUARRY_MEASURE_KEEP:-}" ]; then
     trap '"$HERE/stop.sh" "$KIND"' EXIT
 fi
 quarry_engine_mirror
-command -v jq >/dev/null || qe_apt_install jq
+# bookworm's jq from the folder when the machine has none (nothing is installed).
+if ! command -v jq >/dev/null; then
+    qe_fetch_bookworm
+    jq() { qe_pkg "$QE_BOOKWORM/root/usr/bin/jq" "$@"; }
+fi
 
 # ---------------------------------------------------------------- building and counting
 now() { date +%s.%N; }

@@ -5,7 +5,8 @@
 # The RUN is forced to execute by a fresh build arg (not --no-cache: that also starts the
 # cache mounts empty); from the second run on apt finds the .debs in the cache mount
 # ("Need to get 0 B/...").
-# 20.10 is driven with its own client (DOCKER_BUILDKIT=1 /usr/bin/docker build), 26/26c with
+# 20.10 is driven with its own client (DOCKER_BUILDKIT=1 docker build, bookworm's client from
+# $QUARRY_ENGINE_CACHE/pkg), 26/26c with
 # `docker buildx build --load`.
 set -euo pipefail
 
@@ -32,7 +33,7 @@ EOF
 
 T0=$(date +%s.%N)
 if [ "$QE_BASE" = 20.10 ]; then
-    build=(env DOCKER_BUILDKIT=1 DOCKER_HOST="$QE_HOST" /usr/bin/docker build)
+    build=(env DOCKER_BUILDKIT=1 DOCKER_HOST="$QE_HOST" "$QE_DOCKER" build)
 else
     build=(env DOCKER_HOST="$QE_HOST" DOCKER_CONFIG="$QE_CONFIG" "$QE_DOCKER" buildx build --load)
 fi

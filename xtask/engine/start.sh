@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # start.sh KIND — start a private Docker engine for quarry's build tests (as root).
 #
-#   KIND = 26c    Docker 26.1.5 + buildx 0.13.1 (Debian trixie packages unpacked under
-#                 /var/cache/quarry-engine/docker26), containerd image store
+#   KIND = 26c    Docker 26.1.5 + buildx 0.13.1 (Debian trixie packages), containerd image store
 #          26     the same binaries, classic (overlay2) image store
-#          20.10  Debian bookworm's docker.io (apt-get install), as a separate daemon
-# Installs with apt-get (bookworm): runc, iptables, and docker.io for 20.10. Every kind
-# gets the buildx plugin in its own DOCKER_CONFIG folder.
+#          20.10  Debian bookworm's docker.io 20.10.24, as a separate daemon
+# Installs nothing into the system: the Debian packages are downloaded and unpacked into
+# $QUARRY_ENGINE_CACHE/pkg/ (see lib.sh, qe_fetch). Every kind gets the buildx plugin in its
+# own DOCKER_CONFIG folder.
 #
-# Each kind has its own socket /var/run/quarry-docker-KIND.sock, data/exec roots, pidfile,
-# log (/var/lib/quarry-engine/KIND/dockerd.log) and bridge (qbr26c/qbr26/qbr2010 on
+# Each kind has its own socket $QE_RUN/KIND.sock, data root, exec root, pidfile, log
+# ($QUARRY_ENGINE_CACHE/engines/KIND/dockerd.log) and bridge (qbr26c/qbr26/qbr2010 on
 # 172.31.252/251/250.1/24), so the three can run side by side. Idempotent: if the daemon
 # is already up it only prints the two lines below.
 #
-# stdout: exactly two lines, last:   DOCKER_HOST=unix:///var/run/quarry-docker-KIND.sock
-#                                    DOCKER_CONFIG=/var/lib/quarry-engine/KIND/docker-config
+# stdout: exactly two lines, last:   DOCKER_HOST=unix:///run/quarry-engine/KIND.sock
+#                                    DOCKER_CONFIG=/var/cache/quarry-engine/engines/KIND/docker-config
 # Everything else goes to stderr.
 set -euo pipefail
 exec 3>&1 1>&2 # progress to stderr; fd 3 is the caller's stdout
@@ -32,69 +32,42 @@ emit() {
 }
 
 # ---------------------------------------------------------------- binaries
-# Docker 26.1.5 from trixie, downloaded with apt-get into a private apt state (the system's
-# apt sources are never touched) and unpacked with dpkg -x. Cached: a second run is instant.
-install_docker26() {
-    local d=$QE_D26
-    if [ -f "$d/.complete" ] && [ -x "$d/root/usr/sbin/dockerd" ]; then
-        return 0
-    fi
-    quarry_engine_mirror
-    qe_log "downloading Docker 26 (trixie docker.io, docker-cli, docker-buildx, containerd, tini) from $QE_MIRROR"
-    rm -rf "$d.tmp"
-    mkdir -p "$d.tmp/srcparts" "$d.tmp/lists/partial" "$d.tmp/cache/archives/partial" \
-        "$d.tmp/debs" "$d.tmp/root"
-    cat >"$d.tmp/srcparts/trixie.sources" <<EOF
-Types: deb
-URIs: $QE_MIRROR
-Suites: trixie
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    local a=(-o APT::Sandbox::User=root -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$d.tmp/srcparts"
-        -o "Dir::State::Lists=$d.tmp/lists" -o "Dir::Cache=$d.tmp/cache")
-    apt-get "${a[@]}" update -qq
-    (cd "$d.tmp/debs" && apt-get "${a[@]}" download docker.io docker-cli docker-buildx containerd tini)
-    local f
-    for f in "$d.tmp"/debs/*.deb; do dpkg -x "$f" "$d.tmp/root"; done
-    # trixie's runc needs glibc 2.38; bookworm's runc (installed below) is used instead.
-    rm -f "$d.tmp/root/usr/sbin/runc" "$d.tmp/root/usr/bin/runc"
-    rm -rf "$d.tmp/lists" "$d.tmp/cache" # apt state is only needed for the download
-    ls "$d.tmp/debs" >"$d.tmp/.complete"
-    rm -rf "$d"
-    mv "$d.tmp" "$d"
-}
-
+# Downloaded once into the folder; a second run is instant. 20.10 needs trixie's set too,
+# for its buildx plugin (see below).
+qe_fetch_bookworm
+qe_fetch_trixie
+B=$QE_BOOKWORM/root
+T=$QE_TRIXIE/root
 case "$QE_BASE" in
     26 | 26c)
-        qe_apt_install runc iptables
-        install_docker26
-        DOCKERD=$QE_D26/root/usr/sbin/dockerd
-        DPATH=$QE_D26/root/usr/bin:$QE_D26/root/usr/sbin:$PATH
+        DOCKERD=$T/usr/sbin/dockerd
+        # trixie's containerd and docker-init first; bookworm's runc.
+        DPATH=$T/usr/bin:$T/usr/sbin:$T/usr/libexec/docker:$B/usr/bin:$B/usr/sbin:$PATH
         ;;
     20.10)
-        qe_apt_install docker.io runc iptables
-        install_docker26 # only for its buildx plugin (see below)
-        DOCKERD=/usr/sbin/dockerd
-        DPATH=$PATH
+        DOCKERD=$B/usr/sbin/dockerd
+        DPATH=$B/usr/bin:$B/usr/sbin:$PATH
         ;;
 esac
 
 # ---------------------------------------------------------------- config
-mkdir -p "$QE_DIR" "$QE_DATA_ROOT" "$QE_EXEC_ROOT" "$QE_CONFIG"
-if [ "$QE_BASE" = 26c ]; then
-    echo '{"features":{"containerd-snapshotter":true}}' >"$QE_DAEMON_JSON.tmp"
-else
-    echo '{}' >"$QE_DAEMON_JSON.tmp"
-fi
+mkdir -p "$QE_DIR" "$QE_DATA_ROOT" "$QE_RUN" "$QE_EXEC_ROOT" "$QE_CONFIG"
+case "$QE_BASE" in
+    26c) echo '{"features":{"containerd-snapshotter":true}}' >"$QE_DAEMON_JSON.tmp" ;;
+    26) echo '{}' >"$QE_DAEMON_JSON.tmp" ;;
+    # 20.10 writes a trust key, by default to /etc/docker/key.json (a key of the config file
+    # only, no flag).
+    20.10) printf '{"deprecated-key-path":"%s"}\n' "$QE_DIR/key.json" >"$QE_DAEMON_JSON.tmp" ;;
+esac
 mv "$QE_DAEMON_JSON.tmp" "$QE_DAEMON_JSON"
 # buildx 0.13.1 for every kind. With 20.10 it drives the daemon's own BuildKit 0.8 and
 # Dockerfile frontend (COPY --link is still rejected), and it is what lets a 23+ client
 # (the machines have 28.x) run `docker build` with BuildKit at all: without it that client
 # fails with "BuildKit is enabled but the buildx component is missing or broken".
-# The 20.10 client (/usr/bin/docker, DOCKER_BUILDKIT=1) works too and needs no plugin.
+# The 20.10 client (pkg/bookworm/root/usr/bin/docker, DOCKER_BUILDKIT=1) works too and needs
+# no plugin.
 mkdir -p "$QE_CONFIG/cli-plugins"
-install -m 755 "$QE_D26/root/usr/libexec/docker/cli-plugins/docker-buildx" \
+install -m 755 "$QE_TRIXIE/root/usr/libexec/docker/cli-plugins/docker-buildx" \
     "$QE_CONFIG/cli-plugins/docker-buildx"
 [ -f "$QE_CONFIG/config.json" ] || echo '{}' >"$QE_CONFIG/config.json"
 
@@ -109,10 +82,16 @@ if pid=$(qe_daemon_pid); then
 fi
 
 # ---------------------------------------------------------------- network
+if [ -n "$QE_NET" ] && [ "$KIND" != "$QE_BASE" ] &&
+    ip -4 -o addr show | grep " inet 172\.31\.$QE_NET\." | grep -qv "^[0-9]*: $QE_BRIDGE "; then
+    # The subnet this instance had is taken by another interface now: pick another.
+    rm -f "$QE_DIR/net"
+    QE_NET=
+fi
 if [ -z "$QE_NET" ]; then # an instance (26c-NAME) started for the first time
     for n in $(seq 200 247); do
         if ! ip -4 -o addr show | grep -q " inet 172\.31\.$n\." &&
-            ! grep -qx "$n" "$QUARRY_ENGINE_STATE"/*/net 2>/dev/null; then
+            ! grep -qx "$n" "$QUARRY_ENGINE_CACHE"/engines/*/net 2>/dev/null; then
             echo "$n" >"$QE_DIR/net"
             break
         fi
@@ -120,37 +99,7 @@ if [ -z "$QE_NET" ]; then # an instance (26c-NAME) started for the first time
     quarry_engine_vars "$KIND"
     [ -n "$QE_NET" ] || qe_die "no free subnet in 172.31.200-247.0/24"
 fi
-# Own bridge per kind (never --bridge=none: that deletes the host's docker0). dockerd runs
-# with --iptables=false so two daemons never fight over iptables chains; the NAT rule that
-# lets RUN steps reach the Debian mirror is added here instead.
-if ! ip link show "$QE_BRIDGE" >/dev/null 2>&1; then
-    ip link add "$QE_BRIDGE" type bridge
-fi
-if ! ip -4 addr show dev "$QE_BRIDGE" | grep -q "inet $QE_GATEWAY/24"; then
-    ip addr add "$QE_GATEWAY/24" dev "$QE_BRIDGE"
-fi
-# A fixed MAC address. A bridge made by `ip link add` takes the lowest MAC of its ports, so
-# it changes whenever a RUN container comes or goes; containers still running then hold a
-# stale ARP entry for the gateway and their new connections time out for ~30 s (apt:
-# "Could not connect to deb.debian.org:80 ... connection timed out" right after a
-# successful `apt-get update`, as soon as parallel stages finish). dockerd sets a fixed MAC
-# on the docker0 it creates itself, but not on a bridge given with --bridge.
-mac=$(printf '02:42:ac:1f:%02x:01' "$QE_NET")
-if [ "$(cat "/sys/class/net/$QE_BRIDGE/address")" != "$mac" ]; then
-    ip link set dev "$QE_BRIDGE" address "$mac"
-fi
-ip link set "$QE_BRIDGE" up
-sysctl -qw net.ipv4.ip_forward=1
-if ! iptables -t nat -C POSTROUTING -s "$QE_SUBNET" ! -o "$QE_BRIDGE" -j MASQUERADE 2>/dev/null; then
-    iptables -t nat -A POSTROUTING -s "$QE_SUBNET" ! -o "$QE_BRIDGE" -j MASQUERADE
-fi
-# A system Docker on the same machine sets the FORWARD policy to DROP; let our bridge through.
-if ! iptables -C FORWARD -i "$QE_BRIDGE" -j ACCEPT 2>/dev/null; then
-    iptables -I FORWARD -i "$QE_BRIDGE" -j ACCEPT
-fi
-if ! iptables -C FORWARD -o "$QE_BRIDGE" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null; then
-    iptables -I FORWARD -o "$QE_BRIDGE" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-fi
+qe_net_up
 
 # ---------------------------------------------------------------- start
 qe_log "starting $DOCKERD (log: $QE_LOG)"
@@ -166,9 +115,13 @@ PATH=$DPATH setsid "$DOCKERD" \
     --pidfile "$QE_PIDFILE" \
     --bridge "$QE_BRIDGE" \
     --iptables=false \
+    --cgroup-parent "$QE_CGROUP" \
     </dev/null >>"$QE_LOG" 2>&1 3>&- &
 # (3>&-: the daemon must not keep the caller's stdout open, or `$(start.sh 26c)` hangs)
 child=$!
+# stop.sh finds the daemon by this too, should start.sh be stopped before dockerd wrote its
+# pidfile.
+echo "$child" >"$QE_RUN/$KIND.launched"
 
 deadline=$(($(date +%s) + ${QUARRY_ENGINE_START_TIMEOUT:-60}))
 until qe_docker info >/dev/null 2>&1; do
@@ -180,6 +133,7 @@ until qe_docker info >/dev/null 2>&1; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
         qe_log "dockerd did not answer within ${QUARRY_ENGINE_START_TIMEOUT:-60}s; last lines of $QE_LOG:"
         tail -n 40 "$QE_LOG" >&2
+        qe_log "it may still be starting: stop.sh $KIND stops it"
         exit 1
     fi
     sleep 0.5

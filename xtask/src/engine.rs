@@ -1,101 +1,218 @@
-//! The Docker engines the engine tests run against, started through `xtask/engine/*.sh` when they
-//! are not running and this is root, and stopped afterwards if this run started them.
+//! The Docker engines and registries the engine tests run against, started through
+//! `xtask/engine/*.sh` when they are not running and this is root, and stopped afterwards if
+//! this run started them: on success, on failure and when a signal ends the run.
 //!
-//! The tests read `QUARRY_TEST_ENGINE_<KIND>` (a `DOCKER_HOST`), `QUARRY_TEST_DOCKER_CONFIG_<KIND>`
-//! and `QUARRY_TEST_ADD_HOST` (`host:ip` of the Debian mirror). Kinds: `MODERN` (Docker 26 with
+//! The tests read `QUARRY_TEST_ENGINE_<NAME>` (a `DOCKER_HOST`), `QUARRY_TEST_DOCKER_CONFIG_<NAME>`
+//! and `QUARRY_TEST_ADD_HOST` (`host:ip` of the Debian mirror). Names: `MODERN` (Docker 26 with
 //! the containerd image store), `LEGACY` (Docker 20.10), and `RUNNER1`, `RUNNER2`: two more
 //! Docker 26 engines with the containerd store and their own data roots, standing in for two CI
 //! runners in the remote-cache test, which also reads `QUARRY_TEST_REGISTRY` (a loopback
 //! registry, `xtask/engine/registry.sh`), `QUARRY_TEST_REGISTRY_RO` (one that refuses pushes) and
-//! `QUARRY_TEST_REGISTRY_DIR` (the first one's storage).
+//! `QUARRY_TEST_REGISTRY_DIR` (the first one's storage). With any engine, `QUARRY_TEST_GPG` is
+//! a gpg the robotics test signs its apt repositories with (`tools.sh`: bookworm's, unpacked).
+//!
+//! Everything the scripts download, unpack and keep is in one folder, `QUARRY_ENGINE_CACHE`
+//! (default `/var/cache/quarry-engine`); nothing is installed into the system.
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 
-/// (script kind, test-variable suffix)
-const KINDS: &[(&str, &str)] =
-    &[("26c", "MODERN"), ("20.10", "LEGACY"), ("26c-rca", "RUNNER1"), ("26c-rcb", "RUNNER2")];
+use crate::interrupt::{self, Signals, say};
 
-/// (registry.sh name, test variable)
-const REGISTRIES: &[(&str, &str)] = &[("main", "QUARRY_TEST_REGISTRY"), ("ro", "QUARRY_TEST_REGISTRY_RO")];
+/// What a test variable stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Service {
+    /// An engine of `start.sh KIND`.
+    Engine(String),
+    /// A registry of `registry.sh start NAME`.
+    Registry(&'static str),
+}
+
+/// The default set, by the suffix of the test variables: (name, engine kind or registry).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("MODERN", "26c"),
+    ("LEGACY", "20.10"),
+    ("RUNNER1", "26c-rca"),
+    ("RUNNER2", "26c-rcb"),
+    ("REGISTRY", "registry main"),
+    ("REGISTRY_RO", "registry ro"),
+];
+
+fn default_service(name: &str) -> Option<Service> {
+    let (_, what) = DEFAULTS.iter().find(|(n, _)| *n == name)?;
+    Some(match what.strip_prefix("registry ") {
+        Some("main") => Service::Registry("main"),
+        Some(_) => Service::Registry("ro"),
+        None => Service::Engine((*what).to_owned()),
+    })
+}
+
+/// Every engine and registry of the default set.
+pub fn all() -> Vec<(String, Service)> {
+    DEFAULTS.iter().map(|(n, _)| ((*n).to_owned(), default_service(n).expect("a default"))).collect()
+}
+
+/// Parses `--engines`: `none`, or a comma-separated list of names (`MODERN`, `LEGACY`,
+/// `RUNNER1`, `RUNNER2`, `REGISTRY`, `REGISTRY_RO`), an engine's optionally with another kind
+/// of `start.sh` (`MODERN=26c-qi`).
+pub fn parse(list: &str) -> anyhow::Result<Vec<(String, Service)>> {
+    if list == "none" {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = DEFAULTS.iter().map(|(n, _)| *n).collect();
+    let mut out: Vec<(String, Service)> = Vec::new();
+    for item in list.split(',') {
+        let (name, kind) = match item.split_once('=') {
+            Some((n, k)) => (n, Some(k)),
+            None => (item, None),
+        };
+        let Some(service) = default_service(name) else {
+            bail!("unknown engine `{name}` in `--engines`\nhint: use `none` or some of {}", names.join(", "));
+        };
+        let service = match (service, kind) {
+            (Service::Engine(_), Some(kind)) => {
+                let base = kind.split('-').next().unwrap_or(kind);
+                if !["26c", "26", "20.10"].contains(&base) {
+                    bail!(
+                        "unknown engine kind `{kind}` for `{name}`\nhint: 26c, 26 or 20.10, or one of them with -NAME"
+                    );
+                }
+                Service::Engine(kind.to_owned())
+            }
+            (Service::Registry(_), Some(_)) => bail!("`{name}` takes no kind in `--engines`"),
+            (service, None) => service,
+        };
+        if out.iter().any(|(n, _)| n == name) {
+            bail!("`{name}` is named twice in `--engines`");
+        }
+        out.push((name.to_owned(), service));
+    }
+    Ok(out)
+}
 
 #[derive(Debug, Default)]
 pub struct Engines {
     env: BTreeMap<String, String>,
-    started: Vec<&'static str>,
+    /// Engine kinds this run started (or was starting when it stopped), in order.
+    started: Vec<String>,
+    /// Registries this run started.
     registries: Vec<&'static str>,
 }
 
 impl Engines {
-    /// Starts what is missing (as root), or reports loudly that engine tests will be skipped.
-    pub fn bring_up() -> anyhow::Result<Engines> {
-        let mut engines = Engines::default();
+    /// Starts what is missing of `wanted` (as root), making base images in each engine unless
+    /// `images` is false, or reports loudly that engine tests will be skipped. An engine or
+    /// registry is recorded as this run's before its script runs, so [`Engines::tear_down`]
+    /// stops it even when the start fails or is interrupted half-way.
+    pub fn bring_up(
+        &mut self,
+        wanted: &[(String, Service)],
+        images: bool,
+        signals: &Signals,
+    ) -> anyhow::Result<()> {
         let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
         if !root {
             eprintln!(
                 "xtask: not root: no Docker engine is started; engine tests use QUARRY_TEST_ENGINE_* if set, \
-                 else they are SKIPPED (and fail under CI=true)"
+                 else they are ignored (and fail under CI=true)"
             );
-            return Ok(engines);
+            return Ok(());
         }
-        for (kind, suffix) in KINDS {
-            if std::env::var_os(format!("QUARRY_TEST_ENGINE_{suffix}")).is_some() {
-                continue;
+        for (name, service) in wanted {
+            signals.check()?;
+            match service {
+                Service::Engine(kind) => self.engine(name, kind, images, signals)?,
+                Service::Registry(registry) => self.registry(name, registry, signals)?,
             }
-            let was_running = script("status.sh", kind).is_ok();
-            let started =
-                script("start.sh", kind).with_context(|| format!("cannot start Docker engine {kind}"))?;
-            if !was_running {
-                engines.started.push(kind);
+        }
+        if wanted.iter().any(|(_, s)| matches!(s, Service::Engine(_))) {
+            self.tools(signals)?;
+        }
+        Ok(())
+    }
+
+    /// The programs engine tests run on this machine that a fresh one may lack (`tools.sh`:
+    /// bookworm's gpg, unpacked into the folder), as `QUARRY_TEST_<NAME>`.
+    fn tools(&mut self, signals: &Signals) -> anyhow::Result<()> {
+        if std::env::var_os("QUARRY_TEST_GPG").is_some() {
+            return Ok(());
+        }
+        let made = script_with("tools.sh", &[], false, Some(signals))
+            .context("cannot provide the engine tests' tools")?;
+        for (key, value) in made {
+            if key == "GPG" {
+                self.env.insert("QUARRY_TEST_GPG".to_owned(), value);
             }
-            for (key, value) in started {
-                let name = match key.as_str() {
-                    "DOCKER_HOST" => format!("QUARRY_TEST_ENGINE_{suffix}"),
-                    "DOCKER_CONFIG" => format!("QUARRY_TEST_DOCKER_CONFIG_{suffix}"),
-                    _ => continue,
-                };
-                engines.env.insert(name, value);
-            }
-            let images =
-                script("images.sh", kind).with_context(|| format!("cannot make base images on {kind}"))?;
-            for (key, value) in images {
+        }
+        Ok(())
+    }
+
+    fn engine(&mut self, name: &str, kind: &str, images: bool, signals: &Signals) -> anyhow::Result<()> {
+        if std::env::var_os(format!("QUARRY_TEST_ENGINE_{name}")).is_some() {
+            return Ok(());
+        }
+        if script_with("status.sh", &[kind], true, Some(signals)).is_err() {
+            signals.check()?;
+            self.started.push(kind.to_owned());
+        }
+        let started = script_with("start.sh", &[kind], false, Some(signals))
+            .with_context(|| format!("cannot start Docker engine {kind}"))?;
+        for (key, value) in started {
+            let var = match key.as_str() {
+                "DOCKER_HOST" => format!("QUARRY_TEST_ENGINE_{name}"),
+                "DOCKER_CONFIG" => format!("QUARRY_TEST_DOCKER_CONFIG_{name}"),
+                _ => continue,
+            };
+            self.env.insert(var, value);
+        }
+        if images {
+            let made = script_with("images.sh", &[kind], false, Some(signals))
+                .with_context(|| format!("cannot make base images on {kind}"))?;
+            for (key, value) in made {
                 if key == "ADD_HOST" {
-                    engines.env.insert("QUARRY_TEST_ADD_HOST".to_owned(), value);
+                    self.env.insert("QUARRY_TEST_ADD_HOST".to_owned(), value);
                 }
             }
         }
-        for (name, var) in REGISTRIES {
-            if std::env::var_os(var).is_some() {
-                continue;
-            }
-            let was_running = registry_script("status", name).is_ok();
-            let out =
-                registry_script("start", name).with_context(|| format!("cannot start registry {name}"))?;
-            if !was_running {
-                engines.registries.push(name);
-            }
-            for (key, value) in out {
-                match key.as_str() {
-                    "REGISTRY" => engines.env.insert((*var).to_owned(), value),
-                    "REGISTRY_DIR" if *name == "main" => {
-                        engines.env.insert("QUARRY_TEST_REGISTRY_DIR".to_owned(), value)
-                    }
-                    _ => None,
-                };
-            }
-        }
-        Ok(engines)
+        Ok(())
     }
 
-    /// The variables the engine tests need that neither the environment nor this run provides:
-    /// none means every engine test can run.
-    pub fn missing(&self) -> Vec<String> {
-        let needed = KINDS
-            .iter()
-            .map(|(_, suffix)| format!("QUARRY_TEST_ENGINE_{suffix}"))
-            .chain(REGISTRIES.iter().map(|(_, var)| (*var).to_owned()));
+    fn registry(&mut self, var: &str, registry: &'static str, signals: &Signals) -> anyhow::Result<()> {
+        let var = format!("QUARRY_TEST_{var}");
+        if std::env::var_os(&var).is_some() {
+            return Ok(());
+        }
+        if script_with("registry.sh", &["status", registry], true, Some(signals)).is_err() {
+            signals.check()?;
+            self.registries.push(registry);
+        }
+        let out = script_with("registry.sh", &["start", registry], false, Some(signals))
+            .with_context(|| format!("cannot start registry {registry}"))?;
+        for (key, value) in out {
+            match key.as_str() {
+                "REGISTRY" => self.env.insert(var.clone(), value),
+                "REGISTRY_DIR" if registry == "main" => {
+                    self.env.insert("QUARRY_TEST_REGISTRY_DIR".to_owned(), value)
+                }
+                _ => None,
+            };
+        }
+        Ok(())
+    }
+
+    /// What the ignored tests need of `wanted` that neither the environment nor this run
+    /// provides (the test variables of its engines and registries; an empty `wanted`, no
+    /// engine at all): nothing means every test of them can run.
+    pub fn missing(&self, wanted: &[(String, Service)]) -> Vec<String> {
+        if wanted.is_empty() {
+            return vec!["an engine (`--engines none`)".to_owned()];
+        }
+        let needed = wanted.iter().map(|(name, service)| match service {
+            Service::Engine(_) => format!("QUARRY_TEST_ENGINE_{name}"),
+            Service::Registry(_) => format!("QUARRY_TEST_{name}"),
+        });
         needed.filter(|var| std::env::var_os(var).is_none() && !self.env.contains_key(var)).collect()
     }
 
@@ -104,45 +221,103 @@ impl Engines {
         self.env.iter()
     }
 
-    /// Stops the engines this run started.
+    /// Stops the engines and registries this run started, last first; `stop.sh` also removes
+    /// each engine's bridge and rules, and gives back ip_forward after the last one. Runs to
+    /// the end whatever signals come meanwhile.
     pub fn tear_down(self) {
-        for kind in self.started {
-            if let Err(e) = script("stop.sh", kind) {
-                eprintln!("xtask: cannot stop Docker engine {kind}: {e:#}");
+        if !self.started.is_empty() || !self.registries.is_empty() {
+            say(&format!(
+                "xtask: stopping what this run started: {}",
+                self.started
+                    .iter()
+                    .map(String::as_str)
+                    .chain(self.registries.iter().map(|r| match *r {
+                        "main" => "registry main",
+                        _ => "registry ro",
+                    }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for name in self.registries.iter().rev() {
+            if let Err(e) = stop("registry.sh", &["stop", name]) {
+                say(&format!("xtask: cannot stop registry {name}: {e:#}"));
             }
         }
-        for name in self.registries {
-            if let Err(e) = registry_script("stop", name) {
-                eprintln!("xtask: cannot stop registry {name}: {e:#}");
+        for kind in self.started.iter().rev() {
+            if let Err(e) = stop("stop.sh", &[kind]) {
+                say(&format!("xtask: cannot stop Docker engine {kind}: {e:#}"));
             }
         }
     }
+}
+
+fn stop(name: &str, args: &[&str]) -> anyhow::Result<()> {
+    let path = crate::workspace().join("xtask/engine").join(name);
+    let status = interrupt::run_to_end(Command::new("bash").arg(&path).args(args))?;
+    if !status.success() {
+        bail!("`{} {}` failed ({status})", path.display(), args.join(" "));
+    }
+    Ok(())
 }
 
 /// Runs `xtask/engine/registry.sh <action> <name>`, parsed as [`script`] does.
 pub fn registry_script(action: &str, name: &str) -> anyhow::Result<Vec<(String, String)>> {
-    script_with("registry.sh", &[action, name], action == "status")
+    script_with("registry.sh", &[action, name], action == "status", None)
 }
 
 /// Runs `xtask/engine/<name> <kind>` and parses its `KEY=VALUE` stdout lines.
 pub fn script(name: &str, kind: &str) -> anyhow::Result<Vec<(String, String)>> {
-    script_with(name, &[kind], name == "status.sh")
+    script_with(name, &[kind], name == "status.sh", None)
 }
 
-fn script_with(name: &str, args: &[&str], quiet: bool) -> anyhow::Result<Vec<(String, String)>> {
-    let kind = args.join(" ");
+/// Runs a script of `xtask/engine/` in a process group of its own; with `signals`, a caught
+/// signal stops it (SIGTERM: its traps clean up) and the error is `Interrupted`.
+fn script_with(
+    name: &str,
+    args: &[&str],
+    quiet: bool,
+    signals: Option<&Signals>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let what = args.join(" ");
     let path = crate::workspace().join("xtask/engine").join(name);
-    let out = Command::new("bash")
-        .arg(&path)
-        .args(args)
-        .stderr(if quiet { std::process::Stdio::null() } else { std::process::Stdio::inherit() })
-        .output()
-        .with_context(|| format!("cannot run `{}`", path.display()))?;
-    if !out.status.success() {
-        bail!("`{} {kind}` failed ({})", path.display(), out.status);
+    let mut command = Command::new("bash");
+    command.arg(&path).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(if quiet {
+        Stdio::null()
+    } else {
+        Stdio::inherit()
+    });
+    let (status, stdout) = interrupt::run(&mut command, signals, "TERM")?;
+    if !status.success() {
+        bail!("`{} {what}` failed ({status})", path.display());
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
+    Ok(String::from_utf8_lossy(&stdout)
         .lines()
         .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_lists_parse() {
+        assert_eq!(parse("none").unwrap(), vec![]);
+        assert_eq!(
+            parse("MODERN,REGISTRY").unwrap(),
+            vec![
+                ("MODERN".to_owned(), Service::Engine("26c".into())),
+                ("REGISTRY".to_owned(), Service::Registry("main")),
+            ]
+        );
+        assert_eq!(
+            parse("LEGACY=20.10-qi").unwrap(),
+            vec![("LEGACY".to_owned(), Service::Engine("20.10-qi".into()))]
+        );
+        assert_eq!(all().len(), 6);
+        for bad in ["MODERN=27", "REGISTRY=x", "OTHER", "MODERN,MODERN", ""] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 }

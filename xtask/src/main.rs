@@ -24,8 +24,11 @@
 //! - `bench run [--engine KIND] [--runs N] [--quarry PATH]`: a warm `quarry run` against `docker
 //!   run` of the same image, and `quarry enter` against `docker exec`, side by side on a private
 //!   engine (the release binary it builds, or PATH).
-//! - `test`: the whole test suite, as CI runs it. As root, it starts the Docker engines the
-//!   engine tests need (see `xtask/engine/`) when they are not running, and stops what it started.
+//! - `test [--engines LIST] [--no-images] [CARGO TEST ARGS]`: the whole test suite, as CI runs
+//!   it. As root, it starts the Docker engines and registries the engine tests need (see
+//!   `xtask/engine/`; everything in one folder, `QUARRY_ENGINE_CACHE`) when they are not running,
+//!   and stops what it started, also when SIGINT, SIGTERM or SIGHUP ends the run (exit 128 + the
+//!   signal).
 
 mod bench;
 mod bench_explain;
@@ -35,6 +38,7 @@ mod bench_run;
 mod codegen;
 mod devcontainer_cli;
 mod engine;
+mod interrupt;
 mod rocker_venv;
 mod scaffold;
 
@@ -48,8 +52,11 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            interrupt::say(&format!("error: {e:#}"));
+            match e.downcast_ref::<interrupt::Interrupted>() {
+                Some(interrupted) => ExitCode::from(interrupted.exit_code()),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -75,7 +82,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench run [--engine KIND] [--runs N] | bench remote-sim [OPTIONS]>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [--engines LIST] [--no-images] [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench run [--engine KIND] [--runs N] | bench remote-sim [OPTIONS]>"
             );
             Ok(())
         }
@@ -138,57 +145,95 @@ fn cargo_test_args(selection: &[String], include_ignored: bool) -> Vec<String> {
     args
 }
 
-/// `cargo xtask test [CARGO TEST ARGS]`: every test with the engines up; arguments, when given,
-/// replace `--workspace --all-targets` (`cargo xtask test -p quarry-cli --test engine_project`).
+/// `cargo xtask test [--engines LIST] [--no-images] [CARGO TEST ARGS]`: every test with the
+/// engines up; arguments, when given, replace `--workspace --all-targets` (`cargo xtask test -p
+/// quarry-cli --test engine_project`). `--engines` names what to start instead of every engine
+/// and registry (`engine::parse`), `--no-images` skips the base images.
+///
+/// SIGINT, SIGTERM and SIGHUP are caught from the start: `cargo test` (in a process group of its
+/// own) and its tests are stopped, then whatever this run started, and the exit code is 128 +
+/// the signal (130 for Ctrl-C). The engines are stopped on success and failure alike.
 fn test(args: &[String]) -> anyhow::Result<()> {
+    let mut wanted = engine::all();
+    let mut images = true;
+    let mut rest = args;
+    loop {
+        match rest {
+            [flag, list, tail @ ..] if flag == "--engines" => {
+                wanted = engine::parse(list)?;
+                rest = tail;
+            }
+            [flag, tail @ ..] if flag == "--no-images" => {
+                images = false;
+                rest = tail;
+            }
+            [flag] if flag == "--engines" => {
+                bail!("`--engines` needs a list\nhint: `--engines MODERN,LEGACY` or `none`")
+            }
+            _ => break,
+        }
+    }
     codegen::check(&workspace())?;
-    let engines = engine::Engines::bring_up()?;
+    // The peers the differential tests run against, installed into target/ when missing.
     let rocker = rocker_venv::python();
     let devcontainer = devcontainer_cli::program();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let selection: Vec<String> = if args.is_empty() {
-        vec!["--workspace".to_owned(), "--all-targets".to_owned()]
-    } else {
-        args.to_vec()
-    };
-    // The tests that need an engine, root or a tool are `#[ignore]`d: plain `cargo test` lists
-    // them as ignored. They run when everything they need is here, and always under CI, where
-    // one that finds its engine or tool missing fails instead of being skipped.
-    let mut missing = engines.missing();
-    if rocker.is_none() {
-        missing.push("QUARRY_TEST_ROCKER_PYTHON".to_owned());
-    }
-    if devcontainer.is_none() {
-        missing.push("QUARRY_TEST_DEVCONTAINER".to_owned());
-    }
-    if Command::new("xauth").arg("-V").output().is_err() {
-        missing.push("`xauth` (apt-get install xauth)".to_owned());
-    }
-    if !Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0") {
-        missing.push("root".to_owned());
-    }
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    let include_ignored = missing.is_empty() || ci;
-    if !include_ignored {
-        eprintln!(
-            "xtask: the ignored tests (engines, root, rocker, the devcontainer CLI, xauth) do not run, for want of: {}; \
-             `cargo test` lists them as ignored",
-            missing.join(", ")
-        );
-    }
-    let status = Command::new(cargo)
-        .args(cargo_test_args(&selection, include_ignored))
-        .envs(engines.test_env())
-        .envs(rocker.iter().map(|p| ("QUARRY_TEST_ROCKER_PYTHON", p.as_os_str())))
-        .envs(devcontainer.iter().map(|p| ("QUARRY_TEST_DEVCONTAINER", p.as_os_str())))
-        .current_dir(workspace())
-        .status()
-        .context("cannot run cargo test");
+    let signals = interrupt::Signals::catch()?;
+    let mut engines = engine::Engines::default();
+    let result = engines.bring_up(&wanted, images, &signals).and_then(|()| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let selection: Vec<String> = if rest.is_empty() {
+            vec!["--workspace".to_owned(), "--all-targets".to_owned()]
+        } else {
+            rest.to_vec()
+        };
+        // The tests that need an engine, root or a tool are `#[ignore]`d: plain `cargo test`
+        // lists them as ignored. They run when everything they need is here (the engines and
+        // registries `--engines` names, and their tools), and always under CI, where one that
+        // finds its engine or tool missing fails instead of being skipped.
+        let mut missing = engines.missing(&wanted);
+        if rocker.is_none() {
+            missing.push("QUARRY_TEST_ROCKER_PYTHON".to_owned());
+        }
+        if devcontainer.is_none() {
+            missing.push("QUARRY_TEST_DEVCONTAINER".to_owned());
+        }
+        if Command::new("xauth").arg("-V").output().is_err() {
+            missing.push("`xauth` (apt-get install xauth)".to_owned());
+        }
+        if !Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0") {
+            missing.push("root".to_owned());
+        }
+        let ci = std::env::var("CI").as_deref() == Ok("true");
+        let include_ignored = missing.is_empty() || ci;
+        if !include_ignored {
+            eprintln!(
+                "xtask: the ignored tests (engines, root, rocker, the devcontainer CLI, xauth) do not run, for want of: {}; \
+                 `cargo test` lists them as ignored",
+                missing.join(", ")
+            );
+        }
+        let mut command = Command::new(cargo);
+        // In a background process group a read of the terminal would stop it (SIGTTIN).
+        command
+            .args(cargo_test_args(&selection, include_ignored))
+            .envs(engines.test_env())
+            .envs(rocker.iter().map(|p| ("QUARRY_TEST_ROCKER_PYTHON", p.as_os_str())))
+            .envs(devcontainer.iter().map(|p| ("QUARRY_TEST_DEVCONTAINER", p.as_os_str())))
+            .current_dir(workspace())
+            .stdin(std::process::Stdio::null());
+        let (status, _) = interrupt::run(&mut command, Some(&signals), "INT")?;
+        if !status.success() {
+            bail!("tests failed");
+        }
+        Ok(())
+    });
     engines.tear_down();
-    if !status?.success() {
-        bail!("tests failed");
+    // A signal during the tear-down still ends the run as interrupted.
+    match (result, signals.check()) {
+        (Err(e), _) if e.is::<interrupt::Interrupted>() => Err(e),
+        (_, Err(interrupted)) => Err(interrupted.into()),
+        (result, Ok(())) => result,
     }
-    Ok(())
 }
 
 #[cfg(test)]

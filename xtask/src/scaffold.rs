@@ -408,7 +408,7 @@ mod tests {
             "# from = \"npm\"",
             "# template = ",
             "# [[builder.artifacts]]",
-            "locale or rust_toolchain.",
+            "url or key_fingerprint.",
             "# uid, gid, user, cwd or home: ",
             "# [[builder.downloads]]",
             "# checksum_url = ",
@@ -452,8 +452,8 @@ mod tests {
         scaffold("demo_tool", &tmp.join("demo_tool"), &Layout::Workspace).unwrap();
         let cargo = read(&tmp.join("demo_tool"), "Cargo.toml");
         let existing =
-            std::fs::read_to_string(crate::workspace().join("extensions/ros_jazzy/Cargo.toml")).unwrap();
-        let expected = existing.replace("ros-jazzy", "demo-tool").replace("ros_jazzy", "demo_tool");
+            std::fs::read_to_string(crate::workspace().join("extensions/dev_helpers/Cargo.toml")).unwrap();
+        let expected = existing.replace("dev-helpers", "demo-tool").replace("dev_helpers", "demo_tool");
         assert_eq!(cargo, expected, "the same form as the existing crates");
         std::fs::remove_dir_all(&tmp).unwrap();
     }

@@ -59,6 +59,8 @@ pub(super) struct Analysis {
     pub(super) needed: BTreeSet<usize>,
     pub(super) nodes: Vec<Node>,
     pub(super) keys: HashSet<String>,
+    /// Keys in `keys` that only earlier builds left ([`Options::cached_keys`]).
+    pub(super) earlier: HashSet<String>,
     pub(super) states: BTreeMap<usize, StageState>,
     pub(super) totals: BTreeMap<usize, u32>,
     pub(super) stage_names: Vec<String>,
@@ -195,9 +197,14 @@ impl Walker<'_> {
             .map_err(|e| self.invalid(line, e.message(what), e.hint()))
     }
 
-    /// What an image is keyed on: its id when the engine gave one, else its name.
+    /// What an image is keyed on: its id when the engine gave one (the old build's own, for the
+    /// old side), else its name.
     pub(super) fn content(&self, image: &str) -> String {
-        match self.options.image_ids.as_ref().and_then(|ids| ids.get(image)) {
+        let ids = match (&self.old, &self.options.old_image_ids) {
+            (None, Some(old_ids)) => Some(old_ids),
+            _ => self.options.image_ids.as_ref(),
+        };
+        match ids.and_then(|ids| ids.get(image)) {
             Some(id) => format!("id:{id}"),
             None => format!("name:{image}"),
         }

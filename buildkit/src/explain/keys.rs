@@ -112,6 +112,15 @@ impl Walker<'_> {
                     Err(needs) => return Ok(Some(needs)),
                 };
                 fields.insert("from".to_owned(), token);
+            } else if fields.get("type").map(String::as_str) == Some("bind") {
+                // A bind mount of the build context: the mounted files' content is in the key,
+                // as a COPY's is, and nothing else of the context.
+                let source = fields.get("source").cloned().unwrap_or_default();
+                let changed = self.old.is_some()
+                    && self.options.changed_context.iter().any(|c| paths_overlap(&source, c));
+                let token = if changed { format!("changed:{source}") } else { "context".to_owned() };
+                sources.push(("context".to_owned(), token.clone()));
+                fields.insert("context".to_owned(), token);
             }
             mounts.push(fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","));
         }

@@ -56,13 +56,20 @@ pub struct Explanation {
     pub warnings: Vec<Warning>,
     /// What the prediction assumes.
     pub assumptions: Vec<String>,
+    /// Every modelled key of the new build (its vertices and their chains), sorted: what its
+    /// layers leave in the cache, for [`Options::cached_keys`] of later builds.
+    #[serde(skip)]
+    pub keys: Vec<String>,
 }
 
 /// Explains `new` against `old`.
 pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation, ExplainError> {
     let old_df = parse(old)?;
     let new_df = parse(new)?;
-    let before = analyze(&old_df, old, options, None)?;
+    let mut before = analyze(&old_df, old, options, None)?;
+    // What earlier builds left in the cache counts as the old build's.
+    before.earlier = options.cached_keys.iter().filter(|k| !before.keys.contains(*k)).cloned().collect();
+    before.keys.extend(before.earlier.iter().cloned());
     let after = analyze(&new_df, new, options, Some(&before))?;
 
     let mut steps = Vec::new();
@@ -139,7 +146,10 @@ pub fn explain(old: &Side, new: &Side, options: &Options) -> Result<Explanation,
             "the `# syntax=` directive is ignored: the model is of the engine's built-in frontend".to_owned(),
         );
     }
+    let mut keys: Vec<String> = after.keys.iter().cloned().collect();
+    keys.sort_unstable();
     Ok(Explanation {
+        keys,
         engine: options.store,
         target: after.target.clone(),
         steps,

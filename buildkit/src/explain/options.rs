@@ -58,6 +58,12 @@ pub struct Options {
     /// engine: BuildKit keys FROM and `COPY --from=<image>` on the image's content, so two
     /// tags of one image are the same. `None`: no engine answered, images are compared by name.
     pub image_ids: Option<BTreeMap<String, String>>,
+    /// The image ids the old build used, where they differ from [`Options::image_ids`] (a tag
+    /// that moved between the builds); `None`: the old build used `image_ids` too.
+    pub old_image_ids: Option<BTreeMap<String, String>>,
+    /// Keys of earlier builds whose layers the cache may still hold besides the old build's
+    /// ([`super::Explanation::keys`] of each): a step whose key is among them is reused.
+    pub cached_keys: BTreeSet<String>,
 }
 
 /// Why there is no explanation. `Display` is the message; [`ExplainError::hint`] the fix.

@@ -137,6 +137,9 @@ pub(super) fn reused_reason(node: &Node, old: &Analysis) -> (Reason, String) {
         Some(o) if o.text != node.text => {
             format!("same key as line {} of the old file (the differences are not in BuildKit's key)", o.line)
         }
+        None if old.earlier.contains(&node.key) => {
+            "an earlier build left the same layer in the cache".to_owned()
+        }
         _ => String::new(),
     };
     (Reason::Unchanged, detail)

@@ -83,6 +83,7 @@ pub(super) fn analyze(
         needed: BTreeSet::new(),
         nodes: Vec::new(),
         keys: HashSet::new(),
+        earlier: HashSet::new(),
         states: BTreeMap::new(),
         totals: BTreeMap::new(),
         stage_index: names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect(),

@@ -128,6 +128,7 @@ pub const OPTIONS: &[RockerOption] = &[
     RockerOption {
         names: &["--nocleanup"],
         dest: "nocleanup",
+        meaning: Extension("nocleanup"),
         help: "do not remove the docker container when stopped",
         ..FLAG
     },
@@ -172,7 +173,7 @@ pub const OPTIONS: &[RockerOption] = &[
     RockerOption {
         names: &["--cpus"],
         dest: "cpus",
-        meaning: RunArg("--cpus"),
+        meaning: Opt("cpu_limits", "cpus"),
         help: "CPUs for the container (1.5)",
         ..VALUE
     },
@@ -200,7 +201,7 @@ pub const OPTIONS: &[RockerOption] = &[
     RockerOption {
         names: &["--detach", "-d"],
         dest: "detach",
-        meaning: RunArg("--detach"),
+        meaning: Extension("detach"),
         help: "run the container in the background",
         ..FLAG
     },
@@ -232,7 +233,7 @@ pub const OPTIONS: &[RockerOption] = &[
     RockerOption {
         names: &["--expose"],
         dest: "expose",
-        meaning: RunArg("--expose"),
+        meaning: List("expose", "port"),
         help: "expose a container port",
         ..APPEND
     },
@@ -265,7 +266,7 @@ pub const OPTIONS: &[RockerOption] = &[
     RockerOption {
         names: &["--group-add"],
         dest: "group_add",
-        meaning: RunArg("--group-add"),
+        meaning: List("group_add", "group"),
         help: "more groups for the container's user",
         ..APPEND
     },
@@ -280,7 +281,7 @@ pub const OPTIONS: &[RockerOption] = &[
     RockerOption {
         names: &["--ipc"],
         dest: "ipc",
-        meaning: RunArg("--ipc"),
+        meaning: Opt("ipc", "mode"),
         help: "the IPC namespace (host)",
         ..VALUE
     },
@@ -297,7 +298,7 @@ pub const OPTIONS: &[RockerOption] = &[
     RockerOption {
         names: &["--memory", "-m"],
         dest: "memory",
-        meaning: RunArg("--memory"),
+        meaning: Opt("memory_limits", "memory"),
         help: "memory limit (512m, 2g)",
         ..VALUE
     },

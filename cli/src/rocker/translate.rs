@@ -1,6 +1,7 @@
 //! A rocker command line, as `parse.rs` read it, carried out in quarry's terms: a configuration
 //! (what a quarry.toml would say: the image, extensions, their options, build and run settings)
-//! and how to run it (the command, rocker's `--mode`, `--nocleanup`, `--image-name`). The
+//! and how to run it (the command, rocker's `--mode`, `--image-name`); `--nocleanup` is the
+//! `nocleanup` extension. The
 //! meaning of each option is `spec.rs`'s `Meaning`; options whose meaning is `Special` are
 //! carried out here, by `dest`.
 
@@ -38,8 +39,6 @@ pub struct Translation {
     pub command: Vec<String>,
     /// `--mode`.
     pub mode: Mode,
-    /// Whether the container is removed when it stops (not `--nocleanup`).
-    pub remove: bool,
     /// `--image-name`.
     pub tag: Option<String>,
     /// `--strict-extension-selection`: an extension added as a dependency is an error.
@@ -60,6 +59,12 @@ pub struct Host<'a> {
 /// The quarry extension a rocker extension name stands for (`isaacsim` is `isaac_sim`, `git` is
 /// `gitconfig`, deps_rocker's `deps` its files): the option of that `dest` says.
 pub fn extension_of(rocker_name: &str) -> Option<&'static str> {
+    // rocker's extensions whose flag has another name (`--cpus`, `--memory`).
+    match rocker_name {
+        "cpu_limits" => return Some("cpu_limits"),
+        "memory_limits" => return Some("memory_limits"),
+        _ => {}
+    }
     let dest = rocker_name.replace('-', "_");
     let option = OPTIONS.iter().find(|o| o.dest == dest)?;
     match option.meaning {
@@ -77,7 +82,7 @@ pub fn extension_of(rocker_name: &str) -> Option<&'static str> {
 
 /// Carries `parsed` out in quarry's terms.
 pub fn translate(parsed: &Parsed, registry: &Registry, host: &Host) -> Result<Translation, Hinted> {
-    let mut t = Translation { remove: true, notes: parsed.notes.clone(), ..Translation::default() };
+    let mut t = Translation { notes: parsed.notes.clone(), ..Translation::default() };
     let mut extensions: Vec<String> = Vec::new();
     let mut options: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     let mut build = toml::Table::new();
@@ -147,7 +152,6 @@ pub fn translate(parsed: &Parsed, registry: &Registry, host: &Host) -> Result<Tr
                 "pull" => {
                     build.insert("pull".into(), Value::Boolean(true));
                 }
-                "nocleanup" => t.remove = false,
                 "mode" => {
                     t.mode = match values.last().map(String::as_str) {
                         Some("interactive") => Mode::Interactive,

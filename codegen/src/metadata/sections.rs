@@ -3,8 +3,8 @@
 
 use quarry_core::template::{self, Slot};
 use quarry_core::{
-    AptRepository, Artifact, Builder, BuilderFrom, ContextFile, Extract, OptionSpec, RunSpec, Template,
-    rules, schema,
+    AptRepository, Arch, ArchSource, Artifact, Builder, BuilderFrom, ContextFile, Extract, OptionSpec,
+    RunSpec, Template, rules, schema,
 };
 use toml::de::DeValue;
 
@@ -15,35 +15,174 @@ use super::walker::*;
 pub(super) const DOWNLOADS_ONLY: &str = "builder.downloads";
 
 impl Walker<'_> {
-    pub(super) fn repositories(&mut self, root: &Table<'_>) -> Vec<AptRepository> {
+    pub(super) fn repositories(
+        &mut self,
+        root: &Table<'_>,
+        name: &str,
+        options: &[OptionSpec],
+        option_names: &[&str],
+    ) -> Vec<AptRepository> {
         let mut out = Vec::new();
         for (t, span) in self.tables(root, "", "apt_repositories") {
             let prefix = "apt_repositories";
-            let name = self.string(t, prefix, "name", false);
+            let repo_name = self.string(t, prefix, "name", false);
             let key_url = self.string(t, prefix, "key_url", false);
-            let source = self.string(t, prefix, "source", false);
-            // A missing key is reported by the schema's walk.
-            let (Some(name), Some(key_url), Some(source)) = (name, key_url, source) else { continue };
+            let key_fingerprints = self.string_array(t, prefix, "key_fingerprints");
             let at = |k: &str| t.get(k).map(|v| v.span().start).unwrap_or(span.start);
-            // A template over the apt source variables: the line, each variable standing for
-            // its name, is a `deb` line of plain characters that names the keyring.
+            // `source`: one line, or a table of lines by architecture.
+            let mut source = String::new();
+            let mut arch_sources: Vec<ArchSource> = Vec::new();
+            match t.get("source").map(|v| v.get_ref()) {
+                None => {}
+                Some(DeValue::String(line)) => source = line.to_string(),
+                Some(DeValue::Table(lines)) => {
+                    for (arch, line) in lines.iter() {
+                        let arch: &str = arch.get_ref();
+                        let Some(arch) = Arch::from_key(arch) else {
+                            let known =
+                                Arch::KEYS.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(" or ");
+                            self.error(
+                                at("source"),
+                                "apt_repositories.source",
+                                "download-arch",
+                                format!("unknown architecture `{arch}`: use {known}"),
+                            );
+                            continue;
+                        };
+                        match line.get_ref() {
+                            DeValue::String(l) => arch_sources.push(ArchSource { arch, line: text(l) }),
+                            other => self.type_error(line, "apt_repositories.source", "a string", other),
+                        }
+                    }
+                    arch_sources.sort_by_key(|a| a.arch);
+                    if arch_sources.is_empty() {
+                        self.error(
+                            at("source"),
+                            "apt_repositories.source",
+                            "apt-source",
+                            "needs a line for at least one architecture".to_owned(),
+                        );
+                    }
+                }
+                Some(other) => {
+                    let v = t.get("source").expect("matched above");
+                    self.type_error(
+                        v,
+                        "apt_repositories.source",
+                        "a string or a table of lines by architecture",
+                        other,
+                    );
+                }
+            }
+            // A missing key is reported by the schema's walk.
+            let (Some(repo_name), Some(key_url)) = (repo_name, key_url) else { continue };
+            if source.is_empty() && arch_sources.is_empty() {
+                continue;
+            }
+            let pinned = !key_fingerprints.is_empty();
+            for f in &key_fingerprints {
+                if let Some(value) = self.repository_value(
+                    f,
+                    at("key_fingerprints"),
+                    "apt_repositories.key_fingerprints",
+                    name,
+                    options,
+                    option_names,
+                    &[],
+                ) {
+                    self.check(
+                        rules::is_key_fingerprint(&value),
+                        at("key_fingerprints"),
+                        "apt_repositories.key_fingerprints",
+                        "key-fingerprint",
+                        || format!("{value:?} is not a key fingerprint: 40 or 64 hex digits, without spaces"),
+                    );
+                }
+            }
+            if let Some(url) = self.repository_value(
+                &key_url,
+                at("key_url"),
+                "apt_repositories.key_url",
+                name,
+                options,
+                option_names,
+                &[],
+            ) {
+                self.check(rules::is_https_url(&url) || (pinned && rules::is_http_url(&url)), at("key_url"), "apt_repositories.key_url", "https-url", || {
+                    format!("{url:?} is not an https:// URL without spaces or shell characters (http:// only with `key_fingerprints`)")
+                });
+            }
+            // Each line a template over the options and the apt source variables: rendered with
+            // the options' defaults, each variable standing for its name, a `deb` line of plain
+            // characters that names the keyring.
             let names = template::APT_SOURCE_VARIABLES;
-            let known = template::variables(&source)
-                .is_ok_and(|v| v.contains("keyring") && v.iter().all(|n| names.contains(&n.as_str())));
-            let rendered = template::render_with_names(&source, names).unwrap_or_default();
-            let clean = rendered.bytes().all(|c| c.is_ascii_alphanumeric() || b" /:.-_[]=,+~".contains(&c));
-            self.check(known && rendered.starts_with("deb ") && clean, at("source"), "apt_repositories.source", "apt-source", || {
-                format!(
-                    "{source:?} must be a `deb ` line using `signed-by={{{{ keyring }}}}`, with only {} as variables and no quotes, `$`, `\\` or newlines",
-                    names.iter().map(|p| format!("`{{{{ {p} }}}}`")).collect::<Vec<_>>().join(", ")
-                )
-            });
-            let mut repository =
-                AptRepository { name: text(&name), key_url: text(&key_url), source: text(&source) };
+            let lines: Vec<&str> =
+                if source.is_empty() { arch_sources.iter().map(|a| a.line).collect() } else { vec![&source] };
+            for line in lines {
+                if let Some(rendered) = self.repository_value(
+                    line,
+                    at("source"),
+                    "apt_repositories.source",
+                    name,
+                    options,
+                    option_names,
+                    names,
+                ) {
+                    self.check(template::is_apt_source(&rendered), at("source"), "apt_repositories.source", "apt-source", || {
+                        format!(
+                            "{line:?} must be a `deb ` line using `signed-by={{{{ keyring }}}}`, with only {} and options as variables and no quotes, `$`, `\\` or newlines",
+                            names.iter().map(|p| format!("`{{{{ {p} }}}}`")).collect::<Vec<_>>().join(", ")
+                        )
+                    });
+                }
+            }
+            let mut repository = AptRepository {
+                name: text(&repo_name),
+                key_url: text(&key_url),
+                source: text(&source),
+                arch_sources: slice(arch_sources),
+                key_fingerprints: texts(key_fingerprints),
+            };
             self.plain(t, &schema::APT_REPOSITORY, prefix, &mut repository);
             out.push(repository);
         }
         out
+    }
+
+    /// A repository's value, its options filled in with their defaults and the variables of
+    /// `kept` (a line's own) written back as they were; `None` when it uses unknown variables
+    /// (reported) or cannot be rendered.
+    #[allow(clippy::too_many_arguments)]
+    fn repository_value(
+        &mut self,
+        source: &str,
+        at: usize,
+        key: &str,
+        name: &str,
+        options: &[OptionSpec],
+        option_names: &[&str],
+        kept: &[&str],
+    ) -> Option<String> {
+        if !source.contains("{{") {
+            return Some(source.to_owned());
+        }
+        match template::unknown_variables(source, option_names, &self.deps()) {
+            Err(e) => {
+                self.error(at, key, "template-syntax", format!("{source:?} does not parse: {e}"));
+                return None;
+            }
+            Ok(unknown) => {
+                let unknown: Vec<String> =
+                    unknown.into_iter().filter(|v| !kept.contains(&v.as_str())).collect();
+                for var in &unknown {
+                    self.error(at, key, "template-variable", unknown_variable_message(var));
+                }
+                if !unknown.is_empty() {
+                    return None;
+                }
+            }
+        }
+        self.render_with_defaults_keeping(name, source, options, kept)
     }
 
     pub(super) fn builder(

@@ -202,11 +202,23 @@ impl Walker<'_> {
         source: &str,
         options: &[OptionSpec],
     ) -> Option<String> {
+        self.render_with_defaults_keeping(name, source, options, &[])
+    }
+
+    /// `source` rendered with the options' defaults, when every default is valid, the variables
+    /// of `kept` written back as they were (`template::keeping`).
+    pub(super) fn render_with_defaults_keeping(
+        &self,
+        name: &str,
+        source: &str,
+        options: &[OptionSpec],
+        kept: &[&str],
+    ) -> Option<String> {
         if name.is_empty() || !options.iter().all(|o| o.required || o.rule.accepts(o.default)) {
             return None;
         }
         let ctx = template::context(name, &self.deps(), options.iter().map(|o| (o.name, o.default, o.rule)));
-        template::render("value", source, ctx).ok().map(|s| s.trim().to_owned())
+        template::render("value", source, template::keeping(ctx, kept)).ok().map(|s| s.trim().to_owned())
     }
 
     /// An inline template (`final_user`, `workdir`, an `env` entry, shell text): it must parse

@@ -140,8 +140,10 @@ fn http_head(repo: &CacheRepo, tag: &str, within: Duration) -> Result<u16, Probe
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&buf[..n]),
+            // A signal (EINTR): read again, within what is left of the deadline.
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            // The read's timeout is what was left of the deadline (Linux says `WouldBlock`).
+            // A read that ran into the deadline, its timeout being what was left of it (Linux
+            // says EAGAIN, `WouldBlock`, for a timed-out read).
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 return Err(unreachable(format!("no answer within {} s", within.as_secs_f32())));
             }

@@ -110,7 +110,7 @@ pub fn naive(pieces: &Pieces, list: &[&str]) -> anyhow::Result<String> {
             stage.step(&quarry_core::apt_install_step(
                 &pieces.image,
                 &e.apt_packages,
-                e.apt_repositories,
+                &e.apt_repositories,
                 e.name,
             ));
         }

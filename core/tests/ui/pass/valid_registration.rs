@@ -13,6 +13,8 @@ quarry_core::register! {
             name: "demo_repo",
             key_url: "https://example.org/key.asc",
             source: "deb [signed-by={{ keyring }}] https://example.org/apt {{ codename }} main",
+            arch_sources: &[],
+            key_fingerprints: &["C1CF6E31E6BADE8868B172B4F42ED6FBAB17C654"],
         }],
         builder: Some(quarry_core::Builder {
             from: quarry_core::BuilderFrom::BaseImage,

@@ -1,0 +1,3 @@
+fn main() {
+    quarry_codegen::build_script();
+}

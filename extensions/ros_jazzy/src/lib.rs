@@ -1,3 +1,0 @@
-//! quarry extension `ros_jazzy`: generated from `extension.toml` by `quarry-codegen`.
-
-include!(concat!(env!("OUT_DIR"), "/extension.rs"));

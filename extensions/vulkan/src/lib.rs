@@ -1,0 +1,3 @@
+//! quarry extension `vulkan`: generated from `extension.toml` by `quarry-codegen`.
+
+include!(concat!(env!("OUT_DIR"), "/extension.rs"));
