@@ -19,7 +19,7 @@ mod request;
 mod resolve;
 pub mod rules;
 pub mod schema;
-mod shell;
+pub mod shell;
 mod stage;
 mod suggest;
 pub mod template;
