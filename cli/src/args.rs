@@ -1220,6 +1220,22 @@ fn unknown_extension(registry: &Registry, e: clap::Error) -> ArgsError {
             format!("in quarry: {quarry}"),
         )));
     }
+    // A built-in flag of another command (`render --cache-id`): say which commands take it.
+    let owners: Vec<String> = Cli::command()
+        .get_subcommands()
+        .filter(|c| c.get_arguments().any(|a| a.get_long() == Some(name)))
+        .map(|c| format!("`quarry {}`", c.get_name()))
+        .collect();
+    if !owners.is_empty() {
+        let command = e
+            .get(ContextKind::Usage)
+            .and_then(|usage| usage.to_string().split_whitespace().nth(2).map(str::to_owned))
+            .unwrap_or_else(|| "this command".to_owned());
+        return ArgsError::Unknown(anyhow::Error::new(quarry_core::Hinted::new(
+            format!("`--{name}` is not an option of `quarry {command}`"),
+            format!("`--{name}` is an option of {}", owners.join(", ")),
+        )));
+    }
     let mut flags: Vec<String> = Vec::new();
     for f in extension_flags(registry).unwrap_or_default() {
         flags.push(f.long);

@@ -235,17 +235,29 @@ fn up_container(registry: &Registry, up: args::Up) -> anyhow::Result<String> {
 
 fn create(docker: &str, args: &[String], name: &str) -> anyhow::Result<()> {
     ui::detail(&run::shell_line(docker, args));
+    checked(docker, args, |err| {
+        Hinted::new(
+            format!("`docker run` of `{name}` failed: {err}"),
+            "the same settings with `quarry run` show the container's own output",
+        )
+    })?;
+    ui::note(&format!("`{name}` is up: `quarry enter` opens a session in it"));
+    Ok(())
+}
+
+/// Runs `docker args`; when it fails, the error `failed` makes of its stderr.
+fn checked<S: AsRef<std::ffi::OsStr>>(
+    docker: &str,
+    args: &[S],
+    failed: impl Fn(&str) -> Hinted,
+) -> anyhow::Result<()> {
     let out = std::process::Command::new(docker)
         .args(args)
         .output()
         .with_context(|| format!("cannot run `{docker}`"))?;
     if !out.status.success() {
-        anyhow::bail!(Hinted::new(
-            format!("`docker run` of `{name}` failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
-            "the same settings with `quarry run` show the container's own output",
-        ));
+        anyhow::bail!(failed(String::from_utf8_lossy(&out.stderr).trim()));
     }
-    ui::note(&format!("`{name}` is up: `quarry enter` opens a session in it"));
     Ok(())
 }
 
@@ -261,17 +273,12 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 fn docker_ok(docker: &str, args: &[&str]) -> anyhow::Result<()> {
-    let out = std::process::Command::new(docker)
-        .args(args)
-        .output()
-        .with_context(|| format!("cannot run `{docker}`"))?;
-    if !out.status.success() {
-        anyhow::bail!(Hinted::new(
-            format!("`docker {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()),
+    checked(docker, args, |err| {
+        Hinted::new(
+            format!("`docker {}` failed: {err}", args.join(" ")),
             "`quarry ps` shows the project's containers",
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 /// `quarry enter [COMMAND]`: the command's exit code.

@@ -43,6 +43,11 @@ fn writes_the_output_file() {
 fn bad_input_is_a_clear_error_and_writes_nothing() {
     let cases: &[(&[&str], &str, &str)] = &[
         (&["--carg"], "error: unknown extension or option `--carg`", "hint: did you mean `--cargo`?"),
+        (
+            &["--cache-id", "job-42"],
+            "error: `--cache-id` is not an option of `quarry render`",
+            "hint: `--cache-id` is an option of `quarry build`, `quarry run`, `quarry up`",
+        ),
         (&["-e", "ros-jazy"], "error: unknown extension `ros_jazy`", "hint: did you mean `ros_jazzy`?"),
         (
             &["--cargo-version", "1.80 && rm -rf /"],

@@ -153,9 +153,15 @@ fn another_cache_id_reuses_every_layer() {
         &["build", "debian:bookworm", "--git", "--user", "--progress", "plain", "--cache-id", "py310"],
     );
     assert!(first.status.success(), "{}", stderr(&first));
-    // The image itself goes, so the second build runs (an image already built for this render
-    // is not built again) and must find every step in the cache.
-    let removed = engine.docker(&["rmi", stdout(&first).trim()]);
+    // The render's tag goes, so the second build runs (an image already built for this render
+    // is not built again) and must find every step in the cache. The image itself stays under
+    // another tag: removing it would let the engine collect the merged snapshot of the last
+    // `COPY --link`, and the merge would be redone for a reason that is not the id.
+    let image = stdout(&first).trim().to_string();
+    let kept = format!("quarry-test/ids-kept:{}", std::process::id());
+    let tagged = engine.docker(&["tag", &image, &kept]);
+    assert!(tagged.status.success(), "{}", stderr(&tagged));
+    let removed = engine.docker(&["rmi", &image]);
     assert!(removed.status.success(), "{}", stderr(&removed));
     let second = engine.quarry(
         &home,
@@ -167,6 +173,7 @@ fn another_cache_id_reuses_every_layer() {
     eprintln!("cache id py310 -> py313: {cached} of {} steps CACHED", steps.len());
     assert!(steps.len() >= 4, "{steps:?}");
     assert_eq!(cached, steps.len(), "{steps:#?}");
+    let _ = engine.docker(&["rmi", &kept]);
     std::fs::remove_dir_all(home).unwrap();
 }
 

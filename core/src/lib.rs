@@ -21,7 +21,7 @@ mod resolve;
 pub mod rules;
 pub mod schema;
 mod select;
-mod shell;
+pub mod shell;
 mod stage;
 mod suggest;
 pub mod template;

@@ -127,7 +127,8 @@ pub(crate) fn env_file(extension: &str, entries: &[String]) -> Option<String> {
 
 /// `value` for the inside of a double-quoted shell string: `$NAME` and `${...}` stay
 /// expansions, as in Docker's `ENV`; any other `$` (`$(`, `$1`) is literal there, and here.
-fn shell_word(value: &str) -> String {
+/// Values are `rules::is_env_entry`'s: no quote, `\` or backtick reaches it unescaped.
+pub fn shell_word(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {

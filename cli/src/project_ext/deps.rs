@@ -304,25 +304,10 @@ fn literal(text: &str) -> String {
     }
 }
 
-/// `value` for the inside of a double-quoted shell string: `$NAME` and `${...}` stay expansions,
-/// as in Docker's `ENV`; any other `$` is literal there, and here (core's `.env` files write
-/// values the same way). Values are `rules::is_env_entry`'s: no quote, `\` or backtick.
+/// `value` for the inside of a double-quoted shell string, as core's `.env` files write values
+/// ([`quarry_core::shell::shell_word`]), kept literal in the template.
 fn double_quoted(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' if chars.peek().is_some_and(|n| n.is_ascii_alphabetic() || *n == '_' || *n == '{') => {
-                out.push('$')
-            }
-            '$' | '"' | '\\' | '`' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    literal(&out)
+    literal(&quarry_core::shell::shell_word(value))
 }
 
 fn quoted(s: &str) -> String {
