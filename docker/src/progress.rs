@@ -359,6 +359,34 @@ fn rawjson_steps(stream: &str) -> Vec<Ran> {
 }
 
 /// Seconds since the epoch of an RFC 3339 time (`2026-01-01T00:00:01.5Z`, or with an offset).
+/// Seconds during which at least one Dockerfile step (RUN, COPY, ADD, and a linked copy's merge)
+/// executed rather than came from the cache, by the engine's own times in a rawjson `stream`:
+/// the intervals of steps that ran side by side count once. A rebuild cannot take less than
+/// this, whatever the tool around the engine does; the rest of its wall time is overhead.
+pub fn executed_seconds(stream: &str) -> f64 {
+    let mut spans: Vec<(f64, f64)> = parse_rawjson(stream)
+        .iter()
+        .filter(|v| !v.cached && step(v).is_some_and(|s| matches!(s.keyword(), "RUN" | "COPY" | "ADD")))
+        .filter_map(|v| {
+            let (a, b) = (timestamp(v.started.as_deref()?)?, timestamp(v.completed.as_deref()?)?);
+            Some((a, b.max(a)))
+        })
+        .collect();
+    spans.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut total = 0.0;
+    let mut current: Option<(f64, f64)> = None;
+    for (a, b) in spans {
+        match current {
+            Some((start, end)) if a <= end => current = Some((start, end.max(b))),
+            _ => {
+                total += current.map_or(0.0, |(start, end)| end - start);
+                current = Some((a, b));
+            }
+        }
+    }
+    total + current.map_or(0.0, |(start, end)| end - start)
+}
+
 fn timestamp(text: &str) -> Option<f64> {
     let (date, time) = text.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
@@ -501,6 +529,18 @@ WARNING: something the CLI printed
         );
         let both = format!("{first}\n{second}");
         assert!(!summary(&both)[1].2, "b ran in the first attempt");
+    }
+
+    #[test]
+    fn executed_seconds_count_overlapping_steps_once() {
+        let stream = r#"{"vertexes":[
+{"digest":"sha256:a","name":"[a 2/2] RUN x","started":"2026-01-01T00:00:01Z","completed":"2026-01-01T00:00:04Z"},
+{"digest":"sha256:b","name":"[b 2/2] RUN y","started":"2026-01-01T00:00:02Z","completed":"2026-01-01T00:00:05.5Z"},
+{"digest":"sha256:c","name":"[t 2/3] RUN z","cached":true,"started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:09Z"},
+{"digest":"sha256:d","name":"[t 3/3] LINK COPY --link --from=a /a /a","started":"2026-01-01T00:00:07Z","completed":"2026-01-01T00:00:07.5Z"},
+{"digest":"sha256:e","name":"[internal] load build context","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:09Z"}]}"#;
+        assert!((executed_seconds(stream) - 5.0).abs() < 1e-9, "{}", executed_seconds(stream));
+        assert_eq!(executed_seconds(""), 0.0);
     }
 
     #[test]

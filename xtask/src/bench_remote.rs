@@ -312,14 +312,13 @@ pub mod bench {
         }
 
         /// Builds `rendered`; with `cache`, as `quarry build` does with a registry (imports, then
-        /// exports). Returns the wall time of the build (exports not included), the steps
-        /// executed, and the export time.
+        /// exports).
         fn build(
             &self,
             dir: &Path,
             rendered: &quarry_core::Rendered,
             cache: Option<&RemoteCache>,
-        ) -> anyhow::Result<(f64, usize, f64)> {
+        ) -> anyhow::Result<Built> {
             write_context(dir, rendered)?;
             let engine = self.engine()?;
             let docker = self.docker.to_str().context("path")?;
@@ -363,10 +362,12 @@ pub mod bench {
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
             }
-            let executed = crate::bench::build_vertices(&attempts)
-                .iter()
+            let ran: Vec<_> = crate::bench::build_vertices(&attempts)
+                .into_iter()
                 .filter(|s| s.is_counted() && !s.cached)
-                .count();
+                .collect();
+            let executed = ran.len();
+            let executed_builder = ran.iter().filter(|s| s.stage != quarry_core::FINAL_STAGE).count();
             let start = Instant::now();
             if let Some(p) = &plan {
                 let e = remote_cache::export(docker, &args, p, &quarry_cli::ui::show);
@@ -374,13 +375,37 @@ pub mod bench {
                     bail!("exports failed: {:?}", e.failed);
                 }
             }
-            Ok((wall, executed, start.elapsed().as_secs_f64()))
+            Ok(Built { wall, executed, executed_builder, export: start.elapsed().as_secs_f64() })
         }
 
         fn prune(&self) -> anyhow::Result<()> {
             let _ = self.docker(&["image", "rm", "--force", "quarry-bench-remote/image:latest"]);
             self.docker(&["builder", "prune", "--all", "--force"]).map(|_| ())
         }
+    }
+
+    /// One build of the benchmark.
+    struct Built {
+        /// Seconds of the build (exports not included).
+        wall: f64,
+        /// RUN, COPY and ADD steps executed.
+        executed: usize,
+        /// Of those, steps of builder stages.
+        executed_builder: usize,
+        /// Seconds of the export to the registry (0 without one).
+        export: f64,
+    }
+
+    /// The figures of one scenario.
+    struct Row {
+        id: Id,
+        title: String,
+        without: Built,
+        with: Built,
+        warm: Built,
+        export_old: f64,
+        growth_old: u64,
+        growth_new: u64,
     }
 
     fn blob_bytes(root: &Path) -> u64 {
@@ -436,31 +461,39 @@ pub mod bench {
                 let new = quarry_core::render(reg, &scenario.new.request())?;
                 let before = blob_bytes(&storage);
                 runners[0].prune()?;
-                let (_, _, export_old) = runners[0].build(&dir.join("old"), &old, Some(&cache))?;
+                let old_built = runners[0].build(&dir.join("old"), &old, Some(&cache))?;
                 let after_old = blob_bytes(&storage);
                 runners[1].prune()?;
-                let (without, exec_without, _) = runners[1].build(&dir.join("new-a"), &new, None)?;
+                let without = runners[1].build(&dir.join("new-a"), &new, None)?;
                 runners[1].prune()?;
-                let (with, exec_with, export_new) =
-                    runners[1].build(&dir.join("new-b"), &new, Some(&cache))?;
+                let with = runners[1].build(&dir.join("new-b"), &new, Some(&cache))?;
                 let after_new = blob_bytes(&storage);
+                // A third runner's view: the registry now holds every stage of NEW (another
+                // project, or an earlier job, built it), so no builder step has to run.
+                runners[0].prune()?;
+                let warm = runners[0].build(&dir.join("new-c"), &new, Some(&cache))?;
                 eprintln!(
-                    "bench remote {}: NEW without {without:.1} s ({exec_without} steps executed), with {with:.1} s \
-                     ({exec_with} executed)",
-                    id.letter()
+                    "bench remote {}: NEW without {:.1} s ({} steps executed), with {:.1} s ({} executed), \
+                     warm registry {:.1} s ({} executed, {} of them in builder stages)",
+                    id.letter(),
+                    without.wall,
+                    without.executed,
+                    with.wall,
+                    with.executed,
+                    warm.wall,
+                    warm.executed,
+                    warm.executed_builder,
                 );
-                rows.push((
+                rows.push(Row {
                     id,
-                    scenario.title.clone(),
+                    title: scenario.title.clone(),
                     without,
-                    exec_without,
                     with,
-                    exec_with,
-                    export_old,
-                    export_new,
-                    after_old - before,
-                    after_new - after_old,
-                ));
+                    warm,
+                    export_old: old_built.export,
+                    growth_old: after_old - before,
+                    growth_new: after_new - after_old,
+                });
             }
             Ok(())
         })();
@@ -474,18 +507,32 @@ pub mod bench {
             "remote cache benchmark: runner 1 builds OLD and exports; runner 2 (pruned) builds NEW without, then (pruned) with the shared cache"
         );
         println!(
-            "| scenario | change | NEW without s (executed) | NEW with s (executed) | without / with | export OLD s | export NEW s | registry growth OLD MB | NEW MB |"
+            "| scenario | change | NEW without s (executed) | NEW with s (executed) | without / with | warm registry s (executed; in builders) | export OLD s | export NEW s | registry growth OLD MB | NEW MB |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|");
-        for (id, title, without, ew, with, ewi, xo, xn, go, gn) in &rows {
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for r in &rows {
             println!(
-                "| {} | {title} | {without:.1} ({ew}) | {with:.1} ({ewi}) | {:.1}x | {xo:.1} | {xn:.1} | {:.1} | {:.1} |",
-                id.letter(),
-                without / with.max(0.01),
-                *go as f64 / 1e6,
-                *gn as f64 / 1e6
+                "| {} | {} | {:.1} ({}) | {:.1} ({}) | {:.1}x | {:.1} ({}; {}) | {:.1} | {:.1} | {:.1} | {:.1} |",
+                r.id.letter(),
+                r.title,
+                r.without.wall,
+                r.without.executed,
+                r.with.wall,
+                r.with.executed,
+                r.without.wall / r.with.wall.max(0.01),
+                r.warm.wall,
+                r.warm.executed,
+                r.warm.executed_builder,
+                r.export_old,
+                r.with.export,
+                r.growth_old as f64 / 1e6,
+                r.growth_new as f64 / 1e6
             );
         }
+        println!(
+            "warm registry: a third pruned runner builds NEW once the registry holds every stage NEW has; \
+             no builder step should execute"
+        );
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }

@@ -11,7 +11,7 @@ use quarry_docker::build::{BuildOptions, SNAPSHOT_FLAKE, build_args, retry_after
 use quarry_docker::cache_id::{CacheId, Source};
 use quarry_docker::context::write_context;
 use quarry_docker::engine::Engine;
-use quarry_docker::progress::{StepVertex, merge_attempts, parse_rawjson, steps};
+use quarry_docker::progress::{StepVertex, executed_seconds, merge_attempts, parse_rawjson, steps};
 
 /// Repository of every image the benchmark tags; removed before each clean build.
 pub const IMAGE_REPO: &str = "quarry-bench";
@@ -186,7 +186,8 @@ impl BenchEngine {
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             bail!("build of `{tag}` failed ({}), log `{}`:\n{}", out.status, log.display(), tail.join("\n"));
         }
-        Ok(Build { wall, vertices: vertices(&attempts) })
+        let executed = attempts.iter().map(|a| executed_seconds(a)).sum();
+        Ok(Build { wall, executed, vertices: vertices(&attempts) })
     }
 
     /// The image's size as `docker image inspect` reports it (on the containerd store: its
@@ -238,6 +239,9 @@ pub fn vertices(attempts: &[String]) -> Vec<StepVertex> {
 pub struct Build {
     /// Seconds the `docker buildx build --load` command took.
     pub wall: f64,
+    /// Seconds during which the engine executed Dockerfile steps (every attempt's): the
+    /// physical limit of this build.
+    pub executed: f64,
     /// The Dockerfile steps, merged over the stream.
     pub vertices: Vec<StepVertex>,
 }

@@ -22,6 +22,8 @@ pub struct Row {
     pub layout: Layout,
     /// Seconds: the rebuild of NEW on OLD's cache.
     pub rebuild: f64,
+    /// Seconds of the rebuild during which the engine executed steps: its physical limit.
+    pub limit: f64,
     /// Seconds: OLD built on an empty cache.
     pub old_clean: f64,
     /// Seconds: NEW built on an empty cache.
@@ -60,6 +62,7 @@ impl Row {
             scenario: m.scenario.id,
             layout: m.layout,
             rebuild: t.rebuild.wall,
+            limit: t.rebuild.executed,
             old_clean: t.old_clean,
             new_clean: t.new_clean,
             new_is_old: t.new_is_old,
