@@ -208,37 +208,23 @@ fn predictions_match_the_legacy_engine() {
             name: "legacy-literal-mount-id",
             old: "FROM @BB@\nRUN echo @T@ > /t\nRUN --mount=type=cache,id=one-@T@,target=/c ls /c\nRUN echo after\n",
             new: "FROM @BB@\nRUN echo @T@ > /t\nRUN --mount=type=cache,id=two-@T@,target=/c ls /c\nRUN echo after\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
             expect: (1, 3),
-            linked: None,
-            images: &[],
+            ..Pair::NONE
         },
         Pair {
             name: "legacy-sharing",
             old: "FROM @BB@\nRUN echo @T@ > /t\nRUN --mount=type=cache,id=c-@T@,target=/c,sharing=locked ls /c\n",
             new: "FROM @BB@\nRUN echo @T@ > /t\nRUN --mount=type=cache,id=c-@T@,target=/c,sharing=private ls /c\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
-            files: &[],
             expect: (1, 2),
-            linked: None,
-            images: &[],
+            ..Pair::NONE
         },
         Pair {
             name: "legacy-env-before-copy",
             old: "FROM @BB@\nRUN echo @T@ > /t\nENV E=1\nCOPY f /f\nRUN echo $E\n",
             new: "FROM @BB@\nRUN echo @T@ > /t\nENV E=2\nCOPY f /f\nRUN echo $E\n",
-            old_args: &[],
-            new_args: &[],
-            explain: &[],
             files: &[("f", "x\n")],
             expect: (2, 3),
-            linked: None,
-            images: &[],
+            ..Pair::NONE
         },
     ];
     let mut pairs = pairs;
