@@ -2,40 +2,11 @@
 //! runs quarry on them: every layer of every command in deps_rocker's order, each an extension of
 //! its own, the chain order in quarry.lock, the mistakes at file:line, and `quarry import`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn quarry(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quarry"))
-        .args(args)
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join(".no-user-config"))
-        .env("XDG_STATE_HOME", dir.join(".no-user-state"))
-        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
-        .output()
-        .expect("quarry runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("quarry-deps-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::{offline as quarry, scratch, stderr, stdout, write};
 
 fn render(dir: &Path) -> String {
     let o = quarry(dir, &["render"]);

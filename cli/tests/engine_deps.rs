@@ -7,26 +7,12 @@ mod common;
 
 use std::path::Path;
 
-use common::{TestEngine, scratch, stderr, stdout, token, wheel};
+use common::{TestEngine, scratch, stderr, stdout, token, wheel, write};
 use quarry_docker::progress::progress_steps;
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 /// `quarry ARGS` in `project`, as a user runs it, with the engine's `--add-host` for builds.
 fn quarry(engine: &TestEngine, project: &Path, home: &Path, args: &[&str]) -> std::process::Output {
-    let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
-    c.current_dir(project)
-        .env("XDG_CACHE_HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("ROCKER_CACHE_ID")
-        .env_remove("QUARRY_CACHE_ID")
-        .env_remove("GITHUB_ACTIONS")
-        .args(args);
+    let mut c = engine.quarry_in(project, home, args);
     if args.first() == Some(&"build")
         && let Some(h) = &engine.add_host
     {

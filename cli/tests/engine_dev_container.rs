@@ -36,23 +36,8 @@ fn write_config(project: &Path, value: &str) {
     .unwrap();
 }
 
-fn quarry(engine: &TestEngine, project: &Path, home: &Path, args: &[&str]) -> Command {
-    let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
-    c.current_dir(project)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("ROCKER_CACHE_ID")
-        .env_remove("QUARRY_CACHE_ID")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("QUARRY_DOCKER")
-        .stdin(Stdio::null())
-        .args(args);
-    c
-}
-
 fn ok(engine: &TestEngine, project: &Path, home: &Path, args: &[&str]) -> Output {
-    let out = quarry(engine, project, home, args).output().expect("quarry runs");
+    let out = engine.quarry_in(project, home, args).output().expect("quarry runs");
     assert!(out.status.success(), "quarry {}:\n{}", args.join(" "), stderr(&out));
     out
 }
@@ -72,7 +57,7 @@ struct Down<'a> {
 
 impl Drop for Down<'_> {
     fn drop(&mut self) {
-        let _ = quarry(self.engine, &self.project, &self.home, &["down"]).output();
+        let _ = self.engine.quarry_in(&self.project, &self.home, &["down"]).output();
     }
 }
 
@@ -99,14 +84,14 @@ fn up_reuses_replaces_on_change_and_down_keeps_the_files() {
     // A change is reported; without a terminal and --replace the container is left.
     let second = token();
     write_config(&project, &second);
-    let refused = quarry(&engine, &project, &home, &["up"]).output().unwrap();
+    let refused = engine.quarry_in(&project, &home, &["up"]).output().unwrap();
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("the image and the run-time settings"), "{}", stderr(&refused));
     assert_eq!(container_id(&engine, &name), id);
     // Not while a session is open, even with --replace.
-    let mut session = quarry(&engine, &project, &home, &["enter", "sleep", "5"]).spawn().unwrap();
+    let mut session = engine.quarry_in(&project, &home, &["enter", "sleep", "5"]).spawn().unwrap();
     wait_for_sessions(&engine, &name, 1);
-    let busy = quarry(&engine, &project, &home, &["up", "--replace"]).output().unwrap();
+    let busy = engine.quarry_in(&project, &home, &["up", "--replace"]).output().unwrap();
     assert!(!busy.status.success());
     assert!(stderr(&busy).contains("session(s) are open"), "{}", stderr(&busy));
     assert_eq!(container_id(&engine, &name), id);
@@ -145,7 +130,7 @@ fn two_sessions_run_at_once() {
         let script = format!(
             "touch /tmp/{me}; for i in $(seq 1 100); do [ -e /tmp/{other} ] && exit 0; sleep 0.1; done; exit 1"
         );
-        quarry(&engine, &project, &home, &["enter", "sh", "-c", &script]).spawn().unwrap()
+        engine.quarry_in(&project, &home, &["enter", "sh", "-c", &script]).spawn().unwrap()
     };
     let mut a = session("a", "b");
     let mut b = session("b", "a");

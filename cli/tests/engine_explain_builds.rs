@@ -25,16 +25,7 @@ fn write_config(project: &Path, values: &[&str]) {
 }
 
 fn quarry(engine: &TestEngine, project: &Path, home: &Path, args: &[&str], mispredict: bool) -> Output {
-    let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
-    c.current_dir(project)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("ROCKER_CACHE_ID")
-        .env_remove("QUARRY_CACHE_ID")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("QUARRY_TEST_MISPREDICT")
-        .args(args);
+    let mut c = engine.quarry_in(project, home, args);
     if mispredict {
         c.env("QUARRY_TEST_MISPREDICT", "1");
     }

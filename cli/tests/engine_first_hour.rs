@@ -12,30 +12,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use common::{TestEngine, scratch, stderr, stdout, token, wheel};
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
-
-fn quarry(engine: &TestEngine, dir: &Path, home: &Path, args: &[&str]) -> Command {
-    let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
-    c.current_dir(dir)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("ROCKER_CACHE_ID")
-        .env_remove("QUARRY_CACHE_ID")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("QUARRY_DOCKER")
-        .stdin(Stdio::null())
-        .args(args);
-    c
-}
+use common::{TestEngine, scratch, stderr, stdout, token, wheel, write};
 
 fn ok(out: Output, what: &str) -> Output {
     assert!(out.status.success(), "{what}:\n{}{}", stdout(&out), stderr(&out));
@@ -62,7 +41,7 @@ fn readme_lines(engine: &TestEngine, kind: &str, render_flags: &[&str]) {
     let home = dir.join("home");
     let mut render = vec!["render", "debian:bookworm", "--git", "-o", "Dockerfile"];
     render.extend_from_slice(render_flags);
-    ok(quarry(engine, &dir, &home, &render).output().unwrap(), "quarry render -o Dockerfile");
+    ok(engine.quarry_in(&dir, &home, &render).output().unwrap(), "quarry render -o Dockerfile");
     assert!(dir.join("quarry").is_dir(), "render -o writes the build context beside the Dockerfile");
     let tag = format!("quarry-test/readme-{kind}:{}", token());
     docker_build(engine, &dir, &["build", "-t", &tag, "."]);
@@ -73,7 +52,7 @@ fn readme_lines(engine: &TestEngine, kind: &str, render_flags: &[&str]) {
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     let mut render = vec!["render", "debian:bookworm", "--git", "-o", "sub/Dockerfile"];
     render.extend_from_slice(render_flags);
-    ok(quarry(engine, &dir, &home, &render).output().unwrap(), "quarry render -o sub/Dockerfile");
+    ok(engine.quarry_in(&dir, &home, &render).output().unwrap(), "quarry render -o sub/Dockerfile");
     docker_build(engine, &dir, &["build", "-f", "sub/Dockerfile", "-t", &tag, "sub"]);
     let _ = engine.docker(&["rmi", &tag]);
     let _ = std::fs::remove_dir_all(&dir);
@@ -121,7 +100,7 @@ fn scripts_use_the_projects_packages_and_their_shebang() {
         "#!/usr/bin/perl\nopen(my $f, '>', '/perl.txt') or die; print $f \"perl-ok\\n\";\n",
     );
     let tag = format!("quarry-test/apt-scripts:{run_token}");
-    let mut build = quarry(&engine, &dir, &home, &["build", "--tag", &tag]);
+    let mut build = engine.quarry_in(&dir, &home, &["build", "--tag", &tag]);
     if let Some(h) = &engine.add_host {
         build.args(["--add-host", h]);
     }
@@ -161,7 +140,7 @@ fn the_venv_reaches_every_shell_and_a_cached_quiet_run_is_silent() {
     );
     let module = pkg.replace('-', "_");
     let import = format!("python3 -c 'import {module}; print({module}.VERSION)'");
-    let mut build = quarry(&engine, &project, &home, &["build", "-q"]);
+    let mut build = engine.quarry_in(&project, &home, &["build", "-q"]);
     if let Some(h) = &engine.add_host {
         build.args(["--add-host", h]);
     }
@@ -186,14 +165,14 @@ fn the_venv_reaches_every_shell_and_a_cached_quiet_run_is_silent() {
     );
     assert_eq!(stdout(&no_shell), "1.0\n");
     // A session of the dev container, through quarry's entrypoint.
-    ok(quarry(&engine, &project, &home, &["up"]).output().unwrap(), "quarry up");
-    let session = quarry(&engine, &project, &home, &["enter", "sh", "-c", &import]).output().unwrap();
-    let _ = quarry(&engine, &project, &home, &["down"]).output();
+    ok(engine.quarry_in(&project, &home, &["up"]).output().unwrap(), "quarry up");
+    let session = engine.quarry_in(&project, &home, &["enter", "sh", "-c", &import]).output().unwrap();
+    let _ = engine.quarry_in(&project, &home, &["down"]).output();
     let session = ok(session, "quarry enter");
     assert_eq!(stdout(&session), "1.0\n");
     // A cached quiet run: the command's output and nothing else.
     let quiet = ok(
-        quarry(&engine, &project, &home, &["run", "-q", "--", "echo", "only-this"]).output().unwrap(),
+        engine.quarry_in(&project, &home, &["run", "-q", "--", "echo", "only-this"]).output().unwrap(),
         "run -q",
     );
     assert_eq!(stdout(&quiet), "only-this\n");

@@ -6,14 +6,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{TestEngine, scratch, stderr, token, wheel};
+use common::{TestEngine, scratch, stderr, token, wheel, write};
 use quarry_docker::progress::progress_steps;
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 /// `quarry build` in `project`; the steps that ran (not taken from the cache).
 fn build(engine: &TestEngine, project: &Path, home: &Path, tag: &str) -> Vec<String> {

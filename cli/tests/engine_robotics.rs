@@ -23,14 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TestEngine, scratch, stderr, stdout, token};
+use common::{TestEngine, scratch, stderr, stdout, token, write};
 use quarry_docker::progress::{Step, progress_steps};
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 fn sh(dir: &Path, script: &str, env: &[(&str, &Path)]) -> String {
     let mut c = Command::new("sh");

@@ -1,32 +1,11 @@
 //! Project extensions as a user writes them: folders named by `extension_dirs` and the two-line
 //! keys, with their mistakes, and `quarry new-extension`. deps_rocker's files: `tests/deps.rs`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn quarry(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quarry"))
-        .args(args)
-        .current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join(".no-user-config"))
-        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
-        .output()
-        .expect("quarry runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn write(dir: &Path, rel: &str, text: &str) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
+use common::{offline as quarry, stderr, stdout, write};
 
 /// A project with a folder extension `eigen_tools` (depending on the catalog's `git`), and every
 /// two-line key.
@@ -378,7 +357,8 @@ fn every_file_a_project_names_is_a_regular_file_inside_it() {
     let dir = project("files");
     let metadata = dir.join(".quarry/extensions/eigen/extension.toml");
     std::fs::write(dir.join("../outside-secret.toml"), "secret_key_name = 1\n").unwrap();
-    let fifo = |path: &Path| assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+    let fifo =
+        |path: &Path| assert!(std::process::Command::new("mkfifo").arg(path).status().unwrap().success());
     type Make<'a> = &'a dyn Fn(&Path);
     let cases: [(Make, &str); 3] = [
         (

@@ -1,5 +1,5 @@
-//! The engine-test harness shared by `engine.rs`, `engine_catalog.rs` and the other engine
-//! tests: the engines `cargo xtask test` starts (`QUARRY_TEST_ENGINE_{MODERN,LEGACY}`), which
+//! The harness the integration tests share: `quarry` run offline ([`offline`]) or in a project
+//! on an engine ([`TestEngine::quarry_in`]), scratch folders, and for the engine tests the engines `cargo xtask test` starts (`QUARRY_TEST_ENGINE_{MODERN,LEGACY}`), which
 //! every engine test is `#[ignore]`d for and fails without when asked to run; a folder served over HTTP, and wheels for a
 //! local PEP 503 index in it.
 // Each test crate uses part of the harness.
@@ -75,6 +75,24 @@ impl TestEngine {
             c.args(["--add-host", h]);
         }
         c.output().expect("quarry runs")
+    }
+
+    /// `quarry ARGS` in `project` as its user runs it there: cache, configuration and state of
+    /// its own under `home`, no cache id or docker program from the environment, stdin closed.
+    pub fn quarry_in(&self, project: &Path, home: &Path, args: &[&str]) -> Command {
+        let mut c = self.command(env!("CARGO_BIN_EXE_quarry"));
+        c.current_dir(project)
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env_remove("ROCKER_CACHE_ID")
+            .env_remove("QUARRY_CACHE_ID")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("QUARRY_DOCKER")
+            .env_remove("QUARRY_TEST_MISPREDICT")
+            .stdin(Stdio::null())
+            .args(args);
+        c
     }
 
     pub fn detect(&self) -> Engine {
@@ -224,6 +242,26 @@ pub fn retrying(what: &str, mut command: impl FnMut() -> Command) -> Attempts {
         eprintln!("note: containerd's snapshot flake in the build of {what}: building it once more");
         attempt += 1;
     }
+}
+
+/// Writes `text` to `dir/rel`, making the folders on the way.
+pub fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// `quarry ARGS` in `dir` with no engine (a socket that does not exist) and no user file or state
+/// of the person running the tests: what render, explain and import do on their own.
+pub fn offline(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .args(args)
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join(".no-user-config"))
+        .env("XDG_STATE_HOME", dir.join(".no-user-state"))
+        .env("DOCKER_HOST", "unix:///nonexistent/quarry-test.sock")
+        .output()
+        .expect("quarry runs")
 }
 
 pub fn stderr(o: &Output) -> String {
