@@ -89,26 +89,14 @@ fn apt_extensions_build_and_run() {
     let out = engine.quarry(&home, &build);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{tag}\n"));
-    let run = engine.quarry(
-        &home,
-        &[
-            "run",
-            "debian:bookworm",
-            "--curl",
-            "--git",
-            "--user",
-            "--user-name",
-            "quarry",
-            "--user-uid",
-            "1000",
-            "--tag",
-            &tag,
-            "--",
-            "sh",
-            "-c",
-            "git --version && curl --version | head -n1 && id -un && pwd",
-        ],
-    );
+    let run_sh = |script: &str| {
+        let args = ["run", "debian:bookworm", "--curl", "--git", "--user", "--user-name", "quarry"];
+        engine.quarry(
+            &home,
+            &[&args[..], &["--user-uid", "1000", "--tag", &tag, "--", "sh", "-c", script]].concat(),
+        )
+    };
+    let run = run_sh("git --version && curl --version | head -n1 && id -un && pwd");
     assert!(run.status.success(), "{}", stderr(&run));
     let text = stdout(&run);
     let lines: Vec<&str> = text.lines().collect();
@@ -116,26 +104,7 @@ fn apt_extensions_build_and_run() {
     assert!(lines[1].starts_with("curl "), "{text}");
     assert_eq!(&lines[2..], ["quarry", "/home/quarry"], "{text}");
     // The container's exit code is quarry's.
-    let code = engine.quarry(
-        &home,
-        &[
-            "run",
-            "debian:bookworm",
-            "--curl",
-            "--git",
-            "--user",
-            "--user-name",
-            "quarry",
-            "--user-uid",
-            "1000",
-            "--tag",
-            &tag,
-            "--",
-            "sh",
-            "-c",
-            "exit 7",
-        ],
-    );
+    let code = run_sh("exit 7");
     assert_eq!(code.status.code(), Some(7), "{}", stderr(&code));
     let _ = engine.docker(&["rmi", &tag]);
     std::fs::remove_dir_all(home).unwrap();

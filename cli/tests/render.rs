@@ -3,30 +3,17 @@
 //! registry equal to the `extensions/` folder is `catalog/tests/catalog.rs`, and the images' run
 //! time (`docker run` arguments, shell start-up) `render_runtime.rs`.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use common::{reg, render, request};
 use quarry_cli::config::EXAMPLE;
 use quarry_cli::layers::request_from_text;
-use quarry_core::{EngineLevel, Registry, Request, Selection, registry};
+use quarry_core::{EngineLevel, Registry, Request, Selection};
 
 const FIVE: [&str; 5] = ["cargo", "npm", "pixi", "palanteer", "ros_jazzy"];
-
-fn reg() -> &'static Registry {
-    registry().expect("no duplicate registrations")
-}
-
-fn request(image: &str, names: &[&str]) -> Request {
-    Request {
-        image: image.to_owned(),
-        extensions: names.iter().map(|n| Selection::new(*n)).collect(),
-        ..Request::default()
-    }
-}
-
-fn render(req: &Request) -> String {
-    quarry_core::render(reg(), req).unwrap_or_else(|e| panic!("{e}")).dockerfile
-}
 
 #[test]
 fn extension_flags_do_not_collide() {

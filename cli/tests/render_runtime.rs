@@ -3,23 +3,10 @@
 //! start-up they ship run by a real shell (ROS's setup and its one `rosdep update`, every
 //! extension's environment in a login shell). The rendered Dockerfiles are `render.rs`'s.
 
-use quarry_core::{Registry, Request, Selection, registry};
+mod common;
 
-fn reg() -> &'static Registry {
-    registry().expect("no duplicate registrations")
-}
-
-fn request(image: &str, names: &[&str]) -> Request {
-    Request {
-        image: image.to_owned(),
-        extensions: names.iter().map(|n| Selection::new(*n)).collect(),
-        ..Request::default()
-    }
-}
-
-fn render(req: &Request) -> String {
-    quarry_core::render(reg(), req).unwrap_or_else(|e| panic!("{e}")).dockerfile
-}
+use common::{reg, render, request};
+use quarry_core::{Request, Selection};
 
 /// ROS's shell start-up sources its setup for every command (quarry's entrypoint loads it) and
 /// starts `rosdep update` once, in the background, quietly.

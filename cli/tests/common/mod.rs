@@ -264,6 +264,25 @@ pub fn offline(dir: &Path, args: &[&str]) -> Output {
         .expect("quarry runs")
 }
 
+/// The catalog's registry.
+pub fn reg() -> &'static quarry_core::Registry {
+    quarry_core::registry().expect("no duplicate registrations")
+}
+
+/// A request for `names` of the catalog on `image`, everything else left as it is.
+pub fn request(image: &str, names: &[&str]) -> Request {
+    Request {
+        image: image.to_owned(),
+        extensions: names.iter().map(|n| quarry_core::Selection::new(*n)).collect(),
+        ..Request::default()
+    }
+}
+
+/// The Dockerfile of `req` rendered with the catalog.
+pub fn render(req: &Request) -> String {
+    quarry_core::render(reg(), req).unwrap_or_else(|e| panic!("{e}")).dockerfile
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
