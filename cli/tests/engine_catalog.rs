@@ -463,8 +463,9 @@ fn x11_gets_a_cookie_and_gitconfig_its_file() {
 /// (`tests/data/palanteer-standin`: the same CMake options and library checks, and a `palanteer`
 /// that uses a symbol of each library the viewer links), on debian:bookworm with the builder's own
 /// packages, and run-time checked with `ldd` in final images with the extension's packages: every
-/// library is there, on bookworm and on trixie (where `libdw1` is `libdw1t64`). The real viewer's
-/// build is left out: its source is not in the repository.
+/// library is there, on bookworm and on trixie (where `libdw1` is `libdw1t64`). Where the workplace
+/// keeps v0.8's own source next to the project (`../shared/test-data`), the real viewer is built
+/// instead.
 #[test]
 #[ignore = "needs the Docker engines `cargo xtask test` starts"]
 fn palanteer_builds_and_finds_its_libraries() {
@@ -489,15 +490,24 @@ fn palanteer_builds_and_finds_its_libraries() {
         );
         let dir = home.join("context");
         quarry_docker::context::write_context(&dir, &rendered).unwrap();
-        let tar = std::process::Command::new("tar")
-            .arg("-czf")
-            .arg(dir.join("palanteer-v0.8.tar.gz"))
-            .arg("-C")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data"))
-            .arg("palanteer-standin")
-            .output()
-            .unwrap();
-        assert!(tar.status.success(), "{}", stderr(&tar));
+        // v0.8's own source where the workplace keeps it next to the project, else the stand-in.
+        let upstream = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/test-data/palanteer-v0.8.tar.gz");
+        if upstream.is_file() {
+            eprintln!("palanteer: building v0.8's source, {}", upstream.display());
+            std::fs::copy(&upstream, dir.join("palanteer-v0.8.tar.gz")).unwrap();
+        } else {
+            eprintln!("palanteer: building the stand-in of tests/data (no {})", upstream.display());
+            let tar = std::process::Command::new("tar")
+                .arg("-czf")
+                .arg(dir.join("palanteer-v0.8.tar.gz"))
+                .arg("-C")
+                .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data"))
+                .arg("palanteer-standin")
+                .output()
+                .unwrap();
+            assert!(tar.status.success(), "{}", stderr(&tar));
+        }
         std::fs::write(dir.join("Dockerfile"), &rendered.dockerfile).unwrap();
         let tag = format!("quarry-test/palanteer:{}", common::token());
         let out = engine.build_context(&dir, &tag, "palanteer", false).output;

@@ -3,6 +3,8 @@
 #include <X11/Xlib.h>
 #include <X11/extensions/Xrender.h>
 #include <elfutils/libdwfl.h>
+/* As palanteer.h: the local-only unwinder, which libunwind.so itself provides. */
+#define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <stdio.h>
 
