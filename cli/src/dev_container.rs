@@ -77,7 +77,7 @@ impl Project {
 }
 
 fn docker() -> String {
-    std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned())
+    quarry_docker::engine::program()
 }
 
 /// A `quarry up` of the project's own configuration (what `enter` starts when there is none).

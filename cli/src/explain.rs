@@ -121,7 +121,7 @@ pub(crate) fn explained(
 }
 
 fn docker() -> String {
-    std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned())
+    quarry_docker::engine::program()
 }
 
 /// The id of each image the engine has (`docker image inspect`); `None` when no engine answers.

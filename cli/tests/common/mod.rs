@@ -80,6 +80,7 @@ impl TestEngine {
             version,
             buildx,
             containerd_store: false,
+            podman: None,
         }
     }
 
