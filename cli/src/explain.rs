@@ -149,6 +149,15 @@ fn image_ids(images: &BTreeSet<String>) -> Option<BTreeMap<String, String>> {
 fn detect_store() -> (Store, bool) {
     let docker = docker();
     match crate::engine::detect(&docker) {
+        Ok(engine) if engine.is_podman() => {
+            ui::warning(&format!(
+                "the engine is {}: this prediction is BuildKit's (Docker 20.10's rules, for the plain-copy render \
+                 Podman builds), not Buildah's. Buildah reuses a step only when every step before it was reused: \
+                 after the first step that runs, all run (measured: docs/podman.md)",
+                engine.describe()
+            ));
+            (Store::Legacy, true)
+        }
         Ok(engine) => {
             let store = if engine.level() == EngineLevel::Legacy {
                 Store::Legacy

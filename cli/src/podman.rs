@@ -30,13 +30,16 @@ pub(crate) fn choose_level(build: &mut args::Build, effective: &engine::Engine) 
     let missing = build::unsupported_on(effective, &build.options);
     if !missing.is_empty() {
         let (what, fix) = if effective.is_podman() {
-            (
-                format!("{} are not taken by {}", missing.join(", "), effective.describe()),
+            let fix = if effective.builds_with_podman() {
+                format!("drop {}: it names a buildx builder", missing.join(", "))
+            } else {
                 format!(
-                    "drop {}; `podman build` (PATH, or QUARRY_DOCKER=podman) takes --cache-from and --cache-to",
+                    "drop {}, or run quarry with `podman` (on PATH, or QUARRY_DOCKER=podman), whose `podman build` \
+                     takes them",
                     missing.join(", ")
-                ),
-            )
+                )
+            };
+            (format!("{} cannot be passed to {}", missing.join(", "), effective.describe()), fix)
         } else {
             (
                 format!("{} need docker buildx, which this engine does not have", missing.join(", ")),

@@ -145,6 +145,11 @@ pub fn unsupported_on(engine: &crate::engine::Engine, opts: &BuildOptions) -> Ve
         if !opts.ssh.is_empty() {
             out.push("--build-ssh");
         }
+        // Podman 4.3's compatible build endpoint answers the Docker CLI's `extrahosts` with 400
+        // Bad Request (measured; docs/podman.md).
+        if !opts.add_host.is_empty() && engine.major_minor < (5, 0) {
+            out.push("--add-host");
+        }
     }
     out
 }
@@ -362,8 +367,9 @@ pub struct Streamed {
 pub struct Launch {
     /// A variable the command needs ([`Engine::build_env`]).
     pub env: Option<(&'static str, &'static str)>,
-    /// `podman build`: its steps come on stdout, which is quarry's data channel, so they are
-    /// read and passed on to stderr like the rest of the progress; Buildah's progress lines.
+    /// Podman (`podman build`, or the Docker CLI's classic build on its socket): the steps come
+    /// on stdout, which is quarry's data channel, so they are read and passed on to stderr like
+    /// the rest of the progress; Buildah's progress lines.
     pub podman: bool,
 }
 
@@ -371,7 +377,7 @@ impl Launch {
     /// How builds on `engine` are started (none: a Docker engine with buildx).
     pub fn of(engine: Option<&Engine>) -> Launch {
         match engine {
-            Some(e) => Launch { env: e.build_env(), podman: e.builds_with_podman() },
+            Some(e) => Launch { env: e.build_env(), podman: e.is_podman() },
             None => Launch::default(),
         }
     }

@@ -193,6 +193,11 @@ mod tests {
             "build --tag t:1 /ctx"
         );
         assert!(crate::build::unsupported_on(&podman(crate::engine::Via::Podman), &opts).is_empty());
+        let hosts = crate::build::BuildOptions {
+            add_host: vec!["example.org:192.0.2.1".into()],
+            ..Default::default()
+        };
+        assert_eq!(crate::build::unsupported_on(&socket, &hosts), ["--add-host"]);
     }
 
     /// Output of a real build (Podman 4.3.1), shortened: the builder stage ran, the final

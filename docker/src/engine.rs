@@ -372,7 +372,16 @@ pub fn inspect_image(docker: &str, image: &str) -> Option<serde_json::Value> {
         .output()
         .ok()
         .filter(|o| o.status.success())?;
-    serde_json::from_slice(&out.stdout).ok()
+    serde_json::from_slice(&out.stdout).ok().map(first_of_array)
+}
+
+/// Podman 4.3's `inspect` prints its array of objects whatever `--format` says: the first
+/// object, as Docker prints it.
+pub fn first_of_array(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+        other => other,
+    }
 }
 
 /// `docker image inspect`'s `.Config` as JSON: `Entrypoint` and `Cmd` are arrays or null.

@@ -34,6 +34,7 @@ build() {
 # steps NAME: each step of the build (every stage) but FROM, `reused` or `ran`.
 steps() {
     awk '/^(\[[0-9]+\/[0-9]+\] )?STEP [0-9]+\/[0-9]+: /{ if (s!="") print s" ran"; s=$0; sub(/^(\[[^]]*\] )?STEP [0-9]+\/[0-9]+: /,"",s); if (s ~ /^FROM /) s=""; next }
+         /^--> (Pushing cache|Cache pulled from remote) /{ next }
          /^--> Using cache /{ if (s!="") print s" reused"; s=""; next }
          /^--> /{ if (s!="") print s" ran"; s="" }
          END { if (s!="") print s" ran" }' "$W/$1.log"
