@@ -1,9 +1,10 @@
 //! quarry on Podman (Debian bookworm's 4.3.1 with Buildah 1.28.2, rootful as root), the engine
-//! `cargo xtask test` starts with `xtask/engine/podman.sh`: found and named through `podman` and
-//! through its Docker-compatible socket; the plain-copy render built with `podman build`, the
-//! apt steps on cache mounts Buildah does not hang on, a rebuild reused from Buildah's layer
-//! cache, a cache id's mounts apart from another's; `quarry run`; the dev container (`up`,
-//! `ps`, `enter`, `down`). Skipped without `QUARRY_TEST_PODMAN` (a failure under `CI=true`).
+//! `cargo xtask test` starts with `xtask/engine/podman.sh`: found and named through `podman`,
+//! through its Docker-compatible socket and through a `docker` wrapper; the plain-copy render
+//! built with `podman build`, the apt steps on cache mounts Buildah does not hang on, a rebuild
+//! reused from Buildah's layer cache, a cache id's mounts apart from another's; `quarry run`; the
+//! dev container (`up`, `ps`, `enter`, `down`). Skipped without `QUARRY_TEST_PODMAN` (a failure
+//! under `CI=true`).
 
 mod common;
 
@@ -226,4 +227,34 @@ fn dev_container_on_podman() {
     assert!(down.status.success(), "{}", stderr(&down));
     let ps = podman.quarry(&work, &home, &["ps"]);
     assert_eq!(stdout(&ps).lines().count(), 1, "{}", stdout(&ps));
+}
+
+/// A `docker` that is Podman's compatibility wrapper (a script running `podman`, as
+/// `podman-docker` installs): quarry names Podman through it and builds with `docker build
+/// --layers` (a dry run prints the command). DOCKER_HOST names a socket no one serves, so no
+/// Docker engine of the machine answers first.
+#[test]
+fn podman_behind_a_docker_wrapper() {
+    let Some(podman) = Podman::get() else { return };
+    let (work, home) = folders("podman-wrapper");
+    let bin = work.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("docker");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nexec '{}' \"$@\"\n", podman.program)).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(env!("CARGO_BIN_EXE_quarry"))
+        .current_dir(&work)
+        .env("PATH", path)
+        .env("DOCKER_HOST", format!("unix://{}", work.join("nobody.sock").display()))
+        .env("XDG_CACHE_HOME", &home)
+        .env_remove("QUARRY_DOCKER")
+        .args(["build", "debian:bookworm", "--x11", "--dry-run"])
+        .output()
+        .expect("quarry runs");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("note: engine: Podman 4.") && err.contains("Podman's `docker` wrapper"), "{err}");
+    assert!(stdout(&out).starts_with("docker build --layers --tag quarry/x11:"), "{}", stdout(&out));
 }
