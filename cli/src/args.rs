@@ -1109,6 +1109,7 @@ fn build(flags: &[&ExtensionFlag], args: BuildArgs, matches: &ArgMatches) -> Bui
             progress: args.progress,
             shm_size: None,
             ssh: args.build_ssh,
+            tls_verify_off: false,
         },
         project: None,
     }

@@ -50,7 +50,7 @@ pub fn prepare_build(
     if let Some(tag) = &build.tag {
         context::check_tag(tag)?;
     }
-    let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
+    let docker = quarry_docker::engine::program();
     let engine = match engine::detect(&docker) {
         Ok(engine) => Some(engine),
         Err(e) if dry_run => {
@@ -67,33 +67,15 @@ pub fn prepare_build(
         major_minor: (26, 1),
         buildx: true,
         containerd_store: true,
+        podman: None,
     };
     let effective = engine.clone().unwrap_or(assumed);
-    let level = effective.level();
-    if build.request.engine < level {
-        ui::warning(&format!(
-            "Docker {} has no `COPY --link` (needs Docker 23+): rendering plain `COPY --from` instead",
-            effective.version
-        ));
-        build.request.engine = level;
-    } else if !build.engine_given {
-        build.request.engine = level;
-        if level == quarry_core::EngineLevel::Legacy {
-            ui::note(&format!(
-                "Docker {} has no `COPY --link`: rendering plain `COPY --from`",
-                effective.version
-            ));
-        }
+    if let Some(found) = engine.as_ref().filter(|e| e.is_podman()) {
+        ui::note(&format!("engine: {}", found.describe()));
+    } else if let Some(found) = &engine {
+        ui::detail(&format!("engine: {}", found.describe()));
     }
-    if !effective.buildx {
-        let missing = build::unsupported_without_buildx(&build.options);
-        if !missing.is_empty() {
-            anyhow::bail!(Hinted::new(
-                format!("{} need docker buildx, which this engine does not have", missing.join(", ")),
-                format!("install the buildx plugin, or drop {}", missing.join(", ")),
-            ));
-        }
-    }
+    crate::podman::choose_level(&mut build, &effective)?;
     if let (Some(builder), Some(_)) = (&build.options.builder, &engine) {
         let info = engine::builder_info(&docker, Some(builder));
         if let Some(problem) =
@@ -121,8 +103,8 @@ pub fn prepare_build(
     if let (Some(args), false) = (&base_args, dry_run) {
         ui::note(&format!("building the project's Dockerfile as `{}`", build.request.image));
         ui::detail(&run::shell_line(&docker, args));
-        let legacy = engine.as_ref().is_some_and(|e| !e.buildx);
-        let build::Streamed { status, tail, .. } = build::run_streaming(&docker, args, legacy, !ui::quiet())?;
+        let launch = build::Launch::of(engine.as_ref());
+        let build::Streamed { status, tail, .. } = build::run_streaming(&docker, args, launch, !ui::quiet())?;
         if !status.success() {
             if ui::quiet() {
                 ui::show(quarry_docker::Message::Output(tail));
@@ -160,6 +142,13 @@ pub fn prepare_build(
     if !dry_run {
         configured.write_lock_or_note(lock, &rendered);
     }
+    // Buildah builds the render with its apt lists shared ([`quarry_docker::buildah::adapt_dockerfile`]);
+    // the lock keeps the render's own hash.
+    let rendered = if effective.is_podman() {
+        Rendered { dockerfile: quarry_docker::buildah::adapt_dockerfile(&rendered.dockerfile), ..rendered }
+    } else {
+        rendered
+    };
     let tag = build.tag.clone().unwrap_or_else(|| context::default_tag(&rendered));
     let inputs = current::Inputs::of(&rendered, build.options.platform.as_deref());
     if !dry_run && engine.is_some() && !build.options.no_cache && !build.options.pull {
@@ -206,12 +195,17 @@ pub fn prepare_build(
         ui::note(&format!("building `{tag}` with cache id `{}` ({})", cache.value, cache.source));
         ui::detail(&format!("build context `{}`", context.display()));
     }
-    let remote =
-        remote_cache_plan(&docker, &build, layers, engine.as_ref(), &effective, &cache, &rendered, dry_run)?;
+    let remote = if effective.is_podman() {
+        crate::podman::registry_cache(&mut build, layers, &effective)?;
+        None
+    } else {
+        remote_cache_plan(&docker, &build, layers, engine.as_ref(), &effective, &cache, &rendered, dry_run)?
+    };
     if let Some(plan) = &remote {
         build.options.cache_from.extend(plan.imports());
     }
-    let verify = engine.as_ref().filter(|_| !dry_run).map(|e| {
+    // explain's model is BuildKit's: a Buildah build is not checked against it.
+    let verify = engine.as_ref().filter(|e| !dry_run && e.is_buildkit()).map(|e| {
         crate::verify::Plan::new(
             layers.project.as_ref().map(|p| p.path.as_path()),
             build.request.engine,
@@ -299,18 +293,25 @@ pub fn execute_build(prepared: &PreparedBuild) -> anyhow::Result<()> {
     if prepared.current {
         return Ok(());
     }
-    let legacy = prepared.engine.as_ref().is_some_and(|e| !e.buildx);
+    let launch = build::Launch::of(prepared.engine.as_ref());
     let progress = build::execute(
         &prepared.docker,
         &prepared.args,
         &prepared.context,
-        legacy,
+        launch,
         prepared.remote.as_ref(),
         ui::quiet(),
         &ui::show,
     )?;
     if let Some(plan) = &prepared.verify {
         crate::verify::check(plan, &prepared.rendered, &prepared.tag, &prepared.docker, &progress);
+    }
+    if launch.podman {
+        let (reused, all) = quarry_docker::buildah::reuse(&progress);
+        ui::note(&format!(
+            "Buildah reused {reused} of {all} steps from its layer cache (explain's prediction is BuildKit's and is \
+             not checked on Podman: docs/podman.md)"
+        ));
     }
     Ok(())
 }
@@ -471,6 +472,7 @@ pub(crate) fn compose_run(
         cwd,
         host_groups: host::supplementary_groups(),
         xauthority: cookie.as_ref().map(|(_, file)| file.display().to_string()),
+        podman: None,
     };
     // GPUs: asked of the engine, when the container would ask for them, before the build, so a
     // host without them fails (or, for GPUs only when present, goes on without them) before
@@ -478,11 +480,21 @@ pub(crate) fn compose_run(
     let quiet = |_: quarry_docker::Message| {};
     let asks = run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &quiet)
         .is_ok_and(|args| engine::wants_gpu(&args));
-    let gpu = !asks || prepared.engine.is_none() || engine::has_nvidia_runtime(&prepared.docker);
+    let podman = prepared.engine.as_ref().and_then(|e| e.podman.as_ref());
+    let gpu = !asks
+        || prepared.engine.is_none()
+        || match podman {
+            Some(_) => quarry_docker::podman_run::has_cdi_gpus(),
+            None => engine::has_nvidia_runtime(&prepared.docker),
+        };
     options.gpu = gpu;
+    options.podman = podman.map(|p| crate::podman::run_host(p, &prepared.rendered));
     let run_args =
         run::run_args(&prepared.rendered, &prepared.tag, &options, &crate::host::run_env, &ui::show)?;
     warn_of_a_remote_engine(&prepared.docker, &run_args);
+    if !gpu && engine::wants_gpu(&run_args) && podman.is_some() {
+        anyhow::bail!(crate::podman::no_cdi_gpus());
+    }
     if !gpu && engine::wants_gpu(&run_args) {
         anyhow::bail!(Hinted::new(
             "the container asks for NVIDIA GPUs, but the engine has no NVIDIA runtime: `docker run` would fail after \
@@ -522,9 +534,13 @@ fn warn_of_a_remote_engine(docker: &str, run_args: &[String]) {
     }
 }
 
-/// `DOCKER_BUILDKIT=1 ` when the engine builds without buildx (what [`execute_build`] sets).
-fn build_env_prefix(prepared: &PreparedBuild) -> &'static str {
-    if prepared.engine.as_ref().is_some_and(|e| !e.buildx) { "DOCKER_BUILDKIT=1 " } else { "" }
+/// `DOCKER_BUILDKIT=1 ` when the engine builds without buildx, `DOCKER_BUILDKIT=0 ` through
+/// Podman's socket (what [`execute_build`] sets).
+fn build_env_prefix(prepared: &PreparedBuild) -> String {
+    match prepared.engine.as_ref().and_then(|e| e.build_env()) {
+        Some((name, value)) => format!("{name}={value} "),
+        None => String::new(),
+    }
 }
 
 /// `612 MB`, `4.2 kB`: sizes as people read them (powers of 1000).

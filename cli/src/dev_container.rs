@@ -77,7 +77,7 @@ impl Project {
 }
 
 fn docker() -> String {
-    std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned())
+    quarry_docker::engine::program()
 }
 
 /// A `quarry up` of the project's own configuration (what `enter` starts when there is none).
@@ -409,11 +409,17 @@ pub(crate) fn ps_command(registry: &Registry) -> anyhow::Result<()> {
 fn current_tag(registry: &Registry) -> anyhow::Result<String> {
     let mut request = Request { host: crate::host::values(), ..Request::default() };
     crate::configured::configure(registry, &mut request, false, None)?;
+    let mut podman = false;
     if let Ok(engine) = quarry_docker::engine::detect(&docker()) {
         request.engine = engine.level();
         request.image_config = quarry_docker::engine::image_config(&docker(), &request.image);
+        podman = engine.is_podman();
     }
-    let rendered = quarry_core::render(registry, &request)?;
+    let mut rendered = quarry_core::render(registry, &request)?;
+    if podman {
+        // As `build` gives it to Buildah.
+        rendered.dockerfile = quarry_docker::buildah::adapt_dockerfile(&rendered.dockerfile);
+    }
     Ok(quarry_docker::context::default_tag(&rendered))
 }
 

@@ -121,7 +121,7 @@ pub(crate) fn explained(
 }
 
 fn docker() -> String {
-    std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned())
+    quarry_docker::engine::program()
 }
 
 /// The id of each image the engine has (`docker image inspect`); `None` when no engine answers.
@@ -149,6 +149,15 @@ fn image_ids(images: &BTreeSet<String>) -> Option<BTreeMap<String, String>> {
 fn detect_store() -> (Store, bool) {
     let docker = docker();
     match quarry_docker::engine::detect(&docker) {
+        Ok(engine) if engine.is_podman() => {
+            ui::warning(&format!(
+                "the engine is {}: this prediction is BuildKit's (Docker 20.10's rules, for the plain-copy render \
+                 Podman builds), not Buildah's. Buildah reuses a step only when every step before it was reused: \
+                 after the first step that runs, all run (measured: docs/podman.md)",
+                engine.describe()
+            ));
+            (Store::Legacy, true)
+        }
         Ok(engine) => {
             let store = if engine.level() == EngineLevel::Legacy {
                 Store::Legacy

@@ -21,6 +21,7 @@ mod import_deps;
 pub mod layers;
 pub mod lock;
 pub mod output;
+mod podman;
 pub mod project;
 mod project_ext;
 mod project_files;

@@ -186,7 +186,7 @@ fn run(
 /// image as it is (`--image-name` tags it), with the line's `docker run` arguments.
 fn bare(t: &Translation, dry_run: bool) -> anyhow::Result<u8> {
     use std::io::IsTerminal;
-    let docker = std::env::var("QUARRY_DOCKER").unwrap_or_else(|_| "docker".to_owned());
+    let docker = quarry_docker::engine::program();
     let Some(image) = t.config.get("image").and_then(toml::Value::as_str) else {
         anyhow::bail!(Hinted::new("no image given", "name the image after the options"));
     };

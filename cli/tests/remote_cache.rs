@@ -106,6 +106,7 @@ impl Runner {
             version,
             buildx: true,
             containerd_store: String::from_utf8_lossy(&info.stdout).contains("io.containerd.snapshotter"),
+            podman: None,
         }
     }
 

@@ -48,6 +48,8 @@ pub struct BuildOptions {
     /// `--ssh ID[=SOCKET]`: an SSH agent or keys for the RUN steps that mount one
     /// (`--mount=type=ssh`), such as `default` for `$SSH_AUTH_SOCK`.
     pub ssh: Vec<String>,
+    /// `podman build --tls-verify=false`: the registry cache over plain http.
+    pub tls_verify_off: bool,
 }
 
 /// The `docker` arguments that build `context` into `tag`.
@@ -59,7 +61,23 @@ pub fn build_args(
     opts: &BuildOptions,
 ) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
-    if engine.buildx {
+    if engine.is_podman() {
+        // Podman's own layer cache (`--layers`, its default, said anyway: `BUILDAH_LAYERS` in
+        // the environment could turn it off); its registry cache takes a repository.
+        args.push("build".into());
+        if engine.builds_with_podman() {
+            args.push("--layers".into());
+            for c in &opts.cache_from {
+                args.extend(["--cache-from".into(), c.clone()]);
+            }
+            for c in &opts.cache_to {
+                args.extend(["--cache-to".into(), c.clone()]);
+            }
+            if opts.tls_verify_off {
+                args.push("--tls-verify=false".into());
+            }
+        }
+    } else if engine.buildx {
         args.extend(["buildx".into(), "build".into(), "--load".into()]);
         if let Some(builder) = &opts.builder {
             args.extend(["--builder".into(), builder.clone()]);
@@ -74,7 +92,9 @@ pub fn build_args(
         args.push("build".into());
     }
     args.extend(["--tag".into(), tag.to_owned()]);
-    args.extend(["--progress".into(), opts.progress.clone().unwrap_or_else(|| "auto".into())]);
+    if !engine.is_podman() {
+        args.extend(["--progress".into(), opts.progress.clone().unwrap_or_else(|| "auto".into())]);
+    }
     if cache.value != "default" {
         let arg = if engine.has_mount_namespace() { "BUILDKIT_CACHE_MOUNT_NS" } else { "CACHE_ID" };
         args.extend(["--build-arg".into(), format!("{arg}={}", cache.value)]);
@@ -102,6 +122,36 @@ pub fn build_args(
     }
     args.push(context.display().to_string());
     args
+}
+
+/// Options the engine's build command does not take, named: `--builder` but with buildx,
+/// `--cache-from`/`--cache-to` but with buildx or `podman build`, BuildKit's `--progress` and
+/// `--ssh` not through Podman's socket (the Docker CLI's classic build).
+pub fn unsupported_on(engine: &crate::engine::Engine, opts: &BuildOptions) -> Vec<&'static str> {
+    if !engine.is_podman() {
+        return if engine.buildx { Vec::new() } else { unsupported_without_buildx(opts) };
+    }
+    let mut out = Vec::new();
+    if opts.builder.is_some() {
+        out.push("--builder");
+    }
+    if !engine.builds_with_podman() {
+        if !opts.cache_from.is_empty() {
+            out.push("--cache-from");
+        }
+        if !opts.cache_to.is_empty() {
+            out.push("--cache-to");
+        }
+        if !opts.ssh.is_empty() {
+            out.push("--build-ssh");
+        }
+        // Podman 4.3's compatible build endpoint answers the Docker CLI's `extrahosts` with 400
+        // Bad Request (measured; docs/podman.md).
+        if !opts.add_host.is_empty() && engine.major_minor < (5, 0) {
+            out.push("--add-host");
+        }
+    }
+    out
 }
 
 /// Options that need buildx, named, when the engine has none.
@@ -226,8 +276,8 @@ pub fn retry_after_failure(attempt: u32, interrupted: bool, output: &str) -> boo
 }
 
 /// Runs the build `args` (from [`build_args`], without the `docker` program) of `context`, once
-/// more after BuildKit's known snapshot flake ([`retry_after_failure`]), with
-/// `DOCKER_BUILDKIT=1` on an engine without buildx (`legacy_buildkit`). The engine's progress goes
+/// more after BuildKit's known snapshot flake ([`retry_after_failure`]), started as `launch`
+/// says (`DOCKER_BUILDKIT=1` on an engine without buildx, Podman's stdout). The engine's progress goes
 /// to stderr as it comes, or, `quiet`, is held back and shown ([`Message::Output`]) only when the
 /// build fails. After a success it exports the `remote` cache and removes the context; a failure
 /// keeps the context and names it, an interrupt is [`Interrupted`].
@@ -235,7 +285,7 @@ pub fn execute(
     docker: &str,
     args: &[String],
     context: &Path,
-    legacy_buildkit: bool,
+    launch: Launch,
     remote: Option<&RemotePlan>,
     quiet: bool,
     say: Say,
@@ -244,7 +294,7 @@ pub fn execute(
     let mut progress = String::new();
     let (status, tail) = loop {
         say(Message::Detail(crate::run::shell_line(docker, args)));
-        let streamed = run_streaming(docker, args, legacy_buildkit, !quiet)?;
+        let streamed = run_streaming(docker, args, launch, !quiet)?;
         progress.push_str(&streamed.progress);
         let (status, tail) = (streamed.status, streamed.tail);
         let stopped = interrupt::happened() || interrupted(&status);
@@ -277,7 +327,8 @@ pub fn execute(
             "build or load it first (`docker load`, `docker import`), or name an image that `docker images` lists",
         ));
     }
-    let step = failing_step(&tail).map(|s| format!(" at step `{s}`")).unwrap_or_default();
+    let step = if launch.podman { crate::buildah::failing_step(&tail) } else { failing_step(&tail) };
+    let step = step.map(|s| format!(" at step `{s}`")).unwrap_or_default();
     let code = status.code().map(|c| format!(" (docker exited with code {c})")).unwrap_or_default();
     anyhow::bail!(Hinted::new(
         format!("the build failed{step}{code}"),
@@ -311,24 +362,56 @@ pub struct Streamed {
     pub progress: String,
 }
 
-/// Runs `docker args` (with `DOCKER_BUILDKIT=1` when `legacy_buildkit`), passing its stderr
-/// through when `echo`, and keeping the last lines to read the failing step from and the progress
-/// lines; Ctrl-C reaches the child ([`interrupt`]).
-pub fn run_streaming(
-    docker: &str,
-    args: &[String],
-    legacy_buildkit: bool,
-    echo: bool,
-) -> anyhow::Result<Streamed> {
+/// How a build command is started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Launch {
+    /// A variable the command needs ([`Engine::build_env`]).
+    pub env: Option<(&'static str, &'static str)>,
+    /// Podman (`podman build`, or the Docker CLI's classic build on its socket): the steps come
+    /// on stdout, which is quarry's data channel, so they are read and passed on to stderr like
+    /// the rest of the progress; Buildah's progress lines.
+    pub podman: bool,
+}
+
+impl Launch {
+    /// How builds on `engine` are started (none: a Docker engine with buildx).
+    pub fn of(engine: Option<&Engine>) -> Launch {
+        match engine {
+            Some(e) => Launch { env: e.build_env(), podman: e.is_podman() },
+            None => Launch::default(),
+        }
+    }
+}
+
+/// Runs `docker args` as `launch` says, passing its stderr (and `podman build`'s stdout) through
+/// when `echo`, and keeping the last lines to read the failing step from and the progress lines;
+/// Ctrl-C reaches the child ([`interrupt`]).
+pub fn run_streaming(docker: &str, args: &[String], launch: Launch, echo: bool) -> anyhow::Result<Streamed> {
     use std::io::BufRead;
     let mut command = std::process::Command::new(docker);
-    command.args(args).stdout(std::process::Stdio::inherit()).stderr(std::process::Stdio::piped());
-    if legacy_buildkit {
-        command.env("DOCKER_BUILDKIT", "1");
+    let stdout = if launch.podman { std::process::Stdio::piped() } else { std::process::Stdio::inherit() };
+    command.args(args).stdout(stdout).stderr(std::process::Stdio::piped());
+    if let Some((name, value)) = launch.env {
+        command.env(name, value);
     }
     interrupt::install();
     let mut child = command.spawn().with_context(|| format!("cannot run `{docker}`"))?;
     interrupt::watch(child.id());
+    // Buildah's steps, read on a thread of their own while stderr is read here, each line to
+    // stderr as it comes.
+    let steps = child.stdout.take().map(|out| {
+        std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in std::io::BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if echo {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
+                lines.push(line);
+            }
+            lines
+        })
+    });
     let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     let mut progress = String::new();
     if let Some(stderr) = child.stderr.take() {
@@ -350,6 +433,17 @@ pub fn run_streaming(
     }
     let status = child.wait()?;
     interrupt::watch(0);
+    if let Some(lines) = steps.and_then(|t| t.join().ok()) {
+        // Buildah's steps first: its error line (stderr) says where it stopped.
+        let mut all: Vec<String> = lines.iter().filter(|l| crate::buildah::is_progress(l)).cloned().collect();
+        for line in &all {
+            progress.push_str(line);
+            progress.push('\n');
+        }
+        all.extend(tail);
+        let skip = all.len().saturating_sub(400);
+        tail = all.into_iter().skip(skip).collect();
+    }
     Ok(Streamed { status, tail: tail.into_iter().collect::<Vec<_>>().join("\n"), progress })
 }
 
@@ -378,6 +472,7 @@ mod tests {
             major_minor: crate::engine::parse_version(version).unwrap(),
             buildx,
             containerd_store: true,
+            podman: None,
         }
     }
 
@@ -427,6 +522,7 @@ mod tests {
             progress: Some("plain".into()),
             shm_size: None,
             ssh: vec!["default".into()],
+            tls_verify_off: false,
         };
         let args =
             build_args(&engine("26.1.5", true), Path::new("/ctx"), "t:1", &id("default"), &opts).join(" ");

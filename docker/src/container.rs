@@ -106,7 +106,7 @@ pub fn find(docker: &str, name: &str) -> Option<Existing> {
 }
 
 fn parse_inspect(json: &str) -> Option<Existing> {
-    let v: serde_json::Value = serde_json::from_str(json.trim()).ok()?;
+    let v = crate::engine::first_of_array(serde_json::from_str(json.trim()).ok()?);
     let label = |k: &str| v["Config"]["Labels"][k].as_str().unwrap_or_default().to_owned();
     Some(Existing {
         id: v["Id"].as_str()?.to_owned(),

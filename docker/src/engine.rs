@@ -1,5 +1,7 @@
-//! What the Docker engine can do, read once: its version, whether buildx is there, whether it
-//! uses the containerd image store. The render follows from it (`COPY --link` needs Docker 23+).
+//! What the engine can do, read once: which engine it is (Docker, or Podman through `podman`,
+//! Podman's `docker` wrapper or its Docker-compatible socket), its version, whether buildx is
+//! there, whether it uses the containerd image store. The render follows from it (`COPY --link`
+//! needs Docker 23+; Podman's Buildah rejects it, `docs/podman.md`).
 
 use std::process::Command;
 
@@ -16,22 +18,75 @@ pub struct Engine {
     pub buildx: bool,
     /// Whether images live in the containerd store (where `COPY --link` pays off).
     pub containerd_store: bool,
+    /// Podman instead of Docker: how quarry reaches it, and what it is.
+    pub podman: Option<Podman>,
 }
+
+pub use crate::podman::{MIN_PODMAN_VERSION, Podman, Via};
 
 /// Oldest engine quarry builds with: 20.10 (BuildKit 0.8, `RUN --mount=type=cache` with `${ARG}`
 /// in the id).
 pub const MIN_VERSION: (u32, u32) = (20, 10);
 
 impl Engine {
-    /// The Dockerfile level this engine's built-in frontend supports.
+    /// The Dockerfile level this engine's built-in frontend supports. Podman's Buildah rejects
+    /// `COPY --link` (measured on Podman 4.3.1, Buildah 1.28.2: `docs/podman.md`), and its layer
+    /// cache is a chain, so a link would not keep a copy apart from the layers before it anyway:
+    /// Podman gets the plain `COPY --from` render whatever its version.
     pub fn level(&self) -> EngineLevel {
-        if self.major_minor >= (23, 0) { EngineLevel::Modern } else { EngineLevel::Legacy }
+        if self.podman.is_none() && self.major_minor >= (23, 0) {
+            EngineLevel::Modern
+        } else {
+            EngineLevel::Legacy
+        }
     }
 
     /// Whether BuildKit's own `BUILDKIT_CACHE_MOUNT_NS` isolates cache mounts without touching
-    /// layer keys (BuildKit 0.13, Docker 26 and later).
+    /// layer keys (BuildKit 0.13, Docker 26 and later; never Buildah).
     pub fn has_mount_namespace(&self) -> bool {
-        self.major_minor >= (26, 0)
+        self.podman.is_none() && self.major_minor >= (26, 0)
+    }
+
+    /// Whether this is Podman.
+    pub fn is_podman(&self) -> bool {
+        self.podman.is_some()
+    }
+
+    /// Whether builds run on BuildKit (Docker), whose cache rules `quarry explain` models.
+    pub fn is_buildkit(&self) -> bool {
+        self.podman.is_none()
+    }
+
+    /// The engine as the user reads it: `Docker 26.1.5`, `Podman 4.3.1 (Buildah 1.28.2,
+    /// rootful, through `podman`)`.
+    pub fn describe(&self) -> String {
+        let Some(p) = &self.podman else { return format!("Docker {}", self.version) };
+        let buildah = p.buildah.as_ref().map(|b| format!("Buildah {b}, ")).unwrap_or_default();
+        let mode = if p.rootless { "rootless" } else { "rootful" };
+        let via = match p.via {
+            Via::Podman => "through `podman`",
+            Via::DockerWrapper => "through Podman's `docker` wrapper",
+            Via::Socket => "through its Docker-compatible socket",
+        };
+        format!("Podman {} ({buildah}{mode}, {via})", self.version)
+    }
+
+    /// The variable the build command needs: `DOCKER_BUILDKIT=1` for the Docker CLI on an engine
+    /// without buildx, `DOCKER_BUILDKIT=0` for the Docker CLI on Podman's socket (which has no
+    /// BuildKit session endpoint); none for `podman`.
+    pub fn build_env(&self) -> Option<(&'static str, &'static str)> {
+        match &self.podman {
+            Some(Podman { via: Via::Socket, .. }) => Some(("DOCKER_BUILDKIT", "0")),
+            Some(_) => None,
+            None if !self.buildx => Some(("DOCKER_BUILDKIT", "1")),
+            None => None,
+        }
+    }
+
+    /// Whether the build command is `podman build` (directly or through the wrapper), which
+    /// prints its steps on stdout.
+    pub fn builds_with_podman(&self) -> bool {
+        matches!(&self.podman, Some(p) if p.via != Via::Socket)
     }
 }
 
@@ -47,6 +102,17 @@ pub enum EngineError {
     /// The engine is older than [`MIN_VERSION`].
     #[error("Docker engine {0} is too old")]
     TooOld(String),
+    /// Podman is older than [`MIN_PODMAN_VERSION`].
+    #[error("Podman {0} is too old")]
+    PodmanTooOld(String),
+    /// `podman info` failed.
+    #[error("`{program} info` failed: {message}")]
+    PodmanInfo {
+        /// The program.
+        program: String,
+        /// Its first error line.
+        message: String,
+    },
     /// The version string could not be read.
     #[error("cannot read the Docker engine version from {0:?}")]
     UnknownVersion(String),
@@ -61,6 +127,12 @@ impl Hint for EngineError {
                     "start the engine (`sudo systemctl start docker`), or set DOCKER_HOST to a running one"
                 }
                 Self::TooOld(_) => "quarry needs Docker 20.10 or newer (BuildKit cache mounts)",
+                Self::PodmanTooOld(_) => {
+                    "quarry needs Podman 4.0 or newer (Buildah's `RUN --mount=type=cache`)"
+                }
+                Self::PodmanInfo { .. } => {
+                    "check that `podman info` works (rootless: `podman system migrate`)"
+                }
                 Self::UnknownVersion(_) => "check that `docker version` works",
             }
             .to_owned(),
@@ -83,9 +155,16 @@ pub fn parse_version(version: &str) -> Option<(u32, u32)> {
 /// Reads the engine's capabilities: through its API when it is a local socket
 /// ([`crate::api`]), else through the `docker` CLI.
 pub fn detect(docker: &str) -> Result<Engine, EngineError> {
+    if program_name(docker) == "podman" {
+        return detect_podman(docker, Via::Podman);
+    }
     if let Some(api) = crate::api::Api::for_program(docker)
         && let Some(version) = api.json("/version")
     {
+        if let Some(podman) = crate::podman::version_of(&version) {
+            let info = api.json("/info").unwrap_or_default();
+            return podman_engine(podman, Via::Socket, crate::podman::is_rootless_info(&info), None);
+        }
         let version = version["Version"].as_str().unwrap_or_default().to_owned();
         let major_minor =
             parse_version(&version).ok_or_else(|| EngineError::UnknownVersion(version.clone()))?;
@@ -97,7 +176,10 @@ pub fn detect(docker: &str) -> Result<Engine, EngineError> {
         // A client plugin: found where the CLI looks for it, else asked of the CLI.
         let buildx = crate::api::has_cli_plugin("buildx")
             || Command::new(docker).args(["buildx", "version"]).output().is_ok_and(|o| o.status.success());
-        return Ok(Engine { version, major_minor, buildx, containerd_store });
+        return Ok(Engine { version, major_minor, buildx, containerd_store, podman: None });
+    }
+    if crate::podman::is_docker_wrapper(docker) {
+        return detect_podman(docker, Via::DockerWrapper);
     }
     let out = Command::new(docker)
         .args(["version", "--format", "{{.Server.Version}}"])
@@ -116,7 +198,66 @@ pub fn detect(docker: &str) -> Result<Engine, EngineError> {
         .args(["info", "--format", "{{json .DriverStatus}}"])
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("io.containerd.snapshotter"));
-    Ok(Engine { version, major_minor, buildx, containerd_store })
+    Ok(Engine { version, major_minor, buildx, containerd_store, podman: None })
+}
+
+/// The program quarry drives: `QUARRY_DOCKER` when set, else `docker` when it is on `PATH`,
+/// else `podman` when that is, else `docker` (whose absence the error then names).
+pub fn program() -> String {
+    if let Some(p) = std::env::var("QUARRY_DOCKER").ok().filter(|p| !p.is_empty()) {
+        return p;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let on_path = |name: &str| std::env::split_paths(&path).any(|d| is_executable(&d.join(name)));
+    if !on_path("docker") && on_path("podman") { "podman".to_owned() } else { "docker".to_owned() }
+}
+
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The file name of a program path: `/usr/bin/podman` -> `podman`.
+pub(crate) fn program_name(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+/// Podman through a program (`podman`, or the `docker` wrapper): one `podman info`.
+pub(crate) fn detect_podman(program: &str, via: Via) -> Result<Engine, EngineError> {
+    let out = Command::new(program)
+        .args(["info", "--format", "json"])
+        .output()
+        .map_err(|e| EngineError::NoClient(format!("{program}: {e}")))?;
+    if !out.status.success() {
+        let message = String::from_utf8_lossy(&out.stderr);
+        return Err(EngineError::PodmanInfo {
+            program: program.to_owned(),
+            message: message.lines().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_owned(),
+        });
+    }
+    let (version, rootless, buildah) =
+        crate::podman::parse_podman_info(&String::from_utf8_lossy(&out.stdout))
+            .ok_or_else(|| EngineError::UnknownVersion(format!("{program} info")))?;
+    podman_engine(version, via, rootless, buildah)
+}
+
+pub(crate) fn podman_engine(
+    version: String,
+    via: Via,
+    rootless: bool,
+    buildah: Option<String>,
+) -> Result<Engine, EngineError> {
+    let major_minor = parse_version(&version).ok_or_else(|| EngineError::UnknownVersion(version.clone()))?;
+    if major_minor < MIN_PODMAN_VERSION {
+        return Err(EngineError::PodmanTooOld(version));
+    }
+    Ok(Engine {
+        version,
+        major_minor,
+        buildx: false,
+        containerd_store: false,
+        podman: Some(Podman { via, rootless, buildah }),
+    })
 }
 
 /// What `docker buildx inspect` says of a builder.
@@ -231,7 +372,16 @@ pub fn inspect_image(docker: &str, image: &str) -> Option<serde_json::Value> {
         .output()
         .ok()
         .filter(|o| o.status.success())?;
-    serde_json::from_slice(&out.stdout).ok()
+    serde_json::from_slice(&out.stdout).ok().map(first_of_array)
+}
+
+/// Podman 4.3's `inspect` prints its array of objects whatever `--format` says: the first
+/// object, as Docker prints it.
+pub fn first_of_array(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
+        other => other,
+    }
 }
 
 /// `docker image inspect`'s `.Config` as JSON: `Entrypoint` and `Cmd` are arrays or null.
@@ -273,9 +423,15 @@ fn runtimes_have_nvidia(json: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Whether `docker run` arguments ask for NVIDIA GPUs (`--gpus`, `--runtime=nvidia`).
+/// Whether `docker run` arguments ask for NVIDIA GPUs (`--gpus`, `--runtime=nvidia`, Podman's
+/// CDI device `nvidia.com/gpu=...`).
 pub fn wants_gpu(run_args: &[String]) -> bool {
-    run_args.iter().any(|a| a == "--gpus" || a.starts_with("--gpus=") || a == "--runtime=nvidia")
+    run_args.iter().any(|a| {
+        a == "--gpus"
+            || a.starts_with("--gpus=")
+            || a == "--runtime=nvidia"
+            || a.trim_start_matches("--device=").starts_with("nvidia.com/gpu=")
+    })
 }
 
 #[cfg(test)]
@@ -317,6 +473,7 @@ mod tests {
             major_minor: parse_version(version).unwrap(),
             buildx: true,
             containerd_store: false,
+            podman: None,
         }
     }
 

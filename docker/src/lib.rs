@@ -1,20 +1,25 @@
 //! quarry's docker side: the engine (`engine`, asked through its API where it is a local socket:
 //! `api`), the image tag and build contexts (`context`),
 //! whether a render's image is built already (`current`),
-//! `docker build` (`build`), BuildKit's progress (`progress`), cache ids (`cache_id`), the shared
-//! remote cache (`remote_cache`), `docker run` arguments (`run`), the X authority cookie (`xauth`)
+//! `docker build` and `podman build` (`build`), BuildKit's progress (`progress`) and Buildah's
+//! (`buildah`), cache ids (`cache_id`), the shared
+//! remote cache (`remote_cache`), `docker run` arguments (`run`) and Podman's conventions for them (`podman_run`), Podman found (`podman`), the X authority
+//! cookie (`xauth`)
 //! and Ctrl-C during a build (`interrupt`). It depends on `quarry-core` and `quarry-buildkit`
 //! alone: what it has to say while it works it hands to its caller as [`Message`]s, which the CLI
 //! prints.
 
 pub mod api;
 pub mod build;
+pub mod buildah;
 pub mod cache_id;
 pub mod container;
 pub mod context;
 pub mod current;
 pub mod engine;
 pub mod interrupt;
+pub mod podman;
+pub mod podman_run;
 pub mod private_dir;
 pub mod progress;
 pub mod remote_cache;

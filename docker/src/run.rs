@@ -24,6 +24,8 @@ pub struct RunOptions {
     /// The X authority cookie file made on the host for this run, mounted for extensions that
     /// ask for it (`[run] xauthority`); `None` when none could be made.
     pub xauthority: Option<String>,
+    /// The engine is Podman: its conventions applied ([`crate::podman_run::adapt`]).
+    pub podman: Option<crate::podman_run::RunHost>,
 }
 
 /// A run argument that cannot be built. `Display` is the message; [`quarry_core::Hint`] the fix.
@@ -240,6 +242,11 @@ pub fn run_args(
         ]);
     }
     args.extend(options.extra.iter().cloned());
+    if let Some(host) = &options.podman {
+        let adapted = crate::podman_run::adapt(&args[1..], host, say);
+        args.truncate(1);
+        args.extend(adapted);
+    }
     args.push(tag.to_owned());
     args.extend(options.command.iter().cloned());
     Ok(args)

@@ -10,7 +10,8 @@
 #                             sources), QE_MIRROR_HOST, QE_MIRROR_IP, QE_ADD_HOST (host:ip)
 # KIND is one of: 26c (Docker 26.1.5, containerd image store), 26 (Docker 26.1.5, classic
 # store), 20.10 (Debian bookworm's docker.io), optionally followed by -NAME (1-5 of a-z0-9)
-# for another private engine of that kind, e.g. 26c-m.
+# for another private engine of that kind, e.g. 26c-m; or podman (Debian bookworm's Podman
+# 4.3 with Buildah 1.28, no daemon: podman.sh).
 #
 # Everything the engines download, unpack and keep lives in ONE folder,
 # $QUARRY_ENGINE_CACHE (default /var/cache/quarry-engine): packages, root file systems,
@@ -43,9 +44,11 @@ quarry_engine_paths() {
     # machine lacks) and trixie's Docker 26 set, each downloaded and unpacked into a root.
     QE_BOOKWORM=$QUARRY_ENGINE_CACHE/pkg/bookworm
     QE_TRIXIE=$QUARRY_ENGINE_CACHE/pkg/trixie
+    # Debian bookworm's Podman 4.3 and Buildah 1.28 (podman.sh).
+    QE_PODMAN_ROOT=$QUARRY_ENGINE_CACHE/pkg/podman
     # Marks the bridges of this folder's engines (`ip link` alias).
     QE_OWNER="quarry-engine $QUARRY_ENGINE_CACHE"
-    export QUARRY_ENGINE_CACHE QE_RUN QE_BOOKWORM QE_TRIXIE QE_OWNER
+    export QUARRY_ENGINE_CACHE QE_RUN QE_BOOKWORM QE_TRIXIE QE_PODMAN_ROOT QE_OWNER
 }
 
 quarry_engine_vars() {
@@ -56,11 +59,13 @@ quarry_engine_vars() {
         26c)   QE_TAG=26c;  QE_NET=252 ;;
         26)    QE_TAG=26;   QE_NET=251 ;;
         20.10) QE_TAG=2010; QE_NET=250 ;;
+        podman) QE_TAG=podman; QE_NET=249 ;;
         *) base="" ;;
     esac
-    if [ -z "$base" ] || ! [[ "$inst" =~ ^[a-z0-9]{0,5}$ ]] || [[ "$kind" == *- ]]; then
-        echo "quarry-engine: unknown engine kind '$kind' (want 26c, 26 or 20.10," \
-            "optionally with an instance name: 26c-m)" >&2
+    if [ -z "$base" ] || ! [[ "$inst" =~ ^[a-z0-9]{0,5}$ ]] || [[ "$kind" == *- ]] ||
+        { [ "$base" = podman ] && [ -n "$inst" ]; }; then
+        echo "quarry-engine: unknown engine kind '$kind' (want 26c, 26, 20.10 or podman," \
+            "the first three optionally with an instance name: 26c-m)" >&2
         return 2
     fi
     quarry_engine_paths || return
@@ -90,6 +95,12 @@ quarry_engine_vars() {
     # Client: the engine's own client for 20.10 (a 28.x client needs buildx for BuildKit,
     # see README.md); for 26/26c any `docker` on PATH (the machines have 28.x), else
     # trixie's.
+    # podman: the wrapper podman.sh writes (its packages with its configuration); the socket
+    # is its Docker-compatible API, the pidfile that service's.
+    QE_PODMAN=$QE_DIR/bin/podman
+    if [ "$base" = podman ]; then
+        QE_LOG=$QE_DIR/service.log
+    fi
     if [ "$base" = 20.10 ]; then
         QE_DOCKER=$QE_BOOKWORM/root/usr/bin/docker
     else
@@ -97,7 +108,7 @@ quarry_engine_vars() {
         [ -n "$QE_DOCKER" ] || QE_DOCKER=$QE_TRIXIE/root/usr/bin/docker
     fi
     export QE_KIND QE_SOCK QE_HOST QE_PIDFILE QE_EXEC_ROOT QE_DIR QE_DATA_ROOT QE_CONFIG \
-        QE_DAEMON_JSON QE_LOG QE_CGROUP QE_BRIDGE QE_GATEWAY QE_SUBNET QE_DOCKER QE_TAG QE_NET QE_BASE
+        QE_DAEMON_JSON QE_LOG QE_CGROUP QE_BRIDGE QE_GATEWAY QE_SUBNET QE_DOCKER QE_PODMAN QE_TAG QE_NET QE_BASE
 }
 
 quarry_engine_env() {

@@ -24,7 +24,9 @@ exec 3>&1 1>&2
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 KIND=${1:-}
-quarry_engine_vars "$KIND" || { echo "usage: $0 26c|26|20.10[-NAME]" >&2; exit 2; }
+# Podman has no daemon of its own to start: podman.sh sets it up.
+[ "$KIND" != podman ] || exec bash "$QE_LIB_DIR/podman.sh" images podman >&3
+quarry_engine_vars "$KIND" || { echo "usage: $0 26c|26|20.10[-NAME]|podman" >&2; exit 2; }
 qe_need_root
 quarry_engine_mirror
 qe_docker info >/dev/null 2>&1 || qe_die "engine $KIND is not running; run start.sh $KIND first"

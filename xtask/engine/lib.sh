@@ -96,6 +96,18 @@ qe_fetch_trixie() {
     rm -f "$QE_TRIXIE/root/usr/sbin/runc" "$QE_TRIXIE/root/usr/bin/runc"
 }
 
+# The Podman set: bookworm's Podman 4.3.1 (Buildah 1.28 inside) with what it runs: crun,
+# conmon (crun is fetched, but conmon starts it without the folder's libraries: the
+# bookworm set's runc runs, as for the Docker engines), netavark and aardvark-dns, fuse-overlayfs, slirp4netns, uidmap (rootless),
+# catatonit (--init) and containers-common's configuration; with the libraries of theirs the
+# machine lacks.
+QE_PODMAN_PACKAGES="podman buildah crun conmon netavark aardvark-dns fuse-overlayfs slirp4netns uidmap catatonit golang-github-containers-common"
+
+qe_fetch_podman() {
+    # shellcheck disable=SC2086
+    qe_fetch bookworm "$QE_PODMAN_ROOT" 1 $QE_PODMAN_PACKAGES
+}
+
 # qe_pkg CMD ARGS...: run a program of the bookworm root with its libraries
 # (LD_LIBRARY_PATH), iptables' extensions (XTABLES_LIBDIR) and a private xtables lock.
 qe_pkg() {

@@ -23,7 +23,9 @@ exec 3>&1 1>&2 # progress to stderr; fd 3 is the caller's stdout
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 KIND=${1:-}
-quarry_engine_vars "$KIND" || { echo "usage: $0 26c|26|20.10[-NAME]" >&2; exit 2; }
+# Podman has no daemon of its own to start: podman.sh sets it up.
+[ "$KIND" != podman ] || exec bash "$QE_LIB_DIR/podman.sh" start podman >&3
+quarry_engine_vars "$KIND" || { echo "usage: $0 26c|26|20.10[-NAME]|podman" >&2; exit 2; }
 qe_need_root
 T0=$(date +%s.%N)
 

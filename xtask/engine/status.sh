@@ -4,5 +4,6 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+[ "${1:-}" != podman ] || exec bash "$QE_LIB_DIR/podman.sh" status podman
 quarry_engine_vars "${1:-}" || exit 2
 qe_docker info >/dev/null 2>&1

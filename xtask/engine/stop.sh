@@ -19,6 +19,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
 KIND=${1:-}
+# Podman has no daemon of its own to start: podman.sh sets it up.
+[ "$KIND" != podman ] || exec bash "$QE_LIB_DIR/podman.sh" stop podman
 if [ "$KIND" = all ]; then
     rc=0
     for d in "$QUARRY_ENGINE_CACHE"/engines/*/; do
@@ -35,7 +37,7 @@ if [ "$KIND" = all ]; then
     qe_run_dir_done
     exit "$rc"
 fi
-quarry_engine_vars "$KIND" || { echo "usage: $0 26c|26|20.10[-NAME]|all" >&2; exit 2; }
+quarry_engine_vars "$KIND" || { echo "usage: $0 26c|26|20.10[-NAME]|podman|all" >&2; exit 2; }
 qe_need_root
 
 if pid=$(qe_daemon_pid); then

@@ -308,6 +308,7 @@ pub mod bench {
                 version,
                 buildx: true,
                 containerd_store: info.contains("io.containerd.snapshotter"),
+                podman: None,
             })
         }
 

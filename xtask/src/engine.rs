@@ -10,6 +10,9 @@
 //! registry, `xtask/engine/registry.sh`), `QUARRY_TEST_REGISTRY_RO` (one that refuses pushes) and
 //! `QUARRY_TEST_REGISTRY_DIR` (the first one's storage). With any engine, `QUARRY_TEST_GPG` is
 //! a gpg the robotics test signs its apt repositories with (`tools.sh`: bookworm's, unpacked).
+//! `PODMAN` is Debian bookworm's Podman (`start.sh podman`, `podman.sh`): the tests read
+//! `QUARRY_TEST_PODMAN` (the `podman` wrapper with the engine's private configuration) and
+//! `QUARRY_TEST_PODMAN_HOST` (its Docker-compatible socket).
 //!
 //! Everything the scripts download, unpack and keep is in one folder, `QUARRY_ENGINE_CACHE`
 //! (default `/var/cache/quarry-engine`); nothing is installed into the system.
@@ -38,6 +41,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("RUNNER2", "26c-rcb"),
     ("REGISTRY", "registry main"),
     ("REGISTRY_RO", "registry ro"),
+    ("PODMAN", "podman"),
 ];
 
 fn default_service(name: &str) -> Option<Service> {
@@ -74,9 +78,12 @@ pub fn parse(list: &str) -> anyhow::Result<Vec<(String, Service)>> {
         let service = match (service, kind) {
             (Service::Engine(_), Some(kind)) => {
                 let base = kind.split('-').next().unwrap_or(kind);
-                if !["26c", "26", "20.10"].contains(&base) {
+                if (name == "PODMAN") != (kind == "podman")
+                    || !["26c", "26", "20.10", "podman"].contains(&base)
+                {
                     bail!(
-                        "unknown engine kind `{kind}` for `{name}`\nhint: 26c, 26 or 20.10, or one of them with -NAME"
+                        "unknown engine kind `{kind}` for `{name}`\nhint: 26c, 26 or 20.10, or one of them with -NAME \
+                         (PODMAN: podman)"
                     );
                 }
                 Service::Engine(kind.to_owned())
@@ -150,7 +157,12 @@ impl Engines {
     }
 
     fn engine(&mut self, name: &str, kind: &str, images: bool, signals: &Signals) -> anyhow::Result<()> {
-        if std::env::var_os(format!("QUARRY_TEST_ENGINE_{name}")).is_some() {
+        let given = if kind == "podman" {
+            "QUARRY_TEST_PODMAN".to_owned()
+        } else {
+            format!("QUARRY_TEST_ENGINE_{name}")
+        };
+        if std::env::var_os(given).is_some() {
             return Ok(());
         }
         if script_with("status.sh", &[kind], true, Some(signals)).is_err() {
@@ -158,11 +170,13 @@ impl Engines {
             self.started.push(kind.to_owned());
         }
         let started = script_with("start.sh", &[kind], false, Some(signals))
-            .with_context(|| format!("cannot start Docker engine {kind}"))?;
+            .with_context(|| format!("cannot start engine {kind}"))?;
         for (key, value) in started {
             let var = match key.as_str() {
                 "DOCKER_HOST" => format!("QUARRY_TEST_ENGINE_{name}"),
                 "DOCKER_CONFIG" => format!("QUARRY_TEST_DOCKER_CONFIG_{name}"),
+                "PODMAN" => "QUARRY_TEST_PODMAN".to_owned(),
+                "PODMAN_HOST" => "QUARRY_TEST_PODMAN_HOST".to_owned(),
                 _ => continue,
             };
             self.env.insert(var, value);
@@ -246,7 +260,7 @@ impl Engines {
         }
         for kind in self.started.iter().rev() {
             if let Err(e) = stop("stop.sh", &[kind]) {
-                say(&format!("xtask: cannot stop Docker engine {kind}: {e:#}"));
+                say(&format!("xtask: cannot stop engine {kind}: {e:#}"));
             }
         }
     }
@@ -315,8 +329,9 @@ mod tests {
             parse("LEGACY=20.10-qi").unwrap(),
             vec![("LEGACY".to_owned(), Service::Engine("20.10-qi".into()))]
         );
-        assert_eq!(all().len(), 6);
-        for bad in ["MODERN=27", "REGISTRY=x", "OTHER", "MODERN,MODERN", ""] {
+        assert_eq!(all().len(), 7);
+        assert_eq!(parse("PODMAN").unwrap(), vec![("PODMAN".to_owned(), Service::Engine("podman".into()))]);
+        for bad in ["MODERN=27", "REGISTRY=x", "OTHER", "MODERN,MODERN", "", "MODERN=podman", "PODMAN=26c"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -104,6 +104,7 @@ impl TestEngine {
             version,
             buildx,
             containerd_store: false,
+            podman: None,
         }
     }
 

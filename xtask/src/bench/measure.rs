@@ -67,6 +67,7 @@ impl BenchEngine {
                 major_minor: (0, 0),
                 buildx: true,
                 containerd_store: false,
+                podman: None,
             },
             started: !was_running,
         };
@@ -105,7 +106,7 @@ impl BenchEngine {
         let containerd_store = self
             .docker_ok(&["info", "--format", "{{json .DriverStatus}}"])?
             .contains("io.containerd.snapshotter");
-        Ok(Engine { version, major_minor, buildx, containerd_store })
+        Ok(Engine { version, major_minor, buildx, containerd_store, podman: None })
     }
 
     /// `26.1.5, containerd image store` and the like.
