@@ -24,6 +24,8 @@
 //! - `bench run [--engine KIND] [--runs N] [--quarry PATH]`: a warm `quarry run` against `docker
 //!   run` of the same image, and `quarry enter` against `docker exec`, side by side on a private
 //!   engine (the release binary it builds, or PATH).
+//! - `bench podman [--scenario A,..]`: the cache benchmark's scenarios (default A) in quarry's
+//!   layout on Podman next to Docker 26: the steps of NEW's rebuild each engine reused.
 //! - `test [--engines LIST] [--no-images] [CARGO TEST ARGS]`: the whole test suite, as CI runs
 //!   it. As root, it starts the Docker engines and registries the engine tests need (see
 //!   `xtask/engine/`; everything in one folder, `QUARRY_ENGINE_CACHE`) when they are not running,
@@ -32,6 +34,7 @@
 
 mod bench;
 mod bench_explain;
+mod bench_podman;
 mod bench_remote;
 mod bench_render;
 mod bench_run;
@@ -75,6 +78,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "bench" if rest.first().is_some_and(|w| w == "explain") => bench_explain::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "render") => bench_render::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "run") => bench_run::run(&rest[1..]),
+        "bench" if rest.first().is_some_and(|w| w == "podman") => bench_podman::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "remote-sim") => bench_remote::run(&rest[1..]),
         "bench" if rest.first().is_some_and(|w| w == "cache") && rest.iter().any(|a| a == "--remote") => {
             bench_remote_cache(&rest[1..])
@@ -82,7 +86,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [--engines LIST] [--no-images] [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench run [--engine KIND] [--runs N] | bench remote-sim [OPTIONS]>"
+                "usage: cargo xtask <render [--config FILE] | codegen [--check] | new-extension NAME [--dir DIR] | test [--engines LIST] [--no-images] [CARGO TEST ARGS] | bench cache [OPTIONS] | bench explain | bench render [--runs N] [--quarry PATH] | bench run [--engine KIND] [--runs N] | bench podman [--scenario A,..] | bench remote-sim [OPTIONS]>"
             );
             Ok(())
         }
