@@ -47,11 +47,10 @@ impl Api {
         let mut stream = UnixStream::connect(&self.socket).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
         stream.set_write_timeout(Some(Duration::from_secs(30))).ok()?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: quarry\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
+        // One write: `write!` would send each piece of the format as a write of its own.
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: quarry\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).ok()?;
         let mut response = Vec::new();
         stream.take(64 << 20).read_to_end(&mut response).ok()?;
         parse_response(&response)
@@ -207,9 +206,15 @@ mod tests {
         let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         let server = std::thread::spawn(move || {
             let (mut conn, _) = listener.accept().unwrap();
-            let mut request = [0u8; 1024];
-            let n = conn.read(&mut request).unwrap();
-            let request = String::from_utf8_lossy(&request[..n]).into_owned();
+            // The request's head, however many reads it takes.
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = conn.read(&mut chunk).unwrap();
+                assert!(n > 0, "the request ended early: {:?}", String::from_utf8_lossy(&request));
+                request.extend_from_slice(&chunk[..n]);
+            }
+            let request = String::from_utf8_lossy(&request).into_owned();
             conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n{\"Version\":\"26.1\"}").unwrap();
             request
         });
