@@ -22,17 +22,10 @@ fn build_with(
     tag: &str,
     docker: Option<&Path>,
 ) -> Vec<String> {
-    let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
+    let mut c = engine.quarry_in(project, home, &["build", "--progress", "plain", "--tag", tag]);
     if let Some(docker) = docker {
         c.env("QUARRY_DOCKER", docker);
     }
-    c.current_dir(project)
-        .env("XDG_CACHE_HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env_remove("ROCKER_CACHE_ID")
-        .env_remove("QUARRY_CACHE_ID")
-        .env_remove("GITHUB_ACTIONS")
-        .args(["build", "--progress", "plain", "--tag", tag]);
     if let Some(h) = &engine.add_host {
         c.args(["--add-host", h]);
     }

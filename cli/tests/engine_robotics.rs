@@ -217,15 +217,7 @@ fn package_xml(deps: &[&str], run: &str) -> String {
 
 /// `quarry build` in `project`: its RUN, COPY and ADD steps, or the output of a failed build.
 fn build(engine: &TestEngine, project: &Path, home: &Path, tag: &str) -> Result<Vec<Step>, String> {
-    let mut c = engine.command(env!("CARGO_BIN_EXE_quarry"));
-    c.current_dir(project)
-        .env("XDG_CACHE_HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env_remove("ROCKER_CACHE_ID")
-        .env_remove("QUARRY_CACHE_ID")
-        .env_remove("GITHUB_ACTIONS")
-        .args(["build", "--progress", "plain", "--tag", tag]);
+    let mut c = engine.quarry_in(project, home, &["build", "--progress", "plain", "--tag", tag]);
     if let Some(h) = &engine.add_host {
         c.args(["--add-host", h]);
     }

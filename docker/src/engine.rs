@@ -435,7 +435,7 @@ pub fn wants_gpu(run_args: &[String]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -467,7 +467,9 @@ mod tests {
         assert!(parse_image_config("not json").is_none());
     }
 
-    fn engine(version: &str) -> Engine {
+    /// A Docker engine of `version` with buildx and the classic store, for the tests of this
+    /// crate.
+    pub(crate) fn engine(version: &str) -> Engine {
         Engine {
             version: version.to_owned(),
             major_minor: parse_version(version).unwrap(),

@@ -77,18 +77,9 @@ pub fn parse_podman_info(json: &str) -> Option<(String, bool, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Engine, EngineError, parse_version, podman_engine};
+    use crate::engine::tests::engine as docker;
+    use crate::engine::{Engine, EngineError, podman_engine};
     use quarry_core::EngineLevel;
-
-    fn docker(version: &str) -> Engine {
-        Engine {
-            version: version.to_owned(),
-            major_minor: parse_version(version).unwrap(),
-            buildx: true,
-            containerd_store: false,
-            podman: None,
-        }
-    }
 
     fn podman(via: Via) -> Engine {
         podman_engine("4.3.1".into(), via, false, Some("1.28.2".into())).unwrap()
