@@ -144,15 +144,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 reused: counted.iter().filter(|v| v.cached).count(),
                 wall: built.wall,
             };
-            let legacy = |config: &crate::bench::ScenarioConfig, previous: Option<&Rendered>| {
-                let mut request = config.request();
-                request.engine = EngineLevel::Legacy;
-                request.locked_order = previous
-                    .map(|p| p.resolved.extensions.iter().map(|r| r.extension.name.to_owned()).collect());
-                quarry_core::render(crate::bench::bench_registry(), &request)
-            };
-            let old = legacy(&scenario.old, None)?;
-            let new = legacy(&scenario.new, Some(&old))?;
+            let old = Layout::Quarry.render_for(EngineLevel::Legacy, &scenario.old, None)?;
+            let new = Layout::Quarry.render_for(EngineLevel::Legacy, &scenario.new, Some(&old))?;
             podman.prune()?;
             podman.build(&dir.join("podman-old"), &old)?;
             let on_podman = podman.build(&dir.join("podman-new"), &new)?;

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
-use quarry_core::{ExtensionPieces, FINAL_STAGE, Pieces, Rendered, StageWriter};
+use quarry_core::{EngineLevel, ExtensionPieces, FINAL_STAGE, Pieces, Rendered, StageWriter};
 
 use super::extensions;
 use super::scenario::Config;
@@ -56,7 +56,18 @@ impl Layout {
     /// The Dockerfile and build context files of `config` in this layout; `previous` is the
     /// render of the configuration before the change, whose order a lock keeps.
     pub fn render(self, config: &Config, previous: Option<&Rendered>) -> anyhow::Result<Rendered> {
+        self.render_for(EngineLevel::Modern, config, previous)
+    }
+
+    /// [`Layout::render`] for an engine of `level` (Podman and Docker 20.10 get plain copies).
+    pub fn render_for(
+        self,
+        level: EngineLevel,
+        config: &Config,
+        previous: Option<&Rendered>,
+    ) -> anyhow::Result<Rendered> {
         let mut request = config.request();
+        request.engine = level;
         let rendered = match self {
             Layout::Quarry => {
                 request.locked_order = previous
